@@ -1,0 +1,47 @@
+# ChargeLedger — every command a user needs. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export NUMBA_CACHE_DIR := $(CURDIR)/.numba_cache
+export CHARGELEDGER_LANDING ?= $(CURDIR)/data/landing
+export CHARGELEDGER_WAREHOUSE ?= $(CURDIR)/data/warehouse
+DEMO_SEED ?= 7
+DEMO_ARGS ?=
+
+.PHONY: help setup demo generate settle test ui bench gateway clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "ChargeLedger needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV) || { $(PYTHON) -m pip install --user --quiet virtualenv && $(PYTHON) -m virtualenv $(VENV); }
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@mkdir -p $(DAGSTER_HOME) $(NUMBA_CACHE_DIR)
+	@cp pipelines/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	@touch $@
+
+setup: $(VENV)/.installed  ## create .venv and install the project with its test tools
+
+generate: setup  ## (re)generate the demo fleet into data/landing (DEMO_SEED, DEMO_ARGS)
+	rm -rf $(CHARGELEDGER_LANDING)
+	$(BIN)/python -m data.generate --out $(CHARGELEDGER_LANDING) --seed $(DEMO_SEED) $(DEMO_ARGS)
+
+settle: setup  ## run the nightly settlement for every day in the landing zone and print the summary
+	$(BIN)/python -m pipelines.demo
+
+demo: generate settle  ## set up, generate the demo fleet, settle it, print where the results are
+
+test: setup  ## set up and run the whole test suite
+	$(BIN)/python -m pytest
+
+ui: setup  ## the Dagster UI on the same data (http://127.0.0.1:3000)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: setup  ## benchmarks (ratios measured in one run); BENCH_ARGS=--quick for a short run
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:  ## remove generated data, the warehouse and caches (keeps .venv)
+	rm -rf data/landing data/warehouse .dagster_home .numba_cache .pytest_cache .hypothesis

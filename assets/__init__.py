@@ -1,0 +1,1 @@
+"""The asset graph, one package per domain (ingest, consumption, pricing, settlement, …)."""

@@ -1,0 +1,1 @@
+"""The analyst catalog: DuckDB views over every warehouse table, rebuilt at the end of each run."""

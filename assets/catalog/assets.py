@@ -1,0 +1,25 @@
+"""`analyst_catalog`: rebuilds `chargeledger.duckdb` (one commented view per table) after a settlement run."""
+
+import dagster as dg
+import duckdb
+
+from assets.partitions import daily
+from resources.tables import registered_specs
+from resources.warehouse import WarehouseResource
+
+
+@dg.asset(partitions_def=daily, group_name="catalog", deps=[dg.AssetKey("sessions")], kinds={"duckdb"})
+def analyst_catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The DuckDB catalog analysts query read-only: a view per warehouse table, with table and column comments.
+
+    Rebuilt into a temporary file and swapped in, so open analyst sessions keep working during a run.
+    """
+    specs = registered_specs()
+    path = warehouse.refresh_catalog(specs)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        sessions = con.execute("select count(*) from sessions").fetchone()[0]
+    finally:
+        con.close()
+    return dg.MaterializeResult(metadata={"catalog": dg.MetadataValue.path(str(path)), "views": len(specs),
+                                          "sessions_in_catalog": sessions})

@@ -1,0 +1,1 @@
+"""Ingest assets: each source's landed files or pages → validated tables + quarantine."""

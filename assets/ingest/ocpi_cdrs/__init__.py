@@ -1,0 +1,1 @@
+"""OCPI CDR files from the landing zone → `ocpi_cdrs` (+ quarantine)."""

@@ -1,0 +1,1 @@
+"""The unified `sessions` table: one row per charging session, whatever the source."""

@@ -1,0 +1,34 @@
+"""The one place that assembles the code location's `Definitions` (workspace.yaml loads this module)."""
+
+import os
+
+import dagster as dg
+
+from assets.catalog import assets as catalog_assets
+from assets.ingest.ocpi_cdrs import assets as ocpi_cdr_assets
+from assets.reference import assets as reference_assets
+from assets.sessions import assets as session_assets
+from pipelines.jobs import nightly_settlement, refresh_reference, resettlement
+from resources.landing import LandingZoneResource
+from resources.warehouse import WarehouseResource
+from sensors.late_data import build_late_data_sensor
+from sensors.nightly import build_nightly_schedule
+
+
+def default_resources() -> dict:
+    """Storage locations come from the environment (paths are not secrets); defaults suit `make demo`."""
+    return {
+        "warehouse": WarehouseResource(root=os.environ.get("CHARGELEDGER_WAREHOUSE", "data/warehouse")),
+        "landing": LandingZoneResource(root=os.environ.get("CHARGELEDGER_LANDING", "data/landing")),
+    }
+
+
+core = dg.Definitions(
+    assets=dg.load_assets_from_modules([reference_assets, ocpi_cdr_assets, session_assets, catalog_assets]),
+    jobs=[nightly_settlement, resettlement, refresh_reference],
+    schedules=[build_nightly_schedule(nightly_settlement)],
+    sensors=[build_late_data_sensor(nightly_settlement, resettlement)],
+    resources=default_resources(),
+)
+
+defs = dg.Definitions.merge(core)

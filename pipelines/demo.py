@@ -1,0 +1,90 @@
+"""`make settle`: run the nightly settlement for every day in the landing zone, then print a summary.
+
+It does what the schedule and the late-data sensor do in production, in order and in-process: refresh
+the reference data, run `nightly_settlement` for each landing day, re-settle the earlier days that late
+records touched, then read the figures back from the analyst catalog (so the summary shows what an
+analyst would see).
+"""
+
+import datetime as dt
+import sys
+
+import dagster as dg
+import duckdb
+
+from pipelines.definitions import defs
+from sensors.late_data import late_settlement_dates
+
+LANDING_SOURCES_WITH_DAYS = ("ocpi_cdrs", "ocpp", "interval_charges", "partners",
+                             "platform/cdrs", "platform/sessions", "eevion/sessions", "eevion/webhooks")
+
+
+def landing_days(landing) -> list[str]:
+    """Every landing date present in any source folder."""
+    days: set[str] = set()
+    for source in LANDING_SOURCES_WITH_DAYS:
+        days.update(d for d in landing.landing_dates(source) if _is_date(d))
+    return sorted(days)
+
+
+def _is_date(text: str) -> bool:
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None) -> None:
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False)
+    failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
+    label = f"{job_name}[{partition_key}]" if partition_key else job_name
+    if not result.success:
+        raise SystemExit(f"{label} failed; see the run in the Dagster UI (make ui)")
+    status = "ok" if not failed_checks else f"ok, {len(failed_checks)} failed check(s): " + ", ".join(
+        f"{c.asset_key.to_user_string()}.{c.check_name}" for c in failed_checks)
+    print(f"  {label}: {status}")
+
+
+def main() -> None:
+    resources = defs.resources
+    landing, warehouse = resources["landing"], resources["warehouse"]
+    days = landing_days(landing)
+    if not days:
+        raise SystemExit(f"no landed data under {landing.root_path}: run `make generate` first")
+    instance = dg.DagsterInstance.get()
+    print(f"Settling {len(days)} landing day(s) {days[0]} … {days[-1]} from {landing.root_path}")
+    _run("refresh_reference", instance)
+    for day in days:
+        _run("nightly_settlement", instance, day)
+        for stale in late_settlement_dates(warehouse, dt.date.fromisoformat(day)):
+            _run("resettlement", instance, stale.isoformat())
+    print_summary(str(warehouse.catalog_path))
+
+
+def print_summary(catalog: str) -> None:
+    """Figures read back from the analyst catalog."""
+    con = duckdb.connect(catalog, read_only=True)
+    sessions, kwh = con.execute("select count(*), coalesce(sum(energy_wh), 0) / 1000 from sessions").fetchone()
+    print("\nSummary (from the analyst catalog)")
+    print(f"  sessions settled:   {sessions}")
+    print(f"  energy delivered:   {kwh:,.3f} kWh")
+    for currency, excl, incl in con.execute(
+        "select currency, sum(reported_cost_excl_vat), sum(reported_cost_incl_vat) from sessions "
+        "where not is_credit group by currency order by currency"
+    ).fetchall():
+        print(f"  revenue {currency}:        {excl:,.2f} excl. VAT, {incl or 0:,.2f} incl. VAT (as reported by the sources)")
+    quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
+    print(f"  quarantined rows:   {quarantined}")
+    for code, count in con.execute(
+        "select reason_code, count(*) from quarantine group by 1 order by 2 desc, 1 limit 12").fetchall():
+        print(f"    {code:<28}{count}")
+    con.close()
+    print(f"\nResults: DuckDB catalog {catalog} (open read-only: duckdb -readonly {catalog})")
+    print(f"         Parquet tables under {catalog.rsplit('/', 1)[0]}/<table>/")
+    print("         Dagster runs: make ui, then http://127.0.0.1:3000")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

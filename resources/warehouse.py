@@ -1,0 +1,233 @@
+"""The warehouse: Parquet as the system of record, a DuckDB catalog of views for analysts.
+
+Layout: `<root>/<table>/<col>=<value>/.../part-0.parquet` (Hive style), one file per partition.
+A partition is replaced atomically: the new file is written beside the old one under a hidden name,
+flushed to disk, then renamed over it. Readers therefore see either the old or the new partition,
+never half of one, and a crash mid-write leaves the previous partition intact.
+
+The analyst catalog `<root>/chargeledger.duckdb` holds one commented view per table. It is rebuilt into a
+temporary file and renamed into place, so an analyst who has the old catalog open read-only keeps
+querying it while a run rebuilds it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import urllib.parse
+from pathlib import Path
+from typing import Any, Iterable
+
+import dagster as dg
+import duckdb
+import polars as pl
+
+from resources.tables import TableSpec, get_spec, registered_specs
+
+CATALOG_FILE = "chargeledger.duckdb"
+PART_FILE = "part-0.parquet"
+
+
+def _format_partition_value(value: Any) -> str:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    text = str(value)
+    if not text:
+        raise ValueError("a partition value may not be empty")
+    # Percent-encode what a path segment cannot hold; Hive readers decode it again.
+    return urllib.parse.quote(text, safe="-_.:@+")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """Parquet tables under `root`, partitioned Hive style, plus the DuckDB analyst catalog."""
+
+    root: str = "data/warehouse"
+
+    # -- locations -------------------------------------------------------------------------------
+    @property
+    def root_path(self) -> Path:
+        return Path(self.root).resolve()
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root_path / CATALOG_FILE
+
+    @property
+    def registers_dir(self) -> Path:
+        """Where small transactional registers (cursors, invoice numbers, export logs) live."""
+        path = self.root_path / "_registers"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def table_path(self, table: str) -> Path:
+        return self.root_path / table
+
+    def partition_path(self, table: str, spec: TableSpec | None, partition: dict[str, Any]) -> Path:
+        expected = list(spec.partition_by) if spec else list(partition)
+        if sorted(expected) != sorted(partition):
+            raise ValueError(f"table {table} is partitioned by {expected}, got {sorted(partition)}")
+        path = self.table_path(table)
+        for col in expected:
+            path = path / f"{col}={_format_partition_value(partition[col])}"
+        return path
+
+    # -- writing ---------------------------------------------------------------------------------
+    def write_partition(self, table: str | TableSpec, df: pl.DataFrame, **partition: Any) -> Path:
+        """Replace one partition of `table` with `df`, atomically; returns the file written.
+
+        Rows are sorted by the table's sort key (all columns when none is declared) so the same input
+        always produces the same bytes. Partition columns, if present in `df`, must hold the partition's
+        value only; they are stored in the path, not in the file.
+        """
+        spec = table if isinstance(table, TableSpec) else get_spec(table)
+        name = spec.name if spec else str(table)
+        for col, value in partition.items():
+            if col in df.columns and df.height:
+                distinct = df.get_column(col).unique().to_list()
+                if len(distinct) != 1 or _format_partition_value(distinct[0]) != _format_partition_value(value):
+                    raise ValueError(f"table {name}: column {col} holds {distinct[:5]}, not only partition {value}")
+        data = df.drop([c for c in partition if c in df.columns])
+        if spec is not None:
+            data = spec.conform(data)
+            sort_cols = [c for c in spec.sort_by if c not in partition] or data.columns
+        else:
+            sort_cols = data.columns
+        sortable = [c for c in sort_cols if not isinstance(data.schema[c], (pl.List, pl.Struct, pl.Object))]
+        if sortable and data.height:
+            data = data.sort(sortable, nulls_last=True, maintain_order=True)
+
+        target_dir = self.partition_path(name, spec, partition)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        target = target_dir / PART_FILE
+        tmp = target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "wb") as handle:
+                data.write_parquet(handle, compression="zstd", statistics=True)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+            _fsync_dir(target_dir)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return target
+
+    # -- reading ---------------------------------------------------------------------------------
+    def has_data(self, table: str) -> bool:
+        path = self.table_path(table)
+        return path.exists() and any(path.rglob(f"*.parquet"))
+
+    def partitions(self, table: str) -> list[dict[str, str]]:
+        """The partitions written so far, as {column: value-as-text} dicts."""
+        path = self.table_path(table)
+        out = []
+        for file in sorted(path.rglob(PART_FILE)) if path.exists() else []:
+            parts = file.parent.relative_to(path).parts
+            out.append({k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in parts)})
+        return out
+
+    def scan(self, table: str, **filters: Any) -> pl.LazyFrame:
+        """All partitions of `table` as one LazyFrame, partition columns restored, filtered by equality.
+
+        A filter value may be a list (membership). A table never written scans as an empty frame with the
+        registered schema.
+        """
+        spec = get_spec(table)
+        if not self.has_data(table):
+            if spec is None:
+                raise KeyError(f"table {table} has no data and no registered spec")
+            frame = spec.empty_frame().lazy()
+        else:
+            hive_schema = {c: spec.schema[c] for c in spec.partition_by} if spec else None
+            frame = pl.scan_parquet(
+                self.table_path(table) / "**" / "*.parquet",
+                hive_partitioning=True,
+                hive_schema=hive_schema,
+                missing_columns="insert",
+                extra_columns="ignore",
+                schema=None,
+            )
+            if spec is not None:
+                frame = frame.select(list(spec.schema))
+        for col, value in filters.items():
+            if isinstance(value, (list, tuple, set, frozenset)):
+                frame = frame.filter(pl.col(col).is_in(list(value)))
+            else:
+                frame = frame.filter(pl.col(col) == value)
+        return frame
+
+    def read(self, table: str, **filters: Any) -> pl.DataFrame:
+        """`scan` collected."""
+        return self.scan(table, **filters).collect()
+
+    # -- catalog ---------------------------------------------------------------------------------
+    def refresh_catalog(self, specs: Iterable[TableSpec] | None = None) -> Path:
+        """Rebuild the analyst catalog: one commented view per table, swapped in atomically."""
+        specs = list(specs) if specs is not None else registered_specs()
+        self.root_path.mkdir(parents=True, exist_ok=True)
+        tmp = self.root_path / f".{CATALOG_FILE}.tmp-{os.getpid()}"
+        for leftover in (tmp, Path(f"{tmp}.wal")):
+            if leftover.exists():
+                leftover.unlink()
+        con = duckdb.connect(str(tmp))
+        try:
+            for spec in specs:
+                con.execute(_view_sql(self, spec))
+                con.execute(f"COMMENT ON VIEW {_ident(spec.name)} IS {_literal(spec.description)}")
+                for col, doc in spec.column_docs.items():
+                    con.execute(f"COMMENT ON COLUMN {_ident(spec.name)}.{_ident(col)} IS {_literal(doc)}")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, self.catalog_path)
+        return self.catalog_path
+
+
+# -- DuckDB SQL helpers -------------------------------------------------------------------------
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def duckdb_type(dtype: pl.DataType) -> str:
+    """The DuckDB type that a polars column type is stored as in Parquet."""
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    if isinstance(dtype, pl.Decimal):
+        return f"DECIMAL({dtype.precision or 38},{dtype.scale})"
+    if isinstance(dtype, pl.List):
+        return duckdb_type(dtype.inner) + "[]"
+    simple = {
+        pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Int16: "SMALLINT", pl.Int8: "TINYINT",
+        pl.UInt64: "UBIGINT", pl.UInt32: "UINTEGER", pl.Float64: "DOUBLE", pl.Float32: "FLOAT",
+        pl.Boolean: "BOOLEAN", pl.Date: "DATE", pl.Duration: "INTERVAL", pl.Binary: "BLOB",
+    }
+    for polars_type, sql in simple.items():
+        if dtype == polars_type:
+            return sql
+    return "VARCHAR"
+
+
+def _view_sql(warehouse: WarehouseResource, spec: TableSpec) -> str:
+    cols = ", ".join(f"{_ident(c)}" for c in spec.schema)
+    if warehouse.has_data(spec.name):
+        pattern = str(warehouse.table_path(spec.name) / "**" / "*.parquet")
+        hive_types = ", ".join(f"{_literal(c)}: {_literal(duckdb_type(spec.schema[c]))}" for c in spec.partition_by)
+        hive = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if spec.partition_by else ""
+        source = f"read_parquet({_literal(pattern)}, union_by_name = true{hive})"
+        return f"CREATE OR REPLACE VIEW {_ident(spec.name)} AS SELECT {cols} FROM {source}"
+    # Never written yet: an empty view with the declared types, so queries still work.
+    typed = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {_ident(c)}" for c, t in spec.schema.items())
+    return f"CREATE OR REPLACE VIEW {_ident(spec.name)} AS SELECT {typed} WHERE false"

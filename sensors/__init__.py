@@ -1,0 +1,1 @@
+"""Sensors and schedules: landing files, API polling, late data, nightly settlement."""

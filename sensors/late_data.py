@@ -1,0 +1,45 @@
+"""Late data → re-settlement.
+
+A record that lands on day L but settles on an earlier day S (a CDR sent late, a charger that was offline)
+makes settlement partition S stale. After the nightly run for L, the sensor asks for a re-run of the
+settlement-side assets of every such S; the run key names both days, so each late delivery triggers
+one re-settlement, however often the sensor ticks.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from resources.warehouse import WarehouseResource
+
+# Ingest tables partitioned by landing date that carry each record's settlement date.
+LATE_DATA_TABLES = ["ocpi_cdrs"]
+
+
+def late_settlement_dates(warehouse: WarehouseResource, landing_date: dt.date) -> list[dt.date]:
+    """Settlement dates before `landing_date` that records landed on `landing_date` belong to."""
+    dates: set[dt.date] = set()
+    for table in LATE_DATA_TABLES:
+        frame = warehouse.scan(table, landing_date=landing_date).select("settlement_date")
+        found = frame.filter(pl.col("settlement_date") < landing_date).unique().collect()
+        dates.update(d for d in found["settlement_date"].to_list() if d is not None)
+    return sorted(dates)
+
+
+def build_late_data_sensor(nightly, resettle):
+    """A run-status sensor: when the nightly run for L succeeds, re-settle the earlier days L's data touched."""
+
+    @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[nightly], request_job=resettle,
+                          name="late_data_resettlement", default_status=dg.DefaultSensorStatus.STOPPED)
+    def late_data_resettlement(context: dg.RunStatusSensorContext, warehouse: WarehouseResource):
+        landing_key = context.dagster_run.tags.get("dagster/partition")
+        if not landing_key:
+            return dg.SkipReason("the run had no partition")
+        stale = late_settlement_dates(warehouse, dt.date.fromisoformat(landing_key))
+        if not stale:
+            return dg.SkipReason(f"nothing that landed on {landing_key} settles on an earlier day")
+        return [dg.RunRequest(run_key=f"resettle:{day.isoformat()}:after:{landing_key}", partition_key=day.isoformat())
+                for day in stale]
+
+    return late_data_resettlement
