@@ -6,11 +6,13 @@ import dagster as dg
 
 from assets.catalog import assets as catalog_assets
 from assets.ingest.ocpi_cdrs import assets as ocpi_cdr_assets
+from assets.ingest.partners import assets as partner_assets
 from assets.reference import assets as reference_assets
 from assets.sessions import assets as session_assets
 from pipelines.jobs import nightly_settlement, refresh_reference, resettlement
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
+from sensors.landing_files import build_landing_sensor
 from sensors.late_data import build_late_data_sensor
 from sensors.nightly import build_nightly_schedule
 
@@ -24,10 +26,15 @@ def default_resources() -> dict:
 
 
 core = dg.Definitions(
-    assets=dg.load_assets_from_modules([reference_assets, ocpi_cdr_assets, session_assets, catalog_assets]),
+    assets=dg.load_assets_from_modules([reference_assets, ocpi_cdr_assets, partner_assets, session_assets,
+                                        catalog_assets]),
     jobs=[nightly_settlement, resettlement, refresh_reference],
     schedules=[build_nightly_schedule(nightly_settlement)],
-    sensors=[build_late_data_sensor(nightly_settlement, resettlement)],
+    sensors=[
+        build_late_data_sensor(nightly_settlement, resettlement),
+        build_landing_sensor("ocpi_cdr_files", "ocpi_cdrs", ["ocpi_cdrs", "sessions"]),
+        build_landing_sensor("partner_documents", "partners", ["partner_changes", "partners"]),
+    ],
     resources=default_resources(),
 )
 
