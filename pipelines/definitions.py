@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 from assets.catalog import assets as catalog_assets
+from assets.ingest.interval_charges import assets as interval_charge_assets
 from assets.ingest.ocpi_cdrs import assets as ocpi_cdr_assets
 from assets.ingest.partners import assets as partner_assets
 from assets.reference import assets as reference_assets
@@ -26,14 +27,15 @@ def default_resources() -> dict:
 
 
 core = dg.Definitions(
-    assets=dg.load_assets_from_modules([reference_assets, ocpi_cdr_assets, partner_assets, session_assets,
-                                        catalog_assets]),
+    assets=dg.load_assets_from_modules([reference_assets, ocpi_cdr_assets, interval_charge_assets, partner_assets,
+                                        session_assets, catalog_assets]),
     jobs=[nightly_settlement, resettlement, refresh_reference],
     schedules=[build_nightly_schedule(nightly_settlement)],
     sensors=[
         build_late_data_sensor(nightly_settlement, resettlement),
         build_landing_sensor("ocpi_cdr_files", "ocpi_cdrs", ["ocpi_cdrs", "sessions"]),
         build_landing_sensor("partner_documents", "partners", ["partner_changes", "partners"]),
+        build_landing_sensor("interval_charge_files", "interval_charges", ["interval_charges", "sessions"]),
     ],
     resources=default_resources(),
 )

@@ -14,7 +14,7 @@ import polars as pl
 from resources.warehouse import WarehouseResource
 
 # Ingest tables partitioned by landing date that carry each record's settlement date.
-LATE_DATA_TABLES = ["ocpi_cdrs"]
+LATE_DATA_TABLES = ["ocpi_cdrs", "interval_charges"]
 
 
 def late_settlement_dates(warehouse: WarehouseResource, landing_date: dt.date) -> list[dt.date]:

@@ -9,12 +9,20 @@ import polars as pl
 from assets.checks import schema_result
 from assets.ingest.ocpi_cdrs.assets import ocpi_cdrs
 from assets.partitions import daily
-from assets.sessions.tables import SESSIONS
+from assets.ingest.interval_charges.assets import interval_charges
+from assets.sessions.tables import SESSION_LINKS, SESSIONS
 from resources.warehouse import WarehouseResource
 
-# Source tables that carry session-shaped rows, in order of precedence when two sources report the same
-# session id (an earlier source wins a tie on last_updated).
-SESSION_SOURCE_TABLES = ("ocpi_cdrs",)
+# Source tables that carry session-shaped rows (partitioned by landing date, with a settlement_date column).
+SESSION_SOURCE_TABLES = ("ocpi_cdrs", "interval_charges")
+
+# When several sources report the same physical session, the row kept is the one of the source listed
+# first: the CDR is the billing document; metered and interval data are kept beside it for reconciliation.
+SOURCE_PRECEDENCE = ("ocpi_cdr", "cpms_cdr", "cpms_session", "eevion", "ocpp", "interval")
+
+# Two records with the same session reference are the same session only if their times overlap (with
+# this much slack for clocks that disagree); otherwise the reference merely collided.
+MATCH_SLACK = dt.timedelta(minutes=15)
 
 
 def latest_versions(candidates: pl.LazyFrame) -> pl.LazyFrame:
@@ -36,10 +44,42 @@ def session_candidates(warehouse: WarehouseResource, settlement_date: dt.date) -
     return pl.concat(frames, how="vertical")
 
 
+def match_across_sources(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split rows into (kept sessions, links): a row whose session reference and time overlap those of a
+    row from a higher-precedence source is linked to it instead of kept.
+
+    Rule: within one settlement date, group by `session_ref`; the primary is the row of the
+    highest-precedence source (then the earliest start, then the id); another row of the group is the
+    same session when [start, end] overlaps the primary's, widened by MATCH_SLACK on both sides.
+    """
+    rank = {source: i for i, source in enumerate(SOURCE_PRECEDENCE)}
+    ranked = rows.with_columns(pl.col("source").replace_strict(rank, default=len(rank)).alias("_rank"))
+    with_ref = ranked.filter(pl.col("session_ref").is_not_null())
+    primaries = (
+        with_ref.sort(["session_ref", "_rank", "start_utc", "session_id"])
+        .group_by("session_ref", maintain_order=True).first()
+        .select("session_ref", pl.col("session_id").alias("primary_id"), pl.col("start_utc").alias("p_start"),
+                pl.col("end_utc").alias("p_end"))
+    )
+    joined = with_ref.join(primaries, on="session_ref", how="left")
+    linked = joined.filter(
+        (pl.col("session_id") != pl.col("primary_id"))
+        & (pl.col("start_utc") <= pl.col("p_end") + MATCH_SLACK)
+        & (pl.col("end_utc") >= pl.col("p_start") - MATCH_SLACK)
+    )
+    links = linked.select(
+        pl.col("primary_id").alias("session_id"), pl.col("session_id").alias("linked_session_id"),
+        pl.col("source").alias("linked_source"), "session_ref", "start_utc", "end_utc", "energy_wh", "currency",
+        "reported_cost_excl_vat", "reported_cost_incl_vat",
+    )
+    kept = ranked.filter(~pl.col("session_id").is_in(links["linked_session_id"].implode())).drop("_rank")
+    return kept, links
+
+
 @dg.asset(
     partitions_def=daily,
     group_name="sessions",
-    deps=[ocpi_cdrs],
+    deps=[ocpi_cdrs, interval_charges],
     check_specs=[
         dg.AssetCheckSpec("schema", asset="sessions", description="Rows satisfy the sessions pandera model."),
         dg.AssetCheckSpec("unique_session_ids", asset="sessions", description="No session appears twice."),
@@ -49,14 +89,18 @@ def session_candidates(warehouse: WarehouseResource, settlement_date: dt.date) -
 def sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Charging sessions settling on this date (local end date at the location), one row each.
 
-    Reads the validated records of every landing date, keeps the latest version of each session
-    (later `last_updated` wins), and reports how many superseded versions were set aside.
+    Reads the validated records of every source and landing date, keeps the latest version of each
+    record (later `last_updated` wins), then keeps one row per physical session when several sources
+    report it (same session reference, overlapping times; the CDR wins) and records the others in
+    `session_links` for reconciliation.
     """
     settlement_date = dt.date.fromisoformat(context.partition_key)
     candidates = session_candidates(warehouse, settlement_date).collect()
     chosen = latest_versions(candidates.lazy()).collect()
-    table = chosen.select(list(SESSIONS.schema))
+    kept, links = match_across_sources(chosen)
+    table = kept.select(list(SESSIONS.schema))
     warehouse.write_partition(SESSIONS, table, settlement_date=settlement_date)
+    warehouse.write_partition(SESSION_LINKS, links, settlement_date=settlement_date)
 
     revenue = (
         table.filter(~pl.col("is_credit"))
@@ -67,6 +111,7 @@ def sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     metadata: dict[str, object] = {
         "sessions": table.height,
         "superseded_versions": candidates.height - chosen.height,
+        "linked_duplicates_from_other_sources": links.height,
         "energy_kwh": round((table["energy_wh"].sum() or 0.0) / 1000, 3),
         "dagster/row_count": table.height,
     }

@@ -12,6 +12,7 @@ SESSION_COLUMNS: dict[str, pl.DataType] = {
     "session_id": pl.String(),
     "source": pl.String(),
     "source_id": pl.String(),
+    "session_ref": pl.String(),
     "operator_id": pl.String(),
     "location_id": pl.String(),
     "evse_uid": pl.String(),
@@ -38,6 +39,8 @@ SESSION_DOCS = {
     "session_id": "Namespaced id: <source>:<party or provider>:<source id>.",
     "source": "Where the row came from: ocpi_cdr, cpms_cdr, cpms_session, ocpp, eevion, interval.",
     "source_id": "The source's own id, as the source writes it.",
+    "session_ref": "The CPO's own session reference, shared by every source that reports the session (OCPI "
+                   "session_id, OCPP transaction id, platform or Eevion session id, interval chargeExternalId).",
     "start_utc": "Session start (UTC).",
     "end_utc": "Session end (UTC).",
     "time_zone": "IANA zone of the location; local times and the settlement date come from it.",
@@ -78,4 +81,19 @@ SESSIONS = TableSpec(
     column_docs=SESSION_DOCS | {"landing_date": "UTC day the winning record landed.",
                                 "raw_payload": "The winning record exactly as received."},
     model=SessionModel,
+)
+
+
+SESSION_LINKS = TableSpec(
+    name="session_links",
+    description="Records of other sources that report a kept session (same reference, overlapping time), with their own figures.",
+    schema={"settlement_date": pl.Date(), "session_id": pl.String(), "linked_session_id": pl.String(),
+            "linked_source": pl.String(), "session_ref": pl.String(), "start_utc": UTC, "end_utc": UTC,
+            "energy_wh": pl.Float64(), "currency": pl.String(), "reported_cost_excl_vat": MONEY,
+            "reported_cost_incl_vat": MONEY},
+    partition_by=("settlement_date",),
+    sort_by=("session_id", "linked_session_id"),
+    column_docs={"session_id": "The kept session (in `sessions`).",
+                 "linked_session_id": "The other source's record of the same session.",
+                 "energy_wh": "Energy as the linked source reports it, Wh."},
 )

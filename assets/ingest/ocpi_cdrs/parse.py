@@ -190,6 +190,7 @@ def parse_cdr(
         "session_id": f"ocpi:{party_ref}:{cdr_id}",
         "source": "ocpi_cdr",
         "source_id": cdr_id,
+        "session_ref": str(cdr["session_id"]) if cdr.get("session_id") is not None else None,
         "ocpi_version": version,
         "operator_id": operator_id,
         "location_id": location_id or None,
