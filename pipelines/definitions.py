@@ -4,6 +4,7 @@ import os
 
 import dagster as dg
 
+import assets.consumption as consumption
 from assets.catalog import assets as catalog_assets
 from assets.ingest.interval_charges import assets as interval_charge_assets
 from assets.ingest.ocpi_cdrs import assets as ocpi_cdr_assets
@@ -40,4 +41,4 @@ core = dg.Definitions(
     resources=default_resources(),
 )
 
-defs = dg.Definitions.merge(core)
+defs = dg.Definitions.merge(core, consumption.defs)

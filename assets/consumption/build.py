@@ -1,0 +1,336 @@
+"""What each consumption asset computes for one settlement date, kept apart from the Dagster wiring.
+
+Each function reads the warehouse, calls the `tariff_engine.consumption` library and returns the table
+to write plus the figures (metadata, rejections, conservation mismatches) the asset reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import polars as pl
+
+from assets.consumption import inputs
+from assets.consumption.cdr_periods import cdr_periods, periods_frame, totals_periods
+from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
+from assets.quarantine import Rejection
+from resources.tables import get_spec
+from resources.warehouse import WarehouseResource
+from tariff_engine.adapters.ocpi import OcpiFormatError, parse_tariff
+from tariff_engine.consumption.aligned import align_sessions, register_delta
+from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
+from tariff_engine.consumption.meter_curve import DROPPED_REASONS, clean_register
+from tariff_engine.consumption.periods import CHARGING_STATES, PARKING_STATES, split_charging_periods
+from tariff_engine.consumption.price_changes import rules_from_tariff
+
+REASONS = {
+    "INVALID_REGISTER_VALUE": "Register value is missing, not a number or negative.",
+    "CLOCK_NOT_SET": "Reading timestamp is before 2000-01-01 (charger clock not set).",
+    "DUPLICATE_TIMESTAMP": "Another, higher register value exists for the same instant.",
+    "SPURIOUS_ZERO": "A zero register value that the neighbouring readings contradict.",
+    "DROPOUT": "A register value below the previous one that the next reading contradicts.",
+    "SPIKE": "A register jump beyond any charger's power that the next reading undoes.",
+}
+
+
+@dataclass
+class BuildResult:
+    """A table to write and what the asset reports about it."""
+
+    table: pl.DataFrame
+    metadata: dict = field(default_factory=dict)
+    rejections: list[Rejection] = field(default_factory=list)
+    rows_in: int = 0
+    rows_accepted: int = 0
+    mismatches: pl.DataFrame = field(default_factory=pl.DataFrame)
+    checked: int = 0
+
+
+def _spans(sessions: pl.DataFrame) -> pl.DataFrame:
+    return sessions.select("session_id", "start_utc", "end_utc", "time_zone")
+
+
+def meter_curves(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
+    """Clean the registers of the day's sessions and join power, current and charging states."""
+    sessions = inputs.load_sessions(warehouse, day)
+    points, anchors_refused = inputs.register_points(warehouse, sessions)
+    curve, repairs = clean_register(points.rename({"value": "energy_wh"}))
+    dropped = repairs.filter(pl.col("reason_code").is_in(DROPPED_REASONS))
+    rejections = [
+        Rejection(source=row["source"], record_ref=row["record_ref"], reason_code=row["reason_code"],
+                  reason=REASONS[row["reason_code"]], raw_payload=row["raw_payload"])
+        for row in dropped.iter_rows(named=True)
+    ]
+    power = inputs.power_points(warehouse, sessions)
+    current = inputs.current_points(warehouse, sessions)
+    states = inputs.charging_states(warehouse, sessions)
+    long = pl.concat([
+        curve.select("session_id", "timestamp", "energy_wh", "reset_bridged", "source"),
+        power.with_columns(pl.lit("meter_readings").alias("source")),
+        current.with_columns(pl.lit("meter_readings").alias("source")),
+        states.with_columns(pl.lit("transaction").alias("source")),
+    ], how="diagonal_relaxed")
+    table = long.group_by(["session_id", "timestamp"]).agg(
+        pl.col("energy_wh").drop_nulls().first(), pl.col("power_w").drop_nulls().first(),
+        pl.col("current_a").drop_nulls().first(), pl.col("charging_state").drop_nulls().first(),
+        pl.col("reset_bridged").fill_null(False).any(), pl.col("source").sort().first(),
+    ).with_columns(pl.lit(day).alias(PARTITION)).select(list(METER_CURVES.schema)).sort(["session_id", "timestamp"])
+    with_curve = curve["session_id"].n_unique()
+    metadata = {
+        "sessions": sessions.height,
+        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_with_curve": with_curve,
+        "sessions_without_meter_data": sessions.height - with_curve,
+        "rows_in": points.height,
+        "rows_accepted": curve.height,
+        "rows_quarantined": len(rejections),
+        "resets_bridged": int(curve["reset_bridged"].sum()),
+        "anchors_refused": anchors_refused,
+        "power_points": power.height,
+        "current_points": current.height,
+        "charging_state_changes": states.height,
+    }
+    for code, count in dropped.group_by("reason_code").len().sort("reason_code").iter_rows():
+        metadata[f"repair_{code.lower()}"] = count
+    return BuildResult(table=table, metadata=metadata, rejections=rejections, rows_in=points.height,
+                       rows_accepted=curve.height)
+
+
+def _energy_curve(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
+    curves = warehouse.read(METER_CURVES.name, **{PARTITION: day})
+    return curves
+
+
+def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[dict, dict]:
+    """Price-change rules per tariff id, and the tariff id chosen per session.
+
+    A CDR carries its tariffs (sealed at session start) in its raw payload; other sessions name
+    `tariff_ids`, looked up in a `tariffs` table holding canonical OCPI JSON (`tariff_id`, `tariff_json`)
+    when one exists. The first tariff that parses wins; a session without one is cut at charging/parking
+    switches only.
+    """
+    known: dict[str, object] = {}
+    if get_spec("tariffs") is not None and warehouse.has_data("tariffs"):
+        table = warehouse.read("tariffs")
+        if {"tariff_id", "tariff_json"} <= set(table.columns):
+            for tariff_id, text in table.select("tariff_id", "tariff_json").iter_rows():
+                try:
+                    known[str(tariff_id)] = rules_from_tariff(parse_tariff(json.loads(text)))
+                except (OcpiFormatError, ValueError):
+                    continue
+    rules: dict[str, object] = {}
+    chosen: dict[str, str] = {}
+    for row in sessions.iter_rows(named=True):
+        for tariff_id in row.get("tariff_ids") or []:
+            if tariff_id in known:
+                rules[tariff_id] = known[tariff_id]
+                chosen[row["session_id"]] = tariff_id
+                break
+    return rules, chosen
+
+
+def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
+    """Periods of the day's sessions: cut from curves where metered, else the CDR's or the totals'."""
+    sessions = inputs.load_sessions(warehouse, day)
+    curves = _energy_curve(warehouse, day)
+    energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
+    metered_ids = set(energy["session_id"].unique().to_list())
+    metered = sessions.filter(pl.col("session_id").is_in(list(metered_ids)))
+    rules, chosen = tariff_rules(warehouse, metered)
+    spans = _spans(metered).with_columns(
+        pl.col("session_id").replace_strict(chosen, default=None, return_dtype=pl.String).alias("rule_key"))
+    known_states = PARKING_STATES | CHARGING_STATES
+    states = curves.filter(pl.col("charging_state").is_not_null()).select("session_id", "timestamp", "charging_state")
+    normalised = pl.col("charging_state").str.to_lowercase().str.replace_all(r"[\s_]", "")
+    unknown_states = states.filter(~normalised.is_in(list(known_states))).height
+    states = states.filter(normalised.is_in(list(known_states)))
+    metered_periods = split_charging_periods(
+        energy, spans,
+        power=curves.filter(pl.col("power_w").is_not_null()).select("session_id", "timestamp", "power_w"),
+        current=curves.filter(pl.col("current_a").is_not_null()).select("session_id", "timestamp", "current_a"),
+        states=states, rules=rules,
+    ).with_columns(pl.col("session_id").replace_strict(chosen, default=None, return_dtype=pl.String).alias("tariff_id"),
+                   pl.lit("meter").alias("method"))
+    other_rows: list[dict] = []
+    methods: dict[str, str] = {}
+    for row in sessions.filter(~pl.col("session_id").is_in(list(metered_ids))).iter_rows(named=True):
+        rows, reason = cdr_periods(row) if row["source"] in ("ocpi_cdr", "cpms_cdr") else ([], "NO_CDR_PERIODS")
+        if not rows:
+            rows = totals_periods(row)
+            methods[row["session_id"]] = "totals"
+        else:
+            methods[row["session_id"]] = "cdr"
+        other_rows += rows
+    others = periods_frame(other_rows).with_columns(
+        pl.col("session_id").replace_strict(methods, default=None, return_dtype=pl.String).alias("method"),
+        pl.lit(None, pl.String).alias("tariff_id"))
+    table = pl.concat([metered_periods.cast({"energy_wh": pl.Float64}), others.select(metered_periods.columns)]) \
+        .with_columns(pl.lit(day).alias(PARTITION)).select(list(CHARGING_PERIODS.schema)) \
+        .sort(["session_id", "period_index"])
+    expected = register_delta(energy, _spans(metered))
+    got = metered_periods.group_by("session_id").agg(pl.col("energy_wh").sum().alias("period_wh"))
+    mismatches = expected.join(got, on="session_id", how="left").filter(
+        pl.col("period_wh").fill_null(0) != pl.col("expected_wh"))
+    metadata = {
+        "sessions": sessions.height, "periods": table.height,
+        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_metered": metered.height,
+        "sessions_with_tariff_rules": len(chosen),
+        "sessions_cdr_periods": sum(1 for m in methods.values() if m == "cdr"),
+        "sessions_totals_only": sum(1 for m in methods.values() if m == "totals"),
+        "unknown_charging_states": unknown_states,
+        "parking_periods": int((table["state"] == "PARKING").sum()),
+    }
+    return BuildResult(table=table, metadata=metadata, mismatches=mismatches, checked=metered.height)
+
+
+def _interval_data(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
+    """Delivered 30-minute interval data of the sessions (latest landing per interval) as cumulative
+    register points: 0 at the first interval start, then the running sum at each interval end."""
+    empty = pl.DataFrame(schema={"session_id": pl.String, "timestamp": inputs.UTC, "energy_wh": pl.Float64})
+    if get_spec("interval_charge_intervals") is None or not warehouse.has_data("interval_charge_intervals"):
+        return empty
+    ids = sessions["session_id"].to_list()
+    rows = (warehouse.scan("interval_charge_intervals").filter(pl.col("session_id").is_in(ids))
+            .sort(["session_id", "interval_start_utc", "landing_date"], descending=[False, False, True])
+            .unique(["session_id", "interval_start_utc"], keep="first", maintain_order=True)
+            .sort(["session_id", "interval_start_utc"]).collect())
+    if rows.height == 0:
+        return empty
+    ends = rows.select("session_id", pl.col("interval_end_utc").alias("timestamp"),
+                       pl.col("energy_wh").cum_sum().over("session_id").alias("energy_wh"))
+    firsts = rows.group_by("session_id").agg(pl.col("interval_start_utc").min().alias("timestamp")).with_columns(
+        pl.lit(0.0).alias("energy_wh"))
+    return pl.concat([firsts.select(empty.columns), ends.select(empty.columns)]).cast(empty.schema) \
+        .sort(["session_id", "timestamp"])
+
+
+def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: int) -> BuildResult:
+    """Clock-aligned intervals of the day's sessions by the best available data (module docstring)."""
+    sessions = inputs.load_sessions(warehouse, day)
+    curves = _energy_curve(warehouse, day)
+    energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
+    metered_ids = energy["session_id"].unique().to_list()
+    rest = sessions.filter(~pl.col("session_id").is_in(metered_ids))
+    interval_curve = _interval_data(warehouse, rest)
+    interval_ids = interval_curve["session_id"].unique().to_list()
+    estimated = rest.filter(~pl.col("session_id").is_in(interval_ids))
+    # Totals only: constant power from start to end (the documented spreading rule).
+    uniform = pl.concat([
+        estimated.select("session_id", pl.col("start_utc").alias("timestamp"), pl.lit(0.0).alias("energy_wh")),
+        estimated.select("session_id", pl.col("end_utc").alias("timestamp"),
+                         pl.col("energy_wh").cast(pl.Float64).round(0).alias("energy_wh")),
+    ])
+    groups = [
+        (sessions.filter(pl.col("session_id").is_in(metered_ids)), energy, "meter", False),
+        (rest.filter(pl.col("session_id").is_in(interval_ids)), interval_curve, "interval_data", False),
+        (estimated, uniform, "estimated_uniform", True),
+    ]
+    frames, expected = [], []
+    for group, curve, method, is_estimated in groups:
+        spans = _spans(group)
+        if method == "interval_data":
+            # Delivered intervals may start before or end after the session's own times.
+            bounds = curve.group_by("session_id").agg(pl.col("timestamp").min().alias("lo"), pl.col("timestamp").max().alias("hi"))
+            spans = spans.join(bounds, on="session_id", how="left").with_columns(
+                pl.min_horizontal("start_utc", "lo").alias("start_utc"), pl.max_horizontal("end_utc", "hi").alias("end_utc")
+            ).drop("lo", "hi")
+        aligned = align_sessions(curve, spans, interval_minutes)
+        frames.append(aligned.with_columns(pl.lit(method).alias("method"), pl.lit(is_estimated).alias("is_estimated")))
+        expected.append(register_delta(curve, spans))
+    table = pl.concat(frames).with_columns(
+        pl.lit(interval_minutes).cast(pl.Int32).alias("interval_minutes"), pl.lit(day).alias(PARTITION),
+    ).select(list(CLOCK_ALIGNED.schema)).sort(["session_id", "interval_start_utc"])
+    got = table.group_by("session_id").agg(pl.col("energy_wh").sum().alias("interval_wh"))
+    mismatches = pl.concat(expected).join(got, on="session_id", how="left").filter(
+        pl.col("interval_wh").fill_null(0) != pl.col("expected_wh"))
+    metered_energy = register_delta(energy, _spans(sessions.filter(pl.col("session_id").is_in(metered_ids))))
+    drift = metered_energy.join(sessions.select("session_id", "energy_wh"), on="session_id").filter(
+        (pl.col("expected_wh") - pl.col("energy_wh")).abs() > 1)
+    metadata = {
+        "sessions": sessions.height, "intervals": table.height,
+        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_metered": len(metered_ids), "sessions_interval_data": len(interval_ids),
+        "sessions_estimated": estimated.height,
+        "energy_kwh": round(int(table["energy_wh"].sum() or 0) / 1000, 3),
+        "metered_sessions_differing_from_reported_energy": drift.height,
+        "interval_minutes": interval_minutes,
+    }
+    return BuildResult(table=table, metadata=metadata, mismatches=mismatches, checked=sessions.height)
+
+
+def _latest(scan: pl.LazyFrame, key: str) -> pl.DataFrame:
+    latest = scan.group_by(key).agg(pl.col("landing_date").max().alias("_latest"))
+    return scan.join(latest, on=key).filter(pl.col("landing_date") == pl.col("_latest")).drop("_latest").collect()
+
+
+def electricity_rates(warehouse: WarehouseResource) -> tuple[dict, pl.DataFrame, dict]:
+    """Latest snapshot of every electricity rate as `ElectricityRate`s, the (rate_id, operator_id) table,
+    and the rates that failed to parse (rate id -> reason)."""
+    if not warehouse.has_data("electricity_rates"):
+        return {}, pl.DataFrame(schema={"rate_id": pl.String, "operator_id": pl.String}), {}
+    rates = _latest(warehouse.scan("electricity_rates"), "rate_id")
+    periods = _latest(warehouse.scan("electricity_rate_periods"), "rate_id") if warehouse.has_data(
+        "electricity_rate_periods") else pl.DataFrame(schema={"rate_id": pl.Int64})
+    parsed, broken = {}, {}
+    for rate in rates.iter_rows(named=True):
+        rows = periods.filter(pl.col("rate_id") == rate["rate_id"]) if periods.height else periods
+        items: dict[tuple, dict] = {}
+        for p in rows.sort(["week_day", "date", "starts_at"], nulls_last=True).iter_rows(named=True) if rows.height else []:
+            key = ("weekDay", p["week_day"]) if p["week_day"] is not None else ("date", p["date"].isoformat())
+            items.setdefault(key, {key[0]: key[1], "periods": []})["periods"].append(
+                {"startsAt": p["starts_at"], "endsAt": p["ends_at"], "price": str(p["price"])})
+        try:
+            parsed[str(rate["rate_id"])] = parse_electricity_rate(
+                {"id": rate["rate_id"], "defaultPrice": None if rate["default_price"] is None else str(rate["default_price"]),
+                 "taxPercentage": rate["tax_percentage"]}, list(items.values()))
+        except RateError as exc:
+            broken[str(rate["rate_id"])] = str(exc)
+    owners = rates.select(pl.col("rate_id").cast(pl.String), "operator_id")
+    return parsed, owners, broken
+
+
+def electricity_cost(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
+    """Price the day's clock-aligned intervals at the operator's (single) electricity rate."""
+    intervals = warehouse.read(CLOCK_ALIGNED.name, **{PARTITION: day})
+    sessions = inputs.load_sessions(warehouse, day).select("session_id", "operator_id", "currency")
+    rates, owners, broken = electricity_rates(warehouse)
+    per_operator = owners.group_by("operator_id").agg(pl.col("rate_id").sort().alias("rates"))
+    chosen = sessions.join(per_operator, on="operator_id", how="left").with_columns(
+        pl.when(pl.col("rates").list.len() == 1).then(pl.col("rates").list.first()).alias("rate_id"),
+        pl.when(pl.col("rates").is_null() | (pl.col("rates").list.len() == 0)).then(pl.lit("NO_RATE_FOR_OPERATOR"))
+        .when(pl.col("rates").list.len() > 1).then(pl.lit("AMBIGUOUS_RATE")).alias("unpriced_reason"),
+    )
+    chosen = chosen.with_columns(
+        pl.when(pl.col("rate_id").is_in(list(broken))).then(pl.lit("RATE_INVALID"))
+        .otherwise(pl.col("unpriced_reason")).alias("unpriced_reason"))
+    joined = intervals.join(chosen.select("session_id", "rate_id", "currency", "unpriced_reason"),
+                            on="session_id", how="left")
+    priced = price_intervals(joined, rates)
+    table = priced.with_columns(
+        pl.when(pl.col("electricity_cost").is_null() & pl.col("unpriced_reason").is_null())
+        .then(pl.lit("NO_RATE_FOR_OPERATOR")).otherwise(pl.col("unpriced_reason")).alias("unpriced_reason"),
+    ).select(list(ELECTRICITY_COST.schema)).sort(["session_id", "interval_start_utc"])
+    metadata = {
+        "intervals_in": intervals.height,
+        "energy_wh_in": int(intervals["energy_wh"].sum() or 0),
+        "intervals_priced": int(table["electricity_cost"].is_not_null().sum()),
+        "intervals_unpriced": int(table["electricity_cost"].is_null().sum()),
+        "rates_invalid": len(broken),
+    }
+    for currency, amount in table.group_by("currency").agg(pl.col("electricity_cost").sum()).sort("currency").iter_rows():
+        metadata[f"electricity_cost_{currency or 'unknown'}"] = float(amount or Decimal(0))
+    return BuildResult(table=table, metadata=metadata)
+
+
+def session_electricity_cost(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
+    """Per-session totals of the day's interval costs."""
+    costs = warehouse.read(ELECTRICITY_COST.name, **{PARTITION: day})
+    return costs.group_by("session_id").agg(
+        pl.col("energy_wh").sum(), pl.col("rate_id").drop_nulls().first(),
+        pl.col("electricity_cost").sum().cast(pl.Decimal(18, 4)), pl.col("currency").drop_nulls().first(),
+        pl.col("electricity_cost").is_null().sum().cast(pl.Int64).alias("unpriced_intervals"),
+    ).with_columns(pl.lit(day).alias(PARTITION)).sort("session_id")

@@ -1,0 +1,210 @@
+"""Reading what the consumption assets need from the warehouse, shaped for `tariff_engine.consumption`.
+
+Meter data of a session may come from OCPP (`meter_readings`, joined on transaction_id = session_id,
+plus the transaction's meterStart/meterStop and charging states) or from the platform's consumption
+stats (`consumption_stats`, joined on session_id). Readings of every landing date are read, so late
+frames count the next time the settlement partition runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+import assets.ingest.interval_charges.tables  # noqa: F401  (registers interval_charge_intervals)
+import assets.ingest.ocpp.tables  # noqa: F401  (registers meter_readings / transactions specs)
+import assets.ingest.platform.tables  # noqa: F401  (registers consumption_stats / electricity rate specs)
+import assets.sessions.tables  # noqa: F401  (registers the sessions spec)
+from resources.tables import get_spec
+from resources.warehouse import WarehouseResource
+from tariff_engine.consumption.meter_curve import MAX_PLAUSIBLE_POWER_W
+from tariff_engine.consumption.timezones import UnknownTimeZoneError, load_zone
+
+REGISTER = "Energy.Active.Import.Register"
+POWER = "Power.Active.Import"
+CURRENT = "Current.Import"
+# Readings taken elsewhere than at the outlet (EV, inlet, cable) measure something else than the
+# delivered energy; a missing location means Outlet (OCPP default).
+OUTLET = ("Outlet",)
+UTC = pl.Datetime("us", "UTC")
+POINT_SCHEMA = {"session_id": pl.String, "timestamp": UTC, "value": pl.Float64, "record_ref": pl.String,
+                "raw_payload": pl.String, "source": pl.String}
+
+
+def _scan(warehouse: WarehouseResource, table: str) -> pl.LazyFrame | None:
+    if get_spec(table) is None and not warehouse.has_data(table):
+        return None
+    return warehouse.scan(table)
+
+
+def load_sessions(warehouse: WarehouseResource, settlement_date: dt.date) -> pl.DataFrame:
+    """Sessions settling on `settlement_date` (the partition) that can be placed on a clock, sorted by
+    id. A session without start, end or a known IANA zone cannot be (the sessions asset quarantines
+    those); `unusable_sessions` lists them so the assets report them rather than skip them silently."""
+    sessions = warehouse.read("sessions", settlement_date=settlement_date).sort("session_id")
+    return sessions.filter(~pl.col("session_id").is_in(unusable_sessions(sessions)))
+
+
+def unusable_sessions(sessions: pl.DataFrame) -> list[str]:
+    """Ids of sessions with a missing start or end, an end before the start, or an unknown zone."""
+    bad_zones = []
+    for zone in sessions["time_zone"].drop_nulls().unique().to_list():
+        try:
+            load_zone(zone)
+        except UnknownTimeZoneError:
+            bad_zones.append(zone)
+    bad = sessions.filter(
+        pl.col("start_utc").is_null() | pl.col("end_utc").is_null() | (pl.col("end_utc") < pl.col("start_utc"))
+        | pl.col("time_zone").is_null() | pl.col("time_zone").is_in(bad_zones))
+    return bad["session_id"].to_list()
+
+
+def count_unusable(warehouse: WarehouseResource, settlement_date: dt.date) -> int:
+    """How many of the date's sessions `load_sessions` leaves out."""
+    return len(unusable_sessions(warehouse.read("sessions", settlement_date=settlement_date)))
+
+
+def _readings(warehouse: WarehouseResource, session_ids: list[str], measurand: str) -> pl.DataFrame:
+    scan = _scan(warehouse, "meter_readings")
+    if scan is None or not session_ids:
+        return pl.DataFrame(schema={"session_id": pl.String, "timestamp": UTC, "phase": pl.String,
+                                    "context": pl.String, "value": pl.Float64, "record_ref": pl.String,
+                                    "value_raw": pl.String})
+    return (
+        scan.filter(pl.col("transaction_id").is_in(session_ids) & (pl.col("measurand") == measurand)
+                    & (pl.col("location").is_null() | pl.col("location").is_in(OUTLET)))
+        .select(pl.col("transaction_id").alias("session_id"), "timestamp", "phase", "context", "value",
+                "record_ref", "value_raw", "landing_date")
+        # The same reading can land twice (replays across days): keep its first landing.
+        .sort(["session_id", "timestamp", "phase", "context", "landing_date", "record_ref"], nulls_last=False)
+        .unique(["session_id", "timestamp", "phase", "context", "value"], keep="first", maintain_order=True)
+        .drop("landing_date")
+        .collect()
+    )
+
+
+def _phase_combined(rows: pl.DataFrame, prefer_overall: bool) -> pl.DataFrame:
+    """Phase-less rows as they are, plus, per (session, instant, context), the phases summed (a phase
+    sent twice counts once, at its highest value). `prefer_overall` keeps only the phase-less value where
+    both exist (registers, power); otherwise the phase sum wins (current is summed over phases)."""
+    keys = ["session_id", "timestamp", "context"]
+    overall = rows.filter(pl.col("phase").is_null()).drop("phase")
+    phased = (
+        rows.filter(pl.col("phase").is_not_null() & (pl.col("phase") != "N"))
+        .group_by([*keys, "phase"]).agg(pl.col("value").max(), pl.col("record_ref").min(), pl.col("value_raw").first())
+        .group_by(keys).agg(
+            pl.col("value").sum(), pl.col("record_ref").min(),
+            pl.concat_str([pl.col("phase"), pl.col("value_raw")], separator="=").sort().str.join(";").alias("value_raw"))
+    )
+    if prefer_overall:
+        phased = phased.join(overall.select(keys).unique(), on=keys, how="anti", nulls_equal=True)
+    else:
+        overall = overall.join(phased.select(keys).unique(), on=keys, how="anti", nulls_equal=True)
+    return pl.concat([overall, phased.select(overall.columns)], how="vertical_relaxed")
+
+
+def register_points(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Register readings (Wh) of the sessions, with meterStart/meterStop anchors; and the number of
+    anchors refused because they contradict the readings (e.g. a lifetime meterStart with session-relative
+    readings)."""
+    ids = sessions["session_id"].to_list()
+    ocpp = _phase_combined(_readings(warehouse, ids, REGISTER), prefer_overall=True).select(
+        "session_id", "timestamp", "value", "record_ref", pl.col("value_raw").alias("raw_payload"),
+        pl.lit("meter_readings").alias("source"))
+    stats_scan = _scan(warehouse, "consumption_stats")
+    stats = pl.DataFrame(schema=POINT_SCHEMA)
+    if stats_scan is not None and ids:
+        stats = stats_scan.filter(pl.col("session_id").is_in(ids)).select(
+            "session_id", "timestamp", pl.col("energy_wh").alias("value"), "record_ref",
+            pl.col("raw_payload"), pl.lit("consumption_stats").alias("source")).collect()
+    points = pl.concat([ocpp.cast(POINT_SCHEMA), stats.cast(POINT_SCHEMA)])
+    anchors, refused = _anchors(warehouse, ids, points)
+    return pl.concat([points, anchors]).sort(["session_id", "timestamp", "record_ref"]), refused
+
+
+def latest_transactions(warehouse: WarehouseResource, session_ids: list[str]) -> pl.DataFrame:
+    """The current state (latest landing date) of the OCPP transactions among `session_ids`."""
+    scan = _scan(warehouse, "transactions")
+    if scan is None or not session_ids:
+        return pl.DataFrame(schema={"transaction_id": pl.String, "start_timestamp": UTC, "stop_timestamp": UTC,
+                                    "meter_start_wh": pl.Float64, "meter_stop_wh": pl.Float64,
+                                    "charging_states": pl.List(pl.Struct({"timestamp": UTC, "state": pl.String}))})
+    return (
+        scan.filter(pl.col("transaction_id").is_in(session_ids))
+        .sort(["transaction_id", "landing_date"], descending=[False, True])
+        .unique("transaction_id", keep="first", maintain_order=True)
+        .select("transaction_id", "start_timestamp", "stop_timestamp", "meter_start_wh", "meter_stop_wh",
+                "charging_states")
+        .collect()
+    )
+
+
+def _hours_between(a: str, b: str) -> pl.Expr:
+    """Hours between two timestamp columns, at least one second (so an instant jump stays implausible)."""
+    return ((pl.col(b) - pl.col(a)).dt.total_microseconds().abs() / 3.6e9).clip(lower_bound=1 / 3600)
+
+
+def _anchors(warehouse: WarehouseResource, ids: list[str], points: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """meterStart/meterStop as register points, only where they agree with the readings: start at or
+    below the first reading, stop at or above the last, each reachable at a plausible power."""
+    tx = latest_transactions(warehouse, ids)
+    candidates = pl.concat([
+        tx.select(pl.col("transaction_id").alias("session_id"), pl.col("start_timestamp").alias("timestamp"),
+                  pl.col("meter_start_wh").alias("value"), pl.lit("start").alias("end")),
+        tx.select(pl.col("transaction_id").alias("session_id"), pl.col("stop_timestamp").alias("timestamp"),
+                  pl.col("meter_stop_wh").alias("value"), pl.lit("stop").alias("end")),
+    ]).drop_nulls(["timestamp", "value"])
+    # A reading at the same instant already says what the register was; the anchor adds nothing.
+    candidates = candidates.join(points.select("session_id", "timestamp").unique(), on=["session_id", "timestamp"],
+                                 how="anti")
+    if candidates.height == 0:
+        return pl.DataFrame(schema=POINT_SCHEMA), 0
+    bounds = points.sort(["session_id", "timestamp"]).group_by("session_id").agg(
+        pl.col("timestamp").first().alias("t_first"), pl.col("value").first().alias("v_first"),
+        pl.col("timestamp").last().alias("t_last"), pl.col("value").last().alias("v_last"))
+    joined = candidates.join(bounds, on="session_id", how="left")
+    start_ok = (pl.col("v_first").is_null() | ((pl.col("value") <= pl.col("v_first"))
+                & (pl.col("v_first") - pl.col("value") <= MAX_PLAUSIBLE_POWER_W * _hours_between("timestamp", "t_first"))))
+    stop_ok = (pl.col("v_last").is_null() | ((pl.col("value") >= pl.col("v_last"))
+               & (pl.col("value") - pl.col("v_last") <= MAX_PLAUSIBLE_POWER_W * _hours_between("t_last", "timestamp"))))
+    ok = pl.when(pl.col("end") == "start").then(start_ok).otherwise(stop_ok)
+    accepted = joined.filter(ok)
+    anchors = accepted.select(
+        "session_id", "timestamp", "value",
+        pl.format("transaction:{}:meter_{}", pl.col("session_id"), pl.col("end")).alias("record_ref"),
+        pl.col("value").cast(pl.String).alias("raw_payload"), pl.lit("transaction").alias("source"),
+    ).cast(POINT_SCHEMA)
+    return anchors, joined.height - accepted.height
+
+
+def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
+    """session_id, timestamp, power_w: OCPP Power.Active.Import (phase-less, else phases summed) or the
+    platform's consumption-stats power."""
+    ids = sessions["session_id"].to_list()
+    ocpp = _phase_combined(_readings(warehouse, ids, POWER), prefer_overall=True)
+    frames = [ocpp.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("power_w"))]
+    stats_scan = _scan(warehouse, "consumption_stats")
+    if stats_scan is not None and ids:
+        frames.append(stats_scan.filter(pl.col("session_id").is_in(ids) & pl.col("power_w").is_not_null())
+                      .select("session_id", "timestamp", "power_w").collect())
+    return pl.concat([f.cast({"session_id": pl.String, "timestamp": UTC, "power_w": pl.Float64}) for f in frames]) \
+        .unique(["session_id", "timestamp"], keep="first").sort(["session_id", "timestamp"])
+
+
+def current_points(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
+    """session_id, timestamp, current_a: OCPP Current.Import summed over phases (phase-less if only that)."""
+    ids = sessions["session_id"].to_list()
+    rows = _phase_combined(_readings(warehouse, ids, CURRENT), prefer_overall=False)
+    return rows.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("current_a")) \
+        .cast({"session_id": pl.String, "timestamp": UTC, "current_a": pl.Float64}).sort(["session_id", "timestamp"])
+
+
+def charging_states(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
+    """session_id, timestamp, charging_state from the OCPP transactions' state changes."""
+    tx = latest_transactions(warehouse, sessions["session_id"].to_list())
+    exploded = tx.select(pl.col("transaction_id").alias("session_id"), "charging_states").explode("charging_states")
+    return exploded.drop_nulls("charging_states").select(
+        "session_id", pl.col("charging_states").struct.field("timestamp").alias("timestamp"),
+        pl.col("charging_states").struct.field("state").alias("charging_state"),
+    ).drop_nulls().unique(["session_id", "timestamp"], keep="last", maintain_order=True).sort(["session_id", "timestamp"])

@@ -1,0 +1,1 @@
+"""Benchmarks: each `bench_*.py` measures against its peer in one run and prints ratios."""
