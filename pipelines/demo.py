@@ -72,9 +72,11 @@ def print_summary(catalog: str) -> None:
     print(f"  energy delivered:   {kwh:,.3f} kWh")
     for currency, excl, incl in con.execute(
         "select currency, sum(reported_cost_excl_vat), sum(reported_cost_incl_vat) from sessions "
-        "where not is_credit group by currency order by currency"
+        "where not is_credit and currency is not null group by currency order by currency"
     ).fetchall():
         print(f"  revenue {currency}:        {excl:,.2f} excl. VAT, {incl or 0:,.2f} incl. VAT (as reported by the sources)")
+    unpriced = con.execute("select count(*) from sessions where currency is null").fetchone()[0]
+    print(f"  sessions without a reported price (metered or interval data only): {unpriced}")
     quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
     print(f"  quarantined rows:   {quarantined}")
     for code, count in con.execute(

@@ -8,7 +8,7 @@ import polars as pl
 
 from assets.checks import schema_result
 from assets.ocpi_json import snake_keys
-from assets.reference.tables import LOCATIONS, OPERATORS
+from assets.reference.tables import EVSES, LOCATIONS, OPERATORS
 from assets.reference.timezones import valid_zone
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -44,11 +44,13 @@ def operators(warehouse: WarehouseResource, landing: LandingZoneResource) -> dg.
                                 check_results=[schema_result(OPERATORS, df)])
 
 
-@dg.asset(group_name="reference", deps=[operators], check_specs=[dg.AssetCheckSpec("schema", asset="locations")])
+@dg.asset(group_name="reference", deps=[operators],
+          check_specs=[dg.AssetCheckSpec("schema", asset="locations"), dg.AssetCheckSpec("evses_schema", asset="locations")])
 def locations(warehouse: WarehouseResource, landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Charging locations with their IANA time zone and operator, from `reference/locations.json` (OCPI Location shape)."""
+    """Charging locations with their IANA time zone and operator, and their EVSEs (table `evses`, with the OCPP
+    charge point serving each), from `reference/locations.json` (OCPI Location shape)."""
     operator_zones = {r["operator_id"]: r["time_zone"] for r in warehouse.read("operators").iter_rows(named=True)}
-    rows = []
+    rows, evse_rows = [], []
     for raw in _records(landing, "locations.json"):
         rec = snake_keys(raw)
         operator_id = rec.get("operator_id") or (rec.get("operator") or {}).get("id") or (
@@ -60,7 +62,17 @@ def locations(warehouse: WarehouseResource, landing: LandingZoneResource) -> dg.
                      "country_code": rec.get("country_code") or rec.get("country"), "party_id": rec.get("party_id"),
                      "name": rec.get("name"), "city": rec.get("city"), "time_zone": zone,
                      "evse_count": len(rec.get("evses") or []), "raw_payload": json.dumps(raw, sort_keys=True)})
+        for evse in rec.get("evses") or []:
+            connector = (evse.get("connectors") or [{}])[0]
+            evse_rows.append({"location_id": str(rec.get("id")), "evse_uid": str(evse.get("uid")),
+                              "evse_id": evse.get("evse_id"), "charge_point_id": evse.get("charge_point_id"),
+                              "ocpp_protocol": evse.get("ocpp_protocol"), "operator_id": operator_id,
+                              "time_zone": zone, "power_type": connector.get("power_type"),
+                              "max_electric_power_w": connector.get("max_electric_power"),
+                              "tariff_ids": [str(t) for t in connector.get("tariff_ids") or []]})
     df = pl.DataFrame(rows, schema=LOCATIONS.schema) if rows else LOCATIONS.empty_frame()
+    evses = pl.DataFrame(evse_rows, schema=EVSES.schema) if evse_rows else EVSES.empty_frame()
     warehouse.write_partition(LOCATIONS, df)
-    return dg.MaterializeResult(metadata={"locations": df.height, "dagster/row_count": df.height},
-                                check_results=[schema_result(LOCATIONS, df)])
+    warehouse.write_partition(EVSES, evses)
+    return dg.MaterializeResult(metadata={"locations": df.height, "evses": evses.height, "dagster/row_count": df.height},
+                                check_results=[schema_result(LOCATIONS, df), schema_result(EVSES, evses, "evses_schema")])

@@ -41,3 +41,25 @@ LOCATIONS = TableSpec(
     column_docs={"time_zone": "IANA zone of the site; tariff windows and settlement dates are local to it."},
     model=LocationModel,
 )
+
+
+class EvseModel(pa.DataFrameModel):
+    """Every EVSE belongs to a location and has a time zone."""
+
+    evse_uid: str = pa.Field(nullable=False)
+    location_id: str = pa.Field(nullable=False)
+    time_zone: str = pa.Field(nullable=False)
+
+
+EVSES = TableSpec(
+    name="evses",
+    description="EVSEs of every location, with the OCPP charge point that serves them and their tariffs.",
+    schema={"location_id": pl.String(), "evse_uid": pl.String(), "evse_id": pl.String(),
+            "charge_point_id": pl.String(), "ocpp_protocol": pl.String(), "operator_id": pl.String(),
+            "time_zone": pl.String(), "power_type": pl.String(), "max_electric_power_w": pl.Int64(),
+            "tariff_ids": pl.List(pl.String())},
+    sort_by=("location_id", "evse_uid"),
+    column_docs={"charge_point_id": "OCPP charge point identity (the websocket path) serving this EVSE.",
+                 "tariff_ids": "Tariffs of the EVSE's first connector."},
+    model=EvseModel,
+)

@@ -25,13 +25,16 @@ def _provider(file_name: str) -> str:
     return file_name.rsplit("-", 1)[0] if "-" in file_name else file_name.removesuffix(".json")
 
 
-def _charge_row(parsed: dict, provider: str, ref: str, landing_date: dt.date, raw: str) -> dict:
+def _charge_row(parsed: dict, provider: str, ref: str, landing_date: dt.date, raw: str,
+                point: dict | None) -> dict:
     duration = int((parsed["end"] - parsed["start"]).total_seconds())
+    point = point or {}
     return {
         "landing_date": landing_date, "record_ref": ref,
         "session_id": f"interval:{provider}:{parsed['charge_point_id']}:{parsed['charge_id']}",
         "source": "interval", "source_id": parsed["charge_id"], "session_ref": parsed["charge_id"],
-        "operator_id": provider, "location_id": None, "evse_uid": parsed["charge_point_id"], "connector_id": None,
+        "operator_id": point.get("operator_id") or provider, "location_id": point.get("location_id"),
+        "evse_uid": point.get("evse_uid"), "connector_id": None,
         "auth_id": None, "auth_method": None, "start_utc": parsed["start"], "end_utc": parsed["end"],
         "time_zone": parsed["time_zone"], "settlement_date": parsed["settlement_date"],
         "energy_wh": float(parsed["total_kwh"] * 1000), "total_time_s": duration, "parking_time_s": 0,
@@ -43,7 +46,7 @@ def _charge_row(parsed: dict, provider: str, ref: str, landing_date: dt.date, ra
 
 
 def ingest_interval_files(landing: LandingZoneResource, landing_date: dt.date, zone_of: dict[str, str],
-                          operator_zones: dict[str, str]):
+                          operator_zones: dict[str, str], points: dict[str, dict] | None = None):
     """Every charge of the day's files → (charge rows, interval rows, rejections, rows in)."""
     charges, intervals, rejected, rows_in = [], [], [], 0
     seen: dict[tuple[str, str], str] = {}
@@ -77,7 +80,7 @@ def ingest_interval_files(landing: LandingZoneResource, landing_date: dt.date, z
                                           f"chargePointExternalId as {seen[key]}", raw))
                 continue
             seen[key] = ref
-            row = _charge_row(parsed, provider, ref, landing_date, raw)
+            row = _charge_row(parsed, provider, ref, landing_date, raw, (points or {}).get(parsed["charge_point_id"]))
             charges.append(row)
             for start, end, kwh in parsed["intervals"]:
                 intervals.append({"landing_date": landing_date, "session_id": row["session_id"],
@@ -102,11 +105,15 @@ def interval_charges(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     charge and sum to its total; a charge that fails is quarantined whole, with the rule it broke.
     """
     landing_date = dt.date.fromisoformat(context.partition_key)
+    # A charge point is found by its OCPP identity among the EVSEs, or by a location id.
     location_rows = warehouse.read("locations")
+    evse_rows = warehouse.read("evses").filter(pl.col("charge_point_id").is_not_null())
     zone_of = dict(zip(location_rows["location_id"].to_list(), location_rows["time_zone"].to_list()))
+    zone_of.update(zip(evse_rows["charge_point_id"].to_list(), evse_rows["time_zone"].to_list()))
+    points = {r["charge_point_id"]: r for r in evse_rows.iter_rows(named=True)}
     operator_rows = warehouse.read("operators")
     operator_zones = dict(zip(operator_rows["operator_id"].to_list(), operator_rows["time_zone"].to_list()))
-    charges, intervals, rejected, rows_in = ingest_interval_files(landing, landing_date, zone_of, operator_zones)
+    charges, intervals, rejected, rows_in = ingest_interval_files(landing, landing_date, zone_of, operator_zones, points)
     quarantine = quarantine_frame(rejected)
     warehouse.write_partition(INTERVAL_CHARGES, charges, landing_date=landing_date)
     warehouse.write_partition(INTERVAL_CHARGE_INTERVALS, intervals, landing_date=landing_date)
