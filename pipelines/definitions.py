@@ -5,7 +5,8 @@ import os
 import dagster as dg
 
 import assets.consumption as consumption
-from assets.catalog import assets as catalog_assets
+from assets.partitions import daily
+from assets.catalog.assets import build_analyst_catalog
 from assets.ingest.interval_charges import assets as interval_charge_assets
 from assets.ingest.ocpi_cdrs import assets as ocpi_cdr_assets
 from assets.ingest.partners import assets as partner_assets
@@ -29,7 +30,7 @@ def default_resources() -> dict:
 
 core = dg.Definitions(
     assets=dg.load_assets_from_modules([reference_assets, ocpi_cdr_assets, interval_charge_assets, partner_assets,
-                                        session_assets, catalog_assets]),
+                                        session_assets]),
     jobs=[nightly_settlement, resettlement, refresh_reference],
     schedules=[build_nightly_schedule(nightly_settlement)],
     sensors=[
@@ -41,4 +42,16 @@ core = dg.Definitions(
     resources=default_resources(),
 )
 
-defs = dg.Definitions.merge(core, consumption.defs)
+domains = dg.Definitions.merge(core, consumption.defs)
+
+
+def _daily_asset_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:
+    graph = definitions.resolve_asset_graph()
+    return sorted(
+        (key for key in graph.get_all_asset_keys()
+         if graph.get(key).is_materializable and graph.get(key).partitions_def == daily),
+        key=lambda k: k.to_user_string(),
+    )
+
+
+defs = dg.Definitions.merge(domains, dg.Definitions(assets=[build_analyst_catalog(_daily_asset_keys(domains))]))

@@ -1,4 +1,4 @@
-"""`analyst_catalog`: rebuilds `chargeledger.duckdb` (one commented view per table) after a settlement run."""
+"""`analyst_catalog`: rebuilds `chargeledger.duckdb` (one commented view per table) at the end of a run."""
 
 import dagster as dg
 import duckdb
@@ -8,18 +8,23 @@ from resources.tables import registered_specs
 from resources.warehouse import WarehouseResource
 
 
-@dg.asset(partitions_def=daily, group_name="catalog", deps=[dg.AssetKey("sessions")], kinds={"duckdb"})
-def analyst_catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The DuckDB catalog analysts query read-only: a view per warehouse table, with table and column comments.
+def build_analyst_catalog(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
+    """The catalog asset, made to depend on every other asset of the nightly run so it runs last."""
 
-    Rebuilt into a temporary file and swapped in, so open analyst sessions keep working during a run.
-    """
-    specs = registered_specs()
-    path = warehouse.refresh_catalog(specs)
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        sessions = con.execute("select count(*) from sessions").fetchone()[0]
-    finally:
-        con.close()
-    return dg.MaterializeResult(metadata={"catalog": dg.MetadataValue.path(str(path)), "views": len(specs),
-                                          "sessions_in_catalog": sessions})
+    @dg.asset(partitions_def=daily, group_name="catalog", deps=upstream, kinds={"duckdb"})
+    def analyst_catalog(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        """The DuckDB catalog analysts query read-only: a view per warehouse table, with table and column comments.
+
+        Rebuilt into a temporary file and swapped in, so open analyst sessions keep working during a run.
+        """
+        specs = registered_specs()
+        path = warehouse.refresh_catalog(specs)
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            sessions = con.execute("select count(*) from sessions").fetchone()[0]
+        finally:
+            con.close()
+        return dg.MaterializeResult(metadata={"catalog": dg.MetadataValue.path(str(path)), "views": len(specs),
+                                              "sessions_in_catalog": sessions})
+
+    return analyst_catalog
