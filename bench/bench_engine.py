@@ -1,0 +1,262 @@
+"""Tariff-engine benchmark: kernel throughput, end-to-end from polars, and the ratio to the Decimal reference.
+
+Run: `make bench` (all benchmarks) or `NUMBA_CACHE_DIR=.numba_cache .venv/bin/python -m bench.bench_engine
+[--sessions 1000000] [--quick]`.
+Prints, from one run: sessions/s of the kernel on generated sessions (~10 periods, mixed ToU / tiered /
+parking / capped tariffs), the end-to-end rate from a polars frame, the kernel vs reference ratios (OCPI spec
+examples repeated, and generated sessions; kernel alone and the full object path), and peak memory.
+numba is warmed up before any timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time as clock
+from datetime import datetime, time, timezone
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(ROOT / ".numba_cache"))
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+import polars as pl  # noqa: E402
+
+from tariff_engine.compile import (  # noqa: E402
+    NONE, SessionBatch, build_zone_table, compile_tariffs, encode_sessions, policy_codes,
+)
+from tariff_engine.kernels import price_batch  # noqa: E402
+from tariff_engine.model import (  # noqa: E402
+    PriceComponent, PriceLimit, Session, SessionPeriod, Tariff, TariffElement, TariffRestrictions,
+)
+from tariff_engine.policy import DEFAULT_POLICY  # noqa: E402
+from tariff_engine.pricing import price_frame, price_sessions  # noqa: E402
+from tariff_engine.reference import price_session  # noqa: E402
+
+D = Decimal
+ZONES = ["Europe/Berlin", "Europe/London", "America/New_York"]
+
+
+def bench_tariffs() -> list[Tariff]:
+    """Mixed tariffs: time-of-use, kWh tiers, parking with idle grace, caps."""
+    pc = PriceComponent
+    weekdays = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY")
+    return [
+        Tariff("tou", "EUR", (
+            TariffElement((pc("FLAT", D("0.50"), D("20")),)),
+            TariffElement((pc("ENERGY", D("0.45"), D("20"), 1),), TariffRestrictions(start_time=time(17), end_time=time(21), day_of_week=weekdays)),
+            TariffElement((pc("ENERGY", D("0.25"), D("20"), 1),), TariffRestrictions(start_time=time(22), end_time=time(6))),
+            TariffElement((pc("ENERGY", D("0.35"), D("20"), 1), pc("PARKING_TIME", D("2.00"), D("20"), 300))),
+        )),
+        Tariff("tiered", "EUR", (
+            TariffElement((pc("ENERGY", D("0.39"), D("19"), 100),), TariffRestrictions(max_kwh=D("20"))),
+            TariffElement((pc("ENERGY", D("0.33"), D("19"), 100),), TariffRestrictions(min_kwh=D("20"), max_kwh=D("50"))),
+            TariffElement((pc("ENERGY", D("0.29"), D("19"), 100), pc("TIME", D("0.60"), D("19"), 60))),
+        ), min_price=PriceLimit(D("1.00"), D("1.19"))),
+        Tariff("parking", "EUR", (
+            TariffElement((pc("PARKING_TIME", D("6.00"), D("20"), 0, billing_increment=600, max_amount=D("15")),),
+                          TariffRestrictions(min_idle_duration=1800)),
+            TariffElement((pc("ENERGY", D("0.42"), D("20"), 1), pc("TIME", D("1.20"), D("20"), 60))),
+        )),
+        Tariff("capped", "GBP", (
+            TariffElement((pc("ENERGY", D("0.79"), D("20"), 1),), TariffRestrictions(min_power=D("50"))),
+            TariffElement((pc("ENERGY", D("0.55"), D("20"), 1), pc("FLAT", D("1.00"), D("20")))),
+        ), max_price=PriceLimit(D("40.00"), D("48.00"))),
+    ]
+
+
+def generate_batch(n_sessions: int, seed: int = 7) -> tuple[SessionBatch, dict[str, np.ndarray]]:
+    """`n_sessions` random sessions as CSR arrays (vectorised; ~10 periods each, charging then parking)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(6, 15, n_sessions)
+    offsets = np.zeros(n_sessions + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    n_periods = int(offsets[-1])
+    session_of = np.repeat(np.arange(n_sessions), counts)
+    position = np.arange(n_periods) - offsets[session_of]
+    year_start = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    starts = year_start + rng.integers(0, 365 * 86_400, n_sessions) * 1000
+    lengths = rng.integers(60, 1800, n_periods) * 1000
+    cumulative = np.cumsum(lengths) - lengths
+    period_start = starts[session_of] + cumulative - cumulative[offsets[session_of]]
+    charging = position < (counts[session_of] * 0.7).astype(np.int64)
+    power_w = rng.integers(3_000, 150_000, n_sessions)[session_of]
+    period_int = np.full((n_periods, 10), NONE, dtype=np.int64)
+    period_int[:, 0] = period_start
+    period_int[:, 1] = np.where(charging, power_w * lengths // 3600, 0)  # mWh = W * ms / 3600
+    period_int[:, 2] = np.where(charging, lengths, 0)
+    period_int[:, 3] = np.where(charging, 0, lengths)
+    period_int[:, 4] = 0
+    period_int[:, 8] = np.where(charging, power_w * 1000, 0)  # micro-kW
+    ends = period_start[offsets[1:] - 1] + lengths[offsets[1:] - 1]
+    tariff_idx = rng.integers(0, 4, n_sessions)
+    zone_idx = rng.integers(0, len(ZONES), n_sessions)
+    zones, _ = build_zone_table(ZONES, int(starts.min()), int(ends.max()))
+    session_int = np.zeros((n_sessions, 6), dtype=np.int64)
+    session_int[:, 0] = tariff_idx
+    session_int[:, 1] = zone_idx
+    session_int[:, 2] = starts
+    session_int[:, 3] = ends
+    session_int[:, 4] = -1
+    ids = [f"g{i}" for i in range(n_sessions)] if n_sessions <= 100_000 else []
+    raw = {"lengths": lengths, "charging": charging, "power_w": power_w, "session_of": session_of}
+    return SessionBatch(ids, session_int, offsets, period_int, zones), raw
+
+
+def batch_to_sessions(batch: SessionBatch, count: int) -> tuple[list[Session], list[int]]:
+    """The first `count` generated sessions as model objects (for the reference)."""
+    sessions, indexes = [], []
+    to_dt = lambda ms: datetime.fromtimestamp(ms / 1000, tz=timezone.utc)  # noqa: E731
+    for s in range(count):
+        row = batch.session_int[s]
+        periods = []
+        for p in range(batch.period_offsets[s], batch.period_offsets[s + 1]):
+            pr = batch.period_int[p]
+            periods.append(SessionPeriod(
+                start=to_dt(int(pr[0])), energy_kwh=D(int(pr[1])).scaleb(-6), time_h=D(int(pr[2])) / 3_600_000,
+                parking_h=D(int(pr[3])) / 3_600_000,
+                max_power=None if pr[8] == NONE else D(int(pr[8])).scaleb(-6),
+            ))
+        sessions.append(Session(f"g{s}", to_dt(int(row[2])), to_dt(int(row[3])), ZONES[int(row[1])], tuple(periods)))
+        indexes.append(int(row[0]))
+    return sessions, indexes
+
+
+def frames_from_batch(batch: SessionBatch, raw: dict[str, np.ndarray], names: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The generated sessions as the polars frames `price_frame` takes."""
+    n = batch.session_int.shape[0]
+    ids = pl.Series("session_id", np.arange(n)).cast(pl.String)
+    sessions = pl.DataFrame({
+        "session_id": ids,
+        "tariff_id": pl.Series(np.array(names, dtype=object)[batch.session_int[:, 0]].tolist(), dtype=pl.String),
+        "timezone": pl.Series(np.array(ZONES, dtype=object)[batch.session_int[:, 1]].tolist(), dtype=pl.String),
+        "start": pl.Series(batch.session_int[:, 2]).cast(pl.Datetime("ms", "UTC")),
+        "end": pl.Series(batch.session_int[:, 3]).cast(pl.Datetime("ms", "UTC")),
+    })
+    p = batch.period_int
+    periods = pl.DataFrame({
+        "session_id": pl.Series(raw["session_of"]).cast(pl.String),
+        "start": pl.Series(p[:, 0]).cast(pl.Datetime("ms", "UTC")),
+        "energy_wh": pl.Series(p[:, 1] / 1000.0),
+        "time_s": pl.Series(p[:, 2] // 1000),
+        "parking_s": pl.Series(p[:, 3] // 1000),
+        "max_power_kw": pl.Series(np.where(p[:, 8] == NONE, np.nan, p[:, 8] / 1e6)).fill_nan(None),
+    })
+    return sessions, periods
+
+
+def spec_examples() -> list[tuple[Tariff, Session, object]]:
+    """The OCPI conformance cases priced under the default policy (tariff, session, policy)."""
+    sys.path.insert(0, str(ROOT))
+    from tests.engine.cases import cases
+
+    return [(c[1], c[2], c[3]) for c in cases() if c[3] == DEFAULT_POLICY]
+
+
+@njit(cache=True)
+def _calibration_loop(period_int, offsets):
+    total = 0
+    for s in range(offsets.shape[0] - 1):
+        for p in range(offsets[s], offsets[s + 1]):
+            row = period_int[p]
+            total += row[1] + row[2] * 3 + (row[0] // 86_400_000) % 7
+    return total
+
+
+def calibration_ns_per_period(batch: SessionBatch) -> float:
+    """CPU ns per period of a trivial loop over the same arrays: how fast (or loaded) this machine is."""
+    _calibration_loop(batch.period_int[:10], batch.period_offsets[:2])
+    started = clock.process_time()
+    _calibration_loop(batch.period_int, batch.period_offsets)
+    return (clock.process_time() - started) * 1e9 / batch.period_int.shape[0]
+
+
+def timed(function, *args, repeat: int = 1, **kwargs):
+    """Best CPU time of this process over `repeat` runs (the machine is shared: wall time would count other
+    processes' load; everything timed here runs on one thread)."""
+    best = float("inf")
+    result = None
+    for _ in range(repeat):
+        started = clock.process_time()
+        result = function(*args, **kwargs)
+        best = min(best, clock.process_time() - started)
+    return best, result
+
+
+def main() -> None:
+    """Run every measurement and print the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument("--reference-sessions", type=int, default=300)
+    parser.add_argument("--frame-sessions", type=int, default=200_000)
+    parser.add_argument("--quick", action="store_true", help="small sizes (100k kernel sessions) for a short run")
+    args, _ = parser.parse_known_args()  # `python -m bench` passes the same arguments to every benchmark
+    if args.quick:
+        args.sessions, args.frame_sessions, args.reference_sessions = 100_000, 20_000, 100
+    tariffs = bench_tariffs()
+    compiled = compile_tariffs(tariffs, DEFAULT_POLICY)
+    codes = policy_codes(DEFAULT_POLICY)
+
+    # Warm-up: compile / load the numba cache outside every timing.
+    warm, _ = generate_batch(100)
+    price_batch(compiled, warm, codes)
+    price_batch(compiled, warm, codes, want_rows=True)
+
+    batch, raw = generate_batch(args.sessions)
+    periods = batch.period_int.shape[0]
+    wall = clock.perf_counter()
+    kernel_s, output = timed(price_batch, compiled, batch, codes, repeat=3)
+    wall_s = (clock.perf_counter() - wall) / 3
+    errors = int((output.error != 0).sum())
+    print(f"kernel: {args.sessions:,} sessions ({periods / args.sessions:.1f} periods avg) in {kernel_s:.3f} s "
+          f"CPU = {args.sessions / kernel_s:,.0f} sessions/s on one core ({errors} session errors; "
+          f"wall clock on this shared machine {args.sessions / wall_s:,.0f}/s)")
+    print(f"kernel vs goal 1,000,000 sessions/s: ratio {args.sessions / kernel_s / 1_000_000:.2f} "
+          f"(machine calibration: a trivial loop over the same periods takes {calibration_ns_per_period(batch):.1f} ns/period "
+          f"vs the kernel's {kernel_s * 1e9 / periods:.0f})")
+
+    # End-to-end from polars frames (encode + kernel + output frame).
+    small, small_raw = generate_batch(args.frame_sessions, seed=11)
+    session_frame, period_frame = frames_from_batch(small, small_raw, [t.id for t in tariffs])
+    price_frame(session_frame.head(10), period_frame.head(50), {t.id: t for t in tariffs})
+    frame_s, frame = timed(price_frame, session_frame, period_frame, {t.id: t for t in tariffs})
+    print(f"end-to-end from polars: {args.frame_sessions:,} sessions in {frame_s:.3f} s "
+          f"= {args.frame_sessions / frame_s:,.0f} sessions/s")
+
+    # Kernel vs the Decimal reference on the same sessions.
+    examples = spec_examples()
+    repeat = max(1, 600 // len(examples))
+    ex_tariffs = [t for t, _, _ in examples] * repeat
+    ex_sessions = [s for _, s, _ in examples] * repeat
+    ex_indexes = list(range(len(ex_sessions)))
+    reference_s, _ = timed(lambda: [price_session(t, s) for t, s in zip(ex_tariffs, ex_sessions)])
+    ex_compiled = compile_tariffs(ex_tariffs, DEFAULT_POLICY)
+    ex_batch = encode_sessions(ex_sessions, ex_indexes)
+    kernel_only_s, _ = timed(price_batch, ex_compiled, ex_batch, codes, repeat=5)
+    full_s, _ = timed(price_sessions, ex_tariffs, ex_sessions, ex_indexes, breakdown=False)
+    n = len(ex_sessions)
+    print(f"spec examples x{repeat} ({n} sessions): reference {n / reference_s:,.0f}/s; "
+          f"kernel alone ratio {reference_s / kernel_only_s:,.0f}x; object path (encode+kernel+results) "
+          f"ratio {reference_s / full_s:,.1f}x")
+    gen_sessions, gen_indexes = batch_to_sessions(batch, args.reference_sessions)
+    reference_s, _ = timed(lambda: [price_session(tariffs[i], s) for s, i in zip(gen_sessions, gen_indexes)])
+    gen_batch = encode_sessions(gen_sessions, gen_indexes)
+    kernel_only_s, _ = timed(price_batch, compiled, gen_batch, codes, repeat=5)
+    full_s, _ = timed(price_sessions, tariffs, gen_sessions, gen_indexes, breakdown=False)
+    n = len(gen_sessions)
+    print(f"generated sessions ({n}): reference {n / reference_s:,.0f}/s; kernel alone ratio "
+          f"{reference_s / kernel_only_s:,.0f}x; object path ratio {reference_s / full_s:,.1f}x; "
+          f"kernel at 1M-batch rate ratio {(args.sessions / kernel_s) / (n / reference_s):,.0f}x")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    inputs_mb = (batch.period_int.nbytes + batch.session_int.nbytes) / 2**20
+    print(f"peak RSS {peak_mb:,.0f} MB ({args.sessions:,}-session input arrays {inputs_mb:,.0f} MB; kernel outputs "
+          f"allocated once per batch)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""Compile canonical tariffs and sessions into the flat integer arrays the numba kernels price.
+
+Fixed-point units (the same the Decimal reference rounds to): prices, measurements and thresholds in 1e-6
+(micro), energy in mWh, time in ms, money in 1e-9 (nano), VAT and tax percentages in 1e-4 percent. A tariff
+whose prices need more than 6 decimals (or percentages more than 4) is refused with `TariffCompileError`.
+Missing optional values are the sentinel `NONE` (all real values are >= 0 or checked).
+
+Time zones become UTC-offset transition tables (`ZoneTable`) so local wall-clock time is computed inside the
+kernel by binary search, never by Python per period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from .model import WEEKDAYS, PriceComponent, Session, Tariff, TariffRestrictions
+from .money import MODE_CODES, STAGE_CODES, decimal_to_nano, INTERNAL_DECIMALS, minor_units
+from .policy import PricingPolicy
+
+NONE = -(2**62)
+MAX_TAX_SLOTS = 4  # slot 0 = per-component VAT, slots 1..3 = the tariff's named taxes
+DIM_ENERGY, DIM_TIME, DIM_PARKING, DIM_FLAT, DIM_RESERVATION = range(5)
+_EPOCH_DATE = date(1970, 1, 1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# Per-session error codes (index = code); 0 means priced.
+ERROR_CODES: tuple[str, ...] = (
+    "",
+    "UNKNOWN_TIMEZONE",
+    "INVALID_SESSION_TIMES",
+    "TARIFF_NOT_ACTIVE",
+    "NO_PERIODS",
+    "PERIOD_OUTSIDE_SESSION",
+    "NON_MONOTONIC_PERIODS",
+    "NEGATIVE_VOLUME",
+    "NEGATIVE_MEASUREMENT",
+    "MISSING_ELECTRICITY_RATE",
+    "AMOUNT_OVERFLOW",
+    "TARIFF_NOT_COMPILABLE",
+    "MALFORMED_SESSION",
+    "UNKNOWN_TARIFF",
+    "UNKNOWN_CURRENCY",
+)
+ERROR_INDEX = {code: index for index, code in enumerate(ERROR_CODES)}
+
+
+class TariffCompileError(ValueError):
+    """A tariff the fixed-point kernels cannot represent exactly (message names the field)."""
+
+
+def _scaled(value: Decimal, scale: int, field: str) -> int:
+    scaled = value.scaleb(scale)
+    if scaled != scaled.to_integral_value():
+        raise TariffCompileError(f"{field}: {value} has more than {scale} decimals")
+    return int(scaled)
+
+
+def _micro_half_up(value: Decimal | None) -> int:
+    if value is None:
+        return NONE
+    return int(value.scaleb(6).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def _threshold(value: Decimal | None, field: str) -> int:
+    if value is not None and value < 0:
+        raise TariffCompileError(f"{field}: negative threshold")
+    return _micro_half_up(value)
+
+
+def _seconds(value: int | None, field: str) -> int:
+    if value is None:
+        return NONE
+    if value < 0:
+        raise TariffCompileError(f"{field}: negative duration")
+    return value * 1000
+
+
+@dataclass
+class CompiledTariffs:
+    """A batch of tariffs as flat arrays (CSR: tariff -> elements -> components)."""
+
+    ids: list[str]
+    currencies: list[str]
+    tax_names: list[tuple[str, ...]]
+    tariff_int: np.ndarray  # [T, 14] see T_* columns
+    tariff_tax_rates: np.ndarray  # [T, MAX_TAX_SLOTS] e4 (slot 0 unused)
+    element_offsets: np.ndarray  # [T+1]
+    element_int: np.ndarray  # [E, 24] see _E_* columns
+    element_components: np.ndarray  # [E, 5] global component index per dimension, -1 none
+    component_int: np.ndarray  # [C, 10] see _C_* columns
+    max_elements: int
+    max_components: int
+
+
+# Tariff columns
+(T_TAX_INCLUDED, T_MIN_EXCL, T_MIN_INCL, T_MAX_EXCL, T_MAX_INCL, T_START, T_END, T_NTAX, T_UNIT, T_RATE_REQ, T_COMP_OFF,
+ T_NCOMP, T_HAS_INCR, T_NEEDS_LOCAL) = range(14)
+# Element columns
+(E_RES, E_WIN_START, E_WIN_END, E_START_DAY, E_END_DAY, E_MIN_KWH, E_MAX_KWH, E_MIN_CUR, E_MAX_CUR, E_MIN_POW,
+ E_MAX_POW, E_MIN_DUR, E_MAX_DUR, E_DOW, E_MIN_IDLE, E_MAX_IDLE, E_SESS_MIN_DUR, E_SESS_MIN_KWH, E_MIN_AVG,
+ E_MAX_AVG, E_MIN_PEAK, E_MAX_PEAK, E_HAS_RESTR, E_FIRST_COMP) = range(24)
+# Component columns
+C_PRICE, C_VAT, C_STEP, C_INCR, C_MAX_AMOUNT, C_BASIS, C_MARKUP_FIXED, C_MARKUP_PCT, C_LOCAL_INDEX, C_ELEMENT = range(10)
+
+
+def _time_of_day_ms(value) -> int:
+    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1000
+
+
+def _element_row(restrictions: TariffRestrictions | None, path: str) -> list[int]:
+    row = [NONE] * 24
+    row[E_RES] = 0
+    row[E_DOW] = 127
+    row[E_HAS_RESTR] = 0
+    if restrictions is None:
+        return row
+    r = restrictions
+    row[E_HAS_RESTR] = 1
+    row[E_RES] = {None: 0, "RESERVATION": 1, "RESERVATION_EXPIRES": 2}[r.reservation]
+    if r.start_time is not None or r.end_time is not None:
+        row[E_WIN_START] = _time_of_day_ms(r.start_time) if r.start_time is not None else 0
+        end = _time_of_day_ms(r.end_time) if r.end_time is not None else 0
+        row[E_WIN_END] = end if end != 0 else 86_400_000
+    if r.start_date is not None:
+        row[E_START_DAY] = (r.start_date - _EPOCH_DATE).days
+    if r.end_date is not None:
+        row[E_END_DAY] = (r.end_date - _EPOCH_DATE).days
+    row[E_MIN_KWH] = _threshold(r.min_kwh, f"{path}.min_kwh")
+    row[E_MAX_KWH] = _threshold(r.max_kwh, f"{path}.max_kwh")
+    row[E_MIN_CUR] = _threshold(r.min_current, f"{path}.min_current")
+    row[E_MAX_CUR] = _threshold(r.max_current, f"{path}.max_current")
+    row[E_MIN_POW] = _threshold(r.min_power, f"{path}.min_power")
+    row[E_MAX_POW] = _threshold(r.max_power, f"{path}.max_power")
+    row[E_MIN_DUR] = _seconds(r.min_duration, f"{path}.min_duration")
+    row[E_MAX_DUR] = _seconds(r.max_duration, f"{path}.max_duration")
+    if r.day_of_week is not None:
+        row[E_DOW] = sum(1 << WEEKDAYS.index(day) for day in set(r.day_of_week))
+    row[E_MIN_IDLE] = _seconds(r.min_idle_duration, f"{path}.min_idle_duration")
+    row[E_MAX_IDLE] = _seconds(r.max_idle_duration, f"{path}.max_idle_duration")
+    row[E_SESS_MIN_DUR] = _seconds(r.session_min_duration, f"{path}.session_min_duration")
+    row[E_SESS_MIN_KWH] = _threshold(r.session_min_kwh, f"{path}.session_min_kwh")
+    row[E_MIN_AVG] = _threshold(r.min_avg_power, f"{path}.min_avg_power")
+    row[E_MAX_AVG] = _threshold(r.max_avg_power, f"{path}.max_avg_power")
+    row[E_MIN_PEAK] = _threshold(r.min_peak_power, f"{path}.min_peak_power")
+    row[E_MAX_PEAK] = _threshold(r.max_peak_power, f"{path}.max_peak_power")
+    return row
+
+
+def _component_row(c: PriceComponent, local_index: int, element_index: int, path: str) -> list[int]:
+    return [
+        _scaled(c.price, 6, f"{path}.price"),
+        NONE if c.vat is None else _scaled(c.vat, 4, f"{path}.vat"),
+        c.step_size * 1000,
+        c.billing_increment * 1000,
+        NONE if c.max_amount is None else decimal_to_nano(c.max_amount),
+        1 if c.price_basis == "ELECTRICITY_RATE" else 0,
+        _scaled(c.markup_fixed, 6, f"{path}.markup_fixed"),
+        _scaled(c.markup_percent, 4, f"{path}.markup_percent"),
+        local_index,
+        element_index,
+    ]
+
+
+def _needs_local_time(r: TariffRestrictions | None) -> bool:
+    """Whether the element looks at the local wall clock (the kernel skips the zone lookup otherwise)."""
+    return r is not None and any(
+        value is not None for value in (r.start_time, r.end_time, r.start_date, r.end_date, r.day_of_week))
+
+
+def compile_tariffs(tariffs: list[Tariff], policy: PricingPolicy) -> CompiledTariffs:
+    """Compile tariffs (in order; the index is the tariff id used by sessions). Raises TariffCompileError."""
+    tariff_rows, tax_rates, element_offsets, element_rows, element_components, component_rows = [], [], [0], [], [], []
+    max_elements = max_components = 1
+    for t_index, tariff in enumerate(tariffs):
+        path = f"tariffs[{t_index}]"
+        if len(tariff.taxes) > MAX_TAX_SLOTS - 1:
+            raise TariffCompileError(f"{path}.taxes: at most {MAX_TAX_SLOTS - 1} named taxes")
+        minor_units(tariff.currency)  # raises UnknownCurrencyError
+        decimals = policy.rounding.output_decimals(tariff.currency)
+        first_component = len(component_rows)
+        for e_index, element in enumerate(tariff.elements):
+            e_path = f"{path}.elements[{e_index}]"
+            row = _element_row(element.restrictions, f"{e_path}.restrictions")
+            row[E_FIRST_COMP] = len(component_rows) - first_component
+            dims = [-1] * 5
+            for c_index, component in enumerate(element.price_components):
+                global_index = len(component_rows)
+                component_rows.append(_component_row(component, c_index, e_index, f"{e_path}.price_components[{c_index}]"))
+                slot = {"ENERGY": DIM_ENERGY, "TIME": DIM_TIME, "PARKING_TIME": DIM_PARKING, "FLAT": DIM_FLAT}.get(component.type)
+                if slot is not None and dims[slot] < 0:
+                    dims[slot] = global_index
+                if component.type in ("TIME", "RESERVATION") and dims[DIM_RESERVATION] < 0:
+                    dims[DIM_RESERVATION] = global_index
+            element_rows.append(row)
+            element_components.append(dims)
+        element_offsets.append(len(element_rows))
+        max_elements = max(max_elements, len(tariff.elements))
+        n_components = len(component_rows) - first_component
+        max_components = max(max_components, n_components)
+        tax_included = {None: 0, "NO": 0, "YES": 1, "N/A": 2}[tariff.tax_included]
+        limits = []
+        for limit in (tariff.min_price, tariff.max_price):
+            limits.append(NONE if limit is None else decimal_to_nano(limit.excl_vat))
+            limits.append(NONE if limit is None or limit.incl_vat is None else decimal_to_nano(limit.incl_vat))
+        tariff_rows.append([
+            tax_included, *limits,
+            NONE if tariff.start_date_time is None else _ms(tariff.start_date_time),
+            NONE if tariff.end_date_time is None else _ms(tariff.end_date_time),
+            len(tariff.taxes), 10 ** (INTERNAL_DECIMALS - decimals), int(tariff.electricity_rate_required),
+            first_component, n_components,
+            int(any(c.billing_increment > 0 for e in tariff.elements for c in e.price_components)),
+            int(any(_needs_local_time(e.restrictions) for e in tariff.elements)),
+        ])
+        rates = [0] * MAX_TAX_SLOTS
+        for slot, tax in enumerate(tariff.taxes, start=1):
+            rates[slot] = _scaled(tax.percentage, 4, f"{path}.taxes[{slot - 1}].percentage")
+        tax_rates.append(rates)
+    return CompiledTariffs(
+        ids=[t.id for t in tariffs],
+        currencies=[t.currency for t in tariffs],
+        tax_names=[("VAT",) + tuple(x.name for x in t.taxes) for t in tariffs],
+        tariff_int=np.array(tariff_rows, dtype=np.int64).reshape(-1, 14),
+        tariff_tax_rates=np.array(tax_rates, dtype=np.int64).reshape(-1, MAX_TAX_SLOTS),
+        element_offsets=np.array(element_offsets, dtype=np.int64),
+        element_int=np.array(element_rows, dtype=np.int64).reshape(-1, 24),
+        element_components=np.array(element_components, dtype=np.int64).reshape(-1, 5),
+        component_int=np.array(component_rows, dtype=np.int64).reshape(-1, 10),
+        max_elements=max_elements,
+        max_components=max_components,
+    )
+
+
+def _ms(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return (moment - _EPOCH) // timedelta(milliseconds=1)
+
+
+# ---- time zones ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ZoneTable:
+    """UTC-offset transitions of several zones: zone z owns rows offsets[z]:offsets[z+1] of (instant, offset)."""
+
+    names: list[str]
+    offsets: np.ndarray
+    instants_ms: np.ndarray
+    utc_offsets_ms: np.ndarray
+
+
+def _offset_ms(zone: ZoneInfo, second: int) -> int:
+    local = (_EPOCH + timedelta(seconds=second)).astimezone(zone)
+    return local.utcoffset() // timedelta(milliseconds=1)
+
+
+def zone_transitions(zone: ZoneInfo, first_ms: int, last_ms: int) -> tuple[list[int], list[int]]:
+    """(instants, offsets): the UTC offset valid from each instant on, covering [first_ms, last_ms].
+
+    Found by sampling every 6 hours and bisecting each change to the second (tz transitions are whole seconds;
+    no zone changes its offset twice within 6 hours).
+    """
+    start = first_ms // 1000 - 2 * 86_400
+    end = last_ms // 1000 + 2 * 86_400
+    instants, offsets = [NONE], [_offset_ms(zone, start)]
+    previous_second, previous_offset = start, offsets[0]
+    second = start
+    while second < end:
+        second = min(second + 6 * 3600, end)
+        offset = _offset_ms(zone, second)
+        if offset != previous_offset:
+            low, high = previous_second, second  # offset(low) == previous, offset(high) == new
+            while high - low > 1:
+                middle = (low + high) // 2
+                if _offset_ms(zone, middle) == previous_offset:
+                    low = middle
+                else:
+                    high = middle
+            instants.append(high * 1000)
+            offsets.append(offset)
+            previous_offset = offset
+        previous_second = second
+    return instants, offsets
+
+
+def build_zone_table(names: list[str], first_ms: int, last_ms: int) -> tuple[ZoneTable, list[bool]]:
+    """Transition tables for `names` over [first_ms, last_ms]; the flags say which names were valid zones."""
+    offsets, instants, utc_offsets, valid = [0], [], [], []
+    for name in names:
+        try:
+            zone = ZoneInfo(name)
+            zone_instants, zone_offsets = zone_transitions(zone, first_ms, last_ms)
+            valid.append(True)
+        except (ZoneInfoNotFoundError, ValueError):
+            zone_instants, zone_offsets = [NONE], [0]
+            valid.append(False)
+        instants.extend(zone_instants)
+        utc_offsets.extend(zone_offsets)
+        offsets.append(len(instants))
+    table = ZoneTable(names, np.array(offsets, dtype=np.int64), np.array(instants, dtype=np.int64),
+                      np.array(utc_offsets, dtype=np.int64))
+    return table, valid
+
+
+# ---- sessions -----------------------------------------------------------------------------------------------
+
+# Period columns
+P_START, P_ENERGY, P_TIME, P_PARKING, P_RESERVATION, P_MIN_CUR, P_MAX_CUR, P_MIN_POW, P_MAX_POW, P_RATE = range(10)
+
+
+@dataclass
+class SessionBatch:
+    """Sessions as CSR arrays: session i owns period rows period_offsets[i]:period_offsets[i+1].
+
+    `session_int` columns: tariff index, zone index, start ms, end ms, reservation_expired (-1 derive, 0, 1),
+    pre-set error code. `period_int` columns: see P_* (volumes in mWh / ms, measurements in micro, NONE if
+    missing).
+    """
+
+    ids: list[str]
+    session_int: np.ndarray  # [N, 6]
+    period_offsets: np.ndarray  # [N+1]
+    period_int: np.ndarray  # [P, 10]
+    zones: ZoneTable
+
+
+S_TARIFF, S_ZONE, S_START, S_END, S_EXPIRED, S_ERROR = range(6)
+
+
+def encode_sessions(sessions: list[Session], tariff_indexes: list[int]) -> SessionBatch:
+    """Encode `Session` objects (the slow, object path; the polars path builds the arrays directly)."""
+    zone_names = sorted({s.timezone for s in sessions})
+    zone_index = {name: i for i, name in enumerate(zone_names)}
+    session_rows, period_rows, offsets = [], [], [0]
+    first_ms, last_ms = None, None
+    for session, tariff_index in zip(sessions, tariff_indexes):
+        start_ms, end_ms = _ms(session.start), _ms(session.end)
+        expired = -1 if session.reservation_expired is None else int(session.reservation_expired)
+        session_rows.append([tariff_index, zone_index[session.timezone], start_ms, end_ms, expired,
+                             0 if tariff_index >= 0 else ERROR_INDEX["UNKNOWN_TARIFF"]])
+        for period in session.periods:
+            period_rows.append([
+                _ms(period.start), period.energy_mwh, period.time_ms, period.parking_ms, period.reservation_ms,
+                _micro_half_up(period.min_current), _micro_half_up(period.max_current),
+                _micro_half_up(period.min_power), _micro_half_up(period.max_power),
+                _micro_half_up(period.electricity_rate),
+            ])
+            first_ms = min(first_ms, period_rows[-1][0]) if first_ms is not None else period_rows[-1][0]
+            last_ms = max(last_ms, period_rows[-1][0]) if last_ms is not None else period_rows[-1][0]
+        offsets.append(len(period_rows))
+    first_ms = first_ms if first_ms is not None else 0
+    last_ms = last_ms if last_ms is not None else 0
+    zones, valid = build_zone_table(zone_names, first_ms, last_ms)
+    session_int = np.array(session_rows, dtype=np.int64).reshape(-1, 6)
+    for row in session_int:
+        if not valid[row[S_ZONE]] and row[S_ERROR] == 0:
+            row[S_ERROR] = ERROR_INDEX["UNKNOWN_TIMEZONE"]
+    return SessionBatch(
+        ids=[s.id for s in sessions],
+        session_int=session_int,
+        period_offsets=np.array(offsets, dtype=np.int64),
+        period_int=np.array(period_rows, dtype=np.int64).reshape(-1, 10),
+        zones=zones,
+    )
+
+
+def policy_codes(policy: PricingPolicy) -> np.ndarray:
+    """The policy as kernel parameters: [rounding mode, rounding stage, apply step size, wrap weekday]."""
+    return np.array([
+        MODE_CODES[policy.rounding.mode], STAGE_CODES[policy.rounding.stage], int(policy.apply_step_size),
+        0 if policy.wrap_weekday == "INSTANT" else 1,
+    ], dtype=np.int64)
+
+
+def currency_unit(currency: str, policy: PricingPolicy) -> int:
+    """Output rounding unit in nano for `currency` (validates the currency)."""
+    minor_units(currency)
+    return 10 ** (INTERNAL_DECIMALS - policy.rounding.output_decimals(currency))
