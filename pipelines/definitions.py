@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 import assets.consumption as consumption
+import assets.pricing as pricing
 from assets.partitions import daily
 from assets.catalog.assets import build_analyst_catalog
 from assets.ingest.interval_charges import assets as interval_charge_assets
@@ -42,7 +43,7 @@ core = dg.Definitions(
     resources=default_resources(),
 )
 
-domains = dg.Definitions.merge(core, consumption.defs)
+domains = dg.Definitions.merge(core, consumption.defs, pricing.defs)
 
 
 def _daily_asset_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:

@@ -38,7 +38,8 @@ EEVION_TYPES = ("flat", "time", "kwh", "tiered", "time-tiered")
 _UNIT_SECONDS = {"hour": 3600, "minute": 60, "second": 1}
 _TARIFF_FIELDS = {"type", "price", "unit", "occupancyFee", "idleFee", "paymentCycleUnit", "priceIncrement", "id",
                   "name", "isPrivate", "tiers"}
-_FEE_FIELDS = {"minPrice", "maxPrice", "price", "unit", "isActive", "gracePeriod", "gracePeriodUnit"}
+_FEE_FIELDS = {"minPrice", "maxPrice", "price", "unit", "isActive", "gracePeriod", "gracePeriodUnit",
+               "gracePeriodMinutes"}
 _PERCENT_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 # An escalating fee is spelled out one element per step; more steps than this is a configuration error.
 _MAX_STEPS = 1000
@@ -191,7 +192,7 @@ _Steps = list[tuple[int, int | None, Decimal]]
 
 def _occupancy_steps(tariff: Mapping[str, Any], path: str, increment: Decimal, cycle: int) -> _Steps:
     fpath = f"{path}.occupancyFee"
-    fee = _object(tariff["occupancyFee"], fpath, _FEE_FIELDS - {"gracePeriod", "gracePeriodUnit"})
+    fee = _object(tariff["occupancyFee"], fpath, _FEE_FIELDS - {"gracePeriod", "gracePeriodUnit", "gracePeriodMinutes"})
     if not _priced(fee, increment, fpath):
         return []
     if tariff["type"] != "kwh":
@@ -209,7 +210,15 @@ def _idle_steps(tariff: Mapping[str, Any], path: str, increment: Decimal, cycle:
         return [], False
     unit = _fee_unit(fee, fpath)
     grace = 0
-    if fee.get("gracePeriod") is not None:
+    if fee.get("gracePeriod") is not None and fee.get("gracePeriodMinutes") is not None:
+        raise EevionTariffError(f"{fpath}.gracePeriodMinutes", "give gracePeriod or gracePeriodMinutes, not both")
+    if fee.get("gracePeriodMinutes") is not None:
+        # Spelling seen in exports that name the unit in the key; the seed documents only "a grace period".
+        minutes = _decimal(fee["gracePeriodMinutes"], f"{fpath}.gracePeriodMinutes")
+        if minutes * 60 != (minutes * 60).to_integral_value():
+            raise EevionTariffError(f"{fpath}.gracePeriodMinutes", "must be a whole number of seconds")
+        grace = int(minutes * 60)
+    elif fee.get("gracePeriod") is not None:
         grace_unit = 60 if fee.get("gracePeriodUnit") is None else _unit_seconds(fee["gracePeriodUnit"], f"{fpath}.gracePeriodUnit")
         seconds = _decimal(fee["gracePeriod"], f"{fpath}.gracePeriod") * grace_unit
         if seconds != seconds.to_integral_value():

@@ -135,3 +135,12 @@ def test_unpriceable_tariffs_are_refused_naming_the_field(tariff, taxes, path):
     with pytest.raises(EevionTariffError) as error:
         tariff_from_eevion(tariff, currency="CAD", taxes=taxes)
     assert error.value.path == path
+
+
+def test_grace_period_minutes_spelling_prices_like_grace_period():
+    # The generator (and some exports) write `gracePeriodMinutes`; same session as above => 28.00.
+    tariff = eevion({"type": "kwh", "price": 0.3, "paymentCycleUnit": "hour", "priceIncrement": 3,
+                     "idleFee": {"price": 6, "unit": "hour", "maxPrice": 12, "gracePeriodMinutes": 10, "isActive": False}})
+    session = build_session("2024-07-10T14:00", VANCOUVER, [
+        Span(60, "10"), Span(10, idle=True), Span(60, idle=True), Span(60, idle=True), Span(50, idle=True)])
+    assert price(tariff, session).total_cost.incl_vat == Decimal("28.0000")

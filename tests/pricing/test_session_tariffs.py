@@ -1,0 +1,52 @@
+"""Choosing a session's tariff: sealed record first, then its tariff_ids, then its EVSE's (own family first)."""
+
+from __future__ import annotations
+
+import json
+
+from assets.pricing.session_tariffs import choose
+from tariff_engine import parse_tariff
+
+from .conftest import ENERGY_TARIFF, TIME_TARIFF
+
+KNOWN = {"T-ENERGY": parse_tariff(ENERGY_TARIFF), "T-TIME": parse_tariff(TIME_TARIFF),
+         "301": parse_tariff(ENERGY_TARIFF | {"id": "301"})}
+FAMILY = {"T-ENERGY": "ocpi", "T-TIME": "ocpi", "301": "platform"}
+
+
+def _row(source: str, tariff_ids=(), payload=None) -> dict:
+    return {"session_id": f"{source}:1", "source": source, "tariff_ids": list(tariff_ids),
+            "raw_payload": None if payload is None else json.dumps(payload)}
+
+
+def test_evse_tariff_of_the_sessions_own_family_is_preferred():
+    platform, _ = choose(_row("cpms_session"), KNOWN, FAMILY, ["T-ENERGY", "301"])
+    ocpp, _ = choose(_row("ocpp"), KNOWN, FAMILY, ["T-ENERGY", "301"])
+    assert (platform.tariff_id, platform.origin) == ("301", "evse")
+    assert (ocpp.tariff_id, ocpp.origin) == ("T-ENERGY", "evse")
+
+
+def test_session_tariff_ids_win_over_the_evse_and_unknown_ids_are_skipped():
+    choice, sealed = choose(_row("ocpp", ["NOPE", "T-TIME"]), KNOWN, FAMILY, ["T-ENERGY"])
+    assert (choice.pricing_key, choice.tariff_id, choice.origin, sealed) == ("T-TIME", "T-TIME", "session", None)
+
+
+def test_a_refused_sealed_tariff_falls_back_to_a_known_one_else_is_reported():
+    payload = {"currency": "CAD", "tariff": {"type": "kwh", "price": 0.4, "id": "e1", "colour": "red"}}
+    fallback, _ = choose(_row("eevion", ["T-TIME"], payload), KNOWN, FAMILY, [])
+    refused, _ = choose(_row("eevion", ["e1"], payload), KNOWN, FAMILY, [])
+    assert (fallback.tariff_id, fallback.origin) == ("T-TIME", "session")
+    assert refused.error_code == "TARIFF_REFUSED" and "$.tariff.colour" in refused.error
+
+
+def test_cdr_attached_tariff_is_used_under_a_session_scoped_key():
+    payload = {"id": "c1", "tariffs": [TIME_TARIFF], "charging_periods": [{"tariff_id": "T-TIME"}]}
+    choice, sealed = choose(_row("ocpi_cdr", ["T-TIME"], payload), KNOWN, FAMILY, [])
+    assert (choice.pricing_key, choice.tariff_id, choice.origin) == ("session:ocpi_cdr:1", "T-TIME", "session_payload")
+    assert sealed == KNOWN["T-TIME"]
+
+
+def test_nothing_known_is_no_tariff():
+    choice, _ = choose(_row("interval", ["X"]), KNOWN, FAMILY, ["Y"])
+    assert (choice.pricing_key, choice.error_code) == (None, "NO_TARIFF")
+    assert choice.error == "no known tariff: session names X, its EVSE names Y"
