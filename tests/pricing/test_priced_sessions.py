@@ -17,8 +17,9 @@ EEVION_SESSION = {"sessionId": "e-9", "currency": "CAD", "taxIncluded": False,
                   "taxes": [{"description": "HST 13%", "amount": 0.52}],
                   "tariff": {"type": "kwh", "price": 0.4, "paymentCycleUnit": "hour", "priceIncrement": 0,
                              "id": "e1", "name": "$0.40/kWh", "isPrivate": False}}
+# An escalating idle fee without a cap: the adapter refuses it (the fee would rise without limit).
 EEVION_REFUSED = EEVION_SESSION | {"sessionId": "e-10", "tariff": EEVION_SESSION["tariff"] | {
-    "idleFee": {"price": 1.2, "unit": "hour", "maxPrice": 1.2, "isActive": True, "gracePeriodMinutes": 15}}}
+    "priceIncrement": 1, "idleFee": {"price": 1.2, "unit": "hour", "isActive": True}}}
 D = Decimal
 
 
@@ -110,7 +111,7 @@ def test_unpriceable_sessions_are_rows_with_a_code(day):
     codes = {sid: r["error_code"] for sid, r in rows.items() if r["error_code"]}
     assert codes == {"interval:acme:c-1": "NO_TARIFF", "ocpi:NL-ABC:c1-credit": "CREDIT_CDR",
                      "ocpp:CP-1:7": "NO_PERIODS", "eevion:e-10": "TARIFF_REFUSED"}
-    assert "$.tariff.idleFee.gracePeriodMinutes" in rows["eevion:e-10"]["error"]
+    assert "$.tariff.idleFee.maxPrice" in rows["eevion:e-10"]["error"]
     for sid in codes:
         assert rows[sid]["total_cost_incl"] is None and rows[sid]["reconciliation"] == "NOT_PRICED"
 
