@@ -5,6 +5,7 @@ import os
 import dagster as dg
 
 import assets.consumption as consumption
+import assets.ingest.ocpp as ocpp_ingest
 import assets.pricing as pricing
 from assets.partitions import daily
 from assets.catalog.assets import build_analyst_catalog
@@ -43,7 +44,7 @@ core = dg.Definitions(
     resources=default_resources(),
 )
 
-domains = dg.Definitions.merge(core, consumption.defs, pricing.defs)
+domains = dg.Definitions.merge(core, ocpp_ingest.defs, consumption.defs, pricing.defs)
 
 
 def _daily_asset_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:

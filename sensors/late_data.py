@@ -11,20 +11,17 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from assets.sessions.sources import all_session_rows
 from resources.warehouse import WarehouseResource
 
-# Ingest tables partitioned by landing date that carry each record's settlement date.
-LATE_DATA_TABLES = ["ocpi_cdrs", "interval_charges"]
-
-
 def late_settlement_dates(warehouse: WarehouseResource, landing_date: dt.date) -> list[dt.date]:
-    """Settlement dates before `landing_date` that records landed on `landing_date` belong to."""
-    dates: set[dt.date] = set()
-    for table in LATE_DATA_TABLES:
-        frame = warehouse.scan(table, landing_date=landing_date).select("settlement_date")
-        found = frame.filter(pl.col("settlement_date") < landing_date).unique().collect()
-        dates.update(d for d in found["settlement_date"].to_list() if d is not None)
-    return sorted(dates)
+    """Settlement dates before `landing_date` that session records landed on `landing_date` belong to."""
+    found = (
+        all_session_rows(warehouse)
+        .filter((pl.col("landing_date") == landing_date) & (pl.col("settlement_date") < landing_date))
+        .select("settlement_date").unique().collect()
+    )
+    return sorted(d for d in found["settlement_date"].to_list() if d is not None)
 
 
 def build_late_data_sensor(nightly, resettle):

@@ -10,11 +10,9 @@ from assets.checks import schema_result
 from assets.ingest.ocpi_cdrs.assets import ocpi_cdrs
 from assets.partitions import daily
 from assets.ingest.interval_charges.assets import interval_charges
+from assets.sessions.sources import rows_settling_on
 from assets.sessions.tables import SESSION_LINKS, SESSIONS
 from resources.warehouse import WarehouseResource
-
-# Source tables that carry session-shaped rows (partitioned by landing date, with a settlement_date column).
-SESSION_SOURCE_TABLES = ("ocpi_cdrs", "interval_charges")
 
 # When several sources report the same physical session, the row kept is the one of the source listed
 # first: the CDR is the billing document; metered and interval data are kept beside it for reconciliation.
@@ -31,17 +29,6 @@ def latest_versions(candidates: pl.LazyFrame) -> pl.LazyFrame:
         candidates.sort(["session_id", "last_updated", "landing_date", "record_ref"], descending=[False, True, True, True])
         .unique(subset=["session_id"], keep="first", maintain_order=True)
     )
-
-
-def session_candidates(warehouse: WarehouseResource, settlement_date: dt.date) -> pl.LazyFrame:
-    """Session-shaped rows of every source table whose settlement date is `settlement_date`,
-    across all landing dates (so late deliveries are included)."""
-    columns = [*SESSIONS.schema, "record_ref"]
-    frames = [
-        warehouse.scan(table, settlement_date=settlement_date).select(columns)
-        for table in SESSION_SOURCE_TABLES
-    ]
-    return pl.concat(frames, how="vertical")
 
 
 def match_across_sources(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -79,7 +66,7 @@ def match_across_sources(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
 @dg.asset(
     partitions_def=daily,
     group_name="sessions",
-    deps=[ocpi_cdrs, interval_charges],
+    deps=[ocpi_cdrs, interval_charges, "transactions", "platform_cdrs", "platform_sessions", "eevion_sessions"],
     check_specs=[
         dg.AssetCheckSpec("schema", asset="sessions", description="Rows satisfy the sessions pandera model."),
         dg.AssetCheckSpec("unique_session_ids", asset="sessions", description="No session appears twice."),
@@ -95,7 +82,7 @@ def sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     `session_links` for reconciliation.
     """
     settlement_date = dt.date.fromisoformat(context.partition_key)
-    candidates = session_candidates(warehouse, settlement_date).collect()
+    candidates = rows_settling_on(warehouse, settlement_date).collect()
     chosen = latest_versions(candidates.lazy()).collect()
     kept, links = match_across_sources(chosen)
     table = kept.select(list(SESSIONS.schema))

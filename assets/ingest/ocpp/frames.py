@@ -1,0 +1,261 @@
+"""Landing lines -> OCPP-J frames (the rows of ``ocpp_messages``), with stable rejection codes.
+
+A landing line is the gateway's record (resources/README.md §2); logs exported by another CSMS in the
+same format are read the same way. Blank lines are not records and are not counted.
+
+| reason code              | when                                                                    |
+|--------------------------|-------------------------------------------------------------------------|
+| ``MALFORMED_LANDING_LINE`` | the line is not a JSON object                                           |
+| ``MISSING_FIELD``        | ``received_at``, ``charge_point_id``, ``protocol``, ``direction`` or ``raw`` absent or not text |
+| ``INVALID_RECEIVED_AT``  | ``received_at`` is not an ISO-8601 instant with an offset                |
+| ``UNKNOWN_PROTOCOL``     | protocol other than ``ocpp1.6`` / ``ocpp2.0.1``                          |
+| ``INVALID_DIRECTION``    | direction other than ``in`` / ``out``                                    |
+| ``MALFORMED_FRAME``      | ``raw`` is not JSON                                                      |
+| ``INVALID_OCPP_FRAME``   | ``raw`` is JSON but not a CALL ``[2,id,action,{}]``, CALLRESULT ``[3,id,{}]`` or CALLERROR ``[4,id,code,text,{}]`` |
+| ``DUPLICATE_FRAME``      | the same landed record (same instant, charge point, direction, text) again, e.g. an export delivered twice, on the same or an earlier landing date |
+
+A charger re-sending a frame (same message id, new receive time) is *not* a duplicate record: it is a
+real frame, kept with ``is_replay = true``; the meter-reading and transaction rules deduplicate its content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
+DIRECTIONS = ("in", "out")
+MESSAGE_TYPES = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}
+
+
+@dataclass(frozen=True)
+class FrameRejection:
+    """A landing line that is not a usable frame."""
+
+    record_ref: str
+    reason_code: str
+    reason: str
+    raw_payload: str
+
+
+def parse_instant(text: str) -> datetime | None:
+    """An ISO-8601 instant with an explicit offset (``Z`` or ``±hh:mm``) as UTC, else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
+
+
+def namespaced_transaction_id(charge_point_id: str, transaction_id: object) -> str | None:
+    """``ocpp:<cp>:<tx>`` (resources/README.md §5), or None when the frame names no transaction."""
+    if transaction_id is None or transaction_id == "" or isinstance(transaction_id, (dict, list, bool)):
+        return None
+    return f"ocpp:{charge_point_id}:{transaction_id}"
+
+
+def frame_transaction_id(charge_point_id: str, message_type: str, action: str | None, payload: dict) -> str | None:
+    """The transaction a CALL refers to (1.6 Stop/MeterValues ``transactionId``, 2.0.1 ``transactionInfo``).
+
+    1.6 StartTransaction frames get theirs from the answer, in ``resolve_answers``.
+    """
+    if message_type != "CALL":
+        return None
+    if action in ("StopTransaction", "MeterValues"):
+        return namespaced_transaction_id(charge_point_id, payload.get("transactionId"))
+    if action == "TransactionEvent":
+        info = payload.get("transactionInfo")
+        return namespaced_transaction_id(charge_point_id, info.get("transactionId")) if isinstance(info, dict) else None
+    return None
+
+
+def _frame_shape(frame) -> tuple[str, str, str | None, dict, str | None, str | None] | str:
+    """(message_type, message_id, action, payload, error_code, error_description) or a problem sentence."""
+    if not isinstance(frame, list) or len(frame) < 3:
+        return "frame is not an array of at least 3 elements"
+    type_id, message_id = frame[0], frame[1]
+    if type_id not in MESSAGE_TYPES or isinstance(type_id, bool):
+        return f"unknown message type id {type_id!r}"
+    if not isinstance(message_id, str) or not message_id:
+        return "message id is not a non-empty string"
+    message_type = MESSAGE_TYPES[type_id]
+    if message_type == "CALL":
+        if len(frame) != 4 or not isinstance(frame[2], str) or not isinstance(frame[3], dict):
+            return "CALL must be [2, id, action, {payload}]"
+        return message_type, message_id, frame[2], frame[3], None, None
+    if message_type == "CALLRESULT":
+        if len(frame) != 3 or not isinstance(frame[2], dict):
+            return "CALLRESULT must be [3, id, {payload}]"
+        return message_type, message_id, None, frame[2], None, None
+    if len(frame) != 5 or not isinstance(frame[2], str) or not isinstance(frame[4], dict):
+        return "CALLERROR must be [4, id, code, description, {details}]"
+    description = frame[3] if isinstance(frame[3], str) else json.dumps(frame[3])
+    return message_type, message_id, None, frame[4], frame[2], description
+
+
+def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
+    """One landing line -> a message row (dict of ``ocpp_messages`` columns) or a rejection."""
+
+    def reject(code: str, reason: str) -> FrameRejection:
+        """A rejection of this line."""
+        return FrameRejection(record_ref, code, reason, line)
+
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return reject("MALFORMED_LANDING_LINE", "landing line is not valid JSON")
+    if not isinstance(record, dict):
+        return reject("MALFORMED_LANDING_LINE", "landing line is not a JSON object")
+    for name in ("received_at", "charge_point_id", "protocol", "direction", "raw"):
+        if not isinstance(record.get(name), str) or (name != "raw" and not record[name]):
+            return reject("MISSING_FIELD", f"landing record lacks a text field {name!r}")
+    received_at = parse_instant(record["received_at"])
+    if received_at is None:
+        return reject("INVALID_RECEIVED_AT", f"received_at {record['received_at']!r} is not an instant with an offset")
+    if record["protocol"] not in PROTOCOLS:
+        return reject("UNKNOWN_PROTOCOL", f"protocol {record['protocol']!r} is neither ocpp1.6 nor ocpp2.0.1")
+    if record["direction"] not in DIRECTIONS:
+        return reject("INVALID_DIRECTION", f"direction {record['direction']!r} is neither 'in' nor 'out'")
+    raw = record["raw"]
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return reject("MALFORMED_FRAME", "frame text is not valid JSON")
+    shape = _frame_shape(frame)
+    if isinstance(shape, str):
+        return reject("INVALID_OCPP_FRAME", shape)
+    message_type, message_id, action, payload, error_code, error_description = shape
+    return {
+        "record_ref": record_ref,
+        "received_at": received_at,
+        "charge_point_id": record["charge_point_id"],
+        "protocol": record["protocol"],
+        "direction": record["direction"],
+        "message_type": message_type,
+        "message_id": message_id,
+        "action": action,
+        "transaction_id": frame_transaction_id(record["charge_point_id"], message_type, action, payload),
+        "payload_json": json.dumps(payload, sort_keys=True, separators=(",", ":")),
+        "error_code": error_code,
+        "error_description": error_description,
+        "raw": raw,
+    }
+
+
+def landed_record_key(row: dict) -> str:
+    """Identity of a landed record: the same instant, charge point, direction and text is the same record."""
+    material = "\x1f".join(
+        [row["received_at"].isoformat(), row["charge_point_id"], row["direction"], row["raw"]]
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+class FrameParser:
+    """Parses landing files one at a time, remembering what it has seen across the files of a date.
+
+    ``is_replay`` marks a CALL whose (charge point, direction, message id, text) was already seen earlier
+    in this landing date. Each row keeps its identity under ``_record_key`` for ``drop_already_landed``.
+    """
+
+    def __init__(self) -> None:
+        self.rows_in = 0
+        self._seen_records: set[str] = set()
+        self._seen_calls: set[tuple[str, str, str, str]] = set()
+
+    def parse_file(self, relative_path: str, text: str) -> tuple[list[dict], list[FrameRejection]]:
+        """(message rows, rejections) of one file; counts its records into ``rows_in``."""
+        rows: list[dict] = []
+        rejections: list[FrameRejection] = []
+        for line_number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            self.rows_in += 1
+            record_ref = f"{relative_path}:{line_number}"
+            parsed = parse_landing_line(line, record_ref)
+            if isinstance(parsed, FrameRejection):
+                rejections.append(parsed)
+                continue
+            record_key = landed_record_key(parsed)
+            if record_key in self._seen_records:
+                rejections.append(FrameRejection(record_ref, "DUPLICATE_FRAME",
+                                                 "the same landed record appears earlier in this landing date", line))
+                continue
+            self._seen_records.add(record_key)
+            call_key = (parsed["charge_point_id"], parsed["direction"], parsed["message_id"], parsed["raw"])
+            parsed["is_replay"] = parsed["message_type"] == "CALL" and call_key in self._seen_calls
+            if parsed["message_type"] == "CALL":
+                self._seen_calls.add(call_key)
+            parsed["_record_key"] = record_key
+            rows.append(parsed)
+        return rows, rejections
+
+
+def drop_already_landed(rows: list[dict], already_landed: dict[str, str],
+                        text: str) -> tuple[list[dict], list[FrameRejection]]:
+    """Split off rows of one file whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
+
+    ``already_landed`` maps ``landed_record_key`` -> that landing date; this catches an export that is
+    delivered again on a later day. The quarantined payload is the landing line, taken from ``text``.
+    """
+    lines: list[str] | None = None
+    kept, rejections = [], []
+    for row in rows:
+        landed_on = already_landed.get(row["_record_key"])
+        if landed_on is None:
+            kept.append(row)
+            continue
+        lines = lines if lines is not None else text.splitlines()
+        line_number = int(row["record_ref"].rsplit(":", 1)[1])
+        rejections.append(FrameRejection(row["record_ref"], "DUPLICATE_FRAME",
+                                         f"the same record already landed on {landed_on}", lines[line_number - 1]))
+    return kept, rejections
+
+
+def _flipped(direction: pl.Expr) -> pl.Expr:
+    return pl.when(direction == "in").then(pl.lit("out")).otherwise(pl.lit("in"))
+
+
+def resolve_answers(messages: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Give answers the ``action`` of the CALL they answer, and 1.6 starts their ``transaction_id``.
+
+    An answer travels the other way than its CALL, with the same message id and charge point.
+    ``earlier_calls`` (charge_point_id, direction, message_id, action) are CALLs of the previous landing
+    date: a request just before midnight, its answer just after. The transaction id of a 1.6
+    StartTransaction exists only in its answer; the answer and the request both get it.
+    """
+    key = ["charge_point_id", "direction", "message_id"]
+    calls = messages.filter(pl.col("message_type") == "CALL").select(*key, "action", pl.lit(0).alias("_age"))
+    if earlier_calls is not None and earlier_calls.height:
+        calls = pl.concat([calls, earlier_calls.select(*key, "action", pl.lit(1).alias("_age"))])
+    answered_by = (calls.sort("_age", maintain_order=True).unique(subset=key, keep="first", maintain_order=True)
+                   .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                           pl.col("message_id"), pl.col("action").alias("_call_action")))
+    resolved = messages.join(answered_by, on=key, how="left", maintain_order="left").with_columns(
+        pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
+        .otherwise(pl.coalesce("action", "_call_action")).alias("action")
+    ).drop("_call_action")
+    start_answer = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+    issued_id = pl.col("payload_json").str.json_path_match("$.transactionId")
+    # Same rule as namespaced_transaction_id: objects, lists, booleans and "" name no transaction.
+    usable = ~(issued_id.str.starts_with("{") | issued_id.str.starts_with("[")
+               | issued_id.is_in(["true", "false", ""]))
+    issued = pl.when(usable).then(pl.concat_str([pl.lit("ocpp:"), pl.col("charge_point_id"), pl.lit(":"), issued_id]))
+    resolved = resolved.with_columns(
+        pl.when(start_answer).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
+    issued_to = (resolved.filter(start_answer & pl.col("transaction_id").is_not_null())
+                 .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                         pl.col("message_id"), pl.col("transaction_id").alias("_issued"))
+                 .unique(subset=key, keep="first", maintain_order=True))
+    start_request = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
+    return (resolved.join(issued_to, on=key, how="left", maintain_order="left")
+            .with_columns(pl.when(start_request).then(pl.coalesce("transaction_id", "_issued"))
+                          .otherwise(pl.col("transaction_id")).alias("transaction_id"))
+            .drop("_issued"))

@@ -1,0 +1,174 @@
+"""The three ingest steps as functions on data (no Dagster, no I/O): landing files -> tables.
+
+The assets in ``assets`` read the landing zone and the warehouse, call these, and write the results;
+the benchmark and the unit tests call them directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import polars as pl
+
+from assets.ingest.ocpp.frames import FrameParser, drop_already_landed, landed_record_key, resolve_answers
+from assets.ingest.ocpp.reading_rules import apply_register_rules, attribute_to_transactions, drop_duplicates
+from assets.ingest.ocpp.readings import METERING_ACTIONS, extract_readings
+from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
+from assets.ingest.ocpp.transactions import (
+    assemble_transactions,
+    meter_starts_16,
+    transaction_intervals_16,
+    transaction_places,
+)
+from assets.quarantine import Rejection
+
+
+@dataclass
+class StepResult:
+    """Accepted rows (a frame in the table's schema, partition column included) and rejections."""
+
+    accepted: pl.DataFrame
+    rejections: list[Rejection]
+    rows_in: int
+
+    @property
+    def conserved(self) -> bool:
+        """rows in = accepted + quarantined."""
+        return self.rows_in == self.accepted.height + len(self.rejections)
+
+
+def _frame(rows: list[dict], spec, landing_date: dt.date) -> pl.DataFrame:
+    columns = [c for c in spec.schema if c != "landing_date"]
+    data = {c: [row.get(c) for row in rows] for c in columns}
+    frame = pl.DataFrame(data, schema={c: spec.schema[c] for c in columns}, strict=False)
+    return frame.with_columns(pl.lit(landing_date, dtype=pl.Date()).alias("landing_date")).select(list(spec.schema))
+
+
+def charge_point_chunks(messages: pl.DataFrame, max_frames: int = 50_000) -> list[list[str]]:
+    """Charge points grouped so each group has about ``max_frames`` frames (one charge point never split).
+
+    Readings and transactions only ever relate frames of the same charge point, so a landing date can be
+    processed group by group with the same result and a bounded memory.
+    """
+    counts = messages.group_by("charge_point_id").len().sort("charge_point_id")
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    size = 0
+    for charge_point_id, frames in counts.iter_rows():
+        if current and size + frames > max_frames:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(charge_point_id)
+        size += frames
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def combine(results: list[StepResult], spec, landing_date: dt.date) -> StepResult:
+    """One result from the results of several charge-point groups."""
+    if not results:
+        return StepResult(_frame([], spec, landing_date), [], 0)
+    return StepResult(pl.concat([r.accepted for r in results]), [x for r in results for x in r.rejections],
+                      sum(r.rows_in for r in results))
+
+
+def landed_keys(messages: pl.DataFrame) -> dict[str, str]:
+    """``landed_record_key`` -> landing date (ISO) of accepted ``ocpp_messages`` rows."""
+    columns = ["received_at", "charge_point_id", "direction", "raw", "landing_date"]
+    return {landed_record_key(row): row["landing_date"].isoformat() for row in messages.select(columns).to_dicts()}
+
+
+def _rejections(items, source: str) -> list[Rejection]:
+    return [Rejection(source, i.record_ref, i.reason_code, i.reason, i.raw_payload) for i in items]
+
+
+EarlierRecords = Callable[[datetime, datetime, list[str]], dict[str, str]]
+
+
+def build_ocpp_messages(files: Iterable[tuple[str, str]], landing_date: dt.date,
+                        earlier_calls: pl.DataFrame | None = None,
+                        earlier_records: EarlierRecords | None = None) -> StepResult:
+    """Landing files of one date -> ``ocpp_messages`` rows + ``ocpp_frame`` rejections.
+
+    ``files`` yields (path relative to the landing root, text); each file becomes a compact frame
+    before the next is read, so memory follows the table, not Python objects per frame.
+    ``earlier_calls``: CALLs of the previous landing date (answers just after midnight), see
+    ``resolve_answers``. ``earlier_records(low, high, charge_points)``: ``landed_record_key`` -> landing
+    date of records accepted on earlier dates with a receive time in [low, high] (re-delivered exports).
+    """
+    parser = FrameParser()
+    chunks: list[pl.DataFrame] = []
+    rejections = []
+    for relative_path, text in files:
+        rows, rejected = parser.parse_file(relative_path, text)
+        rejections += rejected
+        if rows and earlier_records is not None:
+            received = [row["received_at"] for row in rows]
+            charge_points = sorted({row["charge_point_id"] for row in rows})
+            rows, repeated = drop_already_landed(rows, earlier_records(min(received), max(received), charge_points),
+                                                 text)
+            rejections += repeated
+        chunks.append(_frame(rows, OCPP_MESSAGES, landing_date))
+    messages = pl.concat(chunks) if chunks else _frame([], OCPP_MESSAGES, landing_date)
+    messages = resolve_answers(messages, earlier_calls)
+    return StepResult(messages, _rejections(rejections, "ocpp_frame"), parser.rows_in)
+
+
+def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history: pl.DataFrame,
+                         start_messages: pl.DataFrame) -> StepResult:
+    """``ocpp_messages`` of one date -> ``meter_readings``.
+
+    ``history``: accepted readings of the same transactions from earlier landing dates (including the
+    transactions that readings without a transaction id may be attributed to).
+    ``start_messages``: 1.6 StartTransaction / StopTransaction and 2.0.1 TransactionEvent frames up to this
+    date of those transactions and of the recent transactions of the same charge points (meterStart,
+    connector, EVSE, and the running transaction of a reading without transaction id).
+    """
+    metering = messages.filter((pl.col("message_type") == "CALL") & (pl.col("direction") == "in")
+                               & pl.col("action").is_in(list(METERING_ACTIONS)))
+    candidates, rejections, rows_in = extract_readings(metering.to_dicts())
+    # Only frames that can carry a start register, a stop time or a location; parsed once for all lookups.
+    located = (pl.concat([start_messages, messages.select(start_messages.columns)])
+               .unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True)
+               .filter(pl.col("action").is_in(["StartTransaction", "StopTransaction"])
+                       | ((pl.col("action") == "TransactionEvent") & pl.col("payload_json").str.contains('"evse":', literal=True)))
+               .to_dicts())
+    attribute_to_transactions(candidates, transaction_intervals_16(located))
+    old = history.to_dicts()
+    kept, duplicates = drop_duplicates(candidates, old)
+    accepted, rule_rejections = apply_register_rules(kept, old, meter_starts_16(located))
+    places = transaction_places(located)
+    for reading in accepted:
+        # 1.6 StopTransaction data and 2.0.1 Updated events do not repeat the connector / EVSE.
+        connector_id, evse_id = places.get(reading["transaction_id"], (None, None))
+        if reading["connector_id"] is None:
+            reading["connector_id"] = connector_id
+        if reading["evse_id"] is None:
+            reading["evse_id"] = evse_id
+    all_rejections = _rejections(rejections + duplicates + rule_rejections, "ocpp_meter_value")
+    return StepResult(_frame(accepted, METER_READINGS, landing_date), all_rejections, rows_in)
+
+
+def build_transactions(day_messages: pl.DataFrame, landing_date: dt.date, context_messages: pl.DataFrame,
+                       readings: pl.DataFrame, also_touched: Iterable[str] = ()) -> StepResult:
+    """Transactions touched by one date's frames, assembled from ``context_messages`` and ``readings``.
+
+    ``context_messages``: transaction-related frames of the touched charge points up to this date;
+    ``readings``: accepted meter readings of the touched transactions up to this date;
+    ``also_touched``: transactions that got readings this date without being named by a frame
+    (``attributed_to_transaction``).
+    """
+    touched = set(day_messages.get_column("transaction_id").drop_nulls().to_list()) | set(also_touched)
+    day_starts = day_messages.filter(
+        (pl.col("message_type") == "CALL") & (pl.col("action") == "StartTransaction") & (pl.col("direction") == "in"))
+    # The day's start requests always take part, answered or not: an unanswered one is quarantined.
+    context = (pl.concat([context_messages, day_starts.select(context_messages.columns)])
+               .unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True))
+    unanswered_refs = set(day_starts.get_column("record_ref").to_list())
+    rows, rejections = assemble_transactions(context.to_dicts(), readings.to_dicts(), touched, unanswered_refs)
+    rows_in = len(rows) + len(rejections)
+    return StepResult(_frame(rows, TRANSACTIONS, landing_date), _rejections(rejections, "ocpp_transaction"), rows_in)

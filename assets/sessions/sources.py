@@ -1,0 +1,107 @@
+"""Where session-shaped rows come from: each source table, mapped onto the unified session columns.
+
+Most source tables already carry the session columns (they import `SESSION_COLUMNS`); OCPP transactions
+do not, so they are mapped here:
+
+- the current state of a transaction is its row with the greatest `landing_date`; only `complete`
+  transactions are sessions;
+- location, operator and time zone come from the charge point's EVSEs (`evses` reference table); the
+  OCPP connector/EVSE number n is the n-th EVSE of that charge point, by EVSE uid;
+- the settlement date is the local date of the stop in that zone; currency is the operator's;
+- `session_ref` is the transaction id as the charger and the CDRs know it (without our namespace).
+"""
+
+import datetime as dt
+
+import polars as pl
+
+from assets.sessions.tables import SESSIONS
+from resources.warehouse import WarehouseResource
+
+# Tables whose rows already have the session columns plus landing_date and record_ref.
+SESSION_SHAPED_TABLES = ("ocpi_cdrs", "interval_charges", "platform_cdrs", "platform_sessions", "eevion_sessions")
+COLUMNS = [*SESSIONS.schema, "record_ref"]
+
+
+def _table_rows(warehouse: WarehouseResource, table: str) -> pl.LazyFrame:
+    from resources.tables import get_spec
+
+    if get_spec(table) is None:  # the module declaring it is not loaded: that source is not deployed
+        return SESSIONS.empty_frame().with_columns(record_ref=pl.lit(None, pl.String())).lazy()
+    return warehouse.scan(table).select(COLUMNS)
+
+
+def ocpp_session_rows(warehouse: WarehouseResource) -> pl.LazyFrame:
+    """Completed OCPP transactions as session rows (see the module docstring for the rules)."""
+    from resources.tables import get_spec
+
+    if get_spec("transactions") is None:
+        return SESSIONS.empty_frame().with_columns(record_ref=pl.lit(None, pl.String())).lazy()
+    current = (
+        warehouse.scan("transactions")
+        .sort(["transaction_id", "landing_date"], descending=[False, True])
+        .unique(subset=["transaction_id"], keep="first", maintain_order=True)
+        .filter(pl.col("status") == "complete")
+    )
+    evses = (
+        warehouse.scan("evses")
+        .filter(pl.col("charge_point_id").is_not_null())
+        .with_columns(evse_number=pl.col("evse_uid").rank("ordinal").over("charge_point_id").cast(pl.Int64))
+    )
+    by_point = evses.group_by("charge_point_id").agg(
+        pl.col("location_id").first(), pl.col("operator_id").first(), pl.col("time_zone").first())
+    operators = warehouse.scan("operators").select("operator_id", "currency")
+    joined = (
+        current.with_columns(evse_number=pl.coalesce("evse_id", "connector_id"))
+        .join(by_point, on="charge_point_id", how="left")
+        .join(evses.select("charge_point_id", "evse_number", "evse_uid", "tariff_ids"),
+              on=["charge_point_id", "evse_number"], how="left")
+        .join(operators, on="operator_id", how="left")
+        .filter(pl.col("time_zone").is_not_null())
+    )
+    # The local stop date, per zone (polars converts one zone per expression).
+    zones = joined.select("time_zone").unique().collect()["time_zone"].to_list()
+    local_stop = pl.lit(None, pl.Date())
+    for zone in zones:
+        local_stop = pl.when(pl.col("time_zone") == zone).then(
+            pl.col("stop_timestamp").dt.convert_time_zone(zone).dt.date()).otherwise(local_stop)
+    parking = (pl.col("duration_s") - pl.col("charging_duration_s")).clip(lower_bound=0)
+    return joined.select(
+        pl.col("transaction_id").alias("session_id"),
+        pl.lit("ocpp").alias("source"),
+        pl.col("transaction_id").alias("source_id"),
+        pl.col("transaction_id").str.split(":").list.last().alias("session_ref"),
+        "operator_id", "location_id", "evse_uid",
+        pl.col("connector_id").cast(pl.String()),
+        pl.col("id_tag").alias("auth_id"),
+        pl.lit(None, pl.String()).alias("auth_method"),
+        pl.col("start_timestamp").alias("start_utc"),
+        pl.col("stop_timestamp").alias("end_utc"),
+        "time_zone",
+        local_stop.alias("settlement_date"),
+        pl.col("energy_wh").clip(lower_bound=0),
+        pl.col("duration_s").fill_null(0).alias("total_time_s"),
+        parking.fill_null(0).cast(pl.Int64).alias("parking_time_s"),
+        "currency",
+        pl.col("tariff_ids").fill_null([]),
+        pl.lit(None, SESSIONS.schema["reported_cost_excl_vat"]).alias("reported_cost_excl_vat"),
+        pl.lit(None, SESSIONS.schema["reported_cost_incl_vat"]).alias("reported_cost_incl_vat"),
+        pl.lit(False).alias("is_credit"),
+        pl.lit(None, pl.String()).alias("credit_reference_id"),
+        pl.col("stop_timestamp").alias("last_updated"),
+        "landing_date",
+        pl.lit(None, pl.String()).alias("raw_payload"),
+        pl.format("transactions/landing_date={}/{}", "landing_date", "transaction_id").alias("record_ref"),
+    ).select(COLUMNS)
+
+
+def all_session_rows(warehouse: WarehouseResource) -> pl.LazyFrame:
+    """Session-shaped rows of every source, every landing date."""
+    frames = [_table_rows(warehouse, t) for t in SESSION_SHAPED_TABLES] + [ocpp_session_rows(warehouse)]
+    return pl.concat([f.select([pl.col(c).cast(t) for c, t in SESSIONS.schema.items()] + ["record_ref"])
+                      for f in frames], how="vertical")
+
+
+def rows_settling_on(warehouse: WarehouseResource, settlement_date: dt.date) -> pl.LazyFrame:
+    """Session rows (all sources, all landing dates) whose settlement date is `settlement_date`."""
+    return all_session_rows(warehouse).filter(pl.col("settlement_date") == settlement_date)
