@@ -6,11 +6,13 @@
 | ``naive_timestamp_utc``     | no offset at all                                                   | read as UTC (OCPP requires UTC), repaired |
 | ``clock_not_set``           | before 2010-01-01 (a charger that has not had its clock set, 1970) | timestamp := received_at |
 | ``local_time_marked_utc``   | skew > 5 min, <= 14 h and within 2 min of a multiple of 15 min     | timestamp -= skew rounded to 15 min |
-| ``FUTURE_TIMESTAMP``        | skew > 5 min otherwise                                             | quarantined |
+| ``clock_ahead``             | skew > 5 min, <= 14 h otherwise (a fast charger clock)             | timestamp := received_at, repaired |
+| ``FUTURE_TIMESTAMP``        | skew > 14 h and no zone offset                                      | quarantined |
 | (none)                      | anything else, including timestamps in the past (offline queues)   | kept |
 
 A timestamp cannot be later than the moment the central system received it, so a future stamp is certainly
-wrong; a local time written with ``Z`` in a zone *west* of UTC looks like an ordinary late frame and
+wrong; a charger whose clock runs minutes ahead sends its samples as it takes them, so the receive time is
+the closest bound on when the sample was taken (the energy stays attributed to the right half hour); a local time written with ``Z`` in a zone *west* of UTC looks like an ordinary late frame and
 cannot be told apart, so it is kept. Explicit offsets (``+10:00``) are simply converted to UTC.
 """
 
@@ -64,7 +66,9 @@ def repair_timestamp(raw: object, received_at: datetime) -> RepairedTime | TimeR
     zone_offset = ZONE_OFFSET_STEP * steps
     if skew <= MAX_ZONE_OFFSET + ZONE_OFFSET_SLACK and abs(skew - zone_offset) <= ZONE_OFFSET_SLACK:
         return RepairedTime(moment - zone_offset, "local_time_marked_utc")
+    if skew <= MAX_ZONE_OFFSET:
+        return RepairedTime(received_at, "clock_ahead")
     return TimeRejection(
         "FUTURE_TIMESTAMP",
-        f"timestamp {raw} is {skew.total_seconds():.0f} s after the frame was received and matches no zone offset",
+        f"timestamp {raw} is {skew.total_seconds():.0f} s after the frame was received and matches no zone offset, beyond any clock drift",
     )
