@@ -4,8 +4,14 @@ Run: `make bench` (all benchmarks) or `NUMBA_CACHE_DIR=.numba_cache .venv/bin/py
 [--sessions 1000000] [--quick]`.
 Prints, from one run: sessions/s of the kernel on generated sessions (~10 periods, mixed ToU / tiered /
 parking / capped tariffs), the end-to-end rate from a polars frame, the kernel vs reference ratios (OCPI spec
-examples repeated, and generated sessions; kernel alone and the full object path), and peak memory.
-numba is warmed up before any timing.
+examples repeated, and generated sessions; kernel alone, the object path `price_sessions`, and the JSON path
+`price_cdrs` from parsed CDR dicts), and peak memory. numba is warmed up before any timing.
+
+Two reference rates are used for `price_cdrs`: the Decimal reference from the same parsed CDR and tariff
+dicts to the same JSON (`parse_tariff` once per tariff, then `parse_cdr` + `price_session` +
+`result_to_json` per CDR: like for like), and the reference pricing alone on already-built `Session`
+objects (`price_session` only: the stricter figure, as it charges the fast path for parsing and JSON but not
+the reference). Every rate is the best CPU time of a few runs (the reference's best too).
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from tariff_engine.model import (  # noqa: E402
     PriceComponent, PriceLimit, Session, SessionPeriod, Tariff, TariffElement, TariffRestrictions,
 )
 from tariff_engine.policy import DEFAULT_POLICY  # noqa: E402
-from tariff_engine.pricing import price_frame, price_sessions  # noqa: E402
+from tariff_engine.adapters.ocpi import parse_cdr, parse_tariff, tariff_to_json  # noqa: E402
+from tariff_engine.pricing import price_cdrs, price_frame, price_sessions, result_to_json  # noqa: E402
 from tariff_engine.reference import price_session  # noqa: E402
 
 D = Decimal
@@ -150,6 +157,36 @@ def frames_from_batch(batch: SessionBatch, raw: dict[str, np.ndarray], names: li
     return sessions, periods
 
 
+def as_cdrs(tariffs: list[Tariff], sessions: list[Session], indexes: list[int]) -> tuple[list[dict], list[dict]]:
+    """Sessions as parsed OCPI CDR dicts (volumes as JSON floats) naming tariff documents t<index>."""
+    from tests.engine.test_fast_paths import session_to_cdr
+
+    documents = []
+    for number, tariff in enumerate(tariffs):
+        document = tariff_to_json(tariff)
+        document["id"] = f"t{number}"
+        documents.append(document)
+    return documents, [session_to_cdr(s, f"t{i}", n) for n, (s, i) in enumerate(zip(sessions, indexes))]
+
+
+def reference_cdrs(documents: list[dict], cdrs: list[dict]) -> list[dict]:
+    """The Decimal reference from the same parsed dicts to the same JSON (one tariff parse per document)."""
+    by_id = {document["id"]: parse_tariff(document) for document in documents}
+    return [result_to_json(price_session(by_id[cdr["charging_periods"][0]["tariff_id"]], parse_cdr(cdr)))
+            for cdr in cdrs]
+
+
+def print_cdr_ratios(label: str, documents: list[dict], cdrs: list[dict], pricing_only_s: float) -> None:
+    """Time `price_cdrs` and the reference on the same CDR dicts; print both ratios."""
+    reference_s, expected = timed(reference_cdrs, documents, cdrs, repeat=3)
+    fast_s, results = timed(price_cdrs, cdrs, documents, repeat=3)
+    same = sum(a == b for a, b in zip(results, expected))
+    n = len(cdrs)
+    print(f"{label} as CDR dicts ({n}): price_cdrs {n / fast_s:,.0f}/s; ratio {reference_s / fast_s:,.1f}x vs the "
+          f"reference from the same dicts ({n / reference_s:,.0f}/s), {pricing_only_s / fast_s:,.1f}x vs the "
+          f"reference pricing alone ({n / pricing_only_s:,.0f}/s); {same}/{n} results identical to the reference")
+
+
 def spec_examples() -> list[tuple[Tariff, Session, object]]:
     """The OCPI conformance cases priced under the default policy (tariff, session, policy)."""
     sys.path.insert(0, str(ROOT))
@@ -234,24 +271,36 @@ def main() -> None:
     ex_tariffs = [t for t, _, _ in examples] * repeat
     ex_sessions = [s for _, s, _ in examples] * repeat
     ex_indexes = list(range(len(ex_sessions)))
-    reference_s, _ = timed(lambda: [price_session(t, s) for t, s in zip(ex_tariffs, ex_sessions)])
+    reference_s, _ = timed(lambda: [price_session(t, s) for t, s in zip(ex_tariffs, ex_sessions)], repeat=3)
     ex_compiled = compile_tariffs(ex_tariffs, DEFAULT_POLICY)
     ex_batch = encode_sessions(ex_sessions, ex_indexes)
     kernel_only_s, _ = timed(price_batch, ex_compiled, ex_batch, codes, repeat=5)
-    full_s, _ = timed(price_sessions, ex_tariffs, ex_sessions, ex_indexes, breakdown=False)
+    full_s, _ = timed(price_sessions, ex_tariffs, ex_sessions, ex_indexes, breakdown=False, repeat=3)
     n = len(ex_sessions)
     print(f"spec examples x{repeat} ({n} sessions): reference {n / reference_s:,.0f}/s; "
           f"kernel alone ratio {reference_s / kernel_only_s:,.0f}x; object path (encode+kernel+results) "
           f"ratio {reference_s / full_s:,.1f}x")
+    # the same examples as CDR dicts: one tariff document per example (CDRs carry no electricity rate)
+    plain = [k for k, (t, _, _) in enumerate(examples) if not t.electricity_rate_required]
+    documents, cdrs = as_cdrs([examples[k][0] for k in plain], [examples[k][1] for k in plain], list(range(len(plain))))
+    cdrs = cdrs * repeat
+    by_id = {d["id"]: parse_tariff(d) for d in documents}
+    cdr_pairs = [(by_id[c["charging_periods"][0]["tariff_id"]], parse_cdr(c)) for c in cdrs]
+    pricing_only_s, _ = timed(lambda: [price_session(t, s) for t, s in cdr_pairs], repeat=3)
+    print_cdr_ratios(f"spec examples x{repeat}", documents, cdrs, pricing_only_s)
     gen_sessions, gen_indexes = batch_to_sessions(batch, args.reference_sessions)
-    reference_s, _ = timed(lambda: [price_session(tariffs[i], s) for s, i in zip(gen_sessions, gen_indexes)])
+    reference_s, _ = timed(lambda: [price_session(tariffs[i], s) for s, i in zip(gen_sessions, gen_indexes)], repeat=3)
     gen_batch = encode_sessions(gen_sessions, gen_indexes)
     kernel_only_s, _ = timed(price_batch, compiled, gen_batch, codes, repeat=5)
-    full_s, _ = timed(price_sessions, tariffs, gen_sessions, gen_indexes, breakdown=False)
+    full_s, _ = timed(price_sessions, tariffs, gen_sessions, gen_indexes, breakdown=False, repeat=3)
     n = len(gen_sessions)
     print(f"generated sessions ({n}): reference {n / reference_s:,.0f}/s; kernel alone ratio "
           f"{reference_s / kernel_only_s:,.0f}x; object path ratio {reference_s / full_s:,.1f}x; "
           f"kernel at 1M-batch rate ratio {(args.sessions / kernel_s) / (n / reference_s):,.0f}x")
+    documents, cdrs = as_cdrs(tariffs, gen_sessions, gen_indexes)
+    cdr_pairs = [(tariffs[i], parse_cdr(c)) for c, i in zip(cdrs, gen_indexes)]
+    pricing_only_s, _ = timed(lambda: [price_session(t, s) for t, s in cdr_pairs], repeat=3)
+    print_cdr_ratios("generated sessions", documents, cdrs, pricing_only_s)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     inputs_mb = (batch.period_int.nbytes + batch.session_int.nbytes) / 2**20
     print(f"peak RSS {peak_mb:,.0f} MB ({args.sessions:,}-session input arrays {inputs_mb:,.0f} MB; kernel outputs "

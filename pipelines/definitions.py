@@ -5,7 +5,11 @@ import os
 import dagster as dg
 
 import assets.consumption as consumption
+import assets.ingest.eevion as eevion_ingest
 import assets.ingest.ocpp as ocpp_ingest
+import assets.ingest.platform as platform_ingest
+import sensors.api_polling as api_polling
+import sensors.webhooks as webhooks
 import assets.pricing as pricing
 from assets.partitions import daily
 from assets.catalog.assets import build_analyst_catalog
@@ -44,7 +48,8 @@ core = dg.Definitions(
     resources=default_resources(),
 )
 
-domains = dg.Definitions.merge(core, ocpp_ingest.defs, consumption.defs, pricing.defs)
+domains = dg.Definitions.merge(core, ocpp_ingest.defs, platform_ingest.defs, eevion_ingest.defs, api_polling.defs,
+                               webhooks.defs, consumption.defs, pricing.defs)
 
 
 def _daily_asset_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:

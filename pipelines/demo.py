@@ -75,8 +75,14 @@ def print_summary(catalog: str) -> None:
         "where not is_credit and currency is not null group by currency order by currency"
     ).fetchall():
         print(f"  revenue {currency}:        {excl:,.2f} excl. VAT, {incl or 0:,.2f} incl. VAT (as reported by the sources)")
-    unpriced = con.execute("select count(*) from sessions where currency is null").fetchone()[0]
+    unpriced = con.execute("select count(*) from sessions where reported_cost_excl_vat is null").fetchone()[0]
     print(f"  sessions without a reported price (metered or interval data only): {unpriced}")
+    for currency, n, incl, errors in con.execute(
+        "select currency, count(*) filter (where error_code is null), sum(total_cost_incl), "
+        "count(*) filter (where error_code is not null) from priced_sessions group by currency order by currency"
+    ).fetchall():
+        print(f"  priced by the engine {currency or '(none)'}: {n} sessions, {incl or 0:,.2f} incl. VAT; "
+              f"{errors} not priced (see priced_sessions.error_code)")
     quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
     print(f"  quarantined rows:   {quarantined}")
     for code, count in con.execute(

@@ -12,6 +12,7 @@ kernel by binary search, never by Python per period.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -288,13 +289,24 @@ def zone_transitions(zone: ZoneInfo, first_ms: int, last_ms: int) -> tuple[list[
     return instants, offsets
 
 
+@lru_cache(maxsize=512)
+def _cached_transitions(name: str, first_year: int, last_year: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Transitions of zone `name` over whole calendar years: batches in the same years share one computation
+    (a wider span only adds transitions outside the batch, so every offset looked up is the same)."""
+    first_ms = _ms(datetime(min(max(first_year, 2), 9997), 1, 1, tzinfo=timezone.utc))
+    last_ms = _ms(datetime(min(max(last_year, 2), 9997), 12, 31, tzinfo=timezone.utc))
+    zone_instants, zone_offsets = zone_transitions(ZoneInfo(name), first_ms, last_ms)
+    return tuple(zone_instants), tuple(zone_offsets)
+
+
 def build_zone_table(names: list[str], first_ms: int, last_ms: int) -> tuple[ZoneTable, list[bool]]:
     """Transition tables for `names` over [first_ms, last_ms]; the flags say which names were valid zones."""
     offsets, instants, utc_offsets, valid = [0], [], [], []
+    first_year = (_EPOCH + timedelta(milliseconds=first_ms)).year - 1
+    last_year = (_EPOCH + timedelta(milliseconds=last_ms)).year + 1
     for name in names:
         try:
-            zone = ZoneInfo(name)
-            zone_instants, zone_offsets = zone_transitions(zone, first_ms, last_ms)
+            zone_instants, zone_offsets = _cached_transitions(name, first_year, last_year)
             valid.append(True)
         except (ZoneInfoNotFoundError, ValueError):
             zone_instants, zone_offsets = [NONE], [0]

@@ -4,6 +4,11 @@
 - `price_cdrs(cdrs, tariffs, timezone=None)`: parsed OCPI CDR and tariff JSON in, JSON-shaped totals out,
   one per CDR; a bad CDR gets an `error` entry and never stops the batch.
 - `price_frame(sessions, periods, tariffs)`: the pipeline entry point (polars in, polars out).
+
+Each path has a fast lane that gives the same results to the last digit (tests/engine/test_fast_paths.py):
+sessions are encoded column-wise (`encode`), well-formed CDRs are scanned straight into columns
+(`cdr_scan`; anything unusual goes the object way, which words its errors), results are formatted from the
+kernel's integers (`render`), and frames are encoded chunk by chunk into one reused buffer.
 """
 
 from __future__ import annotations
@@ -16,14 +21,17 @@ import polars as pl
 import pyarrow as pa
 
 from .adapters.ocpi import OcpiFormatError, TimezoneUnresolvedError, cdr_tariff_ids, parse_cdr, parse_tariff, snake_keys
+from .cdr_scan import UNREADABLE, ScannedCdrs, own_tariff_id, scan_cdrs
 from .compile import (
-    ERROR_CODES, ERROR_INDEX, NONE, P_ENERGY, P_PARKING, P_RESERVATION, P_TIME, S_ERROR, CompiledTariffs,
-    SessionBatch, TariffCompileError, build_zone_table, compile_tariffs, encode_sessions, policy_codes,
+    ERROR_CODES, ERROR_INDEX, NONE, P_ENERGY, P_MAX_POW, P_MIN_CUR, P_PARKING, P_RATE, P_RESERVATION, P_START, P_TIME,
+    S_ERROR, CompiledTariffs, SessionBatch, TariffCompileError, build_zone_table, compile_tariffs, policy_codes,
 )
+from .encode import ENERGY_FACTOR, HOURS_FACTOR, encode_session_objects, finish_batch, nonzero_volumes, optional_micro
 from .kernels import BatchOutput, price_batch
 from .model import BreakdownRow, PricingResult, Session, Tariff
 from .money import INTERNAL_DECIMALS, UnknownCurrencyError, nano_to_decimal
 from .outcome import SessionOutcome, assemble, volume_decimal
+from .render import priced_json, priced_results
 from .policy import DEFAULT_POLICY, PricingPolicy
 
 _ROW_ORDER = ((3, "FLAT"), (0, "ENERGY"), (1, "TIME"), (2, "PARKING_TIME"), (4, "RESERVATION_TIME"))
@@ -48,13 +56,18 @@ def _compile_each(tariffs: Sequence[Tariff], policy: PricingPolicy) -> tuple[Com
     """Compile the tariffs that can be compiled, each distinct tariff once; returns (compiled, kernel index
     per input tariff or -1, {input index: (error code, message)} for the ones that cannot be compiled)."""
     distinct: dict[Tariff, int] = {}
+    by_identity: dict[int, int] = {}  # callers repeat the same objects: skip hashing the whole tariff again
     unique: list[Tariff] = []
     slot_of = []
     for tariff in tariffs:
-        if tariff not in distinct:
-            distinct[tariff] = len(unique)
-            unique.append(tariff)
-        slot_of.append(distinct[tariff])
+        slot = by_identity.get(id(tariff))
+        if slot is None:
+            slot = distinct.get(tariff)
+            if slot is None:
+                slot = distinct[tariff] = len(unique)
+                unique.append(tariff)
+            by_identity[id(tariff)] = slot
+        slot_of.append(slot)
     try:  # the common case: everything compiles in one go
         compiled = compile_tariffs(unique, policy)
         return compiled, slot_of, {}
@@ -143,22 +156,30 @@ def price_sessions(
         tariff_indexes = [0] * len(sessions)
     compiled, remap, errors = _compile_each(tariffs, policy)
     kernel_indexes = [remap[i] if i >= 0 else -1 for i in tariff_indexes]
-    batch = encode_sessions(list(sessions), [max(i, 0) for i in kernel_indexes])
+    batch = encode_session_objects(sessions, [max(i, 0) for i in kernel_indexes])
     for row, original, kernel_index in zip(batch.session_int, tariff_indexes, kernel_indexes):
         if original < 0:
             row[S_ERROR] = ERROR_INDEX["UNKNOWN_TARIFF"]
         elif kernel_index < 0:
             row[S_ERROR] = ERROR_INDEX["TARIFF_NOT_COMPILABLE"]
     output = price_batch(compiled, batch, policy_codes(policy), want_rows=breakdown)
-    results = []
+    results: list[PricingResult | None] = [None] * len(sessions)
+    fast, fast_ids, fast_tariffs = [], [], []
     for index, session in enumerate(sessions):
         original = tariff_indexes[index]
         tariff = tariffs[original] if original >= 0 else _EMPTY_TARIFF
+        if not breakdown and not tariff.taxes and output.error[index] == 0:
+            fast.append(index)  # assembled column-wise below
+            fast_ids.append(session.id)
+            fast_tariffs.append(tariff)
+            continue
         outcome = decode_outcome(output, batch, index, 1 + len(tariff.taxes))
         if outcome.error_code == "TARIFF_NOT_COMPILABLE" and original in errors:
             outcome = _with_error(outcome, *errors[original])
-        results.append(assemble(session.id, tariff, outcome, policy))
-    return results
+        results[index] = assemble(session.id, tariff, outcome, policy)
+    for index, result in zip(fast, priced_results(output, fast, fast_ids, fast_tariffs, policy)):
+        results[index] = result
+    return results  # type: ignore[return-value]  # every slot is filled above
 
 
 def _with_error(outcome: SessionOutcome, code: str, message: str) -> SessionOutcome:
@@ -223,15 +244,33 @@ def price_cdrs(
         by_id.setdefault(tariff.id, len(parsed))
         parsed.append(tariff)
     results: list[dict[str, Any] | None] = [None] * len(cdrs)
+    # Fast path: well-formed CDRs go column-wise into one kernel batch; every other CDR (and every error
+    # decided before the kernel) goes through the object path below, which words the errors.
+    scanned = scan_cdrs(cdrs, timezone)
+    chooser = _FastTariffChooser(parsed, by_id, tariff_errors, len(given))
+    tariff_of = [chooser.choose(ref, own) for ref, own in zip(scanned.tariff_refs, scanned.own_tariffs)]
+    if any(index is not None for index in tariff_of):
+        for position, document in zip(scanned.positions, _price_scanned(scanned, tariff_of, chooser.tariffs, policy)):
+            results[position] = document
+    slow_positions = sorted(scanned.deferred + [p for p, i in zip(scanned.positions, tariff_of) if i is None])
+    _price_cdrs_slowly(cdrs, slow_positions, results, list(parsed), by_id, tariff_errors, len(given), timezone, policy)
+    return [r for r in results if r is not None]
+
+
+def _price_cdrs_slowly(cdrs: Sequence[Any], positions: list[int], results: list[dict[str, Any] | None],
+                       parsed: list[Tariff], by_id: dict[str, int], tariff_errors: dict[str, str], given_count: int,
+                       timezone: str | None, policy: PricingPolicy) -> None:
+    """The object path for the CDRs at `positions`: `parse_cdr`, tariff choice, kernels, `result_to_json`."""
     sessions: list[Session] = []
     indexes: list[int] = []
-    positions: list[int] = []
-    for position, cdr in enumerate(cdrs):
+    priced_positions: list[int] = []
+    for position in positions:
+        cdr = cdrs[position]
         try:
             if not isinstance(cdr, Mapping):
                 raise OcpiFormatError("$", "expected an object")
             session = parse_cdr(cdr, timezone)
-            tariff_index = _tariff_for(cdr, by_id, parsed, tariff_errors, len(given))
+            tariff_index = _tariff_for(cdr, by_id, parsed, tariff_errors, given_count)
         except TimezoneUnresolvedError as error:
             results[position] = _error_json(cdr, "TIMEZONE_UNRESOLVED", str(error))
             continue
@@ -243,11 +282,107 @@ def price_cdrs(
             continue
         sessions.append(session)
         indexes.append(tariff_index)
-        positions.append(position)
+        priced_positions.append(position)
     if sessions:
-        for position, result in zip(positions, price_sessions(parsed, sessions, indexes, policy, breakdown=False)):
+        for position, result in zip(priced_positions, price_sessions(parsed, sessions, indexes, policy, breakdown=False)):
             results[position] = result_to_json(result)
-    return [r for r in results if r is not None]
+
+
+class _FastTariffChooser:
+    """`_tariff_for` for scanned CDRs: the same choice, or None when the object path must decide (errors).
+
+    A CDR's own tariff is parsed once per distinct content (its `repr`) for the whole call; like in the
+    object path it is not registered by id for other CDRs.
+    """
+
+    def __init__(self, parsed: list[Tariff], by_id: dict[str, int], tariff_errors: dict[str, str],
+                 given_count: int) -> None:
+        self.tariffs = list(parsed)
+        self._given = len(parsed)
+        self._by_id = by_id
+        self._errors = tariff_errors
+        self._given_count = given_count
+        self._own: dict[str, int | None] = {}
+
+    def choose(self, reference: str | None, own_tariffs: Any) -> int | None:
+        """The index into `self.tariffs` of the CDR's tariff, or None (the object path decides)."""
+        if reference is None:
+            return 0 if self._given_count == 1 and self._given else None
+        if reference in self._by_id:
+            return self._by_id[reference]
+        if reference in self._errors or type(own_tariffs) is not list:
+            return None
+        for own in own_tariffs:
+            if type(own) is not dict:
+                if isinstance(own, Mapping):
+                    return None
+                continue
+            identifier = own_tariff_id(own)
+            if identifier is UNREADABLE:
+                return None
+            if str(identifier) == reference:
+                return self._parse_own(own)
+        return None
+
+    def _parse_own(self, document: dict[str, Any]) -> int | None:
+        key = repr(document)
+        if key not in self._own:
+            try:
+                tariff = parse_tariff(document)
+            except (OcpiFormatError, ValueError):
+                self._own[key] = None
+            else:
+                self._own[key] = len(self.tariffs)
+                self.tariffs.append(tariff)
+        return self._own[key]
+
+
+def _price_scanned(scanned: ScannedCdrs, tariff_of: list[int | None], tariffs: list[Tariff],
+                   policy: PricingPolicy) -> list[dict[str, Any] | None]:
+    """Price the scanned CDRs in one kernel batch; None for those whose tariff the object path must choose."""
+    compiled, remap, compile_errors = _compile_each(tariffs, policy)
+    count = len(scanned.positions)
+    offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(scanned.period_counts, out=offsets[1:])
+    period_int = np.empty((len(scanned.period_start_ms), 10), dtype=np.int64)
+    period_int[:, P_START] = np.asarray(scanned.period_start_ms, dtype=np.int64).reshape(-1)
+    values = scanned.period_columns()
+    for column, factor in ((P_ENERGY, ENERGY_FACTOR), (P_TIME, HOURS_FACTOR), (P_PARKING, HOURS_FACTOR),
+                           (P_RESERVATION, HOURS_FACTOR)):
+        period_int[:, column] = nonzero_volumes(values[column - P_ENERGY], factor)
+    for column in range(P_MIN_CUR, P_MAX_POW + 1):
+        period_int[:, column] = optional_micro(values[column - P_ENERGY])
+    period_int[:, P_RATE] = NONE
+    zone_names = sorted(set(scanned.zones))
+    zone_index = {name: i for i, name in enumerate(zone_names)}
+    kernel_index = [-1 if t is None else remap[t] for t in tariff_of]
+    batch = finish_batch(scanned.session_ids, [max(i, 0) for i in kernel_index], zone_names,
+                         [zone_index[z] for z in scanned.zones], scanned.start_ms, scanned.end_ms, [-1] * count,
+                         offsets, period_int)
+    for row, chosen, index in zip(batch.session_int, tariff_of, kernel_index):
+        if chosen is None:
+            row[S_ERROR] = ERROR_INDEX["UNKNOWN_TARIFF"]  # skipped by the kernel; priced by the object path
+        elif index < 0:
+            row[S_ERROR] = ERROR_INDEX["TARIFF_NOT_COMPILABLE"]
+    output = price_batch(compiled, batch, policy_codes(policy), want_rows=False)
+    documents: list[dict[str, Any] | None] = [None] * count
+    fast, fast_ids, fast_tariffs = [], [], []
+    for k, chosen in enumerate(tariff_of):
+        if chosen is None:
+            continue
+        tariff, code = tariffs[chosen], int(output.error[k])
+        if code == 0 and not tariff.taxes:
+            fast.append(k)
+            fast_ids.append(scanned.session_ids[k])
+            fast_tariffs.append(tariff)
+            continue
+        outcome = decode_outcome(output, batch, k, 1 + len(tariff.taxes))
+        if outcome.error_code == "TARIFF_NOT_COMPILABLE" and chosen in compile_errors:
+            outcome = _with_error(outcome, *compile_errors[chosen])
+        documents[k] = result_to_json(assemble(scanned.session_ids[k], tariff, outcome, policy))
+    for k, document in zip(fast, priced_json(output, fast, fast_ids, fast_tariffs, policy)):
+        documents[k] = document
+    return documents
 
 
 class _TariffChoiceError(ValueError):
@@ -327,8 +462,20 @@ def _optional_micro(frame: pl.DataFrame, column: str) -> np.ndarray:
     return np.where(series.is_null().to_numpy(), NONE, values)
 
 
+def _epoch_ms_series(series: pl.Series) -> pl.Series:
+    return series.dt.replace_time_zone(None).dt.epoch("ms") if series.dtype.time_zone else series.dt.epoch("ms")
+
+
 def _epoch_ms(series: pl.Series) -> np.ndarray:
-    return series.dt.replace_time_zone(None).dt.epoch("ms").to_numpy() if series.dtype.time_zone else series.dt.epoch("ms").to_numpy()
+    return _epoch_ms_series(series).to_numpy()
+
+
+def _start_bounds_ms(starts: pl.Series) -> tuple[int, int]:
+    """First and last period start in epoch ms, as `_epoch_ms` computes them (0, 0 without periods)."""
+    if starts.len() == starts.null_count():
+        return 0, 0
+    epoch = _epoch_ms_series(starts)
+    return int(epoch.min()), int(epoch.max())
 
 
 def _decimal_column(nano: np.ndarray, decimals: int = 4) -> pa.Array:
@@ -366,26 +513,12 @@ def price_frame(
         raise ValueError("sessions: session_id is not unique")
     tariff_ids = list(tariffs)
     compiled, remap, errors = _compile_each(list(tariffs.values()), policy)
-    indexed = sessions.select("session_id").with_row_index("_session_index")
-    periods = periods.join(indexed, on="session_id", how="left")
-    orphans = periods["_session_index"].null_count()
-    if orphans:
-        raise ValueError(f"periods: {orphans} rows belong to no session of the sessions frame")
-    periods = periods.sort(["_session_index", "start"])
-    counts = np.bincount(periods["_session_index"].to_numpy().astype(np.int64), minlength=sessions.height)
+    periods, counts = _periods_in_session_order(sessions, periods)
     offsets = np.zeros(sessions.height + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    starts = _epoch_ms(periods["start"])
-    period_int = np.empty((periods.height, 10), dtype=np.int64)
-    period_int[:, 0] = starts
-    period_int[:, 1] = _to_scaled_int(periods["energy_wh"], 1000)
-    period_int[:, 2] = _to_scaled_int(periods["time_s"], 1000)
-    period_int[:, 3] = _to_scaled_int(periods["parking_s"], 1000)
-    period_int[:, 4] = _to_scaled_int(periods["reservation_s"], 1000) if "reservation_s" in periods.columns else 0
-    for column, name in zip(range(5, 10), ("min_current_a", "max_current_a", "min_power_kw", "max_power_kw", "electricity_rate")):
-        period_int[:, column] = _optional_micro(periods, name)
+    first_ms, last_ms = _start_bounds_ms(periods["start"])
     zone_names = sorted(sessions["timezone"].unique().to_list())
-    zones, valid = build_zone_table(zone_names, int(starts.min()) if starts.size else 0, int(starts.max()) if starts.size else 0)
+    zones, valid = build_zone_table(zone_names, first_ms, last_ms)
     zone_idx = sessions["timezone"].replace_strict({z: i for i, z in enumerate(zone_names)}, return_dtype=pl.Int64).to_numpy().astype(np.int64)
     # per tariff id: kernel index (or -1) and the error code its sessions get (0 = none)
     position = sessions["tariff_id"].replace_strict({t: i for i, t in enumerate(tariff_ids)}, default=len(tariff_ids),
@@ -403,9 +536,79 @@ def price_frame(
     invalid_zone = ~np.array(valid + [True], dtype=bool)[zone_idx]
     session_int[:, 5] = np.where((tariff_error[position] == 0) & invalid_zone, ERROR_INDEX["UNKNOWN_TIMEZONE"],
                                  tariff_error[position])
-    batch = SessionBatch([], session_int, offsets, period_int, zones)
-    output = price_batch(compiled, batch, policy_codes(policy), want_rows=False)
+    output = _price_frame_in_chunks(compiled, session_int, offsets, periods, zones, policy_codes(policy))
     return frame_from_output(sessions, tariffs, output)
+
+
+_FRAME_CHUNK_SESSIONS = 8_192  # ~1 MB of periods per chunk: the buffer stays in cache
+
+
+def _periods_in_session_order(sessions: pl.DataFrame, periods: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """The periods ordered by (session position, start), and the period count of each session.
+
+    When the periods already come grouped in the sessions' order with strictly increasing starts (how the
+    pipeline writes them) that order is the sorted one and the join + sort is skipped. Otherwise (or with
+    equal starts, whose order the sort decides) the periods are joined and sorted. Orphans raise ValueError.
+    """
+    ids = periods["session_id"]
+    if periods.height and ids.null_count() == 0 and periods["start"].null_count() == 0:
+        runs = ids.rle()
+        if runs.len() == sessions.height and runs.struct.field("value").equals(sessions["session_id"], check_names=False):
+            counts = runs.struct.field("len").to_numpy().astype(np.int64)
+            steps = np.diff(periods["start"].to_physical().to_numpy())  # in the column's own time unit
+            boundaries = np.cumsum(counts)[:-1] - 1  # step i goes from period i to i+1
+            increasing = steps > 0
+            increasing[boundaries] = True
+            if increasing.all():
+                return periods, counts
+    indexed = sessions.select("session_id").with_row_index("_session_index")
+    periods = periods.join(indexed, on="session_id", how="left")
+    orphans = periods["_session_index"].null_count()
+    if orphans:
+        raise ValueError(f"periods: {orphans} rows belong to no session of the sessions frame")
+    periods = periods.sort(["_session_index", "start"])
+    counts = np.bincount(periods["_session_index"].to_numpy().astype(np.int64), minlength=sessions.height)
+    return periods, counts
+
+
+def _period_block(periods: pl.DataFrame, block: np.ndarray) -> None:
+    """Encode `periods` (a slice of the frame) into the rows of `block` ([len(periods), 10])."""
+    block[:, P_START] = _epoch_ms(periods["start"])
+    block[:, P_ENERGY] = _to_scaled_int(periods["energy_wh"], 1000)
+    block[:, P_TIME] = _to_scaled_int(periods["time_s"], 1000)
+    block[:, P_PARKING] = _to_scaled_int(periods["parking_s"], 1000)
+    block[:, P_RESERVATION] = _to_scaled_int(periods["reservation_s"], 1000) if "reservation_s" in periods.columns else 0
+    for column, name in zip(range(P_MIN_CUR, P_RATE + 1),
+                            ("min_current_a", "max_current_a", "min_power_kw", "max_power_kw", "electricity_rate")):
+        block[:, column] = _optional_micro(periods, name)
+
+
+def _price_frame_in_chunks(compiled: CompiledTariffs, session_int: np.ndarray, offsets: np.ndarray,
+                           periods: pl.DataFrame, zones: Any, codes: np.ndarray) -> BatchOutput:
+    """Price the sessions chunk by chunk through one reused period buffer.
+
+    Encoding a whole frame at once writes ~80 bytes per period into fresh memory, and on this kind of
+    machine first-touching hundreds of MB costs more than the kernel; a chunk-sized buffer is faulted in
+    once and stays warm. Outputs are concatenated (the kernel prices each session independently).
+    """
+    n_sessions = session_int.shape[0]
+    widest = max((int(offsets[min(a + _FRAME_CHUNK_SESSIONS, n_sessions)] - offsets[a])
+                  for a in range(0, n_sessions, _FRAME_CHUNK_SESSIONS)), default=0)
+    buffer = np.empty((max(widest, 1), 10), dtype=np.int64)
+    parts: list[BatchOutput] = []
+    for first in range(0, max(n_sessions, 1), _FRAME_CHUNK_SESSIONS):
+        last = min(first + _FRAME_CHUNK_SESSIONS, n_sessions)
+        p0, p1 = int(offsets[first]), int(offsets[last])
+        block = buffer[: p1 - p0]
+        _period_block(periods.slice(p0, p1 - p0), block)
+        batch = SessionBatch([], session_int[first:last], offsets[first:last + 1] - p0, block, zones)
+        parts.append(price_batch(compiled, batch, codes, want_rows=False))
+    if len(parts) == 1:
+        return parts[0]
+    output = BatchOutput(0, 0, False)
+    for name in ("error", "category_excl", "category_incl", "totals", "flags", "quantities"):
+        setattr(output, name, np.concatenate([getattr(part, name) for part in parts]))
+    return output
 
 
 def frame_from_output(sessions: pl.DataFrame, tariffs: Mapping[str, Tariff], output: BatchOutput) -> pl.DataFrame:

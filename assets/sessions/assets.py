@@ -38,10 +38,12 @@ def match_across_sources(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
     Rule: within one settlement date, group by `session_ref`; the primary is the row of the
     highest-precedence source (then the earliest start, then the id); another row of the group is the
     same session when [start, end] overlaps the primary's, widened by MATCH_SLACK on both sides.
+    Credit CDRs are never matched: they stay rows of their own.
     """
     rank = {source: i for i, source in enumerate(SOURCE_PRECEDENCE)}
     ranked = rows.with_columns(pl.col("source").replace_strict(rank, default=len(rank)).alias("_rank"))
-    with_ref = ranked.filter(pl.col("session_ref").is_not_null())
+    # A credit CDR reverses a session; it is never the same session as the one it reverses.
+    with_ref = ranked.filter(pl.col("session_ref").is_not_null() & ~pl.col("is_credit"))
     primaries = (
         with_ref.sort(["session_ref", "_rank", "start_utc", "session_id"])
         .group_by("session_ref", maintain_order=True).first()

@@ -1,0 +1,1 @@
+"""Integration tests of the API clients, stand-ins, webhook receiver and API ingest assets."""
