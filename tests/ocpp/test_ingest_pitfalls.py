@@ -101,7 +101,7 @@ def test_begin_register_zero_reading_is_quarantined_and_meter_start_repaired(tmp
     assert (tx["meter_start_wh"], tx["energy_wh"], tx["repairs"]) == (910_000.0, 83.0, "begin_register_zero")
 
 
-def test_begin_register_zero_in_201_falls_back_to_first_reading(tmp_warehouse, tmp_landing):
+def test_begin_register_zero_in_201_is_replaced_from_the_readings(tmp_warehouse, tmp_landing):
     script = FrameScript("CS-Z", "ocpp2.0.1", T0)
 
     def event(kind, seq, at, samples, **info):
@@ -119,8 +119,9 @@ def test_begin_register_zero_in_201_falls_back_to_first_reading(tmp_warehouse, t
     _ingest(tmp_warehouse, tmp_landing, [script])
     assert _quarantine(tmp_warehouse, "meter_readings") == ["BEGIN_REGISTER_ZERO"]
     tx = _transaction(tmp_warehouse, "ocpp:CS-Z:Z1")
-    assert (tx["meter_start_wh"], tx["meter_stop_wh"], tx["evse_id"]) == (910_000.0, 910_083.0, 2)
-    assert abs(tx["energy_wh"] - 83.0) < 1e-6 and tx["repairs"] == "meter_start_from_first_reading"
+    # Readings 910,000 (08:05) and 910,083 (08:10) give 16.6 Wh/min; extrapolated back to 08:00: 909,917.
+    assert (tx["meter_start_wh"], tx["meter_stop_wh"], tx["evse_id"]) == (909_917.0, 910_083.0, 2)
+    assert abs(tx["energy_wh"] - 166.0) < 1e-6 and tx["repairs"] == "meter_start_extrapolated"
     assert (tx["charging_duration_s"], tx["duration_s"], tx["stop_reason"]) == (540, 600, "EVDisconnected")
 
 
@@ -309,3 +310,27 @@ def test_readings_without_transaction_id_join_the_transaction_running_on_their_c
     assert _transaction(tmp_warehouse, "ocpp:CP-N:21", DAY1)["reading_count"] == 1
     later = _transaction(tmp_warehouse, "ocpp:CP-N:21", DAY2)
     assert (later["reading_count"], later["energy_wh"], later["status"]) == (2, 500.0, "complete")
+
+
+def test_begin_register_zero_in_201_extrapolates_the_first_minute(tmp_warehouse, tmp_landing):
+    """A DC charger's first minute is kWh: with two readings, the start register is extrapolated back."""
+    script = FrameScript("CS-X", "ocpp2.0.1", T0)
+
+    def event(kind, seq, at, samples, **info):
+        return {"eventType": kind, "timestamp": at, "triggerReason": "MeterValuePeriodic", "seqNo": seq,
+                "transactionInfo": {"transactionId": "X1", **info}, "evse": {"id": 1, "connectorId": 1},
+                "meterValue": [{"timestamp": at, "sampledValue": samples}]}
+
+    def wh(value, context):
+        return {"value": value, "context": context, "unitOfMeasure": {"unit": "Wh"}}
+
+    script.call("TransactionEvent", event("Started", 0, "2026-11-20T08:00:00Z", [wh(0, "Transaction.Begin")]), {})
+    # 150 kW: 2,500 Wh a minute. Readings at 08:01 and 08:02; the true start register was 1,000,000.
+    script.call("TransactionEvent", event("Updated", 1, "2026-11-20T08:01:00Z", [wh(1_002_500, "Sample.Periodic")]), {})
+    script.call("TransactionEvent", event("Updated", 2, "2026-11-20T08:02:00Z", [wh(1_005_000, "Sample.Periodic")]), {})
+    script.call("TransactionEvent", event("Ended", 3, "2026-11-20T08:03:00Z", [wh(1_007_500, "Transaction.End")],
+                                          stoppedReason="EVDisconnected"), {})
+    _ingest(tmp_warehouse, tmp_landing, [script])
+    tx = _transaction(tmp_warehouse, "ocpp:CS-X:X1")
+    # 1,002,500 - 2,500 Wh/min x 1 min = 1,000,000: the first minute's energy is not lost.
+    assert (tx["meter_start_wh"], tx["energy_wh"], tx["repairs"]) == (1_000_000.0, 7_500.0, "meter_start_extrapolated")

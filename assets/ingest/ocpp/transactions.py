@@ -16,7 +16,8 @@ gives the same row as long as the earlier dates are unchanged.
 | ``replayed_start_merged``         | 1.6: two StartTransactions with the same charge point, connector, start time and meterStart under different ids (ABB Terra re-sending after reconnect) | later ids become aliases of the first; their frames are merged |
 | ``first_frame_wins``              | a 1.6 StopTransaction or 2.0.1 TransactionEvent (same seqNo) re-sent | the first received is used |
 | ``begin_register_zero``          | meterStart (1.6) is 0 but the first register reading is more than ``MAX_PLAUSIBLE_POWER_W`` could deliver since the start | meter_start := first register reading |
-| ``meter_start_from_first_reading``| 2.0.1 without an accepted Transaction.Begin register               | meter_start := earliest register reading |
+| ``meter_start_extrapolated``      | 2.0.1 without an accepted Transaction.Begin register (e.g. a 0 placeholder), or a 1.6 meterStart of 0, and at least two register readings after the start | meter_start := the first reading less the energy the first two readings' rate would have delivered between the start and the first reading (whole Wh, never below 0) |
+| ``meter_start_from_first_reading``| the same with fewer than two readings to take a rate from          | meter_start := earliest register reading |
 | ``meter_stop_from_last_reading``  | 2.0.1 Ended without a Transaction.End register                     | meter_stop := latest register reading |
 | ``start_from_first_reading``      | 2.0.1 events without a ``Started`` event (lost) but with register readings | start := earliest reading time |
 | ``session_relative_register``     | its readings were lifted by rule 3 of ``reading_rules``            | noted (energy from the lifted series) |
@@ -355,8 +356,7 @@ def _finish_energy(draft: _Draft, readings: list[dict]) -> tuple[str, str] | Non
         if begin:
             draft.meter_start = begin[0]["value"]
         elif series:
-            draft.meter_start = series[0]["value"]
-            draft.repair("meter_start_from_first_reading")
+            _start_from_readings(draft, series)
         if draft.status == "complete":
             if end:
                 draft.meter_stop = end[-1]["value"]
@@ -372,13 +372,29 @@ def _finish_energy(draft: _Draft, readings: list[dict]) -> tuple[str, str] | Non
         first = series[0]
         hours = max((first["timestamp"] - draft.start).total_seconds(), 0.0) / 3600
         if first["value"] > MAX_PLAUSIBLE_POWER_W * hours + BEGIN_ZERO_SLACK_WH:
-            draft.meter_start = first["value"]
             draft.repair("begin_register_zero")
+            _start_from_readings(draft, series, fallback_repair=None)
     if any(r["repair"] and "register_reset" in r["repair"].split(";") for r in series):
         draft.repair("register_reset")
     if any(r["repair"] and "session_relative_register" in r["repair"].split(";") for r in series):
         draft.repair("session_relative_register")
     return None
+
+
+def _start_from_readings(draft, series: list[dict], fallback_repair: str | None = "meter_start_from_first_reading") -> None:
+    """meter_start when the charger gave none: extrapolate the first two readings back to the start, so the
+    energy of the first sampling interval is not lost (a DC charger delivers kWh in a minute)."""
+    first = series[0]
+    second = next((r for r in series[1:] if r["timestamp"] > first["timestamp"]), None)
+    if second is None or draft.start is None or first["timestamp"] <= draft.start:
+        draft.meter_start = first["value"]
+        if fallback_repair:
+            draft.repair(fallback_repair)
+        return
+    rate = (second["value"] - first["value"]) / (second["timestamp"] - first["timestamp"]).total_seconds()
+    lead = (first["timestamp"] - draft.start).total_seconds()
+    draft.meter_start = float(max(0, min(first["value"], round(first["value"] - max(rate, 0.0) * lead))))
+    draft.repair("meter_start_extrapolated")
 
 
 def assemble_transactions(
