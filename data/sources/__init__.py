@@ -1,0 +1,1 @@
+"""One module per landing-zone source family; each exposes functions that write records of a session chunk."""
