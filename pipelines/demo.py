@@ -66,9 +66,11 @@ def main() -> None:
 def print_summary(catalog: str) -> None:
     """Figures read back from the analyst catalog."""
     con = duckdb.connect(catalog, read_only=True)
-    sessions, kwh = con.execute("select count(*), coalesce(sum(energy_wh), 0) / 1000 from sessions").fetchone()
+    sessions, kwh, empty = con.execute(
+        "select count(*), coalesce(sum(energy_wh), 0) / 1000, count(*) filter (where energy_wh = 0) from sessions"
+    ).fetchone()
     print("\nSummary (from the analyst catalog)")
-    print(f"  sessions settled:   {sessions}")
+    print(f"  sessions settled:   {sessions} ({empty} of them cancelled or without energy)")
     print(f"  energy delivered:   {kwh:,.3f} kWh")
     for currency, excl, incl in con.execute(
         "select currency, sum(reported_cost_excl_vat), sum(reported_cost_incl_vat) from sessions "
@@ -81,7 +83,7 @@ def print_summary(catalog: str) -> None:
         "select currency, count(*) filter (where error_code is null), sum(total_cost_incl), "
         "count(*) filter (where error_code is not null) from priced_sessions group by currency order by currency"
     ).fetchall():
-        print(f"  priced by the engine {currency or '(none)'}: {n} sessions, {incl or 0:,.2f} incl. VAT; "
+        print(f"  priced by the engine {currency or '(no tariff)'}: {n} sessions, {incl or 0:,.2f} incl. VAT; "
               f"{errors} not priced (see priced_sessions.error_code)")
     quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
     print(f"  quarantined rows:   {quarantined}")

@@ -51,7 +51,9 @@ def platform_evse_index(warehouse: WarehouseResource) -> dict[str, parse.EvseSit
         for evse in (document.get("evses") or []) if isinstance(document, dict) else []:
             platform_ids = ((evse or {}).get("external_ids") or {}).get("platform") or {}
             if platform_ids.get("evse_id") is not None:
-                index[str(platform_ids["evse_id"])] = parse.EvseSite(row["location_id"], row["time_zone"], row["operator_id"])
+                index[str(platform_ids["evse_id"])] = parse.EvseSite(
+                    row["location_id"], row["time_zone"], row["operator_id"],
+                    None if evse.get("uid") is None else str(evse["uid"]))
     return index
 
 

@@ -271,6 +271,7 @@ class EvseSite:
     location_id: str
     time_zone: str | None
     operator_id: str | None
+    evse_uid: str | None = None  # our EVSE uid (OCPI), so sessions join the `evses` reference
 
 
 def parse_session(session: Any, operator_zones: dict[str, str],
@@ -342,7 +343,9 @@ def parse_session(session: Any, operator_zones: dict[str, str],
         "session_id": session_id, "source": "cpms_session", "source_id": platform_id, "session_ref": platform_id,
         "platform_session_id": platform_id, "operator_id": operator_id,
         "location_id": site.location_id if site else None,
-        "evse_uid": None if session.get("evseId") is None else str(session["evseId"]),
+        # Our EVSE uid when the reference maps the platform EVSE; else the platform's own id (also in evse_id).
+        "evse_uid": (site.evse_uid if site and site.evse_uid else
+                     None if session.get("evseId") is None else str(session["evseId"])),
         "connector_id": None if session.get("connectorId") is None else str(session["connectorId"]),
         "auth_id": session.get("idTag"), "auth_method": authorization.get("method") or session.get("idTagType"),
         "start_utc": start, "end_utc": end, "time_zone": zone, "settlement_date": settlement_date(end, zone),
