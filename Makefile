@@ -9,7 +9,7 @@ export CHARGELEDGER_WAREHOUSE ?= $(CURDIR)/data/warehouse
 DEMO_SEED ?= 7
 DEMO_ARGS ?=
 
-.PHONY: help setup demo generate settle test ui bench gateway clean
+.PHONY: help setup demo generate settle test ui bench gateway webhook standins clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -42,6 +42,19 @@ ui: setup  ## the Dagster UI on the same data (http://127.0.0.1:3000)
 
 bench: setup  ## benchmarks (ratios measured in one run); BENCH_ARGS=--quick for a short run
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+gateway: setup  ## the OCPP central system (1.6J/2.0.1) on port 9000; credentials from CHARGELEDGER_OCPP_CREDENTIALS
+	$(BIN)/python -m resources.ocpp_gateway --port 9000 --landing $(CHARGELEDGER_LANDING) \
+		--state-dir data/gateway_state --credentials-env CHARGELEDGER_OCPP_CREDENTIALS
+
+webhook: setup  ## the Eevion webhook receiver on port 8090 (secret path token from EEVION_WEBHOOK_TOKEN)
+	$(BIN)/python -m resources.eevion_webhook --port 8090
+
+standins: setup  ## loopback stand-ins of the platform (8801), Eevion (8802) and Charge API (8803); Ctrl-C stops them
+	$(BIN)/python -m tests.standins.platform --port 8801 & \
+	$(BIN)/python -m tests.standins.eevion --port 8802 & \
+	$(BIN)/python -m tests.standins.charge_api --port 8803 & \
+	trap 'kill 0' INT TERM; wait
 
 clean:  ## remove generated data, the warehouse and caches (keeps .venv)
 	rm -rf data/landing data/warehouse .dagster_home .numba_cache .pytest_cache .hypothesis
