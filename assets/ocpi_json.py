@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+# One key-casing rule for the whole project: the engine's.
+from tariff_engine.adapters.ocpi import snake_keys
 
-
-def snake_keys(value: Any) -> Any:
-    """Recursively convert camelCase object keys to snake_case (OCPI is snake_case on the wire)."""
-    if isinstance(value, dict):
-        return {_CAMEL_BOUNDARY.sub("_", k).lower() if isinstance(k, str) else k: snake_keys(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [snake_keys(v) for v in value]
-    return value
+__all__ = ["decimal_of", "parse_utc", "snake_keys"]
 
 
 def parse_utc(text: Any) -> dt.datetime:

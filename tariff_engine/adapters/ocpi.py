@@ -349,6 +349,12 @@ _CDR_MEASUREMENTS = {"MIN_CURRENT": "min_current", "MAX_CURRENT": "max_current",
 _CDR_IGNORED_DIMS = {"FLAT", "CURRENT", "ENERGY_EXPORT", "ENERGY_IMPORT", "POWER", "STATE_OF_CHARGE"}
 
 
+def country_time_zone(country: str | None) -> str | None:
+    """The IANA zone of a country (alpha-2 or alpha-3) that has a single zone, else None."""
+    code = (country or "").upper()
+    return _SINGLE_ZONE_COUNTRIES.get(_ALPHA2.get(code, code))
+
+
 class TimezoneUnresolvedError(OcpiFormatError):
     """No IANA time zone for a CDR: none given, none on its location, and its country spans several zones."""
 
@@ -364,9 +370,9 @@ def resolve_timezone(cdr: Mapping[str, Any]) -> str:
                 return location["time_zone"]
             country = location.get("country")
             if isinstance(country, str):
-                code = _ALPHA2.get(country.upper(), country.upper())
-                if code in _SINGLE_ZONE_COUNTRIES:
-                    return _SINGLE_ZONE_COUNTRIES[code]
+                zone = country_time_zone(country)
+                if zone:
+                    return zone
                 raise TimezoneUnresolvedError(
                     f"$.{key}.country", f"country {country!r} has no single time zone; pass the location's zone")
     raise TimezoneUnresolvedError("$.cdr_location", "no time zone and no country to derive one from")
