@@ -2,22 +2,18 @@
 
 import dagster as dg
 
-from assets.partitions import daily
-
 # Settlement-side groups: everything keyed by settlement date, downstream of the ingest.
 SETTLEMENT_GROUPS = ("sessions", "consumption", "pricing", "settlement", "catalog")
 
 nightly_settlement = dg.define_asset_job(
     name="nightly_settlement",
     selection=dg.AssetSelection.groups("ingest", *SETTLEMENT_GROUPS),
-    partitions_def=daily,
     description="Ingest what landed on day D, then settle the sessions whose settlement date is D.",
 )
 
 resettlement = dg.define_asset_job(
     name="resettlement",
     selection=dg.AssetSelection.groups(*SETTLEMENT_GROUPS),
-    partitions_def=daily,
     description="Re-settle day D after late data for it landed (requested by the late-data sensor).",
 )
 

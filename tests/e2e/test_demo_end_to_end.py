@@ -55,6 +55,11 @@ def test_every_delivered_session_is_settled_once(settled):
     rows = con.execute("select settlement_date::varchar, currency, count(*) from sessions where energy_wh > 0 "
                        "and not is_credit group by all").fetchall()
     assert {(d, c): n for d, c, n in rows} == expected
+    # Every generated session, cancelled ones included, is in the catalog exactly once.
+    generated = sum(day["sessions"] for day in manifest["sessions_by_day"].values())
+    cancelled = sum(day.get("cancelled", 0) for day in manifest["sessions_by_day"].values())
+    assert con.execute("select count(*) from sessions").fetchone()[0] == generated
+    assert con.execute("select count(*) from sessions where energy_wh = 0").fetchone()[0] == cancelled
     assert con.execute("select count(*) - count(distinct session_id) from sessions").fetchone()[0] == 0
 
 
