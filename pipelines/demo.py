@@ -37,7 +37,10 @@ def _is_date(text: str) -> bool:
 
 def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None) -> None:
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False)
+    # Step events go to the run's event log (make ui); the terminal only shows warnings and errors.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
+                                    run_config=quiet)
     failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
     label = f"{job_name}[{partition_key}]" if partition_key else job_name
     if not result.success:
