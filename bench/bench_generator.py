@@ -72,7 +72,10 @@ def main() -> int:
     parser.add_argument("--ocpp-sample", type=int, default=10_000, help="sessions generated with OCPP frames")
     parser.add_argument("--out", default=str(REPO / "bench" / "out" / "generator"))
     parser.add_argument("--keep", action="store_true", help="keep the generated files")
+    parser.add_argument("--quick", action="store_true", help="a 100,000-session day and a 1,000-session OCPP sample")
     args = parser.parse_args()
+    if args.quick:
+        args.sessions, args.ocpp_sample = min(args.sessions, 100_000), min(args.ocpp_sample, 1_000)
     out = Path(args.out)
     sys.path.insert(0, str(REPO))
     from data.landing import FLUSH_LINES

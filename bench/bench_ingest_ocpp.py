@@ -205,7 +205,10 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--charge-points", type=int, default=20)
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="20,000 frames instead of 200,000")
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.frames = min(arguments.frames, 20_000)
     workspace = tempfile.TemporaryDirectory()
     root = Path(workspace.name)
     paths = generate(arguments.frames, root)
