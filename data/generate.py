@@ -29,6 +29,7 @@ from data.manifest import Tally
 from data.sessions import SessionChunk, generate_chunk
 from data.sources import ocpp
 from data.sources.eevion import EevionWriter
+from data.sources.electricity_rates import write_electricity_rates
 from data.sources.intervals import IntervalWriter
 from data.sources.ocpi import OcpiCdrWriter
 from data.sources.platform import PlatformWriter
@@ -123,6 +124,9 @@ def run(cfg: GeneratorConfig) -> dict[str, Any]:
         _boot_stations(ctx)
     cdrs = OcpiCdrWriter(ctx) if cfg.wants("ocpi_cdrs") else None
     platform = PlatformWriter(ctx, landing) if cfg.wants("platform") else None
+    if platform is not None:
+        # Rates live in the platform's folder (its reset clears them), so they come with that source.
+        write_electricity_rates(ctx)
     eevion = EevionWriter(ctx, landing) if cfg.wants("eevion") else None
     intervals = IntervalWriter(ctx, landing) if cfg.wants("interval_charges") else None
     writers = [w for w in (cdrs, platform, eevion, intervals) if w is not None]

@@ -46,7 +46,8 @@ def _cursor(resource: str, day: str, page: int) -> str:
     return base64.urlsafe_b64encode(f'{{"r":"{resource}","d":"{day}","p":{page}}}'.encode()).decode().rstrip("=")
 
 
-def _envelope(resource: str, path: str):
+def listing_envelope(resource: str, path: str):
+    """A builder of cursor-paginated listing bodies (`data`, `links`, `meta`) for one platform resource."""
     def build(items: list[Any], day: str, page: int, has_next: bool) -> dict[str, Any]:
         url = f"{BASE_URL}/{path}"
         next_cursor = _cursor(resource, day, page + 1) if has_next else None
@@ -83,9 +84,9 @@ class PlatformWriter:
     def __init__(self, ctx: RunContext, landing: Landing) -> None:
         self.ctx = ctx
         self.sessions = Pager(landing, PER_PAGE, lambda d, p: f"platform/sessions/{d}/sync-{d}-page-{p:04d}.json",
-                              _envelope("sessions", "sessions/v1.0"))
+                              listing_envelope("sessions", "sessions/v1.0"))
         self.cdrs = Pager(landing, PER_PAGE, lambda d, p: f"platform/cdrs/{d}/sync-{d}-page-{p:04d}.json",
-                          _envelope("cdrs", "cdrs/v2.0"))
+                          listing_envelope("cdrs", "cdrs/v2.0"))
 
     def emit_session(self, chunk: SessionChunk, i: int, fault: Fault) -> None:
         """Add the platform session (and its CDR when roaming) of session `i`."""

@@ -183,10 +183,14 @@ def electricity_cost(intervals: pl.DataFrame, rates: Mapping[str, ElectricityRat
 
 
 def session_electricity_cost(priced_intervals: pl.DataFrame) -> pl.DataFrame:
-    """Per session: energy_wh and electricity_cost as the sum of its rounded interval costs."""
+    """Per session: energy_wh and electricity_cost as the sum of its rounded interval costs.
+
+    The cost is null when any interval has no price: a partial sum would understate it silently.
+    """
     return priced_intervals.group_by("session_id").agg(
         pl.col("energy_wh").sum(),
-        pl.col("electricity_cost").sum().cast(COST_DTYPE),
+        pl.when(pl.col("electricity_cost").is_null().any()).then(None)
+        .otherwise(pl.col("electricity_cost").sum()).cast(COST_DTYPE).alias("electricity_cost"),
         pl.col("electricity_cost").is_null().sum().alias("unpriced_intervals"),
     ).sort("session_id")
 

@@ -152,3 +152,15 @@ def test_get_single_session(eevion_server, eevion_api):
     with pytest.raises(ApiError) as failure:
         eevion_api.get_session("invalidId")
     assert failure.value.status == 400 and failure.value.message == "That session does not exist"
+
+
+def test_station_maps_to_our_operator_location_and_evse():
+    from assets.ingest.eevion.parse import parse_session
+    from assets.reference.external_ids import EvseSite
+
+    body = dict(make_session(1), stationId="2055A")
+    stations = {"2055A": EvseSite("LOC-MPL-000005", "America/Toronto", "CA-MPL", "000055-1")}
+    row = parse_session(body, "listing", stations)
+    assert (row["operator_id"], row["location_id"], row["evse_uid"]) == ("CA-MPL", "LOC-MPL-000005", "000055-1")
+    unknown = parse_session(dict(body, stationId="9999Z"), "listing", stations)
+    assert unknown["operator_id"] is None and unknown["evse_uid"] == "9999Z"

@@ -80,3 +80,15 @@ def test_half_up_rounding_of_interval_cost():
 
     assert interval_cost(333, Decimal("0.12345")) == Decimal("0.0411")  # 0.04110885
     assert interval_cost(1, Decimal("0.05")) == Decimal("0.0001")       # 0.00005 -> half up
+
+
+def test_session_cost_is_null_when_any_interval_has_no_price():
+    priced = pl.DataFrame({
+        "session_id": ["a", "a", "b", "b"],
+        "energy_wh": [1000, 500, 250, 250],
+        "electricity_cost": [Decimal("0.2800"), Decimal("0.0600"), Decimal("0.0700"), None],
+    }, schema_overrides={"electricity_cost": pl.Decimal(18, 4)})
+    out = {r["session_id"]: r for r in session_electricity_cost(priced).iter_rows(named=True)}
+    # a: 0.28 + 0.06 = 0.34; b: one interval unpriced, so its cost is unknown, not 0.07.
+    assert out["a"]["electricity_cost"] == Decimal("0.3400") and out["a"]["unpriced_intervals"] == 0
+    assert out["b"]["electricity_cost"] is None and out["b"]["unpriced_intervals"] == 1

@@ -25,6 +25,7 @@ from assets.ingest.platform.pages import (PageName, RawItem, collapse_redeliveri
                                           read_page_items)
 from assets.ingest.platform.watermarks import WatermarkRegister, normalise, parse
 from assets.partitions import daily
+from assets.reference.external_ids import external_evse_index
 from assets.quarantine import Rejection
 from resources.eevion_api import EevionApiResource
 from resources.landing import LandingZoneResource
@@ -113,10 +114,11 @@ def eevion_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     outcome = IngestOutcome(rejected=unreadable + hook_unreadable + collapsed.conflicts,
                             redelivered=collapsed.redelivered,
                             rows_in=len(unreadable) + len(hook_unreadable) + len(collapsed.items) + len(collapsed.conflicts))
+    stations = external_evse_index(warehouse, "eevion", "station_id")
     for item in collapsed.items:
         value = item.value  # decoded once per record
         try:
-            row = parse_session(value["session"], value["origin"])
+            row = parse_session(value["session"], value["origin"], stations)
         except Rejected as exc:
             outcome.rejected.append(Rejection(source, item.ref, exc.code, exc.reason, json.dumps(value["session"])))
             continue

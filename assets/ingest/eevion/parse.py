@@ -26,11 +26,17 @@ from typing import Any
 
 from assets.ingest.ocpi_cdrs.parse import Rejected
 from assets.ingest.platform.parse import currency_code, money, number, optional_timestamp, require, settlement_date, timestamp, unit_value
+from assets.reference.external_ids import EvseSite
 from assets.reference.timezones import valid_zone
 
 
-def parse_session(session: Any, origin: str) -> dict[str, Any]:
-    """One Eevion session body → an `eevion_sessions` row (without landing columns)."""
+def parse_session(session: Any, origin: str, stations: dict[str, EvseSite] | None = None) -> dict[str, Any]:
+    """One Eevion session body → an `eevion_sessions` row (without landing columns).
+
+    An Eevion account is one operator's, but the session names only its station: the operator, our location
+    and EVSE uid come from the reference EVSE whose `external_ids.eevion.station_id` is that station; an
+    unknown station keeps Eevion's own location id and station id, and no operator.
+    """
     if not isinstance(session, dict):
         raise Rejected("NOT_AN_OBJECT", "a session must be a JSON object")
     session_id = str(require(session, "sessionId"))
@@ -57,10 +63,13 @@ def parse_session(session: Any, origin: str) -> dict[str, Any]:
     total_s = int(number(duration, "duration")) if duration not in (None, "") else (
         int((end - start).total_seconds()) if end else 0)
     tariff = session.get("tariff") or {}
+    site = (stations or {}).get(str(session.get("stationId")))
     return {
         "session_id": f"eevion:{session_id}", "source": "eevion", "source_id": session_id, "session_ref": session_id,
-        "operator_id": None,
-        "location_id": location.get("id"), "evse_uid": session.get("stationId"), "connector_id": session.get("portId"),
+        "operator_id": site.operator_id if site else None,
+        "location_id": site.location_id if site else location.get("id"),
+        "evse_uid": site.evse_uid if site and site.evse_uid else session.get("stationId"),
+        "connector_id": session.get("portId"),
         "auth_id": session.get("authId") or None, "auth_method": session.get("startWith"),
         "start_utc": start, "end_utc": end, "time_zone": zone, "settlement_date": settlement_date(end, zone),
         "energy_wh": float(energy), "total_time_s": total_s, "parking_time_s": 0, "currency": currency,

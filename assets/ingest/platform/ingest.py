@@ -26,6 +26,7 @@ from assets.partitions import daily
 from assets.quarantine import Rejection
 from assets.reference import tables as _reference_tables  # noqa: F401  (registers locations/operators specs)
 from resources.landing import LandingZoneResource
+from assets.reference.external_ids import external_evse_index
 from resources.warehouse import WarehouseResource
 
 GROUP = "ingest"
@@ -40,21 +41,9 @@ def reference_zones(warehouse: WarehouseResource) -> tuple[dict[str, LocationInf
 
 
 def platform_evse_index(warehouse: WarehouseResource) -> dict[str, parse.EvseSite]:
-    """Platform EVSE id → its location, zone and operator, from `external_ids.platform.evse_id` of the EVSEs
-    in the reference locations (their raw payloads); platform sessions name an EVSE, never a location."""
-    index: dict[str, parse.EvseSite] = {}
-    for row in warehouse.read("locations").iter_rows(named=True):
-        try:
-            document = json.loads(row["raw_payload"] or "{}")
-        except ValueError:
-            continue
-        for evse in (document.get("evses") or []) if isinstance(document, dict) else []:
-            platform_ids = ((evse or {}).get("external_ids") or {}).get("platform") or {}
-            if platform_ids.get("evse_id") is not None:
-                index[str(platform_ids["evse_id"])] = parse.EvseSite(
-                    row["location_id"], row["time_zone"], row["operator_id"],
-                    None if evse.get("uid") is None else str(evse["uid"]))
-    return index
+    """Platform EVSE id → its location, zone, operator and our EVSE uid (`external_ids.platform.evse_id` of the
+    reference EVSEs); platform sessions name an EVSE, never a location."""
+    return external_evse_index(warehouse, "platform", "evse_id")
 
 
 def _versioned_key(id_field: str, stamp_field: str):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +31,7 @@ from zoneinfo import ZoneInfo
 from assets.ingest.ocpi_cdrs.parse import LocationInfo, Rejected
 from assets.ocpi_json import decimal_of, parse_utc
 from assets.ocpi_json import snake_keys as _snake_one
+from assets.reference.external_ids import EvseSite
 from assets.reference.timezones import resolve_time_zone
 
 OCPI_VERSIONS = ("2.1.1", "2.2")
@@ -262,16 +262,6 @@ def _money_pair(obj: Any, name: str, scale_fn=money) -> tuple[Decimal | None, De
     if not isinstance(obj, dict):
         raise Rejected("INVALID_VALUE", f"{name} is not a {{withTax, withoutTax}} object")
     return scale_fn(obj.get("withTax"), f"{name}.withTax"), scale_fn(obj.get("withoutTax"), f"{name}.withoutTax")
-
-
-@dataclass(frozen=True)
-class EvseSite:
-    """Where a platform EVSE is, per the reference locations."""
-
-    location_id: str
-    time_zone: str | None
-    operator_id: str | None
-    evse_uid: str | None = None  # our EVSE uid (OCPI), so sessions join the `evses` reference
 
 
 def parse_session(session: Any, operator_zones: dict[str, str],
