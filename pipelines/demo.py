@@ -88,6 +88,13 @@ def print_summary(catalog: str) -> None:
     ).fetchall():
         print(f"  priced by the engine {currency or '(no tariff)'}: {n} sessions, {incl or 0:,.2f} incl. VAT; "
               f"{errors} not priced (see priced_sessions.error_code)")
+    for currency, n, cost, unknown in con.execute(
+        "select currency, count(*) filter (where electricity_cost is not null), sum(electricity_cost), "
+        "count(*) filter (where electricity_cost is null) from session_electricity_cost "
+        "group by currency order by currency nulls last"
+    ).fetchall():
+        print(f"  electricity bought {currency or '(no rate)'}: {cost or 0:,.2f} for {n} sessions"
+              + (f"; {unknown} sessions without a rate for every interval" if unknown else ""))
     quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
     print(f"  quarantined rows:   {quarantined}")
     for code, count in con.execute(

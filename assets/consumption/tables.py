@@ -149,7 +149,7 @@ SESSION_ELECTRICITY_COST = TableSpec(
     sort_by=("session_id",),
     column_docs={PARTITION: PARTITION_DOC,
                  "electricity_cost": "Sum of the session's interval costs (Decimal 18,4).",
-                 "unpriced_intervals": "Intervals without a price (their cost is not in the sum)."},
+                 "unpriced_intervals": "Intervals without a price; when above 0 the session's cost is null (unknown)."},
 )
 
 TABLES = [METER_CURVES, CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, SESSION_ELECTRICITY_COST]
