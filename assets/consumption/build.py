@@ -22,6 +22,7 @@ from resources.warehouse import WarehouseResource
 from tariff_engine.adapters.ocpi import OcpiFormatError, parse_tariff
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
+from tariff_engine.consumption.electricity import session_electricity_cost as library_session_cost
 from tariff_engine.consumption.meter_curve import DROPPED_REASONS, clean_register
 from tariff_engine.consumption.periods import CHARGING_STATES, PARKING_STATES, split_charging_periods
 from tariff_engine.consumption.price_changes import rules_from_tariff
@@ -329,8 +330,10 @@ def electricity_cost(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
 def session_electricity_cost(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
     """Per-session totals of the day's interval costs."""
     costs = warehouse.read(ELECTRICITY_COST.name, **{PARTITION: day})
-    return costs.group_by("session_id").agg(
-        pl.col("energy_wh").sum(), pl.col("rate_id").drop_nulls().first(),
-        pl.col("electricity_cost").sum().cast(pl.Decimal(18, 4)), pl.col("currency").drop_nulls().first(),
-        pl.col("electricity_cost").is_null().sum().cast(pl.Int64).alias("unpriced_intervals"),
-    ).with_columns(pl.lit(day).alias(PARTITION)).sort("session_id")
+    # The library's rule: the sum of rounded interval costs, null when any interval has no price.
+    totals = library_session_cost(costs.select("session_id", "energy_wh", "electricity_cost"))
+    labels = costs.group_by("session_id").agg(pl.col("rate_id").drop_nulls().first(),
+                                              pl.col("currency").drop_nulls().first())
+    return (totals.join(labels, on="session_id", how="left")
+            .with_columns(pl.col("unpriced_intervals").cast(pl.Int64), pl.lit(day).alias(PARTITION))
+            .sort("session_id"))

@@ -153,7 +153,8 @@ def test_assets_produce_exact_figures_and_pass_their_checks(seeded):
     assert cost.filter(pl.col("session_id") == B)["unpriced_reason"].unique().to_list() == ["NO_RATE_FOR_OPERATOR"]
     per_session = seeded.read("session_electricity_cost", session_settlement_date=DAY).sort("session_id")
     assert per_session["session_id"].to_list() == [C, B, A]
-    assert per_session["electricity_cost"].to_list() == [Decimal("0"), Decimal("0"), Decimal("0.3000")]
+    # Sessions with unpriced intervals have an unknown (null) cost, never a silent 0.
+    assert per_session["electricity_cost"].to_list() == [None, None, Decimal("0.3000")]
     assert per_session["unpriced_intervals"].to_list() == [2, 2, 0]
 
 

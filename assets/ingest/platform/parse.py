@@ -177,6 +177,9 @@ def parse_cdr(cdr: Any, locations: dict[str, LocationInfo], operator_zones: dict
         raise Rejected("NO_TIME_ZONE", f"no time zone for location {location_id!r}, operator {operator_id!r} or country {country!r}")
     row["time_zone"] = zone
     row["settlement_date"] = settlement_date(end, zone)
+    if reference and reference.operator_id:
+        # Our operator id (e.g. NL-GRX) rather than the platform's numeric operatorId, as for sessions.
+        row["operator_id"] = reference.operator_id
     return row
 
 
