@@ -14,6 +14,15 @@ import polars as pl
 from resources.tables import TableSpec
 
 
+class Rejected(Exception):
+    """Raised by a parser for a record it cannot accept; `code` becomes the quarantine reason code."""
+
+    def __init__(self, code: str, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Rejection:
     """One rejected record."""

@@ -123,7 +123,7 @@ class WarehouseResource(dg.ConfigurableResource):
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
         path = self.table_path(table)
-        return path.exists() and any(path.rglob(f"*.parquet"))
+        return path.exists() and any(path.rglob("*.parquet"))
 
     def partitions(self, table: str) -> list[dict[str, str]]:
         """The partitions written so far, as {column: value-as-text} dicts."""

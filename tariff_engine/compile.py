@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
+from .consumption.timezones import offset_segments
 from .model import WEEKDAYS, PriceComponent, Session, Tariff, TariffRestrictions
 from .money import MODE_CODES, STAGE_CODES, decimal_to_nano, INTERNAL_DECIMALS, minor_units
 from .policy import PricingPolicy
@@ -255,38 +256,15 @@ class ZoneTable:
     utc_offsets_ms: np.ndarray
 
 
-def _offset_ms(zone: ZoneInfo, second: int) -> int:
-    local = (_EPOCH + timedelta(seconds=second)).astimezone(zone)
-    return local.utcoffset() // timedelta(milliseconds=1)
-
-
 def zone_transitions(zone: ZoneInfo, first_ms: int, last_ms: int) -> tuple[list[int], list[int]]:
     """(instants, offsets): the UTC offset valid from each instant on, covering [first_ms, last_ms].
 
-    Found by sampling every 6 hours and bisecting each change to the second (tz transitions are whole seconds;
-    no zone changes its offset twice within 6 hours).
+    The transitions come from the one shared finder (`consumption.timezones.offset_segments`, microseconds,
+    days of margin on both sides), converted to the kernels' milliseconds; the first instant is NONE.
     """
-    start = first_ms // 1000 - 2 * 86_400
-    end = last_ms // 1000 + 2 * 86_400
-    instants, offsets = [NONE], [_offset_ms(zone, start)]
-    previous_second, previous_offset = start, offsets[0]
-    second = start
-    while second < end:
-        second = min(second + 6 * 3600, end)
-        offset = _offset_ms(zone, second)
-        if offset != previous_offset:
-            low, high = previous_second, second  # offset(low) == previous, offset(high) == new
-            while high - low > 1:
-                middle = (low + high) // 2
-                if _offset_ms(zone, middle) == previous_offset:
-                    low = middle
-                else:
-                    high = middle
-            instants.append(high * 1000)
-            offsets.append(offset)
-            previous_offset = offset
-        previous_second = second
-    return instants, offsets
+    starts_us, offsets_us = offset_segments(zone.key, first_ms * 1000, last_ms * 1000)
+    instants = [NONE] + [int(start) // 1000 for start in starts_us[1:]]
+    return instants, [int(offset) // 1000 for offset in offsets_us]
 
 
 @lru_cache(maxsize=512)

@@ -29,9 +29,10 @@ seed is silent; each is a documented choice, not a guess hidden in code):
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
+from .fields import json_decimal, json_object
 from ..model import PriceComponent, Tariff, TariffElement, TariffModelError, TariffRestrictions, TaxRate
 
 EEVION_TYPES = ("flat", "time", "kwh", "tiered", "time-tiered")
@@ -54,15 +55,7 @@ class EevionTariffError(TariffModelError):
 
 
 def _decimal(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise EevionTariffError(path, f"expected a number, got {value!r}")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise EevionTariffError(path, f"not a number: {value!r}") from None
-    if not result.is_finite() or result < 0:
-        raise EevionTariffError(path, f"expected a finite number >= 0, got {value!r}")
-    return result
+    return json_decimal(value, path, EevionTariffError, minimum=Decimal(0))
 
 
 def _unit_seconds(value: Any, path: str) -> int:
@@ -81,12 +74,7 @@ def _per_hour(price: Decimal, unit_seconds: int) -> Decimal:
 
 
 def _object(value: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise EevionTariffError(path, "expected an object")
-    for key in value:
-        if key not in allowed:
-            raise EevionTariffError(f"{path}.{key}", "unknown field")
-    return value
+    return json_object(value, path, allowed, EevionTariffError)
 
 
 def _element(component: PriceComponent, **restrictions: Any) -> TariffElement:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Mapping
 
+from .fields import json_decimal, json_object
 from ..model import (
     Amount,
     TaxAmount,
@@ -72,24 +73,11 @@ def snake_keys(value: Any) -> Any:
 
 
 def _object(value: Any, path: str, allowed: set[str]) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise OcpiFormatError(path, "expected an object")
-    for key in value:
-        if key not in allowed:
-            raise OcpiFormatError(f"{path}.{key}", "unknown or unsupported field")
-    return value
+    return json_object(value, path, allowed, OcpiFormatError)
 
 
 def _decimal(value: Any, path: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise OcpiFormatError(path, f"expected a number, got {value!r}")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise OcpiFormatError(path, f"not a number: {value!r}") from None
-    if not result.is_finite():
-        raise OcpiFormatError(path, f"not a finite number: {value!r}")
-    return result
+    return json_decimal(value, path, OcpiFormatError)
 
 
 def _int(value: Any, path: str) -> int:

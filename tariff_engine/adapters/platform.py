@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import decimal
 from datetime import date, datetime, time, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..consumption.electricity import ElectricityRate
+from .fields import json_decimal
 from ..model import (
     WEEKDAYS,
     PriceComponent,
@@ -125,17 +126,7 @@ def _is_set(value: Any) -> bool:
 
 
 def _decimal(value: Any, path: str, *, minimum: Decimal | None = Decimal(0)) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
-        raise PlatformTariffError(path, f"expected a number, got {value!r}")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise PlatformTariffError(path, f"not a number: {value!r}") from None
-    if not result.is_finite():
-        raise PlatformTariffError(path, f"not a finite number: {value!r}")
-    if minimum is not None and result < minimum:
-        raise PlatformTariffError(path, f"must be >= {minimum}, got {value!r}")
-    return result
+    return json_decimal(value, path, PlatformTariffError, minimum=minimum)
 
 
 def _optional_decimal(data: Mapping[str, Any], key: str, path: str) -> Decimal | None:

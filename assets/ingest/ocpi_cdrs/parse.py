@@ -28,16 +28,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from assets.ocpi_json import decimal_of, parse_utc, snake_keys
+from assets.quarantine import Rejected
 from assets.reference.timezones import resolve_time_zone
-
-
-class Rejected(Exception):
-    """A record the ingest cannot accept; `code` is the quarantine reason code."""
-
-    def __init__(self, code: str, reason: str):
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,7 @@ import json
 import uuid
 from dataclasses import dataclass
 
-
-class DocumentRejected(Exception):
-    """A company document the registry refuses; `code` is the quarantine reason code."""
-
-    def __init__(self, code: str, reason: str):
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
+from assets.quarantine import Rejected as DocumentRejected
 
 
 @dataclass(frozen=True)
