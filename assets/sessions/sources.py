@@ -75,6 +75,8 @@ def ocpp_session_rows(warehouse: WarehouseResource) -> pl.LazyFrame:
         pl.col("connector_id").cast(pl.String()),
         pl.col("id_tag").alias("auth_id"),
         pl.lit(None, pl.String()).alias("auth_method"),
+        pl.lit(None, pl.String()).alias("emsp_id"),
+        pl.col("id_tag").alias("customer_id"),
         pl.col("start_timestamp").alias("start_utc"),
         pl.col("stop_timestamp").alias("end_utc"),
         "time_zone",
@@ -86,6 +88,8 @@ def ocpp_session_rows(warehouse: WarehouseResource) -> pl.LazyFrame:
         pl.col("tariff_ids").fill_null([]),
         pl.lit(None, SESSIONS.schema["reported_cost_excl_vat"]).alias("reported_cost_excl_vat"),
         pl.lit(None, SESSIONS.schema["reported_cost_incl_vat"]).alias("reported_cost_incl_vat"),
+        *[pl.lit(None, SESSIONS.schema[f"reported_{part}_cost"]).alias(f"reported_{part}_cost")
+          for part in ("energy", "time", "parking", "fixed")],
         pl.lit(False).alias("is_credit"),
         pl.lit(None, pl.String()).alias("credit_reference_id"),
         pl.col("stop_timestamp").alias("last_updated"),

@@ -19,6 +19,8 @@ SESSION_COLUMNS: dict[str, pl.DataType] = {
     "connector_id": pl.String(),
     "auth_id": pl.String(),
     "auth_method": pl.String(),
+    "emsp_id": pl.String(),
+    "customer_id": pl.String(),
     "start_utc": UTC,
     "end_utc": UTC,
     "time_zone": pl.String(),
@@ -30,6 +32,10 @@ SESSION_COLUMNS: dict[str, pl.DataType] = {
     "tariff_ids": pl.List(pl.String()),
     "reported_cost_excl_vat": MONEY,
     "reported_cost_incl_vat": MONEY,
+    "reported_energy_cost": MONEY,
+    "reported_time_cost": MONEY,
+    "reported_parking_cost": MONEY,
+    "reported_fixed_cost": MONEY,
     "is_credit": pl.Boolean(),
     "credit_reference_id": pl.String(),
     "last_updated": UTC,
@@ -41,6 +47,10 @@ SESSION_DOCS = {
     "source_id": "The source's own id, as the source writes it.",
     "session_ref": "The CPO's own session reference, shared by every source that reports the session (OCPI "
                    "session_id, OCPP transaction id, platform or Eevion session id, interval chargeExternalId).",
+    "emsp_id": "The eMSP (roaming partner) whose customer charged, as COUNTRY-PARTY (OCPI cdr_token "
+               "country_code and party_id, platform roaming client); null for the operator's own customers.",
+    "customer_id": "Who charged, as the source identifies the customer: contract id (eMAID) or account, "
+                   "else the token uid / idTag; for home charging the charge point (household).",
     "start_utc": "Session start (UTC).",
     "end_utc": "Session end (UTC).",
     "time_zone": "IANA zone of the location; local times and the settlement date come from it.",
@@ -51,6 +61,10 @@ SESSION_DOCS = {
     "currency": "ISO 4217 currency of every amount on the row.",
     "reported_cost_excl_vat": "Total cost as the source reported it, excl. VAT (DECIMAL(18,4)).",
     "reported_cost_incl_vat": "Total cost as the source reported it, incl. VAT, when given.",
+    "reported_energy_cost": "Energy part of the reported cost, excl. VAT, when the source itemises it (OCPI total_energy_cost).",
+    "reported_time_cost": "Time part of the reported cost, excl. VAT, when itemised (OCPI total_time_cost).",
+    "reported_parking_cost": "Parking/idle part of the reported cost, excl. VAT, when itemised (OCPI total_parking_cost).",
+    "reported_fixed_cost": "Fixed part of the reported cost, excl. VAT, when itemised (OCPI total_fixed_cost).",
     "is_credit": "True for a credit CDR that reverses credit_reference_id.",
 }
 

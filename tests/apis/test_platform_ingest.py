@@ -56,7 +56,7 @@ def test_cdrs_across_pages_field_by_field(platform_server, platform_api, referen
     assert row["total_time_s"] == 5100 and row["parking_time_s"] == 900
     assert row["currency"] == "EUR" and row["tariff_ids"] == ["EUR-AC-STD"]
     assert row["reported_cost_excl_vat"] == Decimal("10.0000")  # 0.5 + 8.00 + 1.5
-    assert row["total_energy_cost"] == Decimal("8.0000") and row["total_parking_cost"] == Decimal("1.5000")
+    assert row["reported_energy_cost"] == Decimal("8.0000") and row["reported_parking_cost"] == Decimal("1.5000")
     assert row["auth_id"] == "012300007" and row["contract_id"] == "NL-TNM-C00000007-X"
     assert row["auth_method"] == "WHITELIST" and row["is_credit"] is False
     assert json.loads(row["raw_payload"])["id"] == 300007
@@ -67,7 +67,7 @@ def test_cdrs_across_pages_field_by_field(platform_server, platform_api, referen
 
     credit = table.filter(pl.col("cdr_id") == 302001).row(0, named=True)
     assert credit["is_credit"] is True
-    assert credit["reported_cost_excl_vat"] == Decimal("-12.9200") and credit["total_energy_cost"] == Decimal("-10.9200")  # 28 kWh × 0.39
+    assert credit["reported_cost_excl_vat"] == Decimal("-12.9200") and credit["reported_energy_cost"] == Decimal("-10.9200")  # 28 kWh × 0.39
 
     oicp = table.filter(pl.col("cdr_id") == 500001).row(0, named=True)
     assert oicp["protocol"] == "Hubject" and oicp["protocol_version"] == "OICP 2.3"

@@ -35,7 +35,9 @@ def _charge_row(parsed: dict, provider: str, ref: str, landing_date: dt.date, ra
         "source": "interval", "source_id": parsed["charge_id"], "session_ref": parsed["charge_id"],
         "operator_id": point.get("operator_id") or provider, "location_id": point.get("location_id"),
         "evse_uid": point.get("evse_uid"), "connector_id": None,
-        "auth_id": None, "auth_method": None, "start_utc": parsed["start"], "end_utc": parsed["end"],
+        "auth_id": None, "auth_method": None,
+        # A home charge's customer is the household the charge point belongs to.
+        "emsp_id": None, "customer_id": f"{provider}:{parsed['charge_point_id']}", "start_utc": parsed["start"], "end_utc": parsed["end"],
         "time_zone": parsed["time_zone"], "settlement_date": parsed["settlement_date"],
         "energy_wh": float(parsed["total_kwh"] * 1000), "total_time_s": duration, "parking_time_s": 0,
         "currency": None, "tariff_ids": [], "reported_cost_excl_vat": None, "reported_cost_incl_vat": None,

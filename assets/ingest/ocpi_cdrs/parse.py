@@ -78,6 +78,13 @@ def _price(value: Any, field: str) -> tuple[Decimal | None, Decimal | None]:
     return _number(value, field), None
 
 
+def token_party(token: Any) -> str | None:
+    """The eMSP of an OCPI 2.2+ token as COUNTRY-PARTY (the form operator ids take), or None."""
+    if not isinstance(token, dict) or not token.get("country_code") or not token.get("party_id"):
+        return None
+    return f"{token['country_code']}-{token['party_id']}"
+
+
 def detect_version(cdr: dict) -> str:
     """2.1.1 CDRs embed the whole `location` and end with `stop_date_time`; 2.2.1+ use `cdr_location`."""
     if "cdr_location" in cdr or "end_date_time" in cdr:
@@ -136,6 +143,7 @@ def parse_cdr(
         connector_id = ((evse.get("connectors") or [{}])[0]).get("id")
         auth_id = cdr.get("auth_id")
         auth_method = cdr.get("auth_method")
+        emsp_id, customer_id = None, auth_id
     else:
         location = _require(cdr, "cdr_location")
         location_id = str(location.get("id") or "")
@@ -146,6 +154,9 @@ def parse_cdr(
         token = cdr.get("cdr_token") or {}
         auth_id = token.get("uid") or cdr.get("auth_id")
         auth_method = cdr.get("auth_method")
+        # The token belongs to the eMSP that issued it: that party is who the CPO settles with.
+        emsp_id = token_party(token)
+        customer_id = token.get("contract_id") or auth_id
 
     ref = locations.get(location_id)
     zone = resolve_time_zone(ref.time_zone if ref else location_zone, location_country or country)
@@ -190,6 +201,8 @@ def parse_cdr(
         "connector_id": str(connector_id) if connector_id is not None else None,
         "auth_id": str(auth_id) if auth_id is not None else None,
         "auth_method": auth_method,
+        "emsp_id": emsp_id,
+        "customer_id": str(customer_id) if customer_id is not None else None,
         "start_utc": start,
         "end_utc": end,
         "time_zone": zone,
@@ -201,6 +214,8 @@ def parse_cdr(
         "tariff_ids": sorted(set(attached) | set(period_tariffs)),
         "reported_cost_excl_vat": cost_excl,
         "reported_cost_incl_vat": cost_incl,
+        **{f"reported_{part}_cost": _price(cdr[f"total_{part}_cost"], f"total_{part}_cost")[0]
+           for part in ("energy", "time", "parking", "fixed") if cdr.get(f"total_{part}_cost") is not None},
         "is_credit": bool(cdr.get("credit", False)),
         "credit_reference_id": cdr.get("credit_reference_id"),
         "last_updated": last_updated,

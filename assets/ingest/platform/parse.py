@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assets.ingest.ocpi_cdrs.parse import LocationInfo, Rejected
+from assets.ingest.ocpi_cdrs.parse import LocationInfo, Rejected, token_party
 from assets.ocpi_json import decimal_of, parse_utc
 from assets.ocpi_json import snake_keys as _snake_one
 from assets.reference.external_ids import EvseSite
@@ -210,13 +210,14 @@ def _ocpi_part(ocpi: dict, credit: bool) -> dict[str, Any]:
         "protocol_version": version, "currency": currency, "energy_wh": float(energy_kwh * 1000),
         "total_time_s": _seconds(total_h), "parking_time_s": _seconds(parking_h), "tariff_ids": tariff_ids,
         "reported_cost_excl_vat": _reversal(total, credit), "reported_cost_incl_vat": None,
-        "total_fixed_cost": _reversal(money(ocpi.get("total_fixed_cost"), "totalFixedCost"), credit),
-        "total_energy_cost": _reversal(money(ocpi.get("total_energy_cost"), "totalEnergyCost"), credit),
-        "total_time_cost": _reversal(money(ocpi.get("total_time_cost"), "totalTimeCost"), credit),
-        "total_parking_cost": _reversal(money(ocpi.get("total_parking_cost"), "totalParkingCost"), credit),
+        "reported_fixed_cost": _reversal(money(ocpi.get("total_fixed_cost"), "totalFixedCost"), credit),
+        "reported_energy_cost": _reversal(money(ocpi.get("total_energy_cost"), "totalEnergyCost"), credit),
+        "reported_time_cost": _reversal(money(ocpi.get("total_time_cost"), "totalTimeCost"), credit),
+        "reported_parking_cost": _reversal(money(ocpi.get("total_parking_cost"), "totalParkingCost"), credit),
         "evse_uid": None if evse_uid is None else str(evse_uid), "evse_id": evse_id,
         "connector_id": None if connector_id is None else str(connector_id),
         "auth_id": token.get("uid"), "auth_method": ocpi.get("auth_method"), "contract_id": token.get("contract_id"),
+        "emsp_id": token_party(token), "customer_id": token.get("contract_id") or token.get("uid"),
         "credit_reference_id": ocpi.get("credit_reference_id"),
         "invoice_reference_id": ocpi.get("invoice_reference_id"),
         "charging_periods_json": json.dumps(periods, sort_keys=True, separators=(",", ":")),
@@ -248,8 +249,9 @@ def _oicp_part(oicp: dict, start: dt.datetime, end: dt.datetime) -> dict[str, An
     return {
         "protocol_version": f"OICP {version}", "currency": None, "energy_wh": float(consumed_kwh * 1000),
         "total_time_s": int((end - start).total_seconds()), "parking_time_s": parking_s, "tariff_ids": [],
-        "reported_cost_excl_vat": None, "reported_cost_incl_vat": None, "total_fixed_cost": None,
-        "total_energy_cost": None, "total_time_cost": None, "total_parking_cost": None,
+        "reported_cost_excl_vat": None, "reported_cost_incl_vat": None, "reported_fixed_cost": None,
+        "reported_energy_cost": None, "reported_time_cost": None, "reported_parking_cost": None,
+        "emsp_id": None, "customer_id": contract,
         "evse_uid": evse_id, "evse_id": evse_id, "connector_id": None, "auth_id": contract,
         "auth_method": next(iter(identification), None) if isinstance(identification, dict) else None,
         "contract_id": contract, "invoice_reference_id": None, "charging_periods_json": "[]",
@@ -349,6 +351,8 @@ def parse_session(session: Any, operator_zones: dict[str, str],
         "credit_reference_id": None, "last_updated": last_updated, "status": require(session, "status"),
         "reason": session.get("reason"), "charge_point_id": _int_or_none(session.get("chargePointId")),
         "evse_id": _int_or_none(session.get("evseId")), "user_id": _int_or_none(session.get("userId")),
+        "customer_id": (f"user:{session['userId']}" if session.get("userId") is not None
+                        else None if session.get("idTag") is None else str(session["idTag"])),
         "grid_wh": None if consumption.get("grid") is None else float(number(consumption["grid"], "energyConsumption.grid")),
         "local_wh": None if consumption.get("local") is None else float(number(consumption["local"], "energyConsumption.local")),
         "non_billable_wh": None if session.get("nonBillableEnergy") is None else float(number(session["nonBillableEnergy"], "nonBillableEnergy")),
