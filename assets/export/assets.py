@@ -103,7 +103,6 @@ def interval_export(context: dg.AssetExecutionContext, config: IntervalExportCon
 interval_export_job = dg.define_asset_job(
     name="interval_export_job",
     selection=dg.AssetSelection.assets(interval_export) | dg.AssetSelection.groups("catalog"),
-    partitions_def=daily,
     description="Send a settlement date's home charges to the Charge API, then refresh the analyst catalog.",
 )
 
