@@ -101,7 +101,7 @@ class Exporter:
         self.log.begin_attempt(batch_id, batch)  # pending *before* sending: a crash after this loses nothing
         outcome.requests += 1
         try:
-            statuses = self.api.send_charges(batch[0].endpoint, [c.body() for c in batch])
+            statuses = self.api.send_charges(batch[0].endpoint, [c.payload for c in batch])
         except BatchRejected as refusal:
             if len(batch) == 1:
                 self.log.record_rejected(batch_id, batch[0], refusal.message)
