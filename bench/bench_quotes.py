@@ -149,8 +149,8 @@ def main() -> None:
         finally:
             child.terminate()
             child.wait(timeout=10)
-        entries = WarehouseTariffs(warehouse.root_path).current()
         request = request_body()
+        entries = WarehouseTariffs(warehouse.root_path).current().for_request(request)
         quote(request, entries, timezone_name="Europe/Amsterdam")
         started = time.perf_counter()
         for _ in range(sequential):

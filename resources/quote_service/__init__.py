@@ -5,6 +5,6 @@
 """
 
 from resources.quote_service.app import create_app
-from resources.quote_service.tariffs import WarehouseTariffs, quote_tariffs
+from resources.quote_service.tariffs import OfferedTariffs, WarehouseTariffs, offered_tariffs
 
-__all__ = ["WarehouseTariffs", "create_app", "quote_tariffs"]
+__all__ = ["OfferedTariffs", "WarehouseTariffs", "create_app", "offered_tariffs"]

@@ -32,7 +32,7 @@ def main() -> None:
         raise SystemExit(f"set ${KEYS_ENV} (comma-separated API keys, plain or sha256:<hex>)")
     vehicles = json.loads(Path(args.vehicles).read_text(encoding="utf-8")) if args.vehicles else None
     tariffs = WarehouseTariffs(args.warehouse)
-    print(f"quote service: {len(tariffs.current())} tariffs from {tariffs.table_dir}", flush=True)
+    print(f"quote service: {len(tariffs.current().entries)} tariffs from {tariffs.table_dir}", flush=True)
     uvicorn.run(create_app(tariffs.current, keys, timezone_name=args.timezone, vehicles=vehicles),
                 host=args.host, port=args.port)
 

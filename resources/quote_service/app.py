@@ -2,7 +2,8 @@
 
 - Auth: the `API-Key` header must match one of the configured keys (plain text or `sha256:<hex>`), compared
   in constant time; otherwise 403 FORBIDDEN (`api_key missing` / `api_key invalid`).
-- Body: a JSON:API `charge_price_request` (seed 002). Validation, pricing and the response document are the
+- Body: a JSON:API `charge_price_request` (seed 002), priced over the tariffs offered at its `station.network`
+  (see `tariffs.py`). Validation, pricing and the response document are the
   engine's `tariff_engine.quote.quote` (one numba kernel call for every tariff × charge point of the request),
   run in a worker thread so the event loop stays free.
 - Errors are the seed's error documents `{"errors": [{"status", "code", "title"}]}`: 400 BAD_REQUEST (bad JSON,
@@ -29,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tariff_engine.quote import QuoteTariff, quote
+from resources.quote_service.tariffs import OfferedTariffs
+from tariff_engine.quote import quote
 
 log = logging.getLogger("chargeledger.quote_service")
 MAX_BODY_BYTES = 1_000_000
@@ -67,7 +69,7 @@ class ApiKeys:
         return any(hmac.compare_digest(digest, known) for known in self._digests)  # no early exit
 
 
-def create_app(tariffs: Callable[[], list[QuoteTariff]], api_keys: Collection[str], *,
+def create_app(tariffs: Callable[[], OfferedTariffs], api_keys: Collection[str], *,
                timezone_name: str | None = None, vehicles: Mapping[str, Mapping[str, Any]] | None = None) -> Starlette:
     """The quote service over `tariffs()` (called per request, e.g. `WarehouseTariffs(...).current`)."""
     keys = ApiKeys(api_keys)
@@ -87,7 +89,7 @@ def create_app(tariffs: Callable[[], list[QuoteTariff]], api_keys: Collection[st
             document = orjson.loads(body)
         except orjson.JSONDecodeError:
             return error_response(400, "request body is not valid JSON")
-        entries = tariffs()
+        entries = tariffs().for_request(document)
         result = await run_in_threadpool(quote, document, entries, vehicles=vehicles, timezone_name=timezone_name)
         if "errors" in result:
             return json_response(result, int(result["errors"][0]["status"]))

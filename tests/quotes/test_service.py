@@ -6,6 +6,9 @@ import httpx
 import pytest
 
 from resources.quote_service import WarehouseTariffs, create_app
+import polars as pl
+
+from assets.reference.tables import EVSES
 from tests.quotes.conftest import (API_KEY, TARIFF_A, TARIFF_B, RunningServer, charge_price_request,
                                    write_tariffs)
 
@@ -100,6 +103,27 @@ def test_unexpected_failure_is_a_500_without_internals(quote_warehouse):
 
 def test_unreadable_tariff_row_is_reported_not_dropped(tmp_warehouse):
     write_tariffs(tmp_warehouse, [TARIFF_A, {"id": "T-X", "currency": "EUR", "elements": "not a list"}])
-    entries = WarehouseTariffs(tmp_warehouse.root_path).current()
+    entries = WarehouseTariffs(tmp_warehouse.root_path).current().entries
     assert [(e.tariff_id, e.tariff is None) for e in entries] == [("T-A", False), ("T-X", True)]
     assert "T-X cannot be read" in entries[1].error
+
+
+def test_station_network_selects_the_operators_tariffs(service, quote_warehouse):
+    # T-A belongs to NL-GRX by its OCPI party; the EVSEs put T-B at NL-GRX and T-C at GB-VLT.
+    evses = [{"location_id": "L1", "evse_uid": "1", "operator_id": "NL-GRX", "tariff_ids": ["T-B"]},
+             {"location_id": "L2", "evse_uid": "1", "operator_id": "GB-VLT", "tariff_ids": ["T-C"]}]
+    quote_warehouse.write_partition(EVSES, pl.DataFrame([{c: e.get(c) for c in EVSES.schema} for e in evses],
+                                                        schema=EVSES.schema))
+    at_grx = post(service, charge_price_request()).json()
+    assert set(by_tariff(at_grx)) == {"T-A", "T-B"} and "unpriced_tariffs" not in at_grx["meta"]
+    body = charge_price_request(currency="GBP")
+    body["data"]["attributes"]["station"]["network"] = "gb*vlt"
+    at_vlt = by_tariff(post(service, body).json())
+    assert set(at_vlt) == {"T-C"}
+    # 30 kWh x 0.50 GBP x 1.20 VAT
+    assert at_vlt["T-C"]["attributes"]["charge_point_prices"][0]["price"] == 18
+    body["data"]["attributes"]["station"]["network"] = "DE-XYZ"
+    assert post(service, body).json()["data"] == []
+    listed = charge_price_request(show_price_unavailable=True)
+    listed["data"]["relationships"] = {"tariffs": {"data": [{"id": "T-C", "type": "tariff"}], "meta": {"include": "always"}}}
+    assert set(by_tariff(post(service, listed).json())) == {"T-A", "T-B", "T-C"}
