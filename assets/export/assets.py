@@ -67,12 +67,15 @@ def interval_export(context: dg.AssetExecutionContext, config: IntervalExportCon
     # Receiver rejections are quarantined next to the sessions that could not become a charge at all.
     payloads = {c.key: c.payload for c in built.charges}
     state = {(row["charge_external_id"], row["charge_point_external_id"]): row for row in exports.iter_rows(named=True)}
-    ours = [state[c.key] for c in built.charges if c.key in state]
+    ours = [state[c.key] for c in built.charges if c.key in state and state[c.key]["session_id"] == c.session_id]
     refused = [Rejection("charge_api", f"{row['charge_point_external_id']}/{row['charge_external_id']}",
                          "CHARGE_API_REJECTED", row["message"] or "rejected by the Charge API",
                          payloads[(row["charge_external_id"], row["charge_point_external_id"])])
                for row in ours if row["status"] == REJECTED]
-    quarantined = built.rejections + refused
+    collided = [Rejection("home_session", charge.session_id, "CHARGE_KEY_COLLISION",
+                          f"chargeExternalId {charge.charge_external_id} at {charge.charge_point_external_id} was "
+                          f"already sent for session {holder}", charge.payload) for charge, holder in outcome.collisions]
+    quarantined = built.rejections + refused + collided
     warehouse.write_partition(QUARANTINE, quarantine_frame(quarantined), source_asset="interval_export",
                               partition_key=context.partition_key)
 

@@ -14,7 +14,8 @@ Each becomes one charge:
 
 A session that cannot be a charge is rejected with a reason code (quarantined by the asset): NO_CHARGE_REFERENCE
 (no session_ref), NO_CHARGE_POINT (its EVSE has no charge point id), MISSING_SESSION_TIMES, CREDIT_NOT_EXPORTABLE
-(a credit reverses another record; the API has no reversal).
+(a credit reverses another record; the API has no reversal), DUPLICATE_CHARGE_KEY (another session of the date has
+the same chargeExternalId and chargePointExternalId: the receiver would drop it as a Duplicate).
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ def build_charges(warehouse: WarehouseResource, day: dt.date, home_operator_ids:
             intervals.setdefault(row["session_id"], []).append(row)
 
     built = BuiltCharges(sessions_in=sessions.height)
+    seen: dict[tuple[str, str], str] = {}
     for session in sessions.iter_rows(named=True):
         if session["is_credit"]:
             built.rejections.append(_reject(session, "CREDIT_NOT_EXPORTABLE",
@@ -139,6 +141,12 @@ def build_charges(warehouse: WarehouseResource, day: dt.date, home_operator_ids:
             charge["consumptionKwh"] = kwh(cut[1])
             charge["intervals"] = cut[0]
             endpoint = ADD_WITH_INTERVALS
+        key = (charge["chargeExternalId"], charge["chargePointExternalId"])
+        if key in seen:  # the receiver would store the first and ignore this one as a Duplicate
+            built.rejections.append(_reject(session, "DUPLICATE_CHARGE_KEY",
+                                            f"chargeExternalId {key[0]} at {key[1]} is also session {seen[key]}"))
+            continue
+        seen[key] = session["session_id"]
         payload = canonical_json(charge)
         built.charges.append(Charge(charge["chargeExternalId"], charge["chargePointExternalId"], session["session_id"],
                                     day.isoformat(), endpoint, payload, hashlib.sha256(payload.encode()).hexdigest()))

@@ -4,6 +4,8 @@ Rules (one place):
 - a charge already DELIVERED (the receiver said `Success` or `Duplicate`) is never sent again, even if its
   data changed since (the receiver would ignore it as a duplicate anyway; counted as changed_after_delivery);
 - a charge REJECTED by the receiver is sent again only if its payload changed;
+- a charge whose key (chargeExternalId, chargePointExternalId) the log holds for another session is not sent
+  (the receiver would drop it as a Duplicate): it is returned as a collision for the asset to quarantine;
 - PENDING charges (an attempt whose outcome is unknown) go first, with the payload stored in the log;
 - charges are sent per endpoint in batches of `batch_size`; each batch is logged as pending before it is
   sent and its outcome after;
@@ -42,6 +44,7 @@ class ExportOutcome:
     unavailable: str | None = None  # why sending stopped early (charges left PENDING)
     pending: int = 0  # PENDING for the date after this run
     rejected_keys: list[tuple[str, str]] = field(default_factory=list)
+    collisions: list[tuple[Charge, str]] = field(default_factory=list)  # (charge, session that holds its key)
 
 
 class _Unavailable(Exception):
@@ -68,7 +71,11 @@ class Exporter:
             if charge.key in pending_keys:
                 continue
             logged = known.get(charge.key)
-            if logged is None:
+            if logged is not None and logged.charge.session_id != charge.session_id:
+                # Another session already holds this key at the receiver: sending would be answered Duplicate
+                # and the charge silently dropped, so it is reported instead.
+                outcome.collisions.append((charge, logged.charge.session_id))
+            elif logged is None:
                 queue.append(charge)
             elif logged.status == DELIVERED:
                 outcome.already_delivered += 1

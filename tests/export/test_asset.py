@@ -179,3 +179,26 @@ def test_no_secret_in_logs_metadata_export_log_or_warehouse(server, warehouse, c
     for name, text in haystacks.items():
         assert not [s for s in secrets if s in text], name
     assert not [s for s in secrets if s.encode() in files]
+
+
+def test_a_reused_charge_key_is_quarantined_not_dropped_as_duplicate(server, warehouse):
+    run(warehouse, make_client(server))
+    # Next day: a session reusing transaction 11 on the same charge point (another CSMS reset its counter),
+    # and two sessions sharing transaction 21 on charge point B.
+    next_day = DAY + dt.timedelta(days=1)
+    reused = [session("ocpp:CP-A:11#2", "11", "A-1", t(20, day=26), t(22, day=26), 2000),
+              session("ocpp:CP-B:21", "21", "B-1", t(20, day=26), t(21, day=26), 1000),
+              session("ocpp:CP-B:21#2", "21", "B-1", t(21, day=26), t(22, day=26), 1000)]
+    for row in reused:
+        row["settlement_date"] = next_day
+    warehouse.write_partition(session_tables.SESSIONS, frame(session_tables.SESSIONS, reused), settlement_date=next_day)
+    result = dg.materialize([interval_export], partition_key=next_day.isoformat(),
+                            resources={"warehouse": warehouse, "charge_api": make_client(server)})
+    metadata = {k: v.value for k, v in result.asset_materializations_for_node("interval_export")[0].metadata.items()}
+    assert (metadata["sent"], metadata["duplicate"], metadata["delivered_total"]) == (1, 0, 1)
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    quarantine = warehouse.read("quarantine", source_asset="interval_export", partition_key=next_day.isoformat())
+    assert sorted(quarantine.select("record_ref", "reason_code").rows()) == [
+        ("ocpp:CP-A:11#2", "CHARGE_KEY_COLLISION"), ("ocpp:CP-B:21#2", "DUPLICATE_CHARGE_KEY")]
+    assert "already sent for session ocpp:CP-A:11" in quarantine.filter(pl.col("reason_code") == "CHARGE_KEY_COLLISION")["reason"][0]
+    assert server.received[("11", "CP-HMC-A")]["startDateTime"] == "2026-10-25T00:50:15Z"  # the first one stands
