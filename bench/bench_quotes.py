@@ -118,6 +118,7 @@ def run_clients(url: str, headers: dict, body: bytes, clients: int, per_client: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 sequential and 4 x 25 concurrent requests")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes of the service")
     args = parser.parse_args()
     sequential, per_client = (100, 25) if args.quick else (500, 125)
     key = secrets.token_urlsafe(18)
@@ -128,7 +129,7 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "CHARGELEDGER_QUOTE_API_KEYS": key}
         child = subprocess.Popen([sys.executable, "-m", "resources.quote_service", "--port", str(port), "--warehouse",
-                                  str(warehouse.root_path), "--timezone", "Europe/Amsterdam"], env=env,
+                                  str(warehouse.root_path), "--timezone", "Europe/Amsterdam", "--workers", str(args.workers)], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         url = f"http://127.0.0.1:{port}/v1/charge_prices"
         try:
@@ -158,7 +159,7 @@ def main() -> None:
         local_s = time.perf_counter() - started
 
     ms = lambda seconds: f"{seconds * 1000:.1f} ms"  # noqa: E731
-    print(f"request: {TARIFF_COUNT} tariffs x 2 charge points, 30 kWh in 45 min; uvicorn, 1 process")
+    print(f"request: {TARIFF_COUNT} tariffs x 2 charge points, 30 kWh in 45 min; uvicorn, {args.workers} worker(s)")
     print(f"HTTP sequential: {sequential / seq_s:8.1f} quotes/s  p50 {ms(statistics.median(seq_lat))}  "
           f"p99 {ms(percentile(seq_lat, 0.99))}  max {ms(max(seq_lat))}")
     print(f"HTTP 4 clients:  {4 * per_client / conc_s:8.1f} quotes/s  p50 {ms(statistics.median(conc_lat))}  "

@@ -29,8 +29,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import polars as pl
 
+from assets.consumption.tables import CLOCK_ALIGNED, PARTITION as INTERVALS_PARTITION
 from assets.export.log import Charge
 from assets.quarantine import Rejection
+from assets.reference.tables import EVSES
+from assets.sessions.tables import SESSIONS
 from resources.charge_api import ADD, ADD_WITH_INTERVALS
 from resources.warehouse import WarehouseResource
 
@@ -94,17 +97,17 @@ def _reject(session: dict, code: str, reason: str) -> Rejection:
 
 def build_charges(warehouse: WarehouseResource, day: dt.date, home_operator_ids: Sequence[str]) -> BuiltCharges:
     """Every home session settling on `day` as a charge, or a rejection."""
-    sessions = (warehouse.scan("sessions", settlement_date=day)
+    sessions = (warehouse.scan(SESSIONS.name, settlement_date=day)
                 .filter(pl.col("operator_id").is_in(list(home_operator_ids)))
                 .select("session_id", "session_ref", "location_id", "evse_uid", "start_utc", "end_utc", "energy_wh",
                         "is_credit")
                 .sort("session_id").collect())
-    points = (warehouse.scan("evses").select("location_id", "evse_uid", "charge_point_id")
+    points = (warehouse.scan(EVSES.name).select("location_id", "evse_uid", "charge_point_id")
               .unique(subset=["location_id", "evse_uid"], keep="first").collect())
     sessions = sessions.join(points, on=["location_id", "evse_uid"], how="left", maintain_order="left")
     intervals: dict[str, list[dict]] = {}
     if sessions.height:
-        frame = (warehouse.scan("clock_aligned_consumption", session_settlement_date=day)
+        frame = (warehouse.scan(CLOCK_ALIGNED.name, **{INTERVALS_PARTITION: day})
                  .filter(pl.col("session_id").is_in(sessions["session_id"].implode()))
                  .select("session_id", "interval_start_utc", "interval_minutes", "energy_wh", "is_estimated").collect())
         for row in frame.iter_rows(named=True):

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
+import os
 from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,10 +33,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from resources.quote_service.tariffs import OfferedTariffs
+from resources.quote_service.tariffs import OfferedTariffs, WarehouseTariffs
 from tariff_engine.quote import quote
 
 log = logging.getLogger("chargeledger.quote_service")
+KEYS_ENV = "CHARGELEDGER_QUOTE_API_KEYS"
+WAREHOUSE_ENV = "CHARGELEDGER_WAREHOUSE"
+TIMEZONE_ENV = "CHARGELEDGER_QUOTE_TIMEZONE"
+VEHICLES_ENV = "CHARGELEDGER_QUOTE_VEHICLES"
 MAX_BODY_BYTES = 1_000_000
 _CODES = {400: "BAD_REQUEST", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
           500: "INTERNAL_SERVER_ERROR"}
@@ -106,3 +113,28 @@ def create_app(tariffs: Callable[[], OfferedTariffs], api_keys: Collection[str],
 
     return Starlette(routes=[Route("/v1/charge_prices", charge_prices, methods=["POST"])],
                      exception_handlers={HTTPException: http_error, Exception: server_error})
+
+
+def app_from_env() -> Starlette:
+    """The app as `python -m resources.quote_service` configures it (uvicorn factory; one per worker)."""
+    tariffs = WarehouseTariffs(os.environ.get(WAREHOUSE_ENV, "data/warehouse"))
+    print(f"quote service: {len(tariffs.current().entries)} tariffs from {tariffs.table_dir}", flush=True)
+    vehicles_file = os.environ.get(VEHICLES_ENV)
+    vehicles = json.loads(Path(vehicles_file).read_text(encoding="utf-8")) if vehicles_file else None
+    keys = [k.strip() for k in os.environ.get(KEYS_ENV, "").split(",") if k.strip()]
+    warm_up(tariffs.current().entries)
+    return create_app(tariffs.current, keys, timezone_name=os.environ.get(TIMEZONE_ENV) or None, vehicles=vehicles)
+
+
+def warm_up(entries: list) -> None:
+    """Price one hypothetical charge before serving, so the numba kernels are compiled (or loaded from the
+    cache) before the first caller waits for them."""
+    priceable = [e for e in entries if e.tariff is not None][:1]
+    if not priceable:
+        return
+    request = {"data": {"type": "charge_price_request", "attributes": {
+        "data_adapter": "chargeprice",
+        "station": {"longitude": 0.0, "latitude": 0.0, "country": "XX", "network": "warm-up",
+                    "charge_points": [{"power": 22, "plug": "type2"}]},
+        "options": {"energy": 10, "duration": 60, "currency": priceable[0].tariff.currency}}}}
+    quote(request, priceable, timezone_name="UTC")

@@ -127,3 +127,16 @@ def test_station_network_selects_the_operators_tariffs(service, quote_warehouse)
     listed = charge_price_request(show_price_unavailable=True)
     listed["data"]["relationships"] = {"tariffs": {"data": [{"id": "T-C", "type": "tariff"}], "meta": {"include": "always"}}}
     assert set(by_tariff(post(service, listed).json())) == {"T-A", "T-B", "T-C"}
+
+
+def test_app_from_env_is_what_make_quotes_serves(quote_warehouse, monkeypatch):
+    from resources.quote_service.app import app_from_env
+
+    monkeypatch.setenv("CHARGELEDGER_QUOTE_API_KEYS", "other-key, sha256:" + __import__("hashlib").sha256(
+        API_KEY.encode()).hexdigest())
+    monkeypatch.setenv("CHARGELEDGER_WAREHOUSE", str(quote_warehouse.root_path))
+    monkeypatch.setenv("CHARGELEDGER_QUOTE_TIMEZONE", "Europe/Amsterdam")
+    monkeypatch.delenv("CHARGELEDGER_QUOTE_VEHICLES", raising=False)
+    with RunningServer(app_from_env()) as running:
+        response = post(running, charge_price_request())  # the key matches its configured sha256 digest
+    assert response.status_code == 200 and set(by_tariff(response.json())) == {"T-A", "T-B"}
