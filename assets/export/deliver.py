@@ -63,12 +63,14 @@ class Exporter:
         """Deliver `charges` of `settlement_date` (plus the date's pendings); see the module rules."""
         outcome = ExportOutcome()
         pending = self.log.pending(settlement_date)
-        pending_keys = {c.key for c in pending}
+        pending_sessions = {c.key: c.session_id for c in pending}
         outcome.resent_pending = len(pending)
         queue: list[Charge] = list(pending)
-        known = self.log.lookup(c.key for c in charges if c.key not in pending_keys)
+        known = self.log.lookup(c.key for c in charges if c.key not in pending_sessions)
         for charge in charges:
-            if charge.key in pending_keys:
+            if charge.key in pending_sessions:  # already queued with the payload that may have arrived
+                if pending_sessions[charge.key] != charge.session_id:
+                    outcome.collisions.append((charge, pending_sessions[charge.key]))
                 continue
             logged = known.get(charge.key)
             if logged is not None and logged.charge.session_id != charge.session_id:
@@ -87,10 +89,10 @@ class Exporter:
             else:
                 queue.append(charge)
 
-        batches = [queue_part[i:i + self.batch_size]
-                   for endpoint in ENDPOINTS
-                   for queue_part in [[c for c in queue if c.endpoint == endpoint]]
-                   for i in range(0, len(queue_part), self.batch_size)]
+        batches: list[list[Charge]] = []
+        for endpoint in ENDPOINTS:  # a request goes to one endpoint, so a batch holds one kind of charge
+            same = [c for c in queue if c.endpoint == endpoint]
+            batches += [same[i:i + self.batch_size] for i in range(0, len(same), self.batch_size)]
         for position, batch in enumerate(batches):
             try:
                 self._deliver(batch, outcome)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from assets.export.deliver import Exporter
@@ -140,3 +142,14 @@ def test_refused_credentials_stop_the_export_with_a_clear_error(server, log):
         Exporter(client, log).export(DAY, [make_charge(1)])
     assert failure.value.status == 401 and "invalid_client" in str(failure.value)
     assert {row[4] for row in log.charges_of(DAY)} == {"PENDING"}  # logged, re-sent once the secret is fixed
+
+
+def test_a_key_held_by_another_session_is_a_collision_not_a_send(server, log):
+    server.inject(Fault(status=503, path_contains="charges"))
+    first = make_charge(1)
+    Exporter(make_client(server, max_retries=0), log).export(DAY, [first])  # logged, outcome unknown: PENDING
+    other = dataclasses.replace(make_charge(1), session_id="ocpp:CP-HMC-000072:1001#reused")
+    outcome = Exporter(make_client(server), log).export(DAY, [other])
+    assert [(c.session_id, holder) for c, holder in outcome.collisions] == [(other.session_id, first.session_id)]
+    assert outcome.sent == 1 and outcome.resent_pending == 1  # the pending one went out, the collision did not
+    assert len(server.received) == 1
