@@ -88,8 +88,9 @@ def export_home_charges(instance: dg.DagsterInstance, warehouse) -> None:
                           CHARGE_API_CLIENT_ID=client_id, CHARGE_API_CLIENT_SECRET=client_secret)
         job = defs.resolve_job_def("interval_export_job")
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        for day in dates:
-            result = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False, run_config=quiet)
+        for day in dates:  # the export alone per date; the catalog is rebuilt once below
+            result = job.execute_in_process(instance=instance, partition_key=day, raise_on_error=False, run_config=quiet,
+                                            asset_selection=[dg.AssetKey("interval_export")])
             if not result.success:
                 raise SystemExit(f"interval_export_job[{day}] failed; see the run in the Dagster UI (make ui)")
             for event in result.get_asset_materialization_events():
@@ -97,6 +98,7 @@ def export_home_charges(instance: dg.DagsterInstance, warehouse) -> None:
                     metadata = event.materialization.metadata
                     for key in totals:
                         totals[key] += metadata[key].value
+    warehouse.refresh_catalog()  # the charge_exports views now have data
     print(f"  Charge API export (loopback stand-in) of {len(dates)} date(s): {totals['sent']} sent, "
           f"{totals['duplicate']} duplicate, {totals['rejected']} rejected, {totals['pending']} pending"
           + (f", {totals['already_delivered']} already delivered earlier" if totals["already_delivered"] else ""))
