@@ -9,7 +9,7 @@ export CHARGELEDGER_WAREHOUSE ?= $(CURDIR)/data/warehouse
 DEMO_SEED ?= 7
 DEMO_ARGS ?=
 
-.PHONY: help setup demo generate settle test ui bench gateway webhook standins clean
+.PHONY: help setup demo generate settle test ui bench gateway webhook standins quotes clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -55,6 +55,9 @@ standins: setup  ## loopback stand-ins of the platform (8801), Eevion (8802) and
 	$(BIN)/python -m tests.standins.eevion --port 8802 & \
 	$(BIN)/python -m tests.standins.charge_api --port 8803 & \
 	trap 'kill 0' INT TERM; wait
+
+quotes: setup  ## the Chargeprice-style quote service (seed 002) on port 8810 over the warehouse's tariffs; API keys from CHARGELEDGER_QUOTE_API_KEYS
+	$(BIN)/python -m resources.quote_service --port 8810
 
 clean:  ## remove generated data, the warehouse and caches (keeps .venv)
 	rm -rf data/landing data/warehouse .dagster_home .numba_cache .pytest_cache .hypothesis

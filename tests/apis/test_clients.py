@@ -102,7 +102,9 @@ def test_charge_api_token_is_cached_until_expiry():
         form = dict(p.split("=", 1) for p in server.requests_to("/token")[0].body.decode().split("&"))
         assert form["grant_type"] == "client_credentials" and form["scope"] == "chargepass.homecharge.charge.write"
         sent = httpx.post(f"{server.url}/dataProvider.charges.add", headers=client.auth_headers(),
-                          json={"charges": [{"chargeExternalId": "c1", "chargePointExternalId": "cp1"}]})
+                          json={"charges": [{"chargeExternalId": "c1", "chargePointExternalId": "cp1",
+                                             "startDateTime": "2026-10-24T20:00:00Z", "endDateTime": "2026-10-24T22:00:00Z",
+                                             "consumptionKwh": 7.4}]})
         assert sent.json() == {"charges": [{"chargeExternalId": "c1", "chargePointExternalId": "cp1", "status": "Success"}]}
 
 
