@@ -1,0 +1,76 @@
+"""The monthly `invoices` asset: issue the month's invoices through the register and export them."""
+
+
+import datetime as dt
+from typing import Literal
+
+import dagster as dg
+import polars as pl
+
+from assets.checks import schema_result
+from assets.invoicing.issue import invoice_month
+from assets.invoicing.tables import INVOICES
+from assets.partner_settlement.months import month_bounds, monthly
+from resources.warehouse import WarehouseResource
+
+REGISTER_POOL = "invoice_register"
+TOTALS_ADD_UP = "lines_add_up"
+
+
+class InvoicingConfig(dg.Config):
+    """How the month is invoiced."""
+
+    document_type: Literal["invoice", "pro_forma"] = "invoice"
+    """invoice (numbered, immutable, credited when the data changes) or pro_forma (a preview, superseded)."""
+    direct_line_mode: Literal["session", "aggregated"] = "session"
+    """Lines of direct customers' invoices: one per session, or one per location and VAT rate (partners follow
+    their contract). Changing it for an already invoiced month re-issues its invoices (credit note + invoice)."""
+    issued_on: str = ""
+    """Issue date of new documents (YYYY-MM-DD); empty = today (UTC)."""
+
+
+def _totals_check(frames: dict[str, pl.DataFrame]) -> dg.AssetCheckResult:
+    docs, lines = frames["invoices"], frames["invoice_lines"]
+    sums = lines.group_by("number").agg(pl.col("net").sum().alias("n"), pl.col("vat").sum().alias("v"))
+    joined = docs.join(sums, on="number", how="left")
+    bad = joined.filter((pl.col("n").fill_null(0) != pl.col("net_total")) | (pl.col("v").fill_null(0) != pl.col("vat_total"))
+                        | (pl.col("net_total") + pl.col("vat_total") != pl.col("gross_total")))
+    return dg.AssetCheckResult(check_name=TOTALS_ADD_UP, passed=bad.is_empty(), severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"documents": docs.height, "documents_not_adding_up": bad.height})
+
+
+@dg.asset(
+    partitions_def=monthly, group_name="invoicing", pool=REGISTER_POOL,
+    deps=["sessions", "priced_sessions", "operators", "partners", "partner_contracts", "partner_settlements"],
+    check_specs=[
+        dg.AssetCheckSpec(TOTALS_ADD_UP, asset="invoices",
+                          description="Each document's totals are the sums of its rounded lines and net + VAT = gross."),
+        dg.AssetCheckSpec("schema", asset="invoices", description="Unique numbers; credit notes name their invoice."),
+    ],
+    kinds={"sqlite", "pdf", "parquet"},
+)
+def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Monthly invoices per issuer (operator) and customer (eMSP partner or direct customer), numbered gaplessly
+    per issuer in one register transaction; lines per session or aggregated, VAT per rate, totals as sums of
+    rounded lines; one PDF per document under `documents/invoices/`. An issued invoice never changes: if the
+    month's data changed since (late data, re-pricing), the run issues a credit note and a new invoice; otherwise
+    a re-run reproduces the same numbers, tables and PDFs. Also writes `invoice_lines`, `invoice_vat`,
+    `invoice_flags` and `uninvoiced_sessions` (sessions not billed, with a reason)."""
+    first, last = month_bounds(context.partition_key)
+    issued_on = dt.date.fromisoformat(config.issued_on) if config.issued_on else dt.datetime.now(dt.timezone.utc).date()
+    outcome, frames = invoice_month(warehouse, first, last, issued_on, config.document_type, config.direct_line_mode)
+    docs = frames["invoices"]
+    live = docs.filter(pl.col("status") == "issued")
+    metadata: dict[str, object] = {
+        "documents": docs.height, "dagster/row_count": docs.height,
+        "issued_this_run": len(outcome.issued), "credit_notes_this_run": len(outcome.credit_notes),
+        "unchanged": len(outcome.unchanged), "sessions_not_invoiced": frames["uninvoiced_sessions"].height,
+        "new_numbers": dg.MetadataValue.md(", ".join(outcome.issued + outcome.credit_notes) or "none"),
+    }
+    for (kind, currency), gross in (live.filter(pl.col("document_type") == "invoice")
+                                    .group_by("customer_kind", "currency").agg(pl.col("gross_total").sum())
+                                    .sort("customer_kind", "currency").iter_rows()):
+        metadata[f"invoiced_{kind}_{currency}_incl_vat"] = float(gross)
+    context.log.info(f"{context.partition_key}: issued {len(outcome.issued)}, credited {len(outcome.credit_notes)}, "
+                     f"unchanged {len(outcome.unchanged)}")
+    return dg.MaterializeResult(metadata=metadata, check_results=[_totals_check(frames), schema_result(INVOICES, docs)])
