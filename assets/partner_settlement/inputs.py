@@ -19,8 +19,9 @@ SESSION_COLUMNS = ("session_id", "source", "source_id", "operator_id", "location
                    "is_credit")
 
 
-def _month(warehouse: WarehouseResource, table: str, first: dt.date, last: dt.date) -> pl.LazyFrame:
-    return warehouse.scan(table).filter(pl.col("settlement_date").is_between(first, last))
+def _month(warehouse: WarehouseResource, table: str, first: dt.date, last: dt.date,
+           column: str = "settlement_date") -> pl.LazyFrame:
+    return warehouse.scan(table).filter(pl.col(column).is_between(first, last))
 
 
 def month_sessions(warehouse: WarehouseResource, first: dt.date, last: dt.date) -> pl.DataFrame:
@@ -35,7 +36,7 @@ def month_priced(warehouse: WarehouseResource, first: dt.date, last: dt.date) ->
 
 def month_electricity(warehouse: WarehouseResource, first: dt.date, last: dt.date) -> pl.DataFrame:
     """Electricity cost per session settling in [first, last]."""
-    return _month(warehouse, "session_electricity_cost", first, last).select(
+    return _month(warehouse, "session_electricity_cost", first, last, "session_settlement_date").select(
         "session_id", "electricity_cost", "currency").collect()
 
 
