@@ -20,15 +20,14 @@ def invoice_lines(warehouse: WarehouseResource) -> list[str]:
     if docs.is_empty():
         return ["Invoices: none issued yet (run monthly_invoicing for a closed month)"]
     lines = [f"Invoices: {docs.height} documents, PDFs under {warehouse.root_path / 'documents' / 'invoices'}"]
-    for (month, kind, status), n in (docs.group_by("billing_month", "document_type", "status").len()
+    for month, kind, status, n in (docs.group_by("billing_month", "document_type", "status").len()
                                      .sort("billing_month", "document_type", "status").iter_rows()):
         lines.append(f"  {month:%Y-%m} {kind} ({status}): {n}")
     live = docs.filter((pl.col("document_type") == "invoice") & (pl.col("status") == "issued"))
-    for (currency, kind), (n, net, vat, gross) in (
-            (k, v) for k, *v in [((c, k), n, a, b, g) for c, k, n, a, b, g in
-                                 live.group_by("currency", "customer_kind")
-                                 .agg(pl.len(), pl.col("net_total").sum(), pl.col("vat_total").sum(),
-                                      pl.col("gross_total").sum()).sort("currency", "customer_kind").iter_rows()]):
+    totals = (live.group_by("currency", "customer_kind")
+              .agg(pl.len(), pl.col("net_total").sum(), pl.col("vat_total").sum(), pl.col("gross_total").sum())
+              .sort("currency", "customer_kind"))
+    for currency, kind, n, net, vat, gross in totals.iter_rows():
         lines.append(f"  {currency} {kind}: {n} invoices, net {net:.2f} + VAT {vat:.2f} = {gross:.2f}")
     skipped = warehouse.read("uninvoiced_sessions")
     for (code, n) in skipped.group_by("reason_code").len().sort("reason_code").iter_rows():

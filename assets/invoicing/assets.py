@@ -67,7 +67,7 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
         "unchanged": len(outcome.unchanged), "sessions_not_invoiced": frames["uninvoiced_sessions"].height,
         "new_numbers": dg.MetadataValue.md(", ".join(outcome.issued + outcome.credit_notes) or "none"),
     }
-    for (kind, currency), gross in (live.filter(pl.col("document_type") == "invoice")
+    for kind, currency, gross in (live.filter(pl.col("document_type") == "invoice")
                                     .group_by("customer_kind", "currency").agg(pl.col("gross_total").sum())
                                     .sort("customer_kind", "currency").iter_rows()):
         metadata[f"invoiced_{kind}_{currency}_incl_vat"] = float(gross)

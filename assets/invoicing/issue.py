@@ -58,7 +58,8 @@ def export_month(warehouse: WarehouseResource, first: dt.date, uninvoiced: list[
             lines.append({"number": doc.number, **{k: line[k] for k in ("line_no", "description", "session_id",
                           "location_id", "quantity", "unit", "energy_wh", "vat_rate", "net", "vat", "gross")}})
         vat += [{"number": doc.number, **row} for row in p["vat_summary"]]
-    flags = [{k: f[k] for k in ("flag_id", "number", "settlement_date", "reason", "detected_at", "resolved_by")}
+    flags = [{k: f[k] for k in ("flag_id", "number", "reason", "detected_at", "resolved_by")}
+             | {"settlement_date": dt.date.fromisoformat(f["settlement_date"]) if f["settlement_date"] else None}
              for f in register.month_flags(warehouse.registers_dir, first.isoformat())]
     skipped = [{"session_id": u.session_id, "operator_id": u.operator_id, "reason_code": u.reason_code,
                 "reason": u.reason} for u in uninvoiced]
