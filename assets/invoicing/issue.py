@@ -41,8 +41,9 @@ def export_month(warehouse: WarehouseResource, first: dt.date, uninvoiced: list[
     for doc in docs:
         p = doc.payload
         path = pdf_relative_path(doc, first)
-        write_pdf_once(warehouse.root_path / path,
-                       render_pdf(doc.number, doc.document_type, doc.issued_on, p, doc.credits_number))
+        target = warehouse.root_path / path
+        if not target.exists():  # an issued document's PDF is written once and never replaced
+            write_pdf_once(target, render_pdf(doc.number, doc.document_type, doc.issued_on, p, doc.credits_number))
         heads.append({"number": doc.number, "document_type": doc.document_type, "status": doc.status,
                       "issuer_id": p["issuer"]["id"], "issuer_name": p["issuer"]["name"],
                       "customer_kind": p["customer"]["kind"], "customer_id": p["customer"]["id"],

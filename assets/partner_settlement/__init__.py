@@ -23,7 +23,7 @@ def partner_settlement_lines(warehouse: WarehouseResource) -> list[str]:
     for r in table.iter_rows(named=True):
         head = f"  {r['billing_month']:%Y-%m} {r['operator_id']} → {r['partner_id']} ({r['partner_name'] or '?'})"
         if r["status"] != "SETTLED":
-            lines.append(f"{head}: NO CONTRACT, {r['sessions']} sessions, revenue {r['revenue_excl_vat']} {r['currency'] or ''} reported")
+            lines.append(f"{head}: NO CONTRACT, {r['sessions']} sessions, revenue {r['revenue_excl_vat']:.2f} {r['currency'] or ''} reported, nothing payable")
             continue
         lines.append(f"{head}: {r['contract_id']} v{r['contract_version']}, {r['sessions']} sessions, "
                      f"{r['energy_wh'] / 1000:.3f} kWh, revenue {r['revenue_excl_vat']:.2f}, share {r['partner_share']:.2f}, "
