@@ -145,3 +145,13 @@ def test_demo_contracts_are_valid_and_leave_partners_uncovered():
     assert len(accepted) == len(docs) - 1 and [r.reason_code for r in rejected] == ["INVALID_VALUE"]
     pairs = {(c.operator_id, c.partner_id) for c in accepted}
     assert all((op, emsp) not in pairs for op, emsp in UNCOVERED.items())
+
+
+def test_generator_lands_the_demo_contracts_with_the_partners(tmp_path):
+    from data.generate import main
+    assert main(["--out", str(tmp_path), "--days", "1", "--sessions-per-day", "10", "--sources", "partners"]) == 0
+    files = sorted((tmp_path / "contracts" / "2026-10-24").glob("*.json"))
+    manifest = json.loads((tmp_path / "_manifest.json").read_text())
+    assert len(files) == 9 == manifest["counts"]["contracts"]["2026-10-24"]["documents"]
+    accepted, rejected = accept_contracts([(f.name, f.read_text()) for f in files])
+    assert (len(accepted), [r.record_ref for r in rejected]) == (8, ["009-GB-VLT_FR-RMG-v1.json"])
