@@ -7,12 +7,16 @@
   is listed with a reason code (NOT_PRICED, CREDIT_CDR, NO_CUSTOMER), never dropped silently.
 - **VAT rate** of an amount: recovered per OCPI dimension (energy, time, parking, fixed, reservation) from the
   engine's excl./incl. amounts, (incl - excl) / excl, to 0.1 %; amounts below 0.10 are too small to recover
-  the rate from and take the session's dominant rate. A partner contract with `vatTreatment`
-  reverse_charge or exempt bills 0 % with that mention.
+  the rate from and take the session's dominant rate. A tariff whose prices include tax without naming the
+  rate (`tax_included` YES, the engine's excl. = incl.: the platform's gross prices) is billed as a gross
+  amount at the issuer's VAT rate (`vat_percent` of the operator's reference document); without that rate
+  the session is not invoiced (VAT_RATE_UNKNOWN). A partner contract with `vatTreatment` reverse_charge or
+  exempt bills 0 % with that mention.
 - **Lines**: per session and VAT rate (`session`) or per location and VAT rate (`aggregated`; the contract's
   `invoiceLines` for partners, the run's config for direct customers). A line's net is the exact sum of its
   amounts rounded half-up to the currency's minor unit; its VAT is net × rate, rounded the same way; gross =
-  net + VAT. The VAT summary and the totals are sums of the rounded lines, so net + VAT = gross to the cent.
+  net + VAT. A gross-priced line keeps its gross (what the customer was charged): VAT = gross × rate /
+  (100 + rate), rounded, and net = gross - VAT. The VAT summary and the totals are sums of the rounded lines, so net + VAT = gross to the cent.
 """
 
 from __future__ import annotations
@@ -57,8 +61,15 @@ class Uninvoiced:
     reason: str
 
 
-def session_rates(row: dict) -> dict[Decimal, Decimal]:
-    """VAT rate (percent) → exact excl. VAT amount of one priced session (see the module docstring)."""
+NET, GROSS = "net", "gross"
+
+
+def session_rates(row: dict, issuer_rate: Decimal | None = None) -> dict[tuple[Decimal, str], Decimal]:
+    """(VAT rate in percent, basis net|gross) → exact amount of one priced session (see the module docstring)."""
+    if row.get("tax_included") == "YES" and row["total_cost_incl"] == row["total_cost_excl"] and row["total_cost_incl"]:
+        if issuer_rate is None:
+            raise ValueError("VAT_RATE_UNKNOWN")
+        return {(issuer_rate.quantize(RATE_STEP), GROSS): row["total_cost_incl"]}
     by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
     small: Decimal = ZERO
     for name in DIMENSIONS:
@@ -78,13 +89,18 @@ def session_rates(row: dict) -> dict[Decimal, Decimal]:
             excl_sum = sum((row[f"total_{n}_cost_excl"] or ZERO) for n in DIMENSIONS)
             dominant = ((incl_sum - excl_sum) / excl_sum * 100).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
         by_rate[dominant] += small
-    return dict(by_rate)
+    return {(rate, NET): amount for rate, amount in by_rate.items()}
 
 
-def _line(description: str, quantity: Decimal, unit: str, energy_wh: Decimal, rate: Decimal, exact_net: Decimal,
-          currency: str, session_id: str | None, location_id: str) -> dict:
-    net = money(exact_net, currency)
-    vat = money(net * rate / 100, currency)
+def _line(description: str, quantity: Decimal, unit: str, energy_wh: Decimal, rate: Decimal, basis: str,
+          exact: Decimal, currency: str, session_id: str | None, location_id: str) -> dict:
+    if basis == GROSS:
+        gross = money(exact, currency)
+        vat = money(gross * rate / (100 + rate), currency)
+        net = gross - vat
+    else:
+        net = money(exact, currency)
+        vat = money(net * rate / 100, currency)
     return {"description": description, "session_id": session_id, "location_id": location_id,
             "quantity": str(quantity), "unit": unit, "energy_wh": str(energy_wh), "vat_rate": str(rate),
             "net": str(net), "vat": str(vat), "gross": str(net + vat)}
@@ -95,29 +111,30 @@ def _kwh(energy_wh: Decimal) -> Decimal:
 
 
 def _lines(sessions: list[dict], mode: str, treatment: str, currency: str) -> list[dict]:
-    def rate_of(rate: Decimal) -> Decimal:
-        return rate if treatment == "standard" else ZERO.quantize(RATE_STEP)
+    def rate_of(rate: Decimal, basis: str) -> tuple[Decimal, str]:
+        # Reverse charge / exempt: no VAT, so a gross-priced amount is billed whole as the net.
+        return (rate, basis) if treatment == "standard" else (ZERO.quantize(RATE_STEP), NET)
 
     lines: list[dict] = []
     if mode == "session":
         for s in sorted(sessions, key=lambda s: (s["start_utc"], s["session_id"])):
             local = s["start_utc"].astimezone(ZoneInfo(s["time_zone"])) if s["time_zone"] else s["start_utc"]
-            for rate, exact in sorted(s["rates"].items()):
+            for (rate, basis), exact in sorted(s["rates"].items()):
                 text = (f"Charging {local:%Y-%m-%d %H:%M} at {s['location_id']} EVSE {s['evse_uid']}, "
                         f"{_kwh(s['energy_wh'])} kWh (session {s['session_id']})")
-                lines.append(_line(text, _kwh(s["energy_wh"]), "kWh", s["energy_wh"], rate_of(rate), exact, currency,
-                                   s["session_id"], s["location_id"]))
+                lines.append(_line(text, _kwh(s["energy_wh"]), "kWh", s["energy_wh"], *rate_of(rate, basis), exact,
+                                   currency, s["session_id"], s["location_id"]))
     else:
-        groups: dict[tuple[str, Decimal], list] = defaultdict(lambda: [0, ZERO, ZERO])
+        groups: dict[tuple[str, Decimal, str], list] = defaultdict(lambda: [0, ZERO, ZERO])
         for s in sessions:
-            for rate, exact in s["rates"].items():
-                group = groups[(s["location_id"], rate_of(rate))]
+            for (rate, basis), exact in s["rates"].items():
+                group = groups[(s["location_id"], *rate_of(rate, basis))]
                 group[0] += 1
                 group[1] += exact
                 group[2] += s["energy_wh"]
-        for (location, rate), (count, exact, wh) in sorted(groups.items()):
+        for (location, rate, basis), (count, exact, wh) in sorted(groups.items()):
             text = f"{count} charging session(s) at {location}, {_kwh(wh)} kWh"
-            lines.append(_line(text, Decimal(count), "sessions", wh, rate, exact, currency, None, location))
+            lines.append(_line(text, Decimal(count), "sessions", wh, rate, basis, exact, currency, None, location))
     for n, line in enumerate(lines, start=1):
         line["line_no"] = n
     return lines
@@ -141,12 +158,21 @@ def content_hash(payload: dict) -> str:
 
 
 def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.DataFrame, contracts: list[Contract],
-                issuers: dict[str, str], partner_names: dict[str, str], direct_line_mode: str = "session"
+                issuers: dict[str, str], partner_names: dict[str, str], direct_line_mode: str = "session",
+                tax_included: dict[str, str] | None = None, issuer_vat: dict[str, Decimal] | None = None,
                 ) -> tuple[list[Draft], list[Uninvoiced]]:
-    """The drafts of one month and the sessions that cannot be invoiced (with a reason)."""
+    """The drafts of one month and the sessions that cannot be invoiced (with a reason).
+
+    `tax_included`: tariff id → the tariff's tax_included (YES / NO / N/A); `issuer_vat`: operator → VAT %.
+    """
     cost_cols = [f"total_{n}_cost_{side}" for n in DIMENSIONS for side in ("excl", "incl")]
-    joined = sessions.join(priced.select("session_id", pl.col("currency").alias("price_currency"), "error_code",
-                                         *cost_cols), on="session_id", how="left").sort("session_id")
+    taxes = pl.DataFrame({"tariff_id": list((tax_included or {}).keys()),
+                          "tax_included": list((tax_included or {}).values())}, schema={"tariff_id": pl.String(),
+                                                                                       "tax_included": pl.String()})
+    joined = (sessions.join(priced.select("session_id", pl.col("currency").alias("price_currency"), "error_code",
+                                          "tariff_id", "total_cost_excl", "total_cost_incl", *cost_cols),
+                            on="session_id", how="left")
+              .join(taxes, on="tariff_id", how="left").sort("session_id"))
     docs: dict[str, dict] = {}
     skipped: list[Uninvoiced] = []
     for row in joined.iter_rows(named=True):
@@ -162,6 +188,13 @@ def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.Data
         if not customer:
             skipped.append(Uninvoiced(sid, operator, "NO_CUSTOMER", "the session names neither an eMSP nor a customer"))
             continue
+        try:
+            rates = session_rates(row, (issuer_vat or {}).get(operator))
+        except ValueError:
+            skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN",
+                                      f"tariff {row['tariff_id']} prices include tax at an unnamed rate and "
+                                      f"{operator} has no vat_percent"))
+            continue
         kind = "emsp" if partner else "direct"
         currency = row["price_currency"]
         key = f"{operator}|{kind}|{customer}|{currency}"
@@ -170,7 +203,7 @@ def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.Data
             docs[key] = {"issuer": operator, "kind": kind, "customer": customer, "currency": currency,
                          "contract": contract, "sessions": []}
         docs[key]["sessions"].append({**row, "energy_wh": Decimal(str(round(row["energy_wh"] or 0.0, 3))),
-                                      "rates": session_rates(row)})
+                                      "rates": rates})
     drafts = []
     for key, doc in sorted(docs.items()):
         contract = doc["contract"]

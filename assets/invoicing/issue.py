@@ -4,10 +4,13 @@ register's documents to the warehouse tables and PDFs. The asset and the late-da
 from __future__ import annotations
 
 import datetime as dt
+import json
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 
+import assets.pricing.tables  # noqa: F401  (registers tariffs)
 import assets.reference.tables  # noqa: F401  (registers operators)
 from assets.invoicing import register
 from assets.invoicing.drafting import Uninvoiced, draft_month
@@ -23,10 +26,25 @@ DOCUMENTS_DIR = "documents"
 def drafts_for(warehouse: WarehouseResource, first: dt.date, last: dt.date, direct_line_mode: str = "session"):
     """(drafts, uninvoiced) of the month from what the warehouse holds now."""
     operators = warehouse.read("operators")
-    issuers = dict(operators.select("operator_id", "name").iter_rows()) if operators.height else {}
+    issuers = dict(operators.select("operator_id", "name").iter_rows())
+    tariffs = warehouse.read("tariffs")
     return draft_month(first, last, inputs.month_sessions(warehouse, first, last),
                        inputs.month_priced(warehouse, first, last), read_contracts(warehouse), issuers,
-                       inputs.partner_names(warehouse), direct_line_mode)
+                       inputs.partner_names(warehouse), direct_line_mode,
+                       dict(tariffs.select("tariff_id", "tax_included").iter_rows()), issuer_vat_rates(operators))
+
+
+def issuer_vat_rates(operators: pl.DataFrame) -> dict[str, Decimal]:
+    """Operator → standard VAT percent, from `vat_percent` of its reference document (absent: unknown)."""
+    rates = {}
+    for operator_id, raw in operators.select("operator_id", "raw_payload").iter_rows():
+        try:
+            value = json.loads(raw or "{}", parse_float=Decimal).get("vat_percent")
+        except (ValueError, AttributeError):
+            value = None
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value >= 0:
+            rates[operator_id] = Decimal(value)
+    return rates
 
 
 def pdf_relative_path(doc: register.Issued, month: dt.date) -> str:

@@ -189,3 +189,38 @@ def test_aggregated_lines_for_a_partner(tmp_warehouse, tmp_landing):
         ("2 charging session(s) at LOC-1, 40.123 kWh", D("2"), D("0.0"), D("20.00"), D("0.00"))]
     assert (doc["vat_treatment"], doc["gross_total"]) == ("reverse_charge", D("20.00"))
     assert "VAT reverse charge" in pdf_text(tmp_warehouse, doc)
+
+
+def test_gross_prices_without_a_named_rate_take_the_issuers_vat(tmp_warehouse, tmp_landing):
+    """Platform tariffs are gross (tax_included YES) and name no rate: the engine's excl. = incl.
+
+    cust-1 at GB-VLT (vat_percent 20): A 12.00 gross → VAT 12 × 20/120 = 2.00, net 10.00; B 5.55 gross → VAT
+    0.925 → 0.93, net 4.62. Totals 14.62 + 2.93 = 17.55 (= what the customer was charged). At NL-GRX, whose
+    reference document has no vat_percent, the session is not invoiced: VAT_RATE_UNKNOWN.
+    """
+    from resources.tables import get_spec
+    build(tmp_warehouse, tmp_landing)
+    operators = [{"operator_id": "GB-VLT", "name": "Voltline UK", "country": "GB", "time_zone": "Europe/London",
+                  "currency": "GBP", "raw_payload": '{"id": "GB-VLT", "vat_percent": 20}'},
+                 {"operator_id": "NL-GRX", "name": "Gracht Charge", "country": "NL", "time_zone": "Europe/Amsterdam",
+                  "currency": "EUR", "raw_payload": '{"id": "NL-GRX"}'}]
+    tmp_warehouse.write_partition("operators", pl.DataFrame(operators, schema=get_spec("operators").schema))
+    tmp_warehouse.write_partition("tariffs", pl.DataFrame(
+        [{"tariff_id": "T1", "source": "platform", "currency": "GBP", "tax_included": "YES", "tariff_json": "{}",
+          "record_ref": "x", "raw_payload": "{}"}], schema=get_spec("tariffs").schema))
+    write_month(tmp_warehouse, [
+        session("ocpi:A", "2026-10-03", customer="cust-1"),
+    ], [price("ocpi:A", "2026-10-03", energy=("12.0000", "12.0000"))], {})
+    write_month(tmp_warehouse, [
+        session("ocpi:B", "2026-10-04", customer="cust-1", hour=8),
+        session("ocpi:C", "2026-10-04", customer="cust-2", operator="NL-GRX", currency="EUR"),
+    ], [price("ocpi:B", "2026-10-04", energy=("5.5500", "5.5500")),
+        price("ocpi:C", "2026-10-04", currency="EUR", energy=("3.0000", "3.0000"))], {})
+    run(tmp_warehouse, tmp_landing)
+    cust1 = next(r for r in documents(tmp_warehouse).values() if r["customer_id"] == "cust-1")
+    assert (cust1["net_total"], cust1["vat_total"], cust1["gross_total"]) == (D("14.62"), D("2.93"), D("17.55"))
+    lines = tmp_warehouse.read("invoice_lines").filter(pl.col("number") == cust1["number"]).sort("line_no")
+    assert lines.select("session_id", "vat_rate", "net", "vat", "gross").rows() == [
+        ("ocpi:A", D("20.0"), D("10.00"), D("2.00"), D("12.00")), ("ocpi:B", D("20.0"), D("4.62"), D("0.93"), D("5.55"))]
+    skipped = dict(tmp_warehouse.read("uninvoiced_sessions").select("session_id", "reason_code").iter_rows())
+    assert skipped["ocpi:C"] == "VAT_RATE_UNKNOWN"
