@@ -32,6 +32,7 @@ import polars as pl
 
 from assets.invoicing.register import Draft
 from assets.partner_settlement.contracts import Contract, contract_for
+from assets.partner_settlement.vat import VatRateUnknown, is_gross_priced
 from tariff_engine.money import minor_units
 
 DIMENSIONS = ("energy", "time", "parking", "fixed", "reservation")
@@ -66,9 +67,9 @@ NET, GROSS = "net", "gross"
 
 def session_rates(row: dict, issuer_rate: Decimal | None = None) -> dict[tuple[Decimal, str], Decimal]:
     """(VAT rate in percent, basis net|gross) → exact amount of one priced session (see the module docstring)."""
-    if row.get("tax_included") == "YES" and row["total_cost_incl"] == row["total_cost_excl"] and row["total_cost_incl"]:
+    if is_gross_priced(row.get("tax_included"), row["total_cost_excl"], row["total_cost_incl"]):
         if issuer_rate is None:
-            raise ValueError("VAT_RATE_UNKNOWN")
+            raise VatRateUnknown(row["session_id"])
         return {(issuer_rate.quantize(RATE_STEP), GROSS): row["total_cost_incl"]}
     by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
     small: Decimal = ZERO
@@ -190,7 +191,7 @@ def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.Data
             continue
         try:
             rates = session_rates(row, (issuer_vat or {}).get(operator))
-        except ValueError:
+        except VatRateUnknown:
             skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN",
                                       f"tariff {row['tariff_id']} prices include tax at an unnamed rate and "
                                       f"{operator} has no vat_percent"))

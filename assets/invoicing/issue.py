@@ -4,8 +4,6 @@ register's documents to the warehouse tables and PDFs. The asset and the late-da
 from __future__ import annotations
 
 import datetime as dt
-import json
-from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +16,7 @@ from assets.invoicing.pdf import render_pdf, write_pdf_once
 from assets.invoicing.tables import INVOICE_FLAGS, INVOICE_LINES, INVOICE_VAT, INVOICES, UNINVOICED_SESSIONS
 from assets.partner_settlement import inputs
 from assets.partner_settlement.assets import read_contracts
+from assets.partner_settlement.vat import issuer_vat_rates
 from resources.warehouse import WarehouseResource
 
 DOCUMENTS_DIR = "documents"
@@ -32,19 +31,6 @@ def drafts_for(warehouse: WarehouseResource, first: dt.date, last: dt.date, dire
                        inputs.month_priced(warehouse, first, last), read_contracts(warehouse), issuers,
                        inputs.partner_names(warehouse), direct_line_mode,
                        dict(tariffs.select("tariff_id", "tax_included").iter_rows()), issuer_vat_rates(operators))
-
-
-def issuer_vat_rates(operators: pl.DataFrame) -> dict[str, Decimal]:
-    """Operator → standard VAT percent, from `vat_percent` of its reference document (absent: unknown)."""
-    rates = {}
-    for operator_id, raw in operators.select("operator_id", "raw_payload").iter_rows():
-        try:
-            value = json.loads(raw or "{}", parse_float=Decimal).get("vat_percent")
-        except (ValueError, AttributeError):
-            value = None
-        if isinstance(value, (int, Decimal)) and not isinstance(value, bool) and value >= 0:
-            rates[operator_id] = Decimal(value)
-    return rates
 
 
 def pdf_relative_path(doc: register.Issued, month: dt.date) -> str:

@@ -10,6 +10,7 @@ from assets.partner_settlement.compute import partner_sessions, settle_month
 from assets.partner_settlement.contracts import Contract, accept_contracts
 from assets.partner_settlement.months import month_bounds, monthly
 from assets.partner_settlement.tables import PARTNER_CONTRACTS, PARTNER_SETTLEMENT_SESSIONS, PARTNER_SETTLEMENTS
+from assets.partner_settlement.vat import issuer_vat_rates, tariff_tax_included
 from assets.quarantine import QUARANTINE, quarantine_frame
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -79,7 +80,8 @@ def _markdown(table: pl.DataFrame) -> str:
 
 @dg.asset(
     partitions_def=monthly, group_name=GROUP,
-    deps=["sessions", "priced_sessions", "session_electricity_cost", "evses", "partners", partner_contracts],
+    deps=["sessions", "priced_sessions", "session_electricity_cost", "evses", "operators", "tariffs", "partners",
+          partner_contracts],
     check_specs=[
         dg.AssetCheckSpec(EVERY_SESSION, asset="partner_settlements",
                           description="Every partner session of the month is in partner_settlement_sessions: "
@@ -97,7 +99,9 @@ def partner_settlements(context: dg.AssetExecutionContext, warehouse: WarehouseR
     sessions = inputs.month_sessions(warehouse, first, last)
     table, children = settle_month(first, sessions, inputs.month_priced(warehouse, first, last),
                                    inputs.month_electricity(warehouse, first, last), inputs.evses(warehouse),
-                                   read_contracts(warehouse), inputs.partner_names(warehouse))
+                                   read_contracts(warehouse), inputs.partner_names(warehouse),
+                                   tariff_tax_included(warehouse.read("tariffs")),
+                                   issuer_vat_rates(warehouse.read("operators")))
     warehouse.write_partition(PARTNER_SETTLEMENTS, table, billing_month=first)
     warehouse.write_partition(PARTNER_SETTLEMENT_SESSIONS, children, billing_month=first)
     expected = partner_sessions(sessions).height

@@ -14,7 +14,7 @@ is the sum of its sessions' amounts rounded half-up to the currency's minor unit
 
 from the rounded components, so the printed figures add up to the cent. A session that cannot be settled
 (no contract, not priced, another currency, unknown electricity cost when the contract needs it, unknown
-AC/DC) is kept in the child table with its status and reason, never dropped.
+AC/DC, a gross-priced tariff whose issuer has no VAT rate: vat.py) is kept in the child table with its status and reason, never dropped.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import polars as pl
 
 from assets.partner_settlement.contracts import Contract, contract_for
+from assets.partner_settlement.vat import is_gross_priced
 from assets.partner_settlement.tables import (PARTNER_SETTLEMENT_SESSIONS, PARTNER_SETTLEMENTS, SESSION_AMOUNTS,
                                               SETTLEMENT_AMOUNTS)
 from tariff_engine.money import minor_units
@@ -72,6 +73,9 @@ def _settle_session(row: dict, contract: Contract | None) -> dict:
         "contract_version": contract.version if contract else None,
     }
     revenue, paid = row["total_cost_excl"], row["total_cost_incl"]
+    gross_only = is_gross_priced(row["tax_included"], revenue, paid)
+    if gross_only and row["issuer_vat"] is not None:
+        revenue = round4(paid * HUNDRED / (HUNDRED + row["issuer_vat"]))  # vat.py: the issuer's rate
     if revenue is not None:
         out["revenue_excl_vat"], out["revenue_incl_vat"] = revenue, paid
     if contract is None:
@@ -79,6 +83,9 @@ def _settle_session(row: dict, contract: Contract | None) -> dict:
                       "reason": f"no contract between {row['operator_id']} and {row['emsp_id']} on {row['settlement_date']}"}
     if row["error_code"] is not None or revenue is None:
         return out | {"status": "NOT_PRICED", "reason": f"the session was not priced: {row['error_code']}"}
+    if gross_only and row["issuer_vat"] is None:
+        return out | {"revenue_excl_vat": None, "status": "VAT_RATE_UNKNOWN",
+                      "reason": f"gross-priced tariff {row['tariff_id']} and {row['operator_id']} has no VAT rate"}
     if row["price_currency"] != contract.currency:
         return out | {"status": "CURRENCY_MISMATCH",
                       "reason": f"priced in {row['price_currency']}, contract in {contract.currency}"}
@@ -93,6 +100,8 @@ def _settle_session(row: dict, contract: Contract | None) -> dict:
         electricity = row["electricity_cost"]
     dc = current == "DC"
     fixed = (row["total_fixed_cost_excl"] or ZERO) if contract.exclude_connection_fee else ZERO
+    if gross_only:
+        fixed = round4(fixed * HUNDRED / (HUNDRED + row["issuer_vat"]))
     shared = revenue - fixed - electricity
     kwh = row["energy_wh"] / 1000
     return out | {
@@ -107,8 +116,9 @@ def _settle_session(row: dict, contract: Contract | None) -> dict:
     }
 
 
-def _joined(sessions: pl.DataFrame, priced: pl.DataFrame, electricity: pl.DataFrame, evses: pl.DataFrame) -> pl.DataFrame:
-    prices = priced.select("session_id", pl.col("currency").alias("price_currency"), "error_code",
+def _joined(sessions: pl.DataFrame, priced: pl.DataFrame, electricity: pl.DataFrame, evses: pl.DataFrame,
+            tax_included: pl.DataFrame) -> pl.DataFrame:
+    prices = priced.select("session_id", pl.col("currency").alias("price_currency"), "error_code", "tariff_id",
                            "total_cost_excl", "total_cost_incl", "total_fixed_cost_excl")
     costs = electricity.select("session_id", "electricity_cost", pl.col("currency").alias("electricity_currency"))
     kinds = evses.select("location_id", "evse_uid", "power_type").unique(["location_id", "evse_uid"], keep="first")
@@ -118,15 +128,23 @@ def _joined(sessions: pl.DataFrame, priced: pl.DataFrame, electricity: pl.DataFr
             .join(prices, on="session_id", how="left")
             .join(costs, on="session_id", how="left")
             .join(kinds, on=["location_id", "evse_uid"], how="left")
+            .join(tax_included, on="tariff_id", how="left")
             .sort("session_id"))
 
 
 def settle_month(month: dt.date, sessions: pl.DataFrame, priced: pl.DataFrame, electricity: pl.DataFrame,
-                 evses: pl.DataFrame, contracts: list[Contract], partner_names: dict[str, str]
+                 evses: pl.DataFrame, contracts: list[Contract], partner_names: dict[str, str],
+                 tax_included: pl.DataFrame | None = None, issuer_vat: dict[str, Decimal] | None = None,
                  ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(partner_settlements, partner_settlement_sessions) of `month` (both without the month column)."""
+    """(partner_settlements, partner_settlement_sessions) of `month` (both without the month column).
+
+    `tax_included`: tariff_id → tax_included frame; `issuer_vat`: operator → VAT % (see vat.py).
+    """
+    if tax_included is None:
+        tax_included = pl.DataFrame(schema={"tariff_id": pl.String(), "tax_included": pl.String()})
     children: list[dict] = []
-    for row in _joined(sessions, priced, electricity, evses).iter_rows(named=True):
+    for row in _joined(sessions, priced, electricity, evses, tax_included).iter_rows(named=True):
+        row["issuer_vat"] = (issuer_vat or {}).get(row["operator_id"])
         row["current_type"] = _current_type(row.pop("power_type"))
         row["energy_wh"] = Decimal(str(row["energy_wh"] or 0))
         contract = contract_for(contracts, row["operator_id"], row["emsp_id"], row["settlement_date"])

@@ -100,7 +100,8 @@ PARTNER_SETTLEMENTS = TableSpec(
         "sessions": "Sessions settled under the contract (for NO_CONTRACT rows: the partner's sessions).",
         "sessions_not_settled": "Sessions of the pair left out, each with its reason in partner_settlement_sessions.",
         "energy_wh": "Energy of the settled sessions, Wh.",
-        "revenue_excl_vat": "Engine revenue of the settled sessions excl. VAT (priced_sessions.total_cost_excl).",
+        "revenue_excl_vat": "Engine revenue of the settled sessions excl. VAT (priced_sessions.total_cost_excl; a "
+                            "gross-priced tariff's amount net of the issuer's VAT rate).",
         "revenue_incl_vat": "What the users paid, incl. VAT (base of the handling fee).",
         "connection_fees_excluded": "Fixed fees kept 100 % by the operator (contract excludes the connection fee).",
         "electricity_cost": "Electricity cost of the settled sessions (session_electricity_cost), when the contract deducts it.",
@@ -133,7 +134,8 @@ PARTNER_SETTLEMENT_SESSIONS = TableSpec(
         MONTH: MONTH_DOC,
         "session_id": "The session (sessions.session_id).",
         "source_id": "The source's id of the record: the CDR id for CDRs.",
-        "status": "SETTLED, NO_CONTRACT, NOT_PRICED, CURRENCY_MISMATCH, ELECTRICITY_COST_UNKNOWN or UNKNOWN_CURRENT_TYPE.",
+        "status": "SETTLED, NO_CONTRACT, NOT_PRICED, CURRENCY_MISMATCH, ELECTRICITY_COST_UNKNOWN, UNKNOWN_CURRENT_TYPE "
+                  "or VAT_RATE_UNKNOWN.",
         "reason": "Why a session was not settled, in words (null when settled).",
         "current_type": "AC or DC, from the EVSE's power type.",
     },

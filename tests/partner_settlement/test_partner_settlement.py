@@ -155,3 +155,36 @@ def test_generator_lands_the_demo_contracts_with_the_partners(tmp_path):
     assert len(files) == 9 == manifest["counts"]["contracts"]["2026-10-24"]["documents"]
     accepted, rejected = accept_contracts([(f.name, f.read_text()) for f in files])
     assert (len(accepted), [r.record_ref for r in rejected]) == (8, ["009-GB-VLT_FR-RMG-v1.json"])
+
+
+def test_gross_priced_session_is_settled_net_of_the_issuers_vat(tmp_warehouse, tmp_landing):
+    """S6: platform tariff, prices incl. 20 % VAT without a named rate (engine excl. = incl. = 12.00).
+
+    revenue excl. = 12.00 × 100/120 = 10.00; shared = 10.00 - 1.00 electricity = 9.00; share 70 % = 6.30;
+    + reimbursed 1.00 - 0.10 session - 0.10 kWh (10 kWh × 0.01) - 0.24 handling (12.00 × 2 %) - 5.00 platform
+    = 1.86 on its own. S7 at an operator without a VAT rate is left out as VAT_RATE_UNKNOWN.
+    """
+    from resources.tables import get_spec
+    build(tmp_warehouse, tmp_landing)
+    tmp_warehouse.write_partition("operators", pl.DataFrame(
+        [{"operator_id": "GB-VLT", "name": "Voltline UK", "country": "GB", "time_zone": "Europe/London",
+          "currency": "GBP", "raw_payload": '{"vat_percent": 20}'}], schema=get_spec("operators").schema))
+    tmp_warehouse.write_partition("tariffs", pl.DataFrame(
+        [{"tariff_id": "T-GROSS", "source": "platform", "currency": "GBP", "tax_included": "YES", "tariff_json": "{}",
+          "record_ref": "x", "raw_payload": "{}"}], schema=get_spec("tariffs").schema))
+    gross = price("ocpi:S6", "2026-10-05", energy=("12.0000", "12.0000")) | {"tariff_id": "T-GROSS"}
+    write_month(tmp_warehouse, [session("ocpi:S6", "2026-10-05", emsp="NL-TNM", energy_wh=10_000.0)], [gross],
+                {"ocpi:S6": "1.0000"})
+    write_contracts(tmp_landing, [CONTRACT, copy.deepcopy(CONTRACT) | {"contractId": "X", "operatorId": "NL-GRX"}])
+    write_month(tmp_warehouse, [session("ocpi:S7", "2026-10-06", emsp="NL-TNM", operator="NL-GRX")],
+                [price("ocpi:S7", "2026-10-06", energy=("3.0000", "3.0000")) | {"tariff_id": "T-GROSS"}], {"ocpi:S7": "0.5000"})
+    run(tmp_warehouse, tmp_landing)
+    s6 = tmp_warehouse.read("partner_settlement_sessions").filter(pl.col("session_id") == "ocpi:S6").row(0, named=True)
+    assert (s6["status"], s6["revenue_excl_vat"], s6["revenue_incl_vat"], s6["shared_revenue"], s6["partner_share"],
+            s6["handling_fee"]) == ("SETTLED", D("10.0000"), D("12.0000"), D("9.0000"), D("6.3000"), D("0.2400"))
+    tnm = tmp_warehouse.read("partner_settlements").filter(pl.col("operator_id") == "GB-VLT",
+                                                           pl.col("partner_id") == "NL-TNM").row(0, named=True)
+    # With S2 of build() (20 October, unchanged): 1.86 + S2's 5.70 + 4.50 - 0.25 - 0.60 - 0.36 = 10.85.
+    assert (tnm["sessions"], tnm["net_payable"]) == (2, D("10.85"))
+    s7 = tmp_warehouse.read("partner_settlement_sessions").filter(pl.col("session_id") == "ocpi:S7").row(0, named=True)
+    assert s7["status"] == "VAT_RATE_UNKNOWN"
