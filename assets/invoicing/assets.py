@@ -8,13 +8,15 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import schema_result
-from assets.invoicing.issue import invoice_month
+from assets.invoicing.issue import billed_session_ids, invoice_month
+from assets.partner_settlement.inputs import month_sessions
 from assets.invoicing.tables import INVOICES
 from assets.partner_settlement.months import month_bounds, monthly
 from resources.warehouse import WarehouseResource
 
 REGISTER_POOL = "invoice_register"
 TOTALS_ADD_UP = "lines_add_up"
+EVERY_SESSION = "every_session_billed_once_or_explained"
 
 
 class InvoicingConfig(dg.Config):
@@ -46,6 +48,9 @@ def _totals_check(frames: dict[str, pl.DataFrame]) -> dg.AssetCheckResult:
         dg.AssetCheckSpec(TOTALS_ADD_UP, asset="invoices",
                           description="Each document's totals are the sums of its rounded lines and net + VAT = gross."),
         dg.AssetCheckSpec("schema", asset="invoices", description="Unique numbers; credit notes name their invoice."),
+        dg.AssetCheckSpec(EVERY_SESSION, asset="invoices",
+                          description="Every session of the month is on exactly one live document of the run's type "
+                                      "or in uninvoiced_sessions with a reason: sessions in = billed + not invoiced."),
     ],
     kinds={"sqlite", "pdf", "parquet"},
 )
@@ -73,4 +78,25 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
         metadata[f"invoiced_{kind}_{currency}_incl_vat"] = float(gross)
     context.log.info(f"{context.partition_key}: issued {len(outcome.issued)}, credited {len(outcome.credit_notes)}, "
                      f"unchanged {len(outcome.unchanged)}")
-    return dg.MaterializeResult(metadata=metadata, check_results=[_totals_check(frames), schema_result(INVOICES, docs)])
+    sessions = set(month_sessions(warehouse, first, last)["session_id"].to_list())
+    billed = billed_session_ids(warehouse, first, config.document_type)
+    skipped = frames["uninvoiced_sessions"]["session_id"].to_list()
+    accounted = dg.AssetCheckResult(
+        check_name=EVERY_SESSION, severity=dg.AssetCheckSeverity.ERROR,
+        passed=len(billed) == len(set(billed)) and set(billed) | set(skipped) == sessions
+        and len(billed) + len(skipped) == len(sessions),
+        metadata={"sessions_in": len(sessions), "sessions_billed": len(billed), "sessions_not_invoiced": len(skipped)})
+    metadata["summary"] = dg.MetadataValue.md(_summary_markdown(live))
+    return dg.MaterializeResult(metadata=metadata, check_results=[_totals_check(frames), schema_result(INVOICES, docs),
+                                                                  accounted])
+
+
+def _summary_markdown(live: pl.DataFrame) -> str:
+    """Live documents per type, customer kind and currency, with the exact totals."""
+    rows = ["| type | customer | currency | documents | net | VAT | gross |", "|---|---|---|---|---|---|---|"]
+    totals = (live.group_by("document_type", "customer_kind", "currency")
+              .agg(pl.len(), pl.col("net_total").sum(), pl.col("vat_total").sum(), pl.col("gross_total").sum())
+              .sort("document_type", "customer_kind", "currency"))
+    for kind, customer, currency, n, net, vat, gross in totals.iter_rows():
+        rows.append(f"| {kind} | {customer} | {currency} | {n} | {net:.2f} | {vat:.2f} | {gross:.2f} |")
+    return "\n".join(rows)

@@ -94,6 +94,12 @@ def invoice_month(warehouse: WarehouseResource, first: dt.date, last: dt.date, i
     return outcome, export_month(warehouse, first, uninvoiced)
 
 
+def billed_session_ids(warehouse: WarehouseResource, first: dt.date, document_type: str) -> list[str]:
+    """Session ids on the month's live documents of one type, as the register holds them (duplicates kept)."""
+    return [sid for doc in register.month_documents(warehouse.registers_dir, first.isoformat())
+            if doc.document_type == document_type and doc.status == "issued" for sid in doc.payload["session_ids"]]
+
+
 def flag_stale_invoices(warehouse: WarehouseResource, first: dt.date, last: dt.date, changed_day: dt.date | None,
                         detected_at: str) -> list[int]:
     """Flag the month's live invoices whose content no longer matches the data (LATE_DATA); returns new flag ids.

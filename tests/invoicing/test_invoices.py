@@ -84,7 +84,7 @@ def test_invoice_with_two_vat_rates(tmp_warehouse, tmp_landing):
     skipped = tmp_warehouse.read("uninvoiced_sessions")
     assert skipped.select("session_id", "reason_code").rows() == [("ocpi:U", "NOT_PRICED")]
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
-    assert checks["lines_add_up"] and checks["schema"]
+    assert checks["lines_add_up"] and checks["schema"] and checks["every_session_billed_once_or_explained"]
     summary = invoice_lines(tmp_warehouse)
     assert any("GBP direct: 2 invoices, net 16.33 + VAT 2.97 = 19.30" in line for line in summary)
     assert any("not invoiced, NOT_PRICED: 1 sessions" in line for line in summary)
