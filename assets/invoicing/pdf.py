@@ -49,18 +49,14 @@ def render_pdf(number: str, document_type: str, issued_on: str, doc: dict, credi
     for text in header:
         pdf.cell(0, 5, _latin(text), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.set_font("Helvetica", "B", 8)
-    widths = (10, 104, 18, 14, 22, 22)
-    for title, width in zip(("#", "Description", "Quantity", "VAT %", "Net", "VAT"), widths):
-        pdf.cell(width, 6, title, border=1, align="R" if title not in ("Description", "#") else "L")
-    pdf.ln()
     pdf.set_font("Helvetica", size=7)
-    for line in doc["lines"]:
-        values = (str(line["line_no"]), line["description"], f"{line['quantity']} {line['unit']}", line["vat_rate"],
-                  line["net"], line["vat"])
-        for value, width, n in zip(values, widths, range(6)):
-            pdf.cell(width, 5, _latin(value[:80]), border=1, align="L" if n < 2 else "R")
-        pdf.ln()
+    # fpdf2's table wraps long descriptions onto several lines instead of clipping them.
+    with pdf.table(col_widths=(8, 110, 22, 14, 18, 18), text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
+                   first_row_as_headings=True, line_height=4) as table:
+        table.row(("#", "Description", "Quantity", "VAT %", f"Net {currency}", f"VAT {currency}"))
+        for line in doc["lines"]:
+            table.row((str(line["line_no"]), _latin(line["description"]), f"{line['quantity']} {line['unit']}",
+                       line["vat_rate"], line["net"], line["vat"]))
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 9)
     pdf.cell(0, 6, "VAT summary", new_x="LMARGIN", new_y="NEXT")
