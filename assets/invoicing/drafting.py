@@ -121,8 +121,7 @@ def _lines(sessions: list[dict], mode: str, treatment: str, currency: str) -> li
         for s in sorted(sessions, key=lambda s: (s["start_utc"], s["session_id"])):
             local = s["start_utc"].astimezone(ZoneInfo(s["time_zone"])) if s["time_zone"] else s["start_utc"]
             for (rate, basis), exact in sorted(s["rates"].items()):
-                text = (f"Charging {local:%Y-%m-%d %H:%M} at {s['location_id']} EVSE {s['evse_uid']}, "
-                        f"{_kwh(s['energy_wh'])} kWh (session {s['session_id']})")
+                text = f"{local:%Y-%m-%d %H:%M} {s['location_id']} EVSE {s['evse_uid']}, session {s['session_id']}"
                 lines.append(_line(text, _kwh(s["energy_wh"]), "kWh", s["energy_wh"], *rate_of(rate, basis), exact,
                                    currency, s["session_id"], s["location_id"]))
     else:
@@ -134,7 +133,7 @@ def _lines(sessions: list[dict], mode: str, treatment: str, currency: str) -> li
                 group[1] += exact
                 group[2] += s["energy_wh"]
         for (location, rate, basis), (count, exact, wh) in sorted(groups.items()):
-            text = f"{count} charging session(s) at {location}, {_kwh(wh)} kWh"
+            text = f"{count} charging session(s) at {location}"
             lines.append(_line(text, Decimal(count), "sessions", wh, rate, basis, exact, currency, None, location))
     for n, line in enumerate(lines, start=1):
         line["line_no"] = n

@@ -22,6 +22,19 @@ def _latin(text: str) -> str:
     return text.encode("latin-1", errors="replace").decode("latin-1")
 
 
+def _fitted_cell(pdf: FPDF, width: float, text: str, align: str, size: float = 7, smallest: float = 4.5) -> None:
+    """One table cell; a long text is set smaller until it fits, so nothing is clipped (one line per row keeps
+    rendering fast: fpdf2's wrapping tables take seconds for a long invoice)."""
+    while size > smallest:
+        pdf.set_font("Helvetica", size=size)
+        if pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+            break
+        size -= 0.5
+    pdf.set_font("Helvetica", size=size)
+    pdf.cell(width, 4.5, text, border=1, align=align)
+    pdf.set_font("Helvetica", size=7)
+
+
 def render_pdf(number: str, document_type: str, issued_on: str, doc: dict, credits_number: str | None = None) -> bytes:
     """One document as PDF bytes."""
     pdf = FPDF(orientation="P", unit="mm", format="A4")
@@ -49,14 +62,19 @@ def render_pdf(number: str, document_type: str, issued_on: str, doc: dict, credi
     for text in header:
         pdf.cell(0, 5, _latin(text), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.set_font("Helvetica", size=7)
-    # fpdf2's table wraps long descriptions onto several lines instead of clipping them.
-    with pdf.table(col_widths=(8, 110, 22, 14, 18, 18), text_align=("RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"),
-                   first_row_as_headings=True, line_height=4) as table:
-        table.row(("#", "Description", "Quantity", "VAT %", f"Net {currency}", f"VAT {currency}"))
-        for line in doc["lines"]:
-            table.row((str(line["line_no"]), _latin(line["description"]), f"{line['quantity']} {line['unit']}",
-                       line["vat_rate"], line["net"], line["vat"]))
+    widths = (8, 112, 22, 12, 18, 18)
+    aligns = ("R", "L", "R", "R", "R", "R")
+    pdf.set_font("Helvetica", "B", 7)
+    for text, width, align in zip(("#", "Description", "Quantity", "VAT %", f"Net {currency}", f"VAT {currency}"),
+                                  widths, aligns):
+        pdf.cell(width, 5, text, border=1, align=align)
+    pdf.ln()
+    for line in doc["lines"]:
+        values = (str(line["line_no"]), _latin(line["description"]), f"{line['quantity']} {line['unit']}",
+                  line["vat_rate"], line["net"], line["vat"])
+        for text, width, align in zip(values, widths, aligns):
+            _fitted_cell(pdf, width, text, align)
+        pdf.ln()
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 9)
     pdf.cell(0, 6, "VAT summary", new_x="LMARGIN", new_y="NEXT")
