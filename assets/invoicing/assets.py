@@ -60,7 +60,8 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
     rounded lines; one PDF per document under `documents/invoices/`. An issued invoice never changes: if the
     month's data changed since (late data, re-pricing), the run issues a credit note and a new invoice; otherwise
     a re-run reproduces the same numbers, tables and PDFs. Also writes `invoice_lines`, `invoice_vat`,
-    `invoice_flags` and `uninvoiced_sessions` (sessions not billed, with a reason)."""
+    `invoice_flags` and `uninvoiced_sessions` (sessions not billed, with a reason), then refreshes the analyst
+    catalog."""
     first, last = month_bounds(context.partition_key)
     issued_on = dt.date.fromisoformat(config.issued_on) if config.issued_on else dt.datetime.now(dt.timezone.utc).date()
     outcome, frames = invoice_month(warehouse, first, last, issued_on, config.document_type, config.direct_line_mode)
@@ -87,6 +88,9 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
         and len(billed) + len(skipped) == len(sessions),
         metadata={"sessions_in": len(sessions), "sessions_billed": len(billed), "sessions_not_invoiced": len(skipped)})
     metadata["summary"] = dg.MetadataValue.md(_summary_markdown(live))
+    # The nightly catalog rebuild runs before a month is invoiced; rebuild it here so analysts see the month's
+    # settlements and invoices now (same swap-in-place rebuild as the catalog asset).
+    warehouse.refresh_catalog()
     return dg.MaterializeResult(metadata=metadata, check_results=[_totals_check(frames), schema_result(INVOICES, docs),
                                                                   accounted])
 
