@@ -202,5 +202,15 @@ def _summarise(month: dt.date, children: list[dict], contracts: list[Contract],
             "energy_wh": sum((m["energy_wh"] for m in counted), ZERO),
             **{name: amounts[name] for name in SETTLEMENT_AMOUNTS},
         })
+    # A contract in force without any session in the month still owes its monthly platform fee.
+    for contract in sorted(contracts, key=lambda c: (c.operator_id, c.partner_id)):
+        if contract.covers(month) and (contract.operator_id, contract.partner_id, contract.currency) not in groups:
+            fee = round_money(contract.monthly_platform_fee, contract.currency)
+            rows.append({"operator_id": contract.operator_id, "partner_id": contract.partner_id,
+                         "partner_name": partner_names.get(contract.partner_id), "currency": contract.currency,
+                         "status": "SETTLED", "contract_id": contract.contract_id, "contract_version": contract.version,
+                         "sessions": 0, "sessions_ac": 0, "sessions_dc": 0, "sessions_not_settled": 0,
+                         "energy_wh": ZERO, **{name: ZERO for name in SETTLEMENT_AMOUNTS},
+                         "platform_fee": fee, "net_payable": -fee})
     schema = {c: t for c, t in PARTNER_SETTLEMENTS.schema.items() if c != "billing_month"}
     return pl.DataFrame(rows, schema=schema, orient="row") if rows else PARTNER_SETTLEMENTS.empty_frame().drop("billing_month")

@@ -188,3 +188,11 @@ def test_gross_priced_session_is_settled_net_of_the_issuers_vat(tmp_warehouse, t
     assert (tnm["sessions"], tnm["net_payable"]) == (2, D("10.85"))
     s7 = tmp_warehouse.read("partner_settlement_sessions").filter(pl.col("session_id") == "ocpi:S7").row(0, named=True)
     assert s7["status"] == "VAT_RATE_UNKNOWN"
+
+
+def test_a_contract_without_sessions_still_owes_its_platform_fee(tmp_warehouse, tmp_landing):
+    quiet = copy.deepcopy(CONTRACT) | {"contractId": "GB-VLT:BE-PLG", "partnerId": "BE-PLG", "monthlyPlatformFee": "12.345"}
+    build(tmp_warehouse, tmp_landing, [CONTRACT, quiet])
+    run(tmp_warehouse, tmp_landing)
+    plg = tmp_warehouse.read("partner_settlements").filter(pl.col("partner_id") == "BE-PLG").row(0, named=True)
+    assert (plg["status"], plg["sessions"], plg["platform_fee"], plg["net_payable"]) == ("SETTLED", 0, D("12.35"), D("-12.35"))
