@@ -14,10 +14,10 @@ from tests.partner_settlement.builders import price, session, write_month
 DEFS = dg.Definitions.merge(partner_settlement.defs, invoicing.defs, monthly_defs)  # resources given per test
 
 
-def _evaluate(sensor, instance, warehouse, landing):
+def _evaluate(sensor, instance, warehouse, landing, cursor=None):
     definitions = dg.Definitions.merge(DEFS, dg.Definitions(resources={"warehouse": warehouse, "landing": landing}))
     with dg.build_sensor_context(instance=instance, resources={"warehouse": warehouse},
-                                 cursor=None, definitions=definitions) as context:
+                                 cursor=cursor, definitions=definitions) as context:
         return sensor.evaluate_tick(context)
 
 
@@ -45,5 +45,8 @@ def test_sensor_flags_the_changed_invoice_and_requests_the_month(tmp_warehouse, 
     open_flags = month_flags(tmp_warehouse.registers_dir, "2026-10-01")
     assert [(f["number"], f["reason"], f["resolved_by"]) for f in open_flags] == [("GB-VLT-INV-000002", "LATE_DATA", None)]
     assert flags.is_empty()
-    # Evaluated again (fresh cursor, same event): the invoice already has an open flag, so nothing is requested.
+    # Evaluated again from the start (same event): the invoice already has an open flag, nothing is requested;
+    # from the cursor the first tick left, there is no new event at all.
     assert not _evaluate(sensor, instance, tmp_warehouse, tmp_landing).run_requests
+    later = _evaluate(sensor, instance, tmp_warehouse, tmp_landing, cursor=result.cursor)
+    assert not later.run_requests and later.cursor == result.cursor
