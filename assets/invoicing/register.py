@@ -8,7 +8,7 @@ Numbers are sequential per issuer and series with no gap and no reuse:
 |---|---|---|
 | INV | invoice | `<issuer>-INV-000001` |
 | CN | credit note | `<issuer>-CN-000001` |
-| PF | pro forma (no legal effect, superseded instead of credited) | `<issuer>-PF-000001` |
+| PF | pro forma (no legal effect: superseded, not credited, when the data changes or the month is invoiced) | `<issuer>-PF-000001` |
 
 `issue_month` compares a month's drafts with what the register holds and, in ONE `BEGIN IMMEDIATE`
 transaction, issues what is new or changed: an unchanged draft keeps its document (so re-running a month
@@ -167,6 +167,9 @@ def issue_month(registers_dir: Path, month: str, drafts: list[Draft], issued_on:
                     con.execute("UPDATE documents SET status = 'superseded' WHERE number = ?", (number,))
             if draft is not None:
                 issued.append(_insert(con, month, document_type, draft.issuer, key, draft.content_hash, draft.payload, day))
+        if document_type == "invoice":  # the month is invoiced for real: its previews are superseded
+            con.execute("UPDATE documents SET status = 'superseded' WHERE billing_month = ? "
+                        "AND document_type = 'pro_forma' AND status = 'issued'", (month,))
         resolution = ", ".join(credits + issued) or "unchanged"
         con.execute("UPDATE flags SET resolved_by = ? WHERE billing_month = ? AND resolved_by IS NULL", (resolution, month))
     return MonthOutcome(issued, credits, unchanged)

@@ -176,6 +176,7 @@ def test_pro_forma_is_its_own_series_and_is_superseded(tmp_warehouse, tmp_landin
     docs = documents(tmp_warehouse)
     assert sorted(n for n, d in docs.items() if d["document_type"] == "invoice") == [
         "GB-VLT-INV-000001", "GB-VLT-INV-000002", "GB-VLT-INV-000003"]  # pro formas take no invoice number
+    assert {d["status"] for n, d in docs.items() if d["document_type"] == "pro_forma"} == {"superseded"}
     assert "PRO FORMA INVOICE GB-VLT-PF-000001" in pdf_text(tmp_warehouse, docs["GB-VLT-PF-000001"])
 
 
