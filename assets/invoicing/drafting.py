@@ -154,7 +154,11 @@ def _summary(lines: list[dict]) -> tuple[list[dict], dict]:
 
 
 def content_hash(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    """SHA-256 of what is billed. Display names are left out: a renamed customer or issuer is no reason to credit
+    and re-issue a month (the issued document keeps the name it was issued with)."""
+    billed = {k: v for k, v in payload.items() if k not in ("issuer", "customer")}
+    parties = {role: {k: v for k, v in payload.get(role, {}).items() if k != "name"} for role in ("issuer", "customer")}
+    return hashlib.sha256(json.dumps(billed | parties, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.DataFrame, contracts: list[Contract],

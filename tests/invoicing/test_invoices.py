@@ -225,3 +225,15 @@ def test_gross_prices_without_a_named_rate_take_the_issuers_vat(tmp_warehouse, t
         ("ocpi:A", D("20.0"), D("10.00"), D("2.00"), D("12.00")), ("ocpi:B", D("20.0"), D("4.62"), D("0.93"), D("5.55"))]
     skipped = dict(tmp_warehouse.read("uninvoiced_sessions").select("session_id", "reason_code").iter_rows())
     assert skipped["ocpi:C"] == "VAT_RATE_UNKNOWN"
+
+
+def test_a_renamed_partner_does_not_reissue_the_month(tmp_warehouse, tmp_landing):
+    build(tmp_warehouse, tmp_landing)
+    run(tmp_warehouse, tmp_landing)
+    registry = tmp_warehouse.read("partners").with_columns(pl.lit("TapNMove B.V.").alias("name"))
+    import datetime as dt
+    tmp_warehouse.write_partition("partners", registry, as_of_date=dt.date(2026, 10, 1))
+    run(tmp_warehouse, tmp_landing, {"ops": {"invoices": {"config": {"issued_on": "2026-11-09"}}}})
+    docs = documents(tmp_warehouse)
+    assert sorted(docs) == ["GB-VLT-INV-000001", "GB-VLT-INV-000002", "GB-VLT-INV-000003"]
+    assert docs["GB-VLT-INV-000003"]["customer_name"] == "TapNMove"  # as issued
