@@ -110,7 +110,11 @@ def flag_stale_invoices(warehouse: WarehouseResource, first: dt.date, last: dt.d
     live = register.live_hashes(warehouse.registers_dir, first.isoformat())
     if not live:
         return []
-    drafts, _ = drafts_for(warehouse, first, last)
+    # Draft the way the month was invoiced: the direct customers' line mode is on their documents.
+    mode = next((d.payload["line_mode"] for d in register.month_documents(warehouse.registers_dir, first.isoformat())
+                 if d.document_type == "invoice" and d.status == "issued" and d.payload["customer"]["kind"] == "direct"),
+                "session")
+    drafts, _ = drafts_for(warehouse, first, last, mode)
     current = {d.customer_key: d.content_hash for d in drafts}
     stale = [number for key, (number, h) in live.items() if current.get(key) != h]
     return register.flag(warehouse.registers_dir, first.isoformat(), stale,

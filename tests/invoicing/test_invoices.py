@@ -237,3 +237,16 @@ def test_a_renamed_partner_does_not_reissue_the_month(tmp_warehouse, tmp_landing
     docs = documents(tmp_warehouse)
     assert sorted(docs) == ["GB-VLT-INV-000001", "GB-VLT-INV-000002", "GB-VLT-INV-000003"]
     assert docs["GB-VLT-INV-000003"]["customer_name"] == "TapNMove"  # as issued
+
+
+def test_aggregated_direct_invoices_are_not_flagged_without_a_change(tmp_warehouse, tmp_landing):
+    import datetime as dt
+    build(tmp_warehouse, tmp_landing)
+    run(tmp_warehouse, tmp_landing, {"ops": {"invoices": {"config": {"issued_on": "2026-11-01",
+                                                                     "direct_line_mode": "aggregated"}}}})
+    first, last = month_bounds(MONTH)
+    assert flag_stale_invoices(tmp_warehouse, first, last, dt.date(2026, 10, 20), "now") == []
+    lines = tmp_warehouse.read("invoice_lines").filter(pl.col("number") == "GB-VLT-INV-000001").sort("line_no")
+    assert lines.select("description", "vat_rate", "net", "vat").rows() == [
+        ("1 charging session(s) at LOC-1", D("5.0"), D("2.00"), D("0.10")),  # only A has parking at 5 %
+        ("2 charging session(s) at LOC-1", D("20.0"), D("13.33"), D("2.67"))]
