@@ -50,3 +50,28 @@ def test_sensor_flags_the_changed_invoice_and_requests_the_month(tmp_warehouse, 
     assert not _evaluate(sensor, instance, tmp_warehouse, tmp_landing).run_requests
     later = _evaluate(sensor, instance, tmp_warehouse, tmp_landing, cursor=result.cursor)
     assert not later.run_requests and later.cursor == result.cursor
+
+
+def test_days_of_two_months_changed_between_ticks_are_both_seen(tmp_warehouse, tmp_landing):
+    build(tmp_warehouse, tmp_landing)
+    write_month(tmp_warehouse, [session("ocpi:N1", "2026-09-15", customer="cust-1")],
+                [price("ocpi:N1", "2026-09-15", energy=("1.0000", "1.2000"))], {})
+    run(tmp_warehouse, tmp_landing)
+    assert dg.materialize([invoicing.invoices], partition_key="2026-09-01", resources={"warehouse": tmp_warehouse},
+                          run_config={"ops": {"invoices": {"config": {"issued_on": "2026-10-01"}}}}).success
+    sensor = next(s for s in monthly_defs.sensors if s.name == "late_data_invoice_flags")
+    instance = dg.DagsterInstance.ephemeral()
+    # Both re-settled before the next tick: 4 October loses cust-2's session, 15 September gains one for cust-1.
+    write_month(tmp_warehouse, [session("ocpi:B", "2026-10-04", customer="cust-1", hour=8)],
+                [price("ocpi:B", "2026-10-04", energy=("3.3333", "4.0000"))], {})
+    write_month(tmp_warehouse, [session("ocpi:N1", "2026-09-15", customer="cust-1"),
+                                session("ocpi:N2", "2026-09-15", customer="cust-1", hour=12)],
+                [price("ocpi:N1", "2026-09-15", energy=("1.0000", "1.2000")),
+                 price("ocpi:N2", "2026-09-15", energy=("2.0000", "2.4000"))], {})
+    for day in ("2026-10-04", "2026-09-15"):
+        instance.report_runless_asset_event(dg.AssetMaterialization("priced_sessions", partition=day))
+    result = _evaluate(sensor, instance, tmp_warehouse, tmp_landing)
+    assert sorted(r.partition_key for r in result.run_requests) == ["2026-09-01", "2026-10-01"]
+    from assets.invoicing.register import month_flags
+    assert [f["number"] for f in month_flags(tmp_warehouse.registers_dir, "2026-10-01")] == ["GB-VLT-INV-000002"]
+    assert [f["number"] for f in month_flags(tmp_warehouse.registers_dir, "2026-09-01")] == ["GB-VLT-INV-000004"]
