@@ -157,7 +157,8 @@ def content_hash(payload: dict) -> str:
     """SHA-256 of what is billed. Display names are left out: a renamed customer or issuer is no reason to credit
     and re-issue a month (the issued document keeps the name it was issued with)."""
     billed = {k: v for k, v in payload.items() if k not in ("issuer", "customer")}
-    parties = {role: {k: v for k, v in payload.get(role, {}).items() if k != "name"} for role in ("issuer", "customer")}
+    parties = {role: ({k: v for k, v in payload[role].items() if k != "name"} if isinstance(payload.get(role), dict)
+                      else payload.get(role)) for role in ("issuer", "customer")}
     return hashlib.sha256(json.dumps(billed | parties, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
