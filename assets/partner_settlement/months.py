@@ -1,7 +1,8 @@
 """Monthly partitions of partner settlement and invoicing (a month key is its first day, `2026-10-01`).
 
-They start with the daily partitioning (assets/partitions.py) and end with the last complete month, so the
-`monthly_invoicing` run on the 1st closes the month before. When assets/partitions.py gains its own
+They start with the daily partitioning (assets/partitions.py) and include the running month (as the daily
+partitions include today), so a pro forma of the month so far can be issued; the schedule
+(sensors/monthly.py) invoices a month only once it has ended and its last day is settled. When assets/partitions.py gains its own
 `monthly`, this module should re-export it instead.
 """
 
@@ -14,7 +15,7 @@ import dagster as dg
 
 from assets.partitions import PARTITIONS_START
 
-monthly = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START)
+monthly = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
 
 
 def month_bounds(partition_key: str) -> tuple[dt.date, dt.date]:
