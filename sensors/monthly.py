@@ -12,7 +12,6 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.partner_settlement.months import monthly
 from sensors.late_data import build_invoice_late_data_sensor
 from sensors.nightly import latest_settleable_day, lateness, operator_zones
 
@@ -21,7 +20,6 @@ NIGHTLY_RUN_ALLOWANCE = dt.timedelta(hours=1)
 monthly_invoicing = dg.define_asset_job(
     name="monthly_invoicing",
     selection=dg.AssetSelection.assets("partner_contracts", "partner_settlements", "invoices"),
-    partitions_def=monthly,
     description="Close month M: contracts from the landing zone, partner settlements under them, then the "
                 "invoices, credit notes and PDFs.",
 )
