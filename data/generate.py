@@ -33,6 +33,7 @@ from data.sources.electricity_rates import write_electricity_rates
 from data.sources.intervals import IntervalWriter
 from data.sources.ocpi import OcpiCdrWriter
 from data.sources.platform import PlatformWriter
+from data.sources.contracts import write_contracts
 from data.sources.static import write_partners, write_reference, write_tariffs
 from data.timeutil import dst_transitions, iso_s, local_date
 
@@ -120,6 +121,7 @@ def run(cfg: GeneratorConfig) -> dict[str, Any]:
         write_tariffs(ctx)
     if cfg.wants("partners"):
         write_partners(ctx)
+        write_contracts(ctx)  # partner contracts travel with the company documents (docs/contracts.md)
     if cfg.wants("ocpp"):
         _boot_stations(ctx)
     cdrs = OcpiCdrWriter(ctx) if cfg.wants("ocpi_cdrs") else None

@@ -19,7 +19,7 @@ from typing import Any, Callable
 SOURCE_DIRS: dict[str, tuple[str, ...]] = {
     "reference": ("reference",),
     "tariffs": ("tariffs",),
-    "partners": ("partners",),
+    "partners": ("partners", "contracts"),
     "ocpp": ("ocpp",),
     "ocpi_cdrs": ("ocpi_cdrs",),
     "platform": ("platform",),

@@ -12,8 +12,11 @@ import assets.export as export
 import assets.ingest.eevion as eevion_ingest
 import assets.ingest.ocpp as ocpp_ingest
 import assets.ingest.platform as platform_ingest
+import assets.invoicing as invoicing
+import assets.partner_settlement as partner_settlement
 import assets.pricing as pricing
 import sensors.api_polling as api_polling
+import sensors.monthly as monthly
 import sensors.webhooks as webhooks
 from assets.catalog.assets import build_analyst_catalog
 from assets.ingest.interval_charges import assets as interval_charge_assets
@@ -68,7 +71,7 @@ def build_definitions() -> dg.Definitions:
     """Every domain merged, plus the analyst catalog, which runs after every other daily asset."""
     domains = dg.Definitions.merge(_core(), ocpp_ingest.defs, platform_ingest.defs, eevion_ingest.defs,
                                    api_polling.defs, webhooks.defs, consumption.defs, pricing.defs,
-                                   export.defs)
+                                   export.defs, partner_settlement.defs, invoicing.defs, monthly.defs)
     catalog = dg.Definitions(assets=[build_analyst_catalog(_daily_asset_keys(domains))])
     return dg.Definitions.merge(domains, catalog)
 

@@ -40,3 +40,41 @@ def build_late_data_sensor(nightly, resettle):
                 for day in stale]
 
     return late_data_resettlement
+
+
+def build_invoice_late_data_sensor(monthly_invoicing):
+    """When a settled day is re-priced after the month was invoiced, flag the invoices it changed and ask the
+    `monthly_invoicing` job to re-run that month, which issues a credit note and a new invoice for each.
+
+    It reads every `priced_sessions` materialization since its cursor (each re-settlement writes one; all of
+    them, not only the latest, so days of two months re-settled between ticks are both seen), checks each
+    touched month once, records the flags in the invoice register (`invoice_flags` table) and names the new
+    flag ids in the run key, so one change asks for one run however often the sensor ticks.
+    """
+    from assets.invoicing.issue import flag_stale_invoices
+    from assets.partner_settlement.months import month_bounds, month_of
+
+    @dg.sensor(job=monthly_invoicing, name="late_data_invoice_flags", minimum_interval_seconds=300,
+               default_status=dg.DefaultSensorStatus.STOPPED)
+    def late_data_invoice_flags(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+        result = context.instance.fetch_materializations(dg.AssetKey("priced_sessions"), limit=1000,
+                                                         cursor=context.cursor, ascending=True)
+        days = sorted({r.partition_key for r in result.records if r.partition_key})
+        months: dict[str, str] = {}
+        for day in days:
+            months[month_of(dt.date.fromisoformat(day))] = day  # the latest changed day names the flag
+        requests = []
+        for month, day in sorted(months.items()):
+            first, last = month_bounds(month)
+            flags = flag_stale_invoices(warehouse, first, last, dt.date.fromisoformat(day),
+                                        dt.datetime.now(dt.timezone.utc).isoformat())
+            if flags:
+                context.log.info(f"{len(flags)} invoice(s) of {month[:7]} flagged after {day} changed")
+                requests.append(dg.RunRequest(run_key=f"reinvoice:{month}:flags:{min(flags)}-{max(flags)}",
+                                              partition_key=month,
+                                              tags={"chargeledger/reason": "late_data", "chargeledger/settlement_date": day}))
+        if result.records:
+            context.update_cursor(result.cursor)
+        return requests or dg.SkipReason(f"no issued invoice changed with the {len(days)} re-priced day(s)")
+
+    return late_data_invoice_flags

@@ -1,0 +1,231 @@
+"""Draft a month's invoices from its priced sessions: who is billed, which lines, which VAT.
+
+- **Issuer**: the operator (`sessions.operator_id`). **Customer**: the eMSP partner for its customers' roaming
+  sessions (`emsp_id`, not the operator itself), else the direct customer (`customer_id`). One document per
+  issuer × customer × currency and month.
+- **Billable**: priced sessions (`error_code` null) that are not credit CDRs. Every other session of the month
+  is listed with a reason code (NOT_PRICED, CREDIT_CDR, NO_CUSTOMER), never dropped silently.
+- **VAT rate** of an amount: recovered per OCPI dimension (energy, time, parking, fixed, reservation) from the
+  engine's excl./incl. amounts, (incl - excl) / excl, to 0.1 %; amounts below 0.10 are too small to recover
+  the rate from and take the session's dominant rate. A tariff whose prices include tax without naming the
+  rate (`tax_included` YES, the engine's excl. = incl.: the platform's gross prices) is billed as a gross
+  amount at the issuer's VAT rate (`vat_percent` of the operator's reference document); without that rate
+  the session is not invoiced (VAT_RATE_UNKNOWN). A partner contract with `vatTreatment` reverse_charge or
+  exempt bills 0 % with that mention.
+- **Lines**: per session and VAT rate (`session`) or per location and VAT rate (`aggregated`; the contract's
+  `invoiceLines` for partners, the run's config for direct customers). A line's net is the exact sum of its
+  amounts rounded half-up to the currency's minor unit; its VAT is net × rate, rounded the same way; gross =
+  net + VAT. A gross-priced line keeps its gross (what the customer was charged): VAT = gross × rate /
+  (100 + rate), rounded, and net = gross - VAT. The VAT summary and the totals are sums of the rounded lines, so net + VAT = gross to the cent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from assets.invoicing.register import Draft
+from assets.partner_settlement.contracts import Contract, contract_for
+from assets.partner_settlement.vat import VatRateUnknown, is_gross_priced
+from tariff_engine.money import minor_units
+
+DIMENSIONS = ("energy", "time", "parking", "fixed", "reservation")
+RATE_STEP = Decimal("0.1")
+MIN_AMOUNT_FOR_RATE = Decimal("0.10")
+ZERO = Decimal(0)
+
+
+def money(value: Decimal, currency: str) -> Decimal:
+    """Half-up to the currency's minor unit."""
+    return value.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Party:
+    """Issuer or customer as printed on the document."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Uninvoiced:
+    session_id: str
+    operator_id: str
+    reason_code: str
+    reason: str
+
+
+NET, GROSS = "net", "gross"
+
+
+def session_rates(row: dict, issuer_rate: Decimal | None = None) -> dict[tuple[Decimal, str], Decimal]:
+    """(VAT rate in percent, basis net|gross) → exact amount of one priced session (see the module docstring)."""
+    if is_gross_priced(row.get("tax_included"), row["total_cost_excl"], row["total_cost_incl"]):
+        if issuer_rate is None:
+            raise VatRateUnknown(row["session_id"])
+        return {(issuer_rate.quantize(RATE_STEP), GROSS): row["total_cost_incl"]}
+    by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
+    small: Decimal = ZERO
+    for name in DIMENSIONS:
+        excl, incl = row[f"total_{name}_cost_excl"], row[f"total_{name}_cost_incl"]
+        if excl is None or excl == 0:
+            continue
+        if abs(excl) < MIN_AMOUNT_FOR_RATE:
+            small += excl
+            continue
+        rate = ((incl - excl) / excl * 100).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
+        by_rate[rate] += excl
+    if small:
+        if by_rate:
+            dominant = max(by_rate, key=lambda r: (by_rate[r], r))
+        else:
+            incl_sum = sum((row[f"total_{n}_cost_incl"] or ZERO) for n in DIMENSIONS)
+            excl_sum = sum((row[f"total_{n}_cost_excl"] or ZERO) for n in DIMENSIONS)
+            dominant = ((incl_sum - excl_sum) / excl_sum * 100).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
+        by_rate[dominant] += small
+    return {(rate, NET): amount for rate, amount in by_rate.items()}
+
+
+def _line(description: str, quantity: Decimal, unit: str, energy_wh: Decimal, rate: Decimal, basis: str,
+          exact: Decimal, currency: str, session_id: str | None, location_id: str) -> dict:
+    if basis == GROSS:
+        gross = money(exact, currency)
+        vat = money(gross * rate / (100 + rate), currency)
+        net = gross - vat
+    else:
+        net = money(exact, currency)
+        vat = money(net * rate / 100, currency)
+    return {"description": description, "session_id": session_id, "location_id": location_id,
+            "quantity": str(quantity), "unit": unit, "energy_wh": str(energy_wh), "vat_rate": str(rate),
+            "net": str(net), "vat": str(vat), "gross": str(net + vat)}
+
+
+def _kwh(energy_wh: Decimal) -> Decimal:
+    return (energy_wh / 1000).quantize(Decimal("0.001"), rounding=ROUND_HALF_UP)
+
+
+def _lines(sessions: list[dict], mode: str, treatment: str, currency: str) -> list[dict]:
+    def rate_of(rate: Decimal, basis: str) -> tuple[Decimal, str]:
+        # Reverse charge / exempt: no VAT, so a gross-priced amount is billed whole as the net.
+        return (rate, basis) if treatment == "standard" else (ZERO.quantize(RATE_STEP), NET)
+
+    lines: list[dict] = []
+    if mode == "session":
+        for s in sorted(sessions, key=lambda s: (s["start_utc"], s["session_id"])):
+            local = s["start_utc"].astimezone(ZoneInfo(s["time_zone"])) if s["time_zone"] else s["start_utc"]
+            for (rate, basis), exact in sorted(s["rates"].items()):
+                text = f"{local:%Y-%m-%d %H:%M} {s['location_id']} EVSE {s['evse_uid']}, session {s['session_id']}"
+                lines.append(_line(text, _kwh(s["energy_wh"]), "kWh", s["energy_wh"], *rate_of(rate, basis), exact,
+                                   currency, s["session_id"], s["location_id"]))
+    else:
+        groups: dict[tuple[str, Decimal, str], list] = defaultdict(lambda: [0, ZERO, ZERO])
+        for s in sessions:
+            for (rate, basis), exact in s["rates"].items():
+                group = groups[(s["location_id"], *rate_of(rate, basis))]
+                group[0] += 1
+                group[1] += exact
+                group[2] += s["energy_wh"]
+        for (location, rate, basis), (count, exact, wh) in sorted(groups.items()):
+            text = f"{count} charging session(s) at {location}"
+            lines.append(_line(text, Decimal(count), "sessions", wh, rate, basis, exact, currency, None, location))
+    for n, line in enumerate(lines, start=1):
+        line["line_no"] = n
+    return lines
+
+
+def _summary(lines: list[dict]) -> tuple[list[dict], dict]:
+    per_rate: dict[Decimal, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for line in lines:
+        acc = per_rate[Decimal(line["vat_rate"])]
+        acc[0] += Decimal(line["net"])
+        acc[1] += Decimal(line["vat"])
+    vat_summary = [{"vat_rate": str(rate), "net": str(n), "vat": str(v), "gross": str(n + v)}
+                   for rate, (n, v) in sorted(per_rate.items())]
+    net = sum((Decimal(r["net"]) for r in vat_summary), ZERO)
+    vat = sum((Decimal(r["vat"]) for r in vat_summary), ZERO)
+    return vat_summary, {"net": str(net), "vat": str(vat), "gross": str(net + vat)}
+
+
+def content_hash(payload: dict) -> str:
+    """SHA-256 of what is billed. Display names are left out: a renamed customer or issuer is no reason to credit
+    and re-issue a month (the issued document keeps the name it was issued with)."""
+    billed = {k: v for k, v in payload.items() if k not in ("issuer", "customer")}
+    parties = {role: ({k: v for k, v in payload[role].items() if k != "name"} if isinstance(payload.get(role), dict)
+                      else payload.get(role)) for role in ("issuer", "customer")}
+    return hashlib.sha256(json.dumps(billed | parties, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.DataFrame, contracts: list[Contract],
+                issuers: dict[str, str], partner_names: dict[str, str], direct_line_mode: str = "session",
+                tax_included: dict[str, str] | None = None, issuer_vat: dict[str, Decimal] | None = None,
+                ) -> tuple[list[Draft], list[Uninvoiced]]:
+    """The drafts of one month and the sessions that cannot be invoiced (with a reason).
+
+    `tax_included`: tariff id → the tariff's tax_included (YES / NO / N/A); `issuer_vat`: operator → VAT %.
+    """
+    cost_cols = [f"total_{n}_cost_{side}" for n in DIMENSIONS for side in ("excl", "incl")]
+    taxes = pl.DataFrame({"tariff_id": list((tax_included or {}).keys()),
+                          "tax_included": list((tax_included or {}).values())}, schema={"tariff_id": pl.String(),
+                                                                                       "tax_included": pl.String()})
+    joined = (sessions.join(priced.select("session_id", pl.col("currency").alias("price_currency"), "error_code",
+                                          "tariff_id", "total_cost_excl", "total_cost_incl", *cost_cols),
+                            on="session_id", how="left")
+              .join(taxes, on="tariff_id", how="left").sort("session_id"))
+    docs: dict[str, dict] = {}
+    skipped: list[Uninvoiced] = []
+    for row in joined.iter_rows(named=True):
+        sid, operator = row["session_id"], row["operator_id"]
+        if row["is_credit"]:
+            skipped.append(Uninvoiced(sid, operator, "CREDIT_CDR", "a credit CDR reverses a session; it is not billed again"))
+            continue
+        if row["error_code"] is not None or row["price_currency"] is None:
+            skipped.append(Uninvoiced(sid, operator, "NOT_PRICED", f"not priced: {row['error_code'] or 'no priced row'}"))
+            continue
+        partner = row["emsp_id"] if row["emsp_id"] and row["emsp_id"] != operator else None
+        customer = partner or row["customer_id"]
+        if not customer:
+            skipped.append(Uninvoiced(sid, operator, "NO_CUSTOMER", "the session names neither an eMSP nor a customer"))
+            continue
+        try:
+            rates = session_rates(row, (issuer_vat or {}).get(operator))
+        except VatRateUnknown:
+            skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN",
+                                      f"tariff {row['tariff_id']} prices include tax at an unnamed rate and "
+                                      f"{operator} has no vat_percent"))
+            continue
+        kind = "emsp" if partner else "direct"
+        currency = row["price_currency"]
+        key = f"{operator}|{kind}|{customer}|{currency}"
+        if key not in docs:
+            contract = contract_for(contracts, operator, partner, month_first) if partner else None
+            docs[key] = {"issuer": operator, "kind": kind, "customer": customer, "currency": currency,
+                         "contract": contract, "sessions": []}
+        docs[key]["sessions"].append({**row, "energy_wh": Decimal(str(round(row["energy_wh"] or 0.0, 3))),
+                                      "rates": rates})
+    drafts = []
+    for key, doc in sorted(docs.items()):
+        contract = doc["contract"]
+        mode = contract.invoice_lines if contract else direct_line_mode
+        treatment = contract.vat_treatment if contract else "standard"
+        lines = _lines(doc["sessions"], mode, treatment, doc["currency"])
+        vat_summary, totals = _summary(lines)
+        customer_name = partner_names.get(doc["customer"], doc["customer"]) if doc["kind"] == "emsp" else doc["customer"]
+        payload = {
+            "issuer": {"id": doc["issuer"], "name": issuers.get(doc["issuer"], doc["issuer"])},
+            "customer": {"kind": doc["kind"], "id": doc["customer"], "name": customer_name},
+            "currency": doc["currency"], "period_start": month_first.isoformat(), "period_end": month_last.isoformat(),
+            "vat_treatment": treatment, "line_mode": mode,
+            "contract": f"{contract.contract_id} v{contract.version}" if contract else None,
+            "session_ids": sorted(s["session_id"] for s in doc["sessions"]),
+            "settlement_dates": sorted({s["settlement_date"].isoformat() for s in doc["sessions"]}),
+            "lines": lines, "vat_summary": vat_summary, "totals": totals,
+        }
+        drafts.append(Draft(doc["issuer"], key, content_hash(payload), payload))
+    return drafts, skipped

@@ -1,0 +1,58 @@
+"""The invoice register on its own: numbering, immutability, credit notes and pro formas, without Dagster."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from assets.invoicing import register
+from assets.invoicing.drafting import content_hash
+
+DAY = dt.date(2026, 11, 1)
+
+
+def draft(customer: str, gross: str, issuer: str = "GB-VLT") -> register.Draft:
+    payload = {"issuer": {"id": issuer, "name": issuer}, "customer": {"kind": "direct", "id": customer, "name": customer},
+               "lines": [{"net": gross, "vat": "0.00", "gross": gross}],
+               "vat_summary": [{"vat_rate": "0.0", "net": gross, "vat": "0.00", "gross": gross}],
+               "totals": {"net": gross, "vat": "0.00", "gross": gross}}
+    return register.Draft(issuer, f"{issuer}|direct|{customer}|GBP", content_hash(payload), payload)
+
+
+def test_numbers_per_issuer_and_series_changes_and_disappearances(tmp_path):
+    first = register.issue_month(tmp_path, "2026-10-01", [draft("a", "1.00"), draft("b", "2.00"),
+                                                          draft("c", "3.00", issuer="NL-GRX")], DAY)
+    assert first.issued == ["GB-VLT-INV-000001", "GB-VLT-INV-000002", "NL-GRX-INV-000001"]
+    # a unchanged, b gone (its session was reversed), c changed.
+    second = register.issue_month(tmp_path, "2026-10-01", [draft("a", "1.00"), draft("c", "3.50", issuer="NL-GRX")],
+                                  DAY + dt.timedelta(days=2))
+    assert (second.unchanged, second.credit_notes, second.issued) == (
+        ["GB-VLT-INV-000001"], ["GB-VLT-CN-000001", "NL-GRX-CN-000001"], ["NL-GRX-INV-000002"])
+    docs = {d.number: d for d in register.month_documents(tmp_path, "2026-10-01")}
+    assert (docs["GB-VLT-INV-000002"].status, docs["GB-VLT-INV-000002"].credited_by) == ("credited", "GB-VLT-CN-000001")
+    note = docs["GB-VLT-CN-000001"]
+    assert (note.credits_number, note.payload["totals"], note.issued_on) == (
+        "GB-VLT-INV-000002", {"net": "-2.00", "vat": "0.00", "gross": "-2.00"}, "2026-11-03")
+    # The original keeps its content and date: issued documents never change.
+    assert (docs["GB-VLT-INV-000002"].payload["totals"]["gross"], docs["GB-VLT-INV-000002"].issued_on) == ("2.00", "2026-11-01")
+    # A customer coming back later gets a new number, never a reused one.
+    third = register.issue_month(tmp_path, "2026-10-01", [draft("a", "1.00"), draft("b", "2.00"),
+                                                          draft("c", "3.50", issuer="NL-GRX")], DAY)
+    assert third.issued == ["GB-VLT-INV-000003"]
+
+
+def test_pro_formas_are_superseded_not_credited(tmp_path):
+    register.issue_month(tmp_path, "2026-10-01", [draft("a", "1.00")], DAY, "pro_forma")
+    again = register.issue_month(tmp_path, "2026-10-01", [draft("a", "1.50")], DAY, "pro_forma")
+    assert (again.issued, again.credit_notes) == (["GB-VLT-PF-000002"], [])
+    statuses = {d.number: d.status for d in register.month_documents(tmp_path, "2026-10-01")}
+    assert statuses == {"GB-VLT-PF-000001": "superseded", "GB-VLT-PF-000002": "issued"}
+
+
+def test_bad_calls_change_nothing(tmp_path):
+    with pytest.raises(ValueError):
+        register.issue_month(tmp_path, "2026-10-01", [draft("a", "1.00"), draft("a", "2.00")], DAY)
+    with pytest.raises(ValueError):
+        register.issue_month(tmp_path, "2026-10-01", [draft("a", "1.00")], DAY, "credit_note")
+    assert register.month_documents(tmp_path, "2026-10-01") == []
