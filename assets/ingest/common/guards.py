@@ -5,14 +5,15 @@
 | `number` | INVALID_VALUE | a JSON number (or numeric text), finite, as exact Decimal (never bool, never NaN/inf) |
 | `bounded` | VALUE_OUT_OF_RANGE | inside a `Range` (absurd values such as 1e308 kWh never reach pricing) |
 | `energy_wh`, `power_w`, `duration_s` | NEGATIVE_ENERGY, NEGATIVE_DURATION, VALUE_OUT_OF_RANGE | the physical ranges below |
-| `money`, `unit_price` | PRECISION_LOSS, VALUE_OUT_OF_RANGE | fits DECIMAL(18,4) / DECIMAL(18,6) exactly (polars would null or round it silently) |
+| `money`, `unit_price`, `exact` | PRECISION_LOSS, VALUE_OUT_OF_RANGE | fits DECIMAL(18,4) / DECIMAL(18,6) / DECIMAL(18,s) exactly (polars would null or round it silently) |
 | `timestamp`, `epoch_ms` | INVALID_TIMESTAMP, TIMESTAMP_OUT_OF_RANGE | ISO 8601 / epoch milliseconds inside the `TimeWindow` |
 | `currency` | INVALID_CURRENCY | an active ISO 4217 code (pycountry's list; XTS/XXX excluded) |
 | `obj`, `array`, `text` | INVALID_VALUE | the field has the JSON type the parser is about to use (`.get` on a string never happens) |
 
 Ranges (per record): energy 0 … 10 MWh, power 0 … 10 MW, durations 0 … 31 days. Timestamps: from
 `CHARGELEDGER_EARLIEST_TIMESTAMP` (default 2000-01-01) to the landing date plus
-`CHARGELEDGER_MAX_DAYS_AHEAD` (default 2) days: nothing is reported before it happened.
+`CHARGELEDGER_MAX_DAYS_AHEAD` (default 31) days: nothing is reported long before it happened (a month
+of slack because API fetchers land "now" into the partition they run for, e.g. in a backfill).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pycountry
 
@@ -42,9 +44,8 @@ class Range:
 ENERGY_WH = Range(Decimal(0), Decimal(10_000_000), "Wh")
 POWER_W = Range(Decimal(0), Decimal(10_000_000), "W")
 DURATION_S = Range(Decimal(0), Decimal(31 * 86_400), "s")
-# DECIMAL(18,4) holds 14 integer digits, DECIMAL(18,6) 12.
-MONEY_LIMIT = Decimal(10) ** 14
-UNIT_PRICE_LIMIT = Decimal(10) ** 12
+# a count of things (sessions, customers) that fits Int64
+COUNT = Range(Decimal(0), Decimal(2**63 - 1), "")
 
 
 def number(value: Any, field: str) -> Decimal:
@@ -86,9 +87,12 @@ def duration_s(value: Decimal, field: str) -> int:
     return int(bounded(value, DURATION_S, field).to_integral_value())
 
 
-def _scaled(value: Any, field: str, scale: int, limit: Decimal) -> Decimal | None:
+def exact(value: Any, field: str, scale: int) -> Decimal | None:
+    """A number for a DECIMAL(18, scale) column, exactly (None stays None): more decimals is PRECISION_LOSS,
+    more integer digits than the column holds VALUE_OUT_OF_RANGE."""
     if value is None:
         return None
+    limit = Decimal(10) ** (18 - scale)
     result = number(value, field)
     if result.as_tuple().exponent < -scale:
         # the DECIMAL column would round it: refuse instead of changing money
@@ -100,12 +104,12 @@ def _scaled(value: Any, field: str, scale: int, limit: Decimal) -> Decimal | Non
 
 def money(value: Any, field: str) -> Decimal | None:
     """An amount for a DECIMAL(18,4) column, exact (None stays None)."""
-    return _scaled(value, field, 4, MONEY_LIMIT)
+    return exact(value, field, 4)
 
 
 def unit_price(value: Any, field: str) -> Decimal | None:
     """A unit price or quantity for a DECIMAL(18,6) column, exact (None stays None)."""
-    return _scaled(value, field, 6, UNIT_PRICE_LIMIT)
+    return exact(value, field, 6)
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,8 @@ def earliest_timestamp() -> dt.datetime:
 
 
 def max_days_ahead() -> int:
-    """`CHARGELEDGER_MAX_DAYS_AHEAD`: how far past its landing date a record's instants may lie (default 2)."""
-    return int(os.environ.get("CHARGELEDGER_MAX_DAYS_AHEAD", "2"))
+    """`CHARGELEDGER_MAX_DAYS_AHEAD`: how far past its landing date a record's instants may lie (default 31)."""
+    return int(os.environ.get("CHARGELEDGER_MAX_DAYS_AHEAD", "31"))
 
 
 def window_for(landing_date: dt.date | str) -> TimeWindow:
@@ -233,3 +237,35 @@ def _show(value: Any) -> str:
     except ValueError:  # an integer beyond Python's printable digit limit
         return f"<a number of about {value.bit_length() * 3 // 10} digits>" if isinstance(value, int) else "<unprintable>"
     return shown if len(shown) <= 80 else shown[:77] + "..."
+
+
+def require(obj: Any, *path: str) -> Any:
+    """The value at `path` (nested object keys), or MISSING_FIELD; a step through a non-object is INVALID_VALUE."""
+    value: Any = obj
+    for depth, key in enumerate(path):
+        if not isinstance(value, dict):
+            where = ".".join(path[:depth]) or "record"
+            raise Rejected("INVALID_VALUE", f"{where} is a {_json_type(value)}, not an object")
+        value = value.get(key)
+        if value in (None, ""):
+            raise Rejected("MISSING_FIELD", f"field {'.'.join(path)} is missing")
+    return value
+
+
+def integer(value: Any, field: str) -> int:
+    """A whole number (JSON integer or decimal digits as text), else INVALID_VALUE."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+        return int(value)
+    raise Rejected("INVALID_VALUE", f"{field} {_show(value)} is not an integer")
+
+
+def optional_integer(value: Any, field: str) -> int | None:
+    """Like `integer`; None stays None."""
+    return None if value is None else integer(value, field)
+
+
+def local_date(end: dt.datetime | None, zone: str) -> dt.date | None:
+    """The settlement date: local date of the end in the zone (None while the session runs)."""
+    return end.astimezone(ZoneInfo(zone)).date() if end else None

@@ -37,7 +37,7 @@ import polars as pl
 from assets.checks import QUARANTINE_SCHEMA_CHECK, conservation_result, schema_result
 from assets.ingest.common.files import Batch, RawRecord
 from assets.ingest.common.jsonvalue import content_digest
-from assets.quarantine import QUARANTINE, QUARANTINE_SCHEMA, Rejected, Rejection, quarantine_frame
+from assets.quarantine import QUARANTINE, Rejected, Rejection, quarantine_frame
 from resources.tables import TableSpec
 from resources.warehouse import WarehouseResource
 
@@ -52,6 +52,9 @@ class Accepted:
 
     row: dict[str, Any] | None
     children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # identity for the VersionRule when there is no row to read it from (or to override it)
+    key: Any = None
+    version: Any = None
 
 
 Parse = Callable[[Any, RawRecord], "dict[str, Any] | Accepted"]
@@ -102,8 +105,9 @@ def guarded_parse(parse: Parse, record: RawRecord, source: str) -> tuple[Any, Ac
         return value, None, rejection_of(exc, source, record.ref, record.text)
 
 
-_REF, _KEY, _VERSION, _DIGEST, _SEQ, _RAW = "__ref", "__key", "__version", "__digest", "__seq", "__raw"
-_HIDDEN = [_REF, _KEY, _VERSION, _DIGEST, _SEQ, _RAW]
+_REF = "__ref"
+_IDENTITY_SCHEMA = {"__ref": pl.String(), "__key": pl.String(), "__version": pl.String(), "__digest": pl.Binary(),
+                    "__seq": pl.Int64(), "__raw": pl.String()}
 
 
 def rows_frame(spec: TableSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
@@ -145,9 +149,10 @@ class IngestRun:
         self._fill_ref = "record_ref" in spec.data_columns
         self._fill_raw = keep_raw_payload and "raw_payload" in spec.data_columns
         self.rows_in = 0
-        self._rowless_refs: list[str] = []  # accepted records without a main-table row
+        self._rowless_refs: list[str] = []  # accepted records without a main-table row (only child rows)
         self._frames: list[pl.DataFrame] = []
         self._child_frames: dict[str, list[pl.DataFrame]] = {name: [] for name in self.children_specs}
+        self._identities: list[pl.DataFrame] = []
         self._rejected: list[Rejection] = []
         self._seq = 0
 
@@ -167,12 +172,19 @@ class IngestRun:
         """Parse one batch and keep its rows as frames."""
         self.reject(batch.rejected)
         rows: list[dict[str, Any]] = []
-        hidden: dict[str, list[Any]] = {name: [] for name in _HIDDEN}
+        row_refs: list[str] = []
+        row_raw: list[str] = []
+        identities: list[tuple] = []
         children: dict[str, list[dict[str, Any]]] = {name: [] for name in self.children_specs}
         for record in batch.records:
             self.rows_in += 1
             self._seq += 1
             value, accepted, rejection = guarded_parse(self.parse, record, self.source)
+            if rejection is None and self.versions is not None:
+                try:
+                    identities.append(self._identity(accepted, value, record))
+                except Exception as exc:  # noqa: BLE001 - an id that cannot be read is the record's fault
+                    rejection = rejection_of(exc, self.source, record.ref, record.text)
             if rejection is not None:
                 self._rejected.append(rejection)
                 continue
@@ -182,122 +194,139 @@ class IngestRun:
             if row is None:
                 self._rowless_refs.append(record.ref)
                 continue
-            try:
-                key, version, digest = self._identity(row, value)
-            except Exception as exc:  # noqa: BLE001 - an unhashable id is the record's fault
-                self._rejected.append(rejection_of(exc, self.source, record.ref, record.text))
-                continue
             if self._fill_ref:
                 row.setdefault("record_ref", record.ref)
             if self._fill_raw:
                 row.setdefault("raw_payload", record.text)
             rows.append(row)
-            for name, item in zip(_HIDDEN, (record.ref, key, version, digest, self._seq, record.text)):
-                hidden[name].append(item)
-        self._keep(rows, hidden, children)
+            row_refs.append(record.ref)
+            row_raw.append(record.text)
+        bad = self._keep_rows(rows, row_refs, row_raw)
+        bad_children = self._keep_children(children, bad, {r.ref: r for r in batch.records})
+        if bad_children and self._frames:
+            self._frames[-1] = self._frames[-1].filter(~pl.col(_REF).is_in(list(bad_children)))
+        bad |= bad_children
+        if bad:
+            self._rowless_refs = [ref for ref in self._rowless_refs if ref not in bad]
+        if identities:
+            frame = pl.DataFrame(identities, schema=_IDENTITY_SCHEMA, orient="row")
+            self._identities.append(frame.filter(~pl.col(_REF).is_in(list(bad))) if bad else frame)
 
-    def _identity(self, row: dict[str, Any], value: Any) -> tuple[str | None, str | None, bytes | None]:
-        if self.versions is None:
-            return None, None, None
-        key = self.versions.key(row)
-        version = self.versions.version(row) if self.versions.version else None
-        return (None if key is None else str(key), None if version is None else str(version),
-                content_digest(value) if key is not None else None)
+    def _identity(self, accepted: Accepted, value: Any, record: RawRecord) -> tuple:
+        key, version = accepted.key, accepted.version
+        if key is None and accepted.row is not None:
+            key = self.versions.key(accepted.row)
+            if version is None and self.versions.version is not None:
+                version = self.versions.version(accepted.row)
+        digest = content_digest(value) if key is not None else None
+        return (record.ref, None if key is None else str(key), None if version is None else str(version), digest,
+                self._seq, record.text)
 
-    def _keep(self, rows: list[dict[str, Any]], hidden: dict[str, list[Any]],
-              children: dict[str, list[dict[str, Any]]]) -> None:
-        if rows:
-            frame, bad = self._frame_checked(rows, hidden)
-            self._frames.append(frame)
-            bad_refs = set(bad)
-        else:
-            bad_refs = set()
-        for name, child_rows in children.items():
-            if bad_refs:
-                child_rows = [c for c in child_rows if c[_REF] not in bad_refs]
-            if child_rows:
-                child_spec = self.children_specs[name]
-                refs = [c.pop(_REF) for c in child_rows]
-                self._child_frames[name].append(
-                    rows_frame(child_spec, child_rows).with_columns(pl.Series(_REF, refs, pl.String())))
-
-    def _frame_checked(self, rows: list[dict[str, Any]], hidden: dict[str, list[Any]]) -> tuple[pl.DataFrame, list[str]]:
-        """The batch's frame; a row that does not fit the column types is quarantined (SCHEMA_MISMATCH)."""
+    def _keep_rows(self, rows: list[dict[str, Any]], refs: list[str], raws: list[str]) -> set[str]:
+        """Keep the batch's rows as a frame; a row that does not fit the column types is quarantined
+        (SCHEMA_MISMATCH). Returns the references of such rows."""
+        if not rows:
+            return set()
+        bad: set[str] = set()
         try:
             frame = rows_frame(self.spec, rows)
-            bad: list[str] = []
         except Exception:  # noqa: BLE001 - find the offending rows one by one (rare path)
-            keep, bad = [], []
+            keep = []
             for index, row in enumerate(rows):
                 try:
                     rows_frame(self.spec, [row])
                     keep.append(index)
                 except Exception as exc:  # noqa: BLE001
-                    ref = hidden[_REF][index]
-                    bad.append(ref)
-                    self._rejected.append(Rejection(self.source, ref, "SCHEMA_MISMATCH",
-                                                    f"row does not fit the table's columns: {type(exc).__name__}: {str(exc)[:200]}",
-                                                    hidden[_RAW][index]))
-            rows = [rows[i] for i in keep]
-            hidden = {name: [values[i] for i in keep] for name, values in hidden.items()}
-            frame = rows_frame(self.spec, rows)
-        return frame.with_columns(
-            pl.Series(_REF, hidden[_REF], pl.String()), pl.Series(_KEY, hidden[_KEY], pl.String()),
-            pl.Series(_VERSION, hidden[_VERSION], pl.String()), pl.Series(_DIGEST, hidden[_DIGEST], pl.Binary()),
-            pl.Series(_SEQ, hidden[_SEQ], pl.Int64()), pl.Series(_RAW, hidden[_RAW], pl.String()),
-        ), bad
+                    bad.add(refs[index])
+                    self._rejected.append(Rejection(self.source, refs[index], "SCHEMA_MISMATCH",
+                                                    f"row does not fit the table's columns: {type(exc).__name__}: "
+                                                    f"{str(exc)[:200]}", raws[index]))
+            frame = rows_frame(self.spec, [rows[i] for i in keep])
+            refs = [refs[i] for i in keep]
+        self._frames.append(frame.with_columns(pl.Series(_REF, refs, pl.String())))
+        return bad
+
+    def _keep_children(self, children: dict[str, list[dict[str, Any]]], bad: set[str],
+                       records: dict[str, RawRecord]) -> set[str]:
+        """Keep the batch's child rows as frames; a record with a child row that does not fit is quarantined
+        whole (SCHEMA_MISMATCH). Returns the references of such records."""
+        frames: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        bad_records: set[str] = set()
+        for name, child_rows in children.items():
+            child_rows = [c for c in child_rows if c[_REF] not in bad]
+            refs = [c.pop(_REF) for c in child_rows]
+            try:
+                rows_frame(self.children_specs[name], child_rows)
+            except Exception:  # noqa: BLE001 - rare path: find the records whose rows do not fit
+                for index, row in enumerate(child_rows):
+                    try:
+                        rows_frame(self.children_specs[name], [row])
+                    except Exception as exc:  # noqa: BLE001
+                        if refs[index] not in bad_records:
+                            bad_records.add(refs[index])
+                            self._rejected.append(Rejection(
+                                self.source, refs[index], "SCHEMA_MISMATCH",
+                                f"a {name} row does not fit the table's columns: {type(exc).__name__}: {str(exc)[:200]}",
+                                records[refs[index]].text))
+            frames[name] = (child_rows, refs)
+        for name, (child_rows, refs) in frames.items():
+            keep = [i for i, ref in enumerate(refs) if ref not in bad_records]
+            if keep:
+                frame = rows_frame(self.children_specs[name], [child_rows[i] for i in keep])
+                self._child_frames[name].append(frame.with_columns(pl.Series(_REF, [refs[i] for i in keep], pl.String())))
+        return bad_records
 
     def finish(self) -> IngestResult:
         """Resolve duplicates across the day and return the partition's outcome."""
-        schema = {c: self.spec.schema[c] for c in self.spec.data_columns} | {
-            _REF: pl.String(), _KEY: pl.String(), _VERSION: pl.String(), _DIGEST: pl.Binary(), _SEQ: pl.Int64(), _RAW: pl.String()}
+        schema = {c: self.spec.schema[c] for c in self.spec.data_columns} | {_REF: pl.String()}
         accepted = pl.concat(self._frames, how="vertical") if self._frames else pl.DataFrame(schema=schema)
         self._frames = []
-        version_rejects = pl.DataFrame(schema=QUARANTINE_SCHEMA)
-        if self.versions is not None and accepted.height:
-            accepted, version_rejects = resolve_versions(accepted, self.source, self.versions.describe)
-        removed = set(version_rejects.get_column("record_ref").to_list())
+        version_rejects = quarantine_frame([])
+        if self._identities:
+            identities = pl.concat(self._identities, how="vertical")
+            self._identities = []
+            version_rejects = resolve_versions(identities, self.source, self.versions.describe)
+        removed = version_rejects.get_column("record_ref")
+        if removed.len():
+            accepted = accepted.filter(~pl.col(_REF).is_in(removed.implode()))
         children = {}
         for name, frames in self._child_frames.items():
             child_spec = self.children_specs[name]
-            frame = pl.concat(frames, how="vertical") if frames else rows_frame(child_spec, []).with_columns(
-                pl.lit(None, pl.String()).alias(_REF))
-            if removed:
-                frame = frame.filter(~pl.col(_REF).is_in(list(removed)))
+            frame = (pl.concat(frames, how="vertical") if frames
+                     else rows_frame(child_spec, []).with_columns(pl.lit(None, pl.String()).alias(_REF)))
+            if removed.len():
+                frame = frame.filter(~pl.col(_REF).is_in(removed.implode()))
             children[name] = (child_spec, frame.drop(_REF))
-        quarantine = pl.concat([quarantine_frame(self._rejected), version_rejects.select(quarantine_frame([]).columns)],
-                               how="vertical")
-        accepted = accepted.drop(_HIDDEN)
-        return IngestResult(self.spec, accepted, children, quarantine, self.rows_in,
-                            accepted.height + len(self._rowless_refs))
+        quarantine = pl.concat([quarantine_frame(self._rejected), version_rejects], how="vertical")
+        # counted from what is kept, independently of the quarantine, so the conservation check can fail
+        removed_set = set(removed.to_list())
+        accepted_records = accepted.height + sum(1 for ref in self._rowless_refs if ref not in removed_set)
+        return IngestResult(self.spec, accepted.drop(_REF), children, quarantine, self.rows_in, accepted_records)
 
 
-def resolve_versions(frame: pl.DataFrame, source: str, describe: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split accepted rows into (kept, quarantined duplicates and conflicts) by id, version and content."""
-    group = [_KEY, _VERSION]
-    marked = frame.with_columns(
-        pl.col(_DIGEST).n_unique().over(group).alias("__contents"),
-        pl.col(_SEQ).rank("ordinal").over(group).alias("__rank"),
-        pl.col(_REF).sort_by(_SEQ).first().over(group).alias("__first"),
-        pl.col(_REF).sort_by(_SEQ).str.join(", ").over(group).alias("__all"),
+def resolve_versions(identities: pl.DataFrame, source: str, describe: str) -> pl.DataFrame:
+    """The quarantine rows (DUPLICATE_RECORD, CONFLICTING_VERSION) among accepted records' identities."""
+    group = ["__key", "__version"]
+    marked = identities.filter(pl.col("__key").is_not_null()).with_columns(
+        pl.col("__digest").n_unique().over(group).alias("__contents"),
+        pl.col("__seq").rank("ordinal").over(group).alias("__rank"),
+        pl.col(_REF).sort_by("__seq").first().over(group).alias("__first"),
+        pl.col(_REF).sort_by("__seq").str.join(", ").over(group).alias("__all"),
     )
-    grouped = pl.col(_KEY).is_not_null()
-    conflict = grouped & (pl.col("__contents") > 1)
-    duplicate = grouped & ~conflict & (pl.col("__rank") > 1)
-    rejected = marked.filter(conflict | duplicate).sort(_SEQ).select(
+    conflict = pl.col("__contents") > 1
+    duplicate = ~conflict & (pl.col("__rank") > 1)
+    return marked.filter(conflict | duplicate).sort("__seq").select(
         pl.lit(source).alias("source"),
         pl.col(_REF).alias("record_ref"),
         pl.when(conflict).then(pl.lit("CONFLICTING_VERSION")).otherwise(pl.lit("DUPLICATE_RECORD")).alias("reason_code"),
         pl.when(conflict)
         .then(pl.format("same {} ({}) delivered with different content in {}: every copy is quarantined",
-                        pl.lit(describe), pl.concat_str([pl.col(_KEY), pl.col(_VERSION).fill_null("-")], separator=" @ "),
-                        pl.col("__all")))
+                        pl.lit(describe), pl.concat_str([pl.col("__key"), pl.col("__version").fill_null("-")],
+                                                        separator=" @ "), pl.col("__all")))
         .otherwise(pl.format("exact re-delivery of {} (same {} and content)", pl.col("__first"), pl.lit(describe)))
         .alias("reason"),
-        pl.col(_RAW).alias("raw_payload"),
-    )
-    kept = marked.filter(~(conflict | duplicate)).drop("__contents", "__rank", "__first", "__all")
-    return kept, rejected
+        pl.col("__raw").alias("raw_payload"),
+    ).cast(quarantine_frame([]).schema)
 
 
 def write_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource, result: IngestResult, *,
