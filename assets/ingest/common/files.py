@@ -245,8 +245,10 @@ def split_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes, 
     pending: list[bytes] = []
     pending_size = 0
     head: bytes | None = None  # set while skipping an oversized line: the bytes kept of it
+    # read1: one underlying read at a time, so what was decompressed before a corrupt part is not lost
+    read = getattr(stream, "read1", stream.read)
     with stream:
-        while chunk := stream.read(READ_CHUNK):
+        while chunk := read(READ_CHUNK):
             parts = chunk.split(b"\n")
             for part in parts[:-1]:
                 number += 1

@@ -50,12 +50,15 @@ COUNT = Range(Decimal(0), Decimal(2**63 - 1), "")
 
 def number(value: Any, field: str) -> Decimal:
     """A finite JSON number (int, float or numeric string) as exact Decimal (via its text), else INVALID_VALUE."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+    if isinstance(value, Decimal):
+        result = value
+    elif isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise Rejected("MISSING_FIELD" if value is None else "INVALID_VALUE", f"{field} {_show(value)} is not a number")
-    try:
-        result = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(repr(value) if isinstance(value, float) else value)
-    except (InvalidOperation, ValueError) as exc:
-        raise Rejected("INVALID_VALUE", f"{field} {_show(value)} is not a number") from exc
+    else:
+        try:
+            result = Decimal(value.strip()) if isinstance(value, str) else Decimal(repr(value) if isinstance(value, float) else value)
+        except (InvalidOperation, ValueError) as exc:
+            raise Rejected("INVALID_VALUE", f"{field} {_show(value)} is not a number") from exc
     if not result.is_finite():
         raise Rejected("INVALID_VALUE", f"{field} {_show(value)} is not a finite number")
     return result
