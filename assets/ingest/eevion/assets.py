@@ -91,6 +91,17 @@ WEBHOOK_READER = RecordReader(source=SESSION_SOURCE, layouts=(DOCUMENT,), docume
 WEBHOOK_FOLDER = "eevion/webhooks"
 
 
+def session_run(stations: dict, window: guards.TimeWindow) -> IngestRun:
+    """The `eevion_sessions` ingest of one day (listing pages first, then webhook bodies)."""
+    def parse_one(value, record):
+        origin = "webhook" if record.ref.startswith(WEBHOOK_FOLDER + "/") else "listing"
+        return parse_session(value, origin, stations, window)
+
+    return IngestRun(source=SESSION_SOURCE, spec=EEVION_SESSIONS, parse=parse_one,
+                     versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
+                                          describe="sessionId and updatedAt"))
+
+
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[eevion_session_pages],
           check_specs=ingest_check_specs("eevion_sessions"), kinds={"polars", "parquet"})
 def eevion_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -104,16 +115,7 @@ def eevion_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     day = context.partition_key
     listing_files = day_files(landing, "eevion/sessions", day)
     webhook_files = day_files(landing, WEBHOOK_FOLDER, day)
-    stations = external_evse_index(warehouse, "eevion", "station_id")
-    window = guards.window_for(day)
-
-    def parse_one(value, record):
-        origin = "webhook" if record.ref.startswith(WEBHOOK_FOLDER + "/") else "listing"
-        return parse_session(value, origin, stations, window)
-
-    run = IngestRun(source=SESSION_SOURCE, spec=EEVION_SESSIONS, parse=parse_one,
-                    versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
-                                         describe="sessionId and updatedAt"))
+    run = session_run(external_evse_index(warehouse, "eevion", "station_id"), guards.window_for(day))
     run.add_all(LISTING_READER.batches(listing_files)).add_all(WEBHOOK_READER.batches(webhook_files))
     result = run.finish()
     return write_ingest(context, warehouse, result, files=len(listing_files) + len(webhook_files),
@@ -139,6 +141,17 @@ def _parse_report(value, record) -> dict:
     return {**row, "raw_payload": json.dumps(value["row"])}
 
 
+REPORT_READER = RecordReader(source="eevion_report", layouts=(DOCUMENT,), extract=_report_rows)
+
+
+def report_run() -> IngestRun:
+    """The `eevion_reports` ingest of one day."""
+    return IngestRun(source="eevion_report", spec=EEVION_REPORTS, parse=_parse_report,
+                     versions=VersionRule(key=lambda row: (row["period_start"].isoformat(), row["period_end"].isoformat(),
+                                                           row["group_by"], row["group_key"]),
+                                          describe="report period, grouping and group"))
+
+
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[eevion_report_pages],
           check_specs=ingest_check_specs("eevion_reports"), kinds={"polars", "parquet"})
 def eevion_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -148,14 +161,9 @@ def eevion_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     Version rule: identity (period, grouping, group key); no version stamp, so the same row with other
     figures is CONFLICTING_VERSION (every copy).
     """
-    source = "eevion_report"
     files = day_files(landing, "eevion/reports", context.partition_key)
-    reader = RecordReader(source=source, layouts=(DOCUMENT,), extract=_report_rows)
-    run = IngestRun(source=source, spec=EEVION_REPORTS, parse=_parse_report,
-                    versions=VersionRule(key=lambda row: (row["period_start"].isoformat(), row["period_end"].isoformat(),
-                                                          row["group_by"], row["group_key"]),
-                                         describe="report period, grouping and group"))
-    result = run.add_all(reader.batches(files)).finish()
+    run = report_run()
+    result = run.add_all(REPORT_READER.batches(files)).finish()
     return write_ingest(context, warehouse, result, files=len(files))
 
 

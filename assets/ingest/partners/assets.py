@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import ingest_check_specs, schema_result
-from assets.ingest.common import DOCUMENT, Batch, IngestRun, RecordReader, day_files, read_all, write_ingest
+from assets.ingest.common import DOCUMENT, Batch, IngestResult, IngestRun, RecordReader, day_files, read_all, write_ingest
 from assets.ingest.partners.registry import SOURCE, CompanyVersion, DayOutcome, Registry, apply_day
 from assets.ingest.partners.tables import COMPANY_COLUMNS, PARTNER_CHANGES, PARTNERS
 from assets.partitions import daily
@@ -54,12 +54,9 @@ def replay_registry(landing: LandingZoneResource, until: str) -> tuple[Registry,
     return registry, documents, apply_day(registry, documents.records)
 
 
-@dg.asset(partitions_def=daily, group_name="ingest", check_specs=ingest_check_specs("partner_changes"), kinds={"polars"})
-def partner_changes(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                    landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Company documents (CPOs and EMPs, roaming relations) that landed on this day, applied with the seed's
-    optimistic version lock: a stale or skipped version is quarantined as VERSION_CONFLICT."""
-    _, documents, outcome = replay_registry(landing, context.partition_key)
+def partner_changes_result(landing: LandingZoneResource, day: str) -> IngestResult:
+    """Day `day`'s documents through the framework, with the replay's decision for each."""
+    _, documents, outcome = replay_registry(landing, day)
 
     def decided(value, record) -> dict:
         """The replay's decision for the document (apply_day already ran it through the guard)."""
@@ -68,8 +65,15 @@ def partner_changes(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             raise Rejected(rejection.reason_code, rejection.reason)
         return _row(outcome.accepted[record.ref])
 
-    run = IngestRun(source=SOURCE, spec=PARTNER_CHANGES, parse=decided)
-    result = run.add_all([documents]).finish()
+    return IngestRun(source=SOURCE, spec=PARTNER_CHANGES, parse=decided).add_all([documents]).finish()
+
+
+@dg.asset(partitions_def=daily, group_name="ingest", check_specs=ingest_check_specs("partner_changes"), kinds={"polars"})
+def partner_changes(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                    landing: LandingZoneResource) -> dg.MaterializeResult:
+    """Company documents (CPOs and EMPs, roaming relations) that landed on this day, applied with the seed's
+    optimistic version lock: a stale or skipped version is quarantined as VERSION_CONFLICT."""
+    result = partner_changes_result(landing, context.partition_key)
     files = len(day_files(landing, LANDING_SOURCE, context.partition_key))
     return write_ingest(context, warehouse, result, files=files)
 

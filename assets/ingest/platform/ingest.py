@@ -72,81 +72,11 @@ def _window(context: dg.AssetExecutionContext) -> guards.TimeWindow:
     return guards.window_for(context.partition_key)
 
 
-@dg.asset(partitions_def=daily, group_name=GROUP,
-          deps=[platform_cdr_pages, "locations", "operators"], check_specs=ingest_check_specs("platform_cdrs"),
-          kinds={"polars", "parquet"})
-def platform_cdrs(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                  landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Platform CDRs that landed on this day: OCPI 2.1.1/2.2 and OICP payloads, credit CDRs as negative reversals.
-
-    One row per (CDR id, lastUpdatedAt); quarantine reasons in assets/ingest/platform/parse.py.
-    """
-    source = "platform_cdr_page"
-    locations, operators = reference_zones(warehouse)
-    window = _window(context)
-    run = IngestRun(source=source, spec=PLATFORM_CDRS,
-                    parse=lambda value, record: parse.parse_cdr(value, locations, operators, window),
-                    versions=VersionRule(key=lambda row: row["cdr_id"], version=lambda row: row["last_updated"],
-                                         describe="CDR id and lastUpdatedAt"))
-    result, files = _ingest(context, landing, "platform/cdrs", page_reader(source), run)
-    accepted = result.accepted
-    return write_ingest(context, warehouse, result, files=files, extra_metadata={
-        "credit_cdrs": int(accepted["is_credit"].sum() or 0),
-        "energy_kwh": round((accepted["energy_wh"].sum() or 0) / 1000, 3)})
-
-
-@dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_session_pages, "locations", "operators"],
-          check_specs=ingest_check_specs("platform_sessions"), kinds={"polars", "parquet"})
-def platform_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                      landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Platform sessions that landed on this day, one row per (session, lastUpdatedAt).
-
-    Also writes `platform_charging_periods` and `platform_price_lines` (session-level and per-period
-    price breakdowns) for the accepted sessions; a session with a bad period or line is quarantined whole.
-    """
-    source = "platform_session_page"
-    _, operators = reference_zones(warehouse)
-    evses = platform_evse_index(warehouse)
-    window = _window(context)
-
-    def parse_one(value, record) -> Accepted:
-        row, periods, lines = parse.parse_session(value, operators, evses, window)
-        return Accepted(row, {"charging_periods": [{**p, "record_ref": record.ref} for p in periods],
-                              "price_lines": [{**line, "record_ref": record.ref} for line in lines]})
-
-    run = IngestRun(source=source, spec=PLATFORM_SESSIONS, parse=parse_one,
-                    children={"charging_periods": PLATFORM_CHARGING_PERIODS, "price_lines": PLATFORM_PRICE_LINES},
-                    versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
-                                         describe="session id and lastUpdatedAt"))
-    result, files = _ingest(context, landing, "platform/sessions", page_reader(source), run)
-    return write_ingest(context, warehouse, result, files=files,
-                        extra_metadata={"energy_kwh": round((result.accepted["energy_wh"].sum() or 0) / 1000, 3)})
-
-
 def _stats_points(body, file: LandedFile) -> list:
     page = parse_page_name(file.name)
     if page is None or page.kind != "session" or not page.ref:
         raise Rejected("NOT_A_PAGE", "consumption-stats page name does not say which session it belongs to")
     return [{"session": page.ref, "point_no": n, "point": p} for n, p in enumerate(listing_data(body))]
-
-
-@dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_session_pages],
-          check_specs=ingest_check_specs("consumption_stats"), kinds={"polars", "parquet"})
-def consumption_stats(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                      landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Cumulative energy/power points of platform sessions (`sessions/{id}/consumption-stats`) landed on this day.
-
-    Points of the same session landed twice (two fetches) are DUPLICATE_RECORD on (session, point, timestamp).
-    """
-    source = "platform_consumption_stats_page"
-    window = _window(context)
-    run = IngestRun(source=source, spec=CONSUMPTION_STATS,
-                    parse=lambda v, record: parse.parse_consumption_point(v["point"], v["session"], v["point_no"], window),
-                    versions=VersionRule(key=lambda row: (row["session_id"], row["point_no"], row["timestamp"].isoformat()),
-                                         describe="session, point number and timestamp"))
-    result, files = _ingest(context, landing, "platform/consumption_stats", page_reader(source, _stats_points), run)
-    return write_ingest(context, warehouse, result, files=files,
-                        extra_metadata={"sessions": result.accepted["session_id"].n_unique()})
 
 
 def _tariff_records(body, file: LandedFile) -> list:
@@ -158,20 +88,6 @@ def _tariff_records(body, file: LandedFile) -> list:
 def _parse_tariff(value, record) -> dict:
     row = parse.parse_tariff(value["tariff"], value["kind"])
     return {**row, "raw_payload": canonical_bytes(value["tariff"], sort_keys=False).decode()}
-
-
-@dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_tariff_pages, platform_session_pages],
-          check_specs=ingest_check_specs("platform_tariffs"), kinds={"polars", "parquet"})
-def platform_tariffs(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                     landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Platform tariffs (full listing snapshot) and tariff snapshots that landed on this day."""
-    source = "platform_tariff_page"
-    run = IngestRun(source=source, spec=PLATFORM_TARIFFS, parse=_parse_tariff,
-                    versions=VersionRule(key=lambda row: (row["kind"], row["snapshot_id"] or row["tariff_id"]),
-                                         version=lambda row: row["last_updated"], describe="tariff id and lastUpdatedAt"))
-    result, files = _ingest(context, landing, "platform/tariffs", page_reader(source, _tariff_records), run)
-    return write_ingest(context, warehouse, result, files=files,
-                        extra_metadata={"snapshots": int((result.accepted["kind"] == "snapshot").sum())})
 
 
 def _rate_records(body, file: LandedFile) -> list:
@@ -192,6 +108,108 @@ def _parse_rate_record(value, record):
                     key=("price_periods", rate_id, group.get("weekDay") or group.get("date")))
 
 
+def cdr_run(locations: dict[str, LocationInfo], operators: dict[str, str], window: guards.TimeWindow) -> IngestRun:
+    """The `platform_cdrs` ingest of one day (reference zones and time window given)."""
+    return IngestRun(source="platform_cdr_page", spec=PLATFORM_CDRS,
+                     parse=lambda value, record: parse.parse_cdr(value, locations, operators, window),
+                     versions=VersionRule(key=lambda row: row["cdr_id"], version=lambda row: row["last_updated"],
+                                          describe="CDR id and lastUpdatedAt"))
+
+
+def session_run(operators: dict[str, str], evses: dict[str, parse.EvseSite], window: guards.TimeWindow) -> IngestRun:
+    """The `platform_sessions` ingest of one day, with its charging-period and price-line child tables."""
+    def parse_one(value, record) -> Accepted:
+        row, periods, lines = parse.parse_session(value, operators, evses, window)
+        return Accepted(row, {"charging_periods": [{**p, "record_ref": record.ref} for p in periods],
+                              "price_lines": [{**line, "record_ref": record.ref} for line in lines]})
+
+    return IngestRun(source="platform_session_page", spec=PLATFORM_SESSIONS, parse=parse_one,
+                     children={"charging_periods": PLATFORM_CHARGING_PERIODS, "price_lines": PLATFORM_PRICE_LINES},
+                     versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
+                                          describe="session id and lastUpdatedAt"))
+
+
+def stats_run(window: guards.TimeWindow) -> IngestRun:
+    """The `consumption_stats` ingest of one day."""
+    return IngestRun(source="platform_consumption_stats_page", spec=CONSUMPTION_STATS,
+                     parse=lambda v, record: parse.parse_consumption_point(v["point"], v["session"], v["point_no"], window),
+                     versions=VersionRule(key=lambda row: (row["session_id"], row["point_no"], row["timestamp"].isoformat()),
+                                          describe="session, point number and timestamp"))
+
+
+def tariff_run() -> IngestRun:
+    """The `platform_tariffs` ingest of one day."""
+    return IngestRun(source="platform_tariff_page", spec=PLATFORM_TARIFFS, parse=_parse_tariff,
+                     versions=VersionRule(key=lambda row: (row["kind"], row["snapshot_id"] or row["tariff_id"]),
+                                          version=lambda row: row["last_updated"], describe="tariff id and lastUpdatedAt"))
+
+
+def rate_run() -> IngestRun:
+    """The `electricity_rates` ingest of one day, with the price periods as a child table."""
+    return IngestRun(source="platform_electricity_rate_page", spec=ELECTRICITY_RATES, parse=_parse_rate_record,
+                     children={"price_periods": ELECTRICITY_RATE_PERIODS},
+                     versions=VersionRule(key=lambda row: ("rate", row["rate_id"]), describe="rate id (or rate and day)"))
+
+
+@dg.asset(partitions_def=daily, group_name=GROUP,
+          deps=[platform_cdr_pages, "locations", "operators"], check_specs=ingest_check_specs("platform_cdrs"),
+          kinds={"polars", "parquet"})
+def platform_cdrs(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                  landing: LandingZoneResource) -> dg.MaterializeResult:
+    """Platform CDRs that landed on this day: OCPI 2.1.1/2.2 and OICP payloads, credit CDRs as negative reversals.
+
+    One row per (CDR id, lastUpdatedAt); quarantine reasons in assets/ingest/platform/parse.py.
+    """
+    locations, operators = reference_zones(warehouse)
+    run = cdr_run(locations, operators, _window(context))
+    result, files = _ingest(context, landing, "platform/cdrs", page_reader(run.source), run)
+    accepted = result.accepted
+    return write_ingest(context, warehouse, result, files=files, extra_metadata={
+        "credit_cdrs": int(accepted["is_credit"].sum() or 0),
+        "energy_kwh": round((accepted["energy_wh"].sum() or 0) / 1000, 3)})
+
+
+@dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_session_pages, "locations", "operators"],
+          check_specs=ingest_check_specs("platform_sessions"), kinds={"polars", "parquet"})
+def platform_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                      landing: LandingZoneResource) -> dg.MaterializeResult:
+    """Platform sessions that landed on this day, one row per (session, lastUpdatedAt).
+
+    Also writes `platform_charging_periods` and `platform_price_lines` (session-level and per-period
+    price breakdowns) for the accepted sessions; a session with a bad period or line is quarantined whole.
+    """
+    _, operators = reference_zones(warehouse)
+    run = session_run(operators, platform_evse_index(warehouse), _window(context))
+    result, files = _ingest(context, landing, "platform/sessions", page_reader(run.source), run)
+    return write_ingest(context, warehouse, result, files=files,
+                        extra_metadata={"energy_kwh": round((result.accepted["energy_wh"].sum() or 0) / 1000, 3)})
+
+
+@dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_session_pages],
+          check_specs=ingest_check_specs("consumption_stats"), kinds={"polars", "parquet"})
+def consumption_stats(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                      landing: LandingZoneResource) -> dg.MaterializeResult:
+    """Cumulative energy/power points of platform sessions (`sessions/{id}/consumption-stats`) landed on this day.
+
+    Points of the same session landed twice (two fetches) are DUPLICATE_RECORD on (session, point, timestamp).
+    """
+    run = stats_run(_window(context))
+    result, files = _ingest(context, landing, "platform/consumption_stats", page_reader(run.source, _stats_points), run)
+    return write_ingest(context, warehouse, result, files=files,
+                        extra_metadata={"sessions": result.accepted["session_id"].n_unique()})
+
+
+@dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_tariff_pages, platform_session_pages],
+          check_specs=ingest_check_specs("platform_tariffs"), kinds={"polars", "parquet"})
+def platform_tariffs(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                     landing: LandingZoneResource) -> dg.MaterializeResult:
+    """Platform tariffs (full listing snapshot) and tariff snapshots that landed on this day."""
+    run = tariff_run()
+    result, files = _ingest(context, landing, "platform/tariffs", page_reader(run.source, _tariff_records), run)
+    return write_ingest(context, warehouse, result, files=files,
+                        extra_metadata={"snapshots": int((result.accepted["kind"] == "snapshot").sum())})
+
+
 @dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_electricity_rate_pages],
           check_specs=ingest_check_specs("electricity_rates"), kinds={"polars", "parquet"})
 def electricity_rates(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -202,11 +220,8 @@ def electricity_rates(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     `electricity_rate_periods` row per period. A rate or group that appears twice (two snapshots on one
     day) with the same content counts once; with other content, every copy is CONFLICTING_VERSION.
     """
-    source = "platform_electricity_rate_page"
-    run = IngestRun(source=source, spec=ELECTRICITY_RATES, parse=_parse_rate_record,
-                    children={"price_periods": ELECTRICITY_RATE_PERIODS},
-                    versions=VersionRule(key=lambda row: ("rate", row["rate_id"]), describe="rate id (or rate and day)"))
-    result, files = _ingest(context, landing, "platform/electricity_rates", page_reader(source, _rate_records), run)
+    run = rate_run()
+    result, files = _ingest(context, landing, "platform/electricity_rates", page_reader(run.source, _rate_records), run)
     return write_ingest(context, warehouse, result, files=files, extra_metadata={
         "price_period_groups_accepted": result.accepted_records - result.accepted.height})
 
