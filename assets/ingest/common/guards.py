@@ -272,3 +272,14 @@ def optional_integer(value: Any, field: str) -> int | None:
 def local_date(end: dt.datetime | None, zone: str) -> dt.date | None:
     """The settlement date: local date of the end in the zone (None while the session runs)."""
     return end.astimezone(ZoneInfo(zone)).date() if end else None
+
+
+def span(start_value: Any, end_value: Any, start_field: str, end_field: str, window: TimeWindow = DEFAULT_WINDOW,
+         *, end_required: bool = True) -> tuple[dt.datetime, dt.datetime | None]:
+    """(start, end) of a session or charge inside the window; an end before the start is END_BEFORE_START.
+    With `end_required=False` a missing end (a running session) is None."""
+    start = timestamp(start_value, start_field, window)
+    end = timestamp(end_value, end_field, window) if end_required else optional_timestamp(end_value, end_field, window)
+    if end is not None and end < start:
+        raise Rejected("END_BEFORE_START", f"{end_field} {end.isoformat()} is before {start_field} {start.isoformat()}")
+    return start, end

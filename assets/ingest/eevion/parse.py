@@ -44,10 +44,8 @@ def parse_session(session: Any, origin: str, stations: dict[str, EvseSite] | Non
     if not isinstance(session, dict):
         raise Rejected("NOT_AN_OBJECT", "a session must be a JSON object")
     session_id = text(require(session, "sessionId"), "sessionId")
-    start = guards.timestamp(require(session, "startTime"), "startTime", window)
-    end = guards.optional_timestamp(session.get("endTime"), "endTime", window)
-    if end is not None and end < start:
-        raise Rejected("END_BEFORE_START", f"endTime {end.isoformat()} is before startTime {start.isoformat()}")
+    start, end = guards.span(require(session, "startTime"), session.get("endTime"), "startTime", "endTime", window,
+                             end_required=False)
     location = obj(session.get("location"), "location")
     zone_name = text(require(session, "location", "timeZone"), "location.timeZone")
     zone = valid_zone(zone_name)

@@ -126,11 +126,9 @@ def parse_cdr(
     cdr_id = guards.text(_require(cdr, "id"), "id")
     country = guards.text(cdr.get("country_code"), "country_code")
     party = guards.text(cdr.get("party_id"), "party_id")
-    start = guards.timestamp(_require(cdr, "start_date_time"), "start_date_time", window)
     end_field = "end_date_time" if cdr.get("end_date_time") not in (None, "") else "stop_date_time"
-    end = guards.timestamp(_require(cdr, "end_date_time", "stop_date_time"), end_field, window)
-    if end < start:
-        raise Rejected("END_BEFORE_START", f"end {end.isoformat()} is before start {start.isoformat()}")
+    start, end = guards.span(_require(cdr, "start_date_time"), _require(cdr, "end_date_time", "stop_date_time"),
+                             "start_date_time", end_field, window)
 
     currency = guards.currency(_require(cdr, "currency"))
     energy_wh = guards.energy_wh(guards.number(_require(cdr, "total_energy"), "total_energy") * 1000, "total_energy")

@@ -14,8 +14,11 @@ file name) and quarantine, with the same code, every document the source system 
 | INVALID_TIMESTAMP / TIMESTAMP_OUT_OF_RANGE | `created_at` / `updated_at` not epoch milliseconds between 1970 and 2100 |
 | VERSION_CONFLICT | create with version ≠ 1, or update with version ≠ current + 1 (stale or skipped) |
 | DUPLICATE_RECORD | the current version of the company delivered again, identical |
-| CONFLICTING_VERSION | the current version's number with other content (the first delivered stays, as in the source system) |
 | UNKNOWN_SUPPORTED_EMP | `supported_emps` names a company that is neither a registered EMP nor an EMP defined by that day's documents |
+
+Conflicting versions: the seed's lock is this source's versioning rule, so the same id and version with other
+content is its own 409 code, VERSION_CONFLICT (not the framework's CONFLICTING_VERSION): the first document
+applied stays, as in the source system; its payload is in `partner_changes`, the refused one in quarantine.
 
 Replays cannot be poisoned: every document goes through the framework's guard, so whatever one document
 raises rejects that document on its own landing day, and every later replay rejects (skips) it the same way.
@@ -104,13 +107,14 @@ def parse_company(body: object) -> CompanyVersion:
 
 
 def check_version(current: CompanyVersion | None, incoming: CompanyVersion, current_ref: str | None = None) -> None:
-    """The optimistic lock of the seed; raises VERSION_CONFLICT, or DUPLICATE_RECORD / CONFLICTING_VERSION when
-    the current version's number arrives again."""
+    """The optimistic lock of the seed; raises VERSION_CONFLICT, or DUPLICATE_RECORD when the current version
+    arrives again identical."""
     if current is not None and incoming.version == current.version:
         if incoming == current:
             raise DocumentRejected("DUPLICATE_RECORD", f"version {current.version} again, identical to {current_ref}")
-        raise DocumentRejected("CONFLICTING_VERSION", f"version {current.version} again with other content than "
-                                                      f"{current_ref}, which was applied first")
+        # the seed answers this with 409 VERSION_CONFLICT: its own code for a conflicting version
+        raise DocumentRejected("VERSION_CONFLICT", f"version {current.version} again with other content than "
+                                                   f"{current_ref}, which was applied first (stale)")
     expected = 1 if current is None else current.version + 1
     if incoming.version != expected:
         what = "create" if current is None else f"update of version {current.version}"

@@ -92,10 +92,7 @@ def parse_cdr(cdr: Any, locations: dict[str, LocationInfo], operator_zones: dict
     cdr_id = require(cdr, "id")
     if not isinstance(cdr_id, int):
         raise Rejected("INVALID_VALUE", f"id {cdr_id!r} is not an integer")
-    start = guards.timestamp(require(cdr, "startTime"), "startTime", window)
-    end = guards.timestamp(require(cdr, "endTime"), "endTime", window)
-    if end < start:
-        raise Rejected("END_BEFORE_START", f"endTime {end.isoformat()} is before startTime {start.isoformat()}")
+    start, end = guards.span(require(cdr, "startTime"), require(cdr, "endTime"), "startTime", "endTime", window)
     credit = cdr.get("credit") is True
     protocol = text(require(cdr, "protocolType"), "protocolType")
     operator_id = text(require(cdr, "operatorId"), "operatorId")
@@ -240,10 +237,8 @@ def parse_session(session: Any, operator_zones: dict[str, str], evse_sites: dict
         raise Rejected("NOT_AN_OBJECT", "a session must be a JSON object")
     platform_id = text(require(session, "id"), "id")
     operator_id = text(require(session, "operatorId"), "operatorId")
-    start = guards.timestamp(require(session, "startedAt"), "startedAt", window)
-    end = guards.optional_timestamp(session.get("stoppedAt"), "stoppedAt", window)
-    if end is not None and end < start:
-        raise Rejected("END_BEFORE_START", f"stoppedAt {end.isoformat()} is before startedAt {start.isoformat()}")
+    start, end = guards.span(require(session, "startedAt"), session.get("stoppedAt"), "startedAt", "stoppedAt", window,
+                             end_required=False)
     consumption = obj(session.get("energyConsumption"), "energyConsumption")
     energy = consumption.get("total", session.get("energy"))
     if energy is None:
