@@ -93,6 +93,11 @@ def test_ocpi_cdr_corpus(reference):
     quarantine = warehouse.read("quarantine", source_asset="ocpi_cdrs", partition_key=FILE_DAY)
     conflicts = quarantine.filter(pl.col("reason_code") == "CONFLICTING_VERSION")
     assert sorted(json.loads(p)["total_energy"] for p in conflicts["raw_payload"]) == [10.0, 11.0]
+    # re-running the partition gives byte-identical files (accepted rows and quarantine slice)
+    written = sorted(warehouse.root_path.rglob("*.parquet"))
+    before = {p: p.read_bytes() for p in written}
+    _materialize(ocpi_cdrs, reference, FILE_DAY)
+    assert {p: p.read_bytes() for p in written} == before
 
 
 def test_platform_corpus(tmp_landing, tmp_warehouse):
