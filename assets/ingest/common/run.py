@@ -36,7 +36,7 @@ import polars as pl
 
 from assets.checks import QUARANTINE_SCHEMA_CHECK, conservation_result, schema_result
 from assets.ingest.common.files import Batch, RawRecord
-from assets.ingest.common.jsonvalue import content_digest
+from assets.ingest.common.jsonvalue import content_digest, decode_json
 from assets.quarantine import QUARANTINE, Rejected, Rejection, quarantine_frame
 from resources.tables import TableSpec
 from resources.warehouse import WarehouseResource
@@ -276,8 +276,20 @@ class IngestRun:
                 self._child_frames[name].append(frame.with_columns(pl.Series(_REF, [refs[i] for i in keep], pl.String())))
         return bad_records
 
-    def finish(self) -> IngestResult:
-        """Resolve duplicates across the day and return the partition's outcome."""
+    def keys(self) -> list[str]:
+        """The identities (VersionRule keys) of the records accepted so far, for looking up earlier days."""
+        if not self._identities:
+            return []
+        frames = pl.concat(self._identities, how="vertical")
+        return frames.get_column("__key").drop_nulls().unique().sort().to_list()
+
+    def finish(self, earlier: pl.DataFrame | None = None) -> IngestResult:
+        """Resolve duplicates across the day and return the partition's outcome.
+
+        `earlier`: identities accepted on earlier landing days (`earlier_identities`); a record of this
+        day identical to one of them is DUPLICATE_RECORD, one with the same id and version but other
+        content CONFLICTING_VERSION (the earlier copy stays where it was accepted).
+        """
         schema = {c: self.spec.schema[c] for c in self.spec.data_columns} | {_REF: pl.String()}
         accepted = pl.concat(self._frames, how="vertical") if self._frames else pl.DataFrame(schema=schema)
         self._frames = []
@@ -285,7 +297,7 @@ class IngestRun:
         if self._identities:
             identities = pl.concat(self._identities, how="vertical")
             self._identities = []
-            version_rejects = resolve_versions(identities, self.source, self.versions.describe)
+            version_rejects = resolve_versions(identities, self.source, self.versions.describe, earlier)
         removed = version_rejects.get_column("record_ref")
         if removed.len():
             accepted = accepted.filter(~pl.col(_REF).is_in(removed.implode()))
@@ -304,18 +316,35 @@ class IngestRun:
         return IngestResult(self.spec, accepted.drop(_REF), children, quarantine, self.rows_in, accepted_records)
 
 
-def resolve_versions(identities: pl.DataFrame, source: str, describe: str) -> pl.DataFrame:
-    """The quarantine rows (DUPLICATE_RECORD, CONFLICTING_VERSION) among accepted records' identities."""
+def earlier_identities(refs: list[str], keys: list[Any], versions: list[Any], payloads: list[str]) -> pl.DataFrame:
+    """Identities of records accepted on earlier landing days (reference, key, version, raw payload)."""
+    digests = [content_digest(decode_json(p)) for p in payloads]
+    return pl.DataFrame({"__ref": refs, "__key": [str(k) for k in keys],
+                         "__version": [None if v is None else str(v) for v in versions], "__digest": digests},
+                        schema={k: _IDENTITY_SCHEMA[k] for k in ("__ref", "__key", "__version", "__digest")})
+
+
+def resolve_versions(identities: pl.DataFrame, source: str, describe: str,
+                     earlier: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The quarantine rows (DUPLICATE_RECORD, CONFLICTING_VERSION) among accepted records' identities.
+
+    Earlier days' identities take part in the groups (ranked first) but are never quarantined here.
+    """
     group = ["__key", "__version"]
-    marked = identities.filter(pl.col("__key").is_not_null()).with_columns(
+    today = identities.with_columns(pl.lit(False).alias("__earlier"))
+    if earlier is not None and earlier.height:
+        past = earlier.with_columns(pl.lit(0, pl.Int64()).alias("__seq"), pl.lit(None, pl.String()).alias("__raw"),
+                                    pl.lit(True).alias("__earlier")).select(today.columns)
+        today = pl.concat([past, today], how="vertical")
+    marked = today.filter(pl.col("__key").is_not_null()).with_columns(
         pl.col("__digest").n_unique().over(group).alias("__contents"),
         pl.col("__seq").rank("ordinal").over(group).alias("__rank"),
         pl.col(_REF).sort_by("__seq").first().over(group).alias("__first"),
         pl.col(_REF).sort_by("__seq").str.join(", ").over(group).alias("__all"),
     )
-    conflict = pl.col("__contents") > 1
-    duplicate = ~conflict & (pl.col("__rank") > 1)
-    return marked.filter(conflict | duplicate).sort("__seq").select(
+    conflict = (pl.col("__contents") > 1) & ~pl.col("__earlier")
+    duplicate = (pl.col("__contents") == 1) & (pl.col("__rank") > 1) & ~pl.col("__earlier")
+    return marked.filter(conflict | duplicate).sort("__seq", _REF).select(
         pl.lit(source).alias("source"),
         pl.col(_REF).alias("record_ref"),
         pl.when(conflict).then(pl.lit("CONFLICTING_VERSION")).otherwise(pl.lit("DUPLICATE_RECORD")).alias("reason_code"),

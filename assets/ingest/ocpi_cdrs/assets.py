@@ -6,8 +6,10 @@ UNSUPPORTED_FILE.
 
 Version rule: a CDR is identified by its party and id (`session_id`) and versioned by `last_updated`.
 The same CDR delivered again is DUPLICATE_RECORD; the same id and `last_updated` with other content is
-CONFLICTING_VERSION (every copy); a later `last_updated` is a correction, accepted as a new version
-(`sessions` keeps the newest).
+CONFLICTING_VERSION (every copy of the day); a later `last_updated` is a correction, accepted as a new version
+(`sessions` keeps the newest). Earlier landing days count too: a CDR identical to one accepted on an earlier
+day is DUPLICATE_RECORD, one with its id and `last_updated` but other content CONFLICTING_VERSION (the earlier
+copy stays accepted in its own partition, so `sessions` never silently picks between two contents).
 """
 
 
@@ -20,6 +22,7 @@ from assets.checks import ingest_check_specs
 from assets.ingest.common import IngestRun, LandedFile, RecordReader, Rejected, VersionRule, day_files, guards, write_ingest
 from assets.ingest.common.files import landed_files, read_document
 from assets.ingest.common.jsonvalue import decode_json
+from assets.ingest.common.run import earlier_identities
 from assets.ingest.ocpi_cdrs.parse import LocationInfo, parse_cdr
 from assets.ingest.ocpi_cdrs.tables import OCPI_CDRS
 from assets.ocpi_json import snake_keys
@@ -65,13 +68,25 @@ def known_ocpi_tariffs(landing: LandingZoneResource) -> dict[str, str]:
     return known
 
 
+def earlier_cdrs(warehouse: WarehouseResource | None, landing_date: dt.date, session_ids: list[str]) -> pl.DataFrame | None:
+    """Identities of the CDRs with these ids accepted on earlier landing days (only the ids of this day are read)."""
+    if warehouse is None or not session_ids or not warehouse.has_data(OCPI_CDRS.name):
+        return None
+    earlier = (warehouse.scan(OCPI_CDRS.name, session_id=session_ids).filter(pl.col("landing_date") < landing_date)
+               .select("record_ref", "session_id", "last_updated", "raw_payload").collect())
+    return earlier_identities(earlier["record_ref"].to_list(), earlier["session_id"].to_list(),
+                              earlier["last_updated"].to_list(), earlier["raw_payload"].to_list())
+
+
 def ingest_cdr_files(files: list[LandedFile], location_info: dict[str, LocationInfo], tariffs: dict[str, str],
-                     landing_date: dt.date):
-    """Every CDR of the files, read in batches, parsed and versioned: the partition's `IngestResult`."""
+                     landing_date: dt.date, warehouse: WarehouseResource | None = None):
+    """Every CDR of the files, read in batches, parsed and versioned against this day and the earlier landing
+    days in `warehouse` (when given): the partition's `IngestResult`."""
     window = guards.window_for(landing_date)
     run = IngestRun(source=SOURCE, spec=OCPI_CDRS, versions=VERSIONS,
                     parse=lambda value, record: parse_cdr(value, location_info, tariffs, window))
-    return run.add_all(READER.batches(files)).finish()
+    run.add_all(READER.batches(files))
+    return run.finish(earlier=earlier_cdrs(warehouse, landing_date, run.keys()))
 
 
 @dg.asset(
@@ -96,6 +111,6 @@ def ocpi_cdrs(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
         r["location_id"]: LocationInfo(r["time_zone"], r["operator_id"])
         for r in warehouse.read("locations").iter_rows(named=True)
     }
-    result = ingest_cdr_files(files, location_info, known_ocpi_tariffs(landing), landing_date)
+    result = ingest_cdr_files(files, location_info, known_ocpi_tariffs(landing), landing_date, warehouse)
     kwh = result.accepted.select(pl.col("energy_wh").sum()).item() or 0.0
     return write_ingest(context, warehouse, result, files=len(files), extra_metadata={"energy_kwh": round(kwh / 1000, 3)})

@@ -100,6 +100,28 @@ def test_ocpi_cdr_corpus(reference):
     assert {p: p.read_bytes() for p in written} == before
 
 
+def test_ocpi_cdr_versions_across_landing_days(reference):
+    landing, warehouse = reference["landing"], reference["warehouse"]
+    first = cases.Case("versions across days", cases.OCPI, "a.jsonl", cases.lines(cases.cdr("X-1"), cases.cdr("X-2")),
+                       {":1": ACCEPTED, ":2": ACCEPTED})
+    later = cases.Case("versions across days", cases.OCPI, "b.jsonl", cases.lines(
+        cases.cdr("X-1"),                                                   # the same CDR again, a day later
+        cases.cdr("X-2", total_energy=99.0),                                # same id and last_updated, other content
+        cases.cdr("X-2", total_energy=99.0, last_updated="2026-10-25T09:00:00Z")),  # a correction: newer version
+        {":1": "DUPLICATE_RECORD", ":2": "CONFLICTING_VERSION", ":3": ACCEPTED})
+    cases.land(landing.root_path, FILE_DAY, [first])
+    expected = cases.land(landing.root_path, "2026-10-26", [later])
+    _materialize(ocpi_cdrs, reference, FILE_DAY)
+    result = _materialize(ocpi_cdrs, reference, "2026-10-26")
+    _assert_conserved(result, "ocpi_cdrs", expected)
+    quarantine = warehouse.read("quarantine", source_asset="ocpi_cdrs", partition_key="2026-10-26")
+    assert dict(zip(quarantine["record_ref"], quarantine["reason_code"])) == {
+        ref: code for ref, code in expected.items() if code != ACCEPTED}
+    assert "ocpi_cdrs/2026-10-25/a.jsonl:1" in quarantine.filter(pl.col("reason_code") == "DUPLICATE_RECORD")["reason"].item()
+    accepted = warehouse.read("ocpi_cdrs", landing_date=dt.date(2026, 10, 26))["record_ref"].to_list()
+    assert accepted == ["ocpi_cdrs/2026-10-26/b.jsonl:3"]
+
+
 def test_platform_corpus(tmp_landing, tmp_warehouse):
     write_reference(tmp_warehouse)
     resources = {"warehouse": tmp_warehouse, "landing": tmp_landing}
