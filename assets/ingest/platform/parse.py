@@ -33,33 +33,13 @@ from assets.ingest.common import guards
 from assets.ingest.common.guards import (DEFAULT_WINDOW, TimeWindow, array, currency, local_date, money, number, obj,
                                          require, text, unit_price)
 from assets.ingest.ocpi_cdrs.parse import LocationInfo, token_party
-from assets.ocpi_json import snake_keys as _snake_one
+from assets.ocpi_json import snake_keys
 from assets.quarantine import Rejected
 from assets.reference.external_ids import EvseSite
 from assets.reference.timezones import resolve_time_zone
 
 OCPI_VERSIONS = ("2.1.1", "2.2")
 OICP_VERSIONS = ("2.2", "2.3")
-
-
-_SNAKE: dict[str, str] = {}
-
-
-def snake_keys(value: Any) -> Any:
-    """`assets.ocpi_json.snake_keys` with the key conversions memoised (CDR pages repeat the same keys)."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if isinstance(key, str):
-                converted = _SNAKE.get(key)
-                if converted is None:
-                    converted = _SNAKE.setdefault(key, next(iter(_snake_one({key: None}))))
-                key = converted
-            out[key] = snake_keys(item)
-        return out
-    if isinstance(value, list):
-        return [snake_keys(item) for item in value]
-    return value
 
 
 def _energy(value: Any, name: str, factor: int = 1) -> float | None:
