@@ -26,7 +26,6 @@ DUPLICATE_RECORD, CONFLICTING_VERSION; see assets/ingest/ocpi_cdrs/assets.py for
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
