@@ -31,6 +31,11 @@ Modules:
 
 Parsers are pure functions `parse(value, record) -> row dict | Accepted` that raise `Rejected(code, reason)`
 (assets/quarantine.py) for a rule they enforce; anything else they raise is caught and coded by the guard.
+
+A columnar source (OCPP frames) may parse each `Batch` its own way (e.g. a whole batch with polars) and
+build the `IngestResult` itself — accepted frame, child frames, `quarantine_frame(rejections)`, `rows_in`
+= the sum of `Batch.size` — then call `write_ingest`; `rejection_of(exc, source, ref, raw)` codes any
+exception of one record the same way the guard does.
 """
 
 from __future__ import annotations
