@@ -233,15 +233,19 @@ def interval_cases() -> list[Case]:
                               {"startDateTime": "2026-10-24T20:30:00Z", "endDateTime": "2026-10-24T21:00:00Z", "kwh": 2.0}]}
         body.update(changes)
         return body
-    charges = [charge("I-1", intervals=7), charge("I-2", totalKwh=1e308, intervals=[]),
-               charge("I-3", endDateTime="2200-01-01T00:00:00Z", intervals=[]), charge("I-4"), charge("I-4"),
-               charge("I-5"), charge("I-5", totalKwh=3.0001, intervals=[]), charge("I-6", chargePointExternalId={"id": 1}),
-               charge("I-7", totalKwh=1.0000001, intervals=[])]
+    doc = lambda *charges: json.dumps({"charges": list(charges)}).encode()  # noqa: E731
     return [
-        Case("string instead of object", INTERVALS, "homeco-0001.json", json.dumps({"charges": charges}).encode(),
-             {"#0": "INVALID_VALUE", "#1": "VALUE_OUT_OF_RANGE", "#2": "TIMESTAMP_OUT_OF_RANGE", "#3": ACCEPTED,
-              "#4": "DUPLICATE_RECORD", "#5": "CONFLICTING_VERSION", "#6": "CONFLICTING_VERSION",
-              "#7": "INVALID_VALUE", "#8": "PRECISION_LOSS"}),
+        Case("string instead of object", INTERVALS, "homeco-0001.json",
+             doc(charge("I-1", intervals=7), charge("I-6", chargePointExternalId={"id": 1})),
+             {"#0": "INVALID_VALUE", "#1": "INVALID_VALUE"}),
+        Case("absurd and non-finite numbers", INTERVALS, "homeco-0004.json",
+             doc(charge("I-2", totalKwh=1e308, intervals=[]), charge("I-7", totalKwh=1.0000001, intervals=[])),
+             {"#0": "VALUE_OUT_OF_RANGE", "#1": "PRECISION_LOSS"}),
+        Case("far-past and far-future dates", INTERVALS, "homeco-0005.json",
+             doc(charge("I-3", endDateTime="2200-01-01T00:00:00Z", intervals=[])), {"#0": "TIMESTAMP_OUT_OF_RANGE"}),
+        Case("duplicates and versions", INTERVALS, "homeco-0006.json",
+             doc(charge("I-4"), charge("I-4"), charge("I-5"), charge("I-5", totalKwh=3.0001, intervals=[])),
+             {"#0": ACCEPTED, "#1": "DUPLICATE_RECORD", "#2": "CONFLICTING_VERSION", "#3": "CONFLICTING_VERSION"}),
         Case("compressed", INTERVALS, "homeco-0002.json.gz", gzip.compress(json.dumps({"charges": [charge("I-8")]}).encode()),
              {"#0": ACCEPTED}),
         Case("unknown suffix", INTERVALS, "homeco-0003.xml", b"<charges/>", {"": "UNSUPPORTED_FILE"}),
