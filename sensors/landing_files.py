@@ -10,15 +10,17 @@ import json
 
 import dagster as dg
 
+from assets.ingest.common import day_files
 from resources.landing import LandingZoneResource
 
 
 def day_fingerprint(landing: LandingZoneResource, source: str, day: str) -> str:
-    """A short hash of the day's delivered files (name, size, modification time)."""
+    """A short hash of the day's delivered files (name, size, modification time): every file the ingest counts,
+    compressed and unsupported ones included."""
     digest = hashlib.sha256()
-    for path in landing.files(source, day, suffixes=(".json", ".jsonl")):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(landing.root_path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    for file in day_files(landing, source, day):
+        stat = file.path.stat()
+        digest.update(f"{file.ref}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:16]
 
 
