@@ -7,7 +7,6 @@ message, null amounts). The engine is called once per partition, through the num
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -16,10 +15,10 @@ import polars as pl
 import assets.consumption.tables  # noqa: F401  (registers charging_periods)
 import assets.reference.tables  # noqa: F401  (registers evses)
 import assets.sessions.tables  # noqa: F401  (registers sessions)
-from assets.pricing.session_tariffs import choose, evse_tariff_lists
+from assets.pricing.session_tariffs import CHOICE_SCHEMA, TariffBook, choose_tariffs, load_tariff_book
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
 from resources.warehouse import WarehouseResource
-from tariff_engine import OcpiFormatError, Tariff, parse_tariff, price_frame
+from tariff_engine import Tariff, price_frame
 
 UTC = pl.Datetime("us", "UTC")
 TOLERANCE = Decimal("0.01")
@@ -39,20 +38,6 @@ class PricingBuild:
     sessions_in: int = 0
 
 
-def load_tariffs(warehouse: WarehouseResource) -> tuple[dict[str, Tariff], dict[str, str]]:
-    """Canonical tariffs of the `tariffs` table by id, and the family (source) of each."""
-    if not warehouse.has_data("tariffs"):
-        return {}, {}
-    known, family = {}, {}
-    for tariff_id, source, text in warehouse.read("tariffs").select("tariff_id", "source", "tariff_json").iter_rows():
-        try:
-            known[tariff_id] = parse_tariff(json.loads(text))
-        except (OcpiFormatError, ValueError):
-            continue  # the tariffs asset only writes what parses; a hand-edited row just is not a known tariff
-        family[tariff_id] = source
-    return known, family
-
-
 def _periods(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
     """The date's charging periods in the shape `price_frame` reads (power in kW)."""
     periods = warehouse.read("charging_periods", session_settlement_date=day)
@@ -62,30 +47,19 @@ def _periods(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
         (pl.col("min_power_w") / 1000).alias("min_power_kw"), (pl.col("max_power_w") / 1000).alias("max_power_kw"))
 
 
-def _choices(sessions: pl.DataFrame, known: dict[str, Tariff], family: dict[str, str],
-             evses: dict[tuple[str, str], list[str]]) -> tuple[pl.DataFrame, dict[str, Tariff]]:
-    rows, pricing = [], dict(known)
-    for row in sessions.iter_rows(named=True):
-        if row["is_credit"]:
-            code = "CREDIT_CDR"
-        elif row["start_utc"] is None or row["end_utc"] is None:
-            code = "MISSING_SESSION_TIMES"
-        elif not row["time_zone"]:
-            code = "NO_TIME_ZONE"
-        else:
-            code = None
-        if code is not None:
-            rows.append({"session_id": row["session_id"], "pricing_key": None, "tariff_id": None,
-                         "tariff_origin": None, "error_code": code, "error": ERROR_TEXT[code]})
-            continue
-        choice, sealed = choose(row, known, family, evses.get((row["location_id"], row["evse_uid"]), []))
-        if sealed is not None:
-            pricing[choice.pricing_key] = sealed
-        rows.append({"session_id": row["session_id"], "pricing_key": choice.pricing_key, "tariff_id": choice.tariff_id,
-                     "tariff_origin": choice.origin, "error_code": choice.error_code, "error": choice.error})
-    schema = {"session_id": pl.String, "pricing_key": pl.String, "tariff_id": pl.String, "tariff_origin": pl.String,
-              "error_code": pl.String, "error": pl.String}
-    return pl.DataFrame(rows, schema=schema), pricing
+def _choices(sessions: pl.DataFrame, book: TariffBook) -> tuple[pl.DataFrame, dict[str, Tariff]]:
+    """The tariff of every session (the rule `charging_periods` cut by), after the checks that make a session
+    unpriceable whatever its tariff (a credit CDR, no start or end, no time zone)."""
+    code = (pl.when(pl.col("is_credit")).then(pl.lit("CREDIT_CDR"))
+            .when(pl.col("start_utc").is_null() | pl.col("end_utc").is_null()).then(pl.lit("MISSING_SESSION_TIMES"))
+            .when(pl.col("time_zone").is_null() | (pl.col("time_zone") == "")).then(pl.lit("NO_TIME_ZONE")))
+    flagged = sessions.with_columns(code.alias("_code"))
+    chosen, pricing = choose_tariffs(flagged.filter(pl.col("_code").is_null()), book)
+    refused = flagged.filter(pl.col("_code").is_not_null()).select(
+        "session_id", pl.lit(None, pl.String).alias("pricing_key"), pl.lit(None, pl.String).alias("tariff_id"),
+        pl.lit(None, pl.String).alias("tariff_origin"), pl.col("_code").alias("error_code"),
+        pl.col("_code").replace_strict(ERROR_TEXT, default=None).alias("error"))
+    return pl.concat([chosen, refused.cast(CHOICE_SCHEMA)]).sort("session_id"), pricing
 
 
 def _engine(sessions: pl.DataFrame, choices: pl.DataFrame, periods: pl.DataFrame,
@@ -124,9 +98,7 @@ def _reconcile(table: pl.DataFrame) -> pl.DataFrame:
 def price_day(warehouse: WarehouseResource, day: dt.date) -> PricingBuild:
     """Price every session settling on `day`; one row per session, errors coded, nothing dropped."""
     sessions = warehouse.read("sessions", settlement_date=day).sort("session_id")
-    known, family = load_tariffs(warehouse)
-    evses = evse_tariff_lists(warehouse.read("evses")) if warehouse.has_data("evses") else {}
-    choices, pricing = _choices(sessions, known, family, evses)
+    choices, pricing = _choices(sessions, load_tariff_book(warehouse))
     periods = _periods(warehouse, day)
     engine = _engine(sessions, choices, periods, pricing)
     period_counts = periods.group_by("session_id").len("period_count").with_columns(pl.col("period_count").cast(pl.Int64))
