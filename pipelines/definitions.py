@@ -12,6 +12,7 @@ import assets.ingest.eevion as eevion_ingest
 import assets.ingest.ocpp as ocpp_ingest
 import assets.ingest.platform as platform_ingest
 import assets.pricing as pricing
+import assets.reconciliation as reconciliation
 import sensors.api_polling as api_polling
 import sensors.webhooks as webhooks
 from assets.catalog.assets import build_analyst_catalog
@@ -66,7 +67,8 @@ def _daily_asset_keys(definitions: dg.Definitions) -> list[dg.AssetKey]:
 def build_definitions() -> dg.Definitions:
     """Every domain merged, plus the analyst catalog, which runs after every other daily asset."""
     domains = dg.Definitions.merge(_core(), ocpp_ingest.defs, platform_ingest.defs, eevion_ingest.defs,
-                                   api_polling.defs, webhooks.defs, consumption.defs, pricing.defs)
+                                   api_polling.defs, webhooks.defs, consumption.defs, pricing.defs,
+                                   reconciliation.defs)
     catalog = dg.Definitions(assets=[build_analyst_catalog(_daily_asset_keys(domains))])
     return dg.Definitions.merge(domains, catalog)
 

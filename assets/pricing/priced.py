@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 
+import dagster as dg
 import polars as pl
 
 import assets.consumption.tables  # noqa: F401  (registers charging_periods)
@@ -21,7 +21,6 @@ from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff, price_frame
 
 UTC = pl.Datetime("us", "UTC")
-TOLERANCE = Decimal("0.01")
 ERROR_TEXT = {
     "CREDIT_CDR": "a credit CDR reverses another CDR; it is not priced again",
     "MISSING_SESSION_TIMES": "the session has no start or no end",
@@ -77,22 +76,16 @@ def _engine(sessions: pl.DataFrame, choices: pl.DataFrame, periods: pl.DataFrame
     return priced.rename({"error_code": "engine_error"})
 
 
-def _reconcile(table: pl.DataFrame) -> pl.DataFrame:
-    priced = pl.col("error_code").is_null()
-    same_currency = pl.col("reported_currency").is_null() | (pl.col("reported_currency") == pl.col("currency"))
-    diff_excl = pl.when(priced & same_currency).then(pl.col("total_cost_excl") - pl.col("reported_cost_excl_vat"))
-    diff_incl = pl.when(priced & same_currency).then(pl.col("total_cost_incl") - pl.col("reported_cost_incl_vat"))
-    table = table.with_columns(diff_excl.cast(MONEY).alias("difference_excl_vat"),
-                               diff_incl.cast(MONEY).alias("difference_incl_vat"))
-    # The incl. VAT total is what the customer paid; compare it when the source states it.
-    compared = pl.coalesce("difference_incl_vat", "difference_excl_vat")
-    reported = pl.col("reported_cost_incl_vat").is_not_null() | pl.col("reported_cost_excl_vat").is_not_null()
+def _differences(table: pl.DataFrame) -> pl.DataFrame:
+    """Computed minus reported totals, for priced sessions reported in the tariff's currency (the reasons
+    for each difference are the `reconciliation` asset's)."""
+    comparable = pl.col("error_code").is_null() & (
+        pl.col("reported_currency").is_null() | (pl.col("reported_currency") == pl.col("currency")))
     return table.with_columns(
-        pl.when(~priced).then(pl.lit("NOT_PRICED"))
-        .when(~reported).then(pl.lit("NOT_REPORTED"))
-        .when(~same_currency).then(pl.lit("CURRENCY_MISMATCH"))
-        .when(compared.abs() <= pl.lit(TOLERANCE, dtype=MONEY)).then(pl.lit("MATCH"))
-        .otherwise(pl.lit("MISMATCH")).alias("reconciliation"))
+        pl.when(comparable).then(pl.col("total_cost_excl") - pl.col("reported_cost_excl_vat")).cast(MONEY)
+        .alias("difference_excl_vat"),
+        pl.when(comparable).then(pl.col("total_cost_incl") - pl.col("reported_cost_incl_vat")).cast(MONEY)
+        .alias("difference_incl_vat"))
 
 
 def price_day(warehouse: WarehouseResource, day: dt.date) -> PricingBuild:
@@ -117,13 +110,14 @@ def price_day(warehouse: WarehouseResource, day: dt.date) -> PricingBuild:
         .otherwise(pl.col("error")).alias("error"),
         *[pl.when(failed).then(None).otherwise(pl.col(c)).cast(MONEY).alias(c) for c in TOTAL_COLUMNS],
     )
-    table = _reconcile(table).with_columns(pl.lit(day).alias(PARTITION)).select(list(PRICED_SESSIONS.schema)) \
+    table = _differences(table).with_columns(pl.lit(day).alias(PARTITION)).select(list(PRICED_SESSIONS.schema)) \
         .sort("session_id")
     return PricingBuild(table=table, metadata=summarise(table, periods, sessions), sessions_in=sessions.height)
 
 
 def summarise(table: pl.DataFrame, periods: pl.DataFrame, sessions: pl.DataFrame) -> dict:
-    """Materialization figures: sessions priced, errors by code, exact revenue per currency, reconciliation."""
+    """Materialization figures: sessions priced, errors by code, revenue per currency (floats; the exact
+    amounts in the Markdown summary)."""
     priced = table.filter(pl.col("error_code").is_null())
     orphans = periods.filter(~pl.col("session_id").is_in(sessions["session_id"].implode()))["session_id"].n_unique()
     metadata: dict[str, object] = {
@@ -134,12 +128,11 @@ def summarise(table: pl.DataFrame, periods: pl.DataFrame, sessions: pl.DataFrame
     for code, count in table.filter(pl.col("error_code").is_not_null()).group_by("error_code").len() \
             .sort("error_code").iter_rows():
         metadata[f"errors_{code.lower()}"] = count
-    for currency, excl, incl in priced.group_by("currency").agg(pl.col("total_cost_excl").sum(),
-                                                              pl.col("total_cost_incl").sum()).sort("currency").iter_rows():
-        metadata[f"revenue_{currency}_incl_vat"] = str(incl)
-        metadata[f"revenue_{currency}_incl_vat_float"] = float(incl)
-        metadata[f"revenue_{currency}_excl_vat"] = str(excl)
-        metadata[f"revenue_{currency}_excl_vat_float"] = float(excl)
-    for status in ("MATCH", "MISMATCH", "NOT_REPORTED", "CURRENCY_MISMATCH", "NOT_PRICED"):
-        metadata[f"reconciliation_{status.lower()}"] = int((table["reconciliation"] == status).sum())
+    lines = ["| currency | sessions priced | revenue excl. VAT | revenue incl. VAT |", "|---|---|---|---|"]
+    for currency, n, excl, incl in priced.group_by("currency").agg(
+            pl.len(), pl.col("total_cost_excl").sum(), pl.col("total_cost_incl").sum()).sort("currency").iter_rows():
+        metadata[f"revenue_{currency}_incl_vat"] = float(incl)
+        metadata[f"revenue_{currency}_excl_vat"] = float(excl)
+        lines.append(f"| {currency} | {n} | {excl} | {incl} |")
+    metadata["summary"] = dg.MetadataValue.md("\n".join(lines))
     return metadata

@@ -16,11 +16,11 @@ computed it and as one source reported it (the session's own record, or a linked
 | 8 | the source's energy differs from the energy we priced | ENERGY_DIFFERS | check the meter data of both (kWh in `explanation`) |
 | 9 | the source's duration or parking time differs from the periods we priced | DURATION_DIFFERS | check the session times of both |
 | 10 | the source charged more, the tariff charges idle time and the source reports no idle time | IDLE_NOT_REPORTED | ask the source for the idle time, or accept its idle fee |
-| 11 | the difference is at most the rounding allowance (half a cent per priced line) | ROUNDING | nothing: the source rounds per line, we round the total |
+| 11 | the difference is at most one cent per line the source rounds on its own (its non-zero dimensions) | ROUNDING | nothing: the source rounds per line, we keep 4 decimals |
 | 12 | otherwise: same tariff, same quantities, different amount | CALCULATION_DIFFERS | the source applied the tariff differently: raise it with the source |
 
-Quantities (ENERGY_WH, DURATION_S) of linked records follow the same order: rows 8 and 9 name their
-difference, there is no rounding for them.
+Quantities of linked records (energy_wh, duration_s) go through the same rule with `energy_differs` /
+`duration_differs` set: beyond their tolerance they are ENERGY_DIFFERS / DURATION_DIFFERS (rows 8, 9).
 """
 
 from __future__ import annotations
@@ -39,13 +39,13 @@ REASONS: dict[str, str] = {
     "ENERGY_DIFFERS": "The source's energy differs from the energy we priced.",
     "DURATION_DIFFERS": "The source's session or parking duration differs from the periods we priced.",
     "IDLE_NOT_REPORTED": "The source charged an idle fee but reports no idle time, so we cannot price it.",
-    "ROUNDING": "Within the rounding allowance: the source rounds each line, we round the total.",
+    "ROUNDING": "Within the rounding allowance: the source rounds each line to the cent, we keep 4 decimals.",
     "CALCULATION_DIFFERS": "Same tariff and quantities, yet the source's amount differs from the tariff's.",
 }
 
 # Reasons that are not a difference between two figures.
 NOT_A_DIFFERENCE = frozenset({"AGREES", "NOT_REPORTED"})
-HALF_CENT = Decimal("0.005")
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,6 @@ class Comparison:
     duration_differs: bool = False
     idle_unknown: bool = False
     priced_lines: int = 1
-    is_quantity: bool = False
 
 
 def reason_for(c: Comparison) -> str:
@@ -77,7 +76,7 @@ def reason_for(c: Comparison) -> str:
         return "SOURCE_HAS_NO_TARIFF"
     if c.error_code == "CREDIT_CDR":
         return "CREDIT_REVERSAL"
-    if c.error_code is not None or (c.ours is None and not c.is_quantity):
+    if c.error_code is not None or c.ours is None:
         return "NOT_PRICED"
     if c.theirs is None:
         return "NOT_REPORTED"
@@ -86,17 +85,14 @@ def reason_for(c: Comparison) -> str:
     difference = c.ours - c.theirs
     if abs(difference) <= c.tolerance:
         return "AGREES"
-    if c.tariff_differs and not c.is_quantity:
+    if c.tariff_differs:
         return "TARIFF_DIFFERS"
     if c.energy_differs:
         return "ENERGY_DIFFERS"
     if c.duration_differs:
         return "DURATION_DIFFERS"
-    if c.is_quantity:
-        # A quantity that differs although neither energy nor duration is flagged: name what it measures.
-        return "ENERGY_DIFFERS"
     if c.idle_unknown and difference < 0:
         return "IDLE_NOT_REPORTED"
-    if abs(difference) <= HALF_CENT * max(c.priced_lines, 1):
+    if abs(difference) <= CENT * max(c.priced_lines, 1):
         return "ROUNDING"
     return "CALCULATION_DIFFERS"
