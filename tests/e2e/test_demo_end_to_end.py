@@ -21,6 +21,9 @@ from assets.reconciliation.reasons import REASONS
 
 ROOT = Path(__file__).resolve().parents[2]
 DAYS, PER_DAY = 2, 150
+# The fixture generates and settles the demo twice (two subprocesses with their own 900 s limit); on a shared
+# machine that exceeds the suite's default per-test timeout.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _run(args: list[str], env: dict) -> str:
