@@ -90,13 +90,16 @@ def explain(reason: str, facts: str, session: Mapping[str, Any], difference: Dec
     return facts if difference is None else f"{facts}; difference {difference.normalize():f}"
 
 
-def _record_rows(s: Mapping[str, Any], tariff: Tariff | None, tol: Tolerances) -> list[dict[str, Any]]:
-    """Ours against the session's own record: each itemised dimension, the tax and both totals."""
+def _record_rows(s: Mapping[str, Any], tariff: Tariff | None, known_ids: frozenset[str],
+                 tol: Tolerances) -> list[dict[str, Any]]:
+    """Ours against the session's own record: each itemised dimension, the tax and both totals. The tariff
+    differs only when the record names a tariff we know and we priced with another one (a snapshot id we do
+    not have, like the platform's, says nothing about which tariff it was)."""
     currency = s["currency"] or s["reported_currency"]
     priced = s["error_code"] is None
     named = [t for t in s["tariff_ids"] or [] if t]
     tariff_differs = (bool(named) and s["tariff_origin"] != "session_payload" and s["tariff_id"] not in named
-                      and any(t in s["_known_ids"] for t in named))
+                      and any(t in known_ids for t in named))
     energy_differs = priced and abs(Decimal(str(s["total_energy_wh"] or 0)) - Decimal(str(s["energy_wh"] or 0))) > tol.energy_wh
     duration_differs = priced and (abs((s["total_time_s_ours"] or 0) - (s["total_time_s"] or 0)) > tol.duration_s or (
         bool(s["parking_time_s"]) and abs((s["total_parking_s"] or 0) - s["parking_time_s"]) > tol.duration_s))
@@ -193,8 +196,7 @@ def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances) -
         links_of.setdefault(link["session_id"], []).append(link)
     rows: list[dict[str, Any]] = []
     for session in sessions.iter_rows(named=True):
-        session["_known_ids"] = known_ids
-        rows += _record_rows(session, tariff_of.get(session["session_id"]), tol)
+        rows += _record_rows(session, tariff_of.get(session["session_id"]), known_ids, tol)
         for link in links_of.get(session["session_id"], []):
             rows += _link_rows(session, link, tol)
     table = pl.DataFrame(rows, schema={c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}) \
