@@ -109,7 +109,8 @@ def _record_rows(s: Mapping[str, Any], tariff: Tariff | None, known_ids: frozens
         "tariff_differs": tariff_differs, "energy_differs": energy_differs, "duration_differs": duration_differs,
         "idle_unknown": _charges_idle(tariff) and not s["parking_time_s"], "priced_lines": lines,
     }
-    why = _facts_text(s, tariff_differs, energy_differs, duration_differs, facts["idle_unknown"], facts["same_currency"])
+    why = _facts_text(s, tariff_differs, energy_differs, duration_differs, facts["idle_unknown"], facts["same_currency"],
+                      lines)
     rows = []
     ours_tax = None if not priced else s["total_cost_incl"] - s["total_cost_excl"]
     theirs_tax = None if s["reported_cost_incl_vat"] is None or s["reported_cost_excl_vat"] is None else \
@@ -126,7 +127,7 @@ def _record_rows(s: Mapping[str, Any], tariff: Tariff | None, known_ids: frozens
 
 
 def _facts_text(s: Mapping[str, Any], tariff_differs: bool, energy_differs: bool, duration_differs: bool,
-                idle_unknown: bool, same_currency: bool) -> str:
+                idle_unknown: bool, same_currency: bool, lines: int) -> str:
     parts = []
     if not same_currency:
         parts.append(f"source reports {s['reported_currency']}, tariff {s['tariff_id']} is in {s['currency']}")
@@ -139,7 +140,8 @@ def _facts_text(s: Mapping[str, Any], tariff_differs: bool, energy_differs: bool
                      f"{s['total_time_s_ours']} s ({s['total_parking_s']} s parking)")
     if idle_unknown:
         parts.append(f"tariff {s['tariff_id']} charges idle time; the source reports none")
-    parts.append(f"tariff {s['tariff_id']}")
+    if not parts:
+        parts.append(f"same tariff {s['tariff_id']} and quantities; {lines} amount(s) the source rounds to the cent")
     return "; ".join(parts)
 
 
