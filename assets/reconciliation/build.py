@@ -242,16 +242,23 @@ def summarise(table: pl.DataFrame, tol: Tolerances) -> dict[str, Any]:
     return metadata
 
 
-def _markdown(table: pl.DataFrame, amount_lines: list[str]) -> str:
-    money = table.filter(~pl.col("dimension").is_in(["energy_wh", "duration_s"])
-                         & ~pl.col("reason_code").is_in(list(NOT_A_DIFFERENCE)) & pl.col("difference").is_not_null())
+def _largest(money: pl.DataFrame, title: str, limit: int) -> list[str]:
     largest = money.with_columns(pl.col("difference").abs().alias("_abs")).sort(
-        ["_abs", "session_id", "counterpart_id", "dimension"], descending=[True, False, False, False]).head(20)
-    text = ["Differences by reason (sessions against their own record, sum of ours - theirs):", "",
-            "| reason | currency | difference |", "|---|---|---|", *amount_lines, "",
-            "Largest differences:", "", "| session | counterpart | dimension | ours | theirs | difference | reason | explanation |",
+        ["_abs", "session_id", "counterpart_id", "dimension"], descending=[True, False, False, False]).head(limit)
+    text = ["", title, "", "| session | counterpart | dimension | ours | theirs | difference | reason | explanation |",
             "|---|---|---|---|---|---|---|---|"]
     for r in largest.iter_rows(named=True):
         text.append(f"| {r['session_id']} | {r['counterpart_id']} | {r['dimension']} | {r['ours']} {r['unit']} | "
                     f"{r['theirs']} | {r['difference']} | {r['reason_code']} | {(r['explanation'] or '').replace('|', '/')} |")
-    return "\n".join(text)
+    return text
+
+
+def _markdown(table: pl.DataFrame, amount_lines: list[str]) -> str:
+    money = table.filter(~pl.col("dimension").is_in(["energy_wh", "duration_s"])
+                         & ~pl.col("reason_code").is_in(list(NOT_A_DIFFERENCE)) & pl.col("difference").is_not_null())
+    own = money.filter(pl.col("counterpart") == "record")
+    return "\n".join(["Differences by reason (sessions against their own record, sum of ours - theirs):", "",
+                      "| reason | currency | difference |", "|---|---|---|", *amount_lines,
+                      *_largest(own, "Largest differences against the session's own record:", 15),
+                      *_largest(money.filter(pl.col("counterpart") != "record"),
+                                "Largest differences against linked records of other sources:", 10)])
