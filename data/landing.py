@@ -27,6 +27,7 @@ SOURCE_DIRS: dict[str, tuple[str, ...]] = {
     "interval_charges": ("interval_charges",),
 }
 MANIFEST = "_manifest.json"
+EXPECTED_PRICING = "_expected_pricing.jsonl"  # written through `data.manifest.Tally.expect`
 RUN_DIR = ".sort-runs"
 FLUSH_LINES = 200_000  # about 100 MB of queued lines at most
 MAX_OPEN_RUNS = 200
@@ -68,6 +69,7 @@ class Landing:
         if self._run_dir.exists():
             shutil.rmtree(self._run_dir)
         (self.root / MANIFEST).unlink(missing_ok=True)
+        (self.root / EXPECTED_PRICING).unlink(missing_ok=True)
 
     def write_json(self, rel: str, obj: Any, pretty: bool = False) -> None:
         """Write one whole JSON document."""

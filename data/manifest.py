@@ -6,9 +6,13 @@ the demo can compare warehouse figures against them without float tolerance.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
+
+# One JSON line per priced session (`Tally.expect`), beside the manifest so a 1M-session day keeps it small.
+from data.landing import EXPECTED_PRICING
 
 FAULT_KINDS: tuple[str, ...] = (
     "duplicate_frame",
@@ -42,6 +46,7 @@ class Tally:
             lambda: defaultdict(lambda: defaultdict(int)))
         # Per source: energy (Wh) and records that a correct ingest should accept, by currency.
         self.source_energy_wh: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.expected_sessions = 0
 
     def count(self, source: str, day: str, metric: str, n: int = 1) -> None:
         """Add `n` to `metric` of `source` on landing `day`."""
@@ -50,6 +55,21 @@ class Tally:
     def fault(self, kind: str, source: str, **ref: Any) -> None:
         """Record one injected fault and the record it affects."""
         self.faults[kind].append({"source": source, **ref})
+
+    def expect(self, landing: Any, source: str, source_id: str, session: int, fault: Any, tariff_id: str,
+               currency: str, engine: dict[str, str], reported: dict[str, Any], unreported_idle_fee: Any = None) -> None:
+        """Record the engine's expected totals for one priced session (a line of EXPECTED_PRICING).
+
+        `source`/`source_id` name the record that wins in `sessions`; `fault` is the (kind, source) injected
+        into the session or None; `engine` the per-dimension totals (`data.pricing.engine_*`); `reported` the
+        source's own totals; `unreported_idle_fee` what the source charged for idle time it does not report.
+        """
+        self.expected_sessions += 1
+        record = {"session": f"S{session:09d}", "source": source, "source_id": source_id,
+                  "fault": None if fault is None else "/".join(fault), "tariff_id": tariff_id, "currency": currency,
+                  "engine": engine, "reported": {k: str(v) for k, v in reported.items()},
+                  "unreported_idle_fee": None if unreported_idle_fee is None else str(unreported_idle_fee)}
+        landing.append(EXPECTED_PRICING, json.dumps(record, separators=(",", ":")))
 
     def to_json(self, header: dict[str, Any]) -> dict[str, Any]:
         """The manifest document."""
@@ -78,6 +98,7 @@ class Tally:
             "settlement": {d: {c: dict(sorted(m.items())) for c, m in sorted(cur.items())}
                            for d, cur in sorted(self.by_settlement.items())},
             "faults": faults,
+            "expected_pricing": {"file": EXPECTED_PRICING, "sessions": self.expected_sessions},
             "dst_sessions": {"count": self.dst_session_count, "refs": self.dst_sessions,
                              "refs_truncated": self.dst_session_count > len(self.dst_sessions)},
             "totals": {

@@ -107,3 +107,70 @@ def eevion_cost(tariff: dict[str, Any], energy_wh: int, idle_s: int, tax: int) -
         cost += Decimal(billable) / 3600 * Decimal(str(idle_fee["price"]))
     gross = money(cost)
     return gross, money(gross / (1 + Decimal(tax) / 100))
+
+
+# --- What the tariff engine must compute from what each source delivers --------------------------------------
+# The sources above round per line to the cent; the engine carries exact line amounts and reports 4 decimals
+# (half-up) per OCPI dimension. These give the engine's expected totals for a session, so the end-to-end test
+# can hold `priced_sessions` to them (and the reconciliation explains the gap to the source's own figures).
+UNIT4 = Decimal("0.0001")
+DIMENSIONS = ("energy", "time", "parking", "fixed")
+
+
+def _engine_totals(excl: dict[str, Decimal], rate_of: dict[str, Decimal], gross: bool) -> dict[str, str]:
+    """Per dimension and in total, excl. and incl. VAT at 4 decimals; `gross`: the amounts include the tax."""
+    out: dict[str, Decimal] = {}
+    for name in DIMENSIONS:
+        amount, rate = excl.get(name, Decimal(0)), rate_of.get(name, Decimal(0))
+        if gross:
+            out[f"{name}_excl"], out[f"{name}_incl"] = amount / (1 + rate / 100), amount
+        else:
+            out[f"{name}_excl"], out[f"{name}_incl"] = amount, amount * (1 + rate / 100)
+    out["total_excl"] = sum((out[f"{n}_excl"] for n in DIMENSIONS), Decimal(0))
+    out["total_incl"] = sum((out[f"{n}_incl"] for n in DIMENSIONS), Decimal(0))
+    return {k: str(v.quantize(UNIT4, rounding=ROUND_HALF_UP)) for k, v in out.items()}
+
+
+def engine_ocpi(tariff: dict[str, Any], energy_wh: int, charging_s: int, parking_s: int) -> dict[str, str]:
+    """Engine totals of a session under a single-element OCPI tariff (prices excl. VAT, step_size per dimension)."""
+    excl: dict[str, Decimal] = {}
+    rates: dict[str, Decimal] = {}
+    for pc in tariff["elements"][0]["price_components"]:
+        price, step, kind = Decimal(str(pc["price"])), int(pc["step_size"]), pc["type"]
+        if kind == "ENERGY":
+            key, volume = "energy", Decimal(_ceil_steps(energy_wh, step)) / KWH
+        elif kind == "TIME":
+            key, volume = "time", Decimal(_ceil_steps(charging_s, step)) / 3600 if charging_s else Decimal(0)
+        elif kind == "PARKING_TIME":
+            key, volume = "parking", Decimal(_ceil_steps(parking_s, step)) / 3600 if parking_s else Decimal(0)
+        else:
+            key, volume = "fixed", Decimal(1)
+        excl[key] = excl.get(key, Decimal(0)) + volume * price
+        rates[key] = Decimal(str(pc.get("vat", 0)))
+    return _engine_totals(excl, rates, gross=False)
+
+
+def engine_platform(tariff: dict[str, Any], energy_wh: int, charging_s: int, idle_s: int, tax: int) -> dict[str, str]:
+    """Engine totals of a platform `duration+energy` session: gross prices split at the record's tax rate;
+    connection fee = fixed, energy, duration blocks = time, idle minutes after the grace = parking."""
+    p = tariff["pricing"]
+    kwh = Decimal(energy_wh) / KWH
+    gross: dict[str, Decimal] = {"energy": kwh * Decimal(str(p["pricePerKwh"]))}
+    fee = Decimal(str(p.get("connectionFee") or 0))
+    if fee and (charging_s + idle_s) / 60 >= p.get("connectionFeeMinimumSessionDuration", 0) and kwh >= Decimal(
+            str(p.get("connectionFeeMinimumSessionEnergy", 0))):
+        gross["fixed"] = fee
+    per_period = Decimal(str(p.get("pricePerPeriod") or 0))
+    if per_period and charging_s:
+        gross["time"] = per_period * -(-charging_s // (60 * int(p["pricePeriodInMinutes"])))
+    billable_idle = max(0, idle_s - 60 * int(p.get("idleFeeGracePeriodMinutes") or 0))
+    if p.get("idleFeePerMinute") and billable_idle:
+        gross["parking"] = Decimal(str(p["idleFeePerMinute"])) * -(-billable_idle // 60)
+    return _engine_totals(gross, {n: Decimal(tax) for n in DIMENSIONS}, gross=True)
+
+
+def engine_eevion(tariff: dict[str, Any], energy_wh: int, tax: int) -> dict[str, str]:
+    """Engine totals of an Eevion `kwh` session: the session reports no idle time, so only energy is priced
+    (gross, split at the session's tax)."""
+    gross = {"energy": Decimal(energy_wh) / KWH * Decimal(str(tariff["price"]))}
+    return _engine_totals(gross, {"energy": Decimal(tax)}, gross=True)

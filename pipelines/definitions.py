@@ -15,6 +15,7 @@ import assets.ingest.platform as platform_ingest
 import assets.invoicing as invoicing
 import assets.partner_settlement as partner_settlement
 import assets.pricing as pricing
+import assets.reconciliation as reconciliation
 import sensors.api_polling as api_polling
 import sensors.monthly as monthly
 import sensors.webhooks as webhooks
@@ -71,7 +72,8 @@ def build_definitions() -> dg.Definitions:
     """Every domain merged, plus the analyst catalog, which runs after every other daily asset."""
     domains = dg.Definitions.merge(_core(), ocpp_ingest.defs, platform_ingest.defs, eevion_ingest.defs,
                                    api_polling.defs, webhooks.defs, consumption.defs, pricing.defs,
-                                   export.defs, partner_settlement.defs, invoicing.defs, monthly.defs)
+                                   reconciliation.defs, export.defs, partner_settlement.defs, invoicing.defs,
+                                   monthly.defs)
     catalog = dg.Definitions(assets=[build_analyst_catalog(_daily_asset_keys(domains))])
     return dg.Definitions.merge(domains, catalog)
 

@@ -102,6 +102,33 @@ def export_home_charges(instance: dg.DagsterInstance, warehouse) -> None:
     print(f"  Charge API export (loopback stand-in) of {len(dates)} date(s): {totals['sent']} sent, "
           f"{totals['duplicate']} duplicate, {totals['rejected']} rejected, {totals['pending']} pending"
           + (f", {totals['already_delivered']} already delivered earlier" if totals["already_delivered"] else ""))
+# Each session's total against its own record: the incl. VAT total, else the excl. one when the source
+# reports no incl. figure (the same pick as assets.reconciliation.build.session_reasons).
+SESSION_REASONS_SQL = """
+with totals as (
+  select session_id, reason_code, unit, difference,
+         row_number() over (partition by session_id order by (reason_code = 'NOT_REPORTED'), dimension desc) as pick
+  from reconciliation where counterpart = 'record' and dimension in ('total_incl', 'total_excl'))
+select reason_code, coalesce(unit, '') as unit, count(*) as sessions, sum(difference) as difference
+from totals where pick = 1 group by all order by 1, 2
+"""
+
+
+def reconciliation_lines(con) -> list[str]:
+    """Engine vs sources: sessions per reason (each session's total against its own record) with the summed
+    difference per currency, and how many linked records of other sources differ in energy."""
+    by_reason: dict[str, list] = {}
+    for reason, unit, sessions, difference in con.execute(SESSION_REASONS_SQL).fetchall():
+        by_reason.setdefault(reason, []).append((unit, sessions, difference))
+    lines = ["  reconciliation, engine vs each session's own record (table `reconciliation`):"]
+    for reason, parts in sorted(by_reason.items(), key=lambda item: (-sum(p[1] for p in item[1]), item[0])):
+        amounts = ", ".join(f"{unit} {difference:+,.2f}" for unit, _, difference in parts if difference is not None)
+        lines.append(f"    {reason:<22}{sum(p[1] for p in parts):>6} sessions" + (f"   ours - theirs: {amounts}" if amounts else ""))
+    for linked, differing, compared in con.execute(
+            "select counterpart, count(*) filter (where reason_code = 'ENERGY_DIFFERS'), count(*) from reconciliation "
+            "where dimension = 'energy_wh' group by 1 order by 1").fetchall():
+        lines.append(f"    linked {linked} records: {differing} of {compared} differ in energy (ENERGY_DIFFERS)")
+    return lines
 
 
 def print_summary(catalog: str) -> None:
@@ -133,6 +160,8 @@ def print_summary(catalog: str) -> None:
     ).fetchall():
         print(f"  electricity bought {currency or '(no rate)'}: {cost or 0:,.2f} for {n} sessions"
               + (f"; {unknown} sessions without a rate for every interval" if unknown else ""))
+    for line in reconciliation_lines(con):
+        print(line)
     quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
     print(f"  quarantined rows:   {quarantined}")
     for code, count in con.execute(

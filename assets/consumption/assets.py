@@ -66,7 +66,7 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     )
 
 @dg.asset(
-    partitions_def=daily, group_name=GROUP, deps=[meter_curves, "sessions"],
+    partitions_def=daily, group_name=GROUP, deps=[meter_curves, "sessions", "tariffs", "evses"],
     check_specs=[
         dg.AssetCheckSpec(ENERGY_CONSERVATION, asset="charging_periods",
                           description="Per metered session, period energy sums exactly to the register delta."),
@@ -75,9 +75,10 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     kinds={"polars", "numba", "parquet"},
 )
 def charging_periods(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """OCPI charging periods of every session settling on this date: metered sessions are cut at every
-    moment their tariff's price could change and at charging/parking switches; CDRs keep their own
-    periods; sessions known only by totals get a charging and a parking period."""
+    """OCPI charging periods of every session settling on this date, cut at every moment the price of the
+    tariff `priced_sessions` uses could change (time windows, kWh/duration/idle thresholds) and at
+    charging/parking switches: metered sessions from their meter curve, sessions known only by totals from
+    the curve the totals imply (charging at constant power, then parking); CDRs keep their own periods."""
     day = _day(context)
     result = build.charging_periods(warehouse, day)
     warehouse.write_partition(CHARGING_PERIODS, result.table, **{PARTITION: day})

@@ -7,19 +7,18 @@ to write plus the figures (metadata, rejections, conservation mismatches) the as
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import polars as pl
 
 from assets.consumption import inputs
-from assets.consumption.cdr_periods import cdr_periods, periods_frame, totals_periods
+from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
+from assets.pricing.session_tariffs import choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
 from resources.tables import get_spec
 from resources.warehouse import WarehouseResource
-from tariff_engine.adapters.ocpi import OcpiFormatError, parse_tariff
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
 from tariff_engine.consumption.electricity import session_electricity_cost as library_session_cost
@@ -106,70 +105,107 @@ def _energy_curve(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
 
 
 def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[dict, dict]:
-    """Price-change rules per tariff id, and the tariff id chosen per session.
+    """Price-change rules per pricing key, and the pricing key and tariff id of each session.
 
-    A CDR carries its tariffs (sealed at session start) in its raw payload; other sessions name
-    `tariff_ids`, looked up in a `tariffs` table holding canonical OCPI JSON (`tariff_id`, `tariff_json`)
-    when one exists. The first tariff that parses wins; a session without one is cut at charging/parking
+    The tariff is the one `priced_sessions` prices with (`assets.pricing.session_tariffs.choose_tariffs`:
+    sealed in the record, else the record's tariff_ids, else the EVSE's of the session's own family), so every
+    moment its price can change is a period boundary. A session without one is cut at charging/parking
     switches only.
     """
-    known: dict[str, object] = {}
-    if get_spec("tariffs") is not None and warehouse.has_data("tariffs"):
-        table = warehouse.read("tariffs")
-        if {"tariff_id", "tariff_json"} <= set(table.columns):
-            for tariff_id, text in table.select("tariff_id", "tariff_json").iter_rows():
-                try:
-                    known[str(tariff_id)] = rules_from_tariff(parse_tariff(json.loads(text)))
-                except (OcpiFormatError, ValueError):
-                    continue
-    rules: dict[str, object] = {}
-    chosen: dict[str, str] = {}
-    for row in sessions.iter_rows(named=True):
-        for tariff_id in row.get("tariff_ids") or []:
-            if tariff_id in known:
-                rules[tariff_id] = known[tariff_id]
-                chosen[row["session_id"]] = tariff_id
-                break
-    return rules, chosen
+    choices, pricing = choose_tariffs(sessions, load_tariff_book(warehouse))
+    chosen = choices.filter(pl.col("pricing_key").is_not_null())
+    rules = {key: rules_from_tariff(pricing[key]) for key in chosen["pricing_key"].unique().sort().to_list()}
+    return rules, {row["session_id"]: (row["pricing_key"], row["tariff_id"]) for row in chosen.iter_rows(named=True)}
+
+
+def totals_curves(sessions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The meter curve and charging states implied by a session known only by its totals.
+
+    The source says how long the car was plugged in, how much of that was parking (after charging) and how
+    much energy it took: charging runs from the start at constant power, parking follows until the end (a
+    session without energy is parking throughout).
+    As (register points, charging states) for `split_charging_periods`, so these sessions are cut at the same
+    price changes (idle-fee grace, time windows, kWh and duration thresholds) as metered ones.
+    """
+    # A session that delivered no energy never charged: all of it is parking (average power 0 W, below the
+    # PARKING_POWER_THRESHOLD_W the metered curves are cut by).
+    parking = pl.when(pl.col("energy_wh").fill_null(0) > 0).then(
+        pl.duration(seconds=pl.col("parking_time_s").fill_null(0).clip(lower_bound=0))
+    ).otherwise(pl.col("end_utc") - pl.col("start_utc"))
+    switch = pl.max_horizontal(pl.col("start_utc"), pl.col("end_utc") - parking).alias("timestamp")
+    energy = pl.col("energy_wh").fill_null(0).round(0)
+    curve = pl.concat([
+        sessions.select("session_id", pl.col("start_utc").alias("timestamp"), pl.lit(0.0).alias("energy_wh")),
+        sessions.select("session_id", switch, energy.alias("energy_wh")),
+        sessions.select("session_id", pl.col("end_utc").alias("timestamp"), energy.alias("energy_wh")),
+    ]).unique(["session_id", "timestamp"], keep="first", maintain_order=True).sort(["session_id", "timestamp"])
+    states = pl.concat([
+        sessions.filter(pl.col("start_utc") < switch).select(
+            "session_id", pl.col("start_utc").alias("timestamp"), pl.lit("Charging").alias("charging_state")),
+        sessions.filter(switch < pl.col("end_utc")).select(
+            "session_id", switch, pl.lit("SuspendedEV").alias("charging_state")),
+    ]).sort(["session_id", "timestamp"])
+    return curve, states
+
+
+def _keep_fractional_wh(periods: pl.DataFrame, sessions: pl.DataFrame) -> pl.DataFrame:
+    """The cutter works in whole Wh; a total with a fraction of a Wh (OCPI kWh with more than 3 decimals)
+    keeps that fraction on the session's last charging period (else its last period), so periods still sum
+    to the reported energy."""
+    totals = sessions.select("session_id", pl.col("energy_wh").fill_null(0).alias("_total"))
+    last = (periods.with_columns((pl.col("state") == "CHARGING").alias("_charging"))
+            .sort(["session_id", "_charging", "period_index"])
+            .group_by("session_id").last().select("session_id", pl.col("period_index").alias("_last")))
+    summed = periods.group_by("session_id").agg(pl.col("energy_wh").sum().alias("_summed"))
+    return (periods.cast({"energy_wh": pl.Float64}).join(totals, on="session_id").join(last, on="session_id")
+            .join(summed, on="session_id")
+            .with_columns(pl.when(pl.col("period_index") == pl.col("_last"))
+                          .then(pl.col("energy_wh") + pl.col("_total") - pl.col("_summed"))
+                          .otherwise(pl.col("energy_wh")).alias("energy_wh"))
+            .drop("_total", "_last", "_summed"))
 
 
 def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
-    """Periods of the day's sessions: cut from curves where metered, else the CDR's or the totals'."""
+    """Periods of the day's sessions: cut from curves where metered, the CDR's own where delivered, else
+    cut from the curve the session's totals imply (`totals_curves`); all cut at their tariff's price changes."""
     sessions = inputs.load_sessions(warehouse, day)
     curves = _energy_curve(warehouse, day)
     energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
     metered_ids = set(energy["session_id"].unique().to_list())
     metered = sessions.filter(pl.col("session_id").is_in(list(metered_ids)))
-    rules, chosen = tariff_rules(warehouse, metered)
-    spans = _spans(metered).with_columns(
-        pl.col("session_id").replace_strict(chosen, default=None, return_dtype=pl.String).alias("rule_key"))
+    rules, chosen = tariff_rules(warehouse, sessions)
+    rule_key = pl.col("session_id").replace_strict({s: k for s, (k, _) in chosen.items()}, default=None,
+                                                   return_dtype=pl.String).alias("rule_key")
+    tariff_of = pl.col("session_id").replace_strict({s: t for s, (_, t) in chosen.items()}, default=None,
+                                                    return_dtype=pl.String).alias("tariff_id")
     known_states = PARKING_STATES | CHARGING_STATES
     states = curves.filter(pl.col("charging_state").is_not_null()).select("session_id", "timestamp", "charging_state")
     normalised = pl.col("charging_state").str.to_lowercase().str.replace_all(r"[\s_]", "")
     unknown_states = states.filter(~normalised.is_in(list(known_states))).height
     states = states.filter(normalised.is_in(list(known_states)))
     metered_periods = split_charging_periods(
-        energy, spans,
+        energy, _spans(metered).with_columns(rule_key),
         power=curves.filter(pl.col("power_w").is_not_null()).select("session_id", "timestamp", "power_w"),
         current=curves.filter(pl.col("current_a").is_not_null()).select("session_id", "timestamp", "current_a"),
         states=states, rules=rules,
-    ).with_columns(pl.col("session_id").replace_strict(chosen, default=None, return_dtype=pl.String).alias("tariff_id"),
-                   pl.lit("meter").alias("method"))
-    other_rows: list[dict] = []
-    methods: dict[str, str] = {}
+    ).with_columns(pl.lit("meter").alias("method")).cast({"energy_wh": pl.Float64})
+    cdr_rows: list[dict] = []
+    totals_ids: list[str] = []
     for row in sessions.filter(~pl.col("session_id").is_in(list(metered_ids))).iter_rows(named=True):
-        rows, reason = cdr_periods(row) if row["source"] in ("ocpi_cdr", "cpms_cdr") else ([], "NO_CDR_PERIODS")
-        if not rows:
-            rows = totals_periods(row)
-            methods[row["session_id"]] = "totals"
+        rows, _ = cdr_periods(row) if row["source"] in ("ocpi_cdr", "cpms_cdr") else ([], "NO_CDR_PERIODS")
+        if rows:
+            cdr_rows += rows
         else:
-            methods[row["session_id"]] = "cdr"
-        other_rows += rows
-    others = periods_frame(other_rows).with_columns(
-        pl.col("session_id").replace_strict(methods, default=None, return_dtype=pl.String).alias("method"),
-        pl.lit(None, pl.String).alias("tariff_id"))
-    table = pl.concat([metered_periods.cast({"energy_wh": pl.Float64}), others.select(metered_periods.columns)]) \
-        .with_columns(pl.lit(day).alias(PARTITION)).select(list(CHARGING_PERIODS.schema)) \
+            totals_ids.append(row["session_id"])
+    from_cdrs = periods_frame(cdr_rows).with_columns(pl.lit("cdr").alias("method"))
+    totals = sessions.filter(pl.col("session_id").is_in(totals_ids))
+    totals_curve, totals_states = totals_curves(totals)
+    from_totals = split_charging_periods(totals_curve, _spans(totals).with_columns(rule_key), states=totals_states,
+                                         rules=rules) if totals.height else periods_frame([])
+    from_totals = _keep_fractional_wh(from_totals, totals).with_columns(pl.lit("totals").alias("method"))
+    table = pl.concat([metered_periods, from_cdrs.select(metered_periods.columns),
+                       from_totals.select(metered_periods.columns)]) \
+        .with_columns(tariff_of, pl.lit(day).alias(PARTITION)).select(list(CHARGING_PERIODS.schema)) \
         .sort(["session_id", "period_index"])
     expected = register_delta(energy, _spans(metered))
     got = metered_periods.group_by("session_id").agg(pl.col("energy_wh").sum().alias("period_wh"))
@@ -180,8 +216,8 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
         "sessions_unusable": inputs.count_unusable(warehouse, day),
         "sessions_metered": metered.height,
         "sessions_with_tariff_rules": len(chosen),
-        "sessions_cdr_periods": sum(1 for m in methods.values() if m == "cdr"),
-        "sessions_totals_only": sum(1 for m in methods.values() if m == "totals"),
+        "sessions_cdr_periods": from_cdrs["session_id"].n_unique(),
+        "sessions_totals_only": totals.height,
         "unknown_charging_states": unknown_states,
         "parking_periods": int((table["state"] == "PARKING").sum()),
     }

@@ -1,14 +1,13 @@
 """Charging periods of sessions that arrive without a meter curve.
 
 A CDR keeps its own charging periods, as delivered (OCPI 2.1.1/2.2.1/2.3.0 `charging_periods`, or the
-platform's `ocpiData.chargingPeriods`), parsed by the engine's OCPI adapter. A session with neither a
-curve nor periods (interval charges, plain totals) becomes one period per state: its charging time, then
-its parking time, with the session's energy in the charging period.
+platform's `ocpiData.chargingPeriods`), parsed by the engine's OCPI adapter. A session with neither a curve
+nor periods (interval charges, plain totals) is cut from the curve its totals imply
+(`assets.consumption.build.totals_curves`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -35,6 +34,20 @@ def _kilo(value: Decimal | None) -> float | None:
     return None if value is None else float(value * 1000)
 
 
+# OCPI volumes of time are hours with (at most) 6 decimals: 3.6 ms of resolution, so half of it is noise.
+HOUR_VOLUME_NOISE_S = 0.0018
+
+
+def _seconds(hours: Decimal, span_s: float | None) -> float:
+    """A TIME / PARKING_TIME volume in seconds. An hour volume rounded to 6 decimals (2.116667 h for 7620 s)
+    is off by up to 1.8 ms, enough to tip a 60-second step_size into one more step than the CPO billed; when
+    the volume is the period's own span up to that rounding, the span (from the period's timestamps) is exact."""
+    seconds = float(hours * 3600)
+    if span_s is not None and seconds > 0 and abs(seconds - span_s) <= HOUR_VOLUME_NOISE_S:
+        return span_s
+    return seconds
+
+
 def cdr_periods(session: dict) -> tuple[list[dict], str | None]:
     """The CDR's own periods for one `sessions` row (rows in PERIOD_SCHEMA shape), or ([], reason code)
     when its raw payload holds none or cannot be parsed."""
@@ -54,39 +67,16 @@ def cdr_periods(session: dict) -> tuple[list[dict], str | None]:
     for index, period in enumerate(periods):
         end = periods[index + 1].start if index + 1 < len(periods) else session["end_utc"]
         parking = period.time_h == 0 and period.parking_h > 0
+        span_s = (end - period.start).total_seconds() if end is not None else None
         rows.append({
             "session_id": session["session_id"], "period_index": index, "start_utc": period.start, "end_utc": end,
             "state": "PARKING" if parking else "CHARGING", "energy_wh": float(period.energy_kwh * 1000),
-            "time_s": float(period.time_h * 3600), "parking_time_s": float(period.parking_h * 3600),
+            "time_s": _seconds(period.time_h, span_s), "parking_time_s": _seconds(period.parking_h, span_s),
             "min_power_w": _kilo(period.min_power), "max_power_w": _kilo(period.max_power),
             "min_current_a": None if period.min_current is None else float(period.min_current),
             "max_current_a": None if period.max_current is None else float(period.max_current),
         })
     return rows, None
-
-
-def totals_periods(session: dict) -> list[dict]:
-    """Charging then parking, from the session totals (charging time = total - parking)."""
-    total_s = float(session.get("total_time_s") or (session["end_utc"] - session["start_utc"]).total_seconds())
-    parking_s = float(session.get("parking_time_s") or 0)
-    charging_s = max(total_s - parking_s, 0.0)
-    base = {"session_id": session["session_id"], "min_power_w": None, "max_power_w": None,
-            "min_current_a": None, "max_current_a": None}
-    start = session["start_utc"]
-    end = session["end_utc"]
-    if parking_s <= 0 or charging_s <= 0:
-        state = "PARKING" if charging_s <= 0 < parking_s else "CHARGING"
-        return [base | {"period_index": 0, "start_utc": start, "end_utc": end, "state": state,
-                        "energy_wh": float(session.get("energy_wh") or 0),
-                        "time_s": charging_s if state == "CHARGING" else 0.0,
-                        "parking_time_s": parking_s if state == "PARKING" else 0.0}]
-    switch = start + dt.timedelta(seconds=charging_s)
-    return [
-        base | {"period_index": 0, "start_utc": start, "end_utc": switch, "state": "CHARGING",
-                "energy_wh": float(session.get("energy_wh") or 0), "time_s": charging_s, "parking_time_s": 0.0},
-        base | {"period_index": 1, "start_utc": switch, "end_utc": end, "state": "PARKING",
-                "energy_wh": 0.0, "time_s": 0.0, "parking_time_s": parking_s},
-    ]
 
 
 def periods_frame(rows: list[dict]) -> pl.DataFrame:

@@ -7,22 +7,20 @@ message, null amounts). The engine is called once per partition, through the num
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
-from decimal import Decimal
 
+import dagster as dg
 import polars as pl
 
 import assets.consumption.tables  # noqa: F401  (registers charging_periods)
 import assets.reference.tables  # noqa: F401  (registers evses)
 import assets.sessions.tables  # noqa: F401  (registers sessions)
-from assets.pricing.session_tariffs import choose, evse_tariff_lists
+from assets.pricing.session_tariffs import CHOICE_SCHEMA, TariffBook, choose_tariffs, load_tariff_book
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
 from resources.warehouse import WarehouseResource
-from tariff_engine import OcpiFormatError, Tariff, parse_tariff, price_frame
+from tariff_engine import Tariff, price_frame
 
 UTC = pl.Datetime("us", "UTC")
-TOLERANCE = Decimal("0.01")
 ERROR_TEXT = {
     "CREDIT_CDR": "a credit CDR reverses another CDR; it is not priced again",
     "MISSING_SESSION_TIMES": "the session has no start or no end",
@@ -39,20 +37,6 @@ class PricingBuild:
     sessions_in: int = 0
 
 
-def load_tariffs(warehouse: WarehouseResource) -> tuple[dict[str, Tariff], dict[str, str]]:
-    """Canonical tariffs of the `tariffs` table by id, and the family (source) of each."""
-    if not warehouse.has_data("tariffs"):
-        return {}, {}
-    known, family = {}, {}
-    for tariff_id, source, text in warehouse.read("tariffs").select("tariff_id", "source", "tariff_json").iter_rows():
-        try:
-            known[tariff_id] = parse_tariff(json.loads(text))
-        except (OcpiFormatError, ValueError):
-            continue  # the tariffs asset only writes what parses; a hand-edited row just is not a known tariff
-        family[tariff_id] = source
-    return known, family
-
-
 def _periods(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
     """The date's charging periods in the shape `price_frame` reads (power in kW)."""
     periods = warehouse.read("charging_periods", session_settlement_date=day)
@@ -62,30 +46,19 @@ def _periods(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
         (pl.col("min_power_w") / 1000).alias("min_power_kw"), (pl.col("max_power_w") / 1000).alias("max_power_kw"))
 
 
-def _choices(sessions: pl.DataFrame, known: dict[str, Tariff], family: dict[str, str],
-             evses: dict[tuple[str, str], list[str]]) -> tuple[pl.DataFrame, dict[str, Tariff]]:
-    rows, pricing = [], dict(known)
-    for row in sessions.iter_rows(named=True):
-        if row["is_credit"]:
-            code = "CREDIT_CDR"
-        elif row["start_utc"] is None or row["end_utc"] is None:
-            code = "MISSING_SESSION_TIMES"
-        elif not row["time_zone"]:
-            code = "NO_TIME_ZONE"
-        else:
-            code = None
-        if code is not None:
-            rows.append({"session_id": row["session_id"], "pricing_key": None, "tariff_id": None,
-                         "tariff_origin": None, "error_code": code, "error": ERROR_TEXT[code]})
-            continue
-        choice, sealed = choose(row, known, family, evses.get((row["location_id"], row["evse_uid"]), []))
-        if sealed is not None:
-            pricing[choice.pricing_key] = sealed
-        rows.append({"session_id": row["session_id"], "pricing_key": choice.pricing_key, "tariff_id": choice.tariff_id,
-                     "tariff_origin": choice.origin, "error_code": choice.error_code, "error": choice.error})
-    schema = {"session_id": pl.String, "pricing_key": pl.String, "tariff_id": pl.String, "tariff_origin": pl.String,
-              "error_code": pl.String, "error": pl.String}
-    return pl.DataFrame(rows, schema=schema), pricing
+def _choices(sessions: pl.DataFrame, book: TariffBook) -> tuple[pl.DataFrame, dict[str, Tariff]]:
+    """The tariff of every session (the rule `charging_periods` cut by), after the checks that make a session
+    unpriceable whatever its tariff (a credit CDR, no start or end, no time zone)."""
+    code = (pl.when(pl.col("is_credit")).then(pl.lit("CREDIT_CDR"))
+            .when(pl.col("start_utc").is_null() | pl.col("end_utc").is_null()).then(pl.lit("MISSING_SESSION_TIMES"))
+            .when(pl.col("time_zone").is_null() | (pl.col("time_zone") == "")).then(pl.lit("NO_TIME_ZONE")))
+    flagged = sessions.with_columns(code.alias("_code"))
+    chosen, pricing = choose_tariffs(flagged.filter(pl.col("_code").is_null()), book)
+    refused = flagged.filter(pl.col("_code").is_not_null()).select(
+        "session_id", pl.lit(None, pl.String).alias("pricing_key"), pl.lit(None, pl.String).alias("tariff_id"),
+        pl.lit(None, pl.String).alias("tariff_origin"), pl.col("_code").alias("error_code"),
+        pl.col("_code").replace_strict(ERROR_TEXT, default=None).alias("error"))
+    return pl.concat([chosen, refused.cast(CHOICE_SCHEMA)]).sort("session_id"), pricing
 
 
 def _engine(sessions: pl.DataFrame, choices: pl.DataFrame, periods: pl.DataFrame,
@@ -103,30 +76,22 @@ def _engine(sessions: pl.DataFrame, choices: pl.DataFrame, periods: pl.DataFrame
     return priced.rename({"error_code": "engine_error"})
 
 
-def _reconcile(table: pl.DataFrame) -> pl.DataFrame:
-    priced = pl.col("error_code").is_null()
-    same_currency = pl.col("reported_currency").is_null() | (pl.col("reported_currency") == pl.col("currency"))
-    diff_excl = pl.when(priced & same_currency).then(pl.col("total_cost_excl") - pl.col("reported_cost_excl_vat"))
-    diff_incl = pl.when(priced & same_currency).then(pl.col("total_cost_incl") - pl.col("reported_cost_incl_vat"))
-    table = table.with_columns(diff_excl.cast(MONEY).alias("difference_excl_vat"),
-                               diff_incl.cast(MONEY).alias("difference_incl_vat"))
-    # The incl. VAT total is what the customer paid; compare it when the source states it.
-    compared = pl.coalesce("difference_incl_vat", "difference_excl_vat")
-    reported = pl.col("reported_cost_incl_vat").is_not_null() | pl.col("reported_cost_excl_vat").is_not_null()
+def _differences(table: pl.DataFrame) -> pl.DataFrame:
+    """Computed minus reported totals, for priced sessions reported in the tariff's currency (the reasons
+    for each difference are the `reconciliation` asset's)."""
+    comparable = pl.col("error_code").is_null() & (
+        pl.col("reported_currency").is_null() | (pl.col("reported_currency") == pl.col("currency")))
     return table.with_columns(
-        pl.when(~priced).then(pl.lit("NOT_PRICED"))
-        .when(~reported).then(pl.lit("NOT_REPORTED"))
-        .when(~same_currency).then(pl.lit("CURRENCY_MISMATCH"))
-        .when(compared.abs() <= pl.lit(TOLERANCE, dtype=MONEY)).then(pl.lit("MATCH"))
-        .otherwise(pl.lit("MISMATCH")).alias("reconciliation"))
+        pl.when(comparable).then(pl.col("total_cost_excl") - pl.col("reported_cost_excl_vat")).cast(MONEY)
+        .alias("difference_excl_vat"),
+        pl.when(comparable).then(pl.col("total_cost_incl") - pl.col("reported_cost_incl_vat")).cast(MONEY)
+        .alias("difference_incl_vat"))
 
 
 def price_day(warehouse: WarehouseResource, day: dt.date) -> PricingBuild:
     """Price every session settling on `day`; one row per session, errors coded, nothing dropped."""
     sessions = warehouse.read("sessions", settlement_date=day).sort("session_id")
-    known, family = load_tariffs(warehouse)
-    evses = evse_tariff_lists(warehouse.read("evses")) if warehouse.has_data("evses") else {}
-    choices, pricing = _choices(sessions, known, family, evses)
+    choices, pricing = _choices(sessions, load_tariff_book(warehouse))
     periods = _periods(warehouse, day)
     engine = _engine(sessions, choices, periods, pricing)
     period_counts = periods.group_by("session_id").len("period_count").with_columns(pl.col("period_count").cast(pl.Int64))
@@ -145,13 +110,14 @@ def price_day(warehouse: WarehouseResource, day: dt.date) -> PricingBuild:
         .otherwise(pl.col("error")).alias("error"),
         *[pl.when(failed).then(None).otherwise(pl.col(c)).cast(MONEY).alias(c) for c in TOTAL_COLUMNS],
     )
-    table = _reconcile(table).with_columns(pl.lit(day).alias(PARTITION)).select(list(PRICED_SESSIONS.schema)) \
+    table = _differences(table).with_columns(pl.lit(day).alias(PARTITION)).select(list(PRICED_SESSIONS.schema)) \
         .sort("session_id")
     return PricingBuild(table=table, metadata=summarise(table, periods, sessions), sessions_in=sessions.height)
 
 
 def summarise(table: pl.DataFrame, periods: pl.DataFrame, sessions: pl.DataFrame) -> dict:
-    """Materialization figures: sessions priced, errors by code, exact revenue per currency, reconciliation."""
+    """Materialization figures: sessions priced, errors by code, revenue per currency (floats; the exact
+    amounts in the Markdown summary)."""
     priced = table.filter(pl.col("error_code").is_null())
     orphans = periods.filter(~pl.col("session_id").is_in(sessions["session_id"].implode()))["session_id"].n_unique()
     metadata: dict[str, object] = {
@@ -162,12 +128,11 @@ def summarise(table: pl.DataFrame, periods: pl.DataFrame, sessions: pl.DataFrame
     for code, count in table.filter(pl.col("error_code").is_not_null()).group_by("error_code").len() \
             .sort("error_code").iter_rows():
         metadata[f"errors_{code.lower()}"] = count
-    for currency, excl, incl in priced.group_by("currency").agg(pl.col("total_cost_excl").sum(),
-                                                              pl.col("total_cost_incl").sum()).sort("currency").iter_rows():
-        metadata[f"revenue_{currency}_incl_vat"] = str(incl)
-        metadata[f"revenue_{currency}_incl_vat_float"] = float(incl)
-        metadata[f"revenue_{currency}_excl_vat"] = str(excl)
-        metadata[f"revenue_{currency}_excl_vat_float"] = float(excl)
-    for status in ("MATCH", "MISMATCH", "NOT_REPORTED", "CURRENCY_MISMATCH", "NOT_PRICED"):
-        metadata[f"reconciliation_{status.lower()}"] = int((table["reconciliation"] == status).sum())
+    lines = ["| currency | sessions priced | revenue excl. VAT | revenue incl. VAT |", "|---|---|---|---|"]
+    for currency, n, excl, incl in priced.group_by("currency").agg(
+            pl.len(), pl.col("total_cost_excl").sum(), pl.col("total_cost_incl").sum()).sort("currency").iter_rows():
+        metadata[f"revenue_{currency}_incl_vat"] = float(incl)
+        metadata[f"revenue_{currency}_excl_vat"] = float(excl)
+        lines.append(f"| {currency} | {n} | {excl} | {incl} |")
+    metadata["summary"] = dg.MetadataValue.md("\n".join(lines))
     return metadata

@@ -4,19 +4,28 @@ In order: the tariff sealed in the session's own record (an OCPI CDR's attached 
 session's `tariff` object with its currency and taxes), then the first of the session's `tariff_ids`
 found in the `tariffs` table, then the tariff of its EVSE (table `evses`, joined on location and EVSE
 uid), preferring the one of the session's own family (an EVSE of a platform site lists both the roaming
-OCPI tariff and the platform tariff). A session with none gets NO_TARIFF; one whose own tariff the engine
+OCPI tariff and the platform tariff). A platform session record states the tax rate it applied
+(`tax.taxPercentage`); a tariff without taxes of its own is priced with it (`with_record_tax`, pricing key
+`<tariff id>@tax:<rate>`). A session with none gets NO_TARIFF; one whose own tariff the engine
 refuses and that has no other gets TARIFF_REFUSED with the adapter's message.
+
+`choose_tariffs` is the one rule both consumers use: `charging_periods` cuts a session at the price changes of
+the tariff chosen here, and `priced_sessions` prices it with the same tariff, so a period boundary the price
+depends on (an idle-fee grace, a time window, a kWh tier) is never missing from the periods that are priced.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, Mapping
 
 import polars as pl
 
+from resources.warehouse import WarehouseResource
 from tariff_engine import OcpiFormatError, Tariff, TariffModelError, parse_tariff
+from tariff_engine.model import TaxRate
 from tariff_engine.adapters.eevion import tariff_from_eevion_session
 from tariff_engine.adapters.ocpi import cdr_tariff_ids, snake_keys
 
@@ -70,9 +79,38 @@ def own_tariff(row: Mapping[str, Any]) -> Tariff | None:
     return None
 
 
+def record_tax_percentage(row: Mapping[str, Any]) -> Decimal | None:
+    """The tax rate a platform session record states (`tax.taxPercentage`), or None."""
+    if row.get("source") != "cpms_session":
+        return None
+    payload = _payload(row)
+    tax = payload.get("tax") if isinstance(payload, Mapping) else None
+    value = tax.get("taxPercentage") if isinstance(tax, Mapping) else None
+    try:
+        return None if value is None or isinstance(value, bool) else Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def with_record_tax(tariff: Tariff, row: Mapping[str, Any]) -> Tariff | None:
+    """The tariff with the tax rate the session's own record states, when the tariff states none.
+
+    Platform tariffs carry gross prices without a tax split; the platform's session record says which rate
+    it applied (`tax.taxPercentage`), so the excl./incl. split follows the record. None when the record
+    states no rate or the tariff has its own taxes.
+    """
+    rate = record_tax_percentage(row)
+    has_own = tariff.taxes or tariff.tax_included == "N/A" or any(
+        c.vat is not None for e in tariff.elements for c in e.price_components)
+    if rate is None or rate < 0 or has_own:
+        return None
+    return replace(tariff, tax_included=tariff.tax_included or "YES", taxes=(TaxRate("VAT", rate),))
+
+
 def choose(row: Mapping[str, Any], known: Mapping[str, Tariff], family_of: Mapping[str, str],
            evse_tariffs: list[str]) -> tuple[Choice, Tariff | None]:
-    """The tariff of one session (see the module docstring) and, when it is the session's own, the tariff."""
+    """The tariff of one session (see the module docstring) and, when it is the session's own (sealed, or
+    taxed by its record), that tariff; else None and the pricing key is a `known` id."""
     refused = None
     try:
         sealed = own_tariff(row)
@@ -80,14 +118,17 @@ def choose(row: Mapping[str, Any], known: Mapping[str, Tariff], family_of: Mappi
         sealed, refused = None, str(error)
     if sealed is not None:
         return Choice(f"session:{row['session_id']}", sealed.id, "session_payload"), sealed
-    for tariff_id in row.get("tariff_ids") or []:
-        if tariff_id in known:
-            return Choice(tariff_id, tariff_id, "session"), None
-    usable = [t for t in evse_tariffs if t in known]
-    preferred = [t for t in usable if family_of.get(t) == FAMILY_OF_SOURCE.get(row.get("source"))]
-    if preferred or usable:
-        tariff_id = (preferred or usable)[0]
-        return Choice(tariff_id, tariff_id, "evse"), None
+    found = next((t for t in row.get("tariff_ids") or [] if t in known), None)
+    origin = "session"
+    if found is None:
+        usable = [t for t in evse_tariffs if t in known]
+        preferred = [t for t in usable if family_of.get(t) == FAMILY_OF_SOURCE.get(row.get("source"))]
+        found, origin = next(iter(preferred or usable), None), "evse"
+    if found is not None:
+        taxed = with_record_tax(known[found], row)
+        if taxed is not None:
+            return Choice(f"{found}@tax:{taxed.taxes[0].percentage}", found, origin), taxed
+        return Choice(found, found, origin), None
     if refused is not None:
         return Choice(None, None, None, "TARIFF_REFUSED", refused), None
     named = ", ".join(row.get("tariff_ids") or []) or "none"
@@ -98,3 +139,54 @@ def choose(row: Mapping[str, Any], known: Mapping[str, Tariff], family_of: Mappi
 def evse_tariff_lists(evses: pl.DataFrame) -> dict[tuple[str, str], list[str]]:
     """(location_id, evse_uid) -> the EVSE's tariff ids."""
     return {(r["location_id"], r["evse_uid"]): list(r["tariff_ids"] or []) for r in evses.iter_rows(named=True)}
+
+
+@dataclass(frozen=True)
+class TariffBook:
+    """What a tariff choice reads: canonical tariffs by id, the family of each, and each EVSE's tariff ids."""
+
+    known: Mapping[str, Tariff]
+    family: Mapping[str, str]
+    evses: Mapping[tuple[str, str], list[str]]
+
+
+def load_tariffs(warehouse: WarehouseResource) -> tuple[dict[str, Tariff], dict[str, str]]:
+    """Canonical tariffs of the `tariffs` table by id, and the family (source) of each."""
+    if not warehouse.has_data("tariffs"):
+        return {}, {}
+    known, family = {}, {}
+    for tariff_id, source, text in warehouse.read("tariffs").select("tariff_id", "source", "tariff_json").iter_rows():
+        try:
+            known[tariff_id] = parse_tariff(json.loads(text))
+        except (OcpiFormatError, ValueError):
+            continue  # the tariffs asset only writes what parses; a hand-edited row just is not a known tariff
+        family[tariff_id] = source
+    return known, family
+
+
+def load_tariff_book(warehouse: WarehouseResource) -> TariffBook:
+    """The `tariffs` and `evses` tables as a `TariffBook` (empty parts when a table has not been written)."""
+    known, family = load_tariffs(warehouse)
+    evses = evse_tariff_lists(warehouse.read("evses")) if warehouse.has_data("evses") else {}
+    return TariffBook(known=known, family=family, evses=evses)
+
+
+CHOICE_SCHEMA = {"session_id": pl.String, "pricing_key": pl.String, "tariff_id": pl.String,
+                 "tariff_origin": pl.String, "error_code": pl.String, "error": pl.String}
+
+
+def choose_tariffs(sessions: pl.DataFrame, book: TariffBook) -> tuple[pl.DataFrame, dict[str, Tariff]]:
+    """The tariff of every session (`choose`), as rows of CHOICE_SCHEMA, and the tariffs by pricing key.
+
+    Needs the `sessions` columns session_id, source, tariff_ids, raw_payload, location_id and evse_uid.
+    """
+    rows, pricing = [], {}
+    for row in sessions.iter_rows(named=True):
+        evse = book.evses.get((row.get("location_id"), row.get("evse_uid")), [])
+        choice, sealed = choose(row, book.known, book.family, evse)
+        if choice.pricing_key is not None:
+            pricing[choice.pricing_key] = sealed if sealed is not None else book.known[choice.pricing_key]
+        rows.append({"session_id": row["session_id"], "pricing_key": choice.pricing_key,
+                     "tariff_id": choice.tariff_id, "tariff_origin": choice.origin,
+                     "error_code": choice.error_code, "error": choice.error})
+    return pl.DataFrame(rows, schema=CHOICE_SCHEMA), pricing

@@ -66,7 +66,7 @@ PRICED_SESSIONS = TableSpec(
             "total_energy_wh": pl.Float64(), "total_time_s": pl.Int64(), "total_parking_s": pl.Int64(),
             "period_count": pl.Int64(), "reported_currency": pl.String(),
             "reported_cost_excl_vat": MONEY, "reported_cost_incl_vat": MONEY,
-            "difference_excl_vat": MONEY, "difference_incl_vat": MONEY, "reconciliation": pl.String()},
+            "difference_excl_vat": MONEY, "difference_incl_vat": MONEY},
     partition_by=(PARTITION,),
     sort_by=("session_id",),
     column_docs={
@@ -84,8 +84,8 @@ PRICED_SESSIONS = TableSpec(
         "reported_cost_excl_vat": "Total cost as the source reported it, excl. VAT.",
         "reported_cost_incl_vat": "Total cost as the source reported it, incl. VAT.",
         "difference_excl_vat": "total_cost_excl - reported_cost_excl_vat (same currency only).",
-        "difference_incl_vat": "total_cost_incl - reported_cost_incl_vat (same currency only).",
-        "reconciliation": "MATCH (|difference| <= 0.01), MISMATCH, NOT_REPORTED, CURRENCY_MISMATCH or NOT_PRICED.",
+        "difference_incl_vat": "total_cost_incl - reported_cost_incl_vat (same currency only); the reason of "
+                               "every difference is in the `reconciliation` table.",
     },
     model=PricedSessionModel,
 )

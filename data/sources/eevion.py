@@ -8,13 +8,14 @@ to `webhookOnSessionComplete` (the session in the `GET session/{id}` format), on
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 from data.context import Fault, RunContext
 from data.fleet import OPERATORS
 from data.identity import eevion_session_id
 from data.landing import Landing, Pager, dumps
-from data.pricing import eevion_cost
+from data.pricing import eevion_cost, engine_eevion
 from data.sessions import SessionChunk
 from data.tariffs import ASSIGNED, by_id
 from data.timeutil import iso_ms, utc_date
@@ -58,6 +59,15 @@ class EevionWriter:
         day = utc_date(end + 1).isoformat()
         self.pages.add(day, body)
         tally = ctx.tally
+        if chunk.emsp[i] < 0:  # a roaming session's CDR wins in `sessions` (data.sources.ocpi records it)
+            tariff = body["tariff"]
+            energy = int(chunk.energy_wh[i])
+            engine = engine_eevion(tariff, energy, op.vat_percent)
+            # Eevion charges idle time it does not report: the engine cannot see it.
+            unreported = Decimal(str(body["cost"])) - Decimal(engine["total_incl"])
+            tally.expect(ctx.landing, "eevion", body["sessionId"], int(chunk.sid[i]), fault, tariff["id"], op.currency,
+                         engine, {"total_excl": body["costBeforeTaxes"], "total_incl": body["cost"]},
+                         unreported if unreported > Decimal("0.01") else None)
         tally.count("eevion_sessions", day, "sessions")
         if chunk.cancelled[i]:
             tally.count("eevion_sessions", day, "cancelled")

@@ -14,7 +14,7 @@ from data.fleet import EMSPS, OPERATORS
 from data.identity import cdr_id, contract_id, eevion_session_id, ocpp16_transaction_id, \
     ocpp201_transaction_id, platform_session_id, rfid_uid
 from data.landing import dumps
-from data.pricing import ocpi_totals
+from data.pricing import engine_ocpi, ocpi_totals
 from data.sessions import SessionChunk
 from data.tariffs import ASSIGNED, by_id
 from data.timeutil import iso_s, utc_date
@@ -135,6 +135,11 @@ class OcpiCdrWriter:
             line = line[: len(line) // 2]
         ctx.landing.append(rel, line)
         tally = ctx.tally
+        tariff = _TARIFFS[f"ocpi:{ASSIGNED[op.id]['ocpi']['DC' if chunk.is_dc[i] else 'AC']}"]
+        charge = int(chunk.charge_s[i])
+        tally.expect(ctx.landing, "ocpi_cdr", cdr["id"], int(chunk.sid[i]), fault, tariff["id"], op.currency,
+                     engine_ocpi(tariff, int(chunk.energy_wh[i]), charge, int(chunk.plug_s[i]) - charge),
+                     {"total_excl": cdr["total_cost"]["excl_vat"], "total_incl": cdr["total_cost"]["incl_vat"]})
         tally.count("ocpi_cdrs", day, "cdrs")
         if fault is None or fault[1] != "ocpi_cdrs" or fault[0] == "late_arrival":
             tally.count("ocpi_cdrs", day, "valid")

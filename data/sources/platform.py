@@ -19,7 +19,7 @@ from data.context import Fault, RunContext
 from data.fleet import OPERATORS
 from data.identity import platform_cdr_id, platform_session_id, rfid_uid
 from data.landing import Landing, Pager
-from data.pricing import UNIT5, platform_breakdown, sum_lines
+from data.pricing import UNIT5, engine_platform, platform_breakdown, sum_lines
 from data.sessions import SessionChunk, energy_wh_at, power_at
 from data.sources.ocpi import build_cdr
 from data.tariffs import ASSIGNED, by_id
@@ -106,6 +106,13 @@ class PlatformWriter:
         day = utc_date(updated).isoformat()
         self.sessions.add(day, session)
         tally = ctx.tally
+        if chunk.emsp[i] < 0:  # a roaming session's CDR wins in `sessions` (data.sources.ocpi records it)
+            tariff = _TARIFFS[f"platform:{ASSIGNED[op.id]['platform']['DC' if chunk.is_dc[i] else 'AC']}"]
+            charge = int(chunk.charge_s[i])
+            tally.expect(ctx.landing, "cpms_session", session["id"], sid, fault, str(tariff["id"]), op.currency,
+                         engine_platform(tariff, int(chunk.energy_wh[i]), charge, int(chunk.plug_s[i]) - charge,
+                                         op.vat_percent),
+                         {"total_excl": session["totalAmount"]["withoutTax"], "total_incl": session["totalAmount"]["withTax"]})
         tally.count("platform_sessions", day, "sessions")
         if chunk.cancelled[i]:
             tally.count("platform_sessions", day, "cancelled")

@@ -12,11 +12,18 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import duckdb
 import pytest
 
+from assets.reconciliation.reasons import REASONS
+
 ROOT = Path(__file__).resolve().parents[2]
 DAYS, PER_DAY = 2, 150
+# The fixture generates and settles the demo twice (two subprocesses with their own 900 s limit); on a shared
+# machine that exceeds the suite's default per-test timeout.
+pytestmark = pytest.mark.timeout(1800)
 
 
 def _run(args: list[str], env: dict) -> str:
@@ -43,6 +50,8 @@ def settled(tmp_path_factory):
     first = _parquet_digests(base / "warehouse")
     second_output = _run(["-m", "pipelines.demo"], env)
     manifest = json.loads((base / "landing" / "_manifest.json").read_text())
+    expected_text = (base / "landing" / manifest["expected_pricing"]["file"]).read_text()
+    manifest["expected_records"] = [json.loads(line) for line in expected_text.split("\n") if line]
     con = duckdb.connect(str(base / "warehouse" / "chargeledger.duckdb"), read_only=True)
     yield {"con": con, "manifest": manifest, "output": first_output, "rerun_output": second_output,
            "first": first, "second": _parquet_digests(base / "warehouse")}
@@ -95,3 +104,68 @@ def test_rerun_is_byte_identical_and_summary_comes_from_the_warehouse(settled):
     sessions = settled["con"].execute("select count(*) from sessions").fetchone()[0]
     assert f"sessions settled:   {sessions} (" in settled["output"]
     assert "chargeledger.duckdb" in settled["output"]
+
+
+CENT = Decimal("0.01")
+DIMENSIONS = ("energy", "time", "parking", "fixed")
+
+
+def _cents(value) -> Decimal:
+    return Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _unfaulted(settled) -> dict[tuple[str, str], dict]:
+    records = settled["manifest"]["expected_records"]
+    assert len(records) == settled["manifest"]["expected_pricing"]["sessions"]
+    return {(r["source"], r["source_id"]): r for r in records if r["fault"] is None}
+
+
+def test_engine_totals_equal_the_generators_expected_totals(settled):
+    """Every unfaulted session the sources priced: the engine's totals per dimension, excl. and incl. VAT, are
+    the generator's expected engine totals to the cent (idle fees after their grace included)."""
+    expected = _unfaulted(settled)
+    columns = ", ".join(f"p.total_{d}_cost_{side}" for d in DIMENSIONS for side in ("excl", "incl"))
+    rows = settled["con"].execute(
+        f"select s.source, s.source_id, p.tariff_id, p.currency, p.error_code, {columns}, p.total_cost_excl, "
+        "p.total_cost_incl from priced_sessions p join sessions s using (session_id)").fetchall()
+    names = [f"{d}_{side}" for d in DIMENSIONS for side in ("excl", "incl")] + ["total_excl", "total_incl"]
+    found, wrong = 0, []
+    for source, source_id, tariff_id, currency, error, *amounts in rows:
+        record = expected.get((source, source_id))
+        if record is None:
+            continue
+        found += 1
+        got = {"tariff_id": tariff_id, "currency": currency, "error": error,
+               **{n: None if a is None else _cents(a) for n, a in zip(names, amounts)}}
+        want = {"tariff_id": record["tariff_id"], "currency": record["currency"], "error": None,
+                **{n: _cents(record["engine"][n]) for n in names}}
+        if got != want:
+            wrong.append((source_id, got, want))
+    assert found == len(expected) > 100
+    assert wrong == []
+    # The demo's idle fees are priced: some sessions pay one.
+    assert sum(1 for r in expected.values() if Decimal(r["engine"]["parking_incl"]) > 0) > 10
+
+
+def test_every_reconciliation_difference_has_a_reason(settled):
+    con = settled["con"]
+    reasons = dict(con.execute("select reason_code, count(*) from reconciliation group by 1").fetchall())
+    assert set(reasons) <= set(REASONS) and "MISMATCH" not in reasons
+    assert con.execute("select count(*) from reconciliation where reason_code is null").fetchone()[0] == 0
+    # One comparison of each session's total with its own record, for every priced_sessions row.
+    assert con.execute("select count(distinct session_id) from reconciliation where counterpart = 'record'").fetchone()[0] \
+        == con.execute("select count(*) from priced_sessions").fetchone()[0]
+    expected = _unfaulted(settled)
+    rows = con.execute(
+        "select s.source, s.source_id, r.reason_code from reconciliation r join sessions s using (session_id) "
+        "where r.counterpart = 'record' and r.dimension = 'total_incl'").fetchall()
+    seen = {}
+    for source, source_id, reason in rows:
+        record = expected.get((source, source_id))
+        if record is not None:
+            # The source's per-line cents, or the idle fee Eevion charges without reporting the idle time.
+            allowed = {"IDLE_NOT_REPORTED"} if record["unreported_idle_fee"] else {"AGREES", "ROUNDING"}
+            seen[source_id] = reason if reason in allowed else f"{reason} not in {sorted(allowed)}"
+    assert len(seen) == len(expected)
+    assert [v for v in seen.values() if " not in " in v] == []
+    assert "reconciliation, engine vs each session's own record" in settled["output"]

@@ -46,7 +46,8 @@ def test_cli_writes_only_selected_sources(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--days", "1", "--sessions-per-day", "40",
                  "--sources", "ocpi_cdrs,interval_charges,reference"]) == 0
     assert "kWh by currency" in capsys.readouterr().out
-    assert {p.name for p in tmp_path.iterdir()} == {"ocpi_cdrs", "interval_charges", "reference", "_manifest.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {"ocpi_cdrs", "interval_charges", "reference", "_manifest.json",
+                                                    "_expected_pricing.jsonl"}  # the CDRs are priced
     manifest = json.loads((tmp_path / "_manifest.json").read_text())
     assert "ocpp" not in manifest["counts"]
     # Without OCPP the faults that need frames are not drawn.

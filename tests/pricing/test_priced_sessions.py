@@ -1,4 +1,4 @@
-"""`priced_sessions` on a hand-built day: exact amounts computed by hand, error codes, reconciliation, re-runs."""
+"""`priced_sessions` on a hand-built day: exact amounts computed by hand, error codes, differences, re-runs."""
 
 from __future__ import annotations
 
@@ -113,32 +113,32 @@ def test_unpriceable_sessions_are_rows_with_a_code(day):
                      "ocpp:CP-1:7": "NO_PERIODS", "eevion:e-10": "TARIFF_REFUSED"}
     assert "$.tariff.idleFee.maxPrice" in rows["eevion:e-10"]["error"]
     for sid in codes:
-        assert rows[sid]["total_cost_incl"] is None and rows[sid]["reconciliation"] == "NOT_PRICED"
+        assert rows[sid]["total_cost_incl"] is None and rows[sid]["difference_incl_vat"] is None
 
 
-def test_reconciliation_against_reported_costs(day):
+def test_differences_to_reported_costs(day):
     result = _price(day)
     rows = _rows(day)
-    status = {sid: (r["reconciliation"], r["difference_excl_vat"], r["difference_incl_vat"]) for sid, r in rows.items()
+    status = {sid: (r["difference_excl_vat"], r["difference_incl_vat"]) for sid, r in rows.items()
               if r["error_code"] is None}
     assert status == {
-        "ocpp:CP-1:1": ("MATCH", D("0.0035"), D("0.0042")),
-        "cpms:4700001": ("MISMATCH", None, D("-0.5000")),
-        "ocpi:NL-ABC:c1": ("MATCH", D("0.0000"), D("0.0000")),
-        "eevion:e-9": ("MATCH", D("0.0000"), D("0.0000")),
-        "ocpp:CP-1:8": ("CURRENCY_MISMATCH", None, None),  # reported in GBP, tariff in EUR
-        "ocpp:CP-1:10": ("NOT_REPORTED", None, None),
+        "ocpp:CP-1:1": (D("0.0035"), D("0.0042")),
+        "cpms:4700001": (None, D("-0.5000")),
+        "ocpi:NL-ABC:c1": (D("0.0000"), D("0.0000")),
+        "eevion:e-9": (D("0.0000"), D("0.0000")),
+        "ocpp:CP-1:8": (None, None),  # reported in GBP, tariff in EUR: not comparable
+        "ocpp:CP-1:10": (None, None),
     }
+    assert "reconciliation" not in day.read("priced_sessions").columns  # the reasons live in `reconciliation`
     meta = {k: v.value for k, v in result.asset_materializations_for_node("priced_sessions")[0].metadata.items()}
     assert (meta["sessions"], meta["sessions_priced"], meta["sessions_not_priced"]) == (10, 6, 4)
     assert (meta["errors_no_tariff"], meta["errors_credit_cdr"], meta["errors_no_periods"],
             meta["errors_tariff_refused"]) == (1, 1, 1, 1)
-    # 5.6442 + 6.0000 + 3.3000 + 1.1000 + 1.5600 and 4.7035 + 6 + 3 + 1 + 1.3
-    assert (meta["revenue_EUR_incl_vat"], meta["revenue_EUR_excl_vat"]) == ("17.6042", "16.0035")
-    assert meta["revenue_EUR_incl_vat_float"] == pytest.approx(17.6042)
-    assert (meta["revenue_CAD_incl_vat"], meta["revenue_CAD_excl_vat"]) == ("4.5200", "4.0000")
-    assert (meta["reconciliation_match"], meta["reconciliation_mismatch"], meta["reconciliation_not_reported"],
-            meta["reconciliation_currency_mismatch"], meta["reconciliation_not_priced"]) == (3, 1, 1, 1, 4)
+    # 5.6442 + 6.0000 + 3.3000 + 1.1000 + 1.5600 and 4.7035 + 6 + 3 + 1 + 1.3: floats, exact text in the summary
+    assert (meta["revenue_EUR_incl_vat"], meta["revenue_EUR_excl_vat"]) == (pytest.approx(17.6042), pytest.approx(16.0035))
+    assert "| EUR | 5 | 16.0035 | 17.6042 |" in meta["summary"]
+    assert (meta["revenue_CAD_incl_vat"], meta["revenue_CAD_excl_vat"]) == (pytest.approx(4.52), pytest.approx(4.0))
+    assert not [k for k in meta if k.endswith("_float")]
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {"one_row_per_session": True, "schema": True}
 

@@ -87,7 +87,7 @@ def test_consumption_reads_the_stored_tariffs(tmp_warehouse, landed_tariffs, ref
     _run(tmp_warehouse, landed_tariffs)
     sessions = pl.DataFrame({"session_id": ["s1", "s2"], "tariff_ids": [["UNKNOWN", "T-TIME"], ["e1"]]})
     rules, chosen = tariff_rules(tmp_warehouse, sessions)
-    assert chosen == {"s1": "T-TIME", "s2": "e1"}
+    assert chosen == {"s1": ("T-TIME", "T-TIME"), "s2": ("e1", "e1")}
     assert set(rules) == {"T-TIME", "e1"}
 
 
