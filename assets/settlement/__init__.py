@@ -8,7 +8,6 @@ import dagster as dg
 
 from assets.settlement import tables  # noqa: F401  (registers the tables for the analyst catalog)
 from assets.settlement.assets import MONTHLY_GROUP, SETTLEMENT_ASSETS
-from assets.settlement.partitions import monthly
 
 settlement_audit = dg.AssetSpec(
     "settlement_audit", group_name="settlement",
@@ -17,7 +16,7 @@ settlement_audit = dg.AssetSpec(
     kinds={"parquet"})
 
 monthly_settlement = dg.define_asset_job(
-    name="monthly_settlement", selection=dg.AssetSelection.groups(MONTHLY_GROUP), partitions_def=monthly,
+    name="monthly_settlement", selection=dg.AssetSelection.groups(MONTHLY_GROUP),
     description="The month's settlement statement and station report, from every settlement date of the month.")
 
 monthly_settlement_schedule = dg.build_schedule_from_partitioned_job(

@@ -22,6 +22,8 @@ from resources.warehouse import WarehouseResource
 
 MAX_DAYS = 93
 RESETTLE_TAG = "chargeledger/resettle_run"
+RESETTLEMENT_JOB = "resettlement"
+"""The code location's job that re-settles one day (every settlement-side asset of the partition)."""
 TOTALS = ("sessions", "revenue_excl_vat", "revenue_incl_vat", "electricity_bought", "gross_margin")
 
 
@@ -91,12 +93,10 @@ def audit_summary(audit: pl.DataFrame) -> str:
                    "statement totals before and after in settlement_audit.")
 def resettle_days(context: dg.OpExecutionContext, config: ResettleConfig, warehouse: WarehouseResource) -> None:
     """See the module docstring."""
-    from pipelines.definitions import defs  # the job of the code location; imported late (it imports this module)
-
     days = requested_days(config)
     record = context.instance.get_run_record_by_id(context.run_id)
     requested_at = record.create_timestamp.astimezone(dt.timezone.utc) if record else dt.datetime.now(dt.timezone.utc)
-    resettlement = defs.resolve_job_def("resettlement")
+    resettlement = context.repository_def.get_job(RESETTLEMENT_JOB)
     frames = []
     for day in days:
         before = day_totals(warehouse, day)
