@@ -96,6 +96,7 @@ def resettle_days(context: dg.OpExecutionContext, config: ResettleConfig, wareho
     days = requested_days(config)
     record = context.instance.get_run_record_by_id(context.run_id)
     requested_at = record.create_timestamp.astimezone(dt.timezone.utc) if record else dt.datetime.now(dt.timezone.utc)
+    # the code location's own job (a run launched from the UI or a schedule always knows its repository)
     resettlement = context.repository_def.get_job(RESETTLEMENT_JOB)
     frames = []
     for day in days:
