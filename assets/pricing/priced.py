@@ -16,6 +16,7 @@ import polars as pl
 import assets.consumption.tables  # noqa: F401  (registers charging_periods)
 import assets.reference.tables  # noqa: F401  (registers evses)
 import assets.sessions.tables  # noqa: F401  (registers sessions)
+from assets.finance_metadata import markdown, money_metadata, money_table
 from assets.pricing.session_tariffs import choose, evse_tariff_lists
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
 from resources.warehouse import WarehouseResource
@@ -162,12 +163,11 @@ def summarise(table: pl.DataFrame, periods: pl.DataFrame, sessions: pl.DataFrame
     for code, count in table.filter(pl.col("error_code").is_not_null()).group_by("error_code").len() \
             .sort("error_code").iter_rows():
         metadata[f"errors_{code.lower()}"] = count
-    for currency, excl, incl in priced.group_by("currency").agg(pl.col("total_cost_excl").sum(),
-                                                              pl.col("total_cost_incl").sum()).sort("currency").iter_rows():
-        metadata[f"revenue_{currency}_incl_vat"] = str(incl)
-        metadata[f"revenue_{currency}_incl_vat_float"] = float(incl)
-        metadata[f"revenue_{currency}_excl_vat"] = str(excl)
-        metadata[f"revenue_{currency}_excl_vat_float"] = float(excl)
+    revenue = priced.group_by("currency").agg(pl.col("total_cost_excl").sum(), pl.col("total_cost_incl").sum()) \
+        .sort("currency").rows()
+    metadata |= money_metadata("revenue", [(c, excl) for c, excl, _ in revenue], "excl_vat")
+    metadata |= money_metadata("revenue", [(c, incl) for c, _, incl in revenue], "incl_vat")
+    metadata["revenue"] = markdown(money_table(["currency", "revenue excl. VAT", "revenue incl. VAT"], revenue))
     for status in ("MATCH", "MISMATCH", "NOT_REPORTED", "CURRENCY_MISMATCH", "NOT_PRICED"):
         metadata[f"reconciliation_{status.lower()}"] = int((table["reconciliation"] == status).sum())
     return metadata

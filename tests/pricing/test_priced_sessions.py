@@ -134,9 +134,11 @@ def test_reconciliation_against_reported_costs(day):
     assert (meta["errors_no_tariff"], meta["errors_credit_cdr"], meta["errors_no_periods"],
             meta["errors_tariff_refused"]) == (1, 1, 1, 1)
     # 5.6442 + 6.0000 + 3.3000 + 1.1000 + 1.5600 and 4.7035 + 6 + 3 + 1 + 1.3
-    assert (meta["revenue_EUR_incl_vat"], meta["revenue_EUR_excl_vat"]) == ("17.6042", "16.0035")
-    assert meta["revenue_EUR_incl_vat_float"] == pytest.approx(17.6042)
-    assert (meta["revenue_CAD_incl_vat"], meta["revenue_CAD_excl_vat"]) == ("4.5200", "4.0000")
+    # one float per currency for the plots, the exact text in the Markdown (assets/finance_metadata.py)
+    assert (meta["revenue_EUR_incl_vat"], meta["revenue_EUR_excl_vat"]) == (17.6042, 16.0035)
+    assert (meta["revenue_CAD_incl_vat"], meta["revenue_CAD_excl_vat"]) == (4.52, 4.0)
+    assert "| EUR | 16.0035 | 17.6042 |" in meta["revenue"] and "| CAD | 4.0000 | 4.5200 |" in meta["revenue"]
+    assert not any(key.endswith("_float") for key in meta)
     assert (meta["reconciliation_match"], meta["reconciliation_mismatch"], meta["reconciliation_not_reported"],
             meta["reconciliation_currency_mismatch"], meta["reconciliation_not_priced"]) == (3, 1, 1, 1, 4)
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
