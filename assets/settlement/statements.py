@@ -18,7 +18,7 @@ from assets.pricing.tables import AMOUNT_NAMES
 from assets.settlement.inputs import SettlementInputs
 from assets.settlement.tables import (MONEY, RATE, SETTLEMENT_STATEMENT_EXCEPTIONS, SETTLEMENT_STATEMENT_VAT,
                                       SETTLEMENT_STATEMENTS)
-from assets.settlement.vat import ADJUSTMENT, derived_rate, tariff_rates
+from assets.settlement.vat import ADJUSTMENT, assign_rates, tariff_rates
 
 NO_PRICED_ROW = "NO_PRICED_ROW"
 """Code for a settled session that priced_sessions has no row for (pricing not run for its day)."""
@@ -95,7 +95,7 @@ def statement_rows(sessions: pl.DataFrame, electricity: pl.DataFrame) -> pl.Data
 
 
 def amount_lines(sessions: pl.DataFrame, tariffs: dict[str, str]) -> pl.DataFrame:
-    """Per priced session: one line per non-zero dimension amount (and adjustment), with its VAT rate."""
+    """Per priced session: one line per non-zero dimension amount (and adjustment), with its VAT rate (vat.py)."""
     priced = sessions.filter(pl.col("error_code").is_null())
     sum_excl = pl.sum_horizontal([pl.col(f"total_{n}_cost_excl").fill_null(ZERO) for n in AMOUNT_NAMES])
     sum_incl = pl.sum_horizontal([pl.col(f"total_{n}_cost_incl").fill_null(ZERO) for n in AMOUNT_NAMES])
@@ -114,16 +114,10 @@ def amount_lines(sessions: pl.DataFrame, tariffs: dict[str, str]) -> pl.DataFram
     rates = pl.DataFrame(
         [{"tariff_id": t, "dimension": d, "tariff_rate": r} for (t, d), r in known.items()],
         schema={"tariff_id": pl.String(), "dimension": pl.String(), "tariff_rate": RATE})
-    lines = lines.join(rates, on=["tariff_id", "dimension"], how="left")
-    # Derived only where the tariff cannot say: a few rows, computed exactly in Decimal.
-    derived = [derived_rate(e, i) if r is None else None
-               for e, i, r in lines.select("excl", "incl", "tariff_rate").iter_rows()]
-    return lines.with_columns(pl.Series("derived_rate", derived, dtype=RATE)).with_columns(
-        pl.coalesce("tariff_rate", "derived_rate").alias("vat_rate"),
-        pl.when(pl.col("tariff_rate").is_not_null()).then(pl.lit("tariff"))
-        .when(pl.col("derived_rate").is_not_null()).then(pl.lit("derived")).otherwise(pl.lit("undetermined"))
-        .alias("vat_rate_source"),
-    )
+    lines = lines.join(rates, on=["tariff_id", "dimension"], how="left").sort("session_id", "dimension")
+    assigned = assign_rates(list(lines.select("session_id", "dimension", "excl", "incl", "tariff_rate").iter_rows()))
+    return lines.with_columns(pl.Series("vat_rate", [r for r, _ in assigned], dtype=RATE),
+                              pl.Series("vat_rate_source", [s for _, s in assigned], dtype=pl.String))
 
 
 def vat_rows(lines: pl.DataFrame) -> pl.DataFrame:

@@ -77,9 +77,10 @@ SETTLEMENT_STATEMENT_VAT = TableSpec(
     sort_by=("operator_id", "currency", "vat_rate", "vat_rate_source"),
     column_docs=PERIOD_DOCS | {
         "vat_rate": "Tax rate in percent (e.g. 20.0000; 13.0000 for GST+PST named taxes added together).",
-        "vat_rate_source": "tariff: the rate every price component of that dimension carries in the session's "
-                           "tariff; derived: (incl - excl) / excl of the amount, 4 decimals, when the tariff "
-                           "has several rates for the dimension or a min/max price adjusted the total.",
+        "vat_rate_source": "How the rate was found (assets/settlement/vat.py), joined by + when several: tariff (the "
+                           "tariff's one rate for the dimension, checked against the amounts), derived (the simplest "
+                           "rate that fits excl and incl), session (the session's one rate, for rounding and min/max "
+                           "adjustments and amounts too small to show a rate), undetermined (null rate).",
         "sessions": "Sessions with a non-zero amount at this rate.",
         "amount_excl_vat": "Sum of the session dimension amounts excl. VAT at this rate.",
         "vat_amount": "amount_incl_vat - amount_excl_vat.",

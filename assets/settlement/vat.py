@@ -1,10 +1,16 @@
-"""The VAT rate of each priced amount: from the tariff when it is unambiguous, else from the amounts.
+"""The VAT rate of each priced amount, checked against the amounts themselves.
 
 The engine prices a component with its own `vat`, else with the tariff's named taxes added together (e.g.
-GST 5 % + PST 7 % = 12 %), and with no tax at all when the tariff says `tax_included = N/A`. A dimension's
-rate is known from the tariff when every component of that dimension carries the same effective rate.
-Otherwise (several rates for one dimension, an unknown tariff, or the part of a total that a min/max price
-moved) the rate is derived from the amounts, (incl - excl) / excl in percent, 4 decimals half-up.
+GST 5 % + PST 7 % = 12 %), and with no tax when the tariff says `tax_included = N/A`. The tariff a session
+was priced with is not always the one in `tariffs` (a tariff sealed in the session record wins), so a rate
+is only taken when it fits the amounts: excl x rate / 100 equals incl - excl within what rounding both
+amounts to 4 decimals allows (`fits`). In order:
+1. `tariff`: the one rate every component of that dimension carries in the `tariffs` row, if it fits;
+2. `derived`: the simplest non-negative rate (fewest decimals, up to 4) that fits the amounts;
+3. `session`: for an amount too small to show a rate, and for the `adjustment` (the part of a total that
+   its dimension amounts do not explain: rounding of the total, a min/max price), the session's rate when
+   all its other amounts have one;
+4. otherwise the rate is null (`undetermined`); the amounts still count in the statement.
 """
 
 from __future__ import annotations
@@ -52,8 +58,52 @@ def tariff_rates(tariff_documents: dict[str, str]) -> dict[tuple[str, str], Deci
     return rates
 
 
+HALF_UNIT = Decimal("0.00005")
+
+
+def fits(excl: Decimal, incl: Decimal, rate: Decimal) -> bool:
+    """Whether taxing excl at `rate` percent gives incl, within the rounding of both to 4 decimals.
+
+    With excl and incl each within half a unit of the 4th decimal of the exact amounts, excl x rate/100 can
+    miss incl - excl by at most half a unit x (2 + rate/100)."""
+    return abs(excl * rate / 100 - (incl - excl)) <= HALF_UNIT * (2 + rate / 100)
+
+
 def derived_rate(excl: Decimal, incl: Decimal) -> Decimal | None:
-    """(incl - excl) / excl in percent, 4 decimals half-up; None when excl is 0 (no basis to derive from)."""
-    if excl == 0:
+    """The simplest non-negative rate that fits the amounts, or None (no basis: 0 or too small an amount)."""
+    if excl <= 0 or incl < excl:
         return None
-    return ((incl - excl) * 100 / excl).quantize(RATE_QUANTUM, rounding=ROUND_HALF_UP)
+    exact = (incl - excl) * 100 / excl
+    for places in range(5):
+        rate = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if fits(excl, incl, rate):
+            return rate.quantize(RATE_QUANTUM)
+    return None
+
+
+def assign_rates(lines: list[tuple[str, str, Decimal, Decimal, Decimal | None]]) -> list[tuple[Decimal | None, str]]:
+    """(session_id, dimension, excl, incl, tariff rate or None) per line -> (rate, source), in the module's order."""
+    out: list[tuple[Decimal | None, str] | None] = []
+    session_rates: dict[str, set[Decimal]] = {}
+    for session_id, dimension, excl, incl, tariff_rate in lines:
+        found: tuple[Decimal | None, str] | None = None
+        if dimension != ADJUSTMENT:
+            if tariff_rate is not None and fits(excl, incl, tariff_rate):
+                found = (tariff_rate, "tariff")
+            elif (rate := derived_rate(excl, incl)) is not None:
+                found = (rate, "derived")
+        if found is not None:
+            session_rates.setdefault(session_id, set()).add(found[0])
+        out.append(found)
+    resolved = []
+    for (session_id, _, excl, incl, _), found in zip(lines, out):
+        if found is None:
+            rates = session_rates.get(session_id, set())
+            if len(rates) == 1:
+                found = (next(iter(rates)), "session")
+            elif (rate := derived_rate(excl, incl)) is not None:
+                found = (rate, "derived")
+            else:
+                found = (None, "undetermined")
+        resolved.append(found)
+    return resolved

@@ -90,7 +90,7 @@ def test_day_statement_two_currencies_two_vat_rates(warehouse):
     vat = [(r["operator_id"], r["currency"], r["vat_rate"], r["vat_rate_source"], r["sessions"], r["amount_excl_vat"],
             r["vat_amount"], r["amount_incl_vat"]) for r in _rows(warehouse, "settlement_statement_vat", "day", DAY)]
     assert vat == [
-        ("GB-VLT", "GBP", D("20.0000"), "derived+tariff", 2, D("10.5000"), D("2.1000"), D("12.6000")),
+        ("GB-VLT", "GBP", D("20.0000"), "session+tariff", 2, D("10.5000"), D("2.1000"), D("12.6000")),
         ("NL-GRX", "EUR", D("9.0000"), "tariff", 1, D("1.0000"), D("0.0900"), D("1.0900")),
         ("NL-GRX", "EUR", D("21.0000"), "tariff", 2, D("4.5000"), D("0.9450"), D("5.4450")),
     ]
@@ -134,3 +134,17 @@ def test_month_is_recomputed_from_its_days_and_reruns_are_byte_identical(warehou
     before = {f: f.read_bytes() for f in files}
     _materialize(monthly_settlement_statements, warehouse, "2026-10-01")
     assert {f: f.read_bytes() for f in files} == before
+
+
+def test_vat_rate_of_each_amount():
+    from assets.settlement.vat import assign_rates
+
+    lines = [
+        ("a", "energy", D("3.0000"), D("3.6300"), D("21.0000")),  # the tariff's rate fits
+        ("b", "energy", D("10.0000"), D("11.3000"), D("0.0000")),  # tariffs row says N/A, the amounts say 13 %
+        ("b", "adjustment", D("0.0001"), D("0.0000"), None),  # the total's rounding: the session's rate
+        ("c", "energy", D("2.5000"), D("2.9988"), None),  # 2.5 x 19.95 % = 0.49875: the simplest rate that fits
+        ("d", "adjustment", D("-0.0011"), D("0.0000"), None),  # nothing to go by
+    ]
+    assert assign_rates(lines) == [(D("21.0000"), "tariff"), (D("13.0000"), "derived"), (D("13.0000"), "session"),
+                                   (D("19.9500"), "derived"), (None, "undetermined")]
