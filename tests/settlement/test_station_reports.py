@@ -98,3 +98,52 @@ def test_comparison_with_eevion_lists_only_what_differs():
         ("total", "total_cost_cents", D("2521.0000"), D("2523.0000"), D("2.0000")),
         ("average", "total_cost_cents", D("1260.5000"), D("1261.5000"), D("1.0000")),
     ]
+
+
+def test_assets_write_day_and_month_reports_byte_identically(tmp_warehouse):
+    import dagster as dg
+
+    import assets.reference.tables as reference_tables
+    from assets.settlement.assets import monthly_station_reports, station_reports
+    from tests.settlement.builders import write_electricity, write_priced, write_sessions
+
+    day = dt.date(2026, 10, 25)
+    location = json.dumps({"id": "LOC-1", "state": "ON", "country_code": "CA"})
+    tmp_warehouse.write_partition(reference_tables.LOCATIONS, pl.DataFrame(
+        [{"location_id": "LOC-1", "operator_id": "CA-MPL", "country_code": "CA", "party_id": "MPL", "name": "Depot",
+          "city": "Toronto", "time_zone": "America/Toronto", "evse_count": 2, "raw_payload": location}],
+        schema=reference_tables.LOCATIONS.schema))
+    write_sessions(tmp_warehouse, day, [
+        {"session_id": "x1", "operator_id": "CA-MPL", "location_id": "LOC-1", "evse_uid": "E1", "currency": "CAD",
+         "energy_wh": 12000.0, "customer_id": "c1", "auth_method": "AUTH_REQUEST"},
+        {"session_id": "x2", "operator_id": "CA-MPL", "location_id": "LOC-1", "evse_uid": "E2", "currency": "CAD",
+         "energy_wh": 0.0, "customer_id": "c2", "emsp_id": "NL-ABC"},
+        {"session_id": "x3", "operator_id": "CA-MPL", "location_id": "LOC-1", "evse_uid": "E2", "currency": "CAD",
+         "energy_wh": 3000.0, "is_credit": True}])
+    write_priced(tmp_warehouse, day, [
+        {"session_id": "x1", "operator_id": "CA-MPL", "currency": "CAD", "total_cost_excl": D("4.0044"),
+         "total_cost_incl": D("4.5250")},
+        {"session_id": "x2", "operator_id": "CA-MPL", "currency": "CAD", "error_code": "NO_PERIODS"},
+        {"session_id": "x3", "operator_id": "CA-MPL", "currency": "CAD", "error_code": "CREDIT_CDR"}])
+    write_electricity(tmp_warehouse, day, [{"session_id": "x1", "electricity_cost": D("1.6649"), "currency": "CAD"}])
+
+    def run():
+        assert dg.materialize([station_reports], partition_key=day.isoformat(), resources={"warehouse": tmp_warehouse}).success
+        assert dg.materialize([monthly_station_reports], partition_key="2026-10-01",
+                              resources={"warehouse": tmp_warehouse}).success
+        return {f: f.read_bytes() for f in sorted(Path(tmp_warehouse.root).glob("station_report*/**/*.parquet"))}
+
+    first = run()
+    assert run() == first and len(first) == 3  # day, month, (empty) Eevion differences
+    for period, start in (("day", day), ("month", dt.date(2026, 10, 1))):
+        report = tmp_warehouse.read("station_reports", period=period, period_start=start)
+        regions = _by_key(report, "region")
+        # x3 is a credit CDR: not a session of the report; x2 has no energy and no price
+        assert (regions["ON"]["count"], regions["ON"]["cancel_count"], regions["ON"]["unpriced_count"]) == (2.0, 1.0, 1.0)
+        assert regions["ON"]["total_cost_cents"] == D("453")  # 4.5250 half-up
+        assert regions["ON"]["total_energy_cost_cents"] == D("166")
+        assert regions["ON"]["unique_customers"] == 2
+        assert regions["ON"]["most_common_start_with"] == "Card"  # Card 1, Roaming 1: the tie goes alphabetically
+        stations = _by_key(report, "station")
+        assert stations["average"]["count"] == 1.0 and stations["average"]["total_cost_cents"] == D("226.5")
+        assert _by_key(report, "site")["LOC-1"]["location"] == "Depot"
