@@ -50,10 +50,15 @@ def dimension_rates(tariff: Tariff) -> dict[str, Decimal]:
 
 
 def tariff_rates(tariff_documents: dict[str, str]) -> dict[tuple[str, str], Decimal]:
-    """(tariff_id, amount column) -> rate, for every canonical tariff JSON that parses."""
+    """(tariff_id, amount column) -> rate, for every canonical tariff JSON that parses; a tariff that does not
+    (it could not have priced anything) simply gives no rate, and its sessions' rates are derived."""
     rates: dict[tuple[str, str], Decimal] = {}
     for tariff_id, document in sorted(tariff_documents.items()):
-        for column, rate in dimension_rates(parse_tariff(json.loads(document))).items():
+        try:
+            tariff = parse_tariff(json.loads(document))
+        except (ValueError, TypeError):  # OcpiFormatError and TariffModelError are ValueErrors
+            continue
+        for column, rate in dimension_rates(tariff).items():
             rates[(tariff_id, column)] = rate
     return rates
 
