@@ -89,6 +89,14 @@ def audit_summary(audit: pl.DataFrame) -> str:
                      "revenue_incl_vat_before", "revenue_incl_vat_after", "changed").rows())
 
 
+def write_audit(warehouse: WarehouseResource, frames: list[pl.DataFrame], run_id: str) -> pl.DataFrame:
+    """The run's audit partition, then the catalog (so the view covers it)."""
+    audit = pl.concat(frames) if frames else SETTLEMENT_AUDIT.empty_frame()
+    warehouse.write_partition(SETTLEMENT_AUDIT, audit, run_id=run_id)
+    warehouse.refresh_catalog()
+    return audit
+
+
 @dg.op(description="Re-settle the requested days one by one (a `resettlement` run each) and record the "
                    "statement totals before and after in settlement_audit.")
 def resettle_days(context: dg.OpExecutionContext, config: ResettleConfig, warehouse: WarehouseResource) -> None:
@@ -105,12 +113,13 @@ def resettle_days(context: dg.OpExecutionContext, config: ResettleConfig, wareho
             instance=context.instance, partition_key=day.isoformat(), raise_on_error=False,
             tags={RESETTLE_TAG: context.run_id}, run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}})
         if not result.success:
-            raise dg.Failure(f"re-settling {day} failed (run {result.run_id}); nothing recorded for it or later days",
+            # the days already re-settled are audited; this day and later ones were not re-settled
+            write_audit(warehouse, frames, context.run_id)
+            raise dg.Failure(f"re-settling {day} failed (run {result.run_id}); the days before it are in "
+                             "settlement_audit, this day and later days were not re-settled",
                              metadata={"failed_run": result.run_id})
         frames.append(audit_rows(day, before, day_totals(warehouse, day), config, context.run_id, requested_at))
         context.log.info(f"re-settled {day} (run {result.run_id})")
-    audit = pl.concat(frames) if frames else SETTLEMENT_AUDIT.empty_frame()
-    warehouse.write_partition(SETTLEMENT_AUDIT, audit, run_id=context.run_id)
-    warehouse.refresh_catalog()
+    audit = write_audit(warehouse, frames, context.run_id)
     context.log_event(dg.AssetObservation(asset_key="settlement_audit", metadata={
         "days": len(days), "rows_changed": int(audit["changed"].sum()), "audit": markdown(audit_summary(audit))}))
