@@ -9,7 +9,7 @@ export CHARGELEDGER_WAREHOUSE ?= $(CURDIR)/data/warehouse
 DEMO_SEED ?= 7
 DEMO_ARGS ?=
 
-.PHONY: help setup demo generate settle test ui bench gateway webhook standins quotes clean
+.PHONY: help setup demo generate settle test test-ui ui bench gateway webhook standins quotes clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -36,6 +36,11 @@ demo: generate settle  ## set up, generate the demo fleet, settle it, print wher
 
 test: setup  ## set up and run the whole test suite
 	$(BIN)/python -m pytest
+
+test-ui: setup  ## browser test of the finance UI (headless Chromium from Debian's packages, installed if missing)
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
+		|| { echo "test-ui needs Debian's chromium: run as root or sudo apt-get install chromium"; exit 1; }
+	CHARGELEDGER_UI_TESTS=1 $(BIN)/python -m pytest tests/ui -q
 
 ui: setup  ## the Dagster UI on the same data (http://127.0.0.1:3000)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -16,6 +16,7 @@ import assets.invoicing as invoicing
 import assets.partner_settlement as partner_settlement
 import assets.pricing as pricing
 import assets.reconciliation as reconciliation
+import assets.settlement as settlement
 import sensors.api_polling as api_polling
 import sensors.monthly as monthly
 import sensors.webhooks as webhooks
@@ -26,7 +27,7 @@ from assets.ingest.partners import assets as partner_assets
 from assets.partitions import daily
 from assets.reference import assets as reference_assets
 from assets.sessions import assets as session_assets
-from pipelines.jobs import nightly_settlement, refresh_reference, resettlement
+from pipelines.jobs import nightly_settlement, refresh_reference, resettle, resettlement
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 from sensors.landing_files import build_landing_sensor
@@ -47,7 +48,7 @@ def _core() -> dg.Definitions:
     return dg.Definitions(
         assets=dg.load_assets_from_modules([reference_assets, ocpi_cdr_assets, interval_charge_assets,
                                             partner_assets, session_assets]),
-        jobs=[nightly_settlement, resettlement, refresh_reference],
+        jobs=[nightly_settlement, resettlement, resettle, refresh_reference],
         schedules=[build_nightly_schedule(nightly_settlement)],
         sensors=[
             build_late_data_sensor(nightly_settlement, resettlement),
@@ -72,8 +73,8 @@ def build_definitions() -> dg.Definitions:
     """Every domain merged, plus the analyst catalog, which runs after every other daily asset."""
     domains = dg.Definitions.merge(_core(), ocpp_ingest.defs, platform_ingest.defs, eevion_ingest.defs,
                                    api_polling.defs, webhooks.defs, consumption.defs, pricing.defs,
-                                   reconciliation.defs, export.defs, partner_settlement.defs, invoicing.defs,
-                                   monthly.defs)
+                                   reconciliation.defs, settlement.defs, export.defs, partner_settlement.defs,
+                                   invoicing.defs, monthly.defs)
     catalog = dg.Definitions(assets=[build_analyst_catalog(_daily_asset_keys(domains))])
     return dg.Definitions.merge(domains, catalog)
 

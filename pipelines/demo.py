@@ -8,10 +8,13 @@ analyst would see).
 
 import datetime as dt
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 
 import dagster as dg
 import duckdb
 
+from assets.invoicing import invoice_lines as _invoice_lines
+from assets.partner_settlement import partner_settlement_lines as _partner_settlement_lines
 from pipelines.definitions import defs
 from sensors.late_data import late_settlement_dates
 
@@ -35,12 +38,13 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None) -> None:
+def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None,
+         run_config: dict | None = None) -> None:
     job = defs.resolve_job_def(job_name)
     # Step events go to the run's event log (make ui); the terminal only shows warnings and errors.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
-                                    run_config=quiet)
+                                    run_config=quiet | (run_config or {}))
     failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
     label = f"{job_name}[{partition_key}]" if partition_key else job_name
     if not result.success:
@@ -48,6 +52,12 @@ def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None 
     status = "ok" if not failed_checks else f"ok, {len(failed_checks)} failed check(s): " + ", ".join(
         f"{c.asset_key.to_user_string()}.{c.check_name}" for c in failed_checks)
     print(f"  {label}: {status}")
+
+
+def settled_months(warehouse) -> list[str]:
+    """The first day of every month that has a settlement date (the monthly partitions to run)."""
+    dates = {p["settlement_date"] for p in warehouse.partitions("sessions")}
+    return sorted({d[:8] + "01" for d in dates if _is_date(d)})
 
 
 def main() -> None:
@@ -63,8 +73,19 @@ def main() -> None:
         _run("nightly_settlement", instance, day)
         for stale in late_settlement_dates(warehouse, dt.date.fromisoformat(day)):
             _run("resettlement", instance, stale.isoformat())
+    for month in settled_months(warehouse):
+        _run("monthly_settlement", instance, month)
+        # The demo issues on the 1st of the next month, as the schedule would, so re-runs give the same documents.
+        _run("monthly_invoicing", instance, month, {"ops": {"invoices": {"config": {"issued_on": next_month(month)}}}})
     export_home_charges(instance, warehouse)
     print_summary(str(warehouse.catalog_path))
+
+
+def next_month(month: str) -> str:
+    """The first day of the month after the month key `YYYY-MM-01`."""
+    first = dt.date.fromisoformat(month)
+    return (first.replace(year=first.year + 1, month=1) if first.month == 12
+            else first.replace(month=first.month + 1)).isoformat()
 
 
 def export_home_charges(instance: dg.DagsterInstance, warehouse) -> None:
@@ -102,6 +123,96 @@ def export_home_charges(instance: dg.DagsterInstance, warehouse) -> None:
     print(f"  Charge API export (loopback stand-in) of {len(dates)} date(s): {totals['sent']} sent, "
           f"{totals['duplicate']} duplicate, {totals['rejected']} rejected, {totals['pending']} pending"
           + (f", {totals['already_delivered']} already delivered earlier" if totals["already_delivered"] else ""))
+
+
+# -- the summary: one small function per section, each reading the analyst catalog ------------------------
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the catalog has a view for `name` with rows (sections of tables not built yet are skipped)."""
+    found = con.execute("select count(*) from duckdb_views() where view_name = ?", [name]).fetchone()[0]
+    return bool(found) and con.execute(f'select count(*) from "{name}"').fetchone()[0] > 0
+
+
+def _money(amount: Decimal | None) -> str:
+    """An exact amount shown to the cent (half-up), with thousands separators."""
+    return f"{(amount or Decimal(0)).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,}"
+
+
+def pipeline_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What was processed: sessions, energy, sources' reported revenue, electricity, quarantine."""
+    sessions, kwh, empty = con.execute(
+        "select count(*), coalesce(sum(energy_wh), 0) / 1000, count(*) filter (where energy_wh = 0) from sessions"
+    ).fetchone()
+    lines = ["Processed",
+             f"  sessions settled:   {sessions} ({empty} of them cancelled or without energy)",
+             f"  energy delivered:   {kwh:,.3f} kWh"]
+    for currency, excl, incl in con.execute(
+        "select currency, sum(reported_cost_excl_vat), sum(reported_cost_incl_vat) from sessions "
+        "where not is_credit and currency is not null group by currency order by currency"
+    ).fetchall():
+        lines.append(f"  reported by the sources {currency}: {_money(excl)} excl. VAT, {_money(incl)} incl. VAT")
+    quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
+    lines.append(f"  quarantined records: {quarantined}")
+    for code, count in con.execute(
+        "select reason_code, count(*) from quarantine group by 1 order by 2 desc, 1 limit 12").fetchall():
+        lines.append(f"    {code:<28}{count}")
+    return lines
+
+
+def statement_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The monthly settlement statement per operator: what finance reads first."""
+    if not _has_table(con, "settlement_statements"):
+        return []
+    lines = ["Monthly settlement statement per operator (settlement_statements, period = 'month'; engine prices)"]
+    rows = con.execute(
+        "select strftime(period_start, '%Y-%m'), operator_id, currency, sessions, sessions_not_priced, "
+        "energy_wh / 1000, revenue_excl_vat, vat_amount, revenue_incl_vat, electricity_bought, "
+        "sessions_without_electricity_cost, gross_margin from settlement_statements where period = 'month' "
+        "order by 1, 2, 3").fetchall()
+    for month, operator, currency, n, unpriced, kwh, excl, vat, incl, bought, unknown, margin in rows:
+        lines.append(f"  {month} {operator or '(no operator)'} {currency or ''}: {n} sessions, {kwh:,.3f} kWh; "
+                     f"revenue {_money(excl)} + VAT {_money(vat)} = {_money(incl)}; electricity bought "
+                     f"{_money(bought)}; gross margin {_money(margin)}")
+        rates = con.execute(
+            "select vat_rate, amount_excl_vat, vat_amount from settlement_statement_vat where period = 'month' "
+            "and strftime(period_start, '%Y-%m') = ? and operator_id is not distinct from ? "
+            "and currency is not distinct from ? order by vat_rate", [month, operator, currency]).fetchall()
+        if rates:
+            lines.append("      VAT " + "; ".join(
+                f"{'rate undetermined' if rate is None else f'{rate.normalize():f}%'}: {_money(excl)} + {_money(vat)}"
+                for rate, excl, vat in rates))
+        codes = con.execute(
+            "select code, records from settlement_statement_exceptions where period = 'month' and kind = 'NOT_PRICED' "
+            "and strftime(period_start, '%Y-%m') = ? and operator_id is not distinct from ? order by 2 desc, 1",
+            [month, operator]).fetchall()
+        if unpriced or unknown:
+            lines.append(f"      not priced: {unpriced} (" + ", ".join(f"{c} {r}" for c, r in codes) + ")"
+                         + (f"; {unknown} sessions without an electricity rate for every interval" if unknown else ""))
+    return lines
+
+
+def partner_settlement_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Partner settlements per operator × eMSP × month (assets/partner_settlement)."""
+    if not _has_table(con, "partner_settlements"):
+        return []
+    return _partner_settlement_lines(defs.resources["warehouse"])
+
+
+def invoice_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Invoices issued: documents per type, totals per currency, where the PDFs are (assets/invoicing)."""
+    if not _has_table(con, "invoices"):
+        return []
+    return _invoice_lines(defs.resources["warehouse"])
+
+
+def export_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Home charges delivered to the Charge API (the export log's catalog view)."""
+    if not _has_table(con, "charge_exports"):
+        return []
+    rows = con.execute("select status, count(*) from charge_exports group by 1 order by 1").fetchall()
+    return ["Charge API export (charge_exports)", "  " + ", ".join(f"{status}: {n}" for status, n in rows)]
+
+
 # Each session's total against its own record: the incl. VAT total, else the excl. one when the source
 # reports no incl. figure (the same pick as assets.reconciliation.build.session_reasons).
 SESSION_REASONS_SQL = """
@@ -131,46 +242,24 @@ def reconciliation_lines(con) -> list[str]:
     return lines
 
 
+SECTIONS = (pipeline_lines, statement_lines, partner_settlement_lines, invoice_lines, export_lines,
+            reconciliation_lines)
+
+
 def print_summary(catalog: str) -> None:
-    """Figures read back from the analyst catalog."""
+    """Figures read back from the analyst catalog, section by section, then where the results are."""
     con = duckdb.connect(catalog, read_only=True)
-    sessions, kwh, empty = con.execute(
-        "select count(*), coalesce(sum(energy_wh), 0) / 1000, count(*) filter (where energy_wh = 0) from sessions"
-    ).fetchone()
-    print("\nSummary (from the analyst catalog)")
-    print(f"  sessions settled:   {sessions} ({empty} of them cancelled or without energy)")
-    print(f"  energy delivered:   {kwh:,.3f} kWh")
-    for currency, excl, incl in con.execute(
-        "select currency, sum(reported_cost_excl_vat), sum(reported_cost_incl_vat) from sessions "
-        "where not is_credit and currency is not null group by currency order by currency"
-    ).fetchall():
-        print(f"  revenue {currency}:        {excl:,.2f} excl. VAT, {incl or 0:,.2f} incl. VAT (as reported by the sources)")
-    unpriced = con.execute("select count(*) from sessions where reported_cost_excl_vat is null").fetchone()[0]
-    print(f"  sessions without a reported price (metered or interval data only): {unpriced}")
-    for currency, n, incl, errors in con.execute(
-        "select currency, count(*) filter (where error_code is null), sum(total_cost_incl), "
-        "count(*) filter (where error_code is not null) from priced_sessions group by currency order by currency"
-    ).fetchall():
-        print(f"  priced by the engine {currency or '(no tariff)'}: {n} sessions, {incl or 0:,.2f} incl. VAT; "
-              f"{errors} not priced (see priced_sessions.error_code)")
-    for currency, n, cost, unknown in con.execute(
-        "select currency, count(*) filter (where electricity_cost is not null), sum(electricity_cost), "
-        "count(*) filter (where electricity_cost is null) from session_electricity_cost "
-        "group by currency order by currency nulls last"
-    ).fetchall():
-        print(f"  electricity bought {currency or '(no rate)'}: {cost or 0:,.2f} for {n} sessions"
-              + (f"; {unknown} sessions without a rate for every interval" if unknown else ""))
-    for line in reconciliation_lines(con):
-        print(line)
-    quarantined = con.execute("select count(*) from quarantine").fetchone()[0]
-    print(f"  quarantined rows:   {quarantined}")
-    for code, count in con.execute(
-        "select reason_code, count(*) from quarantine group by 1 order by 2 desc, 1 limit 12").fetchall():
-        print(f"    {code:<28}{count}")
-    con.close()
+    try:
+        print("\nSummary (from the analyst catalog)")
+        for section in SECTIONS:
+            lines = section(con)
+            if lines:
+                print("\n" + "\n".join(lines))
+    finally:
+        con.close()
     print(f"\nResults: DuckDB catalog {catalog} (open read-only: duckdb -readonly {catalog})")
     print(f"         Parquet tables under {catalog.rsplit('/', 1)[0]}/<table>/")
-    print("         Dagster runs: make ui, then http://127.0.0.1:3000")
+    print("         Dagster runs: make ui, then http://127.0.0.1:3000 (settlement_statements first)")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""Jobs: the nightly settlement over one daily partition, re-settlement of late data, reference refresh."""
+"""Jobs: the nightly settlement over one daily partition, re-settlement of late data, finance's `resettle`,
+reference refresh."""
 
 import dagster as dg
 
-# Settlement-side groups: everything keyed by settlement date, downstream of the ingest.
-SETTLEMENT_GROUPS = ("sessions", "consumption", "pricing", "settlement", "catalog")
+from assets.settlement.resettle import resettle_days
+
+# Settlement-side groups: everything keyed by settlement date, downstream of the ingest, through the
+# reconciliation and the statements.
+SETTLEMENT_GROUPS = ("sessions", "consumption", "pricing", "reconciliation", "settlement", "catalog")
 
 nightly_settlement = dg.define_asset_job(
     name="nightly_settlement",
@@ -22,3 +26,10 @@ refresh_reference = dg.define_asset_job(
     selection=dg.AssetSelection.groups("reference"),
     description="Reload operators and locations (time zones, currencies) from the landing zone.",
 )
+
+
+@dg.job(description="Finance: re-settle one operator's settlement dates (typed config: operator_id, start_date, "
+                    "end_date, reason) and record every day's statement totals before and after in settlement_audit.")
+def resettle():
+    """One op: a `resettlement` run per requested day, oldest first, then the audit rows."""
+    resettle_days()

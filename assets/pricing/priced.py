@@ -15,6 +15,7 @@ import polars as pl
 import assets.consumption.tables  # noqa: F401  (registers charging_periods)
 import assets.reference.tables  # noqa: F401  (registers evses)
 import assets.sessions.tables  # noqa: F401  (registers sessions)
+from assets.finance_metadata import markdown, money_metadata, money_table
 from assets.pricing.session_tariffs import CHOICE_SCHEMA, TariffBook, choose_tariffs, load_tariff_book
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
 from resources.warehouse import WarehouseResource
@@ -128,11 +129,9 @@ def summarise(table: pl.DataFrame, periods: pl.DataFrame, sessions: pl.DataFrame
     for code, count in table.filter(pl.col("error_code").is_not_null()).group_by("error_code").len() \
             .sort("error_code").iter_rows():
         metadata[f"errors_{code.lower()}"] = count
-    lines = ["| currency | sessions priced | revenue excl. VAT | revenue incl. VAT |", "|---|---|---|---|"]
-    for currency, n, excl, incl in priced.group_by("currency").agg(
-            pl.len(), pl.col("total_cost_excl").sum(), pl.col("total_cost_incl").sum()).sort("currency").iter_rows():
-        metadata[f"revenue_{currency}_incl_vat"] = float(incl)
-        metadata[f"revenue_{currency}_excl_vat"] = float(excl)
-        lines.append(f"| {currency} | {n} | {excl} | {incl} |")
-    metadata["summary"] = dg.MetadataValue.md("\n".join(lines))
+    revenue = priced.group_by("currency").agg(pl.col("total_cost_excl").sum(), pl.col("total_cost_incl").sum()) \
+        .sort("currency").rows()
+    metadata |= money_metadata("revenue", [(c, excl) for c, excl, _ in revenue], "excl_vat")
+    metadata |= money_metadata("revenue", [(c, incl) for c, _, incl in revenue], "incl_vat")
+    metadata["revenue"] = markdown(money_table(["currency", "revenue excl. VAT", "revenue incl. VAT"], revenue))
     return metadata

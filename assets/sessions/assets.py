@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import schema_result
+from assets.finance_metadata import markdown, money_metadata, money_table
 from assets.ingest.ocpi_cdrs.assets import ocpi_cdrs
 from assets.partitions import daily
 from assets.ingest.interval_charges.assets import interval_charges
@@ -104,9 +105,10 @@ def sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
         "energy_kwh": round((table["energy_wh"].sum() or 0.0) / 1000, 3),
         "dagster/row_count": table.height,
     }
-    for currency, incl, excl in revenue.iter_rows():
-        metadata[f"reported_revenue_excl_vat_{currency}"] = float(excl or 0)
-        metadata[f"reported_revenue_incl_vat_{currency}"] = float(incl or 0)
+    metadata |= money_metadata("reported_revenue", revenue.select("currency", "excl").rows(), "excl_vat")
+    metadata |= money_metadata("reported_revenue", revenue.select("currency", "incl").rows(), "incl_vat")
+    metadata["reported_revenue"] = markdown(money_table(
+        ["currency", "reported excl. VAT", "reported incl. VAT"], revenue.select("currency", "excl", "incl").rows()))
     duplicates = table.height - table["session_id"].n_unique()
     return dg.MaterializeResult(
         metadata=metadata,

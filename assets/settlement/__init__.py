@@ -1,0 +1,26 @@
+"""Settlement outputs finance works from: statements, station reports and the re-settlement audit (issue 8).
+
+`defs` holds the assets (daily and monthly), the `settlement_audit` table as an observable asset (the
+`resettle` job writes it), the `monthly_settlement` job over the monthly assets and its schedule.
+"""
+
+import dagster as dg
+
+from assets.settlement import tables  # noqa: F401  (registers the tables for the analyst catalog)
+from assets.settlement.assets import MONTHLY_GROUP, SETTLEMENT_ASSETS
+
+settlement_audit = dg.AssetSpec(
+    "settlement_audit", group_name="settlement",
+    description="Re-settlements finance requested (resettle job): per day, operator and currency the statement "
+                "totals before and after, with the reason. Written by the resettle job, one partition per run.",
+    kinds={"parquet"})
+
+monthly_settlement = dg.define_asset_job(
+    name="monthly_settlement", selection=dg.AssetSelection.groups(MONTHLY_GROUP),
+    description="The month's settlement statement and station report, from every settlement date of the month.")
+
+monthly_settlement_schedule = dg.build_schedule_from_partitioned_job(
+    monthly_settlement, day_of_month=1, hour_of_day=6, name="monthly_settlement_schedule")
+
+defs = dg.Definitions(assets=[*SETTLEMENT_ASSETS, settlement_audit], jobs=[monthly_settlement],
+                      schedules=[monthly_settlement_schedule])
