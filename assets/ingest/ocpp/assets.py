@@ -70,52 +70,108 @@ def _transaction_ids(messages: pl.DataFrame) -> list[str]:
     return sorted(messages.get_column("transaction_id").drop_nulls().unique().to_list())
 
 
-def _with_start_requests(warehouse: WarehouseResource, frames: pl.DataFrame, landing_date: dt.date) -> pl.DataFrame:
-    """Add the 1.6 StartTransaction requests answered by the StartTransaction answers among ``frames``.
+# Columns of ``ocpp_messages`` that the readings and transaction rules look at (not ``raw``: half the bytes).
+RULE_COLUMNS = ["landing_date", "record_ref", "received_at", "charge_point_id", "protocol", "direction",
+                "message_type", "message_id", "action", "transaction_id", "payload_json", "is_replay"]
+# Columns of ``meter_readings`` that the transaction rules look at.
+READING_COLUMNS = ["landing_date", "record_ref", "transaction_id", "charge_point_id", "timestamp", "received_at",
+                   "measurand", "phase", "context", "value", "repair"]
 
-    The transaction id is in the answer; a request landed the day before its answer (just before
-    midnight) carries no transaction id and would otherwise be missed by a scan on transaction ids.
-    """
-    answers = frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
+
+def _messages(warehouse: WarehouseResource, **filters) -> pl.LazyFrame:
+    return warehouse.scan("ocpp_messages", **filters).select(RULE_COLUMNS)
+
+
+def _split_by_chunk(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.DataFrame]:
+    """``frame`` cut into one frame per charge-point group of ``chunks``, in one pass (rows of other charge
+    points are left out)."""
+    owners = pl.DataFrame({"charge_point_id": [cp for chunk in chunks for cp in chunk],
+                           "_chunk": [i for i, chunk in enumerate(chunks) for _ in chunk]},
+                          schema={"charge_point_id": pl.String(), "_chunk": pl.Int64()})
+    parts = (frame.join(owners, on="charge_point_id", how="inner", maintain_order="left")
+             .partition_by("_chunk", as_dict=True, include_key=False, maintain_order=True))
+    return [parts.get((i,), frame.clear()) for i in range(len(chunks))]
+
+
+def _start_requests(warehouse: WarehouseResource, frames: pl.DataFrame, landing_date: dt.date) -> pl.DataFrame:
+    """The 1.6 StartTransaction requests (up to ``landing_date``) answered by the StartTransaction answers in
+    ``frames``: the transaction id is in the answer, and a request landed the day before its answer (just
+    before midnight) carries no transaction id, so a scan on transaction ids misses it."""
+    pair = ["charge_point_id", "message_id"]
+    answers = (frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
+               .select(pair).unique())
+    if answers.is_empty():
+        return frames.clear()
+    return (_messages(warehouse, action="StartTransaction", message_type="CALL",
+                      message_id=answers.get_column("message_id").unique().to_list())
+            .filter(pl.col("landing_date") <= landing_date).collect()
+            .join(answers, on=pair, how="semi", maintain_order="left"))
+
+
+def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    """``frames`` plus those of ``requests`` that one of their StartTransaction answers answers."""
+    pair = ["charge_point_id", "message_id"]
+    answers = (frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
+               .select(pair))
     if answers.is_empty():
         return frames
-    requests = (warehouse.scan("ocpp_messages", action="StartTransaction", message_type="CALL",
-                               message_id=answers.get_column("message_id").unique().to_list(),
-                               charge_point_id=answers.get_column("charge_point_id").unique().to_list())
-                .filter(pl.col("landing_date") <= landing_date).collect())
-    return pl.concat([frames, requests]).unique(subset=["landing_date", "record_ref"], keep="first",
-                                                 maintain_order=True)
+    answered = requests.join(answers.unique(), on=pair, how="semi", maintain_order="left")
+    return pl.concat([frames, answered]).unique(subset=["landing_date", "record_ref"], keep="first",
+                                                  maintain_order=True)
 
 
-def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFrame, landing_date: dt.date,
-                         also_touched: list[str]) -> tuple[pl.DataFrame, list[str]]:
-    """Frames needed to assemble the transactions touched on ``landing_date``, and their ids incl. aliases.
+def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFrame, attributed: pl.DataFrame,
+                         landing_date: dt.date, chunks: list[list[str]]) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+    """Per charge-point group: (frames, readings) needed to assemble the transactions touched on ``landing_date``.
 
     Touched: named by a frame of the day, or given a reading of the day by ``attributed_to_transaction``
-    (``also_touched``). Every frame naming a touched transaction (any earlier landing date), plus the StartTransaction and
-    StatusNotification frames of their charge points from the first landing date of those frames on
-    (charging states, replayed starts under another id), plus the frames of such alias ids.
+    (``attributed``: charge_point_id, transaction_id). Frames: every transaction frame naming a touched
+    transaction (any earlier landing date), the StartTransaction and StatusNotification frames of their charge
+    points from the first landing date of those frames on (charging states, replayed starts under another id),
+    the frames of such alias ids, and the start requests answered among them. Readings: the accepted meter
+    readings of those transactions up to this date. Each input is read once for the whole day; only alias
+    ids (replayed starts, rare) cost a second, narrow read for their group.
     """
-    touched = sorted(set(_transaction_ids(day_messages)) | set(also_touched))
     up_to_day = pl.col("landing_date") <= landing_date
-    named = warehouse.scan("ocpp_messages", transaction_id=touched).filter(up_to_day).collect()
-    if named.is_empty():
-        return named, touched
-    first_day = named.get_column("landing_date").min()
-    charge_points = named.get_column("charge_point_id").unique().to_list()
-    around = (warehouse.scan("ocpp_messages", charge_point_id=charge_points, action=CHARGE_POINT_ACTIONS)
-              .filter(up_to_day & (pl.col("landing_date") >= first_day)).collect())
-    frames = pl.concat([named, around]).unique(subset=["landing_date", "record_ref"], keep="first")
-    aliases = alias_map(starts_16(frames.filter(pl.col("protocol") == "ocpp1.6").to_dicts())[0])
-    related = {alias for alias, target in aliases.items() if target in touched or alias in touched}
-    related |= {aliases[alias] for alias in related}
-    missing = sorted(related - set(touched))
-    if missing:
-        extra = warehouse.scan("ocpp_messages", transaction_id=missing).filter(up_to_day).collect()
-        frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
-    frames = _with_start_requests(warehouse, frames, landing_date)
-    frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
-    return frames, sorted(set(touched) | related)
+    touched = sorted(set(_transaction_ids(day_messages)) | set(attributed.get_column("transaction_id").to_list()))
+    first_days = (warehouse.scan("ocpp_messages", transaction_id=touched).filter(up_to_day)
+                  .group_by("charge_point_id").agg(pl.col("landing_date").min()).collect())
+    named = _messages(warehouse, transaction_id=touched, action=TRANSACTION_ACTIONS).filter(up_to_day).collect()
+    earliest = first_days.get_column("landing_date").min() or landing_date
+    around = (_messages(warehouse, charge_point_id=first_days.get_column("charge_point_id").to_list(),
+                        action=CHARGE_POINT_ACTIONS)
+              .filter(up_to_day & (pl.col("landing_date") >= earliest)).collect())
+    readings = (warehouse.scan("meter_readings", transaction_id=touched).filter(up_to_day)
+                .select(READING_COLUMNS).collect())
+    frames_all = pl.concat([named, around]).unique(subset=["landing_date", "record_ref"], keep="first",
+                                                    maintain_order=True)
+    requests = _start_requests(warehouse, frames_all, landing_date)
+    contexts = []
+    for chunk_messages, chunk_attributed, chunk_first_days, chunk_named, chunk_around, chunk_readings, chunk_requests \
+            in zip(*(_split_by_chunk(frame, chunks) for frame in (
+                day_messages.select("charge_point_id", "transaction_id"), attributed, first_days, named, around,
+                readings, requests))):
+        chunk_ids = set(_transaction_ids(chunk_messages)) | set(chunk_attributed.get_column("transaction_id").to_list())
+        if chunk_first_days.is_empty():
+            contexts.append((chunk_named.clear(), chunk_readings.clear()))
+            continue
+        first_day = chunk_first_days.get_column("landing_date").min()
+        frames = pl.concat([chunk_named, chunk_around.filter(pl.col("landing_date") >= first_day)]).unique(
+            subset=["landing_date", "record_ref"], keep="first")
+        aliases = alias_map(starts_16(frames.filter(pl.col("protocol") == "ocpp1.6").to_dicts())[0])
+        related = {alias for alias, target in aliases.items() if target in chunk_ids or alias in chunk_ids}
+        related |= {aliases[alias] for alias in related}
+        missing = sorted(related - chunk_ids)
+        if missing:
+            extra = _messages(warehouse, transaction_id=missing).filter(up_to_day).collect()
+            frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
+            chunk_requests = pl.concat([chunk_requests, _start_requests(warehouse, extra, landing_date)])
+            chunk_readings = pl.concat([chunk_readings, warehouse.scan("meter_readings", transaction_id=missing)
+                                        .filter(up_to_day).select(READING_COLUMNS).collect()])
+        frames = _with_start_requests(frames, chunk_requests)
+        frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
+        contexts.append((frames, chunk_readings))
+    return contexts
 
 
 def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
@@ -127,6 +183,7 @@ def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
         earlier = (warehouse.scan("ocpp_messages", charge_point_id=charge_points)
                    .filter(pl.col("landing_date").is_between(low.date(), landing_date, closed="left")
                            & pl.col("received_at").is_between(low, high))
+                   .select("received_at", "charge_point_id", "direction", "raw", "landing_date")
                    .collect())
         return landed_keys(earlier)
 
@@ -175,25 +232,32 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     registers of 0, session-relative registers, rollbacks and resets by the rules of ``reading_rules``.
     """
     landing_date = _day(context)
-    messages = warehouse.read("ocpp_messages", landing_date=landing_date)
-    parts, touched_count = [], 0
-    for charge_points in charge_point_chunks(messages):
-        chunk = messages.filter(pl.col("charge_point_id").is_in(charge_points))
-        touched = _transaction_ids(chunk)
-        touched_count += len(touched)
-        # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
-        recent = (warehouse.scan("ocpp_messages", charge_point_id=charge_points,
-                                 action=["StartTransaction", "StopTransaction"])
-                  .filter(pl.col("landing_date").is_between(
-                      landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date)).collect())
-        needed = sorted(set(touched) | set(_transaction_ids(recent)))
-        history = (warehouse.scan("meter_readings", transaction_id=needed)
-                   .filter(pl.col("landing_date") < landing_date).collect())
-        named = (warehouse.scan("ocpp_messages", transaction_id=touched,
-                                action=["StartTransaction", "StopTransaction", "TransactionEvent"])
-                 .filter(pl.col("landing_date") <= landing_date).collect())
-        start_messages = _with_start_requests(warehouse, pl.concat([named, recent]), landing_date)
-        parts.append(build_meter_readings(chunk, landing_date, history, start_messages))
+    # Each input is read once; the charge-point groups get their slices (readings only relate frames of
+    # the same charge point), so the cost is linear in the day's frames.
+    messages = _messages(warehouse, landing_date=landing_date).collect()
+    chunks = charge_point_chunks(messages)
+    charge_points = [cp for chunk in chunks for cp in chunk]
+    touched = _transaction_ids(messages)
+    # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
+    recent = (_messages(warehouse, charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"])
+              .filter(pl.col("landing_date").is_between(
+                  landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date)).collect())
+    needed = sorted(set(touched) | set(_transaction_ids(recent)))
+    history = (warehouse.scan("meter_readings", transaction_id=needed)
+               .filter(pl.col("landing_date") < landing_date).collect())
+    named = (_messages(warehouse, transaction_id=touched,
+                       action=["StartTransaction", "StopTransaction", "TransactionEvent"])
+             .filter(pl.col("landing_date") <= landing_date).collect())
+    starts = pl.concat([named, recent]).unique(subset=["landing_date", "record_ref"], keep="first",
+                                                maintain_order=True)
+    requests = _start_requests(warehouse, starts, landing_date)
+    parts = []
+    for chunk, chunk_history, chunk_starts, chunk_requests in zip(
+            _split_by_chunk(messages, chunks), _split_by_chunk(history, chunks),
+            _split_by_chunk(starts, chunks), _split_by_chunk(requests, chunks)):
+        parts.append(build_meter_readings(chunk, landing_date, chunk_history,
+                                          _with_start_requests(chunk_starts, chunk_requests)))
+    touched_count = len(touched)
     result = combine(parts, METER_READINGS, landing_date)
     repairs = (result.accepted.filter(pl.col("repair").is_not_null())
                .select(pl.col("repair").str.split(";").alias("rule")).explode("rule")
@@ -216,17 +280,17 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ``transactions`` (module of the same name).
     """
     landing_date = _day(context)
-    day_messages = warehouse.read("ocpp_messages", landing_date=landing_date)
+    day_messages = _messages(warehouse, landing_date=landing_date).collect()
+    chunks = charge_point_chunks(day_messages)
+    attributed = (warehouse.scan("meter_readings", landing_date=landing_date)
+                  .filter(pl.col("repair").str.contains("attributed_to_transaction", literal=True))
+                  .select("charge_point_id", "transaction_id").unique().collect())
+    context_parts = _transaction_context(warehouse, day_messages, attributed, landing_date, chunks)
     parts = []
-    for charge_points in charge_point_chunks(day_messages):
-        chunk = day_messages.filter(pl.col("charge_point_id").is_in(charge_points))
-        attributed = (warehouse.scan("meter_readings", landing_date=landing_date, charge_point_id=charge_points)
-                      .filter(pl.col("repair").str.contains("attributed_to_transaction", literal=True))
-                      .select("transaction_id").unique().collect().get_column("transaction_id").to_list())
-        context_messages, needed = _transaction_context(warehouse, chunk, landing_date, attributed)
-        readings = (warehouse.scan("meter_readings", transaction_id=needed)
-                    .filter(pl.col("landing_date") <= landing_date).collect())
-        parts.append(build_transactions(chunk, landing_date, context_messages, readings, attributed))
+    for chunk, chunk_attributed, (context_messages, readings) in zip(
+            _split_by_chunk(day_messages, chunks), _split_by_chunk(attributed, chunks), context_parts):
+        also_touched = chunk_attributed.get_column("transaction_id").to_list()
+        parts.append(build_transactions(chunk, landing_date, context_messages, readings, also_touched))
     result = combine(parts, TRANSACTIONS, landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
     energy_wh = complete.get_column("energy_wh").sum() or 0.0
