@@ -7,6 +7,7 @@ materialised in date order; the landing sensor requests them that way and a back
 
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -21,6 +22,7 @@ from assets.ingest.ocpp.pipeline import (
     combine,
     landed_keys,
 )
+from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
 from assets.ingest.ocpp.transactions import alias_map, starts_16
 from assets.partitions import daily
@@ -34,6 +36,8 @@ TRANSACTION_ACTIONS = ["StartTransaction", "StopTransaction", "TransactionEvent"
 CHARGE_POINT_ACTIONS = ["StartTransaction", "StatusNotification"]
 # How far back a reading without transaction id looks for the transaction running on its connector.
 ATTRIBUTION_LOOKBACK_DAYS = 2
+# Frames per charge-point group: sets the memory of one group's rules (and of each pool worker).
+GROUP_FRAMES = 50_000
 
 
 def _store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec, result: StepResult,
@@ -121,7 +125,7 @@ def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.Dat
 
 
 def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFrame, attributed: pl.DataFrame,
-                         landing_date: dt.date, chunks: list[list[str]]) -> list[tuple[pl.DataFrame, pl.DataFrame]]:
+                         landing_date: dt.date, chunks: list[list[str]]) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """Per charge-point group: (frames, readings) needed to assemble the transactions touched on ``landing_date``.
 
     Touched: named by a frame of the day, or given a reading of the day by ``attributed_to_transaction``
@@ -146,14 +150,13 @@ def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFram
     frames_all = pl.concat([named, around]).unique(subset=["landing_date", "record_ref"], keep="first",
                                                     maintain_order=True)
     requests = _start_requests(warehouse, frames_all, landing_date)
-    contexts = []
     for chunk_messages, chunk_attributed, chunk_first_days, chunk_named, chunk_around, chunk_readings, chunk_requests \
             in zip(*(_split_by_chunk(frame, chunks) for frame in (
                 day_messages.select("charge_point_id", "transaction_id"), attributed, first_days, named, around,
                 readings, requests))):
         chunk_ids = set(_transaction_ids(chunk_messages)) | set(chunk_attributed.get_column("transaction_id").to_list())
         if chunk_first_days.is_empty():
-            contexts.append((chunk_named.clear(), chunk_readings.clear()))
+            yield chunk_named.clear(), chunk_readings
             continue
         first_day = chunk_first_days.get_column("landing_date").min()
         frames = pl.concat([chunk_named, chunk_around.filter(pl.col("landing_date") >= first_day)]).unique(
@@ -170,8 +173,7 @@ def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFram
                                         .filter(up_to_day).select(READING_COLUMNS).collect()])
         frames = _with_start_requests(frames, chunk_requests)
         frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
-        contexts.append((frames, chunk_readings))
-    return contexts
+        yield frames, chunk_readings
 
 
 def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
@@ -235,7 +237,7 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     # Each input is read once; the charge-point groups get their slices (readings only relate frames of
     # the same charge point), so the cost is linear in the day's frames.
     messages = _messages(warehouse, landing_date=landing_date).collect()
-    chunks = charge_point_chunks(messages)
+    chunks = charge_point_chunks(messages, GROUP_FRAMES)
     charge_points = [cp for chunk in chunks for cp in chunk]
     touched = _transaction_ids(messages)
     # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
@@ -251,12 +253,11 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     starts = pl.concat([named, recent]).unique(subset=["landing_date", "record_ref"], keep="first",
                                                 maintain_order=True)
     requests = _start_requests(warehouse, starts, landing_date)
-    parts = []
-    for chunk, chunk_history, chunk_starts, chunk_requests in zip(
-            _split_by_chunk(messages, chunks), _split_by_chunk(history, chunks),
-            _split_by_chunk(starts, chunks), _split_by_chunk(requests, chunks)):
-        parts.append(build_meter_readings(chunk, landing_date, chunk_history,
-                                          _with_start_requests(chunk_starts, chunk_requests)))
+    arguments = ((chunk, landing_date, chunk_history, _with_start_requests(chunk_starts, chunk_requests))
+                 for chunk, chunk_history, chunk_starts, chunk_requests in zip(
+                     _split_by_chunk(messages, chunks), _split_by_chunk(history, chunks),
+                     _split_by_chunk(starts, chunks), _split_by_chunk(requests, chunks)))
+    parts = list(map_groups(build_meter_readings, arguments, len(chunks)))
     touched_count = len(touched)
     result = combine(parts, METER_READINGS, landing_date)
     repairs = (result.accepted.filter(pl.col("repair").is_not_null())
@@ -281,16 +282,16 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     """
     landing_date = _day(context)
     day_messages = _messages(warehouse, landing_date=landing_date).collect()
-    chunks = charge_point_chunks(day_messages)
+    chunks = charge_point_chunks(day_messages, GROUP_FRAMES)
     attributed = (warehouse.scan("meter_readings", landing_date=landing_date)
                   .filter(pl.col("repair").str.contains("attributed_to_transaction", literal=True))
                   .select("charge_point_id", "transaction_id").unique().collect())
-    context_parts = _transaction_context(warehouse, day_messages, attributed, landing_date, chunks)
-    parts = []
-    for chunk, chunk_attributed, (context_messages, readings) in zip(
-            _split_by_chunk(day_messages, chunks), _split_by_chunk(attributed, chunks), context_parts):
-        also_touched = chunk_attributed.get_column("transaction_id").to_list()
-        parts.append(build_transactions(chunk, landing_date, context_messages, readings, also_touched))
+    arguments = ((chunk, landing_date, context_messages, readings,
+                  chunk_attributed.get_column("transaction_id").to_list())
+                 for chunk, chunk_attributed, (context_messages, readings) in zip(
+                     _split_by_chunk(day_messages, chunks), _split_by_chunk(attributed, chunks),
+                     _transaction_context(warehouse, day_messages, attributed, landing_date, chunks)))
+    parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
     energy_wh = complete.get_column("energy_wh").sum() or 0.0

@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 import polars as pl
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
@@ -40,6 +41,25 @@ class FrameRejection:
     reason_code: str
     reason: str
     raw_payload: str
+
+
+def load_json(text: str) -> object:
+    """JSON text -> value: orjson (fast) first; what it refuses but the standard parser accepts (NaN,
+    integers beyond 64 bits, lone surrogates) goes through ``json`` so the rules see the same values.
+    Raises ``ValueError`` for text that is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def canonical_json(value: object) -> str:
+    """Canonical JSON text (sorted keys, no spaces) of a parsed payload, written once per frame."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        # NaN / infinities / integers beyond 64 bits: the standard writer handles them.
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def parse_instant(text: str) -> datetime | None:
@@ -109,7 +129,7 @@ def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
         return FrameRejection(record_ref, code, reason, line)
 
     try:
-        record = json.loads(line)
+        record = load_json(line)
     except ValueError:
         return reject("MALFORMED_LANDING_LINE", "landing line is not valid JSON")
     if not isinstance(record, dict):
@@ -126,7 +146,7 @@ def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
         return reject("INVALID_DIRECTION", f"direction {record['direction']!r} is neither 'in' nor 'out'")
     raw = record["raw"]
     try:
-        frame = json.loads(raw)
+        frame = load_json(raw)
     except ValueError:
         return reject("MALFORMED_FRAME", "frame text is not valid JSON")
     shape = _frame_shape(frame)
@@ -143,19 +163,29 @@ def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
         "message_id": message_id,
         "action": action,
         "transaction_id": frame_transaction_id(record["charge_point_id"], message_type, action, payload),
-        "payload_json": json.dumps(payload, sort_keys=True, separators=(",", ":")),
+        "payload_json": canonical_json(payload),
         "error_code": error_code,
         "error_description": error_description,
         "raw": raw,
     }
 
 
-def landed_record_key(row: dict) -> str:
+def digest(*parts: str) -> bytes:
+    """A compact (16-byte) key of text parts, for dedup sets that must not hold a day of raw frames."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def landed_record_key(row: dict) -> bytes:
     """Identity of a landed record: the same instant, charge point, direction and text is the same record."""
-    material = "\x1f".join(
-        [row["received_at"].isoformat(), row["charge_point_id"], row["direction"], row["raw"]]
-    )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return digest(row["received_at"].isoformat(), row["charge_point_id"], row["direction"], row["raw"])
+
+
+def split_lines(text: str) -> list[str]:
+    """Landing lines: split on "\n" only (U+2028 and friends are legal inside JSON strings), CRLF tolerated."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 class FrameParser:
@@ -167,14 +197,14 @@ class FrameParser:
 
     def __init__(self) -> None:
         self.rows_in = 0
-        self._seen_records: set[str] = set()
-        self._seen_calls: set[tuple[str, str, str, str]] = set()
+        self._seen_records: set[bytes] = set()
+        self._seen_calls: set[bytes] = set()
 
     def parse_file(self, relative_path: str, text: str) -> tuple[list[dict], list[FrameRejection]]:
         """(message rows, rejections) of one file; counts its records into ``rows_in``."""
         rows: list[dict] = []
         rejections: list[FrameRejection] = []
-        for line_number, line in enumerate(text.splitlines(), start=1):
+        for line_number, line in enumerate(split_lines(text), start=1):
             if not line.strip():
                 continue
             self.rows_in += 1
@@ -189,7 +219,7 @@ class FrameParser:
                                                  "the same landed record appears earlier in this landing date", line))
                 continue
             self._seen_records.add(record_key)
-            call_key = (parsed["charge_point_id"], parsed["direction"], parsed["message_id"], parsed["raw"])
+            call_key = digest(parsed["charge_point_id"], parsed["direction"], parsed["message_id"], parsed["raw"])
             parsed["is_replay"] = parsed["message_type"] == "CALL" and call_key in self._seen_calls
             if parsed["message_type"] == "CALL":
                 self._seen_calls.add(call_key)
@@ -198,7 +228,7 @@ class FrameParser:
         return rows, rejections
 
 
-def drop_already_landed(rows: list[dict], already_landed: dict[str, str],
+def drop_already_landed(rows: list[dict], already_landed: dict[bytes, str],
                         text: str) -> tuple[list[dict], list[FrameRejection]]:
     """Split off rows of one file whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
 
@@ -212,7 +242,7 @@ def drop_already_landed(rows: list[dict], already_landed: dict[str, str],
         if landed_on is None:
             kept.append(row)
             continue
-        lines = lines if lines is not None else text.splitlines()
+        lines = lines if lines is not None else split_lines(text)
         line_number = int(row["record_ref"].rsplit(":", 1)[1])
         rejections.append(FrameRejection(row["record_ref"], "DUPLICATE_FRAME",
                                          f"the same record already landed on {landed_on}", lines[line_number - 1]))

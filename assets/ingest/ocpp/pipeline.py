@@ -76,7 +76,7 @@ def combine(results: list[StepResult], spec, landing_date: dt.date) -> StepResul
                       sum(r.rows_in for r in results))
 
 
-def landed_keys(messages: pl.DataFrame) -> dict[str, str]:
+def landed_keys(messages: pl.DataFrame) -> dict[bytes, str]:
     """``landed_record_key`` -> landing date (ISO) of accepted ``ocpp_messages`` rows."""
     columns = ["received_at", "charge_point_id", "direction", "raw", "landing_date"]
     return {landed_record_key(row): row["landing_date"].isoformat() for row in messages.select(columns).to_dicts()}
@@ -86,7 +86,7 @@ def _rejections(items, source: str) -> list[Rejection]:
     return [Rejection(source, i.record_ref, i.reason_code, i.reason, i.raw_payload) for i in items]
 
 
-EarlierRecords = Callable[[datetime, datetime, list[str]], dict[str, str]]
+EarlierRecords = Callable[[datetime, datetime, list[str]], dict[bytes, str]]
 
 
 def build_ocpp_messages(files: Iterable[tuple[str, str]], landing_date: dt.date,
