@@ -3,7 +3,7 @@
 1. Fetch: the real `PlatformApiResource` walks `cdrs/v2.0` on the loopback stand-in (100 CDRs a page) and
    lands every page (fsync + rename): CDRs/s and pages/s, and the ratio to the same pages fetched with
    a bare httpx loop that only follows `links.next` (no landing): the cost of durability.
-2. Parse: the `platform_cdrs` logic (read pages, collapse re-deliveries, parse, build the polars frame,
+2. Parse: the `platform_cdrs` logic (ingest framework: read pages, parse, versions, polars frames,
    write the Parquet partition): CDRs/s, and the ratio to `json.loads` of the same pages alone (the
    floor any parser pays).
 3. Peak memory (max RSS) of the parse, measured in a child process of its own (the stand-in's records
@@ -26,11 +26,10 @@ from pathlib import Path
 
 import httpx
 
-from assets.ingest.ocpi_cdrs.parse import Rejected
+from assets.ingest.common import IngestRun, VersionRule, day_files
 from assets.ingest.platform import parse
-from assets.ingest.platform.outcome import frame
 from assets.ingest.platform.fetch import PageCollector
-from assets.ingest.platform.pages import collapse_redeliveries, listing_data, read_page_items
+from assets.ingest.platform.ingest import page_reader
 from assets.ingest.platform.tables import PLATFORM_CDRS
 from resources.landing import LandingZoneResource
 from resources.platform_api import PlatformApiResource
@@ -62,25 +61,19 @@ def bench_fetch(server: PlatformStandin, landing: LandingZoneResource, cdrs: int
 
 def bench_parse(landing: LandingZoneResource, warehouse: WarehouseResource, cdrs: int) -> tuple[float, float]:
     """(seconds for the full parse + write, seconds for json.loads alone)."""
-    files = landing.files("platform/cdrs", DAY, suffixes=(".json",))
+    files = day_files(landing, "platform/cdrs", DAY)
     started = time.perf_counter()
-    items, unreadable = read_page_items(files, landing.root_path, "bench", listing_data)
-    collapsed = collapse_redeliveries(items, lambda i: (i.value["id"], i.value["lastUpdatedAt"]), "bench")
-    rows = []
-    for item in collapsed.items:
-        try:
-            rows.append({**parse.parse_cdr(item.value, {}, {"1": "Europe/Berlin"}), "record_ref": item.ref,
-                         "raw_payload": item.text})
-        except Rejected:
-            continue
-    df = frame(PLATFORM_CDRS, rows, dt.date.fromisoformat(DAY))
-    warehouse.write_partition(PLATFORM_CDRS, df, landing_date=dt.date.fromisoformat(DAY))
+    run = IngestRun(source="bench", spec=PLATFORM_CDRS,
+                    parse=lambda value, record: parse.parse_cdr(value, {}, {"1": "Europe/Berlin"}),
+                    versions=VersionRule(key=lambda row: row["cdr_id"], version=lambda row: row["last_updated"]))
+    result = run.add_all(page_reader("bench").batches(files)).finish()
+    warehouse.write_partition(PLATFORM_CDRS, result.accepted, landing_date=dt.date.fromisoformat(DAY))
     full = time.perf_counter() - started
-    assert df.height == cdrs and not unreadable
+    assert result.accepted.height == cdrs and result.quarantine.height == 0
 
     started = time.perf_counter()
-    for path in files:
-        json.loads(path.read_bytes())
+    for file in files:
+        json.loads(file.path.read_bytes())
     floor = time.perf_counter() - started
     return full, floor
 

@@ -32,10 +32,11 @@ def test_bad_cdrs_are_quarantined_with_reasons(reference_warehouse, tmp_landing)
     no_zone["operatorId"] = 99
     old_version = platform_data.make_cdr(7)
     old_version["ocpiData"]["version"] = "2.0"
+    clean = platform_data.make_cdr(8)
     conflicting = json.loads(json.dumps(good))
     conflicting["ocpiData"]["totalCost"] = 99.0  # same id and lastUpdatedAt as `good`, other content
     _land(tmp_landing, "cdrs", "aaaa0001_cdrs_received-page-0001.json",
-          {"data": [good, negative, reversed_times, bad_currency, too_precise, no_zone, old_version, "not a cdr"],
+          {"data": [good, negative, reversed_times, bad_currency, too_precise, no_zone, old_version, "not a cdr", clean],
            "links": {"next": None}})
     _land(tmp_landing, "cdrs", "aaaa0001_cdrs_received-page-0002.json", b'{"data": [truncated')
     _land(tmp_landing, "cdrs", "bbbb0002_cdrs_received-page-0001.json", {"data": [good, conflicting], "links": {}})
@@ -43,22 +44,26 @@ def test_bad_cdrs_are_quarantined_with_reasons(reference_warehouse, tmp_landing)
 
     result = run_assets([platform_cdrs], {"warehouse": reference_warehouse, "landing": tmp_landing})
     meta = metadata_of(result, "platform_cdrs")
-    # 8 records + 1 malformed page + 1 non-page in the first run's files; the second run re-delivers `good`
-    # once (collapsed) and brings one conflicting copy
-    assert (meta["rows_in"], meta["rows_accepted"], meta["rows_quarantined"], meta["rows_redelivered"]) == (11, 1, 10, 1)
+    # 9 records + 1 malformed page + 1 non-page in the first run's files; the second run re-delivers `good`
+    # once and brings a conflicting copy (same id and lastUpdatedAt): no copy of `good` can be trusted, all
+    # three are CONFLICTING_VERSION
+    assert (meta["rows_in"], meta["rows_accepted"], meta["rows_quarantined"], meta["rows_redelivered"]) == (13, 1, 12, 0)
     assert checks_of(result)[("platform_cdrs", "conservation")] is True
     quarantine = reference_warehouse.read("quarantine", source_asset="platform_cdrs", partition_key=LANDING_DAY)
     reasons = sorted(quarantine["reason_code"].to_list())
     assert reasons == sorted(["NEGATIVE_ENERGY", "END_BEFORE_START", "INVALID_CURRENCY", "PRECISION_LOSS",
                               "NO_TIME_ZONE", "UNSUPPORTED_PROTOCOL", "NOT_AN_OBJECT", "MALFORMED_JSON",
-                              "NOT_A_PAGE", "CONFLICTING_VERSION"])
+                              "NOT_A_PAGE"] + ["CONFLICTING_VERSION"] * 3)
     malformed = quarantine.filter(pl.col("reason_code") == "MALFORMED_JSON").row(0, named=True)
     assert malformed["raw_payload"] == '{"data": [truncated' and malformed["record_ref"].endswith("page-0002.json")
-    assert reference_warehouse.read("platform_cdrs")["cdr_id"].to_list() == [300001]
+    conflicts = quarantine.filter(pl.col("reason_code") == "CONFLICTING_VERSION")
+    assert sorted(json.loads(p)["ocpiData"]["totalCost"] for p in conflicts["raw_payload"]) == sorted(
+        [good["ocpiData"]["totalCost"]] * 2 + [99.0])  # both payloads kept
+    assert reference_warehouse.read("platform_cdrs")["cdr_id"].to_list() == [300008]
 
     # re-running the partition replaces, never appends
     run_assets([platform_cdrs], {"warehouse": reference_warehouse, "landing": tmp_landing})
-    assert reference_warehouse.read("quarantine", source_asset="platform_cdrs").height == 10
+    assert reference_warehouse.read("quarantine", source_asset="platform_cdrs").height == 12
 
 
 def test_session_without_operator_zone_is_quarantined(tmp_warehouse, tmp_landing):

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assets.ingest.platform.pages import parse_page_name
+from assets.ingest.common.pages import parse_page_name
 from assets.ingest.platform.parse import parse_price_period_group, parse_rate
 from data.config import GeneratorConfig
 from data.electricity_rates import DEMO_RATES, NL_SOLAR_DAY, rate_for

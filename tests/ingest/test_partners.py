@@ -58,7 +58,7 @@ def test_version_lock_and_registry(landed, tmp_warehouse):
 
     q = tmp_warehouse.read("quarantine").sort("record_ref")
     assert list(zip(q["record_ref"], q["reason_code"])) == [
-        ("partners/2026-10-24/0002.json", "VERSION_CONFLICT"),
+        ("partners/2026-10-24/0002.json", "CONFLICTING_VERSION"),  # version 1 again, other name
         ("partners/2026-10-24/0003.json", "MALFORMED_JSON"),
         ("partners/2026-10-25/0001.json", "VERSION_CONFLICT"),
         ("partners/2026-10-25/0003.json", "UNKNOWN_SUPPORTED_EMP"),

@@ -16,17 +16,15 @@ import json
 import dagster as dg
 
 from assets.checks import ingest_check_specs
+from assets.ingest.common import (DOCUMENT, IngestRun, LandedFile, RecordReader, Rejected, VersionRule, day_files, guards,
+                                  write_ingest)
+from assets.ingest.common.pages import (API_RETRY, REGISTER_POOL, land_page, page_file_name, parse_page_name, run_id_of,
+                                        run_token)
+from assets.ingest.common.watermarks import WatermarkRegister, normalise, parse
 from assets.ingest.eevion.parse import parse_report_row, parse_session
 from assets.ingest.eevion.tables import EEVION_REPORTS, EEVION_SESSIONS
-from assets.ingest.ocpi_cdrs.parse import Rejected
-from assets.ingest.platform.fetch import API_RETRY, REGISTER_POOL, run_id_of, run_token
-from assets.ingest.platform.outcome import IngestOutcome, write_outcome
-from assets.ingest.platform.pages import (PageName, RawItem, collapse_redeliveries, land_page, page_file_name,
-                                          read_page_items)
-from assets.ingest.platform.watermarks import WatermarkRegister, normalise, parse
 from assets.partitions import daily
 from assets.reference.external_ids import external_evse_index
-from assets.quarantine import Rejection
 from resources.eevion_api import EevionApiResource
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -80,19 +78,17 @@ def eevion_report_pages(context: dg.AssetExecutionContext, eevion_api: EevionApi
     return dg.MaterializeResult(metadata={"report_day": day.isoformat(), "bytes": len(content)})
 
 
-def _session_records(body, page: PageName | None):
-    if isinstance(body, list):
-        return [{"origin": "listing", "session": s} for s in body]
-    if isinstance(body, dict) and page is None:
-        return [{"origin": "webhook", "session": body}]
-    raise ValueError("neither a listing page (array) nor a webhook body (object)")
+def _listing_sessions(body, file: LandedFile) -> list:
+    if not isinstance(body, list):
+        raise Rejected("NOT_A_PAGE", "a session listing page is a JSON array")
+    return body
 
 
-def _session_key(item: RawItem):
-    session = item.value["session"]
-    if not isinstance(session, dict) or session.get("sessionId") in (None, ""):
-        return None
-    return (str(session["sessionId"]), str(session.get("updatedAt")))
+SESSION_SOURCE = "eevion_session"
+# A listing page holds many sessions; a webhook body is one session, kept byte for byte.
+LISTING_READER = RecordReader(source=SESSION_SOURCE, layouts=(DOCUMENT,), extract=_listing_sessions)
+WEBHOOK_READER = RecordReader(source=SESSION_SOURCE, layouts=(DOCUMENT,), document_is_record=True)
+WEBHOOK_FOLDER = "eevion/webhooks"
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[eevion_session_pages],
@@ -101,69 +97,66 @@ def eevion_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResou
                     landing: LandingZoneResource) -> dg.MaterializeResult:
     """Eevion sessions landed on this day (listing pages and webhook bodies), one row per (session, updatedAt).
 
-    The same version arriving by listing and by webhook counts once (`rows_redelivered`).
+    Version rule: identity `sessionId`, version `updatedAt`. The same version arriving by listing and by
+    webhook is accepted once (the other copy is DUPLICATE_RECORD); the same version with other content is
+    CONFLICTING_VERSION (every copy); a later `updatedAt` is a new version.
     """
-    source = "eevion_session"
     day = context.partition_key
-    listing_files = landing.files("eevion/sessions", day, suffixes=(".json",))
-    webhook_files = landing.files("eevion/webhooks", day, suffixes=(".json",))
-    items, unreadable = read_page_items(listing_files, landing.root_path, source, _session_records)
-    hooks, hook_unreadable = read_page_items(webhook_files, landing.root_path, source,
-                                             lambda body, _page: _session_records(body, None))
-    collapsed = collapse_redeliveries(items + hooks, _session_key, source, content=lambda item: item.value["session"])
-    outcome = IngestOutcome(rejected=unreadable + hook_unreadable + collapsed.conflicts,
-                            redelivered=collapsed.redelivered,
-                            rows_in=len(unreadable) + len(hook_unreadable) + len(collapsed.items) + len(collapsed.conflicts))
+    listing_files = day_files(landing, "eevion/sessions", day)
+    webhook_files = day_files(landing, WEBHOOK_FOLDER, day)
     stations = external_evse_index(warehouse, "eevion", "station_id")
-    for item in collapsed.items:
-        value = item.value  # decoded once per record
-        try:
-            row = parse_session(value["session"], value["origin"], stations)
-        except Rejected as exc:
-            outcome.rejected.append(Rejection(source, item.ref, exc.code, exc.reason, json.dumps(value["session"])))
-            continue
-        outcome.rows.append({**row, "record_ref": item.ref, "raw_payload": json.dumps(value["session"])})
-    return write_outcome(context, warehouse, EEVION_SESSIONS, outcome, files=len(listing_files) + len(webhook_files),
-                         extra_metadata={"webhook_files": len(webhook_files),
-                                         "energy_kwh": round(sum(r["energy_wh"] for r in outcome.rows) / 1000, 3)})
+    window = guards.window_for(day)
+
+    def parse_one(value, record):
+        origin = "webhook" if record.ref.startswith(WEBHOOK_FOLDER + "/") else "listing"
+        return parse_session(value, origin, stations, window)
+
+    run = IngestRun(source=SESSION_SOURCE, spec=EEVION_SESSIONS, parse=parse_one,
+                    versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
+                                         describe="sessionId and updatedAt"))
+    run.add_all(LISTING_READER.batches(listing_files)).add_all(WEBHOOK_READER.batches(webhook_files))
+    result = run.finish()
+    return write_ingest(context, warehouse, result, files=len(listing_files) + len(webhook_files),
+                        extra_metadata={"webhook_files": len(webhook_files),
+                                        "energy_kwh": round((result.accepted["energy_wh"].sum() or 0) / 1000, 3)})
 
 
-def _report_rows(body, page: PageName | None):
+def _report_rows(body, file: LandedFile) -> list:
+    page = parse_page_name(file.name)
     if page is None or page.kind != "period" or not page.ref or page.ref.count("_") != 2:
-        raise ValueError("report page name does not state its period and grouping")
+        raise Rejected("NOT_A_PAGE", "report page name does not state its period and grouping")
     if not isinstance(body, list):
-        raise ValueError("a report is a JSON array of rows")
+        raise Rejected("NOT_A_PAGE", "a report is a JSON array of rows")
     start_ms, end_ms, group_by = page.ref.split("_")
-    return [{"start_ms": int(start_ms), "end_ms": int(end_ms), "group_by": group_by, "row": r} for r in body]
+    return [{"start_ms": guards.integer(start_ms, "period start"), "end_ms": guards.integer(end_ms, "period end"),
+             "group_by": group_by, "row": r} for r in body]
+
+
+def _parse_report(value, record) -> dict:
+    start = guards.epoch_ms(value["start_ms"], "report period start")
+    end = guards.epoch_ms(value["end_ms"], "report period end")
+    row = parse_report_row(value["row"], value["group_by"], start, end)
+    return {**row, "raw_payload": json.dumps(value["row"])}
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[eevion_report_pages],
           check_specs=ingest_check_specs("eevion_reports"), kinds={"polars", "parquet"})
 def eevion_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                    landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Eevion report rows landed on this day; the same period fetched twice counts once."""
+    """Eevion report rows landed on this day; the same period fetched twice counts once.
+
+    Version rule: identity (period, grouping, group key); no version stamp, so the same row with other
+    figures is CONFLICTING_VERSION (every copy).
+    """
     source = "eevion_report"
-    files = landing.files("eevion/reports", context.partition_key, suffixes=(".json",))
-    items, unreadable = read_page_items(files, landing.root_path, source, _report_rows)
-
-    def key(item: RawItem):
-        value = item.value
-        return (value["start_ms"], value["end_ms"], value["group_by"], json.dumps(value["row"], sort_keys=True))
-
-    collapsed = collapse_redeliveries(items, key, source)
-    outcome = IngestOutcome(rejected=unreadable + collapsed.conflicts, redelivered=collapsed.redelivered,
-                            rows_in=len(unreadable) + len(collapsed.items) + len(collapsed.conflicts))
-    for item in collapsed.items:
-        value = item.value
-        start = dt.datetime.fromtimestamp(value["start_ms"] / 1000, dt.timezone.utc)
-        end = dt.datetime.fromtimestamp(value["end_ms"] / 1000, dt.timezone.utc)
-        try:
-            row = parse_report_row(value["row"], value["group_by"], start, end)
-        except Rejected as exc:
-            outcome.rejected.append(Rejection(source, item.ref, exc.code, exc.reason, json.dumps(value["row"])))
-            continue
-        outcome.rows.append({**row, "record_ref": item.ref, "raw_payload": json.dumps(value["row"])})
-    return write_outcome(context, warehouse, EEVION_REPORTS, outcome, files=len(files))
+    files = day_files(landing, "eevion/reports", context.partition_key)
+    reader = RecordReader(source=source, layouts=(DOCUMENT,), extract=_report_rows)
+    run = IngestRun(source=source, spec=EEVION_REPORTS, parse=_parse_report,
+                    versions=VersionRule(key=lambda row: (row["period_start"].isoformat(), row["period_end"].isoformat(),
+                                                          row["group_by"], row["group_key"]),
+                                         describe="report period, grouping and group"))
+    result = run.add_all(reader.batches(files)).finish()
+    return write_ingest(context, warehouse, result, files=len(files))
 
 
 ASSETS = [eevion_session_pages, eevion_report_pages, eevion_sessions, eevion_reports]

@@ -1,17 +1,24 @@
-"""The `interval_charges` asset: interval charge files of one landing date → charges, intervals, quarantine."""
+"""The `interval_charges` asset: interval charge files of one landing date → charges, intervals, quarantine.
+
+Files are `{"charges": [...]}` documents named `<provider>-<seq>.json` (compressed or not). Version rule:
+a charge is identified by (chargePointExternalId, chargeExternalId) and has no version stamp; the seed's
+receiver ignores a re-sent pair, so an exact re-delivery is DUPLICATE_RECORD and the same pair with other
+content is CONFLICTING_VERSION (every copy).
+"""
 
 import datetime as dt
-import json
+from decimal import Decimal
+from pathlib import PurePosixPath
 
 import dagster as dg
 import polars as pl
 
-from assets.checks import conservation_result, ingest_check_specs, schema_result
+from assets.checks import ingest_check_specs, schema_result
+from assets.ingest.common import (DOCUMENT, Accepted, IngestResult, IngestRun, LandedFile, RecordReader, Rejected,
+                                  VersionRule, canonical_bytes, day_files, guards, write_ingest)
 from assets.ingest.interval_charges.parse import parse_charge
 from assets.ingest.interval_charges.tables import INTERVAL_CHARGE_INTERVALS, INTERVAL_CHARGES
-from assets.ingest.ocpi_cdrs.parse import Rejected
 from assets.partitions import daily
-from assets.quarantine import QUARANTINE, Rejection, quarantine_frame
 from assets.reference import locations
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -20,17 +27,28 @@ SOURCE = "interval_charge"
 LANDING_SOURCE = "interval_charges"
 
 
-def _provider(file_name: str) -> str:
-    """Files are named `<provider>-<seq>.json`."""
-    return file_name.rsplit("-", 1)[0] if "-" in file_name else file_name.removesuffix(".json")
+def _provider(record_ref: str) -> str:
+    """Files are named `<provider>-<seq>.json` (optionally compressed); a record ref is `<path>#<index>`."""
+    name = PurePosixPath(record_ref.split("#", 1)[0]).name
+    stem = name.split(".", 1)[0]
+    return stem.rsplit("-", 1)[0] if "-" in stem else stem
 
 
-def _charge_row(parsed: dict, provider: str, ref: str, landing_date: dt.date, raw: str,
-                point: dict | None) -> dict:
-    duration = int((parsed["end"] - parsed["start"]).total_seconds())
+def _charges(body, file: LandedFile) -> list:
+    if not isinstance(body, dict) or not isinstance(body.get("charges"), list):
+        raise Rejected("INVALID_DOCUMENT", "expected {\"charges\": [...]}")
+    return body["charges"]
+
+
+READER = RecordReader(source=SOURCE, layouts=(DOCUMENT,), extract=_charges)
+VERSIONS = VersionRule(key=lambda row: (row["_point"], row["source_id"]), describe="chargePointExternalId and chargeExternalId")
+
+
+def _charge_row(parsed: dict, provider: str, raw: str, point: dict | None) -> dict:
+    duration = guards.duration_s(Decimal((parsed["end"] - parsed["start"]).total_seconds()), "charge duration")
     point = point or {}
     return {
-        "landing_date": landing_date, "record_ref": ref,
+        "_point": parsed["charge_point_id"],
         "session_id": f"interval:{provider}:{parsed['charge_point_id']}:{parsed['charge_id']}",
         "source": "interval", "source_id": parsed["charge_id"], "session_ref": parsed["charge_id"],
         "operator_id": point.get("operator_id") or provider, "location_id": point.get("location_id"),
@@ -47,51 +65,23 @@ def _charge_row(parsed: dict, provider: str, ref: str, landing_date: dt.date, ra
     }
 
 
-def ingest_interval_files(landing: LandingZoneResource, landing_date: dt.date, zone_of: dict[str, str],
-                          operator_zones: dict[str, str], points: dict[str, dict] | None = None):
-    """Every charge of the day's files → (charge rows, interval rows, rejections, rows in)."""
-    charges, intervals, rejected, rows_in = [], [], [], 0
-    seen: dict[tuple[str, str], str] = {}
-    for path in landing.files(LANDING_SOURCE, landing_date, suffixes=(".json",)):
-        name = str(path.relative_to(landing.root_path))
-        text = path.read_text(encoding="utf-8", errors="replace")
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError as exc:
-            rows_in += 1
-            rejected.append(Rejection(SOURCE, name, "MALFORMED_JSON", f"file is not JSON: {exc.msg}", text))
-            continue
-        if not isinstance(body, dict) or not isinstance(body.get("charges"), list):
-            rows_in += 1
-            rejected.append(Rejection(SOURCE, name, "INVALID_DOCUMENT", "expected {\"charges\": [...]}", text))
-            continue
-        provider = _provider(path.name)
-        for index, charge in enumerate(body["charges"]):
-            rows_in += 1
-            ref = f"{name}#{index}"
-            raw = json.dumps(charge, sort_keys=True)
-            try:
-                parsed = parse_charge(charge, zone_of, operator_zones.get(provider))
-            except Rejected as exc:
-                rejected.append(Rejection(SOURCE, ref, exc.code, exc.reason, raw))
-                continue
-            key = (parsed["charge_point_id"], parsed["charge_id"])
-            if key in seen:
-                # The receiver of seed 000 treats the same id pair as a duplicate and ignores it; so do we.
-                rejected.append(Rejection(SOURCE, ref, "DUPLICATE_RECORD", f"same chargeExternalId and "
-                                          f"chargePointExternalId as {seen[key]}", raw))
-                continue
-            seen[key] = ref
-            row = _charge_row(parsed, provider, ref, landing_date, raw, (points or {}).get(parsed["charge_point_id"]))
-            charges.append(row)
-            for start, end, kwh in parsed["intervals"]:
-                intervals.append({"landing_date": landing_date, "session_id": row["session_id"],
-                                  "settlement_date": parsed["settlement_date"], "interval_start_utc": start,
-                                  "interval_end_utc": end, "energy_wh": float(kwh * 1000), "energy_kwh": kwh})
-    charge_df = pl.DataFrame(charges, schema=INTERVAL_CHARGES.schema) if charges else INTERVAL_CHARGES.empty_frame()
-    interval_df = (pl.DataFrame(intervals, schema=INTERVAL_CHARGE_INTERVALS.schema) if intervals
-                   else INTERVAL_CHARGE_INTERVALS.empty_frame())
-    return charge_df, interval_df, rejected, rows_in
+def ingest_interval_files(files: list[LandedFile], landing_date: dt.date, zone_of: dict[str, str],
+                          operator_zones: dict[str, str], points: dict[str, dict] | None = None) -> IngestResult:
+    """Every charge of the day's files → the partition's `IngestResult` (charges, intervals, quarantine)."""
+    window = guards.window_for(landing_date)
+
+    def parse_one(value, record) -> Accepted:
+        provider = _provider(record.ref)
+        parsed = parse_charge(value, zone_of, operator_zones.get(provider), window)
+        row = _charge_row(parsed, provider, canonical_bytes(value).decode(), (points or {}).get(parsed["charge_point_id"]))
+        intervals = [{"session_id": row["session_id"], "settlement_date": parsed["settlement_date"],
+                      "interval_start_utc": start, "interval_end_utc": end, "energy_wh": float(kwh * 1000),
+                      "energy_kwh": kwh} for start, end, kwh in parsed["intervals"]]
+        return Accepted(row, {"intervals": intervals})
+
+    run = IngestRun(source=SOURCE, spec=INTERVAL_CHARGES, parse=parse_one, versions=VERSIONS,
+                    children={"intervals": INTERVAL_CHARGE_INTERVALS})
+    return run.add_all(READER.batches(files)).finish()
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[locations],
@@ -115,17 +105,9 @@ def interval_charges(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     points = {r["charge_point_id"]: r for r in evse_rows.iter_rows(named=True)}
     operator_rows = warehouse.read("operators")
     operator_zones = dict(zip(operator_rows["operator_id"].to_list(), operator_rows["time_zone"].to_list()))
-    charges, intervals, rejected, rows_in = ingest_interval_files(landing, landing_date, zone_of, operator_zones, points)
-    quarantine = quarantine_frame(rejected)
-    warehouse.write_partition(INTERVAL_CHARGES, charges, landing_date=landing_date)
-    warehouse.write_partition(INTERVAL_CHARGE_INTERVALS, intervals, landing_date=landing_date)
-    warehouse.write_partition(QUARANTINE, quarantine, source_asset="interval_charges", partition_key=context.partition_key)
-    return dg.MaterializeResult(
-        metadata={"rows_in": rows_in, "rows_accepted": charges.height, "rows_quarantined": quarantine.height,
-                  "intervals": intervals.height, "energy_kwh": round((charges["energy_wh"].sum() or 0) / 1000, 3),
-                  "dagster/row_count": charges.height},
-        check_results=[conservation_result(rows_in, charges.height, quarantine.height),
-                       schema_result(INTERVAL_CHARGES, charges),
-                       schema_result(QUARANTINE, quarantine, check_name="quarantine_schema"),
-                       schema_result(INTERVAL_CHARGE_INTERVALS, intervals, check_name="intervals_schema")],
-    )
+    files = day_files(landing, LANDING_SOURCE, landing_date)
+    result = ingest_interval_files(files, landing_date, zone_of, operator_zones, points)
+    _, intervals = result.children["intervals"]
+    return write_ingest(context, warehouse, result, files=len(files), extra_metadata={
+        "intervals": intervals.height, "energy_kwh": round((result.accepted["energy_wh"].sum() or 0) / 1000, 3)},
+        extra_checks=[schema_result(INTERVAL_CHARGE_INTERVALS, intervals, check_name="intervals_schema")])

@@ -6,7 +6,9 @@ Rejections (quarantine reason codes):
 | code | rule |
 |---|---|
 | MISSING_FIELD | chargeExternalId, chargePointExternalId, start, end or total kWh absent |
-| INVALID_TIMESTAMP / INVALID_VALUE | a time or a number does not parse |
+| INVALID_TIMESTAMP / INVALID_VALUE | a time or a number does not parse, or a field has the wrong JSON type (`intervals` a number) |
+| TIMESTAMP_OUT_OF_RANGE | a time lies outside the landing day's window |
+| VALUE_OUT_OF_RANGE / PRECISION_LOSS | energy beyond 10 MWh, or more than 6 decimals of kWh |
 | END_BEFORE_START | the charge or an interval ends before it starts |
 | NEGATIVE_ENERGY | the total or an interval is negative |
 | NO_TIME_ZONE | neither the charge point's location nor the provider gives a time zone |
@@ -22,8 +24,9 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from assets.ingest.ocpi_cdrs.parse import Rejected
-from assets.ocpi_json import decimal_of, parse_utc
+from assets.ingest.common import guards
+from assets.ingest.common.guards import DEFAULT_WINDOW, TimeWindow
+from assets.quarantine import Rejected
 
 PERIOD = dt.timedelta(minutes=30)
 ROUNDING_TOLERANCE_KWH = Decimal("0.0005")
@@ -37,29 +40,21 @@ ALIASES = {
 }
 
 
-def _field(obj: dict, key: str, where: str) -> Any:
+def _field(obj: dict, key: str, where: str) -> tuple[str, Any]:
     for name in ALIASES[key]:
         if obj.get(name) is not None:
-            return obj[name]
+            return f"{where}.{name}", obj[name]
     raise Rejected("MISSING_FIELD", f"{where}: {' / '.join(ALIASES[key])} is missing")
 
 
-def _time(obj: dict, key: str, where: str) -> dt.datetime:
-    raw = _field(obj, key, where)
-    try:
-        return parse_utc(raw)
-    except ValueError as exc:
-        raise Rejected("INVALID_TIMESTAMP", f"{where}: {raw!r} is not a timestamp") from exc
+def _time(obj: dict, key: str, where: str, window: TimeWindow) -> dt.datetime:
+    return guards.timestamp(*reversed(_field(obj, key, where)), window)
 
 
 def _kwh(obj: dict, key: str, where: str) -> Decimal:
-    raw = _field(obj, key, where)
-    try:
-        value = decimal_of(raw)
-    except ValueError as exc:
-        raise Rejected("INVALID_VALUE", f"{where}: {raw!r} is not a number") from exc
-    if value < 0:
-        raise Rejected("NEGATIVE_ENERGY", f"{where}: {value} kWh is negative")
+    name, raw = _field(obj, key, where)
+    value = guards.exact(raw, name, 6)
+    guards.energy_wh(value * 1000, name)
     return value
 
 
@@ -68,30 +63,30 @@ def _on_half_hour(moment: dt.datetime, zone: ZoneInfo) -> bool:
     return local.minute in (0, 30) and local.second == 0 and local.microsecond == 0
 
 
-def parse_charge(charge: Any, zone_of: dict[str, str], provider_zone: str | None) -> dict[str, Any]:
+def parse_charge(charge: Any, zone_of: dict[str, str], provider_zone: str | None,
+                 window: TimeWindow = DEFAULT_WINDOW) -> dict[str, Any]:
     """Validate one charge; returns the charge fields plus its sorted intervals. Raises Rejected."""
     if not isinstance(charge, dict):
         raise Rejected("NOT_AN_OBJECT", "a charge must be a JSON object")
-    charge_id = charge.get("chargeExternalId")
-    point_id = charge.get("chargePointExternalId")
+    charge_id = guards.text(charge.get("chargeExternalId"), "chargeExternalId")
+    point_id = guards.text(charge.get("chargePointExternalId"), "chargePointExternalId")
     if not charge_id or not point_id:
         raise Rejected("MISSING_FIELD", "chargeExternalId and chargePointExternalId are required")
-    start, end = _time(charge, "start", "charge"), _time(charge, "end", "charge")
+    start, end = _time(charge, "start", "charge", window), _time(charge, "end", "charge", window)
     if end < start:
         raise Rejected("END_BEFORE_START", f"charge ends {end.isoformat()} before it starts {start.isoformat()}")
     total = _kwh(charge, "total", "charge")
-    zone_name = zone_of.get(str(point_id)) or provider_zone
+    zone_name = zone_of.get(point_id) or provider_zone
     if not zone_name:
         raise Rejected("NO_TIME_ZONE", f"charge point {point_id!r} has no known location and the provider no zone")
     zone = ZoneInfo(zone_name)
 
-    raw_intervals = charge.get("intervals")
     intervals = []
-    for index, item in enumerate(raw_intervals or []):
+    for index, item in enumerate(guards.array(charge.get("intervals"), "intervals")):
         where = f"intervals[{index}]"
         if not isinstance(item, dict):
             raise Rejected("NOT_AN_OBJECT", f"{where} is not an object")
-        i_start, i_end = _time(item, "start", where), _time(item, "end", where)
+        i_start, i_end = _time(item, "start", where, window), _time(item, "end", where, window)
         if i_end <= i_start:
             raise Rejected("END_BEFORE_START", f"{where} ends at or before its start")
         intervals.append((i_start, i_end, _kwh(item, "interval_kwh", where)))
@@ -116,7 +111,7 @@ def parse_charge(charge: Any, zone_of: dict[str, str], provider_zone: str | None
         if abs(summed - total) > tolerance:
             raise Rejected("INTERVAL_SUM_MISMATCH", f"intervals sum to {summed} kWh, the total is {total} kWh")
     return {
-        "charge_id": str(charge_id), "charge_point_id": str(point_id), "start": start, "end": end,
+        "charge_id": charge_id, "charge_point_id": point_id, "start": start, "end": end,
         "total_kwh": total, "time_zone": zone_name, "settlement_date": end.astimezone(zone).date(),
         "intervals": intervals, "repairs": repairs,
     }

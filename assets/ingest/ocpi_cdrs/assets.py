@@ -1,20 +1,29 @@
-"""The `ocpi_cdrs` asset: OCPI CDR files of one landing date → validated rows + quarantine."""
+"""The `ocpi_cdrs` asset: OCPI CDR files of one landing date → validated rows + quarantine.
+
+Files (assets/ingest/common/files.py): a `.jsonl`/`.ndjson` line is one CDR; a `.json` file is one CDR, a
+list of CDRs or an OCPI response page `{"data": [...]}`; compressed files are read; anything else is
+UNSUPPORTED_FILE.
+
+Version rule: a CDR is identified by its party and id (`session_id`) and versioned by `last_updated`.
+The same CDR delivered again is DUPLICATE_RECORD; the same id and `last_updated` with other content is
+CONFLICTING_VERSION (every copy); a later `last_updated` is a correction, accepted as a new version
+(`sessions` keeps the newest).
+"""
 
 
 import datetime as dt
-import json
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from assets.checks import conservation_result, ingest_check_specs, schema_result
-from assets.ingest.ocpi_cdrs.parse import LocationInfo, Rejected, parse_cdr
+from assets.checks import ingest_check_specs
+from assets.ingest.common import IngestRun, LandedFile, RecordReader, Rejected, VersionRule, day_files, guards, write_ingest
+from assets.ingest.common.files import landed_files, read_document
+from assets.ingest.common.jsonvalue import decode_json
+from assets.ingest.ocpi_cdrs.parse import LocationInfo, parse_cdr
 from assets.ingest.ocpi_cdrs.tables import OCPI_CDRS
 from assets.ocpi_json import snake_keys
 from assets.partitions import daily
-from assets.quarantine import QUARANTINE, Rejection, quarantine_frame
 from assets.reference import locations
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -23,92 +32,46 @@ SOURCE = "ocpi_cdr_file"
 LANDING_SOURCE = "ocpi_cdrs"
 
 
-@dataclass
-class RawRecord:
-    """One CDR body as delivered, with where it was read from."""
-
-    ref: str
-    text: str
-
-
-@dataclass
-class ReadResult:
-    """CDR records read from files, plus the files that could not be split into records."""
-
-    records: list[RawRecord] = field(default_factory=list)
-    unreadable: list[Rejection] = field(default_factory=list)
+def cdr_records(body, file: LandedFile) -> list:
+    """The CDRs of a `.json` file: one CDR, a list of CDRs or an OCPI page `{"data": ...}`."""
+    items = body.get("data") if isinstance(body, dict) and "data" in body else body
+    if isinstance(items, dict):
+        return [items]
+    if not isinstance(items, list):
+        raise Rejected("NOT_AN_OBJECT", "file holds neither a CDR, a list nor a page")
+    return items
 
 
-def read_landed_records(files: list[Path], root: Path) -> ReadResult:
-    """Split landed files into CDR records: a `.jsonl` line each, or each element of a `.json` page.
-
-    A `.json` file that is not JSON at all cannot be split, so it is one quarantined record.
-    """
-    out = ReadResult()
-    for path in files:
-        name = str(path.relative_to(root))
-        text = path.read_text(encoding="utf-8", errors="replace")
-        if path.suffix == ".jsonl":
-            for number, line in enumerate(text.splitlines(), start=1):
-                if line.strip():
-                    out.records.append(RawRecord(f"{name}:{number}", line.strip()))
-            continue
-        try:
-            body = json.loads(text)
-        except json.JSONDecodeError as exc:
-            out.unreadable.append(Rejection(SOURCE, name, "MALFORMED_JSON", f"file is not JSON: {exc.msg}", text))
-            continue
-        items = body.get("data") if isinstance(body, dict) and "data" in body else body
-        if isinstance(items, dict):
-            items = [items]
-        if not isinstance(items, list):
-            out.unreadable.append(Rejection(SOURCE, name, "NOT_AN_OBJECT", "file holds neither a CDR, a list nor a page", text))
-            continue
-        for index, item in enumerate(items):
-            out.records.append(RawRecord(f"{name}#{index}", json.dumps(item, separators=(",", ":"), ensure_ascii=False)))
-    return out
+READER = RecordReader(source=SOURCE, extract=cdr_records)
+VERSIONS = VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
+                       describe="CDR id and last_updated")
 
 
 def known_ocpi_tariffs(landing: LandingZoneResource) -> dict[str, str]:
     """Tariff id → currency of the OCPI tariff files in `tariffs/ocpi/` (unreadable files are ignored here;
     the tariff ingest reports them)."""
     known: dict[str, str] = {}
-    folder = landing.source_dir("tariffs/ocpi")
-    for path in sorted(folder.glob("*.json")) if folder.exists() else []:
+    for file in landed_files(landing.root_path, landing.source_dir("tariffs/ocpi")):
+        if file.layout != "document":
+            continue
         try:
-            body = snake_keys(json.loads(path.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = snake_keys(decode_json(read_document(file)))
+        except Rejected:
             continue
         items = body.get("data", body) if isinstance(body, dict) else body
         for tariff in items if isinstance(items, list) else [items]:
-            if isinstance(tariff, dict) and tariff.get("id") is not None:
+            if isinstance(tariff, dict) and tariff.get("id") is not None and not isinstance(tariff["id"], (dict, list)):
                 known[str(tariff["id"])] = tariff.get("currency")
     return known
 
 
-def ingest_cdr_records(raw: ReadResult, location_info: dict[str, LocationInfo], tariffs: dict[str, str],
-                       landing_date: dt.date) -> tuple[pl.DataFrame, list[Rejection]]:
-    """Parse every record; exact re-deliveries of a CDR already accepted in this batch are DUPLICATE_RECORD."""
-    accepted: list[dict] = []
-    rejected = list(raw.unreadable)
-    seen: dict[tuple[str, str], str] = {}
-    for record in raw.records:
-        try:
-            row = parse_cdr(record.text, location_info, tariffs)
-        except Rejected as exc:
-            rejected.append(Rejection(SOURCE, record.ref, exc.code, exc.reason, record.text))
-            continue
-        canonical = json.dumps(json.loads(record.text), sort_keys=True)
-        key = (row["session_id"], canonical)
-        if key in seen:
-            rejected.append(Rejection(SOURCE, record.ref, "DUPLICATE_RECORD",
-                                      f"identical to {seen[key]} (same CDR delivered twice)", record.text))
-            continue
-        seen[key] = record.ref
-        row.update(record_ref=record.ref, landing_date=landing_date, raw_payload=record.text)
-        accepted.append(row)
-    df = pl.DataFrame(accepted, schema=OCPI_CDRS.schema) if accepted else OCPI_CDRS.empty_frame()
-    return df, rejected
+def ingest_cdr_files(files: list[LandedFile], location_info: dict[str, LocationInfo], tariffs: dict[str, str],
+                     landing_date: dt.date):
+    """Every CDR of the files, read in batches, parsed and versioned: the partition's `IngestResult`."""
+    window = guards.window_for(landing_date)
+    run = IngestRun(source=SOURCE, spec=OCPI_CDRS, versions=VERSIONS,
+                    parse=lambda value, record: parse_cdr(value, location_info, tariffs, window))
+    return run.add_all(READER.batches(files)).finish()
 
 
 @dg.asset(
@@ -122,39 +85,17 @@ def ocpi_cdrs(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
               landing: LandingZoneResource) -> dg.MaterializeResult:
     """OCPI CDRs (2.1.1, 2.2.1, 2.3.0; snake_case or camelCase) that landed on this day, validated.
 
-    Every record is accepted into `ocpi_cdrs` or quarantined with a reason (malformed JSON, missing
-    fields, unknown tariff, currency mismatch, no time zone, exact re-delivery). The settlement date of
-    each CDR is the local date of its end at its location.
+    Every record is accepted into `ocpi_cdrs` or quarantined with a reason (malformed JSON, missing or
+    mistyped fields, values out of range, dates outside the day's window, unknown tariff, currency not
+    ISO 4217 or mismatched, no time zone, re-delivery, conflicting version). The settlement date of each
+    CDR is the local date of its end at its location.
     """
     landing_date = dt.date.fromisoformat(context.partition_key)
-    files = landing.files(LANDING_SOURCE, landing_date)
-    raw = read_landed_records(files, landing.root_path)
+    files = day_files(landing, LANDING_SOURCE, landing_date)
     location_info = {
         r["location_id"]: LocationInfo(r["time_zone"], r["operator_id"])
         for r in warehouse.read("locations").iter_rows(named=True)
     }
-    accepted, rejected = ingest_cdr_records(raw, location_info, known_ocpi_tariffs(landing), landing_date)
-    warehouse.write_partition(OCPI_CDRS, accepted, landing_date=landing_date)
-    quarantine = quarantine_frame(rejected)
-    warehouse.write_partition(QUARANTINE, quarantine, source_asset="ocpi_cdrs", partition_key=context.partition_key)
-
-    rows_in = len(raw.records) + len(raw.unreadable)
-    reasons = quarantine.group_by("reason_code").len().sort("reason_code")
-    kwh = accepted.select(pl.col("energy_wh").sum()).item() or 0.0
-    return dg.MaterializeResult(
-        metadata={
-            "files": len(files),
-            "rows_in": rows_in,
-            "rows_accepted": accepted.height,
-            "rows_quarantined": quarantine.height,
-            "energy_kwh": round(kwh / 1000, 3),
-            "dagster/row_count": accepted.height,
-            "quarantine_reasons": dg.MetadataValue.md(
-                "\n".join(f"- {code}: {n}" for code, n in reasons.iter_rows()) or "none"),
-        },
-        check_results=[
-            conservation_result(rows_in, accepted.height, quarantine.height),
-            schema_result(OCPI_CDRS, accepted),
-            schema_result(QUARANTINE, quarantine, check_name="quarantine_schema"),
-        ],
-    )
+    result = ingest_cdr_files(files, location_info, known_ocpi_tariffs(landing), landing_date)
+    kwh = result.accepted.select(pl.col("energy_wh").sum()).item() or 0.0
+    return write_ingest(context, warehouse, result, files=len(files), extra_metadata={"energy_kwh": round(kwh / 1000, 3)})

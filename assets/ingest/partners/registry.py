@@ -6,20 +6,34 @@ file name) and quarantine, with the same code, every document the source system 
 
 | code | rule |
 |---|---|
-| MALFORMED_JSON | the file is not JSON |
+| MALFORMED_JSON | the file is not JSON (framework) |
 | INVALID_DOCUMENT | not `{"data": {...}}`, or `type` is not `company` |
 | INVALID_ID | `id` is not a UUID |
 | MISSING_FIELD | a required attribute is absent (`name`, `version`, `is_cpo`, `is_emp`, `external_source_mapping`, `supported_emps`) |
-| INVALID_VALUE | an attribute has the wrong type (version not a positive integer, flags not booleans, …) |
+| INVALID_VALUE | an attribute has the wrong type (version not a positive integer, flags not booleans, `relationships` not an object, …) |
+| INVALID_TIMESTAMP / TIMESTAMP_OUT_OF_RANGE | `created_at` / `updated_at` not epoch milliseconds between 1970 and 2100 |
 | VERSION_CONFLICT | create with version ≠ 1, or update with version ≠ current + 1 (stale or skipped) |
+| DUPLICATE_RECORD | the current version of the company delivered again, identical |
+| CONFLICTING_VERSION | the current version's number with other content (the first delivered stays, as in the source system) |
 | UNKNOWN_SUPPORTED_EMP | `supported_emps` names a company that is neither a registered EMP nor an EMP defined by that day's documents |
+
+Replays cannot be poisoned: every document goes through the framework's guard, so whatever one document
+raises rejects that document on its own landing day, and every later replay rejects (skips) it the same way.
 """
 
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
 
+from assets.ingest.common import RawRecord, guarded_parse, guards
 from assets.quarantine import Rejected as DocumentRejected
+from assets.quarantine import Rejection
+
+# Company metadata stamps are not events of a landing day: any instant of the epoch era is plausible.
+REGISTRY_WINDOW = guards.TimeWindow(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),
+                                    dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc))
+SOURCE = "company_document"
 
 
 @dataclass(frozen=True)
@@ -38,18 +52,14 @@ class CompanyVersion:
     updated_at_ms: int | None
 
 
-def parse_company(text: str) -> CompanyVersion:
-    """Validate one document's shape (not its version); raises DocumentRejected."""
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DocumentRejected("MALFORMED_JSON", f"not JSON: {exc.msg} at position {exc.pos}") from exc
+def parse_company(body: object) -> CompanyVersion:
+    """Validate one decoded document's shape (not its version); raises DocumentRejected."""
     data = body.get("data") if isinstance(body, dict) else None
     if not isinstance(data, dict) or data.get("type") != "company":
         raise DocumentRejected("INVALID_DOCUMENT", "expected a JSON:API document {\"data\": {\"type\": \"company\", …}}")
     company_id = data.get("id")
     try:
-        uuid.UUID(str(company_id))
+        uuid.UUID(company_id) if isinstance(company_id, str) else uuid.UUID(str(company_id))
     except ValueError as exc:
         raise DocumentRejected("INVALID_ID", f"id {company_id!r} is not a UUID") from exc
     attrs = data.get("attributes")
@@ -59,14 +69,14 @@ def parse_company(text: str) -> CompanyVersion:
         if name not in attrs:
             raise DocumentRejected("MISSING_FIELD", f"attribute {name} is required")
     version = attrs["version"]
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise DocumentRejected("INVALID_VALUE", f"version {version!r} is not a positive integer")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version < 2**63:
+        raise DocumentRejected("INVALID_VALUE", f"version {guards._show(version)} is not a positive integer")
     if not isinstance(attrs["is_cpo"], bool) or not isinstance(attrs["is_emp"], bool):
         raise DocumentRejected("INVALID_VALUE", "is_cpo and is_emp must be booleans")
     if not isinstance(attrs["external_source_mapping"], dict):
         raise DocumentRejected("INVALID_VALUE", "external_source_mapping must be a hash")
     # supported_emps is listed as a required attribute but the seed's example sends it as a relationship.
-    relation = (data.get("relationships") or {}).get("supported_emps")
+    relation = guards.obj(data.get("relationships"), "relationships").get("supported_emps")
     if relation is not None:
         entries = relation.get("data") if isinstance(relation, dict) else None
     elif "supported_emps" in attrs:
@@ -79,19 +89,28 @@ def parse_company(text: str) -> CompanyVersion:
     for entry in entries:
         emp_id = entry.get("id") if isinstance(entry, dict) else entry
         if not isinstance(emp_id, str):
-            raise DocumentRejected("INVALID_VALUE", f"supported_emps entry {entry!r} has no id")
+            raise DocumentRejected("INVALID_VALUE", f"supported_emps entry {guards._show(entry)} has no id")
         emps.append(emp_id)
+    stamps = {name: None if attrs.get(name) is None else guards.epoch_ms(attrs[name], name, REGISTRY_WINDOW)
+              for name in ("created_at", "updated_at")}
     return CompanyVersion(
-        company_id=str(company_id), version=version, name=str(attrs["name"]), url=attrs.get("url"),
-        is_cpo=attrs["is_cpo"], is_emp=attrs["is_emp"],
+        company_id=str(company_id), version=version, name=guards.text(attrs["name"], "name"),
+        url=guards.text(attrs.get("url"), "url"), is_cpo=attrs["is_cpo"], is_emp=attrs["is_emp"],
         external_source_mapping=json.dumps(attrs["external_source_mapping"], sort_keys=True),
         supported_emps=tuple(sorted(set(emps))),
-        created_at_ms=attrs.get("created_at"), updated_at_ms=attrs.get("updated_at"),
+        created_at_ms=attrs.get("created_at") if stamps["created_at"] else None,
+        updated_at_ms=attrs.get("updated_at") if stamps["updated_at"] else None,
     )
 
 
-def check_version(current: CompanyVersion | None, incoming: CompanyVersion) -> None:
-    """The optimistic lock of the seed; raises VERSION_CONFLICT."""
+def check_version(current: CompanyVersion | None, incoming: CompanyVersion, current_ref: str | None = None) -> None:
+    """The optimistic lock of the seed; raises VERSION_CONFLICT, or DUPLICATE_RECORD / CONFLICTING_VERSION when
+    the current version's number arrives again."""
+    if current is not None and incoming.version == current.version:
+        if incoming == current:
+            raise DocumentRejected("DUPLICATE_RECORD", f"version {current.version} again, identical to {current_ref}")
+        raise DocumentRejected("CONFLICTING_VERSION", f"version {current.version} again with other content than "
+                                                      f"{current_ref}, which was applied first")
     expected = 1 if current is None else current.version + 1
     if incoming.version != expected:
         what = "create" if current is None else f"update of version {current.version}"
@@ -100,39 +119,50 @@ def check_version(current: CompanyVersion | None, incoming: CompanyVersion) -> N
 
 
 @dataclass
+class Registry:
+    """The registry's state: each company's current version and the document that delivered it."""
+
+    companies: dict[str, CompanyVersion]
+    refs: dict[str, str]
+
+
+@dataclass
 class DayOutcome:
     """What one landing day's documents did to the registry."""
 
-    accepted: list[tuple[str, CompanyVersion]]  # (record_ref, version)
-    rejected: list[tuple[str, str, str, str]]  # (record_ref, code, reason, raw text)
+    accepted: dict[str, CompanyVersion]  # record_ref → version applied
+    rejected: dict[str, Rejection]  # record_ref → why not
 
 
-def apply_day(state: dict[str, CompanyVersion], documents: list[tuple[str, str]]) -> DayOutcome:
-    """Apply a day's documents (record_ref, text) in order to `state` (mutated).
+def apply_day(registry: Registry, records: list[RawRecord]) -> DayOutcome:
+    """Apply a day's documents in order to `registry` (mutated); never raises for a bad document.
 
     A `supported_emps` reference may name an EMP that is already registered or one that the same day's
     documents define (deliveries are not ordered by dependency).
     """
     day_emps = set()
-    for _, text in documents:
-        try:
-            company = parse_company(text)
-        except DocumentRejected:
+    for record in records:
+        _, accepted, _ = guarded_parse(lambda value, _record: parse_company(value), record, SOURCE)
+        if accepted is not None and accepted.row.is_emp:
+            day_emps.add(accepted.row.company_id)
+    outcome = DayOutcome({}, {})
+
+    def apply(value: object, record: RawRecord) -> CompanyVersion:
+        company = parse_company(value)
+        check_version(registry.companies.get(company.company_id), company, registry.refs.get(company.company_id))
+        known = {cid for cid, c in registry.companies.items() if c.is_emp} | day_emps
+        unknown = [e for e in company.supported_emps if e not in known]
+        if unknown:
+            raise DocumentRejected("UNKNOWN_SUPPORTED_EMP", f"supported_emps {unknown} are not known EMPs")
+        return company
+
+    for record in records:
+        _, accepted, rejection = guarded_parse(apply, record, SOURCE)
+        if rejection is not None:
+            outcome.rejected[record.ref] = rejection
             continue
-        if company.is_emp:
-            day_emps.add(company.company_id)
-    outcome = DayOutcome([], [])
-    for ref, text in documents:
-        try:
-            company = parse_company(text)
-            check_version(state.get(company.company_id), company)
-            known = {cid for cid, c in state.items() if c.is_emp} | day_emps
-            unknown = [e for e in company.supported_emps if e not in known]
-            if unknown:
-                raise DocumentRejected("UNKNOWN_SUPPORTED_EMP", f"supported_emps {unknown} are not known EMPs")
-        except DocumentRejected as exc:
-            outcome.rejected.append((ref, exc.code, exc.reason, text))
-            continue
-        state[company.company_id] = company
-        outcome.accepted.append((ref, company))
+        company = accepted.row
+        registry.companies[company.company_id] = company
+        registry.refs[company.company_id] = record.ref
+        outcome.accepted[record.ref] = company
     return outcome

@@ -17,37 +17,20 @@ The partition key is the landing date: a fetch lands into the folder of its part
 
 
 import json
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
 import dagster as dg
 
-from assets.ingest.platform.pages import land_page, page_file_name
-from assets.ingest.platform.watermarks import WatermarkRegister, normalise, parse
+from assets.ingest.common.pages import API_RETRY, REGISTER_POOL, land_page, page_file_name, run_id_of, run_token
+from assets.ingest.common.watermarks import WatermarkRegister, normalise, parse
 from assets.partitions import daily
 from resources.landing import LandingZoneResource
 from resources.platform_api import ApiError, PlatformApiResource
 from resources.warehouse import WarehouseResource
 
 GROUP = "ingest_api"
-API_RETRY = dg.RetryPolicy(max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
-# one writer of the watermark register at a time (DESIGN §3)
-REGISTER_POOL = "api_register"
 SESSION_QUERY = {"withChargingPeriods": "true", "withChargingPeriodsPriceBreakdown": "true", "withPriceBreakdown": "true"}
-
-
-def run_id_of(context: dg.AssetExecutionContext) -> str:
-    """The Dagster run id; a fresh id when the asset is invoked directly (no run exists then)."""
-    try:
-        return context.run.run_id
-    except dg.DagsterError:
-        return uuid.uuid4().hex
-
-
-def run_token(context: dg.AssetExecutionContext) -> str:
-    """Short id of the run, the `<run>` part of landed page names."""
-    return run_id_of(context).replace("-", "")[:8]
 
 
 class PageCollector:

@@ -1,32 +1,43 @@
 """Parse assets of the platform API: landed pages of one landing date → validated tables + quarantine.
 
-Every asset reads `platform/<resource>/<D>/*.json`, splits the pages into records, collapses exact
-re-deliveries (same id and last-updated stamp), parses each record (assets/ingest/platform/parse.py) and
-writes its partition, replacing any earlier run of the same partition. Time zones come from the
-reference tables: CDRs by `cdrLocation.id` in `locations`, sessions by their EVSE's
-`external_ids.platform.evse_id` in the locations' EVSEs, then by operator id in `operators`.
+Every asset reads `platform/<resource>/<D>/` with the ingest framework (assets/ingest/common): each page is
+split into records, each record parsed (assets/ingest/platform/parse.py) inside the guard, and the
+partition written, replacing any earlier run of the same partition. Time zones come from the reference
+tables: CDRs by `cdrLocation.id` in `locations`, sessions by their EVSE's `external_ids.platform.evse_id`
+in the locations' EVSEs, then by operator id in `operators`.
+
+Version rules (DUPLICATE_RECORD for an exact re-delivery, CONFLICTING_VERSION for other content under the
+same identity, a newer stamp is a new version):
+
+| table | identity | version |
+|---|---|---|
+| platform_cdrs | CDR id | lastUpdatedAt (receivedAt when absent) |
+| platform_sessions | session id | lastUpdatedAt |
+| consumption_stats | session, point number, timestamp | – |
+| platform_tariffs | listing tariff id or snapshot id | lastUpdatedAt |
+| electricity_rates | rate id; price-period group: rate id and weekday/date | – (rates carry no stamp) |
 """
 
 
-import json
 
 import dagster as dg
 
 from assets.checks import ingest_check_specs
-from assets.ingest.ocpi_cdrs.parse import LocationInfo, Rejected
+from assets.ingest.common import (Accepted, IngestResult, IngestRun, LandedFile, RecordReader, Rejected, VersionRule,
+                                  canonical_bytes, day_files, guards, write_ingest)
+from assets.ingest.common.files import DOCUMENT
+from assets.ingest.common.pages import listing_data, parse_page_name
+from assets.ingest.ocpi_cdrs.parse import LocationInfo
 from assets.ingest.platform import parse
 from assets.ingest.platform.fetch import (platform_cdr_pages, platform_electricity_rate_pages, platform_session_pages,
                                           platform_tariff_pages)
-from assets.ingest.platform.outcome import IngestOutcome, write_outcome
-from assets.ingest.platform.pages import RawItem, collapse_redeliveries, listing_data, read_page_items
 from assets.ingest.platform.tables import (CONSUMPTION_STATS, ELECTRICITY_RATE_PERIODS, ELECTRICITY_RATES,
                                            PLATFORM_CDRS, PLATFORM_CHARGING_PERIODS, PLATFORM_PRICE_LINES,
                                            PLATFORM_SESSIONS, PLATFORM_TARIFFS)
 from assets.partitions import daily
-from assets.quarantine import Rejection
 from assets.reference import tables as _reference_tables  # noqa: F401  (registers locations/operators specs)
-from resources.landing import LandingZoneResource
 from assets.reference.external_ids import external_evse_index
+from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
 GROUP = "ingest"
@@ -46,23 +57,19 @@ def platform_evse_index(warehouse: WarehouseResource) -> dict[str, parse.EvseSit
     return external_evse_index(warehouse, "platform", "evse_id")
 
 
-def _versioned_key(id_field: str, stamp_field: str):
-    def key(item: RawItem):
-        value = item.value
-        if not isinstance(value, dict) or value.get(id_field) in (None, ""):
-            return None
-        return (str(value[id_field]), str(value.get(stamp_field)))
-    return key
+def page_reader(source: str, extract=lambda body, file: listing_data(body)) -> RecordReader:
+    """Platform pages are JSON documents (`{data: ...}`), compressed or not."""
+    return RecordReader(source=source, layouts=(DOCUMENT,), extract=extract)
 
 
-def _read(landing: LandingZoneResource, source: str, partition_key: str, source_name: str, extract=listing_data):
-    files = landing.files(source, partition_key, suffixes=(".json",))
-    items, unreadable = read_page_items(files, landing.root_path, source_name, extract)
-    return files, items, unreadable
+def _ingest(context: dg.AssetExecutionContext, landing: LandingZoneResource, folder: str, reader: RecordReader,
+            run: IngestRun) -> tuple[IngestResult, int]:
+    files = day_files(landing, folder, context.partition_key)
+    return run.add_all(reader.batches(files)).finish(), len(files)
 
 
-def _reject(outcome: IngestOutcome, source: str, item: RawItem, exc: Rejected) -> None:
-    outcome.rejected.append(Rejection(source, item.ref, exc.code, exc.reason, item.text))
+def _window(context: dg.AssetExecutionContext) -> guards.TimeWindow:
+    return guards.window_for(context.partition_key)
 
 
 @dg.asset(partitions_def=daily, group_name=GROUP,
@@ -75,22 +82,17 @@ def platform_cdrs(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     One row per (CDR id, lastUpdatedAt); quarantine reasons in assets/ingest/platform/parse.py.
     """
     source = "platform_cdr_page"
-    files, items, unreadable = _read(landing, "platform/cdrs", context.partition_key, source)
-    collapsed = collapse_redeliveries(items, _versioned_key("id", "lastUpdatedAt"), source)
     locations, operators = reference_zones(warehouse)
-    outcome = IngestOutcome(rejected=unreadable + collapsed.conflicts, redelivered=collapsed.redelivered,
-                            rows_in=len(unreadable) + len(collapsed.items) + len(collapsed.conflicts))
-    for item in collapsed.items:
-        try:
-            row = parse.parse_cdr(item.value, locations, operators)
-        except Rejected as exc:
-            _reject(outcome, source, item, exc)
-            continue
-        outcome.rows.append({**row, "record_ref": item.ref, "raw_payload": item.text})
-    credits = sum(1 for r in outcome.rows if r["is_credit"])
-    return write_outcome(context, warehouse, PLATFORM_CDRS, outcome, files=len(files),
-                         extra_metadata={"credit_cdrs": credits,
-                                         "energy_kwh": round(sum(r["energy_wh"] for r in outcome.rows) / 1000, 3)})
+    window = _window(context)
+    run = IngestRun(source=source, spec=PLATFORM_CDRS,
+                    parse=lambda value, record: parse.parse_cdr(value, locations, operators, window),
+                    versions=VersionRule(key=lambda row: row["cdr_id"], version=lambda row: row["last_updated"],
+                                         describe="CDR id and lastUpdatedAt"))
+    result, files = _ingest(context, landing, "platform/cdrs", page_reader(source), run)
+    accepted = result.accepted
+    return write_ingest(context, warehouse, result, files=files, extra_metadata={
+        "credit_cdrs": int(accepted["is_credit"].sum() or 0),
+        "energy_kwh": round((accepted["energy_wh"].sum() or 0) / 1000, 3)})
 
 
 @dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_session_pages, "locations", "operators"],
@@ -103,32 +105,29 @@ def platform_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseRes
     price breakdowns) for the accepted sessions; a session with a bad period or line is quarantined whole.
     """
     source = "platform_session_page"
-    files, items, unreadable = _read(landing, "platform/sessions", context.partition_key, source)
-    collapsed = collapse_redeliveries(items, _versioned_key("id", "lastUpdatedAt"), source)
     _, operators = reference_zones(warehouse)
     evses = platform_evse_index(warehouse)
-    outcome = IngestOutcome(rejected=unreadable + collapsed.conflicts, redelivered=collapsed.redelivered,
-                            rows_in=len(unreadable) + len(collapsed.items) + len(collapsed.conflicts))
-    periods, lines = [], []
-    for item in collapsed.items:
-        try:
-            row, item_periods, item_lines = parse.parse_session(item.value, operators, evses)
-        except Rejected as exc:
-            _reject(outcome, source, item, exc)
-            continue
-        outcome.rows.append({**row, "record_ref": item.ref, "raw_payload": item.text})
-        periods += [{**p, "record_ref": item.ref} for p in item_periods]
-        lines += [{**line, "record_ref": item.ref} for line in item_lines]
-    outcome.extra_tables = {"charging_periods": (PLATFORM_CHARGING_PERIODS, periods),
-                            "price_lines": (PLATFORM_PRICE_LINES, lines)}
-    return write_outcome(context, warehouse, PLATFORM_SESSIONS, outcome, files=len(files),
-                         extra_metadata={"energy_kwh": round(sum(r["energy_wh"] for r in outcome.rows) / 1000, 3)})
+    window = _window(context)
+
+    def parse_one(value, record) -> Accepted:
+        row, periods, lines = parse.parse_session(value, operators, evses, window)
+        return Accepted(row, {"charging_periods": [{**p, "record_ref": record.ref} for p in periods],
+                              "price_lines": [{**line, "record_ref": record.ref} for line in lines]})
+
+    run = IngestRun(source=source, spec=PLATFORM_SESSIONS, parse=parse_one,
+                    children={"charging_periods": PLATFORM_CHARGING_PERIODS, "price_lines": PLATFORM_PRICE_LINES},
+                    versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
+                                         describe="session id and lastUpdatedAt"))
+    result, files = _ingest(context, landing, "platform/sessions", page_reader(source), run)
+    return write_ingest(context, warehouse, result, files=files,
+                        extra_metadata={"energy_kwh": round((result.accepted["energy_wh"].sum() or 0) / 1000, 3)})
 
 
-def _stats_points(body, page):
+def _stats_points(body, file: LandedFile) -> list:
+    page = parse_page_name(file.name)
     if page is None or page.kind != "session" or not page.ref:
-        raise ValueError("consumption-stats page name does not say which session it belongs to")
-    return [{"session": page.ref, "point_no": n, "point": p} for n, p in enumerate(listing_data(body, page))]
+        raise Rejected("NOT_A_PAGE", "consumption-stats page name does not say which session it belongs to")
+    return [{"session": page.ref, "point_no": n, "point": p} for n, p in enumerate(listing_data(body))]
 
 
 @dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_session_pages],
@@ -137,35 +136,28 @@ def consumption_stats(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                       landing: LandingZoneResource) -> dg.MaterializeResult:
     """Cumulative energy/power points of platform sessions (`sessions/{id}/consumption-stats`) landed on this day.
 
-    Points of the same session landed twice (two fetches) collapse on (session, timestamp, point).
+    Points of the same session landed twice (two fetches) are DUPLICATE_RECORD on (session, point, timestamp).
     """
     source = "platform_consumption_stats_page"
-    files, items, unreadable = _read(landing, "platform/consumption_stats", context.partition_key, source, _stats_points)
-
-    def key(item: RawItem):
-        value = item.value
-        point = value["point"]
-        stamp = point.get("timestamp") if isinstance(point, dict) else None
-        return (value["session"], str(stamp), value["point_no"]) if stamp else None
-
-    collapsed = collapse_redeliveries(items, key, source)
-    outcome = IngestOutcome(rejected=unreadable + collapsed.conflicts, redelivered=collapsed.redelivered,
-                            rows_in=len(unreadable) + len(collapsed.items) + len(collapsed.conflicts))
-    for item in collapsed.items:
-        value = item.value
-        try:
-            row = parse.parse_consumption_point(value["point"], value["session"], value["point_no"])
-        except Rejected as exc:
-            _reject(outcome, source, item, exc)
-            continue
-        outcome.rows.append({**row, "record_ref": item.ref, "raw_payload": item.text})
-    return write_outcome(context, warehouse, CONSUMPTION_STATS, outcome, files=len(files),
-                         extra_metadata={"sessions": len({r["session_id"] for r in outcome.rows})})
+    window = _window(context)
+    run = IngestRun(source=source, spec=CONSUMPTION_STATS,
+                    parse=lambda v, record: parse.parse_consumption_point(v["point"], v["session"], v["point_no"], window),
+                    versions=VersionRule(key=lambda row: (row["session_id"], row["point_no"], row["timestamp"].isoformat()),
+                                         describe="session, point number and timestamp"))
+    result, files = _ingest(context, landing, "platform/consumption_stats", page_reader(source, _stats_points), run)
+    return write_ingest(context, warehouse, result, files=files,
+                        extra_metadata={"sessions": result.accepted["session_id"].n_unique()})
 
 
-def _tariff_records(body, page):
+def _tariff_records(body, file: LandedFile) -> list:
+    page = parse_page_name(file.name)
     kind = "snapshot" if page is not None and page.kind == "snapshot" else "tariff"
-    return [{"kind": kind, "tariff": t} for t in listing_data(body, page)]
+    return [{"kind": kind, "tariff": t} for t in listing_data(body)]
+
+
+def _parse_tariff(value, record) -> dict:
+    row = parse.parse_tariff(value["tariff"], value["kind"])
+    return {**row, "raw_payload": canonical_bytes(value["tariff"], sort_keys=False).decode()}
 
 
 @dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_tariff_pages, platform_session_pages],
@@ -174,33 +166,30 @@ def platform_tariffs(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                      landing: LandingZoneResource) -> dg.MaterializeResult:
     """Platform tariffs (full listing snapshot) and tariff snapshots that landed on this day."""
     source = "platform_tariff_page"
-    files, items, unreadable = _read(landing, "platform/tariffs", context.partition_key, source, _tariff_records)
-
-    def key(item: RawItem):
-        tariff = item.value["tariff"]
-        if not isinstance(tariff, dict) or tariff.get("id") is None:
-            return None
-        return (item.value["kind"], str(tariff["id"]), str(tariff.get("lastUpdatedAt")))
-
-    collapsed = collapse_redeliveries(items, key, source)
-    outcome = IngestOutcome(rejected=unreadable + collapsed.conflicts, redelivered=collapsed.redelivered,
-                            rows_in=len(unreadable) + len(collapsed.items) + len(collapsed.conflicts))
-    for item in collapsed.items:
-        try:
-            row = parse.parse_tariff(item.value["tariff"], item.value["kind"])
-        except (Rejected, ValueError, TypeError) as exc:
-            reason = exc if isinstance(exc, Rejected) else Rejected("INVALID_VALUE", f"tariff id is not an integer: {exc}")
-            _reject(outcome, source, item, reason)
-            continue
-        outcome.rows.append({**row, "record_ref": item.ref, "raw_payload": json.dumps(item.value["tariff"])})
-    return write_outcome(context, warehouse, PLATFORM_TARIFFS, outcome, files=len(files),
-                         extra_metadata={"snapshots": sum(1 for r in outcome.rows if r["kind"] == "snapshot")})
+    run = IngestRun(source=source, spec=PLATFORM_TARIFFS, parse=_parse_tariff,
+                    versions=VersionRule(key=lambda row: (row["kind"], row["snapshot_id"] or row["tariff_id"]),
+                                         version=lambda row: row["last_updated"], describe="tariff id and lastUpdatedAt"))
+    result, files = _ingest(context, landing, "platform/tariffs", page_reader(source, _tariff_records), run)
+    return write_ingest(context, warehouse, result, files=files,
+                        extra_metadata={"snapshots": int((result.accepted["kind"] == "snapshot").sum())})
 
 
-def _rate_records(body, page):
+def _rate_records(body, file: LandedFile) -> list:
+    page = parse_page_name(file.name)
     if page is not None and page.kind == "rate":
-        return [{"rate_id": page.ref, "group": g} for g in listing_data(body, page)]
-    return [{"rate": r} for r in listing_data(body, page)]
+        return [{"rate_id": page.ref, "group": g} for g in listing_data(body)]
+    return [{"rate": r} for r in listing_data(body)]
+
+
+def _parse_rate_record(value, record):
+    """A rate → an `electricity_rates` row; a price-period group → its period rows only."""
+    if "rate" in value:
+        return {**parse.parse_rate(value["rate"]), "raw_payload": canonical_bytes(value["rate"], sort_keys=False).decode()}
+    rate_id = guards.integer(value["rate_id"], f"price periods of rate {value['rate_id']!r}: id")
+    group = value["group"]
+    periods = parse.parse_price_period_group(group, rate_id)
+    return Accepted(None, {"price_periods": [{**p, "record_ref": record.ref} for p in periods]},
+                    key=("price_periods", rate_id, group.get("weekDay") or group.get("date")))
 
 
 @dg.asset(partitions_def=daily, group_name=GROUP, deps=[platform_electricity_rate_pages],
@@ -211,40 +200,15 @@ def electricity_rates(context: dg.AssetExecutionContext, warehouse: WarehouseRes
 
     Records are rates and price-period groups (`{weekDay|date, periods[]}`); a group expands into one
     `electricity_rate_periods` row per period. A rate or group that appears twice (two snapshots on one
-    day) with the same content counts once.
+    day) with the same content counts once; with other content, every copy is CONFLICTING_VERSION.
     """
     source = "platform_electricity_rate_page"
-    files, items, unreadable = _read(landing, "platform/electricity_rates", context.partition_key, source, _rate_records)
-
-    def key(item: RawItem):
-        # rates carry no lastUpdatedAt: identical content is a re-delivery, anything else a new version
-        return json.dumps(item.value, sort_keys=True)
-
-    collapsed = collapse_redeliveries(items, key, source)
-    outcome = IngestOutcome(rejected=unreadable + collapsed.conflicts, redelivered=collapsed.redelivered,
-                            rows_in=len(unreadable) + len(collapsed.items) + len(collapsed.conflicts))
-    periods: list[dict] = []
-    groups_accepted = 0
-    for item in collapsed.items:
-        try:
-            if "rate" in item.value:
-                outcome.rows.append({**parse.parse_rate(item.value["rate"]), "record_ref": item.ref,
-                                     "raw_payload": json.dumps(item.value["rate"])})
-                continue
-            if not str(item.value["rate_id"]).isdigit():
-                raise Rejected("INVALID_VALUE", f"price periods of rate {item.value['rate_id']!r}: id is not an integer")
-            group_rows = parse.parse_price_period_group(item.value["group"], int(item.value["rate_id"]))
-        except (Rejected, ValueError, TypeError) as exc:
-            reason = exc if isinstance(exc, Rejected) else Rejected("INVALID_VALUE", str(exc))
-            _reject(outcome, source, item, reason)
-            continue
-        # a price-period group is one accepted record; its periods are its child rows
-        groups_accepted += 1
-        periods += [{**p, "record_ref": item.ref} for p in group_rows]
-    outcome.accepted_records = len(outcome.rows) + groups_accepted
-    outcome.extra_tables = {"price_periods": (ELECTRICITY_RATE_PERIODS, periods)}
-    return write_outcome(context, warehouse, ELECTRICITY_RATES, outcome, files=len(files),
-                         extra_metadata={"price_period_groups_accepted": groups_accepted})
+    run = IngestRun(source=source, spec=ELECTRICITY_RATES, parse=_parse_rate_record,
+                    children={"price_periods": ELECTRICITY_RATE_PERIODS},
+                    versions=VersionRule(key=lambda row: ("rate", row["rate_id"]), describe="rate id (or rate and day)"))
+    result, files = _ingest(context, landing, "platform/electricity_rates", page_reader(source, _rate_records), run)
+    return write_ingest(context, warehouse, result, files=files, extra_metadata={
+        "price_period_groups_accepted": result.accepted_records - result.accepted.height})
 
 
 PARSE_ASSETS = [platform_cdrs, platform_sessions, consumption_stats, platform_tariffs, electricity_rates]

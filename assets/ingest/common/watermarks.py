@@ -8,7 +8,7 @@ order. The fetch assets write it from one process at a time (Dagster pool `api_r
 locking protects against a second writer anyway.
 
 The fetchers ask for records *at or after* the watermark (the APIs' filters are inclusive), so the records
-at the boundary arrive again on the next run; the parse assets collapse such exact re-deliveries.
+at the boundary arrive again on the next run; the parse assets quarantine such exact re-deliveries as DUPLICATE_RECORD (assets/ingest/common/run.py).
 """
 
 from __future__ import annotations

@@ -1,0 +1,59 @@
+"""One ingest framework for every source: landed files → records → guarded parse → partition + quarantine.
+
+An ingest asset states only what is particular to its source — where its files land, how a document
+splits into records, how one record becomes a row, and its identity/versioning rule — and runs the one
+sequence below. Every record really in the files is counted once in `rows in` and is either accepted
+or quarantined with a reason code and its raw text: `rows in = accepted + quarantined`, always.
+
+    from assets.ingest.common import (IngestRun, RecordReader, VersionRule, day_files, guards, write_ingest)
+
+    reader = RecordReader(source="ocpi_cdr_file", extract=ocpi_records)      # files.py
+    files = day_files(landing, "ocpi_cdrs", context.partition_key)          # every suffix, sorted
+    window = guards.window_for(context.partition_key)                       # timestamps allowed this day
+    run = IngestRun(source="ocpi_cdr_file", spec=OCPI_CDRS,
+                    parse=lambda value, record: parse_cdr(value, ..., window=window),
+                    versions=VersionRule(key=lambda row: row["session_id"], describe="CDR id"))
+    for batch in reader.batches(files):       # bounded: `batch_size` records at a time
+        run.add(batch)                        # guarded parse; rows become a frame per batch
+    result = run.finish()                     # duplicates / conflicting versions across the day
+    return write_ingest(context, warehouse, result, files=len(files), extra_metadata={...})
+
+Modules:
+- `files`: which files count (`.jsonl`, `.ndjson`, `.json`, any case, optionally `.gz`/`.zst`; any other
+  file is one UNSUPPORTED_FILE record), lines split on "\\n" only, documents split by the source's
+  `extract`, bounded batches (`RecordReader.batches`), corrupt or oversized input as quarantine records.
+- `jsonvalue`: `decode_json` (orjson; size and depth limits), `canonical_bytes`, `content_digest`.
+- `guards`: value guards every parser uses (finite numbers, energy/power/duration ranges, exact money,
+  timestamps inside a configurable `TimeWindow`, ISO 4217 currencies, JSON types of fields).
+- `run`: `IngestRun` (guarded parse: any exception of one record is one quarantine row), `VersionRule`
+  (DUPLICATE_RECORD / CONFLICTING_VERSION), `Accepted` (a record with child-table rows), `write_ingest`
+  (partition, child tables, quarantine slice, metadata, conservation + schema + quarantine checks).
+
+Parsers are pure functions `parse(value, record) -> row dict | Accepted` that raise `Rejected(code, reason)`
+(assets/quarantine.py) for a rule they enforce; anything else they raise is caught and coded by the guard.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from assets.ingest.common import guards
+from assets.ingest.common.files import (DOCUMENT, LINES, Batch, LandedFile, RawRecord, RecordReader, landed_files,
+                                        lines_of, read_all)
+from assets.ingest.common.jsonvalue import canonical_bytes, content_digest, decode_json
+from assets.ingest.common.run import (Accepted, IngestResult, IngestRun, VersionRule, guarded_parse, rejection_of,
+                                      write_ingest)
+from assets.quarantine import Rejected, Rejection
+from resources.landing import LandingZoneResource
+
+
+def day_files(landing: LandingZoneResource, source: str, landing_date: dt.date | str) -> list[LandedFile]:
+    """Every file of `source` (e.g. `ocpi_cdrs`, `platform/cdrs`) that landed on the day, in name order."""
+    return landed_files(landing.root_path, landing.day_dir(source, landing_date))
+
+
+__all__ = [
+    "Accepted", "Batch", "DOCUMENT", "IngestResult", "IngestRun", "LINES", "LandedFile", "RawRecord", "RecordReader",
+    "Rejected", "Rejection", "VersionRule", "canonical_bytes", "content_digest", "day_files", "decode_json", "guarded_parse",
+    "guards", "landed_files", "lines_of", "read_all", "rejection_of", "write_ingest",
+]
