@@ -12,7 +12,9 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from assets.checks import QUARANTINE_SCHEMA_CHECK, conservation_result, ingest_check_specs, schema_result
+from assets.checks import ingest_check_specs
+from assets.ingest.common import LINES, RecordReader, day_files
+from assets.ingest.common.run import IngestResult, write_ingest
 from assets.ingest.ocpp.pipeline import (
     StepResult,
     build_meter_readings,
@@ -26,7 +28,7 @@ from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
 from assets.ingest.ocpp.transactions import alias_map, starts_16
 from assets.partitions import daily
-from assets.quarantine import QUARANTINE, quarantine_frame
+from assets.quarantine import quarantine_frame
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
@@ -41,29 +43,12 @@ GROUP_FRAMES = 50_000
 
 
 def _store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec, result: StepResult,
-           landing_date: dt.date, extra_metadata: dict) -> dg.MaterializeResult:
-    """Write the partition and its quarantine slice; return metadata and the three ingest checks."""
-    warehouse.write_partition(spec, result.accepted, landing_date=landing_date)
+           extra_metadata: dict, files: int = 0) -> dg.MaterializeResult:
+    """The framework's write sequence: partition, quarantine slice, metadata, conservation and schema checks."""
     quarantine = quarantine_frame(result.rejections)
-    warehouse.write_partition(QUARANTINE, quarantine, source_asset=spec.name, partition_key=context.partition_key)
-    reasons = quarantine.group_by("reason_code").len().sort("reason_code")
-    metadata = {
-        "rows_in": result.rows_in,
-        "rows_accepted": result.accepted.height,
-        "rows_quarantined": quarantine.height,
-        "dagster/row_count": result.accepted.height,
-        "quarantine_reasons": dg.MetadataValue.md(
-            "\n".join(f"- {code}: {count}" for code, count in reasons.iter_rows()) or "none"),
-        **extra_metadata,
-    }
-    return dg.MaterializeResult(
-        metadata=metadata,
-        check_results=[
-            conservation_result(result.rows_in, result.accepted.height, quarantine.height),
-            schema_result(spec, result.accepted),
-            schema_result(QUARANTINE, quarantine, check_name=QUARANTINE_SCHEMA_CHECK),
-        ],
-    )
+    outcome = IngestResult(spec=spec, accepted=result.accepted, children={}, quarantine=quarantine,
+                           rows_in=result.rows_in, accepted_records=result.accepted.height)
+    return write_ingest(context, warehouse, outcome, files=files, extra_metadata=extra_metadata)
 
 
 def _day(context: dg.AssetExecutionContext) -> dt.date:
@@ -204,20 +189,19 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     or an earlier date), are quarantined with a reason code (see ``frames``).
     """
     landing_date = _day(context)
-    paths = landing.files(LANDING_SOURCE, landing_date, suffixes=(".jsonl",))
-    # Read lazily: one file's text in memory at a time.
-    files = ((str(p.relative_to(landing.root_path)), p.read_text(encoding="utf-8", errors="replace")) for p in paths)
+    files = day_files(landing, LANDING_SOURCE, landing_date)
+    # Bounded batches of landing lines (any suffix, .gz/.zst included), never the whole day's text.
+    batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).batches(files)
     previous_calls = (
         warehouse.scan("ocpp_messages", landing_date=landing_date - dt.timedelta(days=1))
         .filter(pl.col("message_type") == "CALL")
         .select("charge_point_id", "direction", "message_id", "action")
         .collect()
     )
-    result = build_ocpp_messages(files, landing_date, previous_calls, _earlier_records(warehouse, landing_date))
+    result = build_ocpp_messages(batches, landing_date, previous_calls, _earlier_records(warehouse, landing_date))
     by_protocol = result.accepted.group_by("protocol").len()
     counts = dict(by_protocol.iter_rows())
-    return _store(context, warehouse, OCPP_MESSAGES, result, landing_date, {
-        "files": len(paths),
+    return _store(context, warehouse, OCPP_MESSAGES, result, files=len(files), extra_metadata={
         "frames_ocpp16": counts.get("ocpp1.6", 0),
         "frames_ocpp201": counts.get("ocpp2.0.1", 0),
         "replayed_calls": int(result.accepted.get_column("is_replay").sum() or 0),
@@ -263,7 +247,7 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     repairs = (result.accepted.filter(pl.col("repair").is_not_null())
                .select(pl.col("repair").str.split(";").alias("rule")).explode("rule")
                .group_by("rule").len().sort("rule"))
-    return _store(context, warehouse, METER_READINGS, result, landing_date, {
+    return _store(context, warehouse, METER_READINGS, result, extra_metadata={
         "transactions": touched_count,
         "repaired_readings": result.accepted.filter(pl.col("repair").is_not_null()).height,
         "repairs_by_rule": dg.MetadataValue.md(
@@ -295,7 +279,7 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     result = combine(parts, TRANSACTIONS, landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
     energy_wh = complete.get_column("energy_wh").sum() or 0.0
-    return _store(context, warehouse, TRANSACTIONS, result, landing_date, {
+    return _store(context, warehouse, TRANSACTIONS, result, extra_metadata={
         "transactions_complete": complete.height,
         "transactions_open": result.accepted.height - complete.height,
         "energy_kwh_complete": round(float(energy_wh) / 1000, 3),

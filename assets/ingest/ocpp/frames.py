@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 import polars as pl
+
+from assets.ingest.common import RawRecord
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 DIRECTIONS = ("in", "out")
@@ -189,7 +192,7 @@ def split_lines(text: str) -> list[str]:
 
 
 class FrameParser:
-    """Parses landing files one at a time, remembering what it has seen across the files of a date.
+    """Parses landing records batch by batch, remembering what it has seen across the files of a date.
 
     ``is_replay`` marks a CALL whose (charge point, direction, message id, text) was already seen earlier
     in this landing date. Each row keeps its identity under ``_record_key`` for ``drop_already_landed``.
@@ -200,22 +203,20 @@ class FrameParser:
         self._seen_records: set[bytes] = set()
         self._seen_calls: set[bytes] = set()
 
-    def parse_file(self, relative_path: str, text: str) -> tuple[list[dict], list[FrameRejection]]:
-        """(message rows, rejections) of one file; counts its records into ``rows_in``."""
+    def parse_records(self, records: Iterable[RawRecord]) -> tuple[list[dict], list[FrameRejection]]:
+        """(message rows, rejections) of landing records in delivery order; counts them into ``rows_in``."""
         rows: list[dict] = []
         rejections: list[FrameRejection] = []
-        for line_number, line in enumerate(split_lines(text), start=1):
-            if not line.strip():
-                continue
+        for record in records:
             self.rows_in += 1
-            record_ref = f"{relative_path}:{line_number}"
-            parsed = parse_landing_line(line, record_ref)
+            line = record.text
+            parsed = parse_landing_line(line, record.ref)
             if isinstance(parsed, FrameRejection):
                 rejections.append(parsed)
                 continue
             record_key = landed_record_key(parsed)
             if record_key in self._seen_records:
-                rejections.append(FrameRejection(record_ref, "DUPLICATE_FRAME",
+                rejections.append(FrameRejection(record.ref, "DUPLICATE_FRAME",
                                                  "the same landed record appears earlier in this landing date", line))
                 continue
             self._seen_records.add(record_key)
@@ -228,24 +229,27 @@ class FrameParser:
         return rows, rejections
 
 
+def text_records(relative_path: str, text: str) -> list[RawRecord]:
+    """The landing records of one file given as text (tests, benchmarks): non-blank lines, split on "\n"."""
+    return [RawRecord(f"{relative_path}:{number}", line.strip().encode("utf-8", "surrogatepass"))
+            for number, line in enumerate(split_lines(text), start=1) if line.strip()]
+
+
 def drop_already_landed(rows: list[dict], already_landed: dict[bytes, str],
-                        text: str) -> tuple[list[dict], list[FrameRejection]]:
-    """Split off rows of one file whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
+                        lines: dict[str, str]) -> tuple[list[dict], list[FrameRejection]]:
+    """Split off rows whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
 
     ``already_landed`` maps ``landed_record_key`` -> that landing date; this catches an export that is
-    delivered again on a later day. The quarantined payload is the landing line, taken from ``text``.
+    delivered again on a later day. The quarantined payload is the landing line, ``lines[record_ref]``.
     """
-    lines: list[str] | None = None
     kept, rejections = [], []
     for row in rows:
         landed_on = already_landed.get(row["_record_key"])
         if landed_on is None:
             kept.append(row)
             continue
-        lines = lines if lines is not None else split_lines(text)
-        line_number = int(row["record_ref"].rsplit(":", 1)[1])
         rejections.append(FrameRejection(row["record_ref"], "DUPLICATE_FRAME",
-                                         f"the same record already landed on {landed_on}", lines[line_number - 1]))
+                                         f"the same record already landed on {landed_on}", lines[row["record_ref"]]))
     return kept, rejections
 
 

@@ -7,13 +7,15 @@ the benchmark and the unit tests call them directly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
 
-from assets.ingest.ocpp.frames import FrameParser, drop_already_landed, landed_record_key, resolve_answers
+from assets.ingest.common import Batch
+from assets.ingest.ocpp.frames import (FrameParser, drop_already_landed, landed_record_key, resolve_answers,
+                                       text_records)
 from assets.ingest.ocpp.reading_rules import apply_register_rules, attribute_to_transactions, drop_duplicates
 from assets.ingest.ocpp.readings import METERING_ACTIONS, extract_readings
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
@@ -89,33 +91,44 @@ def _rejections(items, source: str) -> list[Rejection]:
 EarlierRecords = Callable[[datetime, datetime, list[str]], dict[bytes, str]]
 
 
-def build_ocpp_messages(files: Iterable[tuple[str, str]], landing_date: dt.date,
+def build_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date,
                         earlier_calls: pl.DataFrame | None = None,
                         earlier_records: EarlierRecords | None = None) -> StepResult:
-    """Landing files of one date -> ``ocpp_messages`` rows + ``ocpp_frame`` rejections.
+    """Batches of landing records of one date -> ``ocpp_messages`` rows + ``ocpp_frame`` rejections.
 
-    ``files`` yields (path relative to the landing root, text); each file becomes a compact frame
-    before the next is read, so memory follows the table, not Python objects per frame.
+    ``batches`` come from the ingest framework's reader (``RecordReader.batches``: every file suffix,
+    compressed files, "\n"-only lines, file-level rejections) or ``text_batches``; each batch becomes a
+    compact frame before the next is read, so memory follows the table, not Python objects per frame.
     ``earlier_calls``: CALLs of the previous landing date (answers just after midnight), see
     ``resolve_answers``. ``earlier_records(low, high, charge_points)``: ``landed_record_key`` -> landing
     date of records accepted on earlier dates with a receive time in [low, high] (re-delivered exports).
     """
     parser = FrameParser()
     chunks: list[pl.DataFrame] = []
-    rejections = []
-    for relative_path, text in files:
-        rows, rejected = parser.parse_file(relative_path, text)
-        rejections += rejected
+    rejections: list[Rejection] = []
+    for batch in batches:
+        parser.rows_in += len(batch.rejected)
+        rejections += batch.rejected
+        rows, rejected = parser.parse_records(batch.records)
+        rejections += _rejections(rejected, "ocpp_frame")
         if rows and earlier_records is not None:
             received = [row["received_at"] for row in rows]
             charge_points = sorted({row["charge_point_id"] for row in rows})
-            rows, repeated = drop_already_landed(rows, earlier_records(min(received), max(received), charge_points),
-                                                 text)
-            rejections += repeated
+            already_landed = earlier_records(min(received), max(received), charge_points)
+            if already_landed:
+                lines = {record.ref: record.text for record in batch.records}
+                rows, repeated = drop_already_landed(rows, already_landed, lines)
+                rejections += _rejections(repeated, "ocpp_frame")
         chunks.append(_frame(rows, OCPP_MESSAGES, landing_date))
     messages = pl.concat(chunks) if chunks else _frame([], OCPP_MESSAGES, landing_date)
     messages = resolve_answers(messages, earlier_calls)
-    return StepResult(messages, _rejections(rejections, "ocpp_frame"), parser.rows_in)
+    return StepResult(messages, rejections, parser.rows_in)
+
+
+def text_batches(files: Iterable[tuple[str, str]]) -> Iterator[Batch]:
+    """(path relative to the landing root, text) of landing files -> one record batch per file."""
+    for relative_path, text in files:
+        yield Batch(records=text_records(relative_path, text))
 
 
 def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history: pl.DataFrame,
