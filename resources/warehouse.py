@@ -253,6 +253,13 @@ class PartitionWriter:
             part.drop("__bucket").write_parquet(path, compression="lz4", statistics=False)
             self._spills.setdefault(key, []).append(path)
 
+    def scan(self) -> pl.LazyFrame:
+        """Every row written so far (spilled, not yet sorted), in write order within each bucket."""
+        paths = [p for key in sorted(self._spills, key=lambda k: (k is None, k)) for p in self._spills[key]]
+        if not paths:
+            return self.spec.empty_frame().lazy()
+        return pl.scan_parquet(paths)
+
     def commit(self, transform=None) -> Path:
         """Write the partition from the spilled buckets (``transform(frame) -> frame`` per bucket)."""
         self.target_dir.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,7 @@ def test_many_groups_in_a_pool_give_the_same_bytes(fleet_landing, tmp_path, monk
     assert different == []
     readings = pl.read_parquet(tmp_path / "plain" / "meter_readings" / "**" / "*.parquet")
     assert readings.height > 1000
-    assert readings.get_column("charge_point_id").n_unique() > 5
+    assert readings.get_column("charge_point_id").n_unique() >= 4  # so GROUP_FRAMES=400 makes several groups
 
 
 def _square_sum(values: list[int], offset: int) -> int:

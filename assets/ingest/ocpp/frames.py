@@ -257,39 +257,69 @@ def _flipped(direction: pl.Expr) -> pl.Expr:
     return pl.when(direction == "in").then(pl.lit("out")).otherwise(pl.lit("in"))
 
 
-def resolve_answers(messages: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Give answers the ``action`` of the CALL they answer, and 1.6 starts their ``transaction_id``.
+ANSWER_KEY = ["charge_point_id", "direction", "message_id"]
 
-    An answer travels the other way than its CALL, with the same message id and charge point.
-    ``earlier_calls`` (charge_point_id, direction, message_id, action) are CALLs of the previous landing
-    date: a request just before midnight, its answer just after. The transaction id of a 1.6
-    StartTransaction exists only in its answer; the answer and the request both get it.
+
+def answer_index(calls: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Which CALL each answer answers: (charge_point_id, direction of the answer, message_id, _call_action).
+
+    ``calls``: the CALLs of the landing date in delivery order; ``earlier_calls`` those of the previous
+    date. An answer travels the other way than its CALL, with the same message id and charge point; the
+    first CALL with that key wins, today's before yesterday's.
     """
-    key = ["charge_point_id", "direction", "message_id"]
-    calls = messages.filter(pl.col("message_type") == "CALL").select(*key, "action", pl.lit(0).alias("_age"))
+    key = ANSWER_KEY
+    calls = calls.select(*key, "action", pl.lit(0).alias("_age"))
     if earlier_calls is not None and earlier_calls.height:
         calls = pl.concat([calls, earlier_calls.select(*key, "action", pl.lit(1).alias("_age"))])
-    answered_by = (calls.sort("_age", maintain_order=True).unique(subset=key, keep="first", maintain_order=True)
-                   .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
-                           pl.col("message_id"), pl.col("action").alias("_call_action")))
-    resolved = messages.join(answered_by, on=key, how="left", maintain_order="left").with_columns(
+    return (calls.sort("_age", maintain_order=True).unique(subset=key, keep="first", maintain_order=True)
+            .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                    pl.col("message_id"), pl.col("action").alias("_call_action")))
+
+
+_START_ANSWER = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+
+
+def resolve_actions(messages: pl.DataFrame, answered_by: pl.DataFrame) -> pl.DataFrame:
+    """Answers get the action of their CALL; 1.6 StartTransaction answers get the transaction id they issue."""
+    resolved = messages.join(answered_by, on=ANSWER_KEY, how="left", maintain_order="left").with_columns(
         pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
         .otherwise(pl.coalesce("action", "_call_action")).alias("action")
     ).drop("_call_action")
-    start_answer = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
     issued_id = pl.col("payload_json").str.json_path_match("$.transactionId")
     # Same rule as namespaced_transaction_id: objects, lists, booleans and "" name no transaction.
     usable = ~(issued_id.str.starts_with("{") | issued_id.str.starts_with("[")
                | issued_id.is_in(["true", "false", ""]))
     issued = pl.when(usable).then(pl.concat_str([pl.lit("ocpp:"), pl.col("charge_point_id"), pl.lit(":"), issued_id]))
-    resolved = resolved.with_columns(
-        pl.when(start_answer).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
-    issued_to = (resolved.filter(start_answer & pl.col("transaction_id").is_not_null())
-                 .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
-                         pl.col("message_id"), pl.col("transaction_id").alias("_issued"))
-                 .unique(subset=key, keep="first", maintain_order=True))
+    return resolved.with_columns(
+        pl.when(_START_ANSWER).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
+
+
+def issued_index(resolved: pl.DataFrame) -> pl.DataFrame:
+    """(charge_point_id, direction of the request, message_id, _issued) from resolved StartTransaction
+    answers in delivery order (the first answer to a request wins)."""
+    return (resolved.filter(_START_ANSWER & pl.col("transaction_id").is_not_null())
+            .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                    pl.col("message_id"), pl.col("transaction_id").alias("_issued"))
+            .unique(subset=ANSWER_KEY, keep="first", maintain_order=True))
+
+
+def apply_issued(resolved: pl.DataFrame, issued_to: pl.DataFrame) -> pl.DataFrame:
+    """1.6 StartTransaction requests get the transaction id of their answer."""
     start_request = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
-    return (resolved.join(issued_to, on=key, how="left", maintain_order="left")
+    return (resolved.join(issued_to, on=ANSWER_KEY, how="left", maintain_order="left")
             .with_columns(pl.when(start_request).then(pl.coalesce("transaction_id", "_issued"))
                           .otherwise(pl.col("transaction_id")).alias("transaction_id"))
             .drop("_issued"))
+
+
+def resolve_answers(messages: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Give answers the ``action`` of the CALL they answer, and 1.6 starts their ``transaction_id``.
+
+    ``earlier_calls`` (charge_point_id, direction, message_id, action) are CALLs of the previous landing
+    date: a request just before midnight, its answer just after. The transaction id of a 1.6
+    StartTransaction exists only in its answer; the answer and the request both get it. (The streamed
+    ingest applies the same three steps bucket by bucket with day-wide indexes.)
+    """
+    answered_by = answer_index(messages.filter(pl.col("message_type") == "CALL"), earlier_calls)
+    resolved = resolve_actions(messages, answered_by)
+    return apply_issued(resolved, issued_index(resolved))
