@@ -37,6 +37,8 @@ from resources.warehouse import WarehouseResource
 
 LANDING_SOURCE = "ocpp"
 TRANSACTION_ACTIONS = ["StartTransaction", "StopTransaction", "TransactionEvent", "StatusNotification"]
+# Frames the readings rules look at: the metering frames and those that start or stop a transaction.
+READING_ACTIONS = ["MeterValues", "StartTransaction", "StopTransaction", "TransactionEvent"]
 # Frames of a charge point that matter to a transaction without naming it.
 CHARGE_POINT_ACTIONS = ["StartTransaction", "StatusNotification"]
 # How far back a reading without transaction id looks for the transaction running on its connector.
@@ -266,7 +268,9 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     landing_date = _day(context)
     # Each input is read once; the charge-point groups get their slices (readings only relate frames of
     # the same charge point), so the cost is linear in the day's frames.
-    messages = _messages(warehouse, landing_date=landing_date).collect()
+    # Only frames that carry readings, a transaction id or a start/stop (not heartbeats, statuses, answers
+    # other than the StartTransaction ones): about half of the day's frames.
+    messages = _messages(warehouse, landing_date=landing_date, action=READING_ACTIONS).collect()
     chunks = charge_point_chunks(messages, GROUP_FRAMES)
     charge_points = [cp for chunk in chunks for cp in chunk]
     touched = _transaction_ids(messages)
@@ -311,11 +315,21 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ``transactions`` (module of the same name).
     """
     landing_date = _day(context)
-    day_messages = _messages(warehouse, landing_date=landing_date).collect()
-    chunks = charge_point_chunks(day_messages, GROUP_FRAMES)
     attributed = (warehouse.scan("meter_readings", landing_date=landing_date)
                   .filter(pl.col("repair").str.contains("attributed_to_transaction", literal=True))
                   .select("charge_point_id", "transaction_id").unique().collect())
+    # The day's frames as far as the assembly needs them: which transactions they name (no payload), the
+    # StartTransaction requests whole (an unanswered one is quarantined), and a row for every charge point
+    # with attributed readings, so its group exists.
+    start_request = ((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
+                     & (pl.col("direction") == "in"))
+    day_messages = (_messages(warehouse, landing_date=landing_date)
+                    .filter(pl.col("transaction_id").is_not_null() | start_request
+                            | pl.col("charge_point_id").is_in(attributed.get_column("charge_point_id").unique()
+                                                              .implode()))
+                    .with_columns(pl.when(start_request).then(pl.col("payload_json")).alias("payload_json"))
+                    .collect())
+    chunks = charge_point_chunks(day_messages, GROUP_FRAMES)
     arguments = ((chunk, landing_date, context_messages, readings,
                   chunk_attributed.get_column("transaction_id").to_list())
                  for chunk, chunk_attributed, (context_messages, readings) in zip(
