@@ -17,6 +17,7 @@ import pytest
 
 import assets.ingest.ocpp.assets as ocpp_assets
 from assets.ingest.ocpp.frames import split_lines
+from assets.ingest.ocpp import parallel
 from assets.ingest.ocpp.parallel import WORKERS_ENV, map_groups
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -56,6 +57,7 @@ def test_many_groups_in_a_pool_give_the_same_bytes(fleet_landing, tmp_path, monk
     monkeypatch.setenv(WORKERS_ENV, "1")
     plain = _ingest(fleet_landing, tmp_path / "plain")
     monkeypatch.setattr(ocpp_assets, "GROUP_FRAMES", 400)
+    monkeypatch.setattr(parallel, "MIN_POOLED_GROUPS", 2)
     monkeypatch.setenv(WORKERS_ENV, "2")
     pooled = _ingest(fleet_landing, tmp_path / "pooled")
     assert sorted(pooled) == sorted(plain)
@@ -73,7 +75,7 @@ def _square_sum(values: list[int], offset: int) -> int:
 
 def test_map_groups_keeps_order_with_bounded_in_flight(monkeypatch):
     monkeypatch.setenv(WORKERS_ENV, "2")
-    arguments = (([i, i + 1], i) for i in range(7))
+    arguments = (([i, i + 1], i) for i in range(7))  # 7 groups >= MIN_POOLED_GROUPS: the pool runs them
     assert list(map_groups(_square_sum, arguments, 7)) == [i * i + (i + 1) ** 2 + i for i in range(7)]
 
 
