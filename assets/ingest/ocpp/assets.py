@@ -269,8 +269,9 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     # Each input is read once; the charge-point groups get their slices (readings only relate frames of
     # the same charge point), so the cost is linear in the day's frames.
     # Only frames that carry readings, a transaction id or a start/stop (not heartbeats, statuses, answers
-    # other than the StartTransaction ones): about half of the day's frames.
-    messages = _messages(warehouse, landing_date=landing_date, action=READING_ACTIONS).collect()
+    # other than the StartTransaction ones, which issue the transaction id): about half of the day's frames.
+    messages = (_messages(warehouse, landing_date=landing_date, action=READING_ACTIONS)
+                .filter((pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")).collect())
     chunks = charge_point_chunks(messages, GROUP_FRAMES)
     charge_points = [cp for chunk in chunks for cp in chunk]
     touched = _transaction_ids(messages)
