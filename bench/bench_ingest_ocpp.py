@@ -46,6 +46,7 @@ from assets.ingest.ocpp.pipeline import (  # noqa: E402
     build_transactions,
     charge_point_chunks,
     combine,
+    text_batches,
 )
 from assets.ingest.ocpp.assets import TRANSACTION_ACTIONS  # noqa: E402
 from assets.ingest.ocpp.tables import METER_READINGS, TRANSACTIONS  # noqa: E402
@@ -227,7 +228,7 @@ def main() -> int:
                 json.loads(json.loads(line)["raw"])
 
     _, base_wall, base_cpu = timed(decode_only)
-    messages, m_wall, m_cpu = timed(lambda: build_ocpp_messages(_read(root, paths), DAY))
+    messages, m_wall, m_cpu = timed(lambda: build_ocpp_messages(text_batches(_read(root, paths)), DAY))
     readings, r_wall, r_cpu = timed(lambda: readings_by_charge_point_groups(messages.accepted))
     transactions, t_wall, t_cpu = timed(lambda: transactions_by_charge_point_groups(messages.accepted,
                                                                                     readings.accepted))

@@ -21,11 +21,13 @@ from typing import Any, Iterable
 import dagster as dg
 import duckdb
 import polars as pl
+import pyarrow.parquet as pq
 
 from resources.tables import TableSpec, get_spec, registered_specs
 
 CATALOG_FILE = "chargeledger.duckdb"
 PART_FILE = "part-0.parquet"
+SPILL_DIR = "_spill"
 
 
 def _format_partition_value(value: Any) -> str:
@@ -120,6 +122,13 @@ class WarehouseResource(dg.ConfigurableResource):
                 tmp.unlink()
         return target
 
+    def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, **partition: Any) -> PartitionWriter:
+        """A writer that builds one partition from batches in bounded memory (see ``PartitionWriter``)."""
+        spec = table if isinstance(table, TableSpec) else get_spec(table)
+        if spec is None:
+            raise KeyError(f"table {table} has no registered spec")
+        return PartitionWriter(self, spec, bucket, partition)
+
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
         path = self.table_path(table)
@@ -189,6 +198,125 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
         os.replace(tmp, self.catalog_path)
         return self.catalog_path
+
+
+def _sorted_for_write(spec: TableSpec, df: pl.DataFrame, partition: dict[str, Any]) -> pl.DataFrame:
+    """``df`` in the table's stored shape and order (partition columns dropped, conformed, sorted)."""
+    data = spec.conform(df.drop([c for c in partition if c in df.columns]))
+    sort_cols = [c for c in spec.sort_by if c not in partition] or data.columns
+    sortable = [c for c in sort_cols if not isinstance(data.schema[c], (pl.List, pl.Struct, pl.Object))]
+    if sortable and data.height:
+        data = data.sort(sortable, nulls_last=True, maintain_order=True)
+    return data
+
+
+class PartitionWriter:
+    """One partition written from batches, so memory follows a bucket of rows, not the partition.
+
+    ``write(batch)`` spills each batch, split by the ``bucket`` expression (e.g. the hour of the first sort
+    column), to hidden files beside the partition; ``commit(transform)`` then reads one bucket at a time in
+    ascending bucket order, applies ``transform`` (work that needs the bucket's rows together), sorts it by
+    the table's sort key and appends it to the new file as row groups. The bucket must order rows the way
+    the sort key does (every row of a lower bucket sorts before every row of a higher one); ``commit``
+    checks this on the first sort column. The new file replaces the partition atomically (write, fsync,
+    rename), and the same batches in the same order give the same bytes. ``abort`` (or an exception inside
+    ``with``) removes the spill and keeps the old partition.
+    """
+
+    ROW_GROUP_ROWS = 128 * 1024
+
+    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, bucket: pl.Expr, partition: dict[str, Any]):
+        self.spec, self.bucket, self.partition = spec, bucket, partition
+        self.target_dir = warehouse.partition_path(spec.name, spec, partition)
+        # Outside the table's folder: readers glob `<table>/**/*.parquet` and must never see a spill.
+        relative = self.target_dir.relative_to(warehouse.root_path)
+        self.spill_dir = warehouse.root_path / SPILL_DIR / f"{'__'.join(relative.parts)}-{os.getpid()}"
+        self._spills: dict[Any, list[Path]] = {}
+        self._count = 0
+        self.rows = 0
+
+    def __enter__(self) -> PartitionWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()
+
+    def write(self, batch: pl.DataFrame) -> None:
+        """Spill one batch (any row order) to its buckets."""
+        if not batch.height:
+            return
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        keyed = batch.with_columns(self.bucket.alias("__bucket"))
+        for (key,), part in keyed.partition_by("__bucket", as_dict=True, maintain_order=True).items():
+            path = self.spill_dir / f"{self._count:08d}.parquet"
+            self._count += 1
+            part.drop("__bucket").write_parquet(path, compression="lz4", statistics=False)
+            self._spills.setdefault(key, []).append(path)
+
+    def scan(self) -> pl.LazyFrame:
+        """Every row written so far (spilled, not yet sorted), in write order within each bucket."""
+        paths = [p for key in sorted(self._spills, key=lambda k: (k is None, k)) for p in self._spills[key]]
+        if not paths:
+            return self.spec.empty_frame().lazy()
+        return pl.scan_parquet(paths)
+
+    def commit(self, transform=None) -> Path:
+        """Write the partition from the spilled buckets (``transform(frame) -> frame`` per bucket)."""
+        self.target_dir.mkdir(parents=True, exist_ok=True)
+        target = self.target_dir / PART_FILE
+        tmp = self.target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
+        writer = None
+        previous_last = None
+        first_col = next((c for c in self.spec.sort_by if c not in self.partition), None)
+        try:
+            with open(tmp, "wb") as handle:
+                try:
+                    for key in sorted(self._spills, key=lambda k: (k is None, k)):
+                        frame = pl.concat([pl.read_parquet(p) for p in self._spills[key]], how="vertical")
+                        if transform is not None:
+                            frame = transform(frame)
+                        data = _sorted_for_write(self.spec, frame, self.partition)
+                        if not data.height:
+                            continue
+                        if first_col is not None and not isinstance(data.schema[first_col], (pl.List, pl.Struct)):
+                            first = data.get_column(first_col)
+                            if previous_last is not None and first.null_count() == 0 and first.min() < previous_last:
+                                raise ValueError(f"table {self.spec.name}: bucket {key!r} sorts before the previous one")
+                            previous_last = first.max()
+                        table = data.to_arrow(compat_level=pl.CompatLevel.oldest())
+                        if writer is None:
+                            writer = pq.ParquetWriter(handle, table.schema, compression="zstd", write_statistics=True)
+                        writer.write_table(table.cast(writer.schema), row_group_size=self.ROW_GROUP_ROWS)
+                        self.rows += data.height
+                except BaseException:
+                    if writer is not None:
+                        writer.close()  # before the file closes, so the half-written file is simply deleted
+                    raise
+                if writer is None:
+                    empty = _sorted_for_write(self.spec, self.spec.empty_frame(), self.partition)
+                    empty.write_parquet(handle, compression="zstd", statistics=True)
+                else:
+                    writer.close()
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+            _fsync_dir(self.target_dir)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+            self.abort()
+        return target
+
+    def abort(self) -> None:
+        """Remove the spilled batches."""
+        for paths in self._spills.values():
+            for path in paths:
+                path.unlink(missing_ok=True)
+        self._spills = {}
+        if self.spill_dir.exists():
+            for leftover in self.spill_dir.iterdir():
+                leftover.unlink()
+            self.spill_dir.rmdir()
 
 
 # -- DuckDB SQL helpers -------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets.ingest.ocpp.pipeline import build_meter_readings, build_ocpp_messages, build_transactions
+from assets.ingest.ocpp.pipeline import build_meter_readings, build_ocpp_messages, build_transactions, text_batches
 from assets.ingest.ocpp.tables import METER_READINGS
 from tests.ocpp.factory import landing_record
 
@@ -52,7 +52,7 @@ def test_every_step_conserves_rows_whatever_the_payload(generated):
         lines.append(landing_record("CP-X", protocol, "in", [2, f"m{index}", action, payload], moment))
         if answer is not None:
             lines.append(landing_record("CP-X", protocol, "out", [3, f"m{index}", answer], moment))
-    messages = build_ocpp_messages([("ocpp/2026-11-20/12/x.jsonl", "\n".join(lines))], DAY)
+    messages = build_ocpp_messages(text_batches([("ocpp/2026-11-20/12/x.jsonl", "\n".join(lines))]), DAY)
     assert messages.conserved and messages.rows_in == len(lines)
     starts = messages.accepted.filter(pl.col("action").is_in(["StartTransaction", "TransactionEvent"]))
     readings = build_meter_readings(messages.accepted, DAY, METER_READINGS.empty_frame(), starts)

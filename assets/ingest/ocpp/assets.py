@@ -7,20 +7,27 @@ materialised in date order; the landing sensor requests them that way and a back
 
 
 import datetime as dt
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
-from assets.checks import QUARANTINE_SCHEMA_CHECK, conservation_result, ingest_check_specs, schema_result
+from assets.checks import (QUARANTINE_SCHEMA_CHECK, SCHEMA, conservation_result, ingest_check_specs,
+                           schema_result)
+from assets.ingest.common import LINES, RecordReader, day_files
+from assets.ingest.common.run import IngestResult, write_ingest
 from assets.ingest.ocpp.pipeline import (
     StepResult,
+    RECEIVED_HOUR,
+    StreamedMessages,
     build_meter_readings,
-    build_ocpp_messages,
     build_transactions,
     charge_point_chunks,
     combine,
     landed_keys,
+    stream_ocpp_messages,
 )
+from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
 from assets.ingest.ocpp.transactions import alias_map, starts_16
 from assets.partitions import daily
@@ -30,33 +37,61 @@ from resources.warehouse import WarehouseResource
 
 LANDING_SOURCE = "ocpp"
 TRANSACTION_ACTIONS = ["StartTransaction", "StopTransaction", "TransactionEvent", "StatusNotification"]
+# Frames the readings rules look at: the metering frames and those that start or stop a transaction.
+READING_ACTIONS = ["MeterValues", "StartTransaction", "StopTransaction", "TransactionEvent"]
 # Frames of a charge point that matter to a transaction without naming it.
 CHARGE_POINT_ACTIONS = ["StartTransaction", "StatusNotification"]
 # How far back a reading without transaction id looks for the transaction running on its connector.
 ATTRIBUTION_LOOKBACK_DAYS = 2
+# Frames per charge-point group: sets the memory of one group's rules (and of each pool worker).
+GROUP_FRAMES = 50_000
 
 
 def _store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec, result: StepResult,
-           landing_date: dt.date, extra_metadata: dict) -> dg.MaterializeResult:
-    """Write the partition and its quarantine slice; return metadata and the three ingest checks."""
-    warehouse.write_partition(spec, result.accepted, landing_date=landing_date)
+           extra_metadata: dict, files: int = 0) -> dg.MaterializeResult:
+    """The framework's write sequence: partition, quarantine slice, metadata, conservation and schema checks."""
     quarantine = quarantine_frame(result.rejections)
-    warehouse.write_partition(QUARANTINE, quarantine, source_asset=spec.name, partition_key=context.partition_key)
+    outcome = IngestResult(spec=spec, accepted=result.accepted, children={}, quarantine=quarantine,
+                           rows_in=result.rows_in, accepted_records=result.accepted.height)
+    return write_ingest(context, warehouse, outcome, files=files, extra_metadata=extra_metadata)
+
+
+class _BucketSchemaCheck:
+    """The table's schema check over a partition written bucket by bucket: the first failing bucket's
+    result, else a pass with the total row count."""
+
+    def __init__(self, spec):
+        self.spec, self.rows, self.failed = spec, 0, None
+
+    def add(self, bucket: pl.DataFrame) -> None:
+        self.rows += bucket.height
+        if self.failed is None:
+            outcome = schema_result(self.spec, bucket)
+            self.failed = None if outcome.passed else outcome
+
+    def result(self) -> dg.AssetCheckResult:
+        return self.failed or dg.AssetCheckResult(check_name=SCHEMA, passed=True, metadata={"rows": self.rows})
+
+
+def _store_streamed(context: dg.AssetExecutionContext, warehouse: WarehouseResource, streamed: StreamedMessages,
+                    schema_check: _BucketSchemaCheck, files: int, extra_metadata: dict) -> dg.MaterializeResult:
+    """``write_ingest`` for a partition already written by a ``PartitionWriter``: the quarantine slice,
+    metadata, conservation, schema (bucket by bucket) and quarantine-schema checks. (The framework's
+    ``write_ingest`` takes the whole partition as one frame; this is its streamed counterpart.)"""
+    quarantine = quarantine_frame(streamed.rejections)
+    warehouse.write_partition(QUARANTINE, quarantine, source_asset=OCPP_MESSAGES.name,
+                              partition_key=context.partition_key)
     reasons = quarantine.group_by("reason_code").len().sort("reason_code")
-    metadata = {
-        "rows_in": result.rows_in,
-        "rows_accepted": result.accepted.height,
-        "rows_quarantined": quarantine.height,
-        "dagster/row_count": result.accepted.height,
-        "quarantine_reasons": dg.MetadataValue.md(
-            "\n".join(f"- {code}: {count}" for code, count in reasons.iter_rows()) or "none"),
-        **extra_metadata,
-    }
     return dg.MaterializeResult(
-        metadata=metadata,
+        metadata={
+            "files": files, "rows_in": streamed.rows_in, "rows_accepted": streamed.accepted,
+            "rows_quarantined": quarantine.height, "dagster/row_count": streamed.accepted, **extra_metadata,
+            "quarantine_reasons": dg.MetadataValue.md(
+                "\n".join(f"- {code}: {count}" for code, count in reasons.iter_rows()) or "none"),
+        },
         check_results=[
-            conservation_result(result.rows_in, result.accepted.height, quarantine.height),
-            schema_result(spec, result.accepted),
+            conservation_result(streamed.rows_in, streamed.accepted, quarantine.height),
+            schema_check.result(),
             schema_result(QUARANTINE, quarantine, check_name=QUARANTINE_SCHEMA_CHECK),
         ],
     )
@@ -70,52 +105,106 @@ def _transaction_ids(messages: pl.DataFrame) -> list[str]:
     return sorted(messages.get_column("transaction_id").drop_nulls().unique().to_list())
 
 
-def _with_start_requests(warehouse: WarehouseResource, frames: pl.DataFrame, landing_date: dt.date) -> pl.DataFrame:
-    """Add the 1.6 StartTransaction requests answered by the StartTransaction answers among ``frames``.
+# Columns of ``ocpp_messages`` that the readings and transaction rules look at (not ``raw``: half the bytes).
+RULE_COLUMNS = ["landing_date", "record_ref", "received_at", "charge_point_id", "protocol", "direction",
+                "message_type", "message_id", "action", "transaction_id", "payload_json", "is_replay"]
+# Columns of ``meter_readings`` that the transaction rules look at.
+READING_COLUMNS = ["landing_date", "record_ref", "transaction_id", "charge_point_id", "timestamp", "received_at",
+                   "measurand", "phase", "context", "value", "repair"]
 
-    The transaction id is in the answer; a request landed the day before its answer (just before
-    midnight) carries no transaction id and would otherwise be missed by a scan on transaction ids.
-    """
-    answers = frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
+
+def _messages(warehouse: WarehouseResource, **filters) -> pl.LazyFrame:
+    return warehouse.scan("ocpp_messages", **filters).select(RULE_COLUMNS)
+
+
+def _split_by_chunk(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.DataFrame]:
+    """``frame`` cut into one frame per charge-point group of ``chunks``, in one pass (rows of other charge
+    points are left out)."""
+    owners = pl.DataFrame({"charge_point_id": [cp for chunk in chunks for cp in chunk],
+                           "_chunk": [i for i, chunk in enumerate(chunks) for _ in chunk]},
+                          schema={"charge_point_id": pl.String(), "_chunk": pl.Int64()})
+    parts = (frame.join(owners, on="charge_point_id", how="inner", maintain_order="left")
+             .partition_by("_chunk", as_dict=True, include_key=False, maintain_order=True))
+    return [parts.get((i,), frame.clear()) for i in range(len(chunks))]
+
+
+def _start_requests(warehouse: WarehouseResource, frames: pl.DataFrame, landing_date: dt.date) -> pl.DataFrame:
+    """The 1.6 StartTransaction requests (up to ``landing_date``) answered by the StartTransaction answers in
+    ``frames``: the transaction id is in the answer, and a request landed the day before its answer (just
+    before midnight) carries no transaction id, so a scan on transaction ids misses it."""
+    pair = ["charge_point_id", "message_id"]
+    answers = (frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
+               .select(pair).unique())
+    if answers.is_empty():
+        return frames.clear()
+    return (_messages(warehouse, action="StartTransaction", message_type="CALL",
+                      message_id=answers.get_column("message_id").unique().to_list())
+            .filter(pl.col("landing_date") <= landing_date).collect()
+            .join(answers, on=pair, how="semi", maintain_order="left"))
+
+
+def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
+    """``frames`` plus those of ``requests`` that one of their StartTransaction answers answers."""
+    pair = ["charge_point_id", "message_id"]
+    answers = (frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
+               .select(pair))
     if answers.is_empty():
         return frames
-    requests = (warehouse.scan("ocpp_messages", action="StartTransaction", message_type="CALL",
-                               message_id=answers.get_column("message_id").unique().to_list(),
-                               charge_point_id=answers.get_column("charge_point_id").unique().to_list())
-                .filter(pl.col("landing_date") <= landing_date).collect())
-    return pl.concat([frames, requests]).unique(subset=["landing_date", "record_ref"], keep="first",
-                                                 maintain_order=True)
+    answered = requests.join(answers.unique(), on=pair, how="semi", maintain_order="left")
+    return pl.concat([frames, answered]).unique(subset=["landing_date", "record_ref"], keep="first",
+                                                  maintain_order=True)
 
 
-def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFrame, landing_date: dt.date,
-                         also_touched: list[str]) -> tuple[pl.DataFrame, list[str]]:
-    """Frames needed to assemble the transactions touched on ``landing_date``, and their ids incl. aliases.
+def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFrame, attributed: pl.DataFrame,
+                         landing_date: dt.date, chunks: list[list[str]]) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """Per charge-point group: (frames, readings) needed to assemble the transactions touched on ``landing_date``.
 
     Touched: named by a frame of the day, or given a reading of the day by ``attributed_to_transaction``
-    (``also_touched``). Every frame naming a touched transaction (any earlier landing date), plus the StartTransaction and
-    StatusNotification frames of their charge points from the first landing date of those frames on
-    (charging states, replayed starts under another id), plus the frames of such alias ids.
+    (``attributed``: charge_point_id, transaction_id). Frames: every transaction frame naming a touched
+    transaction (any earlier landing date), the StartTransaction and StatusNotification frames of their charge
+    points from the first landing date of those frames on (charging states, replayed starts under another id),
+    the frames of such alias ids, and the start requests answered among them. Readings: the accepted meter
+    readings of those transactions up to this date. Each input is read once for the whole day; only alias
+    ids (replayed starts, rare) cost a second, narrow read for their group.
     """
-    touched = sorted(set(_transaction_ids(day_messages)) | set(also_touched))
     up_to_day = pl.col("landing_date") <= landing_date
-    named = warehouse.scan("ocpp_messages", transaction_id=touched).filter(up_to_day).collect()
-    if named.is_empty():
-        return named, touched
-    first_day = named.get_column("landing_date").min()
-    charge_points = named.get_column("charge_point_id").unique().to_list()
-    around = (warehouse.scan("ocpp_messages", charge_point_id=charge_points, action=CHARGE_POINT_ACTIONS)
-              .filter(up_to_day & (pl.col("landing_date") >= first_day)).collect())
-    frames = pl.concat([named, around]).unique(subset=["landing_date", "record_ref"], keep="first")
-    aliases = alias_map(starts_16(frames.filter(pl.col("protocol") == "ocpp1.6").to_dicts())[0])
-    related = {alias for alias, target in aliases.items() if target in touched or alias in touched}
-    related |= {aliases[alias] for alias in related}
-    missing = sorted(related - set(touched))
-    if missing:
-        extra = warehouse.scan("ocpp_messages", transaction_id=missing).filter(up_to_day).collect()
-        frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
-    frames = _with_start_requests(warehouse, frames, landing_date)
-    frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
-    return frames, sorted(set(touched) | related)
+    touched = sorted(set(_transaction_ids(day_messages)) | set(attributed.get_column("transaction_id").to_list()))
+    first_days = (warehouse.scan("ocpp_messages", transaction_id=touched).filter(up_to_day)
+                  .group_by("charge_point_id").agg(pl.col("landing_date").min()).collect())
+    named = _messages(warehouse, transaction_id=touched, action=TRANSACTION_ACTIONS).filter(up_to_day).collect()
+    earliest = first_days.get_column("landing_date").min() or landing_date
+    around = (_messages(warehouse, charge_point_id=first_days.get_column("charge_point_id").to_list(),
+                        action=CHARGE_POINT_ACTIONS)
+              .filter(up_to_day & (pl.col("landing_date") >= earliest)).collect())
+    readings = (warehouse.scan("meter_readings", transaction_id=touched).filter(up_to_day)
+                .select(READING_COLUMNS).collect())
+    frames_all = pl.concat([named, around]).unique(subset=["landing_date", "record_ref"], keep="first",
+                                                    maintain_order=True)
+    requests = _start_requests(warehouse, frames_all, landing_date)
+    for chunk_messages, chunk_attributed, chunk_first_days, chunk_named, chunk_around, chunk_readings, chunk_requests \
+            in zip(*(_split_by_chunk(frame, chunks) for frame in (
+                day_messages.select("charge_point_id", "transaction_id"), attributed, first_days, named, around,
+                readings, requests))):
+        chunk_ids = set(_transaction_ids(chunk_messages)) | set(chunk_attributed.get_column("transaction_id").to_list())
+        if chunk_first_days.is_empty():
+            yield chunk_named.clear(), chunk_readings
+            continue
+        first_day = chunk_first_days.get_column("landing_date").min()
+        frames = pl.concat([chunk_named, chunk_around.filter(pl.col("landing_date") >= first_day)]).unique(
+            subset=["landing_date", "record_ref"], keep="first")
+        aliases = alias_map(starts_16(frames.filter(pl.col("protocol") == "ocpp1.6").to_dicts())[0])
+        related = {alias for alias, target in aliases.items() if target in chunk_ids or alias in chunk_ids}
+        related |= {aliases[alias] for alias in related}
+        missing = sorted(related - chunk_ids)
+        if missing:
+            extra = _messages(warehouse, transaction_id=missing).filter(up_to_day).collect()
+            frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
+            chunk_requests = pl.concat([chunk_requests, _start_requests(warehouse, extra, landing_date)])
+            chunk_readings = pl.concat([chunk_readings, warehouse.scan("meter_readings", transaction_id=missing)
+                                        .filter(up_to_day).select(READING_COLUMNS).collect()])
+        frames = _with_start_requests(frames, chunk_requests)
+        frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
+        yield frames, chunk_readings
 
 
 def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
@@ -127,6 +216,7 @@ def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
         earlier = (warehouse.scan("ocpp_messages", charge_point_id=charge_points)
                    .filter(pl.col("landing_date").is_between(low.date(), landing_date, closed="left")
                            & pl.col("received_at").is_between(low, high))
+                   .select("received_at", "charge_point_id", "direction", "raw", "landing_date")
                    .collect())
         return landed_keys(earlier)
 
@@ -145,23 +235,24 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     or an earlier date), are quarantined with a reason code (see ``frames``).
     """
     landing_date = _day(context)
-    paths = landing.files(LANDING_SOURCE, landing_date, suffixes=(".jsonl",))
-    # Read lazily: one file's text in memory at a time.
-    files = ((str(p.relative_to(landing.root_path)), p.read_text(encoding="utf-8", errors="replace")) for p in paths)
+    files = day_files(landing, LANDING_SOURCE, landing_date)
+    # Bounded batches of landing lines (any suffix, .gz/.zst included), never the whole day's text.
+    batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).batches(files)
     previous_calls = (
         warehouse.scan("ocpp_messages", landing_date=landing_date - dt.timedelta(days=1))
         .filter(pl.col("message_type") == "CALL")
         .select("charge_point_id", "direction", "message_id", "action")
         .collect()
     )
-    result = build_ocpp_messages(files, landing_date, previous_calls, _earlier_records(warehouse, landing_date))
-    by_protocol = result.accepted.group_by("protocol").len()
-    counts = dict(by_protocol.iter_rows())
-    return _store(context, warehouse, OCPP_MESSAGES, result, landing_date, {
-        "files": len(paths),
-        "frames_ocpp16": counts.get("ocpp1.6", 0),
-        "frames_ocpp201": counts.get("ocpp2.0.1", 0),
-        "replayed_calls": int(result.accepted.get_column("is_replay").sum() or 0),
+    schema_check = _BucketSchemaCheck(OCPP_MESSAGES)
+    # Rows go to disk batch by batch and are sorted an hour at a time: memory does not follow the day.
+    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, landing_date=landing_date) as writer:
+        streamed = stream_ocpp_messages(batches, landing_date, writer, previous_calls,
+                                        _earlier_records(warehouse, landing_date), on_bucket=schema_check.add)
+    return _store_streamed(context, warehouse, streamed, schema_check, len(files), {
+        "frames_ocpp16": streamed.by_protocol.get("ocpp1.6", 0),
+        "frames_ocpp201": streamed.by_protocol.get("ocpp2.0.1", 0),
+        "replayed_calls": streamed.replayed,
     })
 
 
@@ -175,30 +266,39 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     registers of 0, session-relative registers, rollbacks and resets by the rules of ``reading_rules``.
     """
     landing_date = _day(context)
-    messages = warehouse.read("ocpp_messages", landing_date=landing_date)
-    parts, touched_count = [], 0
-    for charge_points in charge_point_chunks(messages):
-        chunk = messages.filter(pl.col("charge_point_id").is_in(charge_points))
-        touched = _transaction_ids(chunk)
-        touched_count += len(touched)
-        # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
-        recent = (warehouse.scan("ocpp_messages", charge_point_id=charge_points,
-                                 action=["StartTransaction", "StopTransaction"])
-                  .filter(pl.col("landing_date").is_between(
-                      landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date)).collect())
-        needed = sorted(set(touched) | set(_transaction_ids(recent)))
-        history = (warehouse.scan("meter_readings", transaction_id=needed)
-                   .filter(pl.col("landing_date") < landing_date).collect())
-        named = (warehouse.scan("ocpp_messages", transaction_id=touched,
-                                action=["StartTransaction", "StopTransaction", "TransactionEvent"])
-                 .filter(pl.col("landing_date") <= landing_date).collect())
-        start_messages = _with_start_requests(warehouse, pl.concat([named, recent]), landing_date)
-        parts.append(build_meter_readings(chunk, landing_date, history, start_messages))
+    # Each input is read once; the charge-point groups get their slices (readings only relate frames of
+    # the same charge point), so the cost is linear in the day's frames.
+    # Only frames that carry readings, a transaction id or a start/stop (not heartbeats, statuses, answers
+    # other than the StartTransaction ones, which issue the transaction id): about half of the day's frames.
+    messages = (_messages(warehouse, landing_date=landing_date, action=READING_ACTIONS)
+                .filter((pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")).collect())
+    chunks = charge_point_chunks(messages, GROUP_FRAMES)
+    charge_points = [cp for chunk in chunks for cp in chunk]
+    touched = _transaction_ids(messages)
+    # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
+    recent = (_messages(warehouse, charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"])
+              .filter(pl.col("landing_date").is_between(
+                  landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date)).collect())
+    needed = sorted(set(touched) | set(_transaction_ids(recent)))
+    history = (warehouse.scan("meter_readings", transaction_id=needed)
+               .filter(pl.col("landing_date") < landing_date).collect())
+    named = (_messages(warehouse, transaction_id=touched,
+                       action=["StartTransaction", "StopTransaction", "TransactionEvent"])
+             .filter(pl.col("landing_date") <= landing_date).collect())
+    starts = pl.concat([named, recent]).unique(subset=["landing_date", "record_ref"], keep="first",
+                                                maintain_order=True)
+    requests = _start_requests(warehouse, starts, landing_date)
+    arguments = ((chunk, landing_date, chunk_history, _with_start_requests(chunk_starts, chunk_requests))
+                 for chunk, chunk_history, chunk_starts, chunk_requests in zip(
+                     _split_by_chunk(messages, chunks), _split_by_chunk(history, chunks),
+                     _split_by_chunk(starts, chunks), _split_by_chunk(requests, chunks)))
+    parts = list(map_groups(build_meter_readings, arguments, len(chunks)))
+    touched_count = len(touched)
     result = combine(parts, METER_READINGS, landing_date)
     repairs = (result.accepted.filter(pl.col("repair").is_not_null())
                .select(pl.col("repair").str.split(";").alias("rule")).explode("rule")
                .group_by("rule").len().sort("rule"))
-    return _store(context, warehouse, METER_READINGS, result, landing_date, {
+    return _store(context, warehouse, METER_READINGS, result, extra_metadata={
         "transactions": touched_count,
         "repaired_readings": result.accepted.filter(pl.col("repair").is_not_null()).height,
         "repairs_by_rule": dg.MetadataValue.md(
@@ -216,21 +316,31 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ``transactions`` (module of the same name).
     """
     landing_date = _day(context)
-    day_messages = warehouse.read("ocpp_messages", landing_date=landing_date)
-    parts = []
-    for charge_points in charge_point_chunks(day_messages):
-        chunk = day_messages.filter(pl.col("charge_point_id").is_in(charge_points))
-        attributed = (warehouse.scan("meter_readings", landing_date=landing_date, charge_point_id=charge_points)
-                      .filter(pl.col("repair").str.contains("attributed_to_transaction", literal=True))
-                      .select("transaction_id").unique().collect().get_column("transaction_id").to_list())
-        context_messages, needed = _transaction_context(warehouse, chunk, landing_date, attributed)
-        readings = (warehouse.scan("meter_readings", transaction_id=needed)
-                    .filter(pl.col("landing_date") <= landing_date).collect())
-        parts.append(build_transactions(chunk, landing_date, context_messages, readings, attributed))
+    attributed = (warehouse.scan("meter_readings", landing_date=landing_date)
+                  .filter(pl.col("repair").str.contains("attributed_to_transaction", literal=True))
+                  .select("charge_point_id", "transaction_id").unique().collect())
+    # The day's frames as far as the assembly needs them: which transactions they name (no payload), the
+    # StartTransaction requests whole (an unanswered one is quarantined), and a row for every charge point
+    # with attributed readings, so its group exists.
+    start_request = ((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
+                     & (pl.col("direction") == "in"))
+    day_messages = (_messages(warehouse, landing_date=landing_date)
+                    .filter(pl.col("transaction_id").is_not_null() | start_request
+                            | pl.col("charge_point_id").is_in(attributed.get_column("charge_point_id").unique()
+                                                              .implode()))
+                    .with_columns(pl.when(start_request).then(pl.col("payload_json")).alias("payload_json"))
+                    .collect())
+    chunks = charge_point_chunks(day_messages, GROUP_FRAMES)
+    arguments = ((chunk, landing_date, context_messages, readings,
+                  chunk_attributed.get_column("transaction_id").to_list())
+                 for chunk, chunk_attributed, (context_messages, readings) in zip(
+                     _split_by_chunk(day_messages, chunks), _split_by_chunk(attributed, chunks),
+                     _transaction_context(warehouse, day_messages, attributed, landing_date, chunks)))
+    parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
     energy_wh = complete.get_column("energy_wh").sum() or 0.0
-    return _store(context, warehouse, TRANSACTIONS, result, landing_date, {
+    return _store(context, warehouse, TRANSACTIONS, result, extra_metadata={
         "transactions_complete": complete.height,
         "transactions_open": result.accepted.height - complete.height,
         "energy_kwh_complete": round(float(energy_wh) / 1000, 3),

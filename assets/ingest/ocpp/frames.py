@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 import polars as pl
+
+from assets.ingest.common import RawRecord
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 DIRECTIONS = ("in", "out")
@@ -40,6 +44,25 @@ class FrameRejection:
     reason_code: str
     reason: str
     raw_payload: str
+
+
+def load_json(text: str) -> object:
+    """JSON text -> value: orjson (fast) first; what it refuses but the standard parser accepts (NaN,
+    integers beyond 64 bits, lone surrogates) goes through ``json`` so the rules see the same values.
+    Raises ``ValueError`` for text that is not JSON."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def canonical_json(value: object) -> str:
+    """Canonical JSON text (sorted keys, no spaces) of a parsed payload, written once per frame."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        # NaN / infinities / integers beyond 64 bits: the standard writer handles them.
+        return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def parse_instant(text: str) -> datetime | None:
@@ -109,7 +132,7 @@ def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
         return FrameRejection(record_ref, code, reason, line)
 
     try:
-        record = json.loads(line)
+        record = load_json(line)
     except ValueError:
         return reject("MALFORMED_LANDING_LINE", "landing line is not valid JSON")
     if not isinstance(record, dict):
@@ -126,7 +149,7 @@ def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
         return reject("INVALID_DIRECTION", f"direction {record['direction']!r} is neither 'in' nor 'out'")
     raw = record["raw"]
     try:
-        frame = json.loads(raw)
+        frame = load_json(raw)
     except ValueError:
         return reject("MALFORMED_FRAME", "frame text is not valid JSON")
     shape = _frame_shape(frame)
@@ -143,23 +166,33 @@ def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
         "message_id": message_id,
         "action": action,
         "transaction_id": frame_transaction_id(record["charge_point_id"], message_type, action, payload),
-        "payload_json": json.dumps(payload, sort_keys=True, separators=(",", ":")),
+        "payload_json": canonical_json(payload),
         "error_code": error_code,
         "error_description": error_description,
         "raw": raw,
     }
 
 
-def landed_record_key(row: dict) -> str:
+def digest(*parts: str) -> bytes:
+    """A compact (16-byte) key of text parts, for dedup sets that must not hold a day of raw frames."""
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def landed_record_key(row: dict) -> bytes:
     """Identity of a landed record: the same instant, charge point, direction and text is the same record."""
-    material = "\x1f".join(
-        [row["received_at"].isoformat(), row["charge_point_id"], row["direction"], row["raw"]]
-    )
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+    return digest(row["received_at"].isoformat(), row["charge_point_id"], row["direction"], row["raw"])
+
+
+def split_lines(text: str) -> list[str]:
+    """Landing lines: split on "\n" only (U+2028 and friends are legal inside JSON strings), CRLF tolerated."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 class FrameParser:
-    """Parses landing files one at a time, remembering what it has seen across the files of a date.
+    """Parses landing records batch by batch, remembering what it has seen across the files of a date.
 
     ``is_replay`` marks a CALL whose (charge point, direction, message id, text) was already seen earlier
     in this landing date. Each row keeps its identity under ``_record_key`` for ``drop_already_landed``.
@@ -167,29 +200,27 @@ class FrameParser:
 
     def __init__(self) -> None:
         self.rows_in = 0
-        self._seen_records: set[str] = set()
-        self._seen_calls: set[tuple[str, str, str, str]] = set()
+        self._seen_records: set[bytes] = set()
+        self._seen_calls: set[bytes] = set()
 
-    def parse_file(self, relative_path: str, text: str) -> tuple[list[dict], list[FrameRejection]]:
-        """(message rows, rejections) of one file; counts its records into ``rows_in``."""
+    def parse_records(self, records: Iterable[RawRecord]) -> tuple[list[dict], list[FrameRejection]]:
+        """(message rows, rejections) of landing records in delivery order; counts them into ``rows_in``."""
         rows: list[dict] = []
         rejections: list[FrameRejection] = []
-        for line_number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        for record in records:
             self.rows_in += 1
-            record_ref = f"{relative_path}:{line_number}"
-            parsed = parse_landing_line(line, record_ref)
+            line = record.text
+            parsed = parse_landing_line(line, record.ref)
             if isinstance(parsed, FrameRejection):
                 rejections.append(parsed)
                 continue
             record_key = landed_record_key(parsed)
             if record_key in self._seen_records:
-                rejections.append(FrameRejection(record_ref, "DUPLICATE_FRAME",
+                rejections.append(FrameRejection(record.ref, "DUPLICATE_FRAME",
                                                  "the same landed record appears earlier in this landing date", line))
                 continue
             self._seen_records.add(record_key)
-            call_key = (parsed["charge_point_id"], parsed["direction"], parsed["message_id"], parsed["raw"])
+            call_key = digest(parsed["charge_point_id"], parsed["direction"], parsed["message_id"], parsed["raw"])
             parsed["is_replay"] = parsed["message_type"] == "CALL" and call_key in self._seen_calls
             if parsed["message_type"] == "CALL":
                 self._seen_calls.add(call_key)
@@ -198,24 +229,27 @@ class FrameParser:
         return rows, rejections
 
 
-def drop_already_landed(rows: list[dict], already_landed: dict[str, str],
-                        text: str) -> tuple[list[dict], list[FrameRejection]]:
-    """Split off rows of one file whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
+def text_records(relative_path: str, text: str) -> list[RawRecord]:
+    """The landing records of one file given as text (tests, benchmarks): non-blank lines, split on "\n"."""
+    return [RawRecord(f"{relative_path}:{number}", line.strip().encode("utf-8", "surrogatepass"))
+            for number, line in enumerate(split_lines(text), start=1) if line.strip()]
+
+
+def drop_already_landed(rows: list[dict], already_landed: dict[bytes, str],
+                        lines: dict[str, str]) -> tuple[list[dict], list[FrameRejection]]:
+    """Split off rows whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
 
     ``already_landed`` maps ``landed_record_key`` -> that landing date; this catches an export that is
-    delivered again on a later day. The quarantined payload is the landing line, taken from ``text``.
+    delivered again on a later day. The quarantined payload is the landing line, ``lines[record_ref]``.
     """
-    lines: list[str] | None = None
     kept, rejections = [], []
     for row in rows:
         landed_on = already_landed.get(row["_record_key"])
         if landed_on is None:
             kept.append(row)
             continue
-        lines = lines if lines is not None else text.splitlines()
-        line_number = int(row["record_ref"].rsplit(":", 1)[1])
         rejections.append(FrameRejection(row["record_ref"], "DUPLICATE_FRAME",
-                                         f"the same record already landed on {landed_on}", lines[line_number - 1]))
+                                         f"the same record already landed on {landed_on}", lines[row["record_ref"]]))
     return kept, rejections
 
 
@@ -223,39 +257,69 @@ def _flipped(direction: pl.Expr) -> pl.Expr:
     return pl.when(direction == "in").then(pl.lit("out")).otherwise(pl.lit("in"))
 
 
-def resolve_answers(messages: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Give answers the ``action`` of the CALL they answer, and 1.6 starts their ``transaction_id``.
+ANSWER_KEY = ["charge_point_id", "direction", "message_id"]
 
-    An answer travels the other way than its CALL, with the same message id and charge point.
-    ``earlier_calls`` (charge_point_id, direction, message_id, action) are CALLs of the previous landing
-    date: a request just before midnight, its answer just after. The transaction id of a 1.6
-    StartTransaction exists only in its answer; the answer and the request both get it.
+
+def answer_index(calls: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Which CALL each answer answers: (charge_point_id, direction of the answer, message_id, _call_action).
+
+    ``calls``: the CALLs of the landing date in delivery order; ``earlier_calls`` those of the previous
+    date. An answer travels the other way than its CALL, with the same message id and charge point; the
+    first CALL with that key wins, today's before yesterday's.
     """
-    key = ["charge_point_id", "direction", "message_id"]
-    calls = messages.filter(pl.col("message_type") == "CALL").select(*key, "action", pl.lit(0).alias("_age"))
+    key = ANSWER_KEY
+    calls = calls.select(*key, "action", pl.lit(0).alias("_age"))
     if earlier_calls is not None and earlier_calls.height:
         calls = pl.concat([calls, earlier_calls.select(*key, "action", pl.lit(1).alias("_age"))])
-    answered_by = (calls.sort("_age", maintain_order=True).unique(subset=key, keep="first", maintain_order=True)
-                   .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
-                           pl.col("message_id"), pl.col("action").alias("_call_action")))
-    resolved = messages.join(answered_by, on=key, how="left", maintain_order="left").with_columns(
+    return (calls.sort("_age", maintain_order=True).unique(subset=key, keep="first", maintain_order=True)
+            .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                    pl.col("message_id"), pl.col("action").alias("_call_action")))
+
+
+_START_ANSWER = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+
+
+def resolve_actions(messages: pl.DataFrame, answered_by: pl.DataFrame) -> pl.DataFrame:
+    """Answers get the action of their CALL; 1.6 StartTransaction answers get the transaction id they issue."""
+    resolved = messages.join(answered_by, on=ANSWER_KEY, how="left", maintain_order="left").with_columns(
         pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
         .otherwise(pl.coalesce("action", "_call_action")).alias("action")
     ).drop("_call_action")
-    start_answer = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
     issued_id = pl.col("payload_json").str.json_path_match("$.transactionId")
     # Same rule as namespaced_transaction_id: objects, lists, booleans and "" name no transaction.
     usable = ~(issued_id.str.starts_with("{") | issued_id.str.starts_with("[")
                | issued_id.is_in(["true", "false", ""]))
     issued = pl.when(usable).then(pl.concat_str([pl.lit("ocpp:"), pl.col("charge_point_id"), pl.lit(":"), issued_id]))
-    resolved = resolved.with_columns(
-        pl.when(start_answer).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
-    issued_to = (resolved.filter(start_answer & pl.col("transaction_id").is_not_null())
-                 .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
-                         pl.col("message_id"), pl.col("transaction_id").alias("_issued"))
-                 .unique(subset=key, keep="first", maintain_order=True))
+    return resolved.with_columns(
+        pl.when(_START_ANSWER).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
+
+
+def issued_index(resolved: pl.DataFrame) -> pl.DataFrame:
+    """(charge_point_id, direction of the request, message_id, _issued) from resolved StartTransaction
+    answers in delivery order (the first answer to a request wins)."""
+    return (resolved.filter(_START_ANSWER & pl.col("transaction_id").is_not_null())
+            .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                    pl.col("message_id"), pl.col("transaction_id").alias("_issued"))
+            .unique(subset=ANSWER_KEY, keep="first", maintain_order=True))
+
+
+def apply_issued(resolved: pl.DataFrame, issued_to: pl.DataFrame) -> pl.DataFrame:
+    """1.6 StartTransaction requests get the transaction id of their answer."""
     start_request = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
-    return (resolved.join(issued_to, on=key, how="left", maintain_order="left")
+    return (resolved.join(issued_to, on=ANSWER_KEY, how="left", maintain_order="left")
             .with_columns(pl.when(start_request).then(pl.coalesce("transaction_id", "_issued"))
                           .otherwise(pl.col("transaction_id")).alias("transaction_id"))
             .drop("_issued"))
+
+
+def resolve_answers(messages: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Give answers the ``action`` of the CALL they answer, and 1.6 starts their ``transaction_id``.
+
+    ``earlier_calls`` (charge_point_id, direction, message_id, action) are CALLs of the previous landing
+    date: a request just before midnight, its answer just after. The transaction id of a 1.6
+    StartTransaction exists only in its answer; the answer and the request both get it. (The streamed
+    ingest applies the same three steps bucket by bucket with day-wide indexes.)
+    """
+    answered_by = answer_index(messages.filter(pl.col("message_type") == "CALL"), earlier_calls)
+    resolved = resolve_actions(messages, answered_by)
+    return apply_issued(resolved, issued_index(resolved))

@@ -7,13 +7,15 @@ the benchmark and the unit tests call them directly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
 
-from assets.ingest.ocpp.frames import FrameParser, drop_already_landed, landed_record_key, resolve_answers
+from assets.ingest.common import Batch
+from assets.ingest.ocpp.frames import (ANSWER_KEY, FrameParser, answer_index, apply_issued, drop_already_landed,
+                                       issued_index, landed_record_key, resolve_actions, resolve_answers, text_records)
 from assets.ingest.ocpp.reading_rules import apply_register_rules, attribute_to_transactions, drop_duplicates
 from assets.ingest.ocpp.readings import METERING_ACTIONS, extract_readings
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
@@ -24,6 +26,7 @@ from assets.ingest.ocpp.transactions import (
     transaction_places,
 )
 from assets.quarantine import Rejection
+from resources.warehouse import PartitionWriter
 
 
 @dataclass
@@ -76,7 +79,7 @@ def combine(results: list[StepResult], spec, landing_date: dt.date) -> StepResul
                       sum(r.rows_in for r in results))
 
 
-def landed_keys(messages: pl.DataFrame) -> dict[str, str]:
+def landed_keys(messages: pl.DataFrame) -> dict[bytes, str]:
     """``landed_record_key`` -> landing date (ISO) of accepted ``ocpp_messages`` rows."""
     columns = ["received_at", "charge_point_id", "direction", "raw", "landing_date"]
     return {landed_record_key(row): row["landing_date"].isoformat() for row in messages.select(columns).to_dicts()}
@@ -86,36 +89,122 @@ def _rejections(items, source: str) -> list[Rejection]:
     return [Rejection(source, i.record_ref, i.reason_code, i.reason, i.raw_payload) for i in items]
 
 
-EarlierRecords = Callable[[datetime, datetime, list[str]], dict[str, str]]
+EarlierRecords = Callable[[datetime, datetime, list[str]], dict[bytes, str]]
 
 
-def build_ocpp_messages(files: Iterable[tuple[str, str]], landing_date: dt.date,
+def build_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date,
                         earlier_calls: pl.DataFrame | None = None,
                         earlier_records: EarlierRecords | None = None) -> StepResult:
-    """Landing files of one date -> ``ocpp_messages`` rows + ``ocpp_frame`` rejections.
+    """Batches of landing records of one date -> ``ocpp_messages`` rows + ``ocpp_frame`` rejections.
 
-    ``files`` yields (path relative to the landing root, text); each file becomes a compact frame
-    before the next is read, so memory follows the table, not Python objects per frame.
+    ``batches`` come from the ingest framework's reader (``RecordReader.batches``: every file suffix,
+    compressed files, "\n"-only lines, file-level rejections) or ``text_batches``; each batch becomes a
+    compact frame before the next is read, so memory follows the table, not Python objects per frame.
     ``earlier_calls``: CALLs of the previous landing date (answers just after midnight), see
     ``resolve_answers``. ``earlier_records(low, high, charge_points)``: ``landed_record_key`` -> landing
     date of records accepted on earlier dates with a receive time in [low, high] (re-delivered exports).
     """
     parser = FrameParser()
     chunks: list[pl.DataFrame] = []
-    rejections = []
-    for relative_path, text in files:
-        rows, rejected = parser.parse_file(relative_path, text)
-        rejections += rejected
+    rejections: list[Rejection] = []
+    for batch in batches:
+        parser.rows_in += len(batch.rejected)
+        rejections += batch.rejected
+        rows, rejected = parser.parse_records(batch.records)
+        rejections += _rejections(rejected, "ocpp_frame")
         if rows and earlier_records is not None:
             received = [row["received_at"] for row in rows]
             charge_points = sorted({row["charge_point_id"] for row in rows})
-            rows, repeated = drop_already_landed(rows, earlier_records(min(received), max(received), charge_points),
-                                                 text)
-            rejections += repeated
+            already_landed = earlier_records(min(received), max(received), charge_points)
+            if already_landed:
+                lines = {record.ref: record.text for record in batch.records}
+                rows, repeated = drop_already_landed(rows, already_landed, lines)
+                rejections += _rejections(repeated, "ocpp_frame")
         chunks.append(_frame(rows, OCPP_MESSAGES, landing_date))
     messages = pl.concat(chunks) if chunks else _frame([], OCPP_MESSAGES, landing_date)
     messages = resolve_answers(messages, earlier_calls)
-    return StepResult(messages, _rejections(rejections, "ocpp_frame"), parser.rows_in)
+    return StepResult(messages, rejections, parser.rows_in)
+
+
+@dataclass
+class StreamedMessages:
+    """What ``stream_ocpp_messages`` wrote: counts and the rejections (the rows are in the partition)."""
+
+    rows_in: int
+    rejections: list[Rejection]
+    accepted: int = 0
+    by_protocol: dict[str, int] = field(default_factory=dict)
+    replayed: int = 0
+
+    def count(self, bucket: pl.DataFrame) -> None:
+        """Add one written bucket's rows to the counts."""
+        self.accepted += bucket.height
+        for protocol, frames in bucket.group_by("protocol").len().iter_rows():
+            self.by_protocol[protocol] = self.by_protocol.get(protocol, 0) + frames
+        self.replayed += int(bucket.get_column("is_replay").sum() or 0)
+
+
+# Buckets of the streamed ``ocpp_messages`` partition: the hour received, its sort key's first column.
+RECEIVED_HOUR = pl.col("received_at").dt.truncate("1h")
+
+
+def stream_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date, writer: PartitionWriter,
+                         earlier_calls: pl.DataFrame | None = None, earlier_records: EarlierRecords | None = None,
+                         on_bucket: Callable[[pl.DataFrame], None] | None = None) -> StreamedMessages:
+    """``build_ocpp_messages`` in bounded memory: each batch's rows go to ``writer`` (bucketed by
+    ``RECEIVED_HOUR``) as soon as they are parsed; answers are resolved bucket by bucket at commit with two
+    day-wide narrow indexes (the CALLs, and the transaction ids issued by StartTransaction answers), so the
+    rows are those of ``build_ocpp_messages``. ``on_bucket`` sees each bucket as written (checks)."""
+    parser = FrameParser()
+    rejections: list[Rejection] = []
+    calls: list[pl.DataFrame] = []
+    seq = 0
+    for batch in batches:
+        parser.rows_in += len(batch.rejected)
+        rejections += batch.rejected
+        rows, rejected = parser.parse_records(batch.records)
+        rejections += _rejections(rejected, "ocpp_frame")
+        if rows and earlier_records is not None:
+            received = [row["received_at"] for row in rows]
+            already_landed = earlier_records(min(received), max(received),
+                                             sorted({row["charge_point_id"] for row in rows}))
+            if already_landed:
+                rows, repeated = drop_already_landed(rows, already_landed,
+                                                     {record.ref: record.text for record in batch.records})
+                rejections += _rejections(repeated, "ocpp_frame")
+        frame = _frame(rows, OCPP_MESSAGES, landing_date).with_columns(
+            pl.int_range(seq, seq + len(rows), dtype=pl.Int64()).alias("_seq"))
+        seq += len(rows)
+        calls.append(frame.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action"))
+        writer.write(frame)
+    call_frame = pl.concat(calls) if calls else _frame([], OCPP_MESSAGES, landing_date).select(*ANSWER_KEY, "action")
+    answered_by = answer_index(call_frame, earlier_calls)
+    del calls, call_frame
+    spilled = writer.scan()
+    if "_seq" not in spilled.collect_schema().names():  # nothing written: the table's empty frame
+        spilled = spilled.with_columns(pl.lit(0, pl.Int64()).alias("_seq"))
+    start_answers = (spilled.filter(pl.col("message_type") == "CALLRESULT")
+                     .join(answered_by.filter(pl.col("_call_action") == "StartTransaction").lazy(), on=ANSWER_KEY,
+                           how="semi")
+                     .collect().sort("_seq").drop("_seq"))
+    issued_to = issued_index(resolve_actions(start_answers, answered_by))
+    result = StreamedMessages(parser.rows_in, rejections)
+
+    def resolve(bucket: pl.DataFrame) -> pl.DataFrame:
+        bucket = apply_issued(resolve_actions(bucket.sort("_seq").drop("_seq"), answered_by), issued_to)
+        result.count(bucket)
+        if on_bucket is not None:
+            on_bucket(bucket)
+        return bucket
+
+    writer.commit(transform=resolve)
+    return result
+
+
+def text_batches(files: Iterable[tuple[str, str]]) -> Iterator[Batch]:
+    """(path relative to the landing root, text) of landing files -> one record batch per file."""
+    for relative_path, text in files:
+        yield Batch(records=text_records(relative_path, text))
 
 
 def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history: pl.DataFrame,

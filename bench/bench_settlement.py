@@ -1,0 +1,252 @@
+"""Benchmark: one nightly settlement of one generated day, at several sizes, as the operator would run it.
+
+For each size N (sessions per day) it generates one day of every source (``data.generate``, 60-s meter
+values, not timed), then settles it with ``python -m pipelines.demo`` in a subprocess (reference refresh,
+the nightly run of every landing day, re-settlements, catalog) and measures:
+
+- CPU time of the whole process tree (user + system, from ``getrusage(RUSAGE_CHILDREN)``), wall time;
+- peak RSS of the whole process tree (``/proc`` sampled every 50 ms, summed over the runner and its
+  descendants, so executor subprocesses and pool workers count);
+- sessions per CPU-second overall, and per asset: each step's CPU seconds, recorded by the runner's
+  ``bench.step_cpu`` logger (process CPU time between a step's start and end events, in the process that runs
+  the step);
+- the OCPP ingest alone (the three OCPP assets' CPU) against a bare ``polars.read_ndjson`` of the same landing
+  files: ingest speed as a share of the parse limit.
+
+It then prints the ratios of the Done-when of issue 9: CPU largest/middle size (goal <= 2.2 for 100k/50k),
+peak RSS largest/smallest (goal <= 1.5 for 100k/25k, and 100k under 4 GB), the 1M-session projection from
+the largest size, and the parallel speed-up (CPU / wall).
+
+    .venv/bin/python -m bench.bench_settlement                  # 25k, 50k, 100k (long: minutes per size)
+    .venv/bin/python -m bench.bench_settlement --quick          # 1k, 2k, 4k smoke run
+    .venv/bin/python -m bench.bench_settlement --sizes 2000,5000 --keep /tmp/bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OCPP_STEPS = ("ocpp_messages", "meter_readings", "transactions")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+GOAL_CPU_RATIO = 2.2
+GOAL_RSS_RATIO = 1.5
+GOAL_RSS_BYTES = 4 * 1024**3
+GOAL_PARSE_SHARE = 0.25
+
+
+@dataclass
+class Measurement:
+    """One settled day."""
+
+    sessions: int
+    cpu_s: float
+    wall_s: float
+    peak_rss: int
+    step_cpu: dict[str, float] = field(default_factory=dict)
+    ocpp_bytes: int = 0
+    ocpp_read_ndjson_s: float = 0.0
+
+
+def _children(pid_parents: dict[int, int], root: int) -> list[int]:
+    tree, frontier = [root], [root]
+    while frontier:
+        parent = frontier.pop()
+        kids = [pid for pid, ppid in pid_parents.items() if ppid == parent]
+        tree += kids
+        frontier += kids
+    return tree
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and all its descendants (from /proc/<pid>/stat)."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # The command name may hold spaces: fields start after the last ')'.
+        fields = stat[stat.rindex(b")") + 2:].split()
+        parents[int(entry)] = int(fields[1])
+        rss[int(entry)] = int(fields[21]) * PAGE_SIZE
+    return sum(rss.get(pid, 0) for pid in _children(parents, root))
+
+
+class PeakRss(threading.Thread):
+    """Samples the process tree's RSS until stopped; ``peak`` holds the maximum."""
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak = pid, interval, 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            self.peak = max(self.peak, _tree_rss(self.pid))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop_event.set()
+        self.join()
+        return self.peak
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def generate(landing: Path, sessions: int, seed: int) -> None:
+    """One day of every source at ``sessions`` sessions, 60-s meter values (not timed)."""
+    subprocess.run([sys.executable, "-m", "data.generate", "--out", str(landing), "--seed", str(seed), "--days", "1",
+                    "--sessions-per-day", str(sessions), "--meter-interval", "60"], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def settle(work: Path, sessions: int) -> Measurement:
+    """Run ``bench.settle_run`` (the demo's settlement with a per-step CPU logger) and measure it."""
+    home = work / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(ROOT / "pipelines" / "dagster.yaml", home / "dagster.yaml")
+    step_file = work / "step_cpu.json"
+    env = dict(os.environ, DAGSTER_HOME=str(home), CHARGELEDGER_LANDING=str(work / "landing"),
+               CHARGELEDGER_WAREHOUSE=str(work / "warehouse"), NUMBA_CACHE_DIR=str(ROOT / ".numba_cache"),
+               BENCH_STEP_CPU_FILE=str(step_file))
+    cpu_before, started = _children_cpu(), time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "bench.settle_run"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sampler = PeakRss(process.pid)
+    sampler.start()
+    output, _ = process.communicate()
+    wall = time.perf_counter() - started
+    peak = sampler.stop()
+    cpu = _children_cpu() - cpu_before
+    if process.returncode:
+        print(output[-4000:])
+        raise SystemExit(f"settlement of {sessions} sessions failed with exit code {process.returncode}")
+    step_cpu = json.loads(step_file.read_text()) if step_file.exists() else {}
+    return Measurement(sessions, cpu, wall, peak, step_cpu)
+
+
+def parse_limit(landing: Path, measurement: Measurement) -> None:
+    """Time a bare ``polars.read_ndjson`` of every OCPP landing file (the floor of parsing them).
+
+    The generator injects malformed lines, on which ``read_ndjson`` stops; they are left out first (not
+    timed), so the floor is the parse of the well-formed lines.
+    """
+    import io
+
+    import orjson
+    import polars as pl
+
+    def well_formed(line: bytes) -> bool:
+        try:
+            return isinstance(orjson.loads(line), dict)
+        except orjson.JSONDecodeError:
+            return False
+
+    files = sorted(p for p in (landing / "ocpp").rglob("*.jsonl") if p.is_file())
+    measurement.ocpp_bytes = sum(p.stat().st_size for p in files)
+    for path in files:
+        clean = b"\n".join(line for line in path.read_bytes().split(b"\n") if line.strip() and well_formed(line))
+        started = time.process_time()
+        pl.read_ndjson(io.BytesIO(clean))
+        measurement.ocpp_read_ndjson_s += time.process_time() - started
+
+
+def run_size(sessions: int, seed: int, keep: Path | None) -> Measurement:
+    work = Path(tempfile.mkdtemp(prefix=f"bench-settle-{sessions}-", dir=keep))
+    try:
+        generate(work / "landing", sessions, seed)
+        measurement = settle(work, sessions)
+        parse_limit(work / "landing", measurement)
+        return measurement
+    finally:
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1024**3:.2f} GB"
+
+
+def report(results: list[Measurement]) -> None:
+    print("\n| sessions | CPU s | wall s | CPU/wall | peak RSS | sessions/CPU-s | OCPP ingest CPU s | OCPP vs read_ndjson |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m in results:
+        ocpp_cpu = sum(m.step_cpu.get(s, 0.0) for s in OCPP_STEPS)
+        share = m.ocpp_read_ndjson_s / ocpp_cpu if ocpp_cpu else float("nan")
+        print(f"| {m.sessions:,} | {m.cpu_s:.1f} | {m.wall_s:.1f} | {m.cpu_s / m.wall_s:.2f} | {_gb(m.peak_rss)} "
+              f"| {m.sessions / m.cpu_s:.0f} | {ocpp_cpu:.1f} | {share:.0%} |")
+    steps = sorted({s for m in results for s in m.step_cpu}, key=lambda s: -results[-1].step_cpu.get(s, 0.0))
+    print("\nPer asset: CPU seconds (sessions per CPU-second), all runs of the settlement summed")
+    print("| asset | " + " | ".join(f"{m.sessions:,}" for m in results) + " |")
+    print("|---|" + "---|" * len(results))
+    for step in steps:
+        cells = []
+        for m in results:
+            cpu = m.step_cpu.get(step)
+            cells.append("-" if cpu is None else f"{cpu:.2f} ({m.sessions / cpu:,.0f})" if cpu > 0 else "0.00")
+        print(f"| {step} | " + " | ".join(cells) + " |")
+    small, large = results[0], results[-1]
+    print()
+    if len(results) >= 2:
+        middle = results[-2]
+        cpu_ratio = large.cpu_s / middle.cpu_s
+        size_ratio = large.sessions / middle.sessions
+        print(f"CPU ratio {large.sessions:,}/{middle.sessions:,} sessions ({size_ratio:.1f}x the sessions): "
+              f"{cpu_ratio:.2f} (goal <= {GOAL_CPU_RATIO * size_ratio / 2:.2f})")
+        rss_ratio = large.peak_rss / small.peak_rss
+        print(f"Peak RSS ratio {large.sessions:,}/{small.sessions:,} sessions: {rss_ratio:.2f} "
+              f"(goal <= {GOAL_RSS_RATIO}); largest {_gb(large.peak_rss)} (goal < {_gb(GOAL_RSS_BYTES)} at 100k)")
+    per_session_cpu = large.cpu_s / large.sessions
+    speedup = large.cpu_s / large.wall_s
+    projected_wall = 1_000_000 * large.wall_s / large.sessions
+    print(f"1,000,000-session day projected from {large.sessions:,}: {1_000_000 * per_session_cpu / 60:.1f} CPU-min, "
+          f"{projected_wall / 60:.1f} min wall at the measured parallel speed-up {speedup:.2f} (goal <= 15 min)")
+    ocpp_cpu = sum(large.step_cpu.get(s, 0.0) for s in OCPP_STEPS)
+    if ocpp_cpu:
+        print(f"OCPP ingest at {large.sessions:,}: {large.ocpp_bytes / 1e6:.0f} MB of landing lines in {ocpp_cpu:.1f} CPU-s "
+              f"= {large.ocpp_read_ndjson_s / ocpp_cpu:.0%} of bare polars.read_ndjson ({large.ocpp_read_ndjson_s:.1f} CPU-s) "
+              f"(goal >= {GOAL_PARSE_SHARE:.0%})")
+    print("(CPU time is the robust figure: the machine may be shared while this runs)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="25000,50000,100000", help="comma-separated sessions per day")
+    parser.add_argument("--quick", action="store_true", help="sizes 1000,2000,4000 (smoke run)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, help="keep the generated days and warehouses under this folder")
+    arguments = parser.parse_args(argv)
+    sizes = [1000, 2000, 4000] if arguments.quick else [int(s) for s in arguments.sizes.split(",")]
+    if arguments.keep:
+        arguments.keep.mkdir(parents=True, exist_ok=True)
+    results = []
+    for sessions in sizes:
+        print(f"settling one day of {sessions:,} sessions ...", flush=True)
+        measurement = run_size(sessions, arguments.seed, arguments.keep)
+        print(f"  {measurement.cpu_s:.1f} CPU-s, {measurement.wall_s:.1f} s wall, peak {_gb(measurement.peak_rss)}",
+              flush=True)
+        results.append(measurement)
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

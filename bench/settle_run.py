@@ -1,0 +1,77 @@
+"""The settlement that ``bench_settlement`` measures: ``pipelines.demo``'s run, plus a per-step CPU logger.
+
+Runs exactly what ``python -m pipelines.demo`` runs (same jobs, same order, same executor) with one extra
+Dagster logger, ``step_cpu``: on a step's start event it notes the process CPU time (all threads of the
+process that runs the step), on its success or failure the difference is added to that step's total. The totals
+(step key -> CPU seconds, summed over the runs of the settlement) are written as JSON to
+``$BENCH_STEP_CPU_FILE`` when the settlement ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import dagster as dg
+
+import pipelines.demo as demo
+
+_started: dict[tuple[str, str], float] = {}
+_totals: dict[str, float] = {}
+END_EVENTS = {"STEP_SUCCESS", "STEP_FAILURE"}
+
+
+class _StepCpuHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        if event is None or not event.step_key:
+            return
+        key = (meta.get("run_id") or "", event.step_key)
+        if event.event_type_value == "STEP_START":
+            _started[key] = time.process_time()
+        elif event.event_type_value in END_EVENTS and key in _started:
+            _totals[event.step_key] = _totals.get(event.step_key, 0.0) + time.process_time() - _started.pop(key)
+
+
+@dg.logger(description="Process CPU time per step, for bench_settlement.")
+def step_cpu(_init_context) -> logging.Logger:
+    log = logging.getLogger("bench.step_cpu")
+    log.setLevel(logging.DEBUG)
+    if not log.handlers:
+        log.addHandler(_StepCpuHandler())
+    return log
+
+
+class _JobWithStepCpu:
+    """A job whose runs also configure the ``step_cpu`` logger (run config names every logger it uses)."""
+
+    def __init__(self, job: dg.JobDefinition):
+        self._job = job.with_logger_defs({**job.loggers, "console": dg.default_loggers()["console"],
+                                          "step_cpu": step_cpu})
+
+    def execute_in_process(self, run_config=None, **kwargs):
+        config = dict(run_config or {})
+        config["loggers"] = {**config.get("loggers", {}), "step_cpu": {}}
+        return self._job.execute_in_process(run_config=config, **kwargs)
+
+
+def _resolve_with_step_cpu(name: str, resolve=demo.defs.resolve_job_def) -> _JobWithStepCpu:
+    return _JobWithStepCpu(resolve(name))
+
+
+def main() -> None:
+    demo.defs.resolve_job_def = _resolve_with_step_cpu  # type: ignore[method-assign]
+    try:
+        demo.main()
+    finally:
+        target = os.environ.get("BENCH_STEP_CPU_FILE")
+        if target:
+            with open(target, "w", encoding="utf-8") as handle:
+                json.dump(_totals, handle, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()
