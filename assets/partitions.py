@@ -10,3 +10,5 @@ import dagster as dg
 PARTITIONS_START = "2026-01-01"
 
 daily = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+
+monthly = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
