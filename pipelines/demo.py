@@ -6,6 +6,7 @@ records touched, then read the figures back from the analyst catalog (so the sum
 analyst would see).
 """
 
+import argparse
 import datetime as dt
 import sys
 
@@ -13,6 +14,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.definitions import defs
+from pipelines.interrupted_runs import mark_interrupted_runs_failed, runner_tags
 from sensors.late_data import late_settlement_dates
 
 LANDING_SOURCES_WITH_DAYS = ("ocpi_cdrs", "ocpp", "interval_charges", "partners",
@@ -40,7 +42,7 @@ def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None 
     # Step events go to the run's event log (make ui); the terminal only shows warnings and errors.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
-                                    run_config=quiet)
+                                    run_config=quiet, tags=runner_tags())
     failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
     label = f"{job_name}[{partition_key}]" if partition_key else job_name
     if not result.success:
@@ -50,13 +52,22 @@ def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None 
     print(f"  {label}: {status}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Settle every landing day (or only --day ones) and print a summary")
+    parser.add_argument("--day", action="append", help="settle only this landing day (YYYY-MM-DD; repeatable)")
+    args = parser.parse_args(argv)
     resources = defs.resources
     landing, warehouse = resources["landing"], resources["warehouse"]
+    instance = dg.DagsterInstance.get()
+    report_interrupted_runs(instance)
     days = landing_days(landing)
     if not days:
         raise SystemExit(f"no landed data under {landing.root_path}: run `make generate` first")
-    instance = dg.DagsterInstance.get()
+    if args.day:
+        missing = sorted(set(args.day) - set(days))
+        if missing:
+            raise SystemExit(f"no landed data for {', '.join(missing)} under {landing.root_path}")
+        days = [d for d in days if d in set(args.day)]
     print(f"Settling {len(days)} landing day(s) {days[0]} … {days[-1]} from {landing.root_path}")
     _run("refresh_reference", instance)
     for day in days:
@@ -64,6 +75,14 @@ def main() -> None:
         for stale in late_settlement_dates(warehouse, dt.date.fromisoformat(day)):
             _run("resettlement", instance, stale.isoformat())
     print_summary(str(warehouse.catalog_path))
+
+
+def report_interrupted_runs(instance: dg.DagsterInstance) -> None:
+    """Fail and list the runs an earlier, killed `make settle` left STARTED; this run redoes their days."""
+    for run in mark_interrupted_runs_failed(instance):
+        partition = run.tags.get("dagster/partition")
+        label = f"{run.job_name}[{partition}]" if partition else run.job_name
+        print(f"  interrupted earlier: {label} run {run.run_id} (its process is gone): marked failed, re-run below")
 
 
 def print_summary(catalog: str) -> None:
