@@ -13,6 +13,7 @@ import sys
 import dagster as dg
 import duckdb
 
+from assets.partitions import PARTITIONS_START, START_ENV, in_range
 from pipelines.definitions import defs
 from pipelines.interrupted_runs import mark_interrupted_runs_failed, runner_tags
 from sensors.late_data import late_settlement_dates
@@ -68,13 +69,27 @@ def main(argv: list[str] | None = None) -> None:
         if missing:
             raise SystemExit(f"no landed data for {', '.join(missing)} under {landing.root_path}")
         days = [d for d in days if d in set(args.day)]
+    outside = [d for d in days if not in_range(d)]
+    days = [d for d in days if in_range(d)]
+    for day in outside:
+        print(f"  WARNING: landing day {day} is outside the partition range (from {PARTITIONS_START} to tomorrow); "
+              f"not settled (set {START_ENV} to include it)", file=sys.stderr)
+    if not days:
+        raise SystemExit(f"no landing day within the partition range under {landing.root_path}")
     print(f"Settling {len(days)} landing day(s) {days[0]} … {days[-1]} from {landing.root_path}")
     _run("refresh_reference", instance)
     for day in days:
         _run("nightly_settlement", instance, day)
         for stale in late_settlement_dates(warehouse, dt.date.fromisoformat(day)):
-            _run("resettlement", instance, stale.isoformat())
+            if in_range(stale.isoformat()):
+                _run("resettlement", instance, stale.isoformat())
+            else:
+                outside.append(f"{stale.isoformat()} (settlement day of late records landed {day})")
     print_summary(str(warehouse.catalog_path))
+    if outside:
+        print(f"\nNot settled, outside the partition range ({PARTITIONS_START} to tomorrow; {START_ENV}):")
+        for day in outside:
+            print(f"  {day}")
 
 
 def report_interrupted_runs(instance: dg.DagsterInstance) -> None:
