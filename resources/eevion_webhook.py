@@ -11,14 +11,15 @@ derived from the content, so a re-sent identical body lands on the same file: st
 when the copies arrive at the same moment. A body that is not a JSON object is still kept (the parse asset
 quarantines it as MALFORMED_JSON or NOT_A_PAGE) under `unparsed-<sha8>.json`.
 
-Answers (the body is always JSON `{"result": ..., "message"/"stored": ...}`):
+Answers (ours are JSON `{"result": ..., "message"/"stored": ...}`; uvicorn's own 400 and 503 are plain text):
 - 200 stored; 404 wrong path or token; 405 right path, not POST;
 - 400 empty body, or a request uvicorn cannot parse (e.g. a non-numeric Content-Length);
 - 408 the body did not arrive within `read_timeout_seconds`;
 - 411 neither Content-Length nor chunked Transfer-Encoding;
 - 413 body over `max_body_bytes` (declared or counted while reading a chunked body; never stored);
 - 415 a Content-Type that is not JSON or text, or a Content-Encoding we do not decode;
-- 503 the body could not be stored (retry), or more than `limit_concurrency` connections are open.
+- 503 the body could not be stored (retry), or `limit_concurrency` connections are open (uvicorn counts the
+  new one too, so `limit_concurrency - 1` requests are served at once).
 
 Run: `EEVION_WEBHOOK_TOKEN=… python -m resources.eevion_webhook --port 8090 [--landing data/landing]`.
 The token comes from the environment only and is never logged (uvicorn's access log, which prints the
@@ -93,7 +94,6 @@ class EevionWebhookReceiver:
         self.max_body_bytes = max_body_bytes
         self.read_timeout_seconds = read_timeout_seconds
         self._clock = clock
-        self.stored: list[Path] = []
         self.app = Starlette(routes=[Route("/{path:path}", self._handle,
                                            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])])
         # We bind the socket ourselves so port 0 gives a known port before serving starts.
@@ -141,9 +141,7 @@ class EevionWebhookReceiver:
     def persist(self, body: bytes) -> Path:
         """Land one body durably under today's (UTC) folder; returns the file."""
         day = self._clock().date().isoformat()
-        path = self.landing.write_file(f"eevion/webhooks/{day}/{landing_name(body)}", body)
-        self.stored.append(path)
-        return path
+        return self.landing.write_file(f"eevion/webhooks/{day}/{landing_name(body)}", body)
 
     def _authorised(self, path: str) -> bool:
         match = PATH.match(path)

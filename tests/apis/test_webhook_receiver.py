@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import json
 import socket
+import time
 
 import httpx
 import pytest
@@ -141,3 +142,28 @@ def test_load_every_acknowledged_delivery_is_stored_exactly_once(tmp_landing):
     day = tmp_landing.day_dir("eevion/webhooks", LANDING_DAY)
     assert not [p for p in day.iterdir() if p.name.startswith(".")]  # no temp file left behind
     assert all(hashlib.sha256(b).hexdigest()[:8] in n for n, b in stored.items())
+
+
+def test_connections_over_the_limit_get_503_and_the_held_ones_still_complete(tmp_landing):
+    receiver = EevionWebhookReceiver(tmp_landing, WEBHOOK_TOKEN, limit_concurrency=3, read_timeout_seconds=10,
+                                     clock=lambda: utc(f"{LANDING_DAY}T10:00:00Z")).start()
+    host, port = receiver.url.removeprefix("http://").split(":")
+    body = b'{"sessionId": "held"}'
+    head = (f"POST /eevion/{WEBHOOK_TOKEN}/session-complete HTTP/1.1\r\nHost: x\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    held = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+    try:
+        for conn in held:
+            conn.sendall(head + body[:5])  # slow senders: the body is not complete yet
+        time.sleep(0.5)  # let uvicorn admit both requests before the third connection opens
+        # uvicorn counts the new connection too: with a limit of 3, two in flight leave no room for a third
+        busy = httpx.post(receiver.webhook_url(), json={"sessionId": "extra"})
+        assert busy.status_code == 503
+        for conn in held:
+            conn.sendall(body[5:])
+            assert conn.recv(65536).startswith(b"HTTP/1.1 200")
+    finally:
+        for conn in held:
+            conn.close()
+        receiver.stop()
+    assert list(_stored(tmp_landing).values()) == [body]
