@@ -3,7 +3,9 @@
 It does what the schedule and the late-data sensor do in production, in order and in-process: refresh
 the reference data, run `nightly_settlement` for each landing day, re-settle the earlier days that late
 records touched, then read the figures back from the analyst catalog (so the summary shows what an
-analyst would see).
+analyst would see). First it marks failed the runs a killed earlier invocation left STARTED
+(pipelines/interrupted_runs.py); landing days outside the partition range are reported, not run.
+`--day D` (repeatable) settles only those landing days.
 """
 
 import argparse
@@ -61,21 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     landing, warehouse = resources["landing"], resources["warehouse"]
     instance = dg.DagsterInstance.get()
     report_interrupted_runs(instance)
-    days = landing_days(landing)
-    if not days:
-        raise SystemExit(f"no landed data under {landing.root_path}: run `make generate` first")
-    if args.day:
-        missing = sorted(set(args.day) - set(days))
-        if missing:
-            raise SystemExit(f"no landed data for {', '.join(missing)} under {landing.root_path}")
-        days = [d for d in days if d in set(args.day)]
-    outside = [d for d in days if not in_range(d)]
-    days = [d for d in days if in_range(d)]
-    for day in outside:
-        print(f"  WARNING: landing day {day} is outside the partition range (from {PARTITIONS_START} to tomorrow); "
-              f"not settled (set {START_ENV} to include it)", file=sys.stderr)
-    if not days:
-        raise SystemExit(f"no landing day within the partition range under {landing.root_path}")
+    days, outside = days_to_settle(landing, args.day)
     print(f"Settling {len(days)} landing day(s) {days[0]} … {days[-1]} from {landing.root_path}")
     _run("refresh_reference", instance)
     for day in days:
@@ -92,12 +80,37 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {day}")
 
 
+def days_to_settle(landing, wanted: list[str] | None) -> tuple[list[str], list[str]]:
+    """(landing days to settle, landing days outside the partition range), warning about the latter.
+
+    A day outside the range is not a partition: running it would abort with DagsterUnknownPartitionError, so
+    it is reported instead and every other day still settles.
+    """
+    days = landing_days(landing)
+    if not days:
+        raise SystemExit(f"no landed data under {landing.root_path}: run `make generate` first")
+    if wanted:
+        missing = sorted(set(wanted) - set(days))
+        if missing:
+            raise SystemExit(f"no landed data for {', '.join(missing)} under {landing.root_path}")
+        days = [d for d in days if d in set(wanted)]
+    outside = [d for d in days if not in_range(d)]
+    for day in outside:
+        print(f"  WARNING: landing day {day} is outside the partition range (from {PARTITIONS_START} to tomorrow); "
+              f"not settled (set {START_ENV} to include it)", file=sys.stderr)
+    days = [d for d in days if in_range(d)]
+    if not days:
+        raise SystemExit(f"no landing day within the partition range under {landing.root_path}")
+    return days, outside
+
+
 def report_interrupted_runs(instance: dg.DagsterInstance) -> None:
     """Fail and list the runs an earlier, killed `make settle` left STARTED; this run redoes their days."""
     for run in mark_interrupted_runs_failed(instance):
         partition = run.tags.get("dagster/partition")
         label = f"{run.job_name}[{partition}]" if partition else run.job_name
-        print(f"  interrupted earlier: {label} run {run.run_id} (its process is gone): marked failed, re-run below")
+        print(f"  interrupted earlier: {label} run {run.run_id} (its process is gone): marked failed; "
+              "settling its day again completes it")
 
 
 def print_summary(catalog: str) -> None:
