@@ -44,6 +44,7 @@ def test_definitions_pick_up_the_first_landed_day(tmp_path):
     assert shown.split() == ["2026-09-14", "2026-09-01"]
 
 
+@pytest.mark.timeout(900)  # one real settlement of a small day; slow when the machine is shared
 def test_days_outside_the_range_are_reported_and_the_others_settle(tmp_path):
     landing = tmp_path / "landing"
     subprocess.run([sys.executable, "-m", "data.generate", "--out", str(landing), "--seed", "5", "--start", "2026-10-24",
