@@ -126,7 +126,8 @@ class Landing:
             lines.sort()
             run = self._run_dir / f"{rel}.{len(self._runs[rel]):06d}"
             run.parent.mkdir(parents=True, exist_ok=True)
-            run.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            with _text_writer(run, self.compress) as out:  # runs are compressed too: they are the day's bulk
+                out.write("\n".join(lines) + "\n")
             self._runs[rel].append(run)
         self._lines.clear()
         self._keyed.clear()
@@ -140,11 +141,12 @@ class Landing:
             while len(runs) > MAX_OPEN_RUNS:
                 # Too many runs to open at once: merge them in batches first.
                 merged = runs[0].with_name(runs[0].name + "m")
-                _merge(runs[:MAX_OPEN_RUNS], merged, strip_keys=False)
+                _merge(runs[:MAX_OPEN_RUNS], merged, strip_keys=False, compress=self.compress, runs_codec=self.compress)
                 runs = [merged, *runs[MAX_OPEN_RUNS:]]
             target = self._physical(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
-            _merge(runs, target, strip_keys=True, compress=None if target == self.root / rel else self.compress)
+            _merge(runs, target, strip_keys=True, compress=None if target == self.root / rel else self.compress,
+                   runs_codec=self.compress)
         self._runs.clear()
         if self._run_dir.exists():
             shutil.rmtree(self._run_dir)
@@ -177,10 +179,22 @@ def _text_writer(target: Path, codec: str | None) -> Iterator[TextIO]:
             yield out
 
 
-def _merge(runs: list[Path], target: Path, strip_keys: bool, compress: str | None = None) -> None:
+def _text_reader(path: Path, codec: str | None) -> TextIO:
+    """Read back what `_text_writer` wrote."""
+    if codec is None:
+        return path.open(encoding="utf-8")
+    if codec == "gzip":
+        return gzip.open(path, "rt", encoding="utf-8")
+    import zstandard
+
+    return zstandard.open(path, "rt", encoding="utf-8")
+
+
+def _merge(runs: list[Path], target: Path, strip_keys: bool, compress: str | None = None,
+           runs_codec: str | None = None) -> None:
     """k-way merge of sorted run files into `target` (streaming, optionally compressed), then delete the runs."""
     with ExitStack() as stack:
-        sources = [stack.enter_context(run.open(encoding="utf-8")) for run in runs]
+        sources = [stack.enter_context(_text_reader(run, runs_codec)) for run in runs]
         with _text_writer(target, compress) as out:
             for line in heapq.merge(*sources):
                 out.write(line.split(_SORT_SEP, 1)[1] if strip_keys else line)

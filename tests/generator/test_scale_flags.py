@@ -67,3 +67,29 @@ def test_flags_parse_and_are_checked():
         GeneratorConfig(compress="brotli")
     with pytest.raises(SystemExit):
         parse_args(["--compress", "brotli"])
+
+
+@pytest.mark.parametrize("codec", [None, "gzip", "zstd"])
+def test_sorted_runs_merge_in_batches_with_and_without_compression(tmp_path, monkeypatch, codec):
+    """OCPP logs are sorted through spilled runs (compressed when compressing); more runs than can be opened at
+    once are merged in batches first. The result is the same lines in key order."""
+    from data import landing as landing_module
+
+    monkeypatch.setattr(landing_module, "MAX_OPEN_RUNS", 2)
+    landing = landing_module.Landing(tmp_path, compress=codec)
+    expected = []
+    for flush in range(5):
+        for k in range(4):
+            key = f"{(k * 7 + flush * 3) % 20:03d}"
+            landing.append_sorted("ocpp/2026-10-24/00/csms-x.jsonl", key, f'{{"k":"{key}","f":{flush}}}')
+            expected.append((key, f'{{"k":"{key}","f":{flush}}}'))
+        landing.flush()
+    landing.finalize()
+    name = "ocpp/2026-10-24/00/csms-x.jsonl" + {None: "", "gzip": ".gz", "zstd": ".zst"}[codec]
+    data = (tmp_path / name).read_bytes()
+    if codec == "gzip":
+        data = gzip.decompress(data)
+    elif codec == "zstd":
+        data = zstandard.ZstdDecompressor().stream_reader(data).read()
+    assert data.decode().split("\n")[:-1] == [line for _, line in sorted(expected)]
+    assert not (tmp_path / ".sort-runs").exists()
