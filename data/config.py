@@ -22,6 +22,8 @@ ALL_SOURCES: tuple[str, ...] = (
 DEFAULT_START = dt.date(2026, 10, 24)
 DEFAULT_DAYS = 3
 DEFAULT_SESSIONS_PER_DAY = 1000
+# `--compress`: codec → suffix added to `.jsonl` landing files (off by default).
+COMPRESSIONS: dict[str, str] = {"gzip": ".gz", "zstd": ".zst"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class GeneratorConfig:
     meter_interval: int = 60
     sources: frozenset[str] = field(default_factory=lambda: frozenset(ALL_SOURCES))
     chunk_size: int = 20_000
+    ocpp_share: float | None = None  # None: the operators' own shares (half the sessions reach us by OCPP)
+    compress: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.sources) - set(ALL_SOURCES)
@@ -50,6 +54,10 @@ class GeneratorConfig:
             raise ValueError("meter_interval must be at least 10 seconds")
         if self.chunk_size < 1:
             raise ValueError("chunk_size must be positive")
+        if self.ocpp_share is not None and not 0.0 <= self.ocpp_share <= 1.0:
+            raise ValueError(f"ocpp_share must be within [0, 1], got {self.ocpp_share}")
+        if self.compress is not None and self.compress not in COMPRESSIONS:
+            raise ValueError(f"compress must be one of {', '.join(COMPRESSIONS)}, got {self.compress!r}")
 
     def wants(self, source: str) -> bool:
         """True when `source` is among the sources to write."""

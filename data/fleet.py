@@ -73,6 +73,21 @@ EMSPS: tuple[Emsp, ...] = (
 )
 
 HOME_OPERATOR = 3
+
+
+def operator_shares(ocpp_share: float | None = None) -> np.ndarray:
+    """Each operator's share of the day's sessions.
+
+    By default the operators' own `share`. With `ocpp_share`, the operators whose stations talk to our central
+    system (OCPP frames: Voltline and the home chargers) together get that share and the others the rest, each
+    group keeping its internal proportions; `--ocpp-share 0.02` makes a big day cheap to generate and ingest.
+    """
+    shares = np.array([op.share for op in OPERATORS])
+    if ocpp_share is None:
+        return shares
+    ocpp = np.array([op.backend in ("ocpp", "interval") for op in OPERATORS])
+    scaled = np.where(ocpp, shares / shares[ocpp].sum() * ocpp_share, shares / shares[~ocpp].sum() * (1 - ocpp_share))
+    return scaled
 AC_POWERS_W = np.array([7_400, 11_000, 22_000], dtype=np.int64)
 DC_POWERS_W = np.array([50_000, 150_000, 350_000], dtype=np.int64)
 EVSES_PER_STATION = 2
@@ -90,7 +105,8 @@ class Fleet:
     Public EVSEs come two per station, four stations per site; home chargers are one EVSE per station per site.
     """
 
-    def __init__(self, seed: int, sessions_per_day: int) -> None:
+    def __init__(self, seed: int, sessions_per_day: int, ocpp_share: float | None = None) -> None:
+        self.operator_shares = operator_shares(ocpp_share)
         rng = np.random.default_rng(np.random.SeedSequence([seed, 0xF1EE7]))
         columns: dict[str, list[np.ndarray]] = {k: [] for k in ("op", "site", "station", "k", "dc", "power")}
         site_operator: list[np.ndarray] = []
@@ -99,7 +115,7 @@ class Fleet:
         n_stations = 0
         # Built with numpy per operator (not a Python object per EVSE) so a 1M-session fleet stays small.
         for op_index, op in enumerate(OPERATORS):
-            volume = sessions_per_day * op.share
+            volume = sessions_per_day * float(self.operator_shares[op_index])
             if op_index == HOME_OPERATOR:
                 # A home charger sees roughly one session a night: one site, one station, one EVSE each.
                 stations = max(4, int(np.ceil(volume / 0.9)))

@@ -1,5 +1,6 @@
 """CLI and driver: `python -m data.generate [--out DIR] [--seed N] [--start YYYY-MM-DD] [--days N]
-[--sessions-per-day N] [--fault-rate F] [--meter-interval S] [--sources a,b,...]`.
+[--sessions-per-day N] [--fault-rate F] [--meter-interval S] [--sources a,b,...] [--ocpp-share F]
+[--compress gzip|zstd]`.
 
 Sessions are generated day by day in chunks (numpy, vectorised), each chunk written out and dropped before the
 next, so memory does not grow with the day's size. Every random stream is derived from (seed, day, chunk), so
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from data.config import ALL_SOURCES, DEFAULT_SESSIONS_PER_DAY, DEFAULT_START, GeneratorConfig
+from data.config import ALL_SOURCES, COMPRESSIONS, DEFAULT_SESSIONS_PER_DAY, DEFAULT_START, GeneratorConfig
 from data.context import RunContext
 from data.faults import plan
 from data.fleet import OPERATORS, Fleet
@@ -106,9 +107,9 @@ def _record_session(ctx: RunContext, chunk: SessionChunk, i: int, day: str,
 
 def run(cfg: GeneratorConfig) -> dict[str, Any]:
     """Generate the landing zone for `cfg`; returns the manifest (also written to `<out>/_manifest.json`)."""
-    landing = Landing(cfg.out)
+    landing = Landing(cfg.out, compress=cfg.compress)
     landing.reset(cfg.sources)
-    fleet = Fleet(cfg.seed, cfg.sessions_per_day)
+    fleet = Fleet(cfg.seed, cfg.sessions_per_day, cfg.ocpp_share)
     tally = Tally()
     ctx = RunContext(cfg, fleet, landing, tally, np.random.default_rng(np.random.SeedSequence([cfg.seed, 7])))
     days = cfg.day_list
@@ -169,6 +170,11 @@ def run(cfg: GeneratorConfig) -> dict[str, Any]:
                       for op in OPERATORS],
         "fleet": {"sites": fleet.site_count, "stations": fleet.station_count, "evses": fleet.evse_count},
     }
+    # Only when used, so the default manifest stays byte-identical to earlier versions'.
+    if cfg.ocpp_share is not None:
+        header["ocpp_share"] = cfg.ocpp_share
+    if cfg.compress is not None:
+        header["compress"] = cfg.compress
     manifest = tally.to_json(header)
     landing.write_json(MANIFEST, manifest, pretty=True)
     return manifest
@@ -197,10 +203,16 @@ def parse_args(argv: list[str] | None = None) -> GeneratorConfig:
     parser.add_argument("--sources", type=_parse_sources, default=frozenset(ALL_SOURCES),
                         help=f"comma-separated subset of {','.join(ALL_SOURCES)}")
     parser.add_argument("--chunk-size", type=int, default=20_000, help="sessions generated per vectorised chunk")
+    parser.add_argument("--ocpp-share", type=float, default=None,
+                        help="share of sessions at stations that talk OCPP to us (Voltline + home chargers; default "
+                             "their natural 0.5); small values make a 1,000,000-session day cheap")
+    parser.add_argument("--compress", choices=sorted(COMPRESSIONS), default=None,
+                        help="compress .jsonl landing files (OCPP logs, OCPI CDRs) as .jsonl.gz / .jsonl.zst; off by default")
     args = parser.parse_args(argv)
     return GeneratorConfig(out=Path(args.out), seed=args.seed, start=args.start, days=args.days,
                            sessions_per_day=args.sessions_per_day, fault_rate=args.fault_rate,
-                           meter_interval=args.meter_interval, sources=args.sources, chunk_size=args.chunk_size)
+                           meter_interval=args.meter_interval, sources=args.sources, chunk_size=args.chunk_size,
+                           ocpp_share=args.ocpp_share, compress=args.compress)
 
 
 def main(argv: list[str] | None = None) -> int:

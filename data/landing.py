@@ -3,17 +3,26 @@
 Everything written is a pure function of the generated records and their order, so the same seed yields
 byte-identical files. Memory stays bounded: line buffers are flushed after every chunk and page buffers hold at
 most one page per (resource, landing day).
+
+With `compress` ("gzip" or "zstd"), every `.jsonl` file is written compressed as `.jsonl.gz` / `.jsonl.zst`:
+appended lines as one gzip member / zstd frame per flush (a file of concatenated members or frames is one
+valid stream for gzip, zcat, zstd and polars), merged OCPP logs as a single stream. The gzip header carries
+no name and mtime 0, so compressed output is byte-identical across runs too.
 """
 
 from __future__ import annotations
 
+import gzip
 import heapq
+import io
 import json
 import shutil
 from collections import defaultdict
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator, TextIO
+
+from data.config import COMPRESSIONS
 
 # Folders owned by each source; `reset` removes only these, never anything else under --out.
 SOURCE_DIRS: dict[str, tuple[str, ...]] = {
@@ -47,8 +56,11 @@ class Landing:
     is ever held in memory whole, whatever the size of the day.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, compress: str | None = None) -> None:
+        if compress is not None and compress not in COMPRESSIONS:
+            raise ValueError(f"compress must be one of {', '.join(COMPRESSIONS)}, got {compress!r}")
         self.root = Path(root)
+        self.compress = compress
         self._lines: dict[str, list[str]] = defaultdict(list)
         self._keyed: dict[str, list[str]] = defaultdict(list)
         self._runs: dict[str, list[Path]] = defaultdict(list)
@@ -93,20 +105,31 @@ class Landing:
         if self._pending >= FLUSH_LINES:
             self.flush()
 
+    def _physical(self, rel: str) -> Path:
+        """Where `rel` is written: with the codec's suffix when compressing a `.jsonl` file."""
+        if self.compress is not None and rel.endswith(".jsonl"):
+            rel += COMPRESSIONS[self.compress]
+        return self.root / rel
+
     def flush(self) -> None:
         """Append queued plain lines to their files; write queued keyed lines as one sorted run per file."""
         for rel in sorted(self._lines):
-            path = self.root / rel
+            path = self._physical(rel)
             path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("a", encoding="utf-8") as handle:
-                handle.write("\n".join(self._lines[rel]))
-                handle.write("\n")
+            if path == self.root / rel:  # not compressed
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write("\n".join(self._lines[rel]))
+                    handle.write("\n")
+            else:
+                with path.open("ab") as handle:
+                    handle.write(_compress_block(("\n".join(self._lines[rel]) + "\n").encode("utf-8"), self.compress))
         for rel in sorted(self._keyed):
             lines = self._keyed[rel]
             lines.sort()
             run = self._run_dir / f"{rel}.{len(self._runs[rel]):06d}"
             run.parent.mkdir(parents=True, exist_ok=True)
-            run.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            with _text_writer(run, self.compress) as out:  # runs are compressed too: they are the day's bulk
+                out.write("\n".join(lines) + "\n")
             self._runs[rel].append(run)
         self._lines.clear()
         self._keyed.clear()
@@ -120,21 +143,61 @@ class Landing:
             while len(runs) > MAX_OPEN_RUNS:
                 # Too many runs to open at once: merge them in batches first.
                 merged = runs[0].with_name(runs[0].name + "m")
-                _merge(runs[:MAX_OPEN_RUNS], merged, strip_keys=False)
+                _merge(runs[:MAX_OPEN_RUNS], merged, strip_keys=False, compress=self.compress, runs_codec=self.compress)
                 runs = [merged, *runs[MAX_OPEN_RUNS:]]
-            target = self.root / rel
+            target = self._physical(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
-            _merge(runs, target, strip_keys=True)
+            _merge(runs, target, strip_keys=True, compress=None if target == self.root / rel else self.compress,
+                   runs_codec=self.compress)
         self._runs.clear()
         if self._run_dir.exists():
             shutil.rmtree(self._run_dir)
 
 
-def _merge(runs: list[Path], target: Path, strip_keys: bool) -> None:
-    """k-way merge of sorted run files into `target` (streaming), then delete the runs."""
-    with ExitStack() as stack:
-        sources = [stack.enter_context(run.open(encoding="utf-8")) for run in runs]
+def _compress_block(data: bytes, codec: str | None) -> bytes:
+    """One self-contained gzip member or zstd frame (deterministic: no name, mtime 0)."""
+    if codec == "gzip":
+        return gzip.compress(data, compresslevel=6, mtime=0)
+    import zstandard  # only needed when asked for
+
+    return zstandard.ZstdCompressor(level=3).compress(data)
+
+
+@contextmanager
+def _text_writer(target: Path, codec: str | None) -> Iterator[TextIO]:
+    """A UTF-8 text stream into `target`, compressed as one gzip member / zstd frame when `codec` is set."""
+    if codec is None:
         with target.open("w", encoding="utf-8") as out:
+            yield out
+        return
+    with target.open("wb") as raw:
+        if codec == "gzip":
+            stream = gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0)
+        else:
+            import zstandard
+
+            stream = zstandard.ZstdCompressor(level=3).stream_writer(raw, closefd=False)
+        with io.TextIOWrapper(stream, encoding="utf-8", newline="\n") as out:
+            yield out
+
+
+def _text_reader(path: Path, codec: str | None) -> TextIO:
+    """Read back what `_text_writer` wrote."""
+    if codec is None:
+        return path.open(encoding="utf-8")
+    if codec == "gzip":
+        return gzip.open(path, "rt", encoding="utf-8")
+    import zstandard
+
+    return zstandard.open(path, "rt", encoding="utf-8")
+
+
+def _merge(runs: list[Path], target: Path, strip_keys: bool, compress: str | None = None,
+           runs_codec: str | None = None) -> None:
+    """k-way merge of sorted run files into `target` (streaming, optionally compressed), then delete the runs."""
+    with ExitStack() as stack:
+        sources = [stack.enter_context(_text_reader(run, runs_codec)) for run in runs]
+        with _text_writer(target, compress) as out:
             for line in heapq.merge(*sources):
                 out.write(line.split(_SORT_SEP, 1)[1] if strip_keys else line)
     for run in runs:

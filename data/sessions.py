@@ -89,7 +89,7 @@ def _minutes(rng: np.random.Generator, mean_h: float, sd_h: float, n: int) -> np
 
 def generate_chunk(fleet: Fleet, day: dt.date, first_sid: int, n: int, rng: np.random.Generator) -> SessionChunk:
     """Synthesize `n` sessions plugging in on local `day` of their operator, numbered from `first_sid`."""
-    shares = np.array([op.share for op in OPERATORS])
+    shares = fleet.operator_shares
     op = rng.choice(len(OPERATORS), size=n, p=shares / shares.sum())
     home = op == HOME_OPERATOR
     is_dc = (rng.random(n) < DC_SHARE) & ~home

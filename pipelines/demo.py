@@ -3,9 +3,12 @@
 It does what the schedule and the late-data sensor do in production, in order and in-process: refresh
 the reference data, run `nightly_settlement` for each landing day, re-settle the earlier days that late
 records touched, then read the figures back from the analyst catalog (so the summary shows what an
-analyst would see).
+analyst would see). First it marks failed the runs a killed earlier invocation left STARTED
+(pipelines/interrupted_runs.py); landing days outside the partition range are reported, not run.
+`--day D` (repeatable) settles only those landing days.
 """
 
+import argparse
 import datetime as dt
 import sys
 from decimal import ROUND_HALF_UP, Decimal
@@ -15,7 +18,9 @@ import duckdb
 
 from assets.invoicing import invoice_lines as _invoice_lines
 from assets.partner_settlement import partner_settlement_lines as _partner_settlement_lines
+from assets.partitions import PARTITIONS_START, START_ENV, in_range
 from pipelines.definitions import defs
+from pipelines.interrupted_runs import mark_interrupted_runs_failed, runner_tags
 from sensors.late_data import late_settlement_dates
 
 LANDING_SOURCES_WITH_DAYS = ("ocpi_cdrs", "ocpp", "interval_charges", "partners",
@@ -44,7 +49,7 @@ def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None 
     # Step events go to the run's event log (make ui); the terminal only shows warnings and errors.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
-                                    run_config=quiet | (run_config or {}))
+                                    run_config=quiet | (run_config or {}), tags=runner_tags())
     failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
     label = f"{job_name}[{partition_key}]" if partition_key else job_name
     if not result.success:
@@ -57,28 +62,70 @@ def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None 
 def settled_months(warehouse) -> list[str]:
     """The first day of every month that has a settlement date (the monthly partitions to run)."""
     dates = {p["settlement_date"] for p in warehouse.partitions("sessions")}
-    return sorted({d[:8] + "01" for d in dates if _is_date(d)})
+    return sorted({d[:8] + "01" for d in dates if _is_date(d) and in_range(d)})
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Settle every landing day (or only --day ones) and print a summary")
+    parser.add_argument("--day", action="append", help="settle only this landing day (YYYY-MM-DD; repeatable)")
+    args = parser.parse_args(argv)
     resources = defs.resources
     landing, warehouse = resources["landing"], resources["warehouse"]
-    days = landing_days(landing)
-    if not days:
-        raise SystemExit(f"no landed data under {landing.root_path}: run `make generate` first")
     instance = dg.DagsterInstance.get()
+    report_interrupted_runs(instance)
+    days, outside = days_to_settle(landing, args.day)
     print(f"Settling {len(days)} landing day(s) {days[0]} … {days[-1]} from {landing.root_path}")
     _run("refresh_reference", instance)
     for day in days:
         _run("nightly_settlement", instance, day)
         for stale in late_settlement_dates(warehouse, dt.date.fromisoformat(day)):
-            _run("resettlement", instance, stale.isoformat())
+            if in_range(stale.isoformat()):
+                _run("resettlement", instance, stale.isoformat())
+            else:
+                outside.append(f"{stale.isoformat()} (settlement day of late records landed {day})")
     for month in settled_months(warehouse):
         _run("monthly_settlement", instance, month)
         # The demo issues on the 1st of the next month, as the schedule would, so re-runs give the same documents.
         _run("monthly_invoicing", instance, month, {"ops": {"invoices": {"config": {"issued_on": next_month(month)}}}})
     export_home_charges(instance, warehouse)
     print_summary(str(warehouse.catalog_path))
+    if outside:
+        print(f"\nNot settled, outside the partition range ({PARTITIONS_START} to tomorrow; {START_ENV}):")
+        for day in outside:
+            print(f"  {day}")
+
+
+def days_to_settle(landing, wanted: list[str] | None) -> tuple[list[str], list[str]]:
+    """(landing days to settle, landing days outside the partition range), warning about the latter.
+
+    A day outside the range is not a partition: running it would abort with DagsterUnknownPartitionError, so
+    it is reported instead and every other day still settles.
+    """
+    days = landing_days(landing)
+    if not days:
+        raise SystemExit(f"no landed data under {landing.root_path}: run `make generate` first")
+    if wanted:
+        missing = sorted(set(wanted) - set(days))
+        if missing:
+            raise SystemExit(f"no landed data for {', '.join(missing)} under {landing.root_path}")
+        days = [d for d in days if d in set(wanted)]
+    outside = [d for d in days if not in_range(d)]
+    for day in outside:
+        print(f"  WARNING: landing day {day} is outside the partition range (from {PARTITIONS_START} to tomorrow); "
+              f"not settled (set {START_ENV} to include it)", file=sys.stderr)
+    days = [d for d in days if in_range(d)]
+    if not days:
+        raise SystemExit(f"no landing day within the partition range under {landing.root_path}")
+    return days, outside
+
+
+def report_interrupted_runs(instance: dg.DagsterInstance) -> None:
+    """Fail and list the runs an earlier, killed `make settle` left STARTED; this run redoes their days."""
+    for run in mark_interrupted_runs_failed(instance):
+        partition = run.tags.get("dagster/partition")
+        label = f"{run.job_name}[{partition}]" if partition else run.job_name
+        print(f"  interrupted earlier: {label} run {run.run_id} (its process is gone): marked failed; "
+              "settling its day again completes it")
 
 
 def next_month(month: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
 
 import dagster as dg
@@ -48,13 +49,28 @@ class LandingZoneResource(dg.ConfigurableResource):
         return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def write_file(self, relative: str, content: bytes) -> Path:
-        """Write a delivered file durably: temp name, fsync, rename. Used by receivers and fetchers."""
+        """Write a delivered file durably: unique temp name, fsync, rename, fsync of the folder.
+
+        The temp name is unique per call (not per process) so two threads writing the same file at once
+        (e.g. identical concurrent webhook deliveries) never share a temp file; the last rename wins with
+        the same content. The folder fsync makes the rename itself survive a crash before we acknowledge.
+        """
         target = self.root_path / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-        with open(tmp, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600; delivered files are ordinary readable files
+            with open(fd, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
         return target

@@ -11,6 +11,7 @@ import json
 import dagster as dg
 
 from assets.ingest.common import day_files
+from assets.partitions import in_range
 from resources.landing import LandingZoneResource
 
 
@@ -35,6 +36,10 @@ def build_landing_sensor(name: str, source: str, asset_keys: list[str], minimum_
         seen = json.loads(context.cursor) if context.cursor else {}
         requests = []
         for day in landing.landing_dates(source):
+            if not in_range(day):
+                # not a partition (a stray name, or outside the configured range): say so, ask for nothing
+                context.log.warning(f"landing/{source}/{day} is not a daily partition; its files are not ingested")
+                continue
             fingerprint = day_fingerprint(landing, source, day)
             if seen.get(day) != fingerprint:
                 seen[day] = fingerprint

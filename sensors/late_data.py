@@ -11,6 +11,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from assets.partitions import in_range
 from assets.sessions.sources import all_session_rows
 from resources.warehouse import WarehouseResource
 
@@ -34,6 +35,10 @@ def build_late_data_sensor(nightly, resettle):
         if not landing_key:
             return dg.SkipReason("the run had no partition")
         stale = late_settlement_dates(warehouse, dt.date.fromisoformat(landing_key))
+        for day in (d for d in stale if not in_range(d.isoformat())):
+            context.log.warning(f"late records landed {landing_key} settle on {day}, outside the partition range; "
+                                "not re-settled")
+        stale = [d for d in stale if in_range(d.isoformat())]
         if not stale:
             return dg.SkipReason(f"nothing that landed on {landing_key} settles on an earlier day")
         return [dg.RunRequest(run_key=f"resettle:{day.isoformat()}:after:{landing_key}", partition_key=day.isoformat())

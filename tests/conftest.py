@@ -7,6 +7,8 @@ import pytest
 
 # numba compiles once per machine, not once per test process.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parent.parent / ".numba_cache"))
+# The partition range must not depend on whatever a developer has in data/landing (assets/partitions.py).
+os.environ.setdefault("CHARGELEDGER_PARTITIONS_START", "2026-01-01")
 
 from resources.landing import LandingZoneResource  # noqa: E402
 from resources.warehouse import WarehouseResource  # noqa: E402

@@ -1,9 +1,9 @@
 """Monthly partitions of partner settlement and invoicing (a month key is its first day, `2026-10-01`).
 
-They start with the daily partitioning (assets/partitions.py) and include the running month (as the daily
-partitions include today), so a pro forma of the month so far can be issued; the schedule
-(sensors/monthly.py) invoices a month only once it has ended and its last day is settled. When assets/partitions.py gains its own
-`monthly`, this module should re-export it instead.
+The partitioning itself is the pipeline's one `monthly` (assets/partitions.py): it starts with the daily
+partitioning and includes the running month (as the daily partitions include today), so a pro forma of the
+month so far can be issued; the schedule (sensors/monthly.py) invoices a month only once it has ended and its
+last day is settled.
 """
 
 from __future__ import annotations
@@ -11,11 +11,9 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
-import dagster as dg
+from assets.partitions import monthly
 
-from assets.partitions import PARTITIONS_START
-
-monthly = dg.MonthlyPartitionsDefinition(start_date=PARTITIONS_START, end_offset=1)
+__all__ = ["monthly", "month_bounds", "month_of"]
 
 
 def month_bounds(partition_key: str) -> tuple[dt.date, dt.date]:

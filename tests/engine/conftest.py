@@ -16,7 +16,8 @@ os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[2]
 from tariff_engine.adapters.ocpi import parse_tariff  # noqa: E402
 from tariff_engine.model import Session, SessionPeriod, Tariff  # noqa: E402
 
-EXAMPLES = Path("/work/shared/reference/ocpi-examples")
+# The OCPI specification's example files, copied into the repository (tests/fixtures/PROVENANCE.md).
+EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "ocpi-examples"
 
 
 def example_tariff(name: str, version: str = "2.2.1") -> Tariff:

@@ -16,7 +16,8 @@ from tariff_engine.pricing import price_sessions
 from tariff_engine.reference import price_session
 
 FIXTURES = Path(__file__).parent / "fixtures"
-SEED_TARIFFS = Path("/work/shared/reference/seed-001-examples/tariffs.json")
+# Seed 001's worked tariff examples, copied into the repository (tests/fixtures/PROVENANCE.md).
+SEED_TARIFFS = Path(__file__).resolve().parents[1] / "fixtures" / "seed-001-examples" / "tariffs.json"
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Deterministic sample records for the platform stand-in, shaped like seed 001's response schemas.
 
-The builders start from the worked examples in `/work/shared/reference/seed-001-examples/` (copied here
+The builders start from seed 001's worked examples (tests/fixtures/seed-001-examples/, copied here
 in reduced form so the stand-in does not depend on that folder) and vary ids, times and amounts by an
 index, so a test can ask for "250 CDRs" and know every field of every one.
 """
