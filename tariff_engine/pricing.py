@@ -32,7 +32,7 @@ from .model import BreakdownRow, PricingResult, Session, Tariff
 from .money import INTERNAL_DECIMALS, UnknownCurrencyError, nano_to_decimal
 from .outcome import SessionOutcome, assemble, volume_decimal
 from .render import priced_json, priced_results
-from .policy import DEFAULT_POLICY, PricingPolicy
+from .policy import DEFAULT_POLICY, GLITCH_WARNINGS, PricingPolicy, warning_codes
 
 _ROW_ORDER = ((3, "FLAT"), (0, "ENERGY"), (1, "TIME"), (2, "PARKING_TIME"), (4, "RESERVATION_TIME"))
 _ERROR_MESSAGES = {
@@ -49,6 +49,8 @@ _ERROR_MESSAGES = {
     "TARIFF_NOT_COMPILABLE": "the tariff cannot be compiled",
     "UNKNOWN_TARIFF": "no tariff for this session",
     "UNKNOWN_CURRENCY": "the tariff's currency is not an ISO 4217 code",
+    "MIXED_RESERVATION_PERIOD": "a charging period carries RESERVATION_TIME together with energy, charging or parking time",
+    "BOUND_TAX_AMBIGUOUS": "a min/max price without incl. VAT amount on an unpriced session of a tariff with several tax rates",
 }
 
 
@@ -104,15 +106,16 @@ _EMPTY_TARIFF = _empty_tariff()
 def decode_outcome(output: BatchOutput, batch: SessionBatch, index: int, n_slots: int) -> SessionOutcome:
     """The kernel's outputs of session `index` as a `SessionOutcome` (rows when they were computed)."""
     code = int(output.error[index])
+    periods_priced = output.period_int if output.period_int is not None else batch.period_int
     if code != 0:
         name = ERROR_CODES[code]
         return SessionOutcome((0,) * 5, (0,) * 5, ((),) * 5, 0, 0, False, False, 0, 0, 0,
                               error_code=name, error=_ERROR_MESSAGES.get(name, name))
     rows = []
-    if output.rows.shape[0] == batch.period_int.shape[0]:
+    if output.rows.shape[0] == periods_priced.shape[0]:
         p0, p1 = batch.period_offsets[index], batch.period_offsets[index + 1]
         for p in range(p0, p1):
-            period = batch.period_int[p]
+            period = periods_priced[p]
             reservation_period = (period[P_RESERVATION] > 0 and period[P_TIME] == 0 and period[P_PARKING] == 0
                                   and period[P_ENERGY] == 0)
             for slot, dimension in _ROW_ORDER:
@@ -124,7 +127,7 @@ def decode_outcome(output: BatchOutput, batch: SessionBatch, index: int, n_slots
                     period_index=int(p - p0), dimension=dimension, element_index=int(row[0]),
                     component_index=int(row[1]), raw_volume=volume_decimal(raw, dimension),
                     billed_volume=volume_decimal(billed, dimension), step_volume=volume_decimal(billed - raw, dimension),
-                    price=Decimal(int(row[4])).scaleb(-6), excl_vat=nano_to_decimal(int(row[5])),
+                    price=Decimal(int(row[4])).scaleb(-int(row[7])), excl_vat=nano_to_decimal(int(row[5])),
                     tax=nano_to_decimal(int(row[6])), reservation=slot == 4 or (slot == 3 and reservation_period),
                 ))
     flags = int(output.flags[index])
@@ -140,6 +143,7 @@ def decode_outcome(output: BatchOutput, batch: SessionBatch, index: int, n_slots
         time_ms=int(output.quantities[index, 1]),
         parking_ms=int(output.quantities[index, 2]),
         rows=tuple(rows),
+        warnings=warning_codes(int(output.warnings[index])),
     )
 
 
@@ -208,6 +212,8 @@ def result_to_json(result: PricingResult) -> dict[str, Any]:
     document["total_parking_time"] = str(result.total_parking_time.quantize(Decimal("0.0001")))
     document["min_price_applied"] = result.min_price_applied
     document["max_price_applied"] = result.max_price_applied
+    if result.warnings:
+        document["warnings"] = list(result.warnings)
     return document
 
 
@@ -498,9 +504,11 @@ def price_frame(
     `sessions`: session_id, tariff_id, timezone (IANA), start, end (Datetime UTC), optional
     reservation_expired (bool). `periods`: session_id, start (Datetime UTC), energy_wh, time_s, parking_s and
     optional reservation_s, min_current_a, max_current_a, min_power_kw, max_power_kw, electricity_rate
-    (per kWh; Decimal recommended). Periods are priced in (session_id, start) order.
+    (per kWh; Decimal recommended). Periods are priced in start order (see the glitch policy).
     Returns one row per session: session_id, currency, error_code, the six OCPI totals as
-    `<name>_excl` / `<name>_incl` Decimal(18, 4), total_energy_wh (Float64), total_time_s, total_parking_s (Int64).
+    `<name>_excl` / `<name>_incl` Decimal(18, 4), total_energy_wh (Float64), total_time_s, total_parking_s (Int64)
+    and pricing_warnings (String: the glitch codes repaired under the WARN policy, comma-separated, or null;
+    periods given out of order within a session count as PERIODS_OUT_OF_ORDER).
     Amounts are reported at 4 decimals, so the policy's output decimals must be <= 4. A period whose
     session_id is not in `sessions` raises ValueError (nothing is dropped silently).
     """
@@ -544,29 +552,25 @@ _FRAME_CHUNK_SESSIONS = 8_192  # ~1 MB of periods per chunk: the buffer stays in
 
 
 def _periods_in_session_order(sessions: pl.DataFrame, periods: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
-    """The periods ordered by (session position, start), and the period count of each session.
+    """The periods grouped by session in the sessions' order (each session's periods in the order given),
+    and the period count of each session.
 
-    When the periods already come grouped in the sessions' order with strictly increasing starts (how the
-    pipeline writes them) that order is the sorted one and the join + sort is skipped. Otherwise (or with
-    equal starts, whose order the sort decides) the periods are joined and sorted. Orphans raise ValueError.
+    The order within a session is kept as given: the kernels' glitch policy decides what periods out of
+    chronological order mean (sorted with the warning PERIODS_OUT_OF_ORDER, or refused under STRICT).
+    When the periods already come grouped in the sessions' order (how the pipeline writes them) the join +
+    sort is skipped. Orphans raise ValueError.
     """
     ids = periods["session_id"]
-    if periods.height and ids.null_count() == 0 and periods["start"].null_count() == 0:
+    if periods.height and ids.null_count() == 0:
         runs = ids.rle()
         if runs.len() == sessions.height and runs.struct.field("value").equals(sessions["session_id"], check_names=False):
-            counts = runs.struct.field("len").to_numpy().astype(np.int64)
-            steps = np.diff(periods["start"].to_physical().to_numpy())  # in the column's own time unit
-            boundaries = np.cumsum(counts)[:-1] - 1  # step i goes from period i to i+1
-            increasing = steps > 0
-            increasing[boundaries] = True
-            if increasing.all():
-                return periods, counts
+            return periods, runs.struct.field("len").to_numpy().astype(np.int64)
     indexed = sessions.select("session_id").with_row_index("_session_index")
-    periods = periods.join(indexed, on="session_id", how="left")
+    periods = periods.join(indexed, on="session_id", how="left", maintain_order="left")
     orphans = periods["_session_index"].null_count()
     if orphans:
         raise ValueError(f"periods: {orphans} rows belong to no session of the sessions frame")
-    periods = periods.sort(["_session_index", "start"])
+    periods = periods.sort("_session_index", maintain_order=True)
     counts = np.bincount(periods["_session_index"].to_numpy().astype(np.int64), minlength=sessions.height)
     return periods, counts
 
@@ -606,7 +610,7 @@ def _price_frame_in_chunks(compiled: CompiledTariffs, session_int: np.ndarray, o
     if len(parts) == 1:
         return parts[0]
     output = BatchOutput(0, 0, False)
-    for name in ("error", "category_excl", "category_incl", "totals", "flags", "quantities"):
+    for name in ("error", "category_excl", "category_incl", "totals", "flags", "quantities", "warnings"):
         setattr(output, name, np.concatenate([getattr(part, name) for part in parts]))
     return output
 
@@ -627,5 +631,8 @@ def frame_from_output(sessions: pl.DataFrame, tariffs: Mapping[str, Tariff], out
     columns["total_time_s"] = pa.array((output.quantities[:, 1] + output.quantities[:, 2]) // 1000)
     columns["total_parking_s"] = pa.array(output.quantities[:, 2] // 1000)
     amounts = pl.from_arrow(pa.table(columns))
+    # glitches repaired before pricing (policy.GLITCH_WARNINGS), comma-separated; null when none
+    texts = pl.Series([",".join(warning_codes(mask)) or None for mask in range(1 << len(GLITCH_WARNINGS))], dtype=pl.String)
+    amounts = amounts.with_columns(texts.gather(output.warnings).alias("pricing_warnings"))
     return pl.concat([pl.DataFrame([sessions["session_id"], currencies.alias("currency"), codes]), amounts],
                      how="horizontal")

@@ -11,7 +11,8 @@ The hypothetical charge (documented choices; the seed leaves them open):
 - it starts at `options.start_time` (minutes after local midnight, default 720) on `on_date` (default:
   today) in the station's zone (`timezone`, else the zone of `station.country` when it has one);
 - energy + duration: charging for the whole duration at constant power (energy / duration); no idle time,
-  so idle fees never apply; vehicle + battery range: energy = battery capacity x range, charged at the
+  so idle fees never apply (and platform duration fees without an idle fee are quoted: they differ
+  from charging time only while idle); vehicle + battery range: energy = battery capacity x range, charged at the
   lower of the charge point's and the vehicle's power (AC single-phase limited to 4.5 kW, 7.4 kW with
   `allow_unbalanced_load`), duration = energy / power; the peak power (MAX_POWER) is the charge point's;
 - the charge is cut into periods at every tariff boundary (local time edges, kWh and duration thresholds,
@@ -578,7 +579,8 @@ def _entries_from_json(document: Any, origin: str, zone: str | None, rates: dict
                                 electricity_rate=_single_rate(rates))]
         if document.get("type") in PLATFORM_TYPES:
             rate = _platform_rate(document, rates)
-            tariff = tariff_from_platform(document, timezone_name=zone, electricity_rate=rate)
+            # a quote never idles: duration fees without an idle fee are priced as charging time only
+            tariff = tariff_from_platform(document, timezone_name=zone, electricity_rate=rate, never_idle=True)
             restrictions = document.get("restrictions") or {}
             return [QuoteTariff(tariff_id, tariff, provider=f"operator {document.get('operatorId')}",
                                 tariff_name=document.get("name"), direct_payment=bool(restrictions.get("applyToAdHocUsers")),

@@ -129,9 +129,7 @@ def _component(value: Any, path: str) -> PriceComponent:
     kind = _string(data["type"], f"{path}.type")
     if kind not in DIMENSIONS:
         raise OcpiFormatError(f"{path}.type", f"unknown dimension {kind!r}")
-    price = _decimal(data["price"], f"{path}.price")
-    if price < 0:
-        raise OcpiFormatError(f"{path}.price", "negative price")
+    price = _decimal(data["price"], f"{path}.price")  # may be negative: a credit (V2G, negative-price hours)
     vat = data.get("vat")
     max_amount = data.get("max_amount")
     try:

@@ -364,7 +364,12 @@ def test_price_frame_fast_grouping_and_chunks_equal_the_sorted_path(monkeypatch)
     ordered = pricing.price_frame(session_frame, period_frame, by_id)
     shuffled = period_frame.sample(fraction=1.0, shuffle=True, seed=4)  # forces the join + sort
     assert not shuffled["session_id"].equals(period_frame["session_id"])
-    assert ordered.equals(pricing.price_frame(session_frame, shuffled, by_id))
+    from_shuffled = pricing.price_frame(session_frame, shuffled, by_id)
+    # same amounts; sessions whose periods came out of chronological order say so
+    assert ordered.drop("pricing_warnings").equals(from_shuffled.drop("pricing_warnings"))
+    assert ordered["pricing_warnings"].null_count() == 300
+    assert set(from_shuffled["pricing_warnings"].drop_nulls()) == {"PERIODS_OUT_OF_ORDER"}
+    assert from_shuffled["pricing_warnings"].null_count() < 300
     with monkeypatch.context() as patch:
         patch.setattr(pricing, "_FRAME_CHUNK_SESSIONS", 7)  # 43 chunks, one buffer
         assert ordered.equals(pricing.price_frame(session_frame, period_frame, by_id))

@@ -28,6 +28,16 @@ def decimals(max_value: int, places: int) -> st.SearchStrategy[Decimal]:
     return st.integers(0, max_value * 10**places).map(lambda v: Decimal(v).scaleb(-places))
 
 
+def signed(strategy):
+    """Mostly positive, sometimes negated (credits: V2G feed-in, negative-price hours)."""
+    return st.tuples(strategy, st.integers(0, 5)).map(lambda pair: -pair[0] if pair[1] == 0 else pair[0])
+
+
+def prices():
+    """Prices with up to 6 decimals, sometimes up to 12 (beyond the old micro limit), sometimes negative."""
+    return st.integers(0, 9).flatmap(lambda n: signed(decimals(12, 6 if n < 7 else 12) if n >= 5 else decimals(12, n)))
+
+
 def optional(strategy, p_none: float = 0.75):
     return st.one_of(st.none(), strategy) if p_none else strategy
 
@@ -74,13 +84,13 @@ def components(draw):
     rate_linked = kind == "ENERGY" and draw(st.integers(0, 4)) == 0
     return PriceComponent(
         type=kind,
-        price=draw(decimals(12, draw(st.integers(0, 6)))),
+        price=draw(prices()),
         vat=draw(optional(decimals(25, draw(st.integers(0, 3))), 0.3)),
         step_size=draw(st.sampled_from([0, 1, 1, 60, 100, 300, 500, 900, 1800])),
         billing_increment=draw(st.sampled_from([0, 0, 0, 60, 300, 1000])),
         max_amount=draw(optional(decimals(20, 2), 0.8)),
         price_basis="ELECTRICITY_RATE" if rate_linked else "FIXED",
-        markup_fixed=draw(decimals(1, 4)) if rate_linked else Decimal(0),
+        markup_fixed=draw(signed(decimals(1, draw(st.sampled_from([4, 4, 8]))))) if rate_linked else Decimal(0),
         markup_percent=draw(decimals(50, 3)) if rate_linked else Decimal(0),
     )
 
@@ -116,7 +126,7 @@ def sessions(draw, index: int = 0):
         kind = "reservation" if reservation_first and index == 0 else draw(st.sampled_from(["charge", "charge", "park", "mixed"]))
         length_s = draw(st.integers(0, 5400))
         hours = Decimal(length_s) / 3600
-        energy = draw(decimals(25, 4)) if kind in ("charge", "mixed") else Decimal(0)
+        energy = draw(signed(decimals(25, 4))) if kind in ("charge", "mixed") else Decimal(0)
         periods.append(SessionPeriod(
             start=cursor,
             energy_kwh=energy,
@@ -127,10 +137,17 @@ def sessions(draw, index: int = 0):
             max_current=draw(optional(decimals(64, 2), 0.5)),
             min_power=draw(optional(decimals(50, 3), 0.5)),
             max_power=draw(optional(decimals(50, 3), 0.5)),
-            electricity_rate=draw(optional(decimals(1, 6), 0.03)),
+            electricity_rate=draw(optional(signed(decimals(1, 6)), 0.03)),
         ))
         cursor += timedelta(seconds=length_s, milliseconds=draw(st.integers(0, 999)))
     end = cursor + timedelta(seconds=draw(st.integers(0, 600)))
+    glitch = draw(st.integers(0, 9))
+    if glitch == 0 and periods:  # the first period starts before the session (within or beyond the tolerance)
+        periods[0] = replace(periods[0], start=start - timedelta(seconds=draw(st.integers(1, 1200))))
+    elif glitch == 1 and len(periods) > 1:  # periods out of order
+        periods = draw(st.permutations(periods))
+    elif glitch == 2 and periods:  # reservation time together with charging: refused, never half priced
+        periods[-1] = replace(periods[-1], reservation_h=Decimal(1) / 60)
     return Session(f"s{index}", start, end, zone, tuple(periods),
                    reservation_expired=draw(st.sampled_from([None, None, True, False])))
 
@@ -146,6 +163,7 @@ policies = st.builds(
                        st.sampled_from(["TOTAL", "LINE"]), st.sampled_from([None, 2, 4])),
     apply_step_size=st.booleans(),
     wrap_weekday=st.sampled_from(["INSTANT", "WINDOW_START"]),
+    glitches=st.sampled_from(["WARN", "WARN", "STRICT"]),
 )
 
 
