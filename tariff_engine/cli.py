@@ -24,7 +24,7 @@ from .model import PricingResult, Tariff
 from .policy import DEFAULT_POLICY, STRICT_POLICY
 from .pricing import price_sessions, result_to_json
 
-_OPTIONAL_COMMANDS = ("tariff_engine.quote", "tariff_engine.consumption.cli_align")
+_OPTIONAL_COMMANDS = ("tariff_engine.quote", "tariff_engine.consumption.cli_align", "tariff_engine.cdr_files")
 
 
 class InputError(Exception):
