@@ -114,11 +114,11 @@ def test_every_flag_shows_its_default_or_that_it_is_required():
     subcommands = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - the registered subcommands
     assert {"price-cdr", "explain", "lint", "quote", "align", "price-cdrs"} <= set(subcommands)
     for name, command in subcommands.items():
-        text = " ".join(command.format_help().split())
+        rendered = " ".join(command.format_help().split())
+        formatter = command.formatter_class(prog=name)
         for action in command._actions:  # noqa: SLF001
             if not action.option_strings or action.dest == "help":
                 continue
-            flag = action.option_strings[-1]
-            after = text.split(flag, 2)[-1]  # the help text that follows the flag in the options list
-            assert "(default:" in after.split(" --")[0] + " " or "(required)" in after.split(" --")[0] or \
-                "default" in (action.help or ""), f"{name} {flag}"
+            text = formatter._get_help_string(action) % {"default": action.default}  # noqa: SLF001
+            assert "(default:" in text or "(required)" in text or "default" in (action.help or ""), f"{name} {action.dest}"
+            assert " ".join(text.split()) in rendered, f"{name} {action.dest}"
