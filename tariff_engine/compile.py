@@ -23,6 +23,7 @@ import numpy as np
 
 from .consumption.timezones import offset_segments
 from .bounds import bound_tax_rate
+from .spec import ELEMENT_COLUMNS, ELEMENT_WIDTH, THRESHOLDS
 from .model import WEEKDAYS, PriceComponent, Session, Tariff, TariffRestrictions
 from .money import MODE_CODES, STAGE_CODES, decimal_to_nano, INTERNAL_DECIMALS, minor_units
 from .policy import PricingPolicy
@@ -98,7 +99,7 @@ class CompiledTariffs:
     tariff_int: np.ndarray  # [T, TARIFF_WIDTH] see T_* columns
     tariff_tax_rates: np.ndarray  # [T, MAX_TAX_SLOTS] e4 (slot 0 unused)
     element_offsets: np.ndarray  # [T+1]
-    element_int: np.ndarray  # [E, 24] see _E_* columns
+    element_int: np.ndarray  # [E, ELEMENT_WIDTH] see spec.ELEMENT_COLUMNS
     element_components: np.ndarray  # [E, 5] global component index per dimension, -1 none
     component_int: np.ndarray  # [C, COMPONENT_WIDTH] see C_* columns
     max_elements: int
@@ -109,10 +110,11 @@ class CompiledTariffs:
 (T_TAX_INCLUDED, T_MIN_EXCL, T_MIN_INCL, T_MAX_EXCL, T_MAX_INCL, T_START, T_END, T_NTAX, T_UNIT, T_RATE_REQ, T_COMP_OFF,
  T_NCOMP, T_HAS_INCR, T_NEEDS_LOCAL, T_BOUND_RATE) = range(15)
 TARIFF_WIDTH = 15
-# Element columns
-(E_RES, E_WIN_START, E_WIN_END, E_START_DAY, E_END_DAY, E_MIN_KWH, E_MAX_KWH, E_MIN_CUR, E_MAX_CUR, E_MIN_POW,
- E_MAX_POW, E_MIN_DUR, E_MAX_DUR, E_DOW, E_MIN_IDLE, E_MAX_IDLE, E_SESS_MIN_DUR, E_SESS_MIN_KWH, E_MIN_AVG,
- E_MAX_AVG, E_MIN_PEAK, E_MAX_PEAK, E_HAS_RESTR, E_FIRST_COMP) = range(24)
+# Element columns: derived from the restriction spec table (spec.ELEMENT_COLUMNS), one E_* name per column
+globals().update(ELEMENT_COLUMNS)
+E_RES, E_WIN_START, E_WIN_END, E_START_DAY, E_END_DAY, E_DOW, E_HAS_RESTR, E_FIRST_COMP = (  # noqa: F821 - set above
+    ELEMENT_COLUMNS[name] for name in ("E_RES", "E_WIN_START", "E_WIN_END", "E_START_DAY", "E_END_DAY", "E_DOW",
+                                       "E_HAS_RESTR", "E_FIRST_COMP"))
 # Component columns
 # C_PRICE and C_MARKUP_FIXED are in units of 10**-C_DECIMALS; C_PRICE_FACTOR = 10**(C_DECIMALS - 6)
 (C_PRICE, C_VAT, C_STEP, C_INCR, C_MAX_AMOUNT, C_BASIS, C_MARKUP_FIXED, C_MARKUP_PCT, C_LOCAL_INDEX, C_ELEMENT,
@@ -125,7 +127,7 @@ def _time_of_day_ms(value) -> int:
 
 
 def _element_row(restrictions: TariffRestrictions | None, path: str) -> list[int]:
-    row = [NONE] * 24
+    row = [NONE] * ELEMENT_WIDTH
     row[E_RES] = 0
     row[E_DOW] = 127
     row[E_HAS_RESTR] = 0
@@ -142,24 +144,11 @@ def _element_row(restrictions: TariffRestrictions | None, path: str) -> list[int
         row[E_START_DAY] = (r.start_date - _EPOCH_DATE).days
     if r.end_date is not None:
         row[E_END_DAY] = (r.end_date - _EPOCH_DATE).days
-    row[E_MIN_KWH] = _threshold(r.min_kwh, f"{path}.min_kwh")
-    row[E_MAX_KWH] = _threshold(r.max_kwh, f"{path}.max_kwh")
-    row[E_MIN_CUR] = _threshold(r.min_current, f"{path}.min_current")
-    row[E_MAX_CUR] = _threshold(r.max_current, f"{path}.max_current")
-    row[E_MIN_POW] = _threshold(r.min_power, f"{path}.min_power")
-    row[E_MAX_POW] = _threshold(r.max_power, f"{path}.max_power")
-    row[E_MIN_DUR] = _seconds(r.min_duration, f"{path}.min_duration")
-    row[E_MAX_DUR] = _seconds(r.max_duration, f"{path}.max_duration")
     if r.day_of_week is not None:
         row[E_DOW] = sum(1 << WEEKDAYS.index(day) for day in set(r.day_of_week))
-    row[E_MIN_IDLE] = _seconds(r.min_idle_duration, f"{path}.min_idle_duration")
-    row[E_MAX_IDLE] = _seconds(r.max_idle_duration, f"{path}.max_idle_duration")
-    row[E_SESS_MIN_DUR] = _seconds(r.session_min_duration, f"{path}.session_min_duration")
-    row[E_SESS_MIN_KWH] = _threshold(r.session_min_kwh, f"{path}.session_min_kwh")
-    row[E_MIN_AVG] = _threshold(r.min_avg_power, f"{path}.min_avg_power")
-    row[E_MAX_AVG] = _threshold(r.max_avg_power, f"{path}.max_avg_power")
-    row[E_MIN_PEAK] = _threshold(r.min_peak_power, f"{path}.min_peak_power")
-    row[E_MAX_PEAK] = _threshold(r.max_peak_power, f"{path}.max_peak_power")
+    for spec in THRESHOLDS:  # micro (half-up) for DECIMAL thresholds, ms for SECONDS ones
+        encode = _threshold if spec.kind == "DECIMAL" else _seconds
+        row[ELEMENT_COLUMNS[spec.column]] = encode(getattr(r, spec.name), f"{path}.{spec.name}")
     return row
 
 
@@ -253,7 +242,7 @@ def compile_tariffs(tariffs: list[Tariff], policy: PricingPolicy) -> CompiledTar
         tariff_int=np.array(tariff_rows, dtype=np.int64).reshape(-1, TARIFF_WIDTH),
         tariff_tax_rates=np.array(tax_rates, dtype=np.int64).reshape(-1, MAX_TAX_SLOTS),
         element_offsets=np.array(element_offsets, dtype=np.int64),
-        element_int=np.array(element_rows, dtype=np.int64).reshape(-1, 24),
+        element_int=np.array(element_rows, dtype=np.int64).reshape(-1, ELEMENT_WIDTH),
         element_components=np.array(element_components, dtype=np.int64).reshape(-1, 5),
         component_int=np.array(component_rows, dtype=np.int64).reshape(-1, COMPONENT_WIDTH),
         max_elements=max_elements,

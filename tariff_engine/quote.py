@@ -47,6 +47,7 @@ from .money import RoundingPolicy
 from .policy import PricingPolicy
 from .pricing import price_sessions
 from .reference import price_session
+from .spec import THRESHOLDS
 
 # Currencies of the ECB reference rates (the seed: "Possible values are listed at the eurofxref").
 EUROFXREF_CURRENCIES = frozenset(
@@ -315,11 +316,19 @@ def _cuts(tariff: Tariff, start: datetime, zone: ZoneInfo, duration_ms: int, ene
         r = element.restrictions
         if r is None:
             continue
-        for seconds in (r.min_duration, r.max_duration):
-            if seconds and 0 < seconds * 1000 < duration_ms:
-                cuts.setdefault(seconds * 1000, None)
-        for kwh in (r.min_kwh, r.max_kwh):
-            if kwh is not None and 0 < kwh < energy_kwh:
+        # the thresholds a charge crosses while it runs (spec rows with cuts_periods)
+        for spec in THRESHOLDS:
+            value = getattr(r, spec.name)
+            if not spec.cuts_periods or value is None:
+                continue
+            if spec.quantity == "since_start":
+                if 0 < value * 1000 < duration_ms:
+                    cuts.setdefault(value * 1000, None)
+                continue
+            if spec.quantity != "energy_before":
+                raise ValueError(f"the quote cutter has no edge for {spec.quantity!r}")  # a new cutting quantity
+            kwh = value
+            if 0 < kwh < energy_kwh:
                 # At constant power the threshold is crossed at kwh / energy of the way; cut at the next whole
                 # ms and pin the cumulative energy there to the threshold so the next period starts at it.
                 offset = int((kwh * duration_ms / energy_kwh).to_integral_value(rounding=ROUND_CEILING))

@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .spec import THRESHOLDS
 from .bounds import BoundTaxAmbiguous, apply_bound, bound_tax_rate
 from .model import BreakdownRow, PriceComponent, PricingResult, Session, SessionPeriod, Tariff, TariffElement
 from .money import INTERNAL_DECIMALS, UnknownCurrencyError, decimal_to_nano, minor_units
@@ -149,41 +150,43 @@ def _element_matches(element: TariffElement, ctx: _PeriodContext, sctx: _Session
         return False
     if r.day_of_week is not None and ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")[weekday] not in r.day_of_week:
         return False
-    energy_kwh = Decimal(ctx.energy_before_mwh).scaleb(-6)
-    if r.min_kwh is not None and energy_kwh < micro(r.min_kwh):
-        return False
-    if r.max_kwh is not None and energy_kwh >= micro(r.max_kwh):
-        return False
+    return _thresholds_hold(r, ctx, sctx)
+
+
+def _quantity(name: str, ctx: _PeriodContext, sctx: _SessionContext) -> Fraction | None:
+    """The exact value of a spec quantity (spec.Quantity) for this period; None when it is not known."""
     p = ctx.period
-    for low, high, low_value, high_value in (
-        (r.min_current, r.max_current, p.min_current, p.max_current),
-        (r.min_power, r.max_power, p.min_power, p.max_power),
-    ):
-        if low is not None and (low_value is None or micro(low_value) < micro(low)):
+    if name == "energy_before":
+        return Fraction(ctx.energy_before_mwh, 1_000_000)
+    if name == "since_start":
+        return Fraction(ctx.since_start_ms, 1000)
+    if name == "idle":
+        return None if ctx.idle_ms is None else Fraction(ctx.idle_ms, 1000)
+    if name in ("min_current", "max_current", "min_power", "max_power"):
+        value = getattr(p, name)
+        return None if value is None else Fraction(micro(value))
+    if name == "session_duration":
+        return Fraction(sctx.duration_ms, 1000)
+    if name == "session_energy":
+        return Fraction(sctx.energy_mwh, 1_000_000)
+    if name == "average_power":  # kWh per charging hour; 0 without charging
+        return Fraction(sctx.energy_mwh * 3_600, sctx.charging_ms * 1000) if sctx.charging_ms else Fraction(0)
+    if name == "peak_power":
+        return None if sctx.peak_power is None else Fraction(sctx.peak_power)
+    raise ValueError(f"unknown spec quantity {name!r}")
+
+
+def _thresholds_hold(r, ctx: _PeriodContext, sctx: _SessionContext) -> bool:
+    """Every threshold restriction of `r` holds, each checked as its spec row says (spec.THRESHOLDS): MIN
+    needs quantity >= threshold, MAX quantity < threshold, and an unknown quantity never holds."""
+    for spec in THRESHOLDS:
+        value = getattr(r, spec.name)
+        if value is None:
+            continue
+        threshold = Fraction(micro(value)) if spec.kind == "DECIMAL" else Fraction(value)
+        quantity = _quantity(spec.quantity, ctx, sctx)
+        if quantity is None or (quantity < threshold if spec.compare == "MIN" else quantity >= threshold):
             return False
-        if high is not None and (high_value is None or micro(high_value) >= micro(high)):
-            return False
-    if r.min_duration is not None and ctx.since_start_ms < r.min_duration * 1000:
-        return False
-    if r.max_duration is not None and ctx.since_start_ms >= r.max_duration * 1000:
-        return False
-    if r.min_idle_duration is not None and (ctx.idle_ms is None or ctx.idle_ms < r.min_idle_duration * 1000):
-        return False
-    if r.max_idle_duration is not None and (ctx.idle_ms is None or ctx.idle_ms >= r.max_idle_duration * 1000):
-        return False
-    if r.session_min_duration is not None and sctx.duration_ms < r.session_min_duration * 1000:
-        return False
-    if r.session_min_kwh is not None and sctx.energy_mwh < micro(r.session_min_kwh) * 1_000_000:
-        return False
-    average = Fraction(sctx.energy_mwh, 1_000_000) / Fraction(sctx.charging_ms, 3_600_000) if sctx.charging_ms else Fraction(0)
-    if r.min_avg_power is not None and average < Fraction(micro(r.min_avg_power)):
-        return False
-    if r.max_avg_power is not None and average >= Fraction(micro(r.max_avg_power)):
-        return False
-    if r.min_peak_power is not None and (sctx.peak_power is None or sctx.peak_power < micro(r.min_peak_power)):
-        return False
-    if r.max_peak_power is not None and (sctx.peak_power is None or sctx.peak_power >= micro(r.max_peak_power)):
-        return False
     return True
 
 

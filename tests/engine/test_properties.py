@@ -17,6 +17,7 @@ from tariff_engine.money import RoundingPolicy
 from tariff_engine.policy import PricingPolicy
 from tariff_engine.pricing import price_sessions
 from tariff_engine.reference import price_session
+from tariff_engine.spec import THRESHOLDS, ThresholdSpec
 
 ZONES = ["Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Lord_Howe"]
 # DST change days (EU, US, Lord Howe's 30-minute shift) and ordinary days.
@@ -52,30 +53,25 @@ def restrictions(draw):
     if draw(st.integers(0, 3)) == 0:  # a bare reservation element, so reservation pricing is exercised often
         return TariffRestrictions(reservation=draw(st.sampled_from(["RESERVATION", "RESERVATION_EXPIRES"])))
     start_date = draw(optional(st.sampled_from(DAYS)))
+    thresholds = {spec.name: draw(optional(threshold_values(spec), 0.75 if spec.cuts_periods or spec.quantity in
+                                                      ("min_current", "max_current", "min_power", "max_power") else 0.85))
+                  for spec in THRESHOLDS}
     return TariffRestrictions(
         start_time=draw(optional(hhmm, 0.5)),
         end_time=draw(optional(hhmm, 0.5)),
         start_date=start_date,
         end_date=draw(optional(st.sampled_from(DAYS))),
-        min_kwh=draw(optional(decimals(30, 2))),
-        max_kwh=draw(optional(decimals(60, 2))),
-        min_current=draw(optional(decimals(64, 1))),
-        max_current=draw(optional(decimals(64, 1))),
-        min_power=draw(optional(decimals(50, 1))),
-        max_power=draw(optional(decimals(50, 1))),
-        min_duration=draw(optional(st.integers(0, 7200))),
-        max_duration=draw(optional(st.integers(0, 14400))),
         day_of_week=draw(optional(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True).map(tuple))),
         reservation=draw(optional(st.sampled_from(["RESERVATION", "RESERVATION_EXPIRES"]), 0.6)),
-        min_idle_duration=draw(optional(st.integers(0, 3600), 0.85)),
-        max_idle_duration=draw(optional(st.integers(0, 7200), 0.85)),
-        session_min_duration=draw(optional(st.integers(0, 7200), 0.85)),
-        session_min_kwh=draw(optional(decimals(20, 1), 0.85)),
-        min_avg_power=draw(optional(decimals(50, 1), 0.85)),
-        max_avg_power=draw(optional(decimals(50, 1), 0.85)),
-        min_peak_power=draw(optional(decimals(50, 1), 0.85)),
-        max_peak_power=draw(optional(decimals(50, 1), 0.85)),
+        **thresholds,
     )
+
+
+def threshold_values(spec: ThresholdSpec):
+    """Values of a threshold restriction, from its spec row: in its unit, around what sessions here reach."""
+    if spec.kind == "SECONDS":
+        return st.integers(0, {"since_start": 14400, "idle": 7200, "session_duration": 7200}[spec.quantity])
+    return {"kWh": decimals(60, 2), "A": decimals(64, 1), "kW": decimals(50, 1)}[spec.unit]
 
 
 @st.composite
