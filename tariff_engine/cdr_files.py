@@ -50,11 +50,32 @@ from .compile import policy_codes
 _DIMENSION = pl.Struct({"type": pl.String, "volume": pl.String})
 _PERIOD = pl.Struct({"start_date_time": pl.String, "tariff_id": pl.String, "dimensions": pl.List(_DIMENSION)})
 _LOCATION = pl.Struct({"country": pl.String, "time_zone": pl.String})
-CDR_SCHEMA = {
+SNAKE_SCHEMA = {
     "id": pl.String, "country_code": pl.String, "party_id": pl.String, "start_date_time": pl.String,
     "end_date_time": pl.String, "cdr_location": _LOCATION, "location": _LOCATION, "tariffs": pl.List(pl.String),
     "charging_periods": pl.List(_PERIOD),
 }
+# camelCase senders (the pipeline's ingest accepts either key casing): same fields, same order inside structs
+_CAMEL = {"country_code": "countryCode", "party_id": "partyId", "start_date_time": "startDateTime",
+          "end_date_time": "endDateTime", "cdr_location": "cdrLocation", "charging_periods": "chargingPeriods"}
+CDR_SCHEMA = {**SNAKE_SCHEMA, **{
+    "countryCode": pl.String, "partyId": pl.String, "startDateTime": pl.String, "endDateTime": pl.String,
+    "cdrLocation": pl.Struct({"country": pl.String, "timeZone": pl.String}),
+    "chargingPeriods": pl.List(pl.Struct({"startDateTime": pl.String, "tariffId": pl.String,
+                                          "dimensions": pl.List(_DIMENSION)})),
+}}
+
+
+def _snake_case(frame: pl.DataFrame) -> pl.DataFrame:
+    """One column per field whichever key casing each CDR used (snake_case wins when both are present)."""
+    camel_periods = pl.col("chargingPeriods").list.eval(
+        pl.element().struct.rename_fields(list(_PERIOD.to_schema())))
+    return frame.with_columns(
+        *[pl.coalesce(snake, camel) for snake, camel in _CAMEL.items()
+          if snake not in ("cdr_location", "charging_periods")],
+        pl.coalesce("cdr_location", pl.col("cdrLocation").struct.rename_fields(list(_LOCATION.to_schema()))),
+        pl.coalesce("charging_periods", camel_periods),
+    ).select(["line", *SNAKE_SCHEMA])
 # Exact decimal text -> integer units: JSON numbers are read as text and cast to Decimal(38, 12) (truncating
 # beyond 12 decimals cannot move a half-up rounding at 6 decimals or at the millisecond).
 _SCALE = 10**12
@@ -265,6 +286,7 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
     docstring). `tariffs`: a folder of tariff files of any family, or `{id: Tariff}`; `currency`: that of
     bare Eevion tariffs in the folder. Raises `CdrFileError` only when the file itself cannot be read."""
     frame, unreadable = _read_lines(_read_bytes(cdrs))
+    frame = _snake_case(frame)
     given, refused_given = _given_tariffs(tariffs, timezone, currency)
     own, sealed, sealed_refusals = _sealed_tariffs(frame)
     periods, bad_periods = _periods(frame)

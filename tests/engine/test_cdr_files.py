@@ -125,3 +125,22 @@ def test_cli_writes_parquet_and_ndjson(tmp_path, capsys):
     assert [r["total_cost_incl"] for r in rows] == [None if v is None else str(v) for v in frame["total_cost_incl"]]
     assert main(["price-cdrs", "--cdrs", str(CDRS), "--out", str(tmp_path / "out.csv")]) == 2
     assert "--out must end in" in capsys.readouterr().err
+
+
+def _camel(value):
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            head, *rest = key.split("_")
+            out[head + "".join(part.title() for part in rest)] = item if key == "tariffs" else _camel(item)
+        return out
+    return [_camel(item) for item in value] if isinstance(value, list) else value
+
+
+def test_camel_case_cdrs_price_like_snake_case_ones():
+    cdr = _one_cdr()
+    frame = price_cdrs_file((json.dumps(cdr) + "\n" + json.dumps(_camel(cdr)) + "\n").encode())
+    snake, camel = frame.iter_rows(named=True)
+    assert camel["error_code"] is None and camel["session_id"] == snake["session_id"]
+    assert {k: v for k, v in camel.items() if k != "line"} == {k: v for k, v in snake.items() if k != "line"}
+    assert str(camel["total_cost_incl"]) == price_cdrs([_camel(cdr)], [])[0]["total_cost"]["incl_vat"]
