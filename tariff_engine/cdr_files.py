@@ -37,15 +37,15 @@ import polars as pl
 
 from .adapters.ocpi import _CDR_IGNORED_DIMS, _CDR_MEASUREMENTS, _CDR_VOLUME_DIMS, country_time_zone
 from .compile import (
-    S_END, S_ERROR, S_EXPIRED, S_START, S_TARIFF, S_ZONE, SessionBatch, build_zone_table, ERROR_INDEX, NONE, P_ENERGY, P_MAX_CUR, P_MAX_POW, P_MIN_CUR, P_MIN_POW, P_PARKING, P_RATE, P_RESERVATION,
-    P_START, P_TIME,
+    ERROR_INDEX, NONE, P_ENERGY, P_MAX_CUR, P_MAX_POW, P_MIN_CUR, P_MIN_POW, P_PARKING, P_RATE, P_RESERVATION, P_START,
+    P_TIME, S_END, S_ERROR, S_EXPIRED, S_START, S_TARIFF, S_ZONE, SessionBatch, build_zone_table, policy_codes,
 )
 from .documents import TariffDocumentError, documents_in, json_files, load_json, tariff_from_document
 from .kernels import price_batch
 from .model import Tariff
 from .policy import DEFAULT_POLICY, PricingPolicy
-from .pricing import _compile_each, frame_from_output
-from .compile import policy_codes
+from .batch import _EMPTY_TARIFF, _ERROR_MESSAGES, _compile_each
+from .frames import frame_from_output
 
 _DIMENSION = pl.Struct({"type": pl.String, "volume": pl.String})
 _PERIOD = pl.Struct({"start_date_time": pl.String, "tariff_id": pl.String, "dimensions": pl.List(_DIMENSION)})
@@ -381,18 +381,10 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
 
 
 def _placeholder() -> Tariff:
-    from .pricing import _EMPTY_TARIFF
-
     return _EMPTY_TARIFF
 
 
-def _messages() -> dict[str, str]:
-    from .pricing import _ERROR_MESSAGES
-
-    return dict(_ERROR_MESSAGES)
-
-
-_KERNEL_MESSAGES = _messages()
+_KERNEL_MESSAGES = dict(_ERROR_MESSAGES)
 
 
 def write_priced(frame: pl.DataFrame, out: str | Path) -> None:
