@@ -17,6 +17,7 @@ the reference). Every rate is the best CPU time of a few runs (the reference's b
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import sys
@@ -225,16 +226,123 @@ def timed(function, *args, repeat: int = 1, **kwargs):
     return best, result
 
 
+def write_cdr_file(path: Path, n_cdrs: int, tariffs: list[Tariff], seed: int = 13) -> None:
+    """`n_cdrs` generated sessions as an NDJSON file of OCPI 2.2.1 CDRs, written column-wise with polars:
+    mixed tariffs (each CDR seals its tariff and names it in its periods), three zones, ~10 periods of
+    charging then parking each with ENERGY / TIME / PARKING_TIME / MAX_POWER dimensions."""
+    batch, raw = generate_batch(n_cdrs, seed=seed)
+    p, s = batch.period_int, batch.session_int
+    names = [t.id for t in tariffs]
+    tariff_texts = [json.dumps({**tariff_to_json(t), "id": t.id}) for t in tariffs]
+
+    def iso(ms: np.ndarray) -> pl.Series:
+        return pl.Series(ms).cast(pl.Datetime("ms", "UTC")).dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+
+    def dimension(kind: str, values: pl.Expr) -> pl.Expr:
+        return pl.when(values != 0).then(pl.struct(pl.lit(kind).alias("type"), values.alias("volume")))
+
+    periods = pl.DataFrame({
+        "cdr": raw["session_of"], "start_date_time": iso(p[:, 0]),
+        "tariff_id": pl.Series(np.array(names, dtype=object)[s[raw["session_of"], 0]].tolist(), dtype=pl.String),
+        # volumes with 6 decimals, as CPOs send them (kWh exact; hours rounded)
+        "energy": p[:, 1] / 1e6, "time": np.round(p[:, 2] / 3.6e6, 6), "parking": np.round(p[:, 3] / 3.6e6, 6),
+        "power": p[:, 8] / 1e6,
+    }).select(
+        "cdr", "start_date_time", "tariff_id",
+        pl.concat_list(dimension("ENERGY", pl.col("energy")), dimension("TIME", pl.col("time")),
+                       dimension("PARKING_TIME", pl.col("parking")), dimension("MAX_POWER", pl.col("power")))
+        .list.drop_nulls().alias("dimensions"))
+    nested = periods.group_by("cdr", maintain_order=True).agg(
+        pl.struct("start_date_time", "dimensions", "tariff_id").alias("charging_periods"))
+    cdrs = pl.DataFrame({
+        "country_code": ["DE"] * n_cdrs, "party_id": ["ABC"] * n_cdrs,
+        "id": pl.Series(np.arange(n_cdrs)).cast(pl.String),
+        "start_date_time": iso(s[:, 2]), "end_date_time": iso(s[:, 3]),
+        "cdr_location": pl.DataFrame({"time_zone": np.array(ZONES, dtype=object)[s[:, 1]].tolist(),
+                                      "country": ["DEU"] * n_cdrs}).to_struct(),
+        "currency": np.array([t.currency for t in tariffs], dtype=object)[s[:, 0]].tolist(),
+        "tariff_index": s[:, 0],
+    }).with_columns(pl.Series("charging_periods", nested["charging_periods"]))
+    # the sealed tariff: written as text and spliced in, so its numbers stay exactly as tariff_to_json wrote them
+    lines = cdrs.drop("tariff_index").write_ndjson().split("\n")
+    with path.open("w") as out:
+        for line, tariff_index in zip(lines, s[:, 0].tolist()):
+            out.write(line[:-1] + ',"tariffs":[' + tariff_texts[tariff_index] + "]}\n")
+
+
+def bench_cdr_file(n_cdrs: int, reference_cdrs: int) -> None:
+    """`price-cdrs` on an NDJSON file (whole process) vs a bare `polars.read_ndjson` of the same file and vs
+    the Decimal reference (json + parse_cdr + price_session per CDR), all on the same CDRs."""
+    import subprocess
+    import tempfile
+
+    tariffs = bench_tariffs()
+    with tempfile.TemporaryDirectory() as folder:
+        cdr_path, out_path = Path(folder) / "cdrs.jsonl", Path(folder) / "priced.parquet"
+        write_cdr_file(cdr_path, n_cdrs, tariffs)
+        size_mb = cdr_path.stat().st_size / 2**20
+        command = [sys.executable, "-m", "tariff_engine", "price-cdrs", "--cdrs", str(cdr_path), "--out", str(out_path)]
+        subprocess.run(command, check=True, cwd=ROOT, capture_output=True)  # warm the numba cache
+        process_wall, process_cpu = float("inf"), float("inf")
+        for _ in range(2):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = clock.perf_counter()
+            subprocess.run(command, check=True, cwd=ROOT, capture_output=True)
+            process_wall = min(process_wall, clock.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            process_cpu = min(process_cpu, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+        bare_wall, bare_cpu = float("inf"), float("inf")
+        for _ in range(2):
+            started, cpu = clock.perf_counter(), clock.process_time()
+            bare = pl.read_ndjson(cdr_path)
+            bare_wall, bare_cpu = min(bare_wall, clock.perf_counter() - started), min(bare_cpu, clock.process_time() - cpu)
+        assert bare.height == n_cdrs
+        priced = pl.read_parquet(out_path)
+        # the Decimal reference on the first CDRs of the same file, compared total by total
+        with cdr_path.open() as source:
+            sample = [next(source) for _ in range(reference_cdrs)]
+        started = clock.process_time()
+        expected = []
+        tariff_cache: dict[str, Tariff] = {}
+        for line in sample:
+            cdr = json.loads(line)
+            own = cdr["tariffs"][0]
+            tariff = tariff_cache.get(own["id"]) or tariff_cache.setdefault(own["id"], parse_tariff(own))
+            expected.append(result_to_json(price_session(tariff, parse_cdr(cdr))))
+        reference_cpu = clock.process_time() - started
+    same = sum(
+        e.get("total_cost") == {"excl_vat": str(row["total_cost_excl"]), "incl_vat": str(row["total_cost_incl"])}
+        for e, row in zip(expected, priced.head(reference_cdrs).iter_rows(named=True)))
+    errors = priced["error_code"].drop_nulls().len()
+    rate_wall, rate_cpu = n_cdrs / process_wall, n_cdrs / process_cpu
+    print(f"CDR file: {n_cdrs:,} mixed CDRs, {size_mb:,.0f} MB NDJSON ({bare.width} top-level fields); "
+          f"price-cdrs whole process {process_wall:.2f} s wall / {process_cpu:.2f} s CPU = {rate_wall:,.0f} CDRs/s wall, "
+          f"{rate_cpu:,.0f}/s CPU ({errors} CDR errors)")
+    print(f"bare polars.read_ndjson of the same file: {bare_wall:.2f} s wall / {bare_cpu:.2f} s CPU = "
+          f"{n_cdrs / bare_wall:,.0f} CDRs/s wall, {n_cdrs / bare_cpu:,.0f}/s CPU; price-cdrs reaches "
+          f"{bare_wall / process_wall:.0%} of the bare parse (wall), {bare_cpu / process_cpu:.0%} (CPU) (goal >= 40%)")
+    reference_rate = reference_cdrs / reference_cpu
+    print(f"Decimal reference (json + parse_cdr + price_session + result_to_json) on the first {reference_cdrs:,}: "
+          f"{reference_rate:,.0f} CDRs/s CPU; price-cdrs / reference = {rate_cpu / reference_rate:,.0f}x CPU, "
+          f"{rate_wall / reference_rate:,.0f}x wall (goal >= 100x); {same}/{reference_cdrs} totals identical")
+
+
 def main() -> None:
     """Run every measurement and print the ratios."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--reference-sessions", type=int, default=300)
     parser.add_argument("--frame-sessions", type=int, default=200_000)
+    parser.add_argument("--cdr-file-cdrs", type=int, default=200_000, help="CDRs in the NDJSON file of the price-cdrs run")
+    parser.add_argument("--reference-cdrs", type=int, default=2_000, help="CDRs the Decimal reference prices there")
+    parser.add_argument("--cdr-file-only", action="store_true", help="only the price-cdrs file measurement")
     parser.add_argument("--quick", action="store_true", help="small sizes (100k kernel sessions) for a short run")
     args, _ = parser.parse_known_args()  # `python -m bench` passes the same arguments to every benchmark
     if args.quick:
         args.sessions, args.frame_sessions, args.reference_sessions = 100_000, 20_000, 100
+    if args.cdr_file_only:
+        bench_cdr_file(args.cdr_file_cdrs, args.reference_cdrs)
+        return
     tariffs = bench_tariffs()
     compiled = compile_tariffs(tariffs, DEFAULT_POLICY)
     codes = policy_codes(DEFAULT_POLICY)
@@ -305,6 +413,7 @@ def main() -> None:
     inputs_mb = (batch.period_int.nbytes + batch.session_int.nbytes) / 2**20
     print(f"peak RSS {peak_mb:,.0f} MB ({args.sessions:,}-session input arrays {inputs_mb:,.0f} MB; kernel outputs "
           f"allocated once per batch)")
+    bench_cdr_file(args.cdr_file_cdrs, args.reference_cdrs)
 
 
 if __name__ == "__main__":

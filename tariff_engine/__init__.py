@@ -7,7 +7,8 @@ Public API (stable; everything else is internal):
 - adapters: `parse_tariff(json)`, `parse_cdr(json, timezone=None)`, `tariff_to_json(tariff)`;
 - pricing: `price_session(tariff, session, policy)` (Decimal reference), `price_sessions(tariffs, sessions,
   tariff_indexes, policy, breakdown)` (kernels), `price_cdrs(cdrs, tariffs, timezone=None)` (OCPI JSON in,
-  JSON out), `price_frame(sessions, periods, tariffs)` (polars in and out);
+  JSON out), `price_cdrs_file(path_or_bytes, tariffs=None, timezone=None)` (an NDJSON file of CDRs, columnar,
+  polars out), `price_frame(sessions, periods, tariffs)` (polars in and out);
 - `lint_document(json)` / `lint_tariff(tariff)`.
 """
 
@@ -35,7 +36,7 @@ from .policy import PricingPolicy
 
 # Loaded on first use, so `import tariff_engine.model` stays light (no numba, polars or pyarrow import).
 _LAZY = {
-    "price_cdrs": "pricing", "price_frame": "pricing", "price_sessions": "pricing", "price_session": "reference",
+    "price_cdrs": "pricing", "price_cdrs_file": "cdr_files", "price_frame": "pricing", "price_sessions": "pricing", "price_session": "reference",
     "Finding": "lint", "lint_document": "lint", "lint_tariff": "lint",
 }
 
@@ -57,6 +58,7 @@ __all__ = [
     "parse_cdr",
     "parse_tariff",
     "price_cdrs",
+    "price_cdrs_file",
     "price_frame",
     "price_session",
     "price_sessions",

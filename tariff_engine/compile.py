@@ -1,8 +1,10 @@
 """Compile canonical tariffs and sessions into the flat integer arrays the numba kernels price.
 
-Fixed-point units (the same the Decimal reference rounds to): prices, measurements and thresholds in 1e-6
-(micro), energy in mWh, time in ms, money in 1e-9 (nano), VAT and tax percentages in 1e-4 percent. A tariff
-whose prices need more than 6 decimals (or percentages more than 4) is refused with `TariffCompileError`.
+Fixed-point units (the same the Decimal reference rounds to): measurements and thresholds in 1e-6 (micro),
+energy in mWh, time in ms, money in 1e-9 (nano), VAT and tax percentages in 1e-4 percent. Prices are exact:
+each component carries its own decimal scale (at least 6, as many as its price or markup has, up to
+`MAX_PRICE_DECIMALS`); prices and electricity rates may be negative. A tariff whose percentages need more
+than 4 decimals (or prices more than `MAX_PRICE_DECIMALS`) is refused with `TariffCompileError`.
 Missing optional values are the sentinel `NONE` (all real values are >= 0 or checked).
 
 Time zones become UTC-offset transition tables (`ZoneTable`) so local wall-clock time is computed inside the
@@ -20,11 +22,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from .consumption.timezones import offset_segments
+from .bounds import bound_tax_rate
+from .spec import ELEMENT_COLUMNS, ELEMENT_WIDTH, THRESHOLDS
 from .model import WEEKDAYS, PriceComponent, Session, Tariff, TariffRestrictions
 from .money import MODE_CODES, STAGE_CODES, decimal_to_nano, INTERNAL_DECIMALS, minor_units
 from .policy import PricingPolicy
 
 NONE = -(2**62)
+MAX_PRICE_DECIMALS = 15
 MAX_TAX_SLOTS = 4  # slot 0 = per-component VAT, slots 1..3 = the tariff's named taxes
 DIM_ENERGY, DIM_TIME, DIM_PARKING, DIM_FLAT, DIM_RESERVATION = range(5)
 _EPOCH_DATE = date(1970, 1, 1)
@@ -47,6 +52,8 @@ ERROR_CODES: tuple[str, ...] = (
     "MALFORMED_SESSION",
     "UNKNOWN_TARIFF",
     "UNKNOWN_CURRENCY",
+    "MIXED_RESERVATION_PERIOD",
+    "BOUND_TAX_AMBIGUOUS",
 )
 ERROR_INDEX = {code: index for index, code in enumerate(ERROR_CODES)}
 
@@ -89,25 +96,30 @@ class CompiledTariffs:
     ids: list[str]
     currencies: list[str]
     tax_names: list[tuple[str, ...]]
-    tariff_int: np.ndarray  # [T, 14] see T_* columns
+    tariff_int: np.ndarray  # [T, TARIFF_WIDTH] see T_* columns
     tariff_tax_rates: np.ndarray  # [T, MAX_TAX_SLOTS] e4 (slot 0 unused)
     element_offsets: np.ndarray  # [T+1]
-    element_int: np.ndarray  # [E, 24] see _E_* columns
+    element_int: np.ndarray  # [E, ELEMENT_WIDTH] see spec.ELEMENT_COLUMNS
     element_components: np.ndarray  # [E, 5] global component index per dimension, -1 none
-    component_int: np.ndarray  # [C, 10] see _C_* columns
+    component_int: np.ndarray  # [C, COMPONENT_WIDTH] see C_* columns
     max_elements: int
     max_components: int
 
 
 # Tariff columns
 (T_TAX_INCLUDED, T_MIN_EXCL, T_MIN_INCL, T_MAX_EXCL, T_MAX_INCL, T_START, T_END, T_NTAX, T_UNIT, T_RATE_REQ, T_COMP_OFF,
- T_NCOMP, T_HAS_INCR, T_NEEDS_LOCAL) = range(14)
-# Element columns
-(E_RES, E_WIN_START, E_WIN_END, E_START_DAY, E_END_DAY, E_MIN_KWH, E_MAX_KWH, E_MIN_CUR, E_MAX_CUR, E_MIN_POW,
- E_MAX_POW, E_MIN_DUR, E_MAX_DUR, E_DOW, E_MIN_IDLE, E_MAX_IDLE, E_SESS_MIN_DUR, E_SESS_MIN_KWH, E_MIN_AVG,
- E_MAX_AVG, E_MIN_PEAK, E_MAX_PEAK, E_HAS_RESTR, E_FIRST_COMP) = range(24)
+ T_NCOMP, T_HAS_INCR, T_NEEDS_LOCAL, T_BOUND_RATE) = range(15)
+TARIFF_WIDTH = 15
+# Element columns: derived from the restriction spec table (spec.ELEMENT_COLUMNS), one E_* name per column
+globals().update(ELEMENT_COLUMNS)
+E_RES, E_WIN_START, E_WIN_END, E_START_DAY, E_END_DAY, E_DOW, E_HAS_RESTR, E_FIRST_COMP = (  # noqa: F821 - set above
+    ELEMENT_COLUMNS[name] for name in ("E_RES", "E_WIN_START", "E_WIN_END", "E_START_DAY", "E_END_DAY", "E_DOW",
+                                       "E_HAS_RESTR", "E_FIRST_COMP"))
 # Component columns
-C_PRICE, C_VAT, C_STEP, C_INCR, C_MAX_AMOUNT, C_BASIS, C_MARKUP_FIXED, C_MARKUP_PCT, C_LOCAL_INDEX, C_ELEMENT = range(10)
+# C_PRICE and C_MARKUP_FIXED are in units of 10**-C_DECIMALS; C_PRICE_FACTOR = 10**(C_DECIMALS - 6)
+(C_PRICE, C_VAT, C_STEP, C_INCR, C_MAX_AMOUNT, C_BASIS, C_MARKUP_FIXED, C_MARKUP_PCT, C_LOCAL_INDEX, C_ELEMENT,
+ C_DECIMALS, C_PRICE_FACTOR) = range(12)
+COMPONENT_WIDTH = 12
 
 
 def _time_of_day_ms(value) -> int:
@@ -115,7 +127,7 @@ def _time_of_day_ms(value) -> int:
 
 
 def _element_row(restrictions: TariffRestrictions | None, path: str) -> list[int]:
-    row = [NONE] * 24
+    row = [NONE] * ELEMENT_WIDTH
     row[E_RES] = 0
     row[E_DOW] = 127
     row[E_HAS_RESTR] = 0
@@ -132,39 +144,39 @@ def _element_row(restrictions: TariffRestrictions | None, path: str) -> list[int
         row[E_START_DAY] = (r.start_date - _EPOCH_DATE).days
     if r.end_date is not None:
         row[E_END_DAY] = (r.end_date - _EPOCH_DATE).days
-    row[E_MIN_KWH] = _threshold(r.min_kwh, f"{path}.min_kwh")
-    row[E_MAX_KWH] = _threshold(r.max_kwh, f"{path}.max_kwh")
-    row[E_MIN_CUR] = _threshold(r.min_current, f"{path}.min_current")
-    row[E_MAX_CUR] = _threshold(r.max_current, f"{path}.max_current")
-    row[E_MIN_POW] = _threshold(r.min_power, f"{path}.min_power")
-    row[E_MAX_POW] = _threshold(r.max_power, f"{path}.max_power")
-    row[E_MIN_DUR] = _seconds(r.min_duration, f"{path}.min_duration")
-    row[E_MAX_DUR] = _seconds(r.max_duration, f"{path}.max_duration")
     if r.day_of_week is not None:
         row[E_DOW] = sum(1 << WEEKDAYS.index(day) for day in set(r.day_of_week))
-    row[E_MIN_IDLE] = _seconds(r.min_idle_duration, f"{path}.min_idle_duration")
-    row[E_MAX_IDLE] = _seconds(r.max_idle_duration, f"{path}.max_idle_duration")
-    row[E_SESS_MIN_DUR] = _seconds(r.session_min_duration, f"{path}.session_min_duration")
-    row[E_SESS_MIN_KWH] = _threshold(r.session_min_kwh, f"{path}.session_min_kwh")
-    row[E_MIN_AVG] = _threshold(r.min_avg_power, f"{path}.min_avg_power")
-    row[E_MAX_AVG] = _threshold(r.max_avg_power, f"{path}.max_avg_power")
-    row[E_MIN_PEAK] = _threshold(r.min_peak_power, f"{path}.min_peak_power")
-    row[E_MAX_PEAK] = _threshold(r.max_peak_power, f"{path}.max_peak_power")
+    for spec in THRESHOLDS:  # micro (half-up) for DECIMAL thresholds, ms for SECONDS ones
+        encode = _threshold if spec.kind == "DECIMAL" else _seconds
+        row[ELEMENT_COLUMNS[spec.column]] = encode(getattr(r, spec.name), f"{path}.{spec.name}")
     return row
 
 
+def _decimals(value: Decimal) -> int:
+    exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 def _component_row(c: PriceComponent, local_index: int, element_index: int, path: str) -> list[int]:
+    decimals = max(6, _decimals(c.price), _decimals(c.markup_fixed))
+    if decimals > MAX_PRICE_DECIMALS:
+        raise TariffCompileError(f"{path}.price: more than {MAX_PRICE_DECIMALS} decimals")
+    price, markup = _scaled(c.price, decimals, f"{path}.price"), _scaled(c.markup_fixed, decimals, f"{path}.markup_fixed")
+    if max(abs(price), abs(markup)) >= 2**62:
+        raise TariffCompileError(f"{path}.price: beyond the engine's range")
     return [
-        _scaled(c.price, 6, f"{path}.price"),
+        price,
         NONE if c.vat is None else _scaled(c.vat, 4, f"{path}.vat"),
         c.step_size * 1000,
         c.billing_increment * 1000,
         NONE if c.max_amount is None else decimal_to_nano(c.max_amount),
         1 if c.price_basis == "ELECTRICITY_RATE" else 0,
-        _scaled(c.markup_fixed, 6, f"{path}.markup_fixed"),
+        markup,
         _scaled(c.markup_percent, 4, f"{path}.markup_percent"),
         local_index,
         element_index,
+        decimals,
+        10 ** (decimals - 6),
     ]
 
 
@@ -217,6 +229,7 @@ def compile_tariffs(tariffs: list[Tariff], policy: PricingPolicy) -> CompiledTar
             first_component, n_components,
             int(any(c.billing_increment > 0 for e in tariff.elements for c in e.price_components)),
             int(any(_needs_local_time(e.restrictions) for e in tariff.elements)),
+            _bound_rate_e4(tariff, path),
         ])
         rates = [0] * MAX_TAX_SLOTS
         for slot, tax in enumerate(tariff.taxes, start=1):
@@ -226,15 +239,21 @@ def compile_tariffs(tariffs: list[Tariff], policy: PricingPolicy) -> CompiledTar
         ids=[t.id for t in tariffs],
         currencies=[t.currency for t in tariffs],
         tax_names=[("VAT",) + tuple(x.name for x in t.taxes) for t in tariffs],
-        tariff_int=np.array(tariff_rows, dtype=np.int64).reshape(-1, 14),
+        tariff_int=np.array(tariff_rows, dtype=np.int64).reshape(-1, TARIFF_WIDTH),
         tariff_tax_rates=np.array(tax_rates, dtype=np.int64).reshape(-1, MAX_TAX_SLOTS),
         element_offsets=np.array(element_offsets, dtype=np.int64),
-        element_int=np.array(element_rows, dtype=np.int64).reshape(-1, 24),
+        element_int=np.array(element_rows, dtype=np.int64).reshape(-1, ELEMENT_WIDTH),
         element_components=np.array(element_components, dtype=np.int64).reshape(-1, 5),
-        component_int=np.array(component_rows, dtype=np.int64).reshape(-1, 10),
+        component_int=np.array(component_rows, dtype=np.int64).reshape(-1, COMPONENT_WIDTH),
         max_elements=max_elements,
         max_components=max_components,
     )
+
+
+def _bound_rate_e4(tariff: Tariff, path: str) -> int:
+    """The tariff's rate for min/max bounds on an unpriced session (`bounds.bound_tax_rate`), NONE if none."""
+    rate = bound_tax_rate(tariff)
+    return NONE if rate is None else _scaled(rate, 4, f"{path}: tax rate")
 
 
 def _ms(moment: datetime) -> int:
@@ -360,10 +379,12 @@ def encode_sessions(sessions: list[Session], tariff_indexes: list[int]) -> Sessi
 
 
 def policy_codes(policy: PricingPolicy) -> np.ndarray:
-    """The policy as kernel parameters: [rounding mode, rounding stage, apply step size, wrap weekday]."""
+    """The policy as kernel parameters: [rounding mode, rounding stage, apply step size, wrap weekday,
+    strict glitches, early-period tolerance in ms]."""
     return np.array([
         MODE_CODES[policy.rounding.mode], STAGE_CODES[policy.rounding.stage], int(policy.apply_step_size),
-        0 if policy.wrap_weekday == "INSTANT" else 1,
+        0 if policy.wrap_weekday == "INSTANT" else 1, int(policy.glitches == "STRICT"),
+        policy.early_period_tolerance_s * 1000,
     ], dtype=np.int64)
 
 

@@ -13,18 +13,21 @@ import numpy as np
 from numba import njit
 
 from .compile import (
-    C_BASIS, C_ELEMENT, C_INCR, C_LOCAL_INDEX, C_MARKUP_FIXED, C_MARKUP_PCT, C_MAX_AMOUNT, C_PRICE, C_STEP, C_VAT,
+    C_BASIS, C_DECIMALS, C_ELEMENT, C_PRICE_FACTOR, C_INCR, C_LOCAL_INDEX, C_MARKUP_FIXED, C_MARKUP_PCT, C_MAX_AMOUNT, C_PRICE, C_STEP, C_VAT,
     E_DOW, E_END_DAY, E_MAX_AVG, E_MAX_CUR, E_MAX_DUR, E_MAX_IDLE, E_MAX_KWH, E_MAX_PEAK, E_MAX_POW, E_MIN_AVG,
     E_MIN_CUR, E_MIN_DUR, E_MIN_IDLE, E_MIN_KWH, E_MIN_PEAK, E_MIN_POW, E_RES, E_SESS_MIN_DUR, E_SESS_MIN_KWH,
     E_HAS_RESTR, E_START_DAY, E_WIN_END, E_WIN_START, ERROR_INDEX, MAX_TAX_SLOTS, NONE, P_ENERGY, P_MAX_CUR, P_MAX_POW,
     P_MIN_CUR, P_MIN_POW, P_PARKING, P_RATE, P_RESERVATION, P_START, P_TIME, S_END, S_ERROR, S_EXPIRED, S_START,
-    S_TARIFF, S_ZONE, T_COMP_OFF, T_END, T_MAX_EXCL, T_MAX_INCL, T_MIN_EXCL, T_MIN_INCL, T_HAS_INCR, T_NCOMP, T_NEEDS_LOCAL, T_NTAX,
+    S_TARIFF, S_ZONE, T_BOUND_RATE, T_COMP_OFF, T_END, T_MAX_EXCL, T_MAX_INCL, T_MIN_EXCL, T_MIN_INCL, T_HAS_INCR, T_NCOMP, T_NEEDS_LOCAL, T_NTAX,
     T_RATE_REQ, T_START, T_TAX_INCLUDED, T_UNIT, CompiledTariffs, SessionBatch,
 )
 
+from .policy import WARN_EARLY_PERIOD as WARN_EARLY, WARN_OUT_OF_ORDER as WARN_ORDER  # noqa: E402
+
 LIMIT = 2**62
+OVERFLOW = NONE  # -2**62: never a legitimate amount (every amount is within (-2**62, 2**62))
 DAY_MS = 86_400_000
-ROW_FIELDS = 7  # element, component, raw volume, billed volume, price (micro), excl (nano), tax (nano)
+ROW_FIELDS = 8  # element, component, raw volume, billed volume, price, excl (nano), tax (nano), price decimals
 ERR_INVALID_TIMES = ERROR_INDEX["INVALID_SESSION_TIMES"]
 ERR_NOT_ACTIVE = ERROR_INDEX["TARIFF_NOT_ACTIVE"]
 ERR_NO_PERIODS = ERROR_INDEX["NO_PERIODS"]
@@ -34,6 +37,8 @@ ERR_NEGATIVE_VOLUME = ERROR_INDEX["NEGATIVE_VOLUME"]
 ERR_NEGATIVE_MEASUREMENT = ERROR_INDEX["NEGATIVE_MEASUREMENT"]
 ERR_MISSING_RATE = ERROR_INDEX["MISSING_ELECTRICITY_RATE"]
 ERR_OVERFLOW = ERROR_INDEX["AMOUNT_OVERFLOW"]
+ERR_MIXED_RESERVATION = ERROR_INDEX["MIXED_RESERVATION_PERIOD"]
+ERR_BOUND_TAX = ERROR_INDEX["BOUND_TAX_AMBIGUOUS"]
 # Column of the selection scratch per volume dimension (ENERGY, TIME, PARKING, RESERVATION time); FLAT is 3.
 SEL_FLAT = 3
 
@@ -47,23 +52,55 @@ def div_half_up(numerator, denominator):
     return quotient
 
 
+@njit(cache=True)
+def _wide_mul_div_half_up(r, b, d):
+    """r * b / d rounded half-up for 0 <= r < d < 2**62 and 0 <= b < 2**62, where r * b may exceed 64 bits:
+    shift-and-add over the bits of b, keeping quotient and remainder (every intermediate stays < 2**63)."""
+    quotient = 0
+    remainder = 0
+    for bit in range(61, -1, -1):
+        quotient *= 2
+        remainder *= 2
+        if remainder >= d:
+            remainder -= d
+            quotient += 1
+        if (b >> bit) & 1:
+            remainder += r
+            if remainder >= d:
+                remainder -= d
+                quotient += 1
+    if 2 * remainder >= d:
+        quotient += 1
+    return quotient
+
+
 @njit(cache=True, inline="always")
 def mul_div_half_up(a, b, d):
-    """a * b / d rounded half-up without 64-bit overflow (a, b >= 0, d > 0, d * b < 2**62); -1 on overflow."""
+    """a * b / d (d > 0) rounded half away from zero (Decimal ROUND_HALF_UP) without 64-bit overflow;
+    OVERFLOW when |result| >= 2**62. Signed: credits and negative prices go through the same path."""
+    negative = (a < 0) != (b < 0)
+    if a < 0:
+        a = -a
+    if b < 0:
+        b = -b
     quotient = a // d
     remainder = a - quotient * d
     # the common case needs no division for the overflow check: both factors below 2**31
     if (quotient >= 2_147_483_648 or b >= 2_147_483_648) and quotient > 0 and b > LIMIT // quotient:
-        return -1
-    result = quotient * b + div_half_up(remainder * b, d)
+        return OVERFLOW
+    if b <= LIMIT // d:
+        result = quotient * b + div_half_up(remainder * b, d)
+    else:
+        result = quotient * b + _wide_mul_div_half_up(remainder, b, d)
     if result >= LIMIT:
-        return -1
-    return result
+        return OVERFLOW
+    return -result if negative else result
 
 
 @njit(cache=True, inline="always")
 def round_unit(value, unit, mode):
-    """Round value >= 0 to a multiple of unit: mode 0 HALF_UP, 1 HALF_EVEN, 2 UP, 3 DOWN."""
+    """Round value to a multiple of unit (floor division, so any sign): mode 0 HALF_UP (half away from
+    zero), 1 HALF_EVEN, 2 UP (toward +inf), 3 DOWN (toward -inf); as `money.round_nano_int`."""
     quotient = value // unit
     remainder = value - quotient * unit
     if remainder == 0:
@@ -73,7 +110,7 @@ def round_unit(value, unit, mode):
     if mode == 2:
         return (quotient + 1) * unit
     twice = 2 * remainder
-    if twice > unit or (twice == unit and (mode == 0 or quotient % 2 == 1)):
+    if twice > unit or (twice == unit and ((mode == 0 and value >= 0) or (mode == 1 and quotient % 2 == 1))):
         return (quotient + 1) * unit
     return quotient * unit
 
@@ -159,6 +196,7 @@ def _is_reservation(periods, p):
 
 @njit(cache=True)
 def _validate(tariffs, t, sessions, s, periods, p0, p1):
+    """Mirror of reference._validate (after the glitch repair): the first error code, 0 when none."""
     start = sessions[s, S_START]
     end = sessions[s, S_END]
     if end < start:
@@ -176,21 +214,63 @@ def _validate(tariffs, t, sessions, s, periods, p0, p1):
         if periods[p, P_START] < previous:
             return ERR_NON_MONOTONIC
         previous = periods[p, P_START]
-        if periods[p, P_ENERGY] < 0 or periods[p, P_TIME] < 0 or periods[p, P_PARKING] < 0 or periods[p, P_RESERVATION] < 0:
+        # energy may be negative (V2G); elapsed times may not
+        if periods[p, P_TIME] < 0 or periods[p, P_PARKING] < 0 or periods[p, P_RESERVATION] < 0:
             return ERR_NEGATIVE_VOLUME
-        # NONE (missing) is the only legitimate negative value
+        if periods[p, P_RESERVATION] > 0 and not _is_reservation(periods, p):
+            return ERR_MIXED_RESERVATION
+        # NONE (missing) is the only legitimate negative measurement; electricity rates may be negative
         if ((periods[p, P_MIN_CUR] < 0 and periods[p, P_MIN_CUR] != NONE) or (periods[p, P_MAX_CUR] < 0 and periods[p, P_MAX_CUR] != NONE)
-                or (periods[p, P_MIN_POW] < 0 and periods[p, P_MIN_POW] != NONE) or (periods[p, P_MAX_POW] < 0 and periods[p, P_MAX_POW] != NONE)
-                or (periods[p, P_RATE] < 0 and periods[p, P_RATE] != NONE)):
+                or (periods[p, P_MIN_POW] < 0 and periods[p, P_MIN_POW] != NONE) or (periods[p, P_MAX_POW] < 0 and periods[p, P_MAX_POW] != NONE)):
             return ERR_NEGATIVE_MEASUREMENT
         if tariffs[t, T_RATE_REQ] == 1 and not _is_reservation(periods, p) and periods[p, P_RATE] == NONE:
             return ERR_MISSING_RATE
     return 0
 
 
+@njit(cache=True)
+def repair_glitches(session_int, period_offsets, period_int, tolerance_ms, out_warn):
+    """The WARN glitch policy (reference._repair_glitches), in place on `period_int`: periods starting at
+    most `tolerance_ms` before their session start move to it, then each session's periods are stably
+    sorted by start (insertion sort: sessions have few periods); sets warning bits per session."""
+    n_columns = period_int.shape[1]
+    for s in range(session_int.shape[0]):
+        p0 = period_offsets[s]
+        p1 = period_offsets[s + 1]
+        start = session_int[s, S_START]
+        mask = 0
+        for p in range(p0, p1):
+            if start - tolerance_ms <= period_int[p, P_START] < start:
+                period_int[p, P_START] = start
+                mask |= WARN_EARLY
+        for p in range(p0 + 1, p1):
+            if period_int[p, P_START] < period_int[p - 1, P_START]:
+                mask |= WARN_ORDER
+                q = p
+                while q > p0 and period_int[q, P_START] < period_int[q - 1, P_START]:
+                    for c in range(n_columns):
+                        held = period_int[q, c]
+                        period_int[q, c] = period_int[q - 1, c]
+                        period_int[q - 1, c] = held
+                    q -= 1
+        out_warn[s] = mask
+
+
+@njit(cache=True)
+def has_glitches(session_int, period_offsets, period_int):
+    """Whether any session has a period before its start or periods out of order (repair needed)."""
+    for s in range(session_int.shape[0]):
+        start = session_int[s, S_START]
+        for p in range(period_offsets[s], period_offsets[s + 1]):
+            if period_int[p, P_START] < start or (p > period_offsets[s] and period_int[p, P_START] < period_int[p - 1, P_START]):
+                return True
+    return False
+
+
 @njit(cache=True, inline="always")
 def _split_tax(amount, tax_included, vat, rate1, rate2, rate3, n_taxes):
-    """Split a line amount (in the price's tax basis) into (excl, tax slot 0, 1, 2, 3); excl -1 on overflow.
+    """Split a line amount (in the price's tax basis) into (excl, tax slot 0, 1, 2, 3); excl OVERFLOW on
+    overflow.
 
     Slot 0 is the component's `vat`; slots 1..n_taxes the tariff's named taxes (when the component has no
     vat). With taxes included, excl = amount / (1 + rates) and the last tax takes the remainder.
@@ -200,15 +280,17 @@ def _split_tax(amount, tax_included, vat, rate1, rate2, rate3, n_taxes):
     if vat != NONE:
         if tax_included == 1:
             excl = mul_div_half_up(amount, 1_000_000, 1_000_000 + vat)
+            if excl == OVERFLOW:
+                return OVERFLOW, 0, 0, 0, 0
             return excl, amount - excl, 0, 0, 0
         tax = mul_div_half_up(amount, vat, 1_000_000)
-        return (amount if tax >= 0 else -1), tax, 0, 0, 0
+        return (amount if tax != OVERFLOW else OVERFLOW), tax, 0, 0, 0
     total_rate = rate1 + (rate2 if n_taxes >= 2 else 0) + (rate3 if n_taxes >= 3 else 0)
     excl = amount
     if tax_included == 1:
         excl = mul_div_half_up(amount, 1_000_000, 1_000_000 + total_rate)
-        if excl < 0:
-            return -1, 0, 0, 0, 0
+        if excl == OVERFLOW:
+            return OVERFLOW, 0, 0, 0, 0
     left = amount - excl
     taxes1 = taxes2 = taxes3 = 0
     for slot in range(1, n_taxes + 1):
@@ -217,8 +299,8 @@ def _split_tax(amount, tax_included, vat, rate1, rate2, rate3, n_taxes):
             part = left
         else:
             part = mul_div_half_up(excl, rate, 1_000_000)
-            if part < 0:
-                return -1, 0, 0, 0, 0
+            if part == OVERFLOW:
+                return OVERFLOW, 0, 0, 0, 0
             left -= part
         if slot == 1:
             taxes1 = part
@@ -230,14 +312,24 @@ def _split_tax(amount, tax_included, vat, rate1, rate2, rate3, n_taxes):
 
 
 @njit(cache=True, inline="always")
-def _bound(excl, incl, limit_excl, limit_incl, lower):
-    """Mirror of reference._bound: returns (excl, incl, moved)."""
+def _bound(excl, incl, limit_excl, limit_incl, lower, tariff_rate):
+    """Integer twin of bounds.apply_bound: returns (excl, incl, moved, error); error 1 = BOUND_TAX_AMBIGUOUS,
+    2 = overflow."""
     moved_excl = excl < limit_excl if lower else excl > limit_excl
     new_excl = limit_excl if moved_excl else excl
-    if limit_incl == NONE:
-        return new_excl, incl + (new_excl - excl), moved_excl
-    moved_incl = incl < limit_incl if lower else incl > limit_incl
-    return new_excl, limit_incl if moved_incl else incl, moved_excl or moved_incl
+    if limit_incl != NONE:
+        moved_incl = incl < limit_incl if lower else incl > limit_incl
+        return new_excl, limit_incl if moved_incl else incl, moved_excl or moved_incl, 0
+    if not moved_excl:
+        return excl, incl, False, 0
+    if excl != 0:
+        # incl x new_excl / excl: the taxes scale with the adjusted base
+        scaled = mul_div_half_up(incl if excl > 0 else -incl, new_excl, excl if excl > 0 else -excl)
+        return new_excl, scaled, True, 2 if scaled == OVERFLOW else 0
+    if tariff_rate == NONE:
+        return new_excl, incl, True, 1
+    tax = mul_div_half_up(new_excl, tariff_rate, 1_000_000)
+    return new_excl, new_excl + tax, True, 2 if tax == OVERFLOW else 0
 
 
 @njit(cache=True)
@@ -370,7 +462,7 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
             billed[i, 2] = period_int[p0 + i, P_PARKING] if sel[i, 2] >= 0 else 0
             billed[i, 3] = period_int[p0 + i, P_RESERVATION] if sel[i, 4] >= 0 else 0
             for d in range(4):
-                if billed[i, d] > 0:
+                if billed[i, d] != 0:
                     totals[d] += billed[i, d]
                     totals[4 + d] = i
         if tariff_int[t, T_HAS_INCR] == 1:
@@ -383,7 +475,7 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
                         i += 1
                         continue
                     last = i
-                    while last + 1 < n and sel[last + 1, column] == choice and billed[last + 1, d] > 0:
+                    while last + 1 < n and sel[last + 1, column] == choice and billed[last + 1, d] != 0:
                         last += 1
                     increment = component_int[choice, C_INCR]
                     if increment > 0:
@@ -442,37 +534,38 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
                     d = step_index - 1
                     column = d if d < 3 else 4
                     comp = sel[i, column]
-                    if comp < 0 or billed[i, d] <= 0:
+                    if comp < 0 or billed[i, d] == 0:
                         continue
                     volume = billed[i, d]
                     raw = period_int[p0 + i, P_ENERGY + d]  # ENERGY, TIME, PARKING, RESERVATION columns are consecutive
                     category = d if d < 3 else 4
                     slot_row = column
-                price = component_int[comp, C_PRICE]
+                price = component_int[comp, C_PRICE]  # in 10**-C_DECIMALS currency units
+                factor = component_int[comp, C_PRICE_FACTOR]  # 10**(C_DECIMALS - 6)
                 if component_int[comp, C_BASIS] == 1:
                     marked = mul_div_half_up(period_int[p0 + i, P_RATE], 1_000_000 + component_int[comp, C_MARKUP_PCT],
                                              1_000_000)
-                    if marked < 0:
+                    if marked == OVERFLOW or abs(marked) >= LIMIT // factor:
                         overflow = True
                         break
-                    price = marked + component_int[comp, C_MARKUP_FIXED]
+                    price = marked * factor + component_int[comp, C_MARKUP_FIXED]
                 if step_index == 0:
-                    amount = price * 1000
+                    amount = mul_div_half_up(price, 1000, factor)
                 elif step_index == 1:
-                    amount = mul_div_half_up(volume, price, 1000)
+                    amount = mul_div_half_up(volume, price, 1000 * factor)
                 else:
-                    amount = mul_div_half_up(volume, price, 3600)
-                if amount < 0 or amount >= LIMIT:
+                    amount = mul_div_half_up(volume, price, 3600 * factor)
+                if amount == OVERFLOW:
                     overflow = True
                     break
                 if component_int[comp, C_MAX_AMOUNT] != NONE:
                     room = component_int[comp, C_MAX_AMOUNT] - cap_used[comp - c0]
-                    amount = max(0, min(amount, room))
+                    amount = min(amount, room)  # credits (negative lines) pass the cap
                     cap_used[comp - c0] += amount
                 excl, slot_taxes[0], slot_taxes[1], slot_taxes[2], slot_taxes[3] = _split_tax(
                     amount, tariff_int[t, T_TAX_INCLUDED], component_int[comp, C_VAT], tariff_tax_rates[t, 1],
                     tariff_tax_rates[t, 2], tariff_tax_rates[t, 3], tariff_int[t, T_NTAX])
-                if excl < 0:
+                if excl == OVERFLOW:
                     overflow = True
                     break
                 if line_stage:
@@ -492,6 +585,7 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
                     rows[p0 + i, slot_row, 4] = price
                     rows[p0 + i, slot_row, 5] = excl
                     rows[p0 + i, slot_row, 6] = tax_sum
+                    rows[p0 + i, slot_row, 7] = component_int[comp, C_DECIMALS]
             if overflow:
                 break
         if overflow:
@@ -509,14 +603,20 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
             out_cat_incl[s, cat] = round_unit(incl, unit, mode)
             out_cat_excl[s, cat] = round_unit(out_cat_excl[s, cat], unit, mode)
         flags = 0
+        bound_error = 0
         if tariff_int[t, T_MIN_EXCL] != NONE:
-            total_excl, total_incl, moved = _bound(total_excl, total_incl, tariff_int[t, T_MIN_EXCL], tariff_int[t, T_MIN_INCL], True)
+            total_excl, total_incl, moved, bound_error = _bound(total_excl, total_incl, tariff_int[t, T_MIN_EXCL],
+                                                                tariff_int[t, T_MIN_INCL], True, tariff_int[t, T_BOUND_RATE])
             if moved:
                 flags |= 1
-        if tariff_int[t, T_MAX_EXCL] != NONE:
-            total_excl, total_incl, moved = _bound(total_excl, total_incl, tariff_int[t, T_MAX_EXCL], tariff_int[t, T_MAX_INCL], False)
+        if tariff_int[t, T_MAX_EXCL] != NONE and bound_error == 0:
+            total_excl, total_incl, moved, bound_error = _bound(total_excl, total_incl, tariff_int[t, T_MAX_EXCL],
+                                                                tariff_int[t, T_MAX_INCL], False, tariff_int[t, T_BOUND_RATE])
             if moved:
                 flags |= 2
+        if bound_error != 0:
+            out_err[s] = ERR_BOUND_TAX if bound_error == 1 else ERR_OVERFLOW
+            continue
         out_totals[s, 0] = round_unit(total_excl, unit, mode)
         out_totals[s, 1] = round_unit(total_incl, unit, mode)
         out_flags[s] = flags
@@ -536,15 +636,26 @@ class BatchOutput:
         self.category_tax = np.zeros((n_sessions, 5, MAX_TAX_SLOTS), dtype=np.int64)
         self.totals = np.zeros((n_sessions, 2), dtype=np.int64)
         self.flags = np.zeros(n_sessions, dtype=np.int64)
+        self.warnings = np.zeros(n_sessions, dtype=np.int64)  # glitch warning bits (policy.GLITCH_WARNINGS)
         self.quantities = np.zeros((n_sessions, 3), dtype=np.int64)
         self.rows = np.full((n_periods if want_rows else 1, 5, ROW_FIELDS), -1, dtype=np.int64)
+        self.period_int: np.ndarray | None = None  # the periods as priced (after the glitch repair)
 
 
 def price_batch(tariffs: CompiledTariffs, batch: SessionBatch, policy_codes: np.ndarray, want_rows: bool = False) -> BatchOutput:
-    """Price a compiled batch in one kernel call; outputs and scratch are allocated once here."""
+    """Price a compiled batch in one kernel call; outputs and scratch are allocated once here.
+
+    Under the WARN glitch policy (policy_codes[4] == 0) glitches are repaired first on a copy of the periods
+    (the caller's arrays are never changed); `output.period_int` is the array that was priced (breakdown rows
+    index it)."""
     n_sessions = batch.session_int.shape[0]
     n_periods = batch.period_int.shape[0]
     output = BatchOutput(n_sessions, n_periods, want_rows)
+    period_int = batch.period_int
+    if policy_codes[4] == 0 and has_glitches(batch.session_int, batch.period_offsets, period_int):
+        period_int = period_int.copy()
+        repair_glitches(batch.session_int, batch.period_offsets, period_int, policy_codes[5], output.warnings)
+    output.period_int = period_int
     counts = np.diff(batch.period_offsets)
     max_periods = int(counts.max()) if n_sessions else 1
     sel = np.empty((max(max_periods, 1), 5), dtype=np.int64)
@@ -555,9 +666,10 @@ def price_batch(tariffs: CompiledTariffs, batch: SessionBatch, policy_codes: np.
     price_kernel(
         tariffs.tariff_int, tariffs.tariff_tax_rates, tariffs.element_offsets, tariffs.element_int,
         tariffs.element_components, tariffs.component_int, batch.session_int, batch.period_offsets,
-        batch.period_int, batch.zones.offsets, batch.zones.instants_ms, batch.zones.utc_offsets_ms, policy_codes,
+        period_int, batch.zones.offsets, batch.zones.instants_ms, batch.zones.utc_offsets_ms, policy_codes,
         want_rows, output.error, output.category_excl, output.category_incl, output.category_tax, output.totals,
         output.flags, output.quantities, output.rows, sel, billed, cap_used, slot_taxes, totals,
         np.empty(max(max_periods, 1), dtype=np.bool_),
     )
+    output.warnings[output.error != 0] = 0  # an unpriced session reports its error, not repairs
     return output

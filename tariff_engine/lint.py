@@ -1,4 +1,5 @@
-"""Tariff lint: structural and semantic problems of an OCPI (or canonical JSON) tariff, each with a JSON path.
+"""Tariff lint: structural and semantic problems of a tariff of any family (OCPI, platform, Eevion), each
+with a JSON path.
 
 Errors (the tariff cannot be priced as written): malformed JSON shapes, several components of one dimension
 in an element (only the first would be used), components a reservation element cannot price, prices the
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Mapping
 
-from .adapters.ocpi import OcpiFormatError, parse_tariff
+from .documents import TariffDocumentError, tariff_from_document, unwrap
 from .compile import TariffCompileError, compile_tariffs
 from .model import Tariff, TariffRestrictions
 from .policy import DEFAULT_POLICY
@@ -133,12 +134,16 @@ def lint_tariff(tariff: Tariff) -> list[Finding]:
     return findings
 
 
-def lint_document(document: Mapping[str, Any]) -> list[Finding]:
-    """Lint tariff JSON: a parse problem is one MALFORMED error finding; otherwise `lint_tariff`."""
+def lint_document(document: Any, *, timezone_name: str | None = None, currency: str | None = None) -> list[Finding]:
+    """Lint one tariff document of any family (OCPI, platform, Eevion: `documents.tariff_from_document`).
+
+    A document no adapter accepts is one MALFORMED error finding at the adapter's JSON path (in the
+    document as delivered); otherwise `lint_tariff` of the canonical tariff, whose paths for platform and
+    Eevion documents point into the canonical (OCPI-shaped) tariff the adapter built."""
     try:
-        tariff = parse_tariff(document)
-    except OcpiFormatError as error:
-        return [Finding("ERROR", "MALFORMED", error.path, str(error))]
+        tariff = tariff_from_document(unwrap(document), timezone_name=timezone_name, currency=currency)
+    except TariffDocumentError as error:
+        return [Finding("ERROR", "MALFORMED", error.path, error.message)]
     except ValueError as error:
         return [Finding("ERROR", "MALFORMED", "$", str(error))]
     return lint_tariff(tariff)

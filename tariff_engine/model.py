@@ -60,7 +60,7 @@ class PriceComponent:
     """One priced dimension of an element.
 
     `price` is per kWh (ENERGY), per hour (TIME, PARKING_TIME, RESERVATION) or per session (FLAT), excluding
-    or including taxes according to `Tariff.tax_included`. `vat` is a percentage (None = no VAT line; the
+    or including taxes according to `Tariff.tax_included`; it may be negative (a credit, e.g. V2G feed-in). `vat` is a percentage (None = no VAT line; the
     tariff's `taxes` apply instead). `step_size` is OCPI's (Wh or s, 0 = no rounding).
 
     Extensions:
@@ -92,9 +92,9 @@ class PriceComponent:
             raise TariffModelError("price_component.price_basis: ELECTRICITY_RATE is only valid for ENERGY")
         if self.max_amount is not None and self.max_amount < 0:
             raise TariffModelError("price_component.max_amount must be >= 0")
-        # amounts are never negative (credits are whole negated CDRs, not negative prices)
-        if self.price < 0 or self.markup_fixed < 0 or (self.vat is not None and self.vat < 0):
-            raise TariffModelError("price_component: price, markup_fixed and vat must be >= 0")
+        # prices may be negative (V2G feed-in credits, dynamic tariffs with negative hours); taxes may not
+        if self.vat is not None and self.vat < 0:
+            raise TariffModelError("price_component: vat must be >= 0")
         if self.markup_percent < -100:
             raise TariffModelError("price_component.markup_percent must be >= -100")
 
@@ -222,8 +222,8 @@ def _quantize_int(value: Decimal) -> int:
 class SessionPeriod:
     """One OCPI charging period: starts at `start` (UTC), ends where the next one starts (or the session ends).
 
-    Volumes: `energy_kwh` (ENERGY), `time_h` (TIME: charging hours), `parking_h` (PARKING_TIME),
-    `reservation_h` (RESERVATION_TIME). Measurements: MIN/MAX_CURRENT (A), MIN/MAX_POWER (kW), None when not
+    Volumes: `energy_kwh` (ENERGY; negative when energy flows back to the grid, V2G), `time_h` (TIME:
+    charging hours), `parking_h` (PARKING_TIME), `reservation_h` (RESERVATION_TIME). Measurements: MIN/MAX_CURRENT (A), MIN/MAX_POWER (kW), None when not
     reported. `electricity_rate`: price per kWh of electricity in the tariff currency for this period (needed
     by ELECTRICITY_RATE components).
     """
@@ -336,6 +336,7 @@ class PricingResult:
     """The priced session: OCPI totals (rounded per the policy), quantities and the audit breakdown.
 
     On a per-session error, `error_code` (UPPER_SNAKE) and `error` are set and the amounts are zero.
+    `warnings`: codes of input glitches that were repaired before pricing (`policy.GLITCH_WARNINGS`).
     `min_price_applied`/`max_price_applied` tell whether a bound changed the pre- or post-tax total.
     """
 
@@ -355,6 +356,7 @@ class PricingResult:
     breakdown: tuple[BreakdownRow, ...] = field(default=())
     error_code: str | None = None
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def utc(value: datetime) -> datetime:

@@ -49,6 +49,7 @@ class SessionOutcome:
     rows: tuple[BreakdownRow, ...] = ()
     error_code: str | None = None
     error: str | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def split_taxes(total_tax: int, shares: tuple[int, ...], names: tuple[str, ...], unit: int) -> tuple[TaxAmount, ...]:
@@ -134,4 +135,5 @@ def assemble(session_id: str, tariff: Tariff, outcome: SessionOutcome, policy: P
         min_price_applied=outcome.min_price_applied,
         max_price_applied=outcome.max_price_applied,
         breakdown=outcome.rows,
+        warnings=outcome.warnings,
     )

@@ -11,7 +11,8 @@ The hypothetical charge (documented choices; the seed leaves them open):
 - it starts at `options.start_time` (minutes after local midnight, default 720) on `on_date` (default:
   today) in the station's zone (`timezone`, else the zone of `station.country` when it has one);
 - energy + duration: charging for the whole duration at constant power (energy / duration); no idle time,
-  so idle fees never apply; vehicle + battery range: energy = battery capacity x range, charged at the
+  so idle fees never apply (and platform duration fees without an idle fee are quoted: they differ
+  from charging time only while idle); vehicle + battery range: energy = battery capacity x range, charged at the
   lower of the charge point's and the vehicle's power (AC single-phase limited to 4.5 kW, 7.4 kW with
   `allow_unbalanced_load`), duration = energy / power; the peak power (MAX_POWER) is the charge point's;
 - the charge is cut into periods at every tariff boundary (local time edges, kWh and duration thresholds,
@@ -38,15 +39,15 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .adapters.eevion import EEVION_TYPES, tariff_from_eevion_session
-from .adapters.ocpi import OcpiFormatError, TimezoneUnresolvedError, parse_tariff, resolve_timezone
-from .adapters.platform import PLATFORM_TYPES, tariff_from_platform
+from .adapters.ocpi import TimezoneUnresolvedError, resolve_timezone
+from .documents import TariffDocumentError, TariffFile, TariffSourceError, documents_in, json_files, tariff_from_document
 from .consumption.electricity import ElectricityRate, RateError, parse_electricity_rate
 from .model import PricingResult, Session, SessionPeriod, Tariff, TariffModelError
 from .money import RoundingPolicy
 from .policy import PricingPolicy
 from .pricing import price_sessions
 from .reference import price_session
+from .spec import THRESHOLDS
 
 # Currencies of the ECB reference rates (the seed: "Possible values are listed at the eurofxref").
 EUROFXREF_CURRENCIES = frozenset(
@@ -315,11 +316,19 @@ def _cuts(tariff: Tariff, start: datetime, zone: ZoneInfo, duration_ms: int, ene
         r = element.restrictions
         if r is None:
             continue
-        for seconds in (r.min_duration, r.max_duration):
-            if seconds and 0 < seconds * 1000 < duration_ms:
-                cuts.setdefault(seconds * 1000, None)
-        for kwh in (r.min_kwh, r.max_kwh):
-            if kwh is not None and 0 < kwh < energy_kwh:
+        # the thresholds a charge crosses while it runs (spec rows with cuts_periods)
+        for spec in THRESHOLDS:
+            value = getattr(r, spec.name)
+            if not spec.cuts_periods or value is None:
+                continue
+            if spec.quantity == "since_start":
+                if 0 < value * 1000 < duration_ms:
+                    cuts.setdefault(value * 1000, None)
+                continue
+            if spec.quantity != "energy_before":
+                raise ValueError(f"the quote cutter has no edge for {spec.quantity!r}")  # a new cutting quantity
+            kwh = value
+            if 0 < kwh < energy_kwh:
                 # At constant power the threshold is crossed at kwh / energy of the way; cut at the next whole
                 # ms and pin the cumulative energy there to the threshold so the next period starts at it.
                 offset = int((kwh * duration_ms / energy_kwh).to_integral_value(rounding=ROUND_CEILING))
@@ -560,36 +569,29 @@ def dumps(document: Mapping[str, Any]) -> str:
 # Loading tariffs from a directory.
 
 
-def _entries_from_json(document: Any, origin: str, zone: str | None, rates: dict[str, ElectricityRate]) -> list[QuoteTariff]:
-    """Tariffs of one JSON document: an OCPI tariff, a platform tariff, an Eevion session (with its tariff),
-    a list of those, or a `{"data": [...]}` page."""
-    if isinstance(document, list):
-        return [entry for i, item in enumerate(document) for entry in _entries_from_json(item, f"{origin}[{i}]", zone, rates)]
-    if not isinstance(document, Mapping):
-        return [QuoteTariff(origin, None, error=f"{origin}: not a tariff object")]
-    if isinstance(document.get("data"), (list, Mapping)) and "elements" not in document:
-        return _entries_from_json(document["data"], origin, zone, rates)
-    tariff_id = str(document.get("id") or origin)
+def _entry(item: TariffFile, zone: str | None, currency: str | None, rates: dict[str, ElectricityRate]) -> QuoteTariff:
+    """The quote entry of one tariff document (any family, see `documents`); refusals keep their reason."""
+    document = item.document
+    name = document.get("name") if isinstance(document, Mapping) else None
+    tariff_id = str(document.get("id") or item.origin) if isinstance(document, Mapping) else item.origin
+    rate = _platform_rate(document, rates) if item.family == "platform" else _single_rate(rates)
+    if item.family == "eevion" and isinstance(document.get("tariff"), Mapping):
+        tariff_id, name = str(document["tariff"].get("id") or item.origin), document["tariff"].get("name")
     try:
-        if "elements" in document:
-            tariff = parse_tariff(document)
-            party = "*".join(str(document[k]) for k in ("country_code", "party_id") if document.get(k))
-            return [QuoteTariff(tariff.id, tariff, provider=party, direct_payment=document.get("type") == "AD_HOC_PAYMENT",
-                                electricity_rate=_single_rate(rates))]
-        if document.get("type") in PLATFORM_TYPES:
-            rate = _platform_rate(document, rates)
-            tariff = tariff_from_platform(document, timezone_name=zone, electricity_rate=rate)
-            restrictions = document.get("restrictions") or {}
-            return [QuoteTariff(tariff_id, tariff, provider=f"operator {document.get('operatorId')}",
-                                tariff_name=document.get("name"), direct_payment=bool(restrictions.get("applyToAdHocUsers")),
-                                electricity_rate=rate)]
-        if isinstance(document.get("tariff"), Mapping) and document["tariff"].get("type") in EEVION_TYPES:
-            tariff = tariff_from_eevion_session(document)
-            tariff_id = str(document["tariff"].get("id") or origin)
-            return [QuoteTariff(tariff_id, tariff, provider="Eevion", tariff_name=document["tariff"].get("name"))]
-    except (TariffModelError, OcpiFormatError, ValueError) as error:
-        return [QuoteTariff(tariff_id, None, tariff_name=document.get("name"), error=f"{origin}: {error}")]
-    return [QuoteTariff(tariff_id, None, error=f"{origin}: not a recognised tariff format")]
+        # a quote never idles: platform duration fees without an idle fee are priced as charging time only
+        tariff = tariff_from_document(document, timezone_name=zone, currency=currency, electricity_rate=rate,
+                                      never_idle=True)
+    except TariffDocumentError as error:
+        return QuoteTariff(tariff_id, None, tariff_name=name, error=f"{item.origin}: {error}")
+    if item.family == "ocpi":
+        party = "*".join(str(document[k]) for k in ("country_code", "party_id") if document.get(k))
+        return QuoteTariff(tariff.id, tariff, provider=party, direct_payment=document.get("type") == "AD_HOC_PAYMENT",
+                           electricity_rate=rate)
+    if item.family == "platform":
+        restrictions = document.get("restrictions") or {}
+        return QuoteTariff(tariff_id, tariff, provider=f"operator {document.get('operatorId')}", tariff_name=name,
+                           direct_payment=bool(restrictions.get("applyToAdHocUsers")), electricity_rate=rate)
+    return QuoteTariff(tariff_id, tariff, provider="Eevion", tariff_name=name)
 
 
 def _single_rate(rates: dict[str, ElectricityRate]) -> ElectricityRate | None:
@@ -604,31 +606,33 @@ def _platform_rate(document: Mapping[str, Any], rates: dict[str, ElectricityRate
     return _single_rate(rates)
 
 
-def load_tariff_directory(directory: Path | str, timezone_name: str | None = None) -> list[QuoteTariff]:
-    """Every tariff in `directory` (*.json, sorted by name). Electricity rates (objects with `defaultPrice`
-    and optional `pricePeriods`) in the same folder feed energy-linked tariffs. A file that cannot be read
-    or priced becomes an entry with an `error`, never a silent skip."""
-    folder = Path(directory)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"not a directory: {folder}")
+def load_tariff_directory(directory: Path | str, timezone_name: str | None = None,
+                          currency: str | None = None) -> list[QuoteTariff]:
+    """Every tariff in `directory` and its subfolders (*.json, sorted by path), of any family (OCPI,
+    platform, Eevion: `documents`); `currency` is the currency of bare Eevion tariffs, which carry none.
+    Electricity rates (objects with `defaultPrice` and optional `pricePeriods`) in the same tree feed
+    energy-linked tariffs. A file that cannot be read or priced becomes an entry with an `error`, never a
+    silent skip; a missing folder or one without JSON files raises `TariffSourceError`."""
+    root = Path(directory)
     documents, rates, entries = [], {}, []
-    for path in sorted(folder.glob("*.json")):
+    for path in json_files(root):
+        origin = str(path.relative_to(root))
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
+            content = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
-            entries.append(QuoteTariff(path.stem, None, error=f"{path.name}: unreadable JSON ({error})"))
+            entries.append(QuoteTariff(path.stem, None, error=f"{origin}: unreadable JSON ({error})"))
             continue
-        if isinstance(document, Mapping) and "defaultPrice" in document:
+        if isinstance(content, Mapping) and "defaultPrice" in content:
             try:
-                rate = parse_electricity_rate(document, document.get("pricePeriods"))
+                rate = parse_electricity_rate(content, content.get("pricePeriods"))
             except RateError as error:
-                entries.append(QuoteTariff(path.stem, None, error=f"{path.name}: {error}"))
+                entries.append(QuoteTariff(path.stem, None, error=f"{origin}: {error}"))
                 continue
             rates[rate.rate_id] = rate
             continue
-        documents.append((path.name, document))
-    for name, document in documents:
-        entries += _entries_from_json(document, name, timezone_name, rates)
+        documents += documents_in(content, origin)
+    for item in documents:
+        entries.append(_entry(item, timezone_name, currency, rates))
     return entries
 
 
@@ -643,7 +647,7 @@ def _command(args: argparse.Namespace) -> int:
         print(dumps(QuoteRequestError(f"cannot read the request: {error}").document()))
         return 2
     try:
-        entries = load_tariff_directory(args.tariffs, args.timezone)
+        entries = load_tariff_directory(args.tariffs, args.timezone, args.currency)
         vehicles = json.loads(Path(args.vehicles).read_text(encoding="utf-8")) if args.vehicles else {}
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -663,7 +667,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser("quote", help="Chargeprice-style prices of a hypothetical charge (seed 002)",
                                    description=__doc__.splitlines()[0])
     parser.add_argument("--request", required=True, help="charge_price_request JSON file")
-    parser.add_argument("--tariffs", required=True, help="folder of tariff JSON files (OCPI, platform, Eevion)")
+    parser.add_argument("--tariffs", required=True,
+                        help="folder of tariff JSON files, read recursively (OCPI, platform, Eevion, as delivered)")
+    parser.add_argument("--currency", help="currency of bare Eevion tariffs, which carry none (e.g. CAD)")
     parser.add_argument("--timezone", help="the station's IANA time zone (default: from the station's country)")
     parser.add_argument("--date", help="local date of the charge, YYYY-MM-DD (default: today)")
     parser.add_argument("--vehicles", help="JSON file: vehicle id -> {battery_capacity_kwh, max_ac_kw, max_dc_kw}")

@@ -22,12 +22,14 @@ Semantics (tariffs-and-metering.md §0-§2, policy choices in `policy.py`):
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .spec import THRESHOLDS
+from .bounds import BoundTaxAmbiguous, apply_bound, bound_tax_rate
 from .model import BreakdownRow, PriceComponent, PricingResult, Session, SessionPeriod, Tariff, TariffElement
 from .money import INTERNAL_DECIMALS, UnknownCurrencyError, decimal_to_nano, minor_units
 from .outcome import (
@@ -41,7 +43,7 @@ from .outcome import (
     tax_slot_names,
     volume_decimal,
 )
-from .policy import DEFAULT_POLICY, PricingPolicy
+from .policy import DEFAULT_POLICY, WARN_EARLY_PERIOD, WARN_OUT_OF_ORDER, PricingPolicy, warning_codes
 
 _NANO_EXP = Decimal(1).scaleb(-INTERNAL_DECIMALS)
 _MICRO_EXP = Decimal("0.000001")
@@ -148,41 +150,43 @@ def _element_matches(element: TariffElement, ctx: _PeriodContext, sctx: _Session
         return False
     if r.day_of_week is not None and ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")[weekday] not in r.day_of_week:
         return False
-    energy_kwh = Decimal(ctx.energy_before_mwh).scaleb(-6)
-    if r.min_kwh is not None and energy_kwh < micro(r.min_kwh):
-        return False
-    if r.max_kwh is not None and energy_kwh >= micro(r.max_kwh):
-        return False
+    return _thresholds_hold(r, ctx, sctx)
+
+
+def _quantity(name: str, ctx: _PeriodContext, sctx: _SessionContext) -> Fraction | None:
+    """The exact value of a spec quantity (spec.Quantity) for this period; None when it is not known."""
     p = ctx.period
-    for low, high, low_value, high_value in (
-        (r.min_current, r.max_current, p.min_current, p.max_current),
-        (r.min_power, r.max_power, p.min_power, p.max_power),
-    ):
-        if low is not None and (low_value is None or micro(low_value) < micro(low)):
+    if name == "energy_before":
+        return Fraction(ctx.energy_before_mwh, 1_000_000)
+    if name == "since_start":
+        return Fraction(ctx.since_start_ms, 1000)
+    if name == "idle":
+        return None if ctx.idle_ms is None else Fraction(ctx.idle_ms, 1000)
+    if name in ("min_current", "max_current", "min_power", "max_power"):
+        value = getattr(p, name)
+        return None if value is None else Fraction(micro(value))
+    if name == "session_duration":
+        return Fraction(sctx.duration_ms, 1000)
+    if name == "session_energy":
+        return Fraction(sctx.energy_mwh, 1_000_000)
+    if name == "average_power":  # kWh per charging hour; 0 without charging
+        return Fraction(sctx.energy_mwh * 3_600, sctx.charging_ms * 1000) if sctx.charging_ms else Fraction(0)
+    if name == "peak_power":
+        return None if sctx.peak_power is None else Fraction(sctx.peak_power)
+    raise ValueError(f"unknown spec quantity {name!r}")
+
+
+def _thresholds_hold(r, ctx: _PeriodContext, sctx: _SessionContext) -> bool:
+    """Every threshold restriction of `r` holds, each checked as its spec row says (spec.THRESHOLDS): MIN
+    needs quantity >= threshold, MAX quantity < threshold, and an unknown quantity never holds."""
+    for spec in THRESHOLDS:
+        value = getattr(r, spec.name)
+        if value is None:
+            continue
+        threshold = Fraction(micro(value)) if spec.kind == "DECIMAL" else Fraction(value)
+        quantity = _quantity(spec.quantity, ctx, sctx)
+        if quantity is None or (quantity < threshold if spec.compare == "MIN" else quantity >= threshold):
             return False
-        if high is not None and (high_value is None or micro(high_value) >= micro(high)):
-            return False
-    if r.min_duration is not None and ctx.since_start_ms < r.min_duration * 1000:
-        return False
-    if r.max_duration is not None and ctx.since_start_ms >= r.max_duration * 1000:
-        return False
-    if r.min_idle_duration is not None and (ctx.idle_ms is None or ctx.idle_ms < r.min_idle_duration * 1000):
-        return False
-    if r.max_idle_duration is not None and (ctx.idle_ms is None or ctx.idle_ms >= r.max_idle_duration * 1000):
-        return False
-    if r.session_min_duration is not None and sctx.duration_ms < r.session_min_duration * 1000:
-        return False
-    if r.session_min_kwh is not None and sctx.energy_mwh < micro(r.session_min_kwh) * 1_000_000:
-        return False
-    average = Fraction(sctx.energy_mwh, 1_000_000) / Fraction(sctx.charging_ms, 3_600_000) if sctx.charging_ms else Fraction(0)
-    if r.min_avg_power is not None and average < Fraction(micro(r.min_avg_power)):
-        return False
-    if r.max_avg_power is not None and average >= Fraction(micro(r.max_avg_power)):
-        return False
-    if r.min_peak_power is not None and (sctx.peak_power is None or sctx.peak_power < micro(r.min_peak_power)):
-        return False
-    if r.max_peak_power is not None and (sctx.peak_power is None or sctx.peak_power >= micro(r.max_peak_power)):
-        return False
     return True
 
 
@@ -220,7 +224,31 @@ def _ceil_to(value: int, step: int) -> int:
     return -(-value // step) * step
 
 
-def _validate(tariff: Tariff, session: Session) -> ZoneInfo:
+def _repair_glitches(session: Session, policy: PricingPolicy) -> tuple[list[SessionPeriod], tuple[str, ...]]:
+    """The periods with the glitches of `policy.glitches` repaired (see policy.py), and the warning codes.
+
+    Under WARN, a period starting at most `early_period_tolerance_s` before the session start is moved to the
+    start, then periods out of order are stably sorted by start. STRICT changes nothing (`_validate` refuses).
+    """
+    periods = list(session.periods)
+    if policy.glitches == "STRICT":
+        return periods, ()
+    start_ms = epoch_ms(session.start)
+    tolerance_ms = policy.early_period_tolerance_s * 1000
+    mask = 0
+    for index, period in enumerate(periods):
+        if start_ms - tolerance_ms <= epoch_ms(period.start) < start_ms:
+            periods[index] = replace(period, start=_EPOCH + timedelta(milliseconds=start_ms))
+            mask |= WARN_EARLY_PERIOD
+    starts = [epoch_ms(p.start) for p in periods]
+    if any(later < earlier for earlier, later in zip(starts, starts[1:])):
+        order = sorted(range(len(periods)), key=lambda i: starts[i])  # stable: equal starts keep their order
+        periods = [periods[i] for i in order]
+        mask |= WARN_OUT_OF_ORDER
+    return periods, warning_codes(mask)
+
+
+def _validate(tariff: Tariff, session: Session, periods: list[SessionPeriod]) -> ZoneInfo:
     try:
         minor_units(tariff.currency)
     except UnknownCurrencyError as error:
@@ -236,19 +264,26 @@ def _validate(tariff: Tariff, session: Session) -> ZoneInfo:
         raise SessionError("TARIFF_NOT_ACTIVE", "session starts before the tariff's start_date_time")
     if tariff.end_date_time is not None and start_ms >= epoch_ms(tariff.end_date_time):
         raise SessionError("TARIFF_NOT_ACTIVE", "session starts at or after the tariff's end_date_time")
-    if not session.periods:
+    if not periods:
         raise SessionError("NO_PERIODS", "session has no charging periods")
     previous = start_ms
-    for index, period in enumerate(session.periods):
+    for index, period in enumerate(periods):
         period_ms = epoch_ms(period.start)
         if period_ms < start_ms or period_ms > end_ms:
             raise SessionError("PERIOD_OUTSIDE_SESSION", f"charging_periods[{index}] starts outside the session")
         if period_ms < previous:
             raise SessionError("NON_MONOTONIC_PERIODS", f"charging_periods[{index}] starts before the previous one")
         previous = period_ms
-        if min(period.energy_mwh, period.time_ms, period.parking_ms, period.reservation_ms) < 0:
-            raise SessionError("NEGATIVE_VOLUME", f"charging_periods[{index}] has a negative volume")
-        for value in (period.min_current, period.max_current, period.min_power, period.max_power, period.electricity_rate):
+        # energy may be negative (V2G: energy back to the grid); elapsed times may not
+        if min(period.time_ms, period.parking_ms, period.reservation_ms) < 0:
+            raise SessionError("NEGATIVE_VOLUME", f"charging_periods[{index}] has a negative time volume")
+        if period.reservation_ms > 0 and not period.is_reservation:
+            # a reservation is priced by other elements than charging; pricing only one half would drop the
+            # other, so a period mixing them is refused (the sender must split it)
+            raise SessionError("MIXED_RESERVATION_PERIOD", f"charging_periods[{index}] carries RESERVATION_TIME "
+                               "together with energy, charging or parking time")
+        # electricity rates may be negative (dynamic tariffs); measured currents and powers may not
+        for value in (period.min_current, period.max_current, period.min_power, period.max_power):
             if value is not None and value < 0:
                 raise SessionError("NEGATIVE_MEASUREMENT", f"charging_periods[{index}] has a negative measurement")
         if tariff.electricity_rate_required and not period.is_reservation and period.electricity_rate is None:
@@ -306,8 +341,8 @@ def _split_tax(tariff: Tariff, component: PriceComponent, amount: int) -> tuple[
 
 
 def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) -> SessionOutcome:
-    zone = _validate(tariff, session)
-    periods = session.periods
+    periods, warnings = _repair_glitches(session, policy)
+    zone = _validate(tariff, session, periods)
     n = len(periods)
     start_ms, end_ms = epoch_ms(session.start), epoch_ms(session.end)
     starts = [epoch_ms(p.start) for p in periods]
@@ -322,7 +357,7 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
         energy_mwh=sum(p.energy_mwh for p in periods),
         charging_ms=sum(p.time_ms for p in periods),
         peak_power=max(powers) if powers else None,
-        expired=session.expired,
+        expired=replace(session, periods=tuple(periods)).expired,
     )
 
     # 1. Select a component per period and dimension.
@@ -364,7 +399,7 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
                 index += 1
                 continue
             last = index
-            while last + 1 < n and selected[dimension][last + 1] == choice and billed[dimension][last + 1] > 0:
+            while last + 1 < n and selected[dimension][last + 1] == choice and billed[dimension][last + 1] != 0:
                 last += 1
             increment = tariff.elements[choice[0]].price_components[choice[1]].billing_increment * unit[dimension]
             if increment > 0:
@@ -374,7 +409,7 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
 
     def step_round(dimension: str) -> None:
         total = sum(billed[dimension])
-        users = [i for i in range(n) if selected[dimension][i] is not None and billed[dimension][i] > 0]
+        users = [i for i in range(n) if selected[dimension][i] is not None and billed[dimension][i] != 0]
         if total == 0 or not users or not policy.apply_step_size:
             return
         last = users[-1]
@@ -405,11 +440,11 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
         component = tariff.elements[choice[0]].price_components[choice[1]]
         price = _unit_price(component, periods[index])
         amount = _line_nano(dimension, billed_volume, price)
-        if amount >= _AMOUNT_LIMIT:
+        if abs(amount) >= _AMOUNT_LIMIT:
             raise SessionError("AMOUNT_OVERFLOW", "an amount exceeds the engine's range (2**62 nano units)")
         if component.max_amount is not None:
             cap = decimal_to_nano(component.max_amount)
-            amount = max(0, min(amount, cap - cap_used.get(choice, 0)))
+            amount = min(amount, cap - cap_used.get(choice, 0))  # credits (negative lines) pass the cap
             cap_used[choice] = cap_used.get(choice, 0) + amount
         excl, taxes = _split_tax(tariff, component, amount)
         if line_stage:
@@ -443,7 +478,7 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
             book(index, "FLAT", RESERVATION_CAT if reservation_period else FIXED_CAT, flat, 1, 1, reservation_period)
         for dimension in _VOLUME_DIMS:
             choice = selected[dimension][index]
-            if choice is not None and billed[dimension][index] > 0:
+            if choice is not None and billed[dimension][index] != 0:
                 book(index, dimension, _CATEGORY[dimension], choice, volumes[dimension][index], billed[dimension][index], dimension == "RESERVATION_TIME")
 
     # 4. Round, then bound the totals.
@@ -452,10 +487,14 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
     rounded_excl = [rounding.round_nano(v, tariff.currency) for v in cat_excl]
     rounded_incl = [rounding.round_nano(v, tariff.currency) for v in cat_incl]
     min_applied = max_applied = False
-    if tariff.min_price is not None:
-        total_excl, total_incl, min_applied = _bound(total_excl, total_incl, tariff.min_price, lower=True)
-    if tariff.max_price is not None:
-        total_excl, total_incl, max_applied = _bound(total_excl, total_incl, tariff.max_price, lower=False)
+    rate = bound_tax_rate(tariff)
+    try:
+        if tariff.min_price is not None:
+            total_excl, total_incl, min_applied = apply_bound(total_excl, total_incl, tariff.min_price, True, rate)
+        if tariff.max_price is not None:
+            total_excl, total_incl, max_applied = apply_bound(total_excl, total_incl, tariff.max_price, False, rate)
+    except BoundTaxAmbiguous as error:
+        raise SessionError("BOUND_TAX_AMBIGUOUS", str(error)) from None
     return SessionOutcome(
         category_excl=tuple(rounded_excl),
         category_incl=tuple(rounded_incl),
@@ -468,20 +507,8 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
         time_ms=sctx.charging_ms,
         parking_ms=sum(p.parking_ms for p in periods),
         rows=tuple(rows),
+        warnings=warnings,
     )
-
-
-def _bound(excl: int, incl: int, limit, lower: bool) -> tuple[int, int, bool]:
-    """Apply a min (lower=True) or max bound to the pre- and post-tax totals independently."""
-    limit_excl = decimal_to_nano(limit.excl_vat)
-    moved_excl = excl < limit_excl if lower else excl > limit_excl
-    new_excl = limit_excl if moved_excl else excl
-    if limit.incl_vat is None:
-        new_incl = incl + (new_excl - excl)
-        return new_excl, new_incl, moved_excl
-    limit_incl = decimal_to_nano(limit.incl_vat)
-    moved_incl = incl < limit_incl if lower else incl > limit_incl
-    return new_excl, limit_incl if moved_incl else incl, moved_excl or moved_incl
 
 
 def price_session(tariff: Tariff, session: Session, policy: PricingPolicy = DEFAULT_POLICY) -> PricingResult:

@@ -19,7 +19,7 @@ from .kernels import BatchOutput
 from .model import Amount, PricingResult, Tariff, TaxAmount
 from .money import INTERNAL_DECIMALS
 from .outcome import hours
-from .policy import PricingPolicy
+from .policy import PricingPolicy, warning_codes
 
 _FOUR_DECIMALS = Decimal("0.0001")
 
@@ -109,6 +109,7 @@ def priced_json(output: BatchOutput, indexes: list[int], session_ids: list[str],
     time = _texts(quantities[:, 1] + quantities[:, 2], hours_text).tolist()
     parking = _texts(quantities[:, 2], hours_text).tolist()
     flags = output.flags[rows].tolist()
+    warnings = output.warnings[rows].tolist()
     documents = []
     for k, t in enumerate(amount_texts.tolist()):
         documents.append({
@@ -122,6 +123,8 @@ def priced_json(output: BatchOutput, indexes: list[int], session_ids: list[str],
             "total_energy": energy[k], "total_time": time[k], "total_parking_time": parking[k],
             "min_price_applied": bool(flags[k] & 1), "max_price_applied": bool(flags[k] & 2),
         })
+        if warnings[k]:
+            documents[-1]["warnings"] = list(warning_codes(warnings[k]))
     return documents
 
 
@@ -138,6 +141,7 @@ def priced_results(output: BatchOutput, indexes: list[int], session_ids: list[st
     vat_shares = output.category_tax[rows, :, 0].tolist()
     quantities = output.quantities[rows].tolist()
     flags = output.flags[rows].tolist()
+    warnings = output.warnings[rows].tolist()
     numbers: dict[int, Callable[[int], Decimal]] = {}
     amount_cache: dict[tuple[int, int, bool, int], Amount] = {}
 
@@ -167,6 +171,7 @@ def priced_results(output: BatchOutput, indexes: list[int], session_ids: list[st
             total_fixed_cost=amounts[4], total_reservation_cost=amounts[5], total_energy=energy(energy_mwh),
             total_time=hour(time_ms + parking_ms), total_parking_time=hour(parking_ms),
             min_price_applied=bool(flags[k] & 1), max_price_applied=bool(flags[k] & 2),
+            warnings=warning_codes(warnings[k]),
         ))
     return results
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from .fields import json_decimal, json_object
+from ..spec import DECIMAL_THRESHOLDS, RESTRICTION_FIELDS, SECONDS_THRESHOLDS
 from ..model import (
     Amount,
     TaxAmount,
@@ -53,12 +54,10 @@ _TARIFF_FIELDS = {"id", "currency", "elements", "tax_included", "min_price", "ma
                   "end_date_time", "taxes", "source"} | _TARIFF_INFO
 _COMPONENT_FIELDS = {"type", "price", "vat", "step_size", "billing_increment", "max_amount", "price_basis",
                      "markup_fixed", "markup_percent"}
-_DECIMAL_RESTRICTIONS = {"min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power",
-                         "session_min_kwh", "min_avg_power", "max_avg_power", "min_peak_power", "max_peak_power"}
-_INT_RESTRICTIONS = {"min_duration", "max_duration", "min_idle_duration", "max_idle_duration",
-                     "session_min_duration"}
-_RESTRICTION_FIELDS = _DECIMAL_RESTRICTIONS | _INT_RESTRICTIONS | {
-    "start_time", "end_time", "start_date", "end_date", "day_of_week", "reservation"}
+# restriction fields and their JSON types: from the spec table (spec.py)
+_DECIMAL_RESTRICTIONS = DECIMAL_THRESHOLDS
+_INT_RESTRICTIONS = SECONDS_THRESHOLDS
+_RESTRICTION_FIELDS = RESTRICTION_FIELDS
 _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -129,9 +128,7 @@ def _component(value: Any, path: str) -> PriceComponent:
     kind = _string(data["type"], f"{path}.type")
     if kind not in DIMENSIONS:
         raise OcpiFormatError(f"{path}.type", f"unknown dimension {kind!r}")
-    price = _decimal(data["price"], f"{path}.price")
-    if price < 0:
-        raise OcpiFormatError(f"{path}.price", "negative price")
+    price = _decimal(data["price"], f"{path}.price")  # may be negative: a credit (V2G, negative-price hours)
     vat = data.get("vat")
     max_amount = data.get("max_amount")
     try:

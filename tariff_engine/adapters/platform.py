@@ -227,11 +227,13 @@ def _windowed(component: PriceComponent, start: time | None, end: time | None, p
 class _Context:
     """Per-tariff settings every builder needs: the JSON path of `pricing` and the tax of components."""
 
-    def __init__(self, pricing: Mapping[str, Any], vat: Decimal | None, split_blocks_at_idle: bool) -> None:
+    def __init__(self, pricing: Mapping[str, Any], vat: Decimal | None, split_blocks_at_idle: bool,
+                 never_idle: bool = False) -> None:
         self.pricing = pricing
         self.path = "$.pricing"
         self.vat = vat
         self.split_blocks_at_idle = split_blocks_at_idle
+        self.never_idle = never_idle
 
     def component(self, kind: str, price: Decimal, **extra: Any) -> PriceComponent:
         return PriceComponent(type=kind, price=price, vat=self.vat, **extra)
@@ -325,7 +327,7 @@ def _duration_energy(ctx: _Context) -> list[TariffElement]:
         if _is_set(p.get("durationFeeGracePeriod")):
             grace = {"min_duration": _seconds_from_minutes(p["durationFeeGracePeriod"], f"{path}.durationFeeGracePeriod")}
         elements += _windowed(duration, start, end, f"{path}.durationFeeFrom", **grace)
-        if not idle_configured and duration.price > 0:
+        if not idle_configured and duration.price > 0 and not ctx.never_idle:
             twin = _duration_through_idle(ctx, duration, f"{path}.pricePerPeriod", limit is not None)
             elements += _windowed(twin, start, end, f"{path}.durationFeeFrom", **grace)
     if idle_configured:
@@ -374,7 +376,7 @@ def _day_night(ctx: _Context, document: Mapping[str, Any]) -> list[TariffElement
             duration = ctx.component("TIME", _per_hour(_decimal(p[period_key], f"{path}.{period_key}"), block),
                                      billing_increment=block * 60, max_amount=limit)
             elements += _windowed(duration, start, end, f"$.{part}TariffStart", **grace)
-            if p.get(idle_key) is None and duration.price > 0:
+            if p.get(idle_key) is None and duration.price > 0 and not ctx.never_idle:
                 twin = _duration_through_idle(ctx, duration, f"{path}.{period_key}", limit is not None)
                 elements += _windowed(twin, start, end, f"$.{part}TariffStart", **grace)
         if p.get(idle_key) is not None:
@@ -765,6 +767,7 @@ def tariff_from_platform(
     timezone_name: str | None = None,
     electricity_rate: ElectricityRate | None = None,
     split_blocks_at_idle: bool = False,
+    never_idle: bool = False,
 ) -> Tariff:
     """One platform tariff (seed 001 Tariff v1.0 object) as a canonical `Tariff`.
 
@@ -774,6 +777,8 @@ def tariff_from_platform(
     - `electricity_rate`: the charge point's rate, needed by `optimised dynamic pricing`.
     - `split_blocks_at_idle`: accept a duration fee that keeps running while idle by billing charging and
       idle blocks separately (blocks restart at the switch); refused by default as not faithful.
+    - `never_idle`: the tariff only prices sessions without idle time (quotes: a hypothetical charge charges
+      until it ends), so a duration fee without an idle fee needs no idle twin and is accepted as is.
     Raises `PlatformTariffError` (a `TariffModelError`) naming the field it cannot price.
     """
     if not isinstance(document, Mapping):
@@ -790,7 +795,7 @@ def tariff_from_platform(
     vat = None if tax_percentage is None else _decimal(tax_percentage, "tax_percentage")
     if vat is not None and vat > 100:
         raise PlatformTariffError("tax_percentage", "must be within 0..100")
-    ctx = _Context(pricing, vat, split_blocks_at_idle)
+    ctx = _Context(pricing, vat, split_blocks_at_idle, never_idle)
     builders = {
         "free": lambda: [_element(ctx.component("FLAT", Decimal(0)))],
         "flat rate": lambda: _flat_rate(ctx),

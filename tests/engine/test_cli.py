@@ -60,9 +60,10 @@ def test_explain_prints_the_breakdown_table(tmp_path):
     done = _run("explain", "--cdr", cdr, "--tariff", tariff)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].split() == ["period", "dimension", "element", "raw", "billed", "step", "price", "excl", "tax"]
-    assert lines[2].split()[:3] == ["0", "TIME", "0.0"]
-    assert lines[2].split()[4] == "2"  # 1.973 h billed as 2 h (step 300 s)
+    assert lines[0].split() == ["period", "dimension", "element", "component", "unit", "raw", "billed", "step",
+                                "price", "(EUR/unit)", "excl", "(EUR)", "tax", "(EUR)"]
+    assert lines[2].split()[:5] == ["0", "TIME", "0", "0", "h"]
+    assert lines[2].split()[6] == "2"  # 1.973 h billed as 2 h (step 300 s)
     assert any(line.startswith("total_cost") and "4.0000" in line and "4.4000" in line for line in lines)
 
 

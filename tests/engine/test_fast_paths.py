@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tariff_engine import pricing
+from tariff_engine import cdr_json, frames, pricing
+from tariff_engine.compile import ERROR_INDEX, S_ERROR
 from tariff_engine.adapters.ocpi import tariff_to_json
 from tariff_engine.cdr_scan import ScannedCdrs, scan_cdrs
 from tariff_engine.compile import encode_sessions, policy_codes
@@ -76,9 +77,9 @@ def original_price_sessions(tariffs, sessions, tariff_indexes=None, policy=DEFAU
     batch = encode_sessions(list(sessions), [max(i, 0) for i in kernel_indexes])
     for row, original, kernel_index in zip(batch.session_int, tariff_indexes, kernel_indexes):
         if original < 0:
-            row[pricing.S_ERROR] = pricing.ERROR_INDEX["UNKNOWN_TARIFF"]
+            row[S_ERROR] = ERROR_INDEX["UNKNOWN_TARIFF"]
         elif kernel_index < 0:
-            row[pricing.S_ERROR] = pricing.ERROR_INDEX["TARIFF_NOT_COMPILABLE"]
+            row[S_ERROR] = ERROR_INDEX["TARIFF_NOT_COMPILABLE"]
     output = price_batch(compiled, batch, policy_codes(policy), want_rows=breakdown)
     results = []
     for index, session in enumerate(sessions):
@@ -94,8 +95,8 @@ def original_price_sessions(tariffs, sessions, tariff_indexes=None, policy=DEFAU
 def slow_price_cdrs(monkeypatch, cdrs, tariffs, **options):
     """`price_cdrs` with the scanner deferring every CDR and the original object path behind it."""
     with monkeypatch.context() as patch:
-        patch.setattr(pricing, "scan_cdrs", lambda documents, zone=None: ScannedCdrs(deferred=list(range(len(documents)))))
-        patch.setattr(pricing, "price_sessions", original_price_sessions)
+        patch.setattr(cdr_json, "scan_cdrs", lambda documents, zone=None: ScannedCdrs(deferred=list(range(len(documents)))))
+        patch.setattr(cdr_json, "price_sessions", original_price_sessions)
         return pricing.price_cdrs(cdrs, tariffs, **options)
 
 
@@ -364,9 +365,14 @@ def test_price_frame_fast_grouping_and_chunks_equal_the_sorted_path(monkeypatch)
     ordered = pricing.price_frame(session_frame, period_frame, by_id)
     shuffled = period_frame.sample(fraction=1.0, shuffle=True, seed=4)  # forces the join + sort
     assert not shuffled["session_id"].equals(period_frame["session_id"])
-    assert ordered.equals(pricing.price_frame(session_frame, shuffled, by_id))
+    from_shuffled = pricing.price_frame(session_frame, shuffled, by_id)
+    # same amounts; sessions whose periods came out of chronological order say so
+    assert ordered.drop("pricing_warnings").equals(from_shuffled.drop("pricing_warnings"))
+    assert ordered["pricing_warnings"].null_count() == 300
+    assert set(from_shuffled["pricing_warnings"].drop_nulls()) == {"PERIODS_OUT_OF_ORDER"}
+    assert from_shuffled["pricing_warnings"].null_count() < 300
     with monkeypatch.context() as patch:
-        patch.setattr(pricing, "_FRAME_CHUNK_SESSIONS", 7)  # 43 chunks, one buffer
+        patch.setattr(frames, "_FRAME_CHUNK_SESSIONS", 7)  # 43 chunks, one buffer
         assert ordered.equals(pricing.price_frame(session_frame, period_frame, by_id))
     assert ordered.height == 300 and ordered["error_code"].null_count() == 300
 

@@ -44,7 +44,7 @@ def test_lint_complex_example_warns_about_missing_fallbacks_only():
 
 def test_lint_flags_contradictions_reservation_misuse_and_precision():
     document = {"id": "x", "currency": "EUR", "elements": [
-        {"price_components": [{"type": "ENERGY", "price": 0.1234567}]},
+        {"price_components": [{"type": "ENERGY", "price": "0.1234567890123456"}]},
         {"price_components": [{"type": "ENERGY", "price": 0.3}], "restrictions": {"reservation": "RESERVATION"}},
         {"price_components": [{"type": "TIME", "price": 1}], "restrictions": {"min_kwh": 10, "max_kwh": 5}},
     ]}

@@ -17,6 +17,7 @@ from tariff_engine.money import RoundingPolicy
 from tariff_engine.policy import PricingPolicy
 from tariff_engine.pricing import price_sessions
 from tariff_engine.reference import price_session
+from tariff_engine.spec import THRESHOLDS, ThresholdSpec
 
 ZONES = ["Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "Australia/Lord_Howe"]
 # DST change days (EU, US, Lord Howe's 30-minute shift) and ordinary days.
@@ -26,6 +27,16 @@ DAYS = [date(2024, 3, 31), date(2024, 10, 27), date(2024, 3, 10), date(2024, 11,
 
 def decimals(max_value: int, places: int) -> st.SearchStrategy[Decimal]:
     return st.integers(0, max_value * 10**places).map(lambda v: Decimal(v).scaleb(-places))
+
+
+def signed(strategy):
+    """Mostly positive, sometimes negated (credits: V2G feed-in, negative-price hours)."""
+    return st.tuples(strategy, st.integers(0, 5)).map(lambda pair: -pair[0] if pair[1] == 0 else pair[0])
+
+
+def prices():
+    """Prices with up to 6 decimals, sometimes up to 12 (beyond the old micro limit), sometimes negative."""
+    return st.integers(0, 9).flatmap(lambda n: signed(decimals(12, 6 if n < 7 else 12) if n >= 5 else decimals(12, n)))
 
 
 def optional(strategy, p_none: float = 0.75):
@@ -42,30 +53,25 @@ def restrictions(draw):
     if draw(st.integers(0, 3)) == 0:  # a bare reservation element, so reservation pricing is exercised often
         return TariffRestrictions(reservation=draw(st.sampled_from(["RESERVATION", "RESERVATION_EXPIRES"])))
     start_date = draw(optional(st.sampled_from(DAYS)))
+    thresholds = {spec.name: draw(optional(threshold_values(spec), 0.75 if spec.cuts_periods or spec.quantity in
+                                                      ("min_current", "max_current", "min_power", "max_power") else 0.85))
+                  for spec in THRESHOLDS}
     return TariffRestrictions(
         start_time=draw(optional(hhmm, 0.5)),
         end_time=draw(optional(hhmm, 0.5)),
         start_date=start_date,
         end_date=draw(optional(st.sampled_from(DAYS))),
-        min_kwh=draw(optional(decimals(30, 2))),
-        max_kwh=draw(optional(decimals(60, 2))),
-        min_current=draw(optional(decimals(64, 1))),
-        max_current=draw(optional(decimals(64, 1))),
-        min_power=draw(optional(decimals(50, 1))),
-        max_power=draw(optional(decimals(50, 1))),
-        min_duration=draw(optional(st.integers(0, 7200))),
-        max_duration=draw(optional(st.integers(0, 14400))),
         day_of_week=draw(optional(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True).map(tuple))),
         reservation=draw(optional(st.sampled_from(["RESERVATION", "RESERVATION_EXPIRES"]), 0.6)),
-        min_idle_duration=draw(optional(st.integers(0, 3600), 0.85)),
-        max_idle_duration=draw(optional(st.integers(0, 7200), 0.85)),
-        session_min_duration=draw(optional(st.integers(0, 7200), 0.85)),
-        session_min_kwh=draw(optional(decimals(20, 1), 0.85)),
-        min_avg_power=draw(optional(decimals(50, 1), 0.85)),
-        max_avg_power=draw(optional(decimals(50, 1), 0.85)),
-        min_peak_power=draw(optional(decimals(50, 1), 0.85)),
-        max_peak_power=draw(optional(decimals(50, 1), 0.85)),
+        **thresholds,
     )
+
+
+def threshold_values(spec: ThresholdSpec):
+    """Values of a threshold restriction, from its spec row: in its unit, around what sessions here reach."""
+    if spec.kind == "SECONDS":
+        return st.integers(0, {"since_start": 14400, "idle": 7200, "session_duration": 7200}[spec.quantity])
+    return {"kWh": decimals(60, 2), "A": decimals(64, 1), "kW": decimals(50, 1)}[spec.unit]
 
 
 @st.composite
@@ -74,13 +80,13 @@ def components(draw):
     rate_linked = kind == "ENERGY" and draw(st.integers(0, 4)) == 0
     return PriceComponent(
         type=kind,
-        price=draw(decimals(12, draw(st.integers(0, 6)))),
+        price=draw(prices()),
         vat=draw(optional(decimals(25, draw(st.integers(0, 3))), 0.3)),
         step_size=draw(st.sampled_from([0, 1, 1, 60, 100, 300, 500, 900, 1800])),
         billing_increment=draw(st.sampled_from([0, 0, 0, 60, 300, 1000])),
         max_amount=draw(optional(decimals(20, 2), 0.8)),
         price_basis="ELECTRICITY_RATE" if rate_linked else "FIXED",
-        markup_fixed=draw(decimals(1, 4)) if rate_linked else Decimal(0),
+        markup_fixed=draw(signed(decimals(1, draw(st.sampled_from([4, 4, 8]))))) if rate_linked else Decimal(0),
         markup_percent=draw(decimals(50, 3)) if rate_linked else Decimal(0),
     )
 
@@ -116,7 +122,7 @@ def sessions(draw, index: int = 0):
         kind = "reservation" if reservation_first and index == 0 else draw(st.sampled_from(["charge", "charge", "park", "mixed"]))
         length_s = draw(st.integers(0, 5400))
         hours = Decimal(length_s) / 3600
-        energy = draw(decimals(25, 4)) if kind in ("charge", "mixed") else Decimal(0)
+        energy = draw(signed(decimals(25, 4))) if kind in ("charge", "mixed") else Decimal(0)
         periods.append(SessionPeriod(
             start=cursor,
             energy_kwh=energy,
@@ -127,10 +133,17 @@ def sessions(draw, index: int = 0):
             max_current=draw(optional(decimals(64, 2), 0.5)),
             min_power=draw(optional(decimals(50, 3), 0.5)),
             max_power=draw(optional(decimals(50, 3), 0.5)),
-            electricity_rate=draw(optional(decimals(1, 6), 0.03)),
+            electricity_rate=draw(optional(signed(decimals(1, 6)), 0.03)),
         ))
         cursor += timedelta(seconds=length_s, milliseconds=draw(st.integers(0, 999)))
     end = cursor + timedelta(seconds=draw(st.integers(0, 600)))
+    glitch = draw(st.integers(0, 9))
+    if glitch == 0 and periods:  # the first period starts before the session (within or beyond the tolerance)
+        periods[0] = replace(periods[0], start=start - timedelta(seconds=draw(st.integers(1, 1200))))
+    elif glitch == 1 and len(periods) > 1:  # periods out of order
+        periods = draw(st.permutations(periods))
+    elif glitch == 2 and periods:  # reservation time together with charging: refused, never half priced
+        periods[-1] = replace(periods[-1], reservation_h=Decimal(1) / 60)
     return Session(f"s{index}", start, end, zone, tuple(periods),
                    reservation_expired=draw(st.sampled_from([None, None, True, False])))
 
@@ -146,6 +159,7 @@ policies = st.builds(
                        st.sampled_from(["TOTAL", "LINE"]), st.sampled_from([None, 2, 4])),
     apply_step_size=st.booleans(),
     wrap_weekday=st.sampled_from(["INSTANT", "WINDOW_START"]),
+    glitches=st.sampled_from(["WARN", "WARN", "STRICT"]),
 )
 
 

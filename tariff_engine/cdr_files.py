@@ -1,0 +1,431 @@
+"""CDR files at parse speed: an NDJSON file of OCPI CDRs in, one polars row of totals per CDR out.
+
+`price_cdrs_file(cdrs, tariffs=None, timezone=None)` reads the file columnar (`polars.read_ndjson` with a
+fixed schema: numbers as their JSON text, so volumes stay exact), explodes the charging periods and their
+dimensions, encodes them into the kernel arrays with vectorised expressions and prices every CDR in one
+kernel call; no Python object is built per CDR (only per distinct sealed tariff). `python -m tariff_engine
+price-cdrs` is the same call on the command line.
+
+Rules (the same as `pricing.price_cdrs`, written out for the columnar path):
+- the tariff of a CDR: the one its periods' `tariff_id` names, from `tariffs` (a folder of any family, or
+  `{id: Tariff}`) first, then from the CDR's own sealed `tariffs`; a CDR whose periods name no tariff takes
+  the only tariff given, else its only sealed tariff. Several ids: MULTIPLE_TARIFFS; none found:
+  UNKNOWN_TARIFF; a sealed tariff the OCPI adapter refuses: MALFORMED_TARIFF.
+- the zone: `timezone`, else the location's `time_zone`, else the zone of its country when it has one
+  (TIMEZONE_UNRESOLVED otherwise).
+- volumes are quantized half-up (away from zero) to 1 mWh / 1 ms, measurements to 1e-6, instants truncated
+  to the millisecond, exactly as `adapters.ocpi.parse_cdr` + the object encoders do.
+- every line gives one output row (`line` = its 0-based line number among non-blank lines): a line that is
+  not a JSON object, or a CDR missing its times or carrying an unknown dimension, gets MALFORMED_CDR with a
+  reason; nothing is dropped.
+Output columns: line, cdr_id, session_id, tariff_id, currency, error_code, error, the six OCPI totals as
+`<name>_excl` / `<name>_incl` Decimal(18, 4), total_energy_wh, total_time_s, total_parking_s and
+pricing_warnings (see `pricing.price_frame`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import polars as pl
+
+from .adapters.ocpi import _CDR_IGNORED_DIMS, _CDR_MEASUREMENTS, _CDR_VOLUME_DIMS, country_time_zone
+from .compile import (
+    ERROR_INDEX, NONE, P_ENERGY, P_MAX_CUR, P_MAX_POW, P_MIN_CUR, P_MIN_POW, P_PARKING, P_RATE, P_RESERVATION, P_START,
+    P_TIME, S_END, S_ERROR, S_EXPIRED, S_START, S_TARIFF, S_ZONE, SessionBatch, build_zone_table, policy_codes,
+)
+from .documents import TariffDocumentError, documents_in, json_files, load_json, tariff_from_document
+from .kernels import price_batch
+from .model import Tariff
+from .policy import DEFAULT_POLICY, PricingPolicy
+from .batch import _EMPTY_TARIFF, _ERROR_MESSAGES, _compile_each
+from .frames import frame_from_output
+
+_DIMENSION = pl.Struct({"type": pl.String, "volume": pl.String})
+_PERIOD = pl.Struct({"start_date_time": pl.String, "tariff_id": pl.String, "dimensions": pl.List(_DIMENSION)})
+_LOCATION = pl.Struct({"country": pl.String, "time_zone": pl.String})
+SNAKE_SCHEMA = {
+    "id": pl.String, "country_code": pl.String, "party_id": pl.String, "start_date_time": pl.String,
+    "end_date_time": pl.String, "cdr_location": _LOCATION, "location": _LOCATION, "tariffs": pl.List(pl.String),
+    "charging_periods": pl.List(_PERIOD),
+}
+# camelCase senders (the pipeline's ingest accepts either key casing): same fields, same order inside structs
+_CAMEL = {"country_code": "countryCode", "party_id": "partyId", "start_date_time": "startDateTime",
+          "end_date_time": "endDateTime", "cdr_location": "cdrLocation", "charging_periods": "chargingPeriods"}
+CDR_SCHEMA = {**SNAKE_SCHEMA, **{
+    "countryCode": pl.String, "partyId": pl.String, "startDateTime": pl.String, "endDateTime": pl.String,
+    "cdrLocation": pl.Struct({"country": pl.String, "timeZone": pl.String}),
+    "chargingPeriods": pl.List(pl.Struct({"startDateTime": pl.String, "tariffId": pl.String,
+                                          "dimensions": pl.List(_DIMENSION)})),
+}}
+
+
+def _snake_case(frame: pl.DataFrame) -> pl.DataFrame:
+    """One column per field whichever key casing each CDR used (snake_case wins when both are present)."""
+    camel_periods = pl.col("chargingPeriods").list.eval(
+        pl.element().struct.rename_fields(list(_PERIOD.to_schema())))
+    return frame.with_columns(
+        *[pl.coalesce(snake, camel) for snake, camel in _CAMEL.items()
+          if snake not in ("cdr_location", "charging_periods")],
+        pl.coalesce("cdr_location", pl.col("cdrLocation").struct.rename_fields(list(_LOCATION.to_schema()))),
+        pl.coalesce("charging_periods", camel_periods),
+    ).select(["line", *SNAKE_SCHEMA])
+# Exact decimal text -> integer units: JSON numbers are read as text and cast to Decimal(38, 12) (truncating
+# beyond 12 decimals cannot move a half-up rounding at 6 decimals or at the millisecond).
+_SCALE = 10**12
+# volume dimension -> (period column, units per 1e-12 of the OCPI unit: numerator, denominator)
+_VOLUMES = {"ENERGY": (P_ENERGY, 1, 1_000_000), "TIME": (P_TIME, 36, 10_000_000),
+            "PARKING_TIME": (P_PARKING, 36, 10_000_000), "RESERVATION_TIME": (P_RESERVATION, 36, 10_000_000)}
+_MEASUREMENTS = {"MIN_CURRENT": P_MIN_CUR, "MAX_CURRENT": P_MAX_CUR, "MIN_POWER": P_MIN_POW, "MAX_POWER": P_MAX_POW}
+assert set(_VOLUMES) == set(_CDR_VOLUME_DIMS) and set(_MEASUREMENTS) == set(_CDR_MEASUREMENTS)  # one rule: parse_cdr's
+_KNOWN_DIMENSIONS = sorted(set(_VOLUMES) | set(_MEASUREMENTS) | set(_CDR_IGNORED_DIMS))
+
+
+class CdrFileError(ValueError):
+    """The CDR file itself cannot be read (missing, unreadable compression, unknown output format)."""
+
+
+def _half_away(numerator: pl.Expr, denominator: int) -> pl.Expr:
+    """numerator / denominator rounded half away from zero (Decimal ROUND_HALF_UP), integer expressions."""
+    return (pl.when(numerator >= 0).then((numerator * 2 + denominator) // (2 * denominator))
+            .otherwise(0 - (((0 - numerator) * 2 + denominator) // (2 * denominator))))  # i128 has no neg
+
+
+def _instant_ms(text: pl.Expr) -> pl.Expr:
+    """RFC 3339 text (Z, an offset, or none = UTC; any fraction) as epoch milliseconds, truncated."""
+    with_offset = (pl.when(text.str.contains(r"(Z|z|[+-]\d\d:\d\d)$")).then(text.str.replace(r"[Zz]$", "+00:00"))
+                   .otherwise(text + "+00:00"))
+    return with_offset.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_unit="ms", time_zone="UTC",
+                                       strict=False).dt.epoch("ms")
+
+
+def _read_bytes(cdrs: str | Path | bytes) -> bytes:
+    if isinstance(cdrs, (bytes, bytearray)):
+        data = bytes(cdrs)
+    else:
+        path = Path(cdrs)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise CdrFileError(f"CDR file not found: {path}") from None
+        except IsADirectoryError:
+            raise CdrFileError(f"CDR file {path} is a folder; give an NDJSON file") from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as error:
+            raise CdrFileError(f"CDR file is not readable gzip: {error}") from None
+    return data
+
+
+def _read_lines(data: bytes) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+    """(CDR frame with a `line` column, [(line, reason)] of lines that are not readable CDR objects).
+
+    The whole file is read in one `read_ndjson` call; only when that fails (a broken line somewhere) are the
+    lines checked one by one, so a bad line costs its own row and never the file."""
+    lines = [line for line in data.split(b"\n") if line.strip()]  # NDJSON: split on "\n" only
+    try:
+        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=CDR_SCHEMA) if lines else pl.DataFrame(schema=CDR_SCHEMA)
+        return frame.with_row_index("line"), []
+    except Exception:  # noqa: BLE001 - polars raises several error types for a bad line; each line is checked below
+        pass
+    good, numbers, bad = [], [], []
+    for number, line in enumerate(lines):
+        try:
+            frame = pl.read_ndjson(io.BytesIO(line), schema=CDR_SCHEMA)
+            if frame.height != 1 or not line.lstrip().startswith(b"{"):
+                raise ValueError("not a JSON object")
+        except Exception as error:  # noqa: BLE001 - the reason is reported with the line
+            bad.append((number, f"line {number}: not a readable CDR object ({str(error).splitlines()[0][:200]})"))
+            continue
+        good.append(frame)
+        numbers.append(number)
+    frame = pl.concat(good) if good else pl.DataFrame(schema=CDR_SCHEMA)
+    return frame.with_columns(pl.Series("line", numbers, dtype=pl.UInt32)).select(["line", *CDR_SCHEMA]), bad
+
+
+def _given_tariffs(tariffs: str | Path | Mapping[str, Tariff] | None, timezone: str | None,
+                   currency: str | None) -> tuple[dict[str, Tariff], dict[str, str]]:
+    """({id: tariff}, {id: refusal}) of the tariffs given beside the CDRs (a folder of any family, or a map)."""
+    if tariffs is None:
+        return {}, {}
+    if isinstance(tariffs, Mapping):
+        return dict(tariffs), {}
+    good: dict[str, Tariff] = {}
+    refused: dict[str, str] = {}
+    root = Path(tariffs)
+    for path in json_files(root):
+        for item in documents_in(load_json(path), str(path.relative_to(root))):
+            identifier = str(item.document.get("id")) if isinstance(item.document, Mapping) else item.origin
+            try:
+                tariff = tariff_from_document(item.document, timezone_name=timezone, currency=currency)
+            except TariffDocumentError as error:
+                refused[identifier] = f"{item.origin}: {error}"
+                continue
+            good.setdefault(tariff.id, tariff)
+    return good, refused
+
+
+def _sealed_tariffs(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Tariff | None], list[str | None]]:
+    """(line, own_id, own_slot) of every sealed tariff, the distinct parsed tariffs by slot (None when
+    refused) and the refusal per slot. Each distinct tariff text is parsed once for the whole file."""
+    own = frame.select("line", pl.col("tariffs").alias("text")).explode("text").drop_nulls("text")
+    texts = own["text"].unique(maintain_order=True).to_list()
+    parsed: list[Tariff | None] = []
+    refusals: list[str | None] = []
+    ids: list[str | None] = []
+    for text in texts:
+        document = json.loads(text, parse_float=Decimal)
+        ids.append(str(document.get("id")) if isinstance(document, dict) and document.get("id") is not None else None)
+        try:
+            parsed.append(tariff_from_document(document))
+            refusals.append(None)
+        except TariffDocumentError as error:
+            parsed.append(None)
+            refusals.append(str(error))
+    slots = pl.DataFrame({"text": texts, "own_id": ids, "own_slot": list(range(len(texts)))},
+                         schema={"text": pl.String, "own_id": pl.String, "own_slot": pl.Int64})
+    return own.join(slots, on="text", how="left").drop("text"), parsed, refusals
+
+
+def _periods(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(periods: line, period, start_ms, tariff_id and the 10 kernel columns; bad lines: line, reason)."""
+    periods = (frame.select("line", "charging_periods").explode("charging_periods").drop_nulls("charging_periods")
+               .unnest("charging_periods").with_row_index("period"))
+    dims = (periods.select("period", "dimensions").explode("dimensions").drop_nulls("dimensions")
+            .unnest("dimensions")
+            .with_columns(pl.col("volume").cast(pl.Decimal(38, 12), strict=False).to_physical().alias("units")))
+    unknown = dims.filter(~pl.col("type").is_in(_KNOWN_DIMENSIONS) | pl.col("units").is_null())
+    aggregates = []
+    for kind, (column, numerator, denominator) in _VOLUMES.items():
+        aggregates.append(_half_away(pl.col("units").filter(pl.col("type") == kind).sum() * numerator, denominator)
+                          .cast(pl.Int64).alias(str(column)))
+    for kind, column in _MEASUREMENTS.items():  # the last one given wins, as in parse_cdr
+        aggregates.append(_half_away(pl.col("units").filter(pl.col("type") == kind).last(), 1_000_000)
+                          .cast(pl.Int64).alias(str(column)))
+    values = dims.group_by("period").agg(aggregates)
+    periods = (periods.drop("dimensions").join(values, on="period", how="left", maintain_order="left")
+               .with_columns(_instant_ms(pl.col("start_date_time")).alias(str(P_START))))
+    bad = pl.concat([
+        unknown.join(periods.select("period", "line"), on="period").select(
+            "line", pl.format("charging period dimension {} with volume {}: unknown type or not a number",
+                              pl.col("type"), pl.col("volume")).alias("reason")),
+        periods.filter(pl.col(str(P_START)).is_null()).select(
+            "line", pl.format("charging period start_date_time {} is not a date-time",
+                              pl.col("start_date_time")).alias("reason")),
+    ])
+    return periods, bad
+
+
+def _zones(frame: pl.DataFrame, timezone: str | None) -> pl.Series:
+    """The IANA zone of every CDR (null when unresolved)."""
+    if timezone is not None:
+        return pl.Series("zone", [timezone] * frame.height, dtype=pl.String)
+    location = pl.coalesce(pl.col("cdr_location"), pl.col("location"))
+    countries = pl.concat([frame["cdr_location"].struct.field("country"), frame["location"].struct.field("country")])
+    zone_of = {country: country_time_zone(country) for country in countries.drop_nulls().unique().to_list()}
+    by_country = location.struct.field("country").replace_strict(zone_of, default=None, return_dtype=pl.String)
+    return frame.select(pl.coalesce(location.struct.field("time_zone"), by_country).alias("zone")).to_series()
+
+
+def _choose_tariffs(frame: pl.DataFrame, periods: pl.DataFrame, own: pl.DataFrame, given: dict[str, Tariff],
+                    refused_given: dict[str, str], sealed: list[Tariff | None], sealed_refusals: list[str | None]
+                    ) -> tuple[np.ndarray, list[Tariff], list[str | None], list[str | None]]:
+    """(tariff slot per CDR or -1, tariffs by slot, pre-kernel error code per CDR, its message)."""
+    given_ids = list(given)
+    tariffs = [*given.values(), *sealed]  # slots: the given tariffs, then the distinct sealed ones (None: refused)
+    offset = len(given_ids)
+    named = periods.group_by("line").agg(pl.col("tariff_id").drop_nulls().unique().alias("ids"))
+    own_count = own.group_by("line").agg(pl.len().alias("own_count"), pl.col("own_slot").first().alias("only_own"))
+    table = (frame.select("line").join(named, on="line", how="left", maintain_order="left")
+             .join(own_count, on="line", how="left", maintain_order="left")
+             .with_columns(pl.col("ids").list.len().fill_null(0).alias("n_ids"),
+                           pl.col("ids").list.first().alias("named"), pl.col("own_count").fill_null(0)))
+    table = table.join(own.rename({"own_id": "named", "own_slot": "named_own"}).unique(["line", "named"], keep="first"),
+                       on=["line", "named"], how="left", maintain_order="left")
+    given_slot = pl.col("named").replace_strict({k: i for i, k in enumerate(given_ids)}, default=None, return_dtype=pl.Int64)
+    single_given = len(given_ids) == 1 and not refused_given
+    slot = (pl.when(pl.col("n_ids") > 1).then(None)
+            .when(pl.col("n_ids") == 1).then(pl.coalesce(given_slot, pl.col("named_own") + offset))
+            .when(pl.lit(single_given)).then(pl.lit(0, dtype=pl.Int64))
+            .when(pl.col("own_count") == 1).then(pl.col("only_own") + offset)
+            .otherwise(None))
+    table = table.with_columns(slot.alias("slot"))
+    slots = table["slot"].fill_null(-1).to_numpy().astype(np.int64)
+    codes: list[str | None] = [None] * frame.height
+    messages: list[str | None] = [None] * frame.height
+    for position, (n_ids, named_id, chosen, own_n) in enumerate(zip(table["n_ids"].to_list(), table["named"].to_list(),
+                                                                     slots.tolist(), table["own_count"].to_list())):
+        if chosen >= offset and sealed[chosen - offset] is None:
+            codes[position], messages[position] = "MALFORMED_TARIFF", sealed_refusals[chosen - offset]
+            slots[position] = -1
+        elif chosen >= 0:
+            continue
+        elif n_ids > 1:
+            codes[position], messages[position] = "MULTIPLE_TARIFFS", "the charging periods name several tariffs"
+        elif n_ids == 1 and named_id in refused_given:
+            codes[position], messages[position] = "MALFORMED_TARIFF", refused_given[named_id]
+        elif n_ids == 1:
+            codes[position], messages[position] = "UNKNOWN_TARIFF", f"tariff {named_id!r} is neither given nor sealed in the CDR"
+        else:
+            codes[position], messages[position] = "UNKNOWN_TARIFF", (
+                f"the CDR names no tariff_id and carries {own_n} sealed tariffs; {len(given_ids)} given")
+    return slots, tariffs, codes, messages
+
+
+def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str, Tariff] | None = None,
+                    timezone: str | None = None, policy: PricingPolicy = DEFAULT_POLICY,
+                    currency: str | None = None) -> pl.DataFrame:
+    """Price an NDJSON file (path or bytes; gzip is detected) of OCPI CDRs: one row per line (see the module
+    docstring). `tariffs`: a folder of tariff files of any family, or `{id: Tariff}`; `currency`: that of
+    bare Eevion tariffs in the folder. Raises `CdrFileError` only when the file itself cannot be read."""
+    frame, unreadable = _read_lines(_read_bytes(cdrs))
+    frame = _snake_case(frame)
+    given, refused_given = _given_tariffs(tariffs, timezone, currency)
+    own, sealed, sealed_refusals = _sealed_tariffs(frame)
+    periods, bad_periods = _periods(frame)
+    slots, tariff_list, codes, messages = _choose_tariffs(frame, periods, own, given, refused_given, sealed, sealed_refusals)
+    zones = _zones(frame, timezone)
+    times = frame.select(_instant_ms(pl.col("start_date_time")).alias("start"), _instant_ms(pl.col("end_date_time")).alias("end"))
+    # pre-kernel problems of the CDR itself come first: malformed, then no zone
+    malformed: dict[int, str] = {}
+    for line, reason in bad_periods.unique("line", keep="first", maintain_order=True).iter_rows():
+        malformed[line] = reason
+    for position, (start, end) in enumerate(times.iter_rows()):
+        if start is None or end is None:
+            malformed.setdefault(int(frame["line"][position]), "start_date_time and end_date_time are required date-times")
+    line_list = frame["line"].to_list()
+    for position, line in enumerate(line_list):
+        if line in malformed:
+            codes[position], messages[position] = "MALFORMED_CDR", malformed[line]
+        elif zones[position] is None:  # as in price_cdrs: the zone is decided before the tariff
+            codes[position], messages[position] = "TIMEZONE_UNRESOLVED", (
+                "no time zone: the location has none and its country has several or none; pass --timezone")
+
+    usable = [t for t in tariff_list if t is not None]
+    remap_source = {id(t): k for k, t in enumerate(usable)}
+    compiled, remap, compile_errors = _compile_each(usable, policy) if usable else _compile_each([_placeholder()], policy)
+    kernel_of_slot = np.array([remap[remap_source[id(t)]] if t is not None else -1 for t in tariff_list] + [-1], dtype=np.int64)
+    kernel_index = kernel_of_slot[slots]  # slot -1 picks the trailing -1
+    for position, slot in enumerate(slots.tolist()):
+        if codes[position] is None and slot >= 0 and kernel_index[position] < 0:
+            code, message = compile_errors.get(remap_source[id(tariff_list[slot])], ("TARIFF_NOT_COMPILABLE", ""))
+            codes[position], messages[position] = code, message
+
+    counts = periods.group_by("line").len()
+    count_of = frame.select("line").join(counts, on="line", how="left", maintain_order="left")["len"].fill_null(0)
+    offsets = np.zeros(frame.height + 1, dtype=np.int64)
+    np.cumsum(count_of.to_numpy().astype(np.int64), out=offsets[1:])
+    period_int = np.empty((periods.height, 10), dtype=np.int64)
+    for column in (P_START, P_ENERGY, P_TIME, P_PARKING, P_RESERVATION):
+        period_int[:, column] = periods[str(column)].fill_null(0).to_numpy()
+    for column in (P_MIN_CUR, P_MAX_CUR, P_MIN_POW, P_MAX_POW):
+        period_int[:, column] = periods[str(column)].fill_null(NONE).to_numpy()
+    period_int[:, P_RATE] = NONE
+    zone_names = sorted(set(zones.drop_nulls().to_list())) or ["UTC"]
+    zone_of = zones.replace_strict({z: i for i, z in enumerate(zone_names)}, default=0, return_dtype=pl.Int64)
+    blocked = np.array([code is not None for code in codes], dtype=bool)
+    session_int = np.zeros((frame.height, 6), dtype=np.int64)
+    session_int[:, S_TARIFF] = np.maximum(kernel_index, 0)
+    session_int[:, S_ZONE] = zone_of.to_numpy()
+    session_int[:, S_START] = times["start"].fill_null(0).to_numpy()
+    session_int[:, S_END] = times["end"].fill_null(0).to_numpy()
+    session_int[:, S_EXPIRED] = -1
+    # a CDR already refused is skipped by the kernel (any preset error code does that)
+    session_int[:, S_ERROR] = np.where(blocked, ERROR_INDEX["UNKNOWN_TARIFF"], 0)
+    starts = period_int[:, P_START]
+    zone_table, valid = build_zone_table(zone_names, int(starts.min()) if starts.size else 0,
+                                         int(starts.max()) if starts.size else 0)
+    invalid_zone = ~np.array(valid, dtype=bool)[session_int[:, S_ZONE]]
+    session_int[:, S_ERROR] = np.where((session_int[:, S_ERROR] == 0) & invalid_zone, ERROR_INDEX["UNKNOWN_TIMEZONE"],
+                                       session_int[:, S_ERROR])
+    batch = SessionBatch([], session_int, offsets, period_int, zone_table)
+    output = price_batch(compiled, batch, policy_codes(policy), want_rows=False)
+
+    tariff_ids = [tariff_list[s].id if s >= 0 and tariff_list[s] is not None else None for s in slots.tolist()]
+    sessions = pl.DataFrame({"session_id": frame["line"].cast(pl.String), "tariff_id": tariff_ids},
+                            schema={"session_id": pl.String, "tariff_id": pl.String})
+    by_id = {t.id: t for t in tariff_list if t is not None}
+    priced = frame_from_output(sessions, by_id, output)
+    pre = pl.Series("pre_code", codes, dtype=pl.String)
+    party = pl.concat_str([pl.col("country_code"), pl.col("party_id")], separator="-")
+    result = pl.concat([
+        frame.select("line", pl.col("id").alias("cdr_id"),
+                     pl.when(party.is_not_null()).then(pl.format("ocpi:{}:{}", party, pl.col("id")))
+                     .otherwise(pl.format("ocpi:{}", pl.col("id"))).alias("session_id")),
+        pl.DataFrame({"tariff_id": tariff_ids, "pre_code": pre, "pre_error": messages},
+                     schema={"tariff_id": pl.String, "pre_code": pl.String, "pre_error": pl.String}),
+        priced.drop("session_id"),
+    ], how="horizontal")
+    kernel_message = pl.col("error_code").replace_strict(_KERNEL_MESSAGES, default=pl.col("error_code"), return_dtype=pl.String)
+    result = result.with_columns(
+        pl.coalesce("pre_code", "error_code").alias("error_code"),
+        pl.when(pl.col("pre_code").is_not_null()).then(pl.col("pre_error")).otherwise(kernel_message).alias("error"),
+    ).drop("pre_code", "pre_error")
+    failed = pl.col("error_code").is_not_null()
+    amounts = [c for c in result.columns if c.startswith("total_") or c == "pricing_warnings"]
+    result = result.with_columns([pl.when(failed).then(None).otherwise(pl.col(c)).alias(c) for c in amounts])
+    if unreadable:
+        broken = pl.DataFrame({"line": [n for n, _ in unreadable], "error_code": ["MALFORMED_CDR"] * len(unreadable),
+                               "error": [reason for _, reason in unreadable]},
+                              schema={"line": pl.UInt32, "error_code": pl.String, "error": pl.String})
+        result = pl.concat([result, broken], how="diagonal_relaxed").sort("line")
+    return result.select(["line", "cdr_id", "session_id", "tariff_id", "currency", "error_code", "error",
+                          *[c for c in result.columns if c.startswith("total_")], "pricing_warnings"])
+
+
+def _placeholder() -> Tariff:
+    return _EMPTY_TARIFF
+
+
+_KERNEL_MESSAGES = dict(_ERROR_MESSAGES)
+
+
+def write_priced(frame: pl.DataFrame, out: str | Path) -> None:
+    """Write the priced frame as Parquet (.parquet) or NDJSON (.jsonl / .ndjson), amounts as exact decimals."""
+    target = Path(out)
+    if target.suffix == ".parquet":
+        frame.write_parquet(target)
+    elif target.suffix in (".jsonl", ".ndjson"):
+        decimals = [c for c, dtype in frame.schema.items() if dtype.is_decimal()]
+        frame.with_columns([pl.col(c).cast(pl.String) for c in decimals]).write_ndjson(target)
+    else:
+        raise CdrFileError(f"--out must end in .parquet, .jsonl or .ndjson, got {target.name}")
+
+
+def register(subparsers: Any) -> Any:
+    """Add the `price-cdrs` subcommand to the `python -m tariff_engine` parser."""
+    parser = subparsers.add_parser("price-cdrs", help="price an NDJSON file of OCPI CDRs, columnar, to Parquet or NDJSON")
+    parser.add_argument("--cdrs", required=True, help="NDJSON file of OCPI CDRs (.jsonl, or .jsonl.gz)")
+    parser.add_argument("--tariffs", help="folder of tariff files (any family) to look tariff ids up in first "
+                                          "(default: only the tariffs sealed in each CDR)")
+    parser.add_argument("--timezone", help="IANA time zone of every CDR (default: from each CDR's location)")
+    parser.add_argument("--currency", help="currency of bare Eevion tariffs in --tariffs (default: none)")
+    parser.add_argument("--strict", action="store_true", help="refuse glitches instead of repairing them with a warning")
+    parser.add_argument("--out", required=True, help="output file: .parquet, .jsonl or .ndjson")
+    parser.set_defaults(func=_command)
+    return parser
+
+
+def _command(args: Any) -> int:
+    import sys
+
+    from .policy import STRICT_POLICY
+
+    try:
+        frame = price_cdrs_file(args.cdrs, args.tariffs, args.timezone,
+                                STRICT_POLICY if args.strict else DEFAULT_POLICY, args.currency)
+        write_priced(frame, args.out)
+    except (CdrFileError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = frame["error_code"].drop_nulls().value_counts(sort=True).iter_rows()
+    print(f"{frame.height} CDRs: {frame['error_code'].null_count()} priced, "
+          + ", ".join(f"{count} {code}" for code, count in failed) + f" -> {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,35 @@
+"""The restriction spec table is the one place of each threshold rule: every row reaches the model, the OCPI
+adapter, the compiled layout, the kernel arm and the reference; a one-restriction change is priced alike."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from decimal import Decimal
+
+import pytest
+
+from tariff_engine import compile as compile_module
+from tariff_engine import kernels
+from tariff_engine.adapters.ocpi import parse_tariff
+from tariff_engine.model import TariffRestrictions
+from tariff_engine.spec import ELEMENT_COLUMNS, ELEMENT_WIDTH, THRESHOLDS
+
+
+def test_every_row_reaches_model_layout_and_kernel_arm():
+    fields = {f.name for f in dataclasses.fields(TariffRestrictions)}
+    kernel_arms = inspect.getsource(kernels._element_matches)  # noqa: SLF001
+    assert len(set(ELEMENT_COLUMNS.values())) == ELEMENT_WIDTH
+    for spec in THRESHOLDS:
+        assert spec.name in fields
+        assert getattr(compile_module, spec.column) == ELEMENT_COLUMNS[spec.column]
+        assert f"elements[e, {spec.column}]" in kernel_arms, f"no kernel arm reads {spec.column}"
+
+
+@pytest.mark.parametrize("spec", THRESHOLDS, ids=lambda spec: spec.name)
+def test_every_row_is_an_ocpi_field_with_its_json_type(spec):
+    value = "7.5" if spec.kind == "DECIMAL" else 900
+    document = {"id": "t", "currency": "EUR", "elements": [
+        {"price_components": [{"type": "ENERGY", "price": 0.3}], "restrictions": {spec.name: value}}]}
+    restrictions = parse_tariff(document).elements[0].restrictions
+    assert getattr(restrictions, spec.name) == (Decimal("7.5") if spec.kind == "DECIMAL" else 900)
