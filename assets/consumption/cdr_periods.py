@@ -63,9 +63,13 @@ def cdr_periods(session: dict) -> tuple[list[dict], str | None]:
     except (OcpiFormatError, ValueError):
         return [], "CDR_PERIODS_UNPARSEABLE"
     rows = []
-    periods = sorted(parsed.periods, key=lambda p: p.start)
+    # Periods keep the sender's order (the engine sorts them and records PERIODS_OUT_OF_ORDER, so the glitch
+    # reaches priced_sessions); each ends where the next one in time starts.
+    periods = parsed.periods
+    in_time = sorted(range(len(periods)), key=lambda i: periods[i].start)
+    ends = {i: periods[in_time[k + 1]].start if k + 1 < len(in_time) else session["end_utc"] for k, i in enumerate(in_time)}
     for index, period in enumerate(periods):
-        end = periods[index + 1].start if index + 1 < len(periods) else session["end_utc"]
+        end = ends[index]
         parking = period.time_h == 0 and period.parking_h > 0
         span_s = (end - period.start).total_seconds() if end is not None else None
         rows.append({

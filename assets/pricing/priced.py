@@ -71,7 +71,7 @@ def _engine(sessions: pl.DataFrame, choices: pl.DataFrame, periods: pl.DataFrame
     if ready.height == 0:
         return pl.DataFrame(schema={"session_id": pl.String, "currency": pl.String, "engine_error": pl.String,
                                     **{c: MONEY for c in TOTAL_COLUMNS}, "total_energy_wh": pl.Float64,
-                                    "total_time_s": pl.Int64, "total_parking_s": pl.Int64})
+                                    "total_time_s": pl.Int64, "total_parking_s": pl.Int64, "pricing_warnings": pl.String})
     used = {key: pricing[key] for key in ready["tariff_id"].unique().sort().to_list()}
     priced = price_frame(ready, periods.filter(pl.col("session_id").is_in(ready["session_id"].implode())), used)
     return priced.rename({"error_code": "engine_error"})

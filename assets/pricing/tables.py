@@ -64,7 +64,7 @@ PRICED_SESSIONS = TableSpec(
             "error_code": pl.String(), "error": pl.String(),
             **{column: MONEY for column in TOTAL_COLUMNS},
             "total_energy_wh": pl.Float64(), "total_time_s": pl.Int64(), "total_parking_s": pl.Int64(),
-            "period_count": pl.Int64(), "reported_currency": pl.String(),
+            "period_count": pl.Int64(), "pricing_warnings": pl.String(), "reported_currency": pl.String(),
             "reported_cost_excl_vat": MONEY, "reported_cost_incl_vat": MONEY,
             "difference_excl_vat": MONEY, "difference_incl_vat": MONEY},
     partition_by=(PARTITION,),
@@ -81,6 +81,8 @@ PRICED_SESSIONS = TableSpec(
         "total_cost_excl": "Computed OCPI total_cost excl. VAT.", "total_cost_incl": "Computed total_cost incl. VAT.",
         **_AMOUNT_DOCS,
         "period_count": "Charging periods priced (from charging_periods).",
+        "pricing_warnings": "Glitches the engine repaired and priced under its default WARN policy, comma-separated "
+                            "(PERIOD_BEFORE_SESSION_START, PERIODS_OUT_OF_ORDER); null when none.",
         "reported_cost_excl_vat": "Total cost as the source reported it, excl. VAT.",
         "reported_cost_incl_vat": "Total cost as the source reported it, incl. VAT.",
         "difference_excl_vat": "total_cost_excl - reported_cost_excl_vat (same currency only).",

@@ -80,14 +80,18 @@ def _row(session: Mapping[str, Any], counterpart: str, counterpart_id: str, dime
 
 
 def explain(reason: str, facts: str, session: Mapping[str, Any], difference: Decimal | None) -> str | None:
-    """The explanation text of a row: the reason's figures (`facts`), or the engine's error."""
+    """The explanation text of a row: the reason's figures (`facts`), or the engine's error; a glitch the engine
+    repaired to price the session (priced_sessions.pricing_warnings) is named on every row of the session."""
+    warned = f"priced with engine warnings {session['pricing_warnings']}" if session.get("pricing_warnings") else None
     if reason in ("NOT_PRICED", "SOURCE_HAS_NO_TARIFF", "CREDIT_REVERSAL"):
-        return f"{session['error_code']}: {session['error']}"
-    if reason == "AGREES":
-        return None
-    if reason == "NOT_REPORTED":
-        return "the counterpart reports no such figure"
-    return facts if difference is None else f"{facts}; difference {difference.normalize():f}"
+        text = f"{session['error_code']}: {session['error']}"
+    elif reason == "AGREES":
+        text = None
+    elif reason == "NOT_REPORTED":
+        text = "the counterpart reports no such figure"
+    else:
+        text = facts if difference is None else f"{facts}; difference {difference.normalize():f}"
+    return "; ".join(part for part in (text, warned) if part) or None
 
 
 def _record_rows(s: Mapping[str, Any], tariff: Tariff | None, known_ids: frozenset[str],
