@@ -106,8 +106,9 @@ class Landing:
             self.flush()
 
     def _physical(self, rel: str) -> Path:
-        """Where `rel` is written: with the codec's suffix when compressing a `.jsonl` file."""
-        if self.compress is not None and rel.endswith(".jsonl"):
+        """Where `rel` is written: with the codec's suffix when compressing a landed `.jsonl` file (the
+        generator's own side files, named `_…` like the manifest, stay plain where tests and tools expect them)."""
+        if self.compress is not None and rel.endswith(".jsonl") and not Path(rel).name.startswith("_"):
             rel += COMPRESSIONS[self.compress]
         return self.root / rel
 
