@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> None:
             else:
                 outside.append(f"{stale.isoformat()} (settlement day of late records landed {day})")
     for month in settled_months(warehouse):
-        _run("monthly_settlement", instance, month)
-        # The demo issues on the 1st of the next month, as the schedule would, so re-runs give the same documents.
+        # Closes the month (statement, partner settlements, invoices). The demo issues on the 1st of the next
+        # month, as the schedule would, so re-runs give the same documents.
         _run("monthly_invoicing", instance, month, {"ops": {"invoices": {"config": {"issued_on": next_month(month)}}}})
     export_home_charges(instance, warehouse)
     print_summary(str(warehouse.catalog_path))

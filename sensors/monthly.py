@@ -1,4 +1,5 @@
-"""Monthly invoicing: the `monthly_invoicing` job (contracts, partner settlements, invoices; monthly partitions),
+"""Closing a month: the `monthly_invoicing` job (the month's settlement statement and station report, contracts,
+partner settlements, invoices; monthly partitions),
 its schedule on the 1st for the month before, and the late-data sensor that flags issued invoices.
 
 The schedule ticks hourly on the 1st and 2nd of the month and requests the previous month once its last day
@@ -12,6 +13,7 @@ import datetime as dt
 
 import dagster as dg
 
+from assets.settlement.assets import MONTHLY_GROUP
 from sensors.late_data import build_invoice_late_data_sensor
 from sensors.nightly import latest_settleable_day, lateness, operator_zones
 
@@ -19,9 +21,10 @@ NIGHTLY_RUN_ALLOWANCE = dt.timedelta(hours=1)
 
 monthly_invoicing = dg.define_asset_job(
     name="monthly_invoicing",
-    selection=dg.AssetSelection.assets("partner_contracts", "partner_settlements", "invoices"),
-    description="Close month M: contracts from the landing zone, partner settlements under them, then the "
-                "invoices, credit notes and PDFs.",
+    selection=dg.AssetSelection.groups(MONTHLY_GROUP)
+    | dg.AssetSelection.assets("partner_contracts", "partner_settlements", "invoices"),
+    description="Close month M: the month's settlement statement and station report, contracts from the landing "
+                "zone, partner settlements under them, then the invoices, credit notes and PDFs.",
 )
 
 

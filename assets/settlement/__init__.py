@@ -1,7 +1,9 @@
 """Settlement outputs finance works from: statements, station reports and the re-settlement audit (issue 8).
 
 `defs` holds the assets (daily and monthly), the `settlement_audit` table as an observable asset (the
-`resettle` job writes it), the `monthly_settlement` job over the monthly assets and its schedule.
+`resettle` job writes it) and the `monthly_settlement` job over the monthly assets, for finance to rebuild a
+month's statement alone. Closing a month runs them inside `monthly_invoicing` (sensors/monthly.py), whose
+schedule waits until the month's last day is settled in every operator zone.
 """
 
 import dagster as dg
@@ -19,8 +21,4 @@ monthly_settlement = dg.define_asset_job(
     name="monthly_settlement", selection=dg.AssetSelection.groups(MONTHLY_GROUP),
     description="The month's settlement statement and station report, from every settlement date of the month.")
 
-monthly_settlement_schedule = dg.build_schedule_from_partitioned_job(
-    monthly_settlement, day_of_month=1, hour_of_day=6, name="monthly_settlement_schedule")
-
-defs = dg.Definitions(assets=[*SETTLEMENT_ASSETS, settlement_audit], jobs=[monthly_settlement],
-                      schedules=[monthly_settlement_schedule])
+defs = dg.Definitions(assets=[*SETTLEMENT_ASSETS, settlement_audit], jobs=[monthly_settlement])
