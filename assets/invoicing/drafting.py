@@ -4,7 +4,7 @@
   sessions (`emsp_id`, not the operator itself), else the direct customer (`customer_id`). One document per
   issuer × customer × currency and month.
 - **Billable**: priced sessions (`error_code` null) that are not credit CDRs. Every other session of the month
-  is listed with a reason code (NOT_PRICED, CREDIT_CDR, NO_CUSTOMER), never dropped silently.
+  is listed with a reason code (NOT_PRICED, CREDIT_CDR, NO_CUSTOMER, VAT_RATE_UNKNOWN, NOTHING_TO_BILL), never dropped silently.
 - **VAT rate** of an amount: recovered per OCPI dimension (energy, time, parking, fixed, reservation) from the
   engine's excl./incl. amounts, (incl - excl) / excl, to 0.1 %; amounts below 0.10 are too small to recover
   the rate from and take the session's dominant rate. A tariff whose prices include tax without naming the
@@ -199,6 +199,9 @@ def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.Data
             skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN",
                                       f"tariff {row['tariff_id']} prices include tax at an unnamed rate and "
                                       f"{operator} has no vat_percent"))
+            continue
+        if not rates:  # priced at exactly 0.00 (a failed start, a free tariff): no line, and no empty invoice
+            skipped.append(Uninvoiced(sid, operator, "NOTHING_TO_BILL", "priced at 0.00: nothing to bill"))
             continue
         kind = "emsp" if partner else "direct"
         currency = row["price_currency"]

@@ -104,7 +104,7 @@ INVOICE_FLAGS = TableSpec(
 
 UNINVOICED_SESSIONS = TableSpec(
     name="uninvoiced_sessions",
-    description="Sessions of the month that no invoice bills, each with a reason code (NOT_PRICED, CREDIT_CDR, NO_CUSTOMER, VAT_RATE_UNKNOWN).",
+    description="Sessions of the month that no invoice bills, each with a reason code (NOT_PRICED, CREDIT_CDR, NO_CUSTOMER, VAT_RATE_UNKNOWN, NOTHING_TO_BILL).",
     schema={MONTH: pl.Date(), "session_id": pl.String(), "operator_id": pl.String(), "reason_code": pl.String(),
             "reason": pl.String()},
     partition_by=(MONTH,),

@@ -53,7 +53,7 @@ def settled(tmp_path_factory):
     expected_text = (base / "landing" / manifest["expected_pricing"]["file"]).read_text()
     manifest["expected_records"] = [json.loads(line) for line in expected_text.split("\n") if line]
     con = duckdb.connect(str(base / "warehouse" / "chargeledger.duckdb"), read_only=True)
-    yield {"con": con, "manifest": manifest, "output": first_output, "rerun_output": second_output,
+    yield {"con": con, "manifest": manifest, "warehouse": base / "warehouse", "output": first_output, "rerun_output": second_output,
            "first": first, "second": _parquet_digests(base / "warehouse")}
     con.close()
 
@@ -169,3 +169,41 @@ def test_every_reconciliation_difference_has_a_reason(settled):
     assert len(seen) == len(expected)
     assert [v for v in seen.values() if " not in " in v] == []
     assert "reconciliation, engine vs each session's own record" in settled["output"]
+
+
+def test_invoices_add_up_and_their_pdfs_show_lines_and_totals(settled):
+    """Every issued invoice: net + VAT = gross, totals are the sums of its rounded lines; the PDF a customer
+    receives (text extracted with pypdf) shows its number, every line's net and VAT, and the totals."""
+    from pypdf import PdfReader
+
+    con = settled["con"]
+    docs = con.execute("select number, currency, net_total, vat_total, gross_total, pdf_path, line_count from invoices "
+                       "where document_type = 'invoice' order by number").fetchall()
+    assert docs, "the demo issues invoices"
+    lines = {}
+    for number, net, vat in con.execute("select number, net, vat from invoice_lines order by number, line_no").fetchall():
+        lines.setdefault(number, []).append((net, vat))
+    for number, _, net, vat, gross, _, line_count in docs:
+        assert line_count > 0, f"{number} is an empty invoice"  # sessions priced at 0.00 are NOTHING_TO_BILL
+        assert net + vat == gross, number
+        assert (sum(n for n, _ in lines[number]), sum(v for _, v in lines[number])) == (net, vat), number
+        assert len(lines[number]) == line_count, number
+    # The PDFs of the first, the last and the largest invoice.
+    for number, currency, net, vat, gross, pdf_path, _ in {docs[0], docs[-1], max(docs, key=lambda d: d[6])}:
+        text = "\n".join(page.extract_text() for page in PdfReader(settled["warehouse"] / pdf_path).pages)
+        assert f"INVOICE {number}" in text
+        for label, amount in (("Total net", net), ("Total VAT", vat), ("Total gross", gross)):
+            assert f"{label}: {amount:.2f} {currency}" in text, (number, label)
+        for line_net, line_vat in lines[number]:
+            assert f"{line_net:.2f}" in text and f"{line_vat:.2f}" in text, number
+
+
+def test_partner_settlements_cover_every_roaming_session(settled):
+    """Each session of an eMSP's customer is in exactly one partner settlement row (settled or reported as
+    having no contract), and a settled row's net payable is its revenue less its deductions."""
+    con = settled["con"]
+    roaming = con.execute("select count(*) from sessions where emsp_id is not null and not is_credit").fetchone()[0]
+    covered = con.execute("select count(*), count(distinct session_id) from partner_settlement_sessions").fetchone()
+    assert roaming > 0 and covered == (roaming, roaming)
+    statuses = dict(con.execute("select status, count(*) from partner_settlements group by 1").fetchall())
+    assert statuses.get("SETTLED", 0) > 0
