@@ -310,7 +310,8 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
 
     usable = [t for t in tariff_list if t is not None]
     remap_source = {id(t): k for k, t in enumerate(usable)}
-    compiled, remap, compile_errors = _compile_each(usable, policy) if usable else _compile_each([_placeholder()], policy)
+    # The kernel's arrays need at least one compiled tariff; with none usable every row is already an error.
+    compiled, remap, compile_errors = _compile_each(usable or [_EMPTY_TARIFF], policy)
     kernel_of_slot = np.array([remap[remap_source[id(t)]] if t is not None else -1 for t in tariff_list] + [-1], dtype=np.int64)
     kernel_index = kernel_of_slot[slots]  # slot -1 picks the trailing -1
     for position, slot in enumerate(slots.tolist()):
@@ -378,10 +379,6 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
         result = pl.concat([result, broken], how="diagonal_relaxed").sort("line")
     return result.select(["line", "cdr_id", "session_id", "tariff_id", "currency", "error_code", "error",
                           *[c for c in result.columns if c.startswith("total_")], "pricing_warnings"])
-
-
-def _placeholder() -> Tariff:
-    return _EMPTY_TARIFF
 
 
 _KERNEL_MESSAGES = dict(_ERROR_MESSAGES)
