@@ -108,22 +108,30 @@ def build_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date,
     chunks: list[pl.DataFrame] = []
     rejections: list[Rejection] = []
     for batch in batches:
-        parser.rows_in += len(batch.rejected)
-        rejections += batch.rejected
-        rows, rejected = parser.parse_records(batch.records)
-        rejections += _rejections(rejected, "ocpp_frame")
-        if rows and earlier_records is not None:
-            received = [row["received_at"] for row in rows]
-            charge_points = sorted({row["charge_point_id"] for row in rows})
-            already_landed = earlier_records(min(received), max(received), charge_points)
-            if already_landed:
-                lines = {record.ref: record.text for record in batch.records}
-                rows, repeated = drop_already_landed(rows, already_landed, lines)
-                rejections += _rejections(repeated, "ocpp_frame")
+        rows = _parse_batch(parser, batch, earlier_records, rejections)
         chunks.append(_frame(rows, OCPP_MESSAGES, landing_date))
     messages = pl.concat(chunks) if chunks else _frame([], OCPP_MESSAGES, landing_date)
     messages = resolve_answers(messages, earlier_calls)
     return StepResult(messages, rejections, parser.rows_in)
+
+
+def _parse_batch(parser: "FrameParser", batch: Batch, earlier_records: EarlierRecords | None,
+                 rejections: list[Rejection]) -> list[dict]:
+    """One landing batch parsed into message rows; its rejections (file-level, unparseable frames, frames
+    already landed on an earlier date) are appended to ``rejections``."""
+    parser.rows_in += len(batch.rejected)
+    rejections += batch.rejected
+    rows, rejected = parser.parse_records(batch.records)
+    rejections += _rejections(rejected, "ocpp_frame")
+    if rows and earlier_records is not None:
+        received = [row["received_at"] for row in rows]
+        already_landed = earlier_records(min(received), max(received),
+                                         sorted({row["charge_point_id"] for row in rows}))
+        if already_landed:
+            rows, repeated = drop_already_landed(rows, already_landed,
+                                                 {record.ref: record.text for record in batch.records})
+            rejections += _rejections(repeated, "ocpp_frame")
+    return rows
 
 
 @dataclass
@@ -160,18 +168,7 @@ def stream_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date, writer
     calls: list[pl.DataFrame] = []
     seq = 0
     for batch in batches:
-        parser.rows_in += len(batch.rejected)
-        rejections += batch.rejected
-        rows, rejected = parser.parse_records(batch.records)
-        rejections += _rejections(rejected, "ocpp_frame")
-        if rows and earlier_records is not None:
-            received = [row["received_at"] for row in rows]
-            already_landed = earlier_records(min(received), max(received),
-                                             sorted({row["charge_point_id"] for row in rows}))
-            if already_landed:
-                rows, repeated = drop_already_landed(rows, already_landed,
-                                                     {record.ref: record.text for record in batch.records})
-                rejections += _rejections(repeated, "ocpp_frame")
+        rows = _parse_batch(parser, batch, earlier_records, rejections)
         frame = _frame(rows, OCPP_MESSAGES, landing_date).with_columns(
             pl.int_range(seq, seq + len(rows), dtype=pl.Int64()).alias("_seq"))
         seq += len(rows)
