@@ -54,8 +54,13 @@ def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None 
     label = f"{job_name}[{partition_key}]" if partition_key else job_name
     if not result.success:
         raise SystemExit(f"{label} failed; see the run in the Dagster UI (make ui)")
-    status = "ok" if not failed_checks else f"ok, {len(failed_checks)} failed check(s): " + ", ".join(
-        f"{c.asset_key.to_user_string()}.{c.check_name}" for c in failed_checks)
+    # A failed WARN check (e.g. reconciliation differences, each with its reason) is a finding, not a failure.
+    def named(checks) -> str:
+        return ", ".join(f"{c.asset_key.to_user_string()}.{c.check_name}" for c in checks)
+    errors = [c for c in failed_checks if c.severity == dg.AssetCheckSeverity.ERROR]
+    warnings = [c for c in failed_checks if c.severity != dg.AssetCheckSeverity.ERROR]
+    status = "ok" + (f", {len(errors)} failed check(s): {named(errors)}" if errors else "") + (
+        f", warning: {named(warnings)}" if warnings else "")
     print(f"  {label}: {status}")
 
 
