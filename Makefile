@@ -29,8 +29,8 @@ generate: setup  ## (re)generate the demo fleet into data/landing (DEMO_SEED, DE
 	rm -rf $(CHARGELEDGER_LANDING)
 	$(BIN)/python -m data.generate --out $(CHARGELEDGER_LANDING) --seed $(DEMO_SEED) $(DEMO_ARGS)
 
-settle: setup  ## run the nightly settlement for every day in the landing zone and print the summary
-	$(BIN)/python -m pipelines.demo
+settle: setup  ## run the nightly settlement for every day in the landing zone and print the summary (EXECUTOR=multiprocess: a process per step, every core)
+	$(BIN)/python -m pipelines.demo $(if $(EXECUTOR),--executor $(EXECUTOR))
 
 demo: generate settle  ## set up, generate the demo fleet, settle it, print where the results are
 

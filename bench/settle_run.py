@@ -63,7 +63,10 @@ def _resolve_with_step_cpu(name: str, resolve=demo.defs.resolve_job_def) -> _Job
 
 
 def main() -> None:
-    demo.defs.resolve_job_def = _resolve_with_step_cpu  # type: ignore[method-assign]
+    # On the multiprocess executor the steps run in processes that rebuild the job from the code location, where
+    # this logger does not exist: per-step CPU is measured in_process only.
+    if os.environ.get("CHARGELEDGER_EXECUTOR", "in_process") == "in_process":
+        demo.defs.resolve_job_def = _resolve_with_step_cpu  # type: ignore[method-assign]
     try:
         demo.main()
     finally:

@@ -5,11 +5,13 @@ the reference data, run `nightly_settlement` for each landing day, re-settle the
 records touched, then read the figures back from the analyst catalog (so the summary shows what an
 analyst would see). First it marks failed the runs a killed earlier invocation left STARTED
 (pipelines/interrupted_runs.py); landing days outside the partition range are reported, not run.
-`--day D` (repeatable) settles only those landing days.
+`--day D` (repeatable) settles only those landing days; `--executor multiprocess` runs the nightly and
+re-settlement runs with a process per step, on every core (pipelines/executors.py).
 """
 
 import argparse
 import datetime as dt
+import os
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -20,9 +22,11 @@ from assets.invoicing import invoice_lines as _invoice_lines
 from assets.partner_settlement import partner_settlement_lines as _partner_settlement_lines
 from assets.partitions import PARTITIONS_START, START_ENV, in_range
 from pipelines.definitions import defs
+from pipelines.executors import EXECUTORS, run_partition
 from pipelines.interrupted_runs import mark_interrupted_runs_failed, runner_tags
 from sensors.late_data import late_settlement_dates
 
+EXECUTOR_ENV = "CHARGELEDGER_EXECUTOR"
 LANDING_SOURCES_WITH_DAYS = ("ocpi_cdrs", "ocpp", "interval_charges", "partners",
                              "platform/cdrs", "platform/sessions", "eevion/sessions", "eevion/webhooks")
 
@@ -44,12 +48,11 @@ def _is_date(text: str) -> bool:
 
 
 def _run(job_name: str, instance: dg.DagsterInstance, partition_key: str | None = None,
-         run_config: dict | None = None) -> None:
-    job = defs.resolve_job_def(job_name)
+         run_config: dict | None = None, executor: str = "in_process") -> None:
     # Step events go to the run's event log (make ui); the terminal only shows warnings and errors.
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-    result = job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=False,
-                                    run_config=quiet | (run_config or {}), tags=runner_tags())
+    result = run_partition(job_name, instance, partition_key=partition_key, run_config=quiet | (run_config or {}),
+                           tags=runner_tags(), executor=executor)
     failed_checks = [c for c in result.get_asset_check_evaluations() if not c.passed]
     label = f"{job_name}[{partition_key}]" if partition_key else job_name
     if not result.success:
@@ -73,6 +76,9 @@ def settled_months(warehouse) -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Settle every landing day (or only --day ones) and print a summary")
     parser.add_argument("--day", action="append", help="settle only this landing day (YYYY-MM-DD; repeatable)")
+    parser.add_argument("--executor", choices=EXECUTORS, default=os.environ.get(EXECUTOR_ENV, "in_process"),
+                        help=f"in_process: every step in this process; multiprocess: independent steps in parallel, "
+                             f"a process each (pipelines/executors.py) (default ${EXECUTOR_ENV} or in_process)")
     args = parser.parse_args(argv)
     resources = defs.resources
     landing, warehouse = resources["landing"], resources["warehouse"]
@@ -82,10 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"Settling {len(days)} landing day(s) {days[0]} … {days[-1]} from {landing.root_path}")
     _run("refresh_reference", instance)
     for day in days:
-        _run("nightly_settlement", instance, day)
+        _run("nightly_settlement", instance, day, executor=args.executor)
         for stale in late_settlement_dates(warehouse, dt.date.fromisoformat(day)):
             if in_range(stale.isoformat()):
-                _run("resettlement", instance, stale.isoformat())
+                _run("resettlement", instance, stale.isoformat(), executor=args.executor)
             else:
                 outside.append(f"{stale.isoformat()} (settlement day of late records landed {day})")
     for month in settled_months(warehouse):
@@ -147,7 +153,6 @@ def export_home_charges(instance: dg.DagsterInstance, warehouse) -> None:
     random for this run (the stand-in is given the same pair). Running the demo again on the same warehouse
     sends nothing new: every charge is already delivered in the export log.
     """
-    import os
     import secrets
 
     from tests.standins.charge_api import ChargeApiStandin
