@@ -42,7 +42,7 @@ def multiprocess_config(max_concurrent: int | None = None) -> dict:
     """Run config for the multiprocess executor: one process per step, forked from a preloaded server."""
     return {"execution": {"config": {"multiprocess": {
         "max_concurrent": max_concurrent or os.cpu_count() or 2,
-        "start_method": {"forkserver": {"preload_modules": ["pipelines.definitions"]}},
+        "start_method": {"forkserver": {"preload_modules": ["pipelines.step_preload"]}},
     }}}}
 
 
