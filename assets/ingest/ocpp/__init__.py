@@ -2,15 +2,14 @@
 
 Parsing, normalisation and repair rules are plain functions (``frames``, ``units``, ``clock``,
 ``readings``, ``reading_rules``, ``transactions``); ``assets`` wires them into Dagster and
-``sensors.ocpp_landing`` triggers the affected landing-date partitions.
+``sensors.ocpp_landing`` (not imported here: sensors depend on assets, never the reverse) triggers the affected landing-date partitions.
 """
 
 import dagster as dg
 
 from assets.ingest.ocpp.assets import OCPP_ASSETS, meter_readings, ocpp_messages, transactions
 from assets.ingest.ocpp.tables import TABLES
-from sensors.ocpp_landing import ocpp_landing_sensor
 
-defs = dg.Definitions(assets=OCPP_ASSETS, sensors=[ocpp_landing_sensor])
+defs = dg.Definitions(assets=OCPP_ASSETS)
 
 __all__ = ["TABLES", "defs", "meter_readings", "ocpp_messages", "transactions"]
