@@ -1,5 +1,6 @@
-"""Export: home charges pushed to the Charge API (seed 000) — `interval_export`, its job, schedule and the
-`charge_export_retries` sensor (in sensors/export.py); the export log's catalog tables `charge_exports` and `charge_export_attempts`.
+"""Export: home charges pushed to the Charge API (seed 000) — `interval_export`, its job and schedule (the
+`charge_export_retries` sensor is in sensors/export.py); the export log's tables `charge_exports` and
+`charge_export_attempts`.
 
 `defs` binds the `charge_api` resource from the environment (CHARGE_API_TOKEN_URL, CHARGE_API_BASE_URL,
 CHARGE_API_CLIENT_ID, CHARGE_API_CLIENT_SECRET); `warehouse` comes from the merged definitions.

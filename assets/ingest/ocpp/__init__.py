@@ -1,8 +1,9 @@
 """OCPP ingest: landed OCPP-J frames -> ``ocpp_messages`` -> ``meter_readings`` and ``transactions``.
 
 Parsing, normalisation and repair rules are plain functions (``frames``, ``units``, ``clock``,
-``readings``, ``reading_rules``, ``transactions``); ``assets`` wires them into Dagster and
-``sensors.ocpp_landing`` (not imported here: sensors depend on assets, never the reverse) triggers the affected landing-date partitions.
+``readings``, ``reading_rules``, ``transactions``); ``assets`` wires them into Dagster. ``defs`` holds the
+assets; ``sensors.ocpp_landing`` triggers the affected landing-date partitions (sensors depend on assets, never
+the reverse).
 """
 
 import dagster as dg
