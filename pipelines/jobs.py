@@ -1,8 +1,11 @@
-"""Jobs: the nightly settlement over one daily partition, re-settlement of late data, finance's `resettle`,
-reference refresh."""
+"""The jobs that span domains: the nightly settlement over one daily partition, re-settlement of late data,
+finance's `resettle` and `monthly_invoicing`, which closes a month. `defs` holds them; a job of one domain is in that domain's package (`refresh_reference` in
+assets/reference, the API jobs in assets/ingest/platform and assets/ingest/eevion, `monthly_settlement` in
+assets/settlement), and the schedules and sensors that start jobs are in sensors/."""
 
 import dagster as dg
 
+from assets.settlement.assets import MONTHLY_GROUP
 from assets.settlement.resettle import resettle_days
 
 # Settlement-side groups: everything keyed by settlement date, downstream of the ingest, through the
@@ -21,10 +24,12 @@ resettlement = dg.define_asset_job(
     description="Re-settle day D after late data for it landed (requested by the late-data sensor).",
 )
 
-refresh_reference = dg.define_asset_job(
-    name="refresh_reference",
-    selection=dg.AssetSelection.groups("reference"),
-    description="Reload operators and locations (time zones, currencies) from the landing zone.",
+monthly_invoicing = dg.define_asset_job(
+    name="monthly_invoicing",
+    selection=dg.AssetSelection.groups(MONTHLY_GROUP)
+    | dg.AssetSelection.assets("partner_contracts", "partner_settlements", "invoices"),
+    description="Close month M: the month's settlement statement and station report, contracts from the landing "
+                "zone, partner settlements under them, then the invoices, credit notes and PDFs.",
 )
 
 
@@ -33,3 +38,6 @@ refresh_reference = dg.define_asset_job(
 def resettle():
     """One op: a `resettlement` run per requested day, oldest first, then the audit rows."""
     resettle_days()
+
+
+defs = dg.Definitions(jobs=[nightly_settlement, resettlement, monthly_invoicing, resettle])

@@ -1,9 +1,9 @@
-"""Table registry: one `TableSpec` per warehouse table.
+"""`TableSpec`: how one warehouse table is stored, described and validated; and lookups in the table list.
 
 A spec names the table, its Hive partition columns, the sort key that makes a partition's bytes
 reproducible, the description and column comments that the DuckDB catalog publishes, and the
-pandera model that validates it. Specs register themselves on construction, so the warehouse can look
-a table up by name once the module that declares it has been imported.
+pandera model that validates it. Constructing a spec registers nothing: the tables that exist are the
+explicit list `assets.tables.all_tables()` (each package's `TABLES`), whatever happens to be imported.
 """
 
 from __future__ import annotations
@@ -12,9 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-
-_REGISTRY: dict[str, "TableSpec"] = {}
-
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -32,7 +29,6 @@ class TableSpec:
         unknown = [c for c in (*self.partition_by, *self.sort_by, *self.column_docs) if c not in self.schema]
         if unknown:
             raise ValueError(f"table {self.name}: columns {unknown} are not in its schema")
-        _REGISTRY[self.name] = self
 
     @property
     def data_columns(self) -> list[str]:
@@ -51,11 +47,19 @@ class TableSpec:
         return df.select([pl.col(c).cast(self.schema[c]) for c in self.data_columns])
 
 
+def _specs_by_name() -> dict[str, TableSpec]:
+    # Imported when first asked, not at module load: every tables module imports this one.
+    from assets.tables import specs_by_name
+
+    return specs_by_name()
+
+
 def get_spec(name: str) -> TableSpec | None:
-    """The registered spec of a table, or None when no imported module declares it."""
-    return _REGISTRY.get(name)
+    """The spec of the warehouse table `name` from the table list, or None when no package lists it."""
+    return _specs_by_name().get(name)
 
 
 def registered_specs() -> list[TableSpec]:
-    """Every spec registered so far, by name."""
-    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
+    """Every table of the table list (`assets.tables.all_tables`), by name."""
+    specs = _specs_by_name()
+    return [specs[name] for name in sorted(specs)]

@@ -40,6 +40,14 @@ def _format_partition_value(value: Any) -> str:
     return urllib.parse.quote(text, safe="-_.:@+")
 
 
+def _spec_to_write(table: str | TableSpec) -> TableSpec:
+    """The spec a write conforms to: the one given, or the table list's; a table nobody lists is not written."""
+    spec = table if isinstance(table, TableSpec) else get_spec(table)
+    if spec is None:
+        raise KeyError(f"table {table} is not in the table list (assets/tables.py): add its spec to its package's TABLES")
+    return spec
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -89,19 +97,15 @@ class WarehouseResource(dg.ConfigurableResource):
         always produces the same bytes. Partition columns, if present in `df`, must hold the partition's
         value only; they are stored in the path, not in the file.
         """
-        spec = table if isinstance(table, TableSpec) else get_spec(table)
-        name = spec.name if spec else str(table)
+        spec = _spec_to_write(table)
+        name = spec.name
         for col, value in partition.items():
             if col in df.columns and df.height:
                 distinct = df.get_column(col).unique().to_list()
                 if len(distinct) != 1 or _format_partition_value(distinct[0]) != _format_partition_value(value):
                     raise ValueError(f"table {name}: column {col} holds {distinct[:5]}, not only partition {value}")
-        data = df.drop([c for c in partition if c in df.columns])
-        if spec is not None:
-            data = spec.conform(data)
-            sort_cols = [c for c in spec.sort_by if c not in partition] or data.columns
-        else:
-            sort_cols = data.columns
+        data = spec.conform(df.drop([c for c in partition if c in df.columns]))
+        sort_cols = [c for c in spec.sort_by if c not in partition] or data.columns
         sortable = [c for c in sort_cols if not isinstance(data.schema[c], (pl.List, pl.Struct, pl.Object))]
         if sortable and data.height:
             data = data.sort(sortable, nulls_last=True, maintain_order=True)
@@ -124,10 +128,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, **partition: Any) -> PartitionWriter:
         """A writer that builds one partition from batches in bounded memory (see ``PartitionWriter``)."""
-        spec = table if isinstance(table, TableSpec) else get_spec(table)
-        if spec is None:
-            raise KeyError(f"table {table} has no registered spec")
-        return PartitionWriter(self, spec, bucket, partition)
+        return PartitionWriter(self, _spec_to_write(table), bucket, partition)
 
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
@@ -143,16 +144,17 @@ class WarehouseResource(dg.ConfigurableResource):
             out.append({k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in parts)})
         return out
 
-    def scan(self, table: str, **filters: Any) -> pl.LazyFrame:
+    def scan(self, table: str | TableSpec, **filters: Any) -> pl.LazyFrame:
         """All partitions of `table` as one LazyFrame, partition columns restored, filtered by equality.
 
         A filter value may be a list (membership). A table never written scans as an empty frame with the
-        registered schema.
+        schema of its spec (from the table list when `table` is a name).
         """
-        spec = get_spec(table)
+        spec = table if isinstance(table, TableSpec) else get_spec(table)
+        table = spec.name if spec is not None else table
         if not self.has_data(table):
             if spec is None:
-                raise KeyError(f"table {table} has no data and no registered spec")
+                raise KeyError(f"table {table} has no data and is not in the table list (assets/tables.py)")
             frame = spec.empty_frame().lazy()
         else:
             hive_schema = {c: spec.schema[c] for c in spec.partition_by} if spec else None
@@ -173,7 +175,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 frame = frame.filter(pl.col(col) == value)
         return frame
 
-    def read(self, table: str, **filters: Any) -> pl.DataFrame:
+    def read(self, table: str | TableSpec, **filters: Any) -> pl.DataFrame:
         """`scan` collected."""
         return self.scan(table, **filters).collect()
 

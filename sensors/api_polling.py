@@ -13,36 +13,12 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.ingest.eevion.assets import eevion_report_pages, eevion_reports, eevion_session_pages, eevion_sessions
-from assets.ingest.platform.fetch import (platform_cdr_pages, platform_electricity_rate_pages, platform_session_pages,
-                                          platform_tariff_pages)
-from assets.ingest.platform.ingest import (consumption_stats, electricity_rates, platform_cdrs, platform_sessions,
-                                           platform_tariffs)
+from assets.ingest.eevion import eevion_api_ingest, eevion_daily_report
+from assets.ingest.platform import platform_api_ingest, platform_daily_snapshot
 
 PLATFORM_POLL_SECONDS = 900
 # 60 requests/minute is Eevion's quota; polling every 5 minutes leaves room for on-demand GETs
 EEVION_POLL_SECONDS = 300
-
-platform_api_ingest = dg.define_asset_job(
-    name="platform_api_ingest",
-    selection=dg.AssetSelection.assets(platform_cdr_pages, platform_session_pages, platform_cdrs, platform_sessions,
-                                       consumption_stats, platform_tariffs),
-    description="Fetch new platform CDRs and sessions (with stats and tariff snapshots) and parse today's partition.")
-
-# tariffs and electricity rates have no updated-since filter: one full snapshot a day is enough
-platform_daily_snapshot = dg.define_asset_job(
-    name="platform_daily_snapshot",
-    selection=dg.AssetSelection.assets(platform_tariff_pages, platform_electricity_rate_pages, platform_tariffs,
-                                       electricity_rates),
-    description="Full snapshot of the platform's tariffs and electricity rates, parsed for today's partition.")
-
-eevion_api_ingest = dg.define_asset_job(
-    name="eevion_api_ingest", selection=dg.AssetSelection.assets(eevion_session_pages, eevion_sessions),
-    description="Fetch new Eevion session pages and parse today's partition (webhooks included).")
-
-eevion_daily_report = dg.define_asset_job(
-    name="eevion_daily_report", selection=dg.AssetSelection.assets(eevion_report_pages, eevion_reports),
-    description="Fetch and parse the Eevion report of the previous UTC day.")
 
 
 def poll_request(now: dt.datetime, interval_seconds: int, source: str) -> dg.RunRequest:
@@ -71,6 +47,6 @@ def eevion_api_polling(context: dg.SensorEvaluationContext):
 eevion_report_schedule = dg.build_schedule_from_partitioned_job(eevion_daily_report, hour_of_day=1, minute_of_hour=30)
 platform_snapshot_schedule = dg.build_schedule_from_partitioned_job(platform_daily_snapshot, hour_of_day=1)
 
-defs = dg.Definitions(jobs=[platform_api_ingest, platform_daily_snapshot, eevion_api_ingest, eevion_daily_report],
-                      sensors=[platform_api_polling, eevion_api_polling],
+# The jobs belong to their ingest packages (assets/ingest/platform, assets/ingest/eevion); only their triggers are here.
+defs = dg.Definitions(sensors=[platform_api_polling, eevion_api_polling],
                       schedules=[eevion_report_schedule, platform_snapshot_schedule])

@@ -1,6 +1,6 @@
-"""Closing a month: the `monthly_invoicing` job (the month's settlement statement and station report, contracts,
-partner settlements, invoices; monthly partitions),
-its schedule on the 1st for the month before, and the late-data sensor that flags issued invoices.
+"""Closing a month: the schedule of the `monthly_invoicing` job (pipelines/jobs.py: the month's settlement statement
+and station report, contracts, partner settlements, invoices; monthly partitions) on the 1st for the month before,
+and the late-data sensor that flags issued invoices.
 
 The schedule ticks hourly on the 1st and 2nd of the month and requests the previous month once its last day
 has been settleable for an hour in every operator zone (the nightly settlement of that day, scheduled at :15,
@@ -13,20 +13,11 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.settlement.assets import MONTHLY_GROUP
+from assets.settleable import latest_settleable_day, lateness, operator_zones
+from pipelines.jobs import monthly_invoicing
 from sensors.late_data import build_invoice_late_data_sensor
-from sensors.nightly import latest_settleable_day, lateness, operator_zones
 
 NIGHTLY_RUN_ALLOWANCE = dt.timedelta(hours=1)
-
-monthly_invoicing = dg.define_asset_job(
-    name="monthly_invoicing",
-    selection=dg.AssetSelection.groups(MONTHLY_GROUP)
-    | dg.AssetSelection.assets("partner_contracts", "partner_settlements", "invoices"),
-    description="Close month M: the month's settlement statement and station report, contracts from the landing "
-                "zone, partner settlements under them, then the invoices, credit notes and PDFs.",
-)
-
 
 def month_to_close(now_utc: dt.datetime) -> str | None:
     """The previous month's partition key once its last day is settled everywhere, else None."""
@@ -47,5 +38,5 @@ def monthly_invoicing_schedule(context: dg.ScheduleEvaluationContext):
                          tags={"chargeledger/billing_month": month})
 
 
-defs = dg.Definitions(jobs=[monthly_invoicing], schedules=[monthly_invoicing_schedule],
+defs = dg.Definitions(schedules=[monthly_invoicing_schedule],
                       sensors=[build_invoice_late_data_sensor(monthly_invoicing)])

@@ -8,9 +8,9 @@ to keep the two apart; it holds the sessions table's `settlement_date` partition
 import pandera.polars as pa
 import polars as pl
 
+from assets.columns import MONEY, UTC
 from resources.tables import TableSpec
 
-UTC = pl.Datetime("us", "UTC")
 PARTITION = "session_settlement_date"
 PARTITION_DOC = "Settlement date of the session (the sessions partition this row was computed for)."
 
@@ -127,7 +127,7 @@ ELECTRICITY_COST = TableSpec(
     schema={PARTITION: pl.Date(), "session_id": pl.String(), "interval_start_utc": UTC,
             "settlement_date": pl.Date(), "settlement_period": pl.Int32(), "energy_wh": pl.Int64(),
             "rate_id": pl.String(), "electricity_price_per_kwh": pl.Decimal(18, 6),
-            "electricity_cost": pl.Decimal(18, 4), "currency": pl.String(), "unpriced_reason": pl.String()},
+            "electricity_cost": MONEY, "currency": pl.String(), "unpriced_reason": pl.String()},
     partition_by=(PARTITION,),
     sort_by=("session_id", "interval_start_utc"),
     column_docs={
@@ -144,7 +144,7 @@ SESSION_ELECTRICITY_COST = TableSpec(
     name="session_electricity_cost",
     description="Electricity cost per session: the sum of its rounded interval costs.",
     schema={PARTITION: pl.Date(), "session_id": pl.String(), "energy_wh": pl.Int64(), "rate_id": pl.String(),
-            "electricity_cost": pl.Decimal(18, 4), "currency": pl.String(), "unpriced_intervals": pl.Int64()},
+            "electricity_cost": MONEY, "currency": pl.String(), "unpriced_intervals": pl.Int64()},
     partition_by=(PARTITION,),
     sort_by=("session_id",),
     column_docs={PARTITION: PARTITION_DOC,

@@ -13,9 +13,9 @@ from assets.export.log import DELIVERED, PENDING, REJECTED, ExportLog
 from assets.export.tables import CHARGE_EXPORT_ATTEMPTS, CHARGE_EXPORTS
 from assets.partitions import daily
 from assets.quarantine import QUARANTINE, Rejection, quarantine_frame
+from assets.settleable import latest_settleable_day, lateness, operator_zones
 from resources.charge_api import ChargeApiResource
 from resources.warehouse import WarehouseResource
-from sensors.nightly import latest_settleable_day, lateness, operator_zones
 
 # The demo fleet's home-charging operator; deployments list theirs in CHARGELEDGER_HOME_OPERATORS.
 DEFAULT_HOME_OPERATORS = ("GB-HMC",)

@@ -7,10 +7,9 @@ so re-running a month with unchanged data writes byte-identical files.
 import pandera.polars as pa
 import polars as pl
 
+from assets.columns import MONEY, RATE
 from resources.tables import TableSpec
 
-MONEY = pl.Decimal(18, 4)
-RATE = pl.Decimal(9, 4)
 MONTH = "billing_month"
 MONTH_DOC = "First day of the invoiced month (the monthly partition)."
 

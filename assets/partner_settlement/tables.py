@@ -3,10 +3,10 @@
 import pandera.polars as pa
 import polars as pl
 
+from assets.columns import MONEY, RATE
 from resources.tables import TableSpec
 
-MONEY = pl.Decimal(18, 4)
-PERCENT = pl.Decimal(9, 4)
+PERCENT = RATE  # a share in percent, exact like a VAT rate
 ENERGY = pl.Decimal(18, 3)
 MONTH = "billing_month"
 MONTH_DOC = "First day of the settled month (the monthly partition)."

@@ -3,9 +3,9 @@
 import pandera.polars as pa
 import polars as pl
 
+from assets.columns import MONEY
 from resources.tables import TableSpec
 
-MONEY = pl.Decimal(18, 4)
 PARTITION = "settlement_date"
 AMOUNT_NAMES = ("energy", "time", "parking", "fixed", "reservation")
 TOTAL_COLUMNS = tuple(f"total_{name}_cost_{side}" for name in AMOUNT_NAMES for side in ("excl", "incl")) + (

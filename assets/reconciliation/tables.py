@@ -4,9 +4,9 @@ import pandera.polars as pa
 import polars as pl
 
 from assets.reconciliation.reasons import REASONS
+from assets.columns import MONEY
 from resources.tables import TableSpec
 
-MONEY = pl.Decimal(18, 4)
 PARTITION = "settlement_date"
 MONEY_DIMENSIONS = ("energy", "time", "parking", "fixed", "tax", "total_excl", "total_incl")
 QUANTITY_DIMENSIONS = ("energy_wh", "duration_s")

@@ -63,3 +63,5 @@ EVSES = TableSpec(
                  "tariff_ids": "Tariffs of the EVSE's first connector."},
     model=EvseModel,
 )
+
+TABLES = [OPERATORS, LOCATIONS, EVSES]

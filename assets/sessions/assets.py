@@ -8,9 +8,9 @@ import polars as pl
 
 from assets.checks import schema_result
 from assets.finance_metadata import markdown, money_metadata, money_table
-from assets.ingest.ocpi_cdrs.assets import ocpi_cdrs
+from assets.ingest.ocpi_cdrs import ocpi_cdrs
 from assets.partitions import daily
-from assets.ingest.interval_charges.assets import interval_charges
+from assets.ingest.interval_charges import interval_charges
 from assets.sessions.sources import rows_settling_on
 from assets.sessions.tables import SESSION_LINKS, SESSIONS
 from resources.warehouse import WarehouseResource

@@ -8,8 +8,8 @@ schedule waits until the month's last day is settled in every operator zone.
 
 import dagster as dg
 
-from assets.settlement import tables  # noqa: F401  (registers the tables for the analyst catalog)
 from assets.settlement.assets import MONTHLY_GROUP, SETTLEMENT_ASSETS
+from assets.settlement.tables import TABLES
 
 settlement_audit = dg.AssetSpec(
     "settlement_audit", group_name="settlement",
@@ -22,3 +22,5 @@ monthly_settlement = dg.define_asset_job(
     description="The month's settlement statement and station report, from every settlement date of the month.")
 
 defs = dg.Definitions(assets=[*SETTLEMENT_ASSETS, settlement_audit], jobs=[monthly_settlement])
+
+__all__ = ["TABLES", "defs", "monthly_settlement", "settlement_audit"]

@@ -8,10 +8,9 @@ code, so a month is always what its days say, recomputed from the sessions (uniq
 import pandera.polars as pa
 import polars as pl
 
+from assets.columns import MONEY, RATE, UTC
 from resources.tables import TableSpec
 
-MONEY = pl.Decimal(18, 4)
-RATE = pl.Decimal(9, 4)
 PERIOD_COLUMNS = {"period": pl.String(), "period_start": pl.Date(), "period_end": pl.Date()}
 PERIOD_DOCS = {
     "period": "day (one settlement date) or month (every settlement date of a calendar month).",
@@ -154,10 +153,10 @@ STATION_REPORT_DIFFERENCES = TableSpec(
     name="station_report_differences",
     description="Our station report against Eevion's report rows for the same period and grouping: one row per "
                 "Eevion row and metric where the figures differ.",
-    schema={"report_date": pl.Date(), "period_start_utc": pl.Datetime("us", "UTC"),
-            "period_end_utc": pl.Datetime("us", "UTC"), "group_by": pl.String(), "group_key": pl.String(),
-            "metric": pl.String(), "eevion_value": pl.Decimal(18, 4), "our_value": pl.Decimal(18, 4),
-            "difference": pl.Decimal(18, 4)},
+    schema={"report_date": pl.Date(), "period_start_utc": UTC,
+            "period_end_utc": UTC, "group_by": pl.String(), "group_key": pl.String(),
+            "metric": pl.String(), "eevion_value": MONEY, "our_value": MONEY,
+            "difference": MONEY},
     partition_by=("report_date",),
     sort_by=("period_start_utc", "group_by", "group_key", "metric"),
     column_docs={
@@ -177,7 +176,7 @@ SETTLEMENT_AUDIT = TableSpec(
                 "statement totals before and after, with the reason given.",
     schema={"run_id": pl.String(), "settlement_date": pl.Date(), "operator_id": pl.String(),
             "currency": pl.String(), "requested_operator": pl.String(), "requested_start": pl.Date(),
-            "requested_end": pl.Date(), "reason": pl.String(), "requested_at": pl.Datetime("us", "UTC"),
+            "requested_end": pl.Date(), "reason": pl.String(), "requested_at": UTC,
             "sessions_before": pl.Int64(), "sessions_after": pl.Int64(),
             "revenue_excl_vat_before": MONEY, "revenue_excl_vat_after": MONEY,
             "revenue_incl_vat_before": MONEY, "revenue_incl_vat_after": MONEY,

@@ -19,6 +19,7 @@ from assets.export import defs as export_defs
 from assets.export.assets import interval_export
 from assets.export.log import ExportLog
 from resources.tables import TableSpec
+from sensors import defs as sensor_defs
 from tests.export.conftest import CLIENT_SECRET, make_client
 from tests.standins.base import Fault
 
@@ -140,7 +141,7 @@ def test_retry_sensor_requests_pending_dates_and_the_run_delivers_them(server, w
     server.inject(Fault(status=503, body={"message": "maintenance"}, path_contains="charges"))
     metadata, checks = run(warehouse, make_client(server, max_retries=0))
     assert metadata["pending"] == 3 and metadata["sent"] == 0 and checks["conservation"]
-    sensor = next(s for s in export_defs.sensors if s.name == "charge_export_retries")
+    sensor = next(s for s in sensor_defs.sensors if s.name == "charge_export_retries")
     with dg.build_sensor_context(resources={"warehouse": warehouse}) as context:
         requests = sensor(context)
     assert [(r.partition_key, r.tags["chargeledger/pending"]) for r in requests] == [(DAY.isoformat(), "3")]

@@ -7,8 +7,7 @@ charging have no end and no settlement date yet (their later, complete version s
 import pandera.polars as pa
 import polars as pl
 
-from assets.ingest.platform.tables import LANDING, LANDING_DOCS, RAW_DOC
-from assets.sessions.tables import MONEY, SESSION_COLUMNS, SESSION_DOCS, UTC
+from assets.columns import LANDING, LANDING_DOCS, MONEY, RAW_DOC, SESSION_COLUMNS, SESSION_DOCS, UTC
 from resources.tables import TableSpec
 
 

@@ -3,10 +3,8 @@
 import pandera.polars as pa
 import polars as pl
 
-from assets.sessions.tables import SESSION_COLUMNS, SESSION_DOCS
+from assets.columns import SESSION_COLUMNS, SESSION_DOCS, UTC
 from resources.tables import TableSpec
-
-UTC = pl.Datetime("us", "UTC")
 
 
 class IntervalChargeModel(pa.DataFrameModel):
@@ -51,3 +49,5 @@ INTERVAL_CHARGE_INTERVALS = TableSpec(
     column_docs={"energy_kwh": "Interval energy exactly as delivered (kWh).", "energy_wh": "The same in Wh."},
     model=IntervalModel,
 )
+
+TABLES = [INTERVAL_CHARGES, INTERVAL_CHARGE_INTERVALS]

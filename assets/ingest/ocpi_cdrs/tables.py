@@ -3,7 +3,7 @@
 import pandera.polars as pa
 import polars as pl
 
-from assets.sessions.tables import SESSION_COLUMNS, SESSION_DOCS
+from assets.columns import SESSION_COLUMNS, SESSION_DOCS
 from resources.tables import TableSpec
 
 
@@ -27,3 +27,5 @@ OCPI_CDRS = TableSpec(
                                 "raw_payload": "The CDR exactly as received."},
     model=OcpiCdrModel,
 )
+
+TABLES = [OCPI_CDRS]

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
+from assets.columns import UTC
 from resources.tables import TableSpec
 
-UTC_US = pl.Datetime("us", "UTC")
 
 
 class OcppMessageModel(pa.DataFrameModel):
@@ -52,7 +52,7 @@ OCPP_MESSAGES = TableSpec(
     schema={
         "landing_date": pl.Date(),
         "record_ref": pl.String(),
-        "received_at": UTC_US,
+        "received_at": UTC,
         "charge_point_id": pl.String(),
         "protocol": pl.String(),
         "direction": pl.String(),
@@ -98,9 +98,9 @@ METER_READINGS = TableSpec(
         "charge_point_id": pl.String(),
         "connector_id": pl.Int64(),
         "evse_id": pl.Int64(),
-        "timestamp": UTC_US,
+        "timestamp": UTC,
         "timestamp_raw": pl.String(),
-        "received_at": UTC_US,
+        "received_at": UTC,
         "measurand": pl.String(),
         "phase": pl.String(),
         "location": pl.String(),
@@ -149,9 +149,9 @@ TRANSACTIONS = TableSpec(
         "connector_id": pl.Int64(),
         "evse_id": pl.Int64(),
         "id_tag": pl.String(),
-        "start_timestamp": UTC_US,
+        "start_timestamp": UTC,
         "start_timestamp_raw": pl.String(),
-        "stop_timestamp": UTC_US,
+        "stop_timestamp": UTC,
         "stop_timestamp_raw": pl.String(),
         "meter_start_wh": pl.Float64(),
         "meter_stop_wh": pl.Float64(),
@@ -160,7 +160,7 @@ TRANSACTIONS = TableSpec(
         "status": pl.String(),
         "duration_s": pl.Int64(),
         "charging_duration_s": pl.Int64(),
-        "charging_states": pl.List(pl.Struct({"timestamp": UTC_US, "state": pl.String()})),
+        "charging_states": pl.List(pl.Struct({"timestamp": UTC, "state": pl.String()})),
         "reading_count": pl.Int64(),
         "seq_no_gaps": pl.Int64(),
         "offline_events": pl.Int64(),

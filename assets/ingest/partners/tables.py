@@ -3,12 +3,13 @@
 import pandera.polars as pa
 import polars as pl
 
+from assets.columns import UTC
 from resources.tables import TableSpec
 
 COMPANY_COLUMNS = {
     "company_id": pl.String(), "version": pl.Int64(), "name": pl.String(), "url": pl.String(),
     "is_cpo": pl.Boolean(), "is_emp": pl.Boolean(), "external_source_mapping": pl.String(),
-    "supported_emps": pl.List(pl.String()), "created_at": pl.Datetime("us", "UTC"), "updated_at": pl.Datetime("us", "UTC"),
+    "supported_emps": pl.List(pl.String()), "created_at": UTC, "updated_at": UTC,
 }
 COMPANY_DOCS = {
     "company_id": "Chargeprice company UUID.",
@@ -53,3 +54,5 @@ PARTNERS = TableSpec(
     column_docs=COMPANY_DOCS | {"as_of_date": "Landing day after which the registry looked like this."},
     model=PartnerModel,
 )
+
+TABLES = [PARTNER_CHANGES, PARTNERS]

@@ -7,14 +7,10 @@
 import pandera.polars as pa
 import polars as pl
 
-from assets.sessions.tables import MONEY, SESSION_COLUMNS, SESSION_DOCS, UTC
+from assets.columns import LANDING, LANDING_DOCS, MONEY, RAW_DOC, SESSION_COLUMNS, SESSION_DOCS, UTC
 from resources.tables import TableSpec
 
 UNIT_PRICE = pl.Decimal(18, 6)
-LANDING = {"landing_date": pl.Date(), "record_ref": pl.String()}
-LANDING_DOCS = {"landing_date": "UTC day the page landed (the partition).",
-                "record_ref": "Landed page file and index (`file#n`) the record was read from."}
-RAW_DOC = {"raw_payload": "The record exactly as the API returned it."}
 
 
 class PlatformCdrModel(pa.DataFrameModel):
