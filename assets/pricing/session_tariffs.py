@@ -22,6 +22,7 @@ from functools import lru_cache
 from decimal import Decimal
 from typing import Any, Mapping
 
+import orjson
 import polars as pl
 
 from resources.warehouse import WarehouseResource
@@ -48,8 +49,14 @@ class Choice:
 
 
 def _payload(row: Mapping[str, Any]) -> Any:
+    if not row.get("raw_payload"):
+        return None
     try:
-        return json.loads(row["raw_payload"]) if row.get("raw_payload") else None
+        return orjson.loads(row["raw_payload"])  # the ingests stored it parseable by orjson; 3x json's speed
+    except orjson.JSONDecodeError:
+        pass  # what orjson refuses (NaN, integers beyond 64 bits) is read as the standard library reads it
+    try:
+        return json.loads(row["raw_payload"])
     except json.JSONDecodeError:
         return None
 
