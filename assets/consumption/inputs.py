@@ -101,18 +101,24 @@ def _readings(warehouse: WarehouseResource, session_ids: list[str], measurand: s
     return readings[measurand]
 
 
-def _phase_combined(rows: pl.DataFrame, prefer_overall: bool) -> pl.DataFrame:
+def _phase_combined(rows: pl.DataFrame, prefer_overall: bool, keep_raw: bool = True) -> pl.DataFrame:
     """Phase-less rows as they are, plus, per (session, instant, context), the phases summed (a phase
     sent twice counts once, at its highest value). `prefer_overall` keeps only the phase-less value where
-    both exist (registers, power); otherwise the phase sum wins (current is summed over phases)."""
+    both exist (registers, power); otherwise the phase sum wins (current is summed over phases).
+    `keep_raw=False` leaves out record_ref and value_raw (power and current keep only the value; building the
+    joined raw text of every instant was most of `current_points`' cost)."""
     keys = ["session_id", "timestamp", "context"]
-    overall = rows.filter(pl.col("phase").is_null()).drop("phase")
+    raw = ["record_ref", "value_raw"] if keep_raw else []
+    overall = rows.filter(pl.col("phase").is_null()).select(*keys, "value", *raw)
     phased = (
         rows.filter(pl.col("phase").is_not_null() & (pl.col("phase") != "N"))
-        .group_by([*keys, "phase"]).agg(pl.col("value").max(), pl.col("record_ref").min(), pl.col("value_raw").first())
+        .group_by([*keys, "phase"]).agg(pl.col("value").max(),
+                                        *([pl.col("record_ref").min(), pl.col("value_raw").first()] if keep_raw else []))
         .group_by(keys).agg(
-            pl.col("value").sum(), pl.col("record_ref").min(),
-            pl.concat_str([pl.col("phase"), pl.col("value_raw")], separator="=").sort().str.join(";").alias("value_raw"))
+            pl.col("value").sum(),
+            *([pl.col("record_ref").min(),
+               pl.concat_str([pl.col("phase"), pl.col("value_raw")], separator="=").sort().str.join(";").alias("value_raw")]
+              if keep_raw else []))
     )
     if prefer_overall:
         phased = phased.join(overall.select(keys).unique(), on=keys, how="anti", nulls_equal=True)
@@ -201,7 +207,7 @@ def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
     """session_id, timestamp, power_w: OCPP Power.Active.Import (phase-less, else phases summed) or the
     platform's consumption-stats power."""
     ids = sessions["session_id"].to_list()
-    ocpp = _phase_combined(_readings(warehouse, ids, POWER, readings), prefer_overall=True)
+    ocpp = _phase_combined(_readings(warehouse, ids, POWER, readings), prefer_overall=True, keep_raw=False)
     frames = [ocpp.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("power_w"))]
     stats_scan = _scan(warehouse, "consumption_stats")
     if stats_scan is not None and ids:
@@ -215,7 +221,7 @@ def current_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
                    readings: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """session_id, timestamp, current_a: OCPP Current.Import summed over phases (phase-less if only that)."""
     ids = sessions["session_id"].to_list()
-    rows = _phase_combined(_readings(warehouse, ids, CURRENT, readings), prefer_overall=False)
+    rows = _phase_combined(_readings(warehouse, ids, CURRENT, readings), prefer_overall=False, keep_raw=False)
     return rows.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("current_a")) \
         .cast({"session_id": pl.String, "timestamp": UTC, "current_a": pl.Float64}).sort(["session_id", "timestamp"])
 
