@@ -110,15 +110,14 @@ def _phase_combined(rows: pl.DataFrame, prefer_overall: bool, keep_raw: bool = T
     keys = ["session_id", "timestamp", "context"]
     raw = ["record_ref", "value_raw"] if keep_raw else []
     overall = rows.filter(pl.col("phase").is_null()).select(*keys, "value", *raw)
+    per_phase_raw = [pl.col("record_ref").min(), pl.col("value_raw").first()] if keep_raw else []
+    joined_raw = [pl.col("record_ref").min(),
+                  pl.concat_str([pl.col("phase"), pl.col("value_raw")], separator="=").sort().str.join(";")
+                  .alias("value_raw")] if keep_raw else []
     phased = (
         rows.filter(pl.col("phase").is_not_null() & (pl.col("phase") != "N"))
-        .group_by([*keys, "phase"]).agg(pl.col("value").max(),
-                                        *([pl.col("record_ref").min(), pl.col("value_raw").first()] if keep_raw else []))
-        .group_by(keys).agg(
-            pl.col("value").sum(),
-            *([pl.col("record_ref").min(),
-               pl.concat_str([pl.col("phase"), pl.col("value_raw")], separator="=").sort().str.join(";").alias("value_raw")]
-              if keep_raw else []))
+        .group_by([*keys, "phase"]).agg(pl.col("value").max(), *per_phase_raw)
+        .group_by(keys).agg(pl.col("value").sum(), *joined_raw)
     )
     if prefer_overall:
         phased = phased.join(overall.select(keys).unique(), on=keys, how="anti", nulls_equal=True)

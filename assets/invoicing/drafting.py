@@ -8,8 +8,8 @@
 - **VAT rate** of an amount, per OCPI dimension (energy, time, parking, fixed, reservation): the one rule the
   settlement statements use too, `assets.settlement.vat.assign_rates` (the tariff's rate where it fits the
   engine's excl./incl. amounts, else the simplest rate that fits them, else the session's one rate); an amount
-  no rate fits is not invoiced (VAT_RATE_UNKNOWN). Printed to 0.1 % unless finer (`invoice_rate`). A tariff whose prices include tax without naming the
-  rate (`tax_included` YES, the engine's excl. = incl.: the platform's gross prices) is billed as a gross
+  no rate fits is not invoiced (VAT_RATE_UNKNOWN). Printed to 0.1 % unless finer (`invoice_rate`).
+  A tariff whose prices include tax without naming the rate (`tax_included` YES, the engine's excl. = incl.: the platform's gross prices) is billed as a gross
   amount at the issuer's VAT rate (`vat_percent` of the operator's reference document); without that rate
   the session is not invoiced (VAT_RATE_UNKNOWN). A partner contract with `vatTreatment` reverse_charge or
   exempt bills 0 % with that mention.
