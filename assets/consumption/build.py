@@ -56,7 +56,8 @@ def _spans(sessions: pl.DataFrame) -> pl.DataFrame:
 def meter_curves(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
     """Clean the registers of the day's sessions and join power, current and charging states."""
     sessions = inputs.load_sessions(warehouse, day)
-    points, anchors_refused = inputs.register_points(warehouse, sessions)
+    readings = inputs.outlet_readings(warehouse, sessions["session_id"].to_list())
+    points, anchors_refused = inputs.register_points(warehouse, sessions, readings)
     curve, repairs = clean_register(points.rename({"value": "energy_wh"}))
     dropped = repairs.filter(pl.col("reason_code").is_in(DROPPED_REASONS))
     rejections = [
@@ -64,8 +65,8 @@ def meter_curves(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
                   reason=REASONS[row["reason_code"]], raw_payload=row["raw_payload"])
         for row in dropped.iter_rows(named=True)
     ]
-    power = inputs.power_points(warehouse, sessions)
-    current = inputs.current_points(warehouse, sessions)
+    power = inputs.power_points(warehouse, sessions, readings)
+    current = inputs.current_points(warehouse, sessions, readings)
     states = inputs.charging_states(warehouse, sessions)
     long = pl.concat([
         curve.select("session_id", "timestamp", "energy_wh", "reset_bridged", "source"),

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from assets.pricing.session_tariffs import only_members
 from tariff_engine.adapters.ocpi import OcpiFormatError, parse_cdr
 from tariff_engine.consumption.periods import PERIOD_SCHEMA
 
@@ -33,6 +34,10 @@ def _cdr_document(source: str, payload: Any) -> dict | None:
 def _kilo(value: Decimal | None) -> float | None:
     return None if value is None else float(value * 1000)
 
+
+# What `parse_cdr` reads of a CDR (times, periods, the location for its zone, the ids it names the session by).
+PARSED_CDR_MEMBERS = ("start_date_time", "end_date_time", "charging_periods", "cdr_location", "location", "id",
+                      "country_code", "party_id")
 
 # OCPI volumes of time are hours with (at most) 6 decimals: 3.6 ms of resolution, so half of it is noise.
 HOUR_VOLUME_NOISE_S = 0.0018
@@ -59,7 +64,7 @@ def cdr_periods(session: dict) -> tuple[list[dict], str | None]:
     if document is None:
         return [], "NO_CDR_PERIODS"
     try:
-        parsed = parse_cdr(document, timezone_name=session["time_zone"])
+        parsed = parse_cdr(only_members(document, *PARSED_CDR_MEMBERS), timezone_name=session["time_zone"])
     except (OcpiFormatError, ValueError):
         return [], "CDR_PERIODS_UNPARSEABLE"
     rows = []

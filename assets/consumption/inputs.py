@@ -65,37 +65,59 @@ def count_unusable(warehouse: WarehouseResource, settlement_date: dt.date) -> in
     return len(unusable_sessions(warehouse.read("sessions", settlement_date=settlement_date)))
 
 
-def _readings(warehouse: WarehouseResource, session_ids: list[str], measurand: str) -> pl.DataFrame:
+READINGS_SCHEMA = {"session_id": pl.String, "timestamp": UTC, "phase": pl.String, "context": pl.String,
+                   "value": pl.Float64, "record_ref": pl.String, "value_raw": pl.String}
+
+
+def outlet_readings(warehouse: WarehouseResource, session_ids: list[str],
+                    measurands: tuple[str, ...] = (REGISTER, POWER, CURRENT)) -> dict[str, pl.DataFrame]:
+    """The sessions' outlet readings per measurand, from one scan of `meter_readings` (the table holds every
+    landing day's readings; scanning it once per measurand was most of `meter_curves`' cost)."""
     scan = _scan(warehouse, "meter_readings")
     if scan is None or not session_ids:
-        return pl.DataFrame(schema={"session_id": pl.String, "timestamp": UTC, "phase": pl.String,
-                                    "context": pl.String, "value": pl.Float64, "record_ref": pl.String,
-                                    "value_raw": pl.String})
-    return (
-        scan.filter(pl.col("transaction_id").is_in(session_ids) & (pl.col("measurand") == measurand)
+        return {m: pl.DataFrame(schema=READINGS_SCHEMA) for m in measurands}
+    rows = (
+        scan.filter(pl.col("transaction_id").is_in(session_ids) & pl.col("measurand").is_in(list(measurands))
                     & (pl.col("location").is_null() | pl.col("location").is_in(OUTLET)))
         .select(pl.col("transaction_id").alias("session_id"), "timestamp", "phase", "context", "value",
-                "record_ref", "value_raw", "landing_date")
-        # The same reading can land twice (replays across days): keep its first landing.
-        .sort(["session_id", "timestamp", "phase", "context", "landing_date", "record_ref"], nulls_last=False)
-        .unique(["session_id", "timestamp", "phase", "context", "value"], keep="first", maintain_order=True)
-        .drop("landing_date")
+                "record_ref", "value_raw", "landing_date", "measurand")
         .collect()
     )
+    return {m: _first_landing(rows.filter(pl.col("measurand") == m).drop("measurand")) for m in measurands}
 
 
-def _phase_combined(rows: pl.DataFrame, prefer_overall: bool) -> pl.DataFrame:
+def _first_landing(rows: pl.DataFrame) -> pl.DataFrame:
+    """The same reading can land twice (replays across days): keep its first landing."""
+    return (rows.sort(["session_id", "timestamp", "phase", "context", "landing_date", "record_ref"], nulls_last=False)
+            .unique(["session_id", "timestamp", "phase", "context", "value"], keep="first", maintain_order=True)
+            .drop("landing_date"))
+
+
+def _readings(warehouse: WarehouseResource, session_ids: list[str], measurand: str,
+              readings: dict[str, pl.DataFrame] | None) -> pl.DataFrame:
+    """Readings of one measurand: from `readings` (see `outlet_readings`) when the caller read them already."""
+    if readings is None:
+        readings = outlet_readings(warehouse, session_ids, (measurand,))
+    return readings[measurand]
+
+
+def _phase_combined(rows: pl.DataFrame, prefer_overall: bool, keep_raw: bool = True) -> pl.DataFrame:
     """Phase-less rows as they are, plus, per (session, instant, context), the phases summed (a phase
     sent twice counts once, at its highest value). `prefer_overall` keeps only the phase-less value where
-    both exist (registers, power); otherwise the phase sum wins (current is summed over phases)."""
+    both exist (registers, power); otherwise the phase sum wins (current is summed over phases).
+    `keep_raw=False` leaves out record_ref and value_raw (power and current keep only the value; building the
+    joined raw text of every instant was most of `current_points`' cost)."""
     keys = ["session_id", "timestamp", "context"]
-    overall = rows.filter(pl.col("phase").is_null()).drop("phase")
+    raw = ["record_ref", "value_raw"] if keep_raw else []
+    overall = rows.filter(pl.col("phase").is_null()).select(*keys, "value", *raw)
+    per_phase_raw = [pl.col("record_ref").min(), pl.col("value_raw").first()] if keep_raw else []
+    joined_raw = [pl.col("record_ref").min(),
+                  pl.concat_str([pl.col("phase"), pl.col("value_raw")], separator="=").sort().str.join(";")
+                  .alias("value_raw")] if keep_raw else []
     phased = (
         rows.filter(pl.col("phase").is_not_null() & (pl.col("phase") != "N"))
-        .group_by([*keys, "phase"]).agg(pl.col("value").max(), pl.col("record_ref").min(), pl.col("value_raw").first())
-        .group_by(keys).agg(
-            pl.col("value").sum(), pl.col("record_ref").min(),
-            pl.concat_str([pl.col("phase"), pl.col("value_raw")], separator="=").sort().str.join(";").alias("value_raw"))
+        .group_by([*keys, "phase"]).agg(pl.col("value").max(), *per_phase_raw)
+        .group_by(keys).agg(pl.col("value").sum(), *joined_raw)
     )
     if prefer_overall:
         phased = phased.join(overall.select(keys).unique(), on=keys, how="anti", nulls_equal=True)
@@ -104,12 +126,13 @@ def _phase_combined(rows: pl.DataFrame, prefer_overall: bool) -> pl.DataFrame:
     return pl.concat([overall, phased.select(overall.columns)], how="vertical_relaxed")
 
 
-def register_points(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def register_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
+                    readings: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, int]:
     """Register readings (Wh) of the sessions, with meterStart/meterStop anchors; and the number of
     anchors refused because they contradict the readings (e.g. a lifetime meterStart with session-relative
     readings)."""
     ids = sessions["session_id"].to_list()
-    ocpp = _phase_combined(_readings(warehouse, ids, REGISTER), prefer_overall=True).select(
+    ocpp = _phase_combined(_readings(warehouse, ids, REGISTER, readings), prefer_overall=True).select(
         "session_id", "timestamp", "value", "record_ref", pl.col("value_raw").alias("raw_payload"),
         pl.lit("meter_readings").alias("source"))
     stats_scan = _scan(warehouse, "consumption_stats")
@@ -178,11 +201,12 @@ def _anchors(warehouse: WarehouseResource, ids: list[str], points: pl.DataFrame)
     return anchors, joined.height - accepted.height
 
 
-def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
+def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
+                 readings: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """session_id, timestamp, power_w: OCPP Power.Active.Import (phase-less, else phases summed) or the
     platform's consumption-stats power."""
     ids = sessions["session_id"].to_list()
-    ocpp = _phase_combined(_readings(warehouse, ids, POWER), prefer_overall=True)
+    ocpp = _phase_combined(_readings(warehouse, ids, POWER, readings), prefer_overall=True, keep_raw=False)
     frames = [ocpp.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("power_w"))]
     stats_scan = _scan(warehouse, "consumption_stats")
     if stats_scan is not None and ids:
@@ -192,10 +216,11 @@ def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.Dat
         .unique(["session_id", "timestamp"], keep="first").sort(["session_id", "timestamp"])
 
 
-def current_points(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
+def current_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
+                   readings: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
     """session_id, timestamp, current_a: OCPP Current.Import summed over phases (phase-less if only that)."""
     ids = sessions["session_id"].to_list()
-    rows = _phase_combined(_readings(warehouse, ids, CURRENT), prefer_overall=False)
+    rows = _phase_combined(_readings(warehouse, ids, CURRENT, readings), prefer_overall=False, keep_raw=False)
     return rows.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("current_a")) \
         .cast({"session_id": pl.String, "timestamp": UTC, "current_a": pl.Float64}).sort(["session_id", "timestamp"])
 

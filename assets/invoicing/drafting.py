@@ -5,10 +5,11 @@
   issuer × customer × currency and month.
 - **Billable**: priced sessions (`error_code` null) that are not credit CDRs. Every other session of the month
   is listed with a reason code (NOT_PRICED, CREDIT_CDR, NO_CUSTOMER, VAT_RATE_UNKNOWN, NOTHING_TO_BILL), never dropped silently.
-- **VAT rate** of an amount: recovered per OCPI dimension (energy, time, parking, fixed, reservation) from the
-  engine's excl./incl. amounts, (incl - excl) / excl, to 0.1 %; amounts below 0.10 are too small to recover
-  the rate from and take the session's dominant rate. A tariff whose prices include tax without naming the
-  rate (`tax_included` YES, the engine's excl. = incl.: the platform's gross prices) is billed as a gross
+- **VAT rate** of an amount, per OCPI dimension (energy, time, parking, fixed, reservation): the one rule the
+  settlement statements use too, `assets.settlement.vat.assign_rates` (the tariff's rate where it fits the
+  engine's excl./incl. amounts, else the simplest rate that fits them, else the session's one rate); an amount
+  no rate fits is not invoiced (VAT_RATE_UNKNOWN). Printed to 0.1 % unless finer (`invoice_rate`).
+  A tariff whose prices include tax without naming the rate (`tax_included` YES, the engine's excl. = incl.: the platform's gross prices) is billed as a gross
   amount at the issuer's VAT rate (`vat_percent` of the operator's reference document); without that rate
   the session is not invoiced (VAT_RATE_UNKNOWN). A partner contract with `vatTreatment` reverse_charge or
   exempt bills 0 % with that mention.
@@ -33,11 +34,11 @@ import polars as pl
 from assets.invoicing.register import Draft
 from assets.partner_settlement.contracts import Contract, contract_for
 from assets.partner_settlement.vat import VatRateUnknown, is_gross_priced
+from assets.settlement.vat import assign_rates
 from tariff_engine.money import minor_units
 
 DIMENSIONS = ("energy", "time", "parking", "fixed", "reservation")
 RATE_STEP = Decimal("0.1")
-MIN_AMOUNT_FOR_RATE = Decimal("0.10")
 ZERO = Decimal(0)
 
 
@@ -65,31 +66,35 @@ class Uninvoiced:
 NET, GROSS = "net", "gross"
 
 
-def session_rates(row: dict, issuer_rate: Decimal | None = None) -> dict[tuple[Decimal, str], Decimal]:
-    """(VAT rate in percent, basis net|gross) → exact amount of one priced session (see the module docstring)."""
+class RateUndetermined(VatRateUnknown):
+    """A net-priced amount whose VAT rate the one rule (`assets.settlement.vat.assign_rates`) cannot tell."""
+
+
+def invoice_rate(rate: Decimal) -> Decimal:
+    """A rate as printed: to 0.1 % (19.0) unless it has finer digits (7.25), which it keeps."""
+    coarse = rate.quantize(RATE_STEP)
+    return coarse if coarse == rate else rate.normalize()
+
+
+def session_rates(row: dict, issuer_rate: Decimal | None = None,
+                  tariff_vat: dict[tuple[str, str], Decimal] | None = None) -> dict[tuple[Decimal, str], Decimal]:
+    """(VAT rate in percent, basis net|gross) → exact amount of one priced session (see the module docstring).
+
+    Net amounts take their rate from `assign_rates`, the rule the settlement statements use too, with the rate
+    of the session's tariff per dimension (`tariff_vat`: (tariff_id, dimension) → rate) where it fits.
+    """
     if is_gross_priced(row.get("tax_included"), row["total_cost_excl"], row["total_cost_incl"]):
         if issuer_rate is None:
             raise VatRateUnknown(row["session_id"])
         return {(issuer_rate.quantize(RATE_STEP), GROSS): row["total_cost_incl"]}
+    lines = [(row["session_id"], name, row[f"total_{name}_cost_excl"], row[f"total_{name}_cost_incl"] or ZERO,
+              (tariff_vat or {}).get((row.get("tariff_id"), name)))
+             for name in DIMENSIONS if row[f"total_{name}_cost_excl"]]
     by_rate: dict[Decimal, Decimal] = defaultdict(Decimal)
-    small: Decimal = ZERO
-    for name in DIMENSIONS:
-        excl, incl = row[f"total_{name}_cost_excl"], row[f"total_{name}_cost_incl"]
-        if excl is None or excl == 0:
-            continue
-        if abs(excl) < MIN_AMOUNT_FOR_RATE:
-            small += excl
-            continue
-        rate = ((incl - excl) / excl * 100).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
-        by_rate[rate] += excl
-    if small:
-        if by_rate:
-            dominant = max(by_rate, key=lambda r: (by_rate[r], r))
-        else:
-            incl_sum = sum((row[f"total_{n}_cost_incl"] or ZERO) for n in DIMENSIONS)
-            excl_sum = sum((row[f"total_{n}_cost_excl"] or ZERO) for n in DIMENSIONS)
-            dominant = ((incl_sum - excl_sum) / excl_sum * 100).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
-        by_rate[dominant] += small
+    for (_, name, excl, _, _), (rate, _) in zip(lines, assign_rates(lines)):
+        if rate is None:
+            raise RateUndetermined(f"no VAT rate fits its {name} amount {excl} (net)")
+        by_rate[invoice_rate(rate)] += excl
     return {(rate, NET): amount for rate, amount in by_rate.items()}
 
 
@@ -165,10 +170,11 @@ def content_hash(payload: dict) -> str:
 def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.DataFrame, contracts: list[Contract],
                 issuers: dict[str, str], partner_names: dict[str, str], direct_line_mode: str = "session",
                 tax_included: dict[str, str] | None = None, issuer_vat: dict[str, Decimal] | None = None,
-                ) -> tuple[list[Draft], list[Uninvoiced]]:
+                tariff_vat: dict[tuple[str, str], Decimal] | None = None) -> tuple[list[Draft], list[Uninvoiced]]:
     """The drafts of one month and the sessions that cannot be invoiced (with a reason).
 
-    `tax_included`: tariff id → the tariff's tax_included (YES / NO / N/A); `issuer_vat`: operator → VAT %.
+    `tax_included`: tariff id → the tariff's tax_included (YES / NO / N/A); `issuer_vat`: operator → VAT %;
+    `tariff_vat`: (tariff id, dimension) → the tariff's own rate (`assets.settlement.vat.tariff_rates`).
     """
     cost_cols = [f"total_{n}_cost_{side}" for n in DIMENSIONS for side in ("excl", "incl")]
     taxes = pl.DataFrame({"tariff_id": list((tax_included or {}).keys()),
@@ -194,7 +200,10 @@ def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.Data
             skipped.append(Uninvoiced(sid, operator, "NO_CUSTOMER", "the session names neither an eMSP nor a customer"))
             continue
         try:
-            rates = session_rates(row, (issuer_vat or {}).get(operator))
+            rates = session_rates(row, (issuer_vat or {}).get(operator), tariff_vat)
+        except RateUndetermined as error:
+            skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN", str(error)))
+            continue
         except VatRateUnknown:
             skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN",
                                       f"tariff {row['tariff_id']} prices include tax at an unnamed rate and "

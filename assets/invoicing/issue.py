@@ -17,6 +17,7 @@ from assets.invoicing.tables import INVOICE_FLAGS, INVOICE_LINES, INVOICE_VAT, I
 from assets.partner_settlement import inputs
 from assets.partner_settlement.assets import read_contracts
 from assets.partner_settlement.vat import issuer_vat_rates
+from assets.settlement.vat import tariff_rates
 from resources.warehouse import WarehouseResource
 
 DOCUMENTS_DIR = "documents"
@@ -30,7 +31,8 @@ def drafts_for(warehouse: WarehouseResource, first: dt.date, last: dt.date, dire
     return draft_month(first, last, inputs.month_sessions(warehouse, first, last),
                        inputs.month_priced(warehouse, first, last), read_contracts(warehouse), issuers,
                        inputs.partner_names(warehouse), direct_line_mode,
-                       dict(tariffs.select("tariff_id", "tax_included").iter_rows()), issuer_vat_rates(operators))
+                       dict(tariffs.select("tariff_id", "tax_included").iter_rows()), issuer_vat_rates(operators),
+                       tariff_rates(dict(tariffs.select("tariff_id", "tariff_json").iter_rows())))
 
 
 def pdf_relative_path(doc: register.Issued, month: dt.date) -> str:

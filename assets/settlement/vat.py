@@ -1,4 +1,9 @@
-"""The VAT rate of each priced amount, checked against the amounts themselves.
+"""The VAT rate of each priced amount, checked against the amounts themselves: the one rule for it.
+
+`assign_rates` is used by the settlement statements (`statements.amount_lines`) and by invoicing
+(`assets.invoicing.drafting.session_rates`), so a session's amount carries the same rate on its statement line
+and on its invoice line. (Gross-priced amounts, excl. = incl. at an unnamed rate, are the separate issuer-rate
+rule of `assets.partner_settlement.vat`.)
 
 The engine prices a component with its own `vat`, else with the tariff's named taxes added together (e.g.
 GST 5 % + PST 7 % = 12 %), and with no tax when the tariff says `tax_included = N/A`. The tariff a session

@@ -50,3 +50,21 @@ def test_nothing_known_is_no_tariff():
     choice, _ = choose(_row("interval", ["X"]), KNOWN, FAMILY, ["Y"])
     assert (choice.pricing_key, choice.error_code) == (None, "NO_TARIFF")
     assert choice.error == "no known tariff: session names X, its EVSE names Y"
+
+
+def test_camel_case_cdr_picks_the_attached_tariff_its_periods_name():
+    # A camelCase CDR (the platform's ocpiData) attaching two tariffs; its periods name the second one. Only the
+    # `tariffs` and `chargingPeriods` members are snake-cased; the rest of the CDR is not read.
+    payload = {"ocpiData": {"id": "c2", "cdrLocation": {"timeZone": "Europe/Amsterdam"},
+                            "tariffs": [ENERGY_TARIFF, TIME_TARIFF],
+                            "chargingPeriods": [{"startDateTime": "2026-10-24T10:00:00Z", "tariffId": "T-TIME"}]}}
+    choice, sealed = choose(_row("cpms_cdr", [], payload), KNOWN, FAMILY, ["T-ENERGY"])
+    assert (choice.tariff_id, choice.origin) == ("T-TIME", "session_payload")
+    assert sealed == KNOWN["T-TIME"]
+
+
+def test_sessions_attaching_the_same_tariff_share_one_parse():
+    payload = {"id": "c1", "tariffs": [TIME_TARIFF], "charging_periods": [{"tariff_id": "T-TIME"}]}
+    first = choose(_row("ocpi_cdr", [], payload), KNOWN, FAMILY, [])[1]
+    second = choose(_row("ocpi_cdr", [], payload | {"id": "c9"}), KNOWN, FAMILY, [])[1]
+    assert first is second and first == KNOWN["T-TIME"]
