@@ -1,10 +1,12 @@
 """CDR files at parse speed: an NDJSON file of OCPI CDRs in, one polars row of totals per CDR out.
 
-`price_cdrs_file(cdrs, tariffs=None, timezone=None)` reads the file columnar (`polars.read_ndjson` with a
-fixed schema: numbers as their JSON text, so volumes stay exact), explodes the charging periods and their
-dimensions, encodes them into the kernel arrays with vectorised expressions and prices every CDR in one
-kernel call; no Python object is built per CDR (only per distinct sealed tariff). `python -m tariff_engine
-price-cdrs` is the same call on the command line.
+`price_cdrs_file(cdrs, tariffs=None, timezone=None)` reads the file columnar with a fixed schema (pyarrow's
+JSON reader, volumes parsed exactly from their text into Decimal(38, 12); the sealed tariffs as JSON text by
+polars; a file pyarrow refuses is read by `polars.read_ndjson`, line by line when a line is broken), explodes
+the charging periods and their dimensions, encodes them into the kernel arrays with vectorised expressions,
+decides tariffs and pre-kernel errors with column expressions and prices every CDR in one kernel call; no
+Python object or loop step per CDR (only per distinct sealed tariff). `python -m tariff_engine price-cdrs`
+is the same call on the command line.
 
 Rules (the same as `pricing.price_cdrs`, written out for the columnar path):
 - the tariff of a CDR: the one its periods' `tariff_id` names, from `tariffs` (a folder of any family, or
