@@ -95,7 +95,7 @@ class CdrFileError(ValueError):
     """The CDR file itself cannot be read (missing, unreadable compression, unknown output format)."""
 
 
-def _half_away(numerator: pl.Expr, denominator: int) -> pl.Expr:
+def _half_away(numerator: pl.Expr, denominator: int | pl.Expr) -> pl.Expr:
     """numerator / denominator rounded half away from zero (Decimal ROUND_HALF_UP), integer expressions."""
     return (pl.when(numerator >= 0).then((numerator * 2 + denominator) // (2 * denominator))
             .otherwise(0 - (((0 - numerator) * 2 + denominator) // (2 * denominator))))  # i128 has no neg
@@ -237,33 +237,44 @@ def _sealed_tariffs(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Tariff | No
     return own.join(slots, on="text", how="left").drop("text"), parsed, refusals
 
 
-def _periods(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(periods: line, period, start_ms, tariff_id and the 10 kernel columns; bad lines: line, reason)."""
+def _periods(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+    """(periods: line, period, start_date_time, tariff_id; their kernel rows `period_int` (start, volumes,
+    measurements; no electricity rate); bad lines: line, reason)."""
     periods = (frame.select("line", "charging_periods").explode("charging_periods").drop_nulls("charging_periods")
                .unnest("charging_periods").with_row_index("period"))
     dims = (periods.select("period", "dimensions").explode("dimensions").drop_nulls("dimensions")
             .unnest("dimensions")
             .with_columns(pl.col("volume").cast(pl.Decimal(38, 12), strict=False).to_physical().alias("units")))
     unknown = dims.filter(~pl.col("type").is_in(_KNOWN_DIMENSIONS) | pl.col("units").is_null())
-    aggregates = []
-    for kind, (column, numerator, denominator) in _VOLUMES.items():
-        aggregates.append(_half_away(pl.col("units").filter(pl.col("type") == kind).sum() * numerator, denominator)
-                          .cast(pl.Int64).alias(str(column)))
-    for kind, column in _MEASUREMENTS.items():  # the last one given wins, as in parse_cdr
-        aggregates.append(_half_away(pl.col("units").filter(pl.col("type") == kind).last(), 1_000_000)
-                          .cast(pl.Int64).alias(str(column)))
-    values = dims.group_by("period").agg(aggregates)
-    periods = (periods.drop("dimensions").join(values, on="period", how="left", maintain_order="left")
-               .with_columns(_instant_ms(pl.col("start_date_time")).alias(str(P_START))))
+    # One value per (period, dimension): volumes summed, measurements the last one given (as parse_cdr), each
+    # scaled to the kernel's integer unit; then scattered into the rows (each pair once).
+    kinds = {**{kind: (column, numerator, denominator) for kind, (column, numerator, denominator) in _VOLUMES.items()},
+             **{kind: (column, 1, 1_000_000) for kind, column in _MEASUREMENTS.items()}}
+    kind = pl.col("type")
+    values = (dims.filter(kind.is_in(list(kinds)) & pl.col("units").is_not_null())
+              .group_by("period", "type").agg(pl.col("units").sum().alias("total"), pl.col("units").last().alias("last"))
+              .select("period",
+                      kind.replace_strict({k: v[0] for k, v in kinds.items()}, return_dtype=pl.Int64).alias("column"),
+                      _half_away(pl.when(kind.is_in(list(_VOLUMES))).then(pl.col("total")).otherwise(pl.col("last"))
+                                 * kind.replace_strict({k: v[1] for k, v in kinds.items()}, return_dtype=pl.Int64),
+                                 kind.replace_strict({k: v[2] for k, v in kinds.items()}, return_dtype=pl.Int64))
+                      .cast(pl.Int64).alias("value")))
+    period_int = np.zeros((periods.height, 10), dtype=np.int64)
+    for column in (P_MIN_CUR, P_MAX_CUR, P_MIN_POW, P_MAX_POW, P_RATE):
+        period_int[:, column] = NONE  # not measured (no electricity rate in a CDR)
+    period_int[values["period"].to_numpy(), values["column"].to_numpy()] = values["value"].to_numpy()
+    starts = periods.select(_instant_ms(pl.col("start_date_time")).alias("start"))["start"]
+    period_int[:, P_START] = starts.fill_null(0).to_numpy()
+    periods = periods.drop("dimensions")
     bad = pl.concat([
         unknown.join(periods.select("period", "line"), on="period").select(
             "line", pl.format("charging period dimension {} with volume {}: unknown type or not a number",
                               pl.col("type"), pl.col("volume")).alias("reason")),
-        periods.filter(pl.col(str(P_START)).is_null()).select(
+        periods.filter(starts.is_null()).select(
             "line", pl.format("charging period start_date_time {} is not a date-time",
                               pl.col("start_date_time")).alias("reason")),
     ])
-    return periods, bad
+    return periods, period_int, bad
 
 
 def _zones(frame: pl.DataFrame, timezone: str | None) -> pl.Series:
@@ -330,7 +341,7 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
     frame = _snake_case(frame)
     given, refused_given = _given_tariffs(tariffs, timezone, currency)
     own, sealed, sealed_refusals = _sealed_tariffs(frame)
-    periods, bad_periods = _periods(frame)
+    periods, period_int, bad_periods = _periods(frame)
     slots, tariff_list, chosen = _choose_tariffs(frame, periods, own, given, refused_given, sealed, sealed_refusals)
     zones = _zones(frame, timezone)
     times = frame.select(_instant_ms(pl.col("start_date_time")).alias("start"), _instant_ms(pl.col("end_date_time")).alias("end"))
@@ -370,12 +381,6 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
     count_of = frame.select("line").join(counts, on="line", how="left", maintain_order="left")["len"].fill_null(0)
     offsets = np.zeros(frame.height + 1, dtype=np.int64)
     np.cumsum(count_of.to_numpy().astype(np.int64), out=offsets[1:])
-    period_int = np.empty((periods.height, 10), dtype=np.int64)
-    for column in (P_START, P_ENERGY, P_TIME, P_PARKING, P_RESERVATION):
-        period_int[:, column] = periods[str(column)].fill_null(0).to_numpy()
-    for column in (P_MIN_CUR, P_MAX_CUR, P_MIN_POW, P_MAX_POW):
-        period_int[:, column] = periods[str(column)].fill_null(NONE).to_numpy()
-    period_int[:, P_RATE] = NONE
     zone_names = sorted(set(zones.drop_nulls().to_list())) or ["UTC"]
     zone_of = zones.replace_strict({z: i for i, z in enumerate(zone_names)}, default=0, return_dtype=pl.Int64)
     blocked = codes_column.is_not_null().to_numpy()
