@@ -475,6 +475,6 @@ def _command(args: Any) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     failed = frame["error_code"].drop_nulls().value_counts(sort=True).iter_rows()
-    print(f"{frame.height} CDRs: {frame['error_code'].null_count()} priced, "
-          + ", ".join(f"{count} {code}" for code, count in failed) + f" -> {args.out}", file=sys.stderr)
+    parts = [f"{frame['error_code'].null_count()} priced"] + [f"{count} {code}" for code, count in failed]
+    print(f"{frame.height} CDRs: {', '.join(parts)} -> {args.out}", file=sys.stderr)
     return 0
