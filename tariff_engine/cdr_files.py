@@ -8,7 +8,7 @@ decides tariffs and pre-kernel errors with column expressions and prices every C
 Python object or loop step per CDR (only per distinct sealed tariff). `python -m tariff_engine price-cdrs`
 is the same call on the command line.
 
-Rules (the same as `pricing.price_cdrs`, written out for the columnar path):
+Rules (the same as `cdr_json.price_cdrs`, written out for the columnar path):
 - the tariff of a CDR: the one its periods' `tariff_id` names, from `tariffs` (a folder of any family, or
   `{id: Tariff}`) first, then from the CDR's own sealed `tariffs`; a CDR whose periods name no tariff takes
   the only tariff given, else its only sealed tariff. Several ids: MULTIPLE_TARIFFS; none found:
@@ -22,7 +22,7 @@ Rules (the same as `pricing.price_cdrs`, written out for the columnar path):
   reason; nothing is dropped.
 Output columns: line, cdr_id, session_id, tariff_id, currency, error_code, error, the six OCPI totals as
 `<name>_excl` / `<name>_incl` Decimal(18, 4), total_energy_wh, total_time_s, total_parking_s and
-pricing_warnings (see `pricing.price_frame`).
+pricing_warnings (see `frames.price_frame`).
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ from .documents import TariffDocumentError, TariffSourceError, documents_in, jso
 from .lint import lint_document
 from .model import PricingResult, Tariff
 from .policy import DEFAULT_POLICY, STRICT_POLICY
-from .pricing import price_sessions, result_to_json
+from .batch import price_sessions
+from .cdr_json import result_to_json
 
 _OPTIONAL_COMMANDS = ("tariff_engine.quotes.cli", "tariff_engine.consumption.cli_align", "tariff_engine.cdr_files")
 

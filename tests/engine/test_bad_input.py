@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from tariff_engine.model import PriceComponent, Session, SessionPeriod, Tariff, TariffElement
-from tariff_engine.pricing import price_sessions
+from tariff_engine.batch import price_sessions
 from tariff_engine.reference import price_session
 
 from .conftest import build_session, example_tariff

@@ -13,7 +13,7 @@ import pytest
 
 from tariff_engine.cdr_files import CdrFileError, price_cdrs_file
 from tariff_engine.cli import main
-from tariff_engine.pricing import price_cdrs
+from tariff_engine.cdr_json import price_cdrs
 
 DOORS = Path(__file__).resolve().parents[1] / "fixtures" / "engine_doors"
 CDRS = DOORS / "cdrs.jsonl"

@@ -15,7 +15,7 @@ from tariff_engine.model import (
 )
 from tariff_engine.money import RoundingPolicy
 from tariff_engine.policy import PricingPolicy
-from tariff_engine.pricing import price_sessions
+from tariff_engine.batch import price_sessions
 from tariff_engine.reference import price_session
 from tariff_engine.spec import THRESHOLDS, ThresholdSpec
 

@@ -13,8 +13,10 @@ import pytest
 
 from tariff_engine.model import PriceComponent, PriceLimit, Session, SessionPeriod, Tariff, TariffElement, TariffRestrictions
 from tariff_engine.policy import DEFAULT_POLICY, STRICT_POLICY
-from tariff_engine.pricing import price_cdrs, price_frame, price_sessions
-from tariff_engine.quote import QuoteTariff, quote
+from tariff_engine.batch import price_sessions
+from tariff_engine.cdr_json import price_cdrs
+from tariff_engine.frames import price_frame
+from tariff_engine.quotes import QuoteTariff, quote
 from tariff_engine.adapters.platform import tariff_from_platform
 from tariff_engine.reference import price_session
 
@@ -261,7 +263,7 @@ def test_duration_energy_tariff_without_idle_fee_is_quoted():
 
 
 def test_quote_directory_loads_duration_energy_tariff_without_idle_fee(tmp_path):
-    from tariff_engine.quote import load_tariff_directory
+    from tariff_engine.quotes import load_tariff_directory
 
     (tmp_path / "9001.json").write_text(json.dumps(DURATION_ENERGY))
     [entry] = load_tariff_directory(tmp_path, "Europe/Amsterdam")
