@@ -22,7 +22,7 @@ import polars as pl
 
 from ..consumption.electricity import ElectricityRate
 from ..consumption.periods import split_charging_periods
-from ..consumption.price_changes import rules_from_tariff
+from ..consumption.price_changes import NO_RULES, PriceChangeRules, rules_from_tariff
 from ..model import Session, SessionPeriod, Tariff
 from .request import ChargePoint
 
@@ -52,38 +52,43 @@ class QuoteCharge:
 
 
 def _cut_offsets_ms(charges: Sequence[QuoteCharge]) -> list[list[int]]:
-    """Per charge, the period start offsets (ms after its start, the first 0) from the pipeline cutter."""
-    keys = [f"{index:09d}" for index in range(len(charges))]  # sortable: the cutter orders spans by id
-    rule_keys, rules = [], {}
-    for charge in charges:
+    """Per charge, the period start offsets (ms after its start, the first 0) from the pipeline cutter; a
+    charge whose tariff has no price-change rules is one period (the cutter would not cut it)."""
+    offsets: list[list[int]] = [[0] for _ in charges]
+    rules: dict[str, PriceChangeRules] = {}
+    to_cut: list[tuple[int, str]] = []  # (charge index, rule key)
+    for index, charge in enumerate(charges):
         key = f"{id(charge.tariff)}:{id(charge.rate)}"  # one rule set per distinct tariff and rate
         if key not in rules:
             rules[key] = rules_from_tariff(charge.tariff, charge.rate)
-        rule_keys.append(key)
-    starts_us = [(charge.start - _EPOCH) // timedelta(microseconds=1) for charge in charges]
-    ends_us = [start + charge.duration_ms * 1000 for start, charge in zip(starts_us, charges)]
+        if rules[key] != NO_RULES:
+            to_cut.append((index, key))
+    if not to_cut:
+        return offsets
+    keys = [f"{position:09d}" for position in range(len(to_cut))]  # sortable: the cutter orders spans by id
+    starts_us = [(charges[index].start - _EPOCH) // timedelta(microseconds=1) for index, _ in to_cut]
+    ends_us = [start + charges[index].duration_ms * 1000 for start, (index, _) in zip(starts_us, to_cut)]
     moment = pl.Datetime("us", "UTC")
     spans = pl.DataFrame(
         {"session_id": keys, "start_utc": starts_us, "end_utc": ends_us,
-         "time_zone": [charge.zone for charge in charges], "rule_key": rule_keys},
+         "time_zone": [charges[index].zone for index, _ in to_cut], "rule_key": [key for _, key in to_cut]},
         schema={"session_id": pl.String, "start_utc": pl.Int64, "end_utc": pl.Int64, "time_zone": pl.String,
                 "rule_key": pl.String},
     ).with_columns(pl.col("start_utc", "end_utc").cast(moment))
     # constant power: the register goes from 0 at the start to the charge's energy (Wh) at the end
     curve = pl.DataFrame(
         {"session_id": keys + keys, "timestamp": starts_us + ends_us,
-         "energy_wh": [0.0] * len(charges) + [float(charge.point.energy_kwh * 1000) for charge in charges]},
+         "energy_wh": [0.0] * len(to_cut) + [float(charges[index].point.energy_kwh * 1000) for index, _ in to_cut]},
         schema={"session_id": pl.String, "timestamp": pl.Int64, "energy_wh": pl.Float64},
     ).with_columns(pl.col("timestamp").cast(moment))
     # a threshold of 0 W keeps every span of a slow charge a charging span (no parking in a quote)
     periods = split_charging_periods(curve, spans, rules=rules, parking_threshold_w=0.0)
-    owners = periods["session_id"].cast(pl.Int64).to_list()
-    period_starts = periods["start_utc"].dt.epoch("us").to_list()
-    offsets: list[list[int]] = [[0] for _ in charges]
-    for owner, start_us in zip(owners, period_starts):
-        offset_ms = -(-(start_us - starts_us[owner]) // 1000)  # up to the whole ms
-        if offsets[owner][-1] < offset_ms < charges[owner].duration_ms:
-            offsets[owner].append(offset_ms)
+    for position, start_us in zip(periods["session_id"].cast(pl.Int64).to_list(),
+                                  periods["start_utc"].dt.epoch("us").to_list()):
+        index = to_cut[position][0]
+        offset_ms = -(-(start_us - starts_us[position]) // 1000)  # up to the whole ms
+        if offsets[index][-1] < offset_ms < charges[index].duration_ms:
+            offsets[index].append(offset_ms)
     return offsets
 
 
