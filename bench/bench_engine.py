@@ -43,7 +43,9 @@ from tariff_engine.model import (  # noqa: E402
 )
 from tariff_engine.policy import DEFAULT_POLICY  # noqa: E402
 from tariff_engine.adapters.ocpi import parse_cdr, parse_tariff, tariff_to_json  # noqa: E402
-from tariff_engine.pricing import price_cdrs, price_frame, price_sessions, result_to_json  # noqa: E402
+from tariff_engine.batch import price_sessions  # noqa: E402
+from tariff_engine.cdr_json import price_cdrs, result_to_json  # noqa: E402
+from tariff_engine.frames import price_frame  # noqa: E402
 from tariff_engine.reference import price_session  # noqa: E402
 
 D = Decimal

@@ -7,7 +7,7 @@ quote prices 100 (tariff, charge point) pairs in one kernel call.
 
 1. Sequential: one keep-alive client, one request at a time: quotes/s, p50/p99/max latency.
 2. Concurrent: 4 clients in threads: quotes/s and p50/p99 latency under load.
-3. The same request through `tariff_engine.quote.quote` in this process: quotes/s; the ratio HTTP / in-process
+3. The same request through `tariff_engine.quotes.quote` in this process: quotes/s; the ratio HTTP / in-process
    is the cost of the service (parsing, auth, JSON, the event loop).
 
     .venv/bin/python -m bench.bench_quotes [--quick]
@@ -34,7 +34,7 @@ import polars as pl
 from assets.pricing.tables import TARIFFS
 from resources.quote_service import WarehouseTariffs
 from resources.warehouse import WarehouseResource
-from tariff_engine.quote import quote
+from tariff_engine.quotes import quote
 
 TARIFF_COUNT = 50
 

@@ -36,7 +36,8 @@ from .policy import PricingPolicy
 
 # Loaded on first use, so `import tariff_engine.model` stays light (no numba, polars or pyarrow import).
 _LAZY = {
-    "price_cdrs": "pricing", "price_cdrs_file": "cdr_files", "price_frame": "pricing", "price_sessions": "pricing", "price_session": "reference",
+    "price_cdrs": "cdr_json", "price_cdrs_file": "cdr_files", "price_frame": "frames", "price_sessions": "batch",
+    "price_session": "reference",
     "Finding": "lint", "lint_document": "lint", "lint_tariff": "lint",
 }
 

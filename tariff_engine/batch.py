@@ -10,7 +10,7 @@ from typing import Sequence
 
 
 from .compile import (
-    ERROR_CODES, ERROR_INDEX, P_ENERGY, P_PARKING, P_RESERVATION, P_TIME, S_ERROR, CompiledTariffs,
+    ERROR_CODES, ERROR_INDEX, S_ERROR, CompiledTariffs,
     SessionBatch, TariffCompileError, compile_tariffs, policy_codes,
 )
 from .encode import encode_session_objects
@@ -21,7 +21,9 @@ from .outcome import SessionOutcome, assemble, volume_decimal
 from .render import priced_results
 from .policy import DEFAULT_POLICY, PricingPolicy, warning_codes
 
-_ROW_ORDER = ((3, "FLAT"), (0, "ENERGY"), (1, "TIME"), (2, "PARKING_TIME"), (4, "RESERVATION_TIME"))
+# (kernel row slot, dimension, is the reservation's), in the reference's row order
+_ROW_ORDER = ((3, "FLAT", False), (5, "FLAT", True), (0, "ENERGY", False), (1, "TIME", False), (2, "PARKING_TIME", False),
+              (4, "RESERVATION_TIME", True))
 _ERROR_MESSAGES = {
     "UNKNOWN_TIMEZONE": "unknown time zone",
     "INVALID_SESSION_TIMES": "session ends before it starts",
@@ -36,7 +38,6 @@ _ERROR_MESSAGES = {
     "TARIFF_NOT_COMPILABLE": "the tariff cannot be compiled",
     "UNKNOWN_TARIFF": "no tariff for this session",
     "UNKNOWN_CURRENCY": "the tariff's currency is not an ISO 4217 code",
-    "MIXED_RESERVATION_PERIOD": "a charging period carries RESERVATION_TIME together with energy, charging or parking time",
     "BOUND_TAX_AMBIGUOUS": "a min/max price without incl. VAT amount on an unpriced session of a tariff with several tax rates",
 }
 
@@ -102,10 +103,7 @@ def decode_outcome(output: BatchOutput, batch: SessionBatch, index: int, n_slots
     if output.rows.shape[0] == periods_priced.shape[0]:
         p0, p1 = batch.period_offsets[index], batch.period_offsets[index + 1]
         for p in range(p0, p1):
-            period = periods_priced[p]
-            reservation_period = (period[P_RESERVATION] > 0 and period[P_TIME] == 0 and period[P_PARKING] == 0
-                                  and period[P_ENERGY] == 0)
-            for slot, dimension in _ROW_ORDER:
+            for slot, dimension, reservation in _ROW_ORDER:
                 row = output.rows[p, slot]
                 if row[0] < 0:
                     continue
@@ -115,7 +113,7 @@ def decode_outcome(output: BatchOutput, batch: SessionBatch, index: int, n_slots
                     component_index=int(row[1]), raw_volume=volume_decimal(raw, dimension),
                     billed_volume=volume_decimal(billed, dimension), step_volume=volume_decimal(billed - raw, dimension),
                     price=Decimal(int(row[4])).scaleb(-int(row[7])), excl_vat=nano_to_decimal(int(row[5])),
-                    tax=nano_to_decimal(int(row[6])), reservation=slot == 4 or (slot == 3 and reservation_period),
+                    tax=nano_to_decimal(int(row[6])), reservation=reservation,
                 ))
     flags = int(output.flags[index])
     return SessionOutcome(

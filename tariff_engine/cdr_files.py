@@ -1,12 +1,14 @@
 """CDR files at parse speed: an NDJSON file of OCPI CDRs in, one polars row of totals per CDR out.
 
-`price_cdrs_file(cdrs, tariffs=None, timezone=None)` reads the file columnar (`polars.read_ndjson` with a
-fixed schema: numbers as their JSON text, so volumes stay exact), explodes the charging periods and their
-dimensions, encodes them into the kernel arrays with vectorised expressions and prices every CDR in one
-kernel call; no Python object is built per CDR (only per distinct sealed tariff). `python -m tariff_engine
-price-cdrs` is the same call on the command line.
+`price_cdrs_file(cdrs, tariffs=None, timezone=None)` reads the file columnar with a fixed schema (pyarrow's
+JSON reader, volumes parsed exactly from their text into Decimal(38, 12); the sealed tariffs as JSON text by
+polars; a file pyarrow refuses is read by `polars.read_ndjson`, line by line when a line is broken), explodes
+the charging periods and their dimensions, encodes them into the kernel arrays with vectorised expressions,
+decides tariffs and pre-kernel errors with column expressions and prices every CDR in one kernel call; no
+Python object or loop step per CDR (only per distinct sealed tariff). `python -m tariff_engine price-cdrs`
+is the same call on the command line.
 
-Rules (the same as `pricing.price_cdrs`, written out for the columnar path):
+Rules (the same as `cdr_json.price_cdrs`, written out for the columnar path):
 - the tariff of a CDR: the one its periods' `tariff_id` names, from `tariffs` (a folder of any family, or
   `{id: Tariff}`) first, then from the CDR's own sealed `tariffs`; a CDR whose periods name no tariff takes
   the only tariff given, else its only sealed tariff. Several ids: MULTIPLE_TARIFFS; none found:
@@ -20,7 +22,7 @@ Rules (the same as `pricing.price_cdrs`, written out for the columnar path):
   reason; nothing is dropped.
 Output columns: line, cdr_id, session_id, tariff_id, currency, error_code, error, the six OCPI totals as
 `<name>_excl` / `<name>_incl` Decimal(18, 4), total_energy_wh, total_time_s, total_parking_s and
-pricing_warnings (see `pricing.price_frame`).
+pricing_warnings (see `frames.price_frame`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from typing import Any, Mapping
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.json as pa_json
 
 from .adapters.ocpi import _CDR_IGNORED_DIMS, _CDR_MEASUREMENTS, _CDR_VOLUME_DIMS, country_time_zone
 from .compile import (
@@ -91,7 +95,7 @@ class CdrFileError(ValueError):
     """The CDR file itself cannot be read (missing, unreadable compression, unknown output format)."""
 
 
-def _half_away(numerator: pl.Expr, denominator: int) -> pl.Expr:
+def _half_away(numerator: pl.Expr, denominator: int | pl.Expr) -> pl.Expr:
     """numerator / denominator rounded half away from zero (Decimal ROUND_HALF_UP), integer expressions."""
     return (pl.when(numerator >= 0).then((numerator * 2 + denominator) // (2 * denominator))
             .otherwise(0 - (((0 - numerator) * 2 + denominator) // (2 * denominator))))  # i128 has no neg
@@ -124,11 +128,50 @@ def _read_bytes(cdrs: str | Path | bytes) -> bytes:
     return data
 
 
+def _arrow_type(dtype: pl.DataType) -> pa.DataType:
+    """The pyarrow type of a `CDR_SCHEMA` field; dimension volumes as exact Decimal128(38, 12)."""
+    if isinstance(dtype, pl.Struct):
+        return pa.struct([(f.name, pa.decimal128(38, 12) if f.name == "volume" else _arrow_type(f.dtype))
+                          for f in dtype.fields])
+    if isinstance(dtype, pl.List):
+        return pa.list_(_arrow_type(dtype.inner))
+    return pa.string()
+
+
+# Every CDR field but the sealed tariffs, which pyarrow cannot keep as JSON text (they are read by polars).
+_ARROW_SCHEMA = pa.schema([(name, _arrow_type(dtype)) for name, dtype in CDR_SCHEMA.items() if name != "tariffs"])
+
+
+def _read_fast(data: bytes) -> pl.DataFrame | None:
+    """The whole file through pyarrow's JSON reader (C++, several times polars' speed on the nested charging
+    periods; JSON numbers parsed exactly from their text into Decimal(38, 12)), the sealed tariffs through one
+    polars `read_ndjson` of that field alone. None when pyarrow refuses anything (a broken line, a field of
+    another type, a volume with more than 12 decimals...): the caller then reads the file the polars way,
+    which words each problem per line. Blank lines are skipped by both, so row numbers are the same."""
+    try:
+        table = pa_json.read_json(io.BytesIO(data), parse_options=pa_json.ParseOptions(
+            explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="ignore"))
+        frame = pl.from_arrow(table)
+        if b'"tariffs"' in data:
+            sealed = pl.read_ndjson(io.BytesIO(data), schema={"tariffs": CDR_SCHEMA["tariffs"]})
+        else:
+            sealed = pl.DataFrame({"tariffs": [None] * frame.height}, schema={"tariffs": CDR_SCHEMA["tariffs"]})
+    except Exception:  # noqa: BLE001 - pyarrow and polars raise several error types; the slow lane words them
+        return None
+    if not isinstance(frame, pl.DataFrame) or sealed.height != frame.height:
+        return None
+    return frame.with_columns(sealed["tariffs"]).select(list(CDR_SCHEMA)).with_row_index("line")
+
+
 def _read_lines(data: bytes) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """(CDR frame with a `line` column, [(line, reason)] of lines that are not readable CDR objects).
 
-    The whole file is read in one `read_ndjson` call; only when that fails (a broken line somewhere) are the
-    lines checked one by one, so a bad line costs its own row and never the file."""
+    The fast lane reads the whole file columnar (`_read_fast`); otherwise it is read in one `read_ndjson`
+    call, and only when that fails (a broken line somewhere) are the lines checked one by one, so a bad line
+    costs its own row and never the file."""
+    fast = _read_fast(data)
+    if fast is not None:
+        return fast, []
     lines = [line for line in data.split(b"\n") if line.strip()]  # NDJSON: split on "\n" only
     try:
         frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=CDR_SCHEMA) if lines else pl.DataFrame(schema=CDR_SCHEMA)
@@ -194,33 +237,44 @@ def _sealed_tariffs(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Tariff | No
     return own.join(slots, on="text", how="left").drop("text"), parsed, refusals
 
 
-def _periods(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(periods: line, period, start_ms, tariff_id and the 10 kernel columns; bad lines: line, reason)."""
+def _periods(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+    """(periods: line, period, start_date_time, tariff_id; their kernel rows `period_int` (start, volumes,
+    measurements; no electricity rate); bad lines: line, reason)."""
     periods = (frame.select("line", "charging_periods").explode("charging_periods").drop_nulls("charging_periods")
                .unnest("charging_periods").with_row_index("period"))
     dims = (periods.select("period", "dimensions").explode("dimensions").drop_nulls("dimensions")
             .unnest("dimensions")
             .with_columns(pl.col("volume").cast(pl.Decimal(38, 12), strict=False).to_physical().alias("units")))
     unknown = dims.filter(~pl.col("type").is_in(_KNOWN_DIMENSIONS) | pl.col("units").is_null())
-    aggregates = []
-    for kind, (column, numerator, denominator) in _VOLUMES.items():
-        aggregates.append(_half_away(pl.col("units").filter(pl.col("type") == kind).sum() * numerator, denominator)
-                          .cast(pl.Int64).alias(str(column)))
-    for kind, column in _MEASUREMENTS.items():  # the last one given wins, as in parse_cdr
-        aggregates.append(_half_away(pl.col("units").filter(pl.col("type") == kind).last(), 1_000_000)
-                          .cast(pl.Int64).alias(str(column)))
-    values = dims.group_by("period").agg(aggregates)
-    periods = (periods.drop("dimensions").join(values, on="period", how="left", maintain_order="left")
-               .with_columns(_instant_ms(pl.col("start_date_time")).alias(str(P_START))))
+    # One value per (period, dimension): volumes summed, measurements the last one given (as parse_cdr), each
+    # scaled to the kernel's integer unit; then scattered into the rows (each pair once).
+    kinds = {**{kind: (column, numerator, denominator) for kind, (column, numerator, denominator) in _VOLUMES.items()},
+             **{kind: (column, 1, 1_000_000) for kind, column in _MEASUREMENTS.items()}}
+    kind = pl.col("type")
+    values = (dims.filter(kind.is_in(list(kinds)) & pl.col("units").is_not_null())
+              .group_by("period", "type").agg(pl.col("units").sum().alias("total"), pl.col("units").last().alias("last"))
+              .select("period",
+                      kind.replace_strict({k: v[0] for k, v in kinds.items()}, return_dtype=pl.Int64).alias("column"),
+                      _half_away(pl.when(kind.is_in(list(_VOLUMES))).then(pl.col("total")).otherwise(pl.col("last"))
+                                 * kind.replace_strict({k: v[1] for k, v in kinds.items()}, return_dtype=pl.Int64),
+                                 kind.replace_strict({k: v[2] for k, v in kinds.items()}, return_dtype=pl.Int64))
+                      .cast(pl.Int64).alias("value")))
+    period_int = np.zeros((periods.height, 10), dtype=np.int64)
+    for column in (P_MIN_CUR, P_MAX_CUR, P_MIN_POW, P_MAX_POW, P_RATE):
+        period_int[:, column] = NONE  # not measured (no electricity rate in a CDR)
+    period_int[values["period"].to_numpy(), values["column"].to_numpy()] = values["value"].to_numpy()
+    starts = periods.select(_instant_ms(pl.col("start_date_time")).alias("start"))["start"]
+    period_int[:, P_START] = starts.fill_null(0).to_numpy()
+    periods = periods.drop("dimensions")
     bad = pl.concat([
         unknown.join(periods.select("period", "line"), on="period").select(
             "line", pl.format("charging period dimension {} with volume {}: unknown type or not a number",
                               pl.col("type"), pl.col("volume")).alias("reason")),
-        periods.filter(pl.col(str(P_START)).is_null()).select(
+        periods.filter(starts.is_null()).select(
             "line", pl.format("charging period start_date_time {} is not a date-time",
                               pl.col("start_date_time")).alias("reason")),
     ])
-    return periods, bad
+    return periods, period_int, bad
 
 
 def _zones(frame: pl.DataFrame, timezone: str | None) -> pl.Series:
@@ -236,8 +290,9 @@ def _zones(frame: pl.DataFrame, timezone: str | None) -> pl.Series:
 
 def _choose_tariffs(frame: pl.DataFrame, periods: pl.DataFrame, own: pl.DataFrame, given: dict[str, Tariff],
                     refused_given: dict[str, str], sealed: list[Tariff | None], sealed_refusals: list[str | None]
-                    ) -> tuple[np.ndarray, list[Tariff], list[str | None], list[str | None]]:
-    """(tariff slot per CDR or -1, tariffs by slot, pre-kernel error code per CDR, its message)."""
+                    ) -> tuple[np.ndarray, list[Tariff], pl.DataFrame]:
+    """(tariff slot per CDR or -1, tariffs by slot, the pre-kernel `code` and `message` per CDR, null when
+    its tariff was found), all per CDR in `frame` order, decided with column expressions."""
     given_ids = list(given)
     tariffs = [*given.values(), *sealed]  # slots: the given tariffs, then the distinct sealed ones (None: refused)
     offset = len(given_ids)
@@ -256,27 +311,24 @@ def _choose_tariffs(frame: pl.DataFrame, periods: pl.DataFrame, own: pl.DataFram
             .when(pl.lit(single_given)).then(pl.lit(0, dtype=pl.Int64))
             .when(pl.col("own_count") == 1).then(pl.col("only_own") + offset)
             .otherwise(None))
-    table = table.with_columns(slot.alias("slot"))
-    slots = table["slot"].fill_null(-1).to_numpy().astype(np.int64)
-    codes: list[str | None] = [None] * frame.height
-    messages: list[str | None] = [None] * frame.height
-    for position, (n_ids, named_id, chosen, own_n) in enumerate(zip(table["n_ids"].to_list(), table["named"].to_list(),
-                                                                     slots.tolist(), table["own_count"].to_list())):
-        if chosen >= offset and sealed[chosen - offset] is None:
-            codes[position], messages[position] = "MALFORMED_TARIFF", sealed_refusals[chosen - offset]
-            slots[position] = -1
-        elif chosen >= 0:
-            continue
-        elif n_ids > 1:
-            codes[position], messages[position] = "MULTIPLE_TARIFFS", "the charging periods name several tariffs"
-        elif n_ids == 1 and named_id in refused_given:
-            codes[position], messages[position] = "MALFORMED_TARIFF", refused_given[named_id]
-        elif n_ids == 1:
-            codes[position], messages[position] = "UNKNOWN_TARIFF", f"tariff {named_id!r} is neither given nor sealed in the CDR"
-        else:
-            codes[position], messages[position] = "UNKNOWN_TARIFF", (
-                f"the CDR names no tariff_id and carries {own_n} sealed tariffs; {len(given_ids)} given")
-    return slots, tariffs, codes, messages
+    refused_slots = {offset + i: message for i, message in enumerate(sealed_refusals) if sealed[i] is None}
+    refusal = pl.col("slot").replace_strict(refused_slots, default=None, return_dtype=pl.String)
+    refused_named = pl.col("named").replace_strict(refused_given, default=None, return_dtype=pl.String)
+    decided = table.with_columns(slot.alias("slot")).with_columns(
+        pl.when(refusal.is_not_null()).then(pl.lit("MALFORMED_TARIFF"))
+        .when(pl.col("slot").is_not_null()).then(None)
+        .when(pl.col("n_ids") > 1).then(pl.lit("MULTIPLE_TARIFFS"))
+        .when((pl.col("n_ids") == 1) & refused_named.is_not_null()).then(pl.lit("MALFORMED_TARIFF"))
+        .otherwise(pl.lit("UNKNOWN_TARIFF")).alias("code"),
+        pl.when(refusal.is_not_null()).then(refusal)
+        .when(pl.col("slot").is_not_null()).then(None)
+        .when(pl.col("n_ids") > 1).then(pl.lit("the charging periods name several tariffs"))
+        .when((pl.col("n_ids") == 1) & refused_named.is_not_null()).then(refused_named)
+        .when(pl.col("n_ids") == 1).then(pl.format("tariff '{}' is neither given nor sealed in the CDR", pl.col("named")))
+        .otherwise(pl.format("the CDR names no tariff_id and carries {} sealed tariffs; {} given",
+                             pl.col("own_count"), pl.lit(len(given_ids)))).alias("message"),
+    ).with_columns(pl.when(pl.col("code").is_null()).then(pl.col("slot")).otherwise(-1).fill_null(-1).alias("slot"))
+    return decided["slot"].to_numpy().astype(np.int64), tariffs, decided.select("code", "message")
 
 
 def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str, Tariff] | None = None,
@@ -289,24 +341,10 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
     frame = _snake_case(frame)
     given, refused_given = _given_tariffs(tariffs, timezone, currency)
     own, sealed, sealed_refusals = _sealed_tariffs(frame)
-    periods, bad_periods = _periods(frame)
-    slots, tariff_list, codes, messages = _choose_tariffs(frame, periods, own, given, refused_given, sealed, sealed_refusals)
+    periods, period_int, bad_periods = _periods(frame)
+    slots, tariff_list, chosen = _choose_tariffs(frame, periods, own, given, refused_given, sealed, sealed_refusals)
     zones = _zones(frame, timezone)
     times = frame.select(_instant_ms(pl.col("start_date_time")).alias("start"), _instant_ms(pl.col("end_date_time")).alias("end"))
-    # pre-kernel problems of the CDR itself come first: malformed, then no zone
-    malformed: dict[int, str] = {}
-    for line, reason in bad_periods.unique("line", keep="first", maintain_order=True).iter_rows():
-        malformed[line] = reason
-    for position, (start, end) in enumerate(times.iter_rows()):
-        if start is None or end is None:
-            malformed.setdefault(int(frame["line"][position]), "start_date_time and end_date_time are required date-times")
-    line_list = frame["line"].to_list()
-    for position, line in enumerate(line_list):
-        if line in malformed:
-            codes[position], messages[position] = "MALFORMED_CDR", malformed[line]
-        elif zones[position] is None:  # as in price_cdrs: the zone is decided before the tariff
-            codes[position], messages[position] = "TIMEZONE_UNRESOLVED", (
-                "no time zone: the location has none and its country has several or none; pass --timezone")
 
     usable = [t for t in tariff_list if t is not None]
     remap_source = {id(t): k for k, t in enumerate(usable)}
@@ -314,24 +352,38 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
     compiled, remap, compile_errors = _compile_each(usable or [_EMPTY_TARIFF], policy)
     kernel_of_slot = np.array([remap[remap_source[id(t)]] if t is not None else -1 for t in tariff_list] + [-1], dtype=np.int64)
     kernel_index = kernel_of_slot[slots]  # slot -1 picks the trailing -1
-    for position, slot in enumerate(slots.tolist()):
-        if codes[position] is None and slot >= 0 and kernel_index[position] < 0:
-            code, message = compile_errors.get(remap_source[id(tariff_list[slot])], ("TARIFF_NOT_COMPILABLE", ""))
-            codes[position], messages[position] = code, message
+    slot_errors = {slot: compile_errors.get(remap_source[id(t)], ("TARIFF_NOT_COMPILABLE", ""))
+                   for slot, t in enumerate(tariff_list) if t is not None and kernel_of_slot[slot] < 0}
+
+    # Pre-kernel problems, in order: the CDR itself malformed, then no zone (decided before the tariff, as
+    # in price_cdrs), then its tariff not found, then its tariff not compilable.
+    first_bad = bad_periods.unique("line", keep="first", maintain_order=True).rename({"reason": "bad_period"})
+    slot_code = pl.col("slot").replace_strict({k: v[0] for k, v in slot_errors.items()}, default=None, return_dtype=pl.String)
+    slot_message = pl.col("slot").replace_strict({k: v[1] for k, v in slot_errors.items()}, default=None, return_dtype=pl.String)
+    no_times = pl.col("start").is_null() | pl.col("end").is_null()
+    decided = (pl.concat([frame.select("line"), times, chosen, zones.to_frame("zone"),
+                          pl.DataFrame({"slot": slots})], how="horizontal")
+               .join(first_bad, on="line", how="left", maintain_order="left")
+               .select(
+                   pl.when(pl.col("bad_period").is_not_null() | no_times).then(pl.lit("MALFORMED_CDR"))
+                   .when(pl.col("zone").is_null()).then(pl.lit("TIMEZONE_UNRESOLVED"))
+                   .when(pl.col("code").is_not_null()).then(pl.col("code"))
+                   .otherwise(slot_code).alias("code"),
+                   pl.when(pl.col("bad_period").is_not_null()).then(pl.col("bad_period"))
+                   .when(no_times).then(pl.lit("start_date_time and end_date_time are required date-times"))
+                   .when(pl.col("zone").is_null()).then(pl.lit(
+                       "no time zone: the location has none and its country has several or none; pass --timezone"))
+                   .when(pl.col("code").is_not_null()).then(pl.col("message"))
+                   .otherwise(slot_message).alias("message")))
+    codes_column, messages_column = decided["code"], decided["message"]
 
     counts = periods.group_by("line").len()
     count_of = frame.select("line").join(counts, on="line", how="left", maintain_order="left")["len"].fill_null(0)
     offsets = np.zeros(frame.height + 1, dtype=np.int64)
     np.cumsum(count_of.to_numpy().astype(np.int64), out=offsets[1:])
-    period_int = np.empty((periods.height, 10), dtype=np.int64)
-    for column in (P_START, P_ENERGY, P_TIME, P_PARKING, P_RESERVATION):
-        period_int[:, column] = periods[str(column)].fill_null(0).to_numpy()
-    for column in (P_MIN_CUR, P_MAX_CUR, P_MIN_POW, P_MAX_POW):
-        period_int[:, column] = periods[str(column)].fill_null(NONE).to_numpy()
-    period_int[:, P_RATE] = NONE
     zone_names = sorted(set(zones.drop_nulls().to_list())) or ["UTC"]
     zone_of = zones.replace_strict({z: i for i, z in enumerate(zone_names)}, default=0, return_dtype=pl.Int64)
-    blocked = np.array([code is not None for code in codes], dtype=bool)
+    blocked = codes_column.is_not_null().to_numpy()
     session_int = np.zeros((frame.height, 6), dtype=np.int64)
     session_int[:, S_TARIFF] = np.maximum(kernel_index, 0)
     session_int[:, S_ZONE] = zone_of.to_numpy()
@@ -349,19 +401,19 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
     batch = SessionBatch([], session_int, offsets, period_int, zone_table)
     output = price_batch(compiled, batch, policy_codes(policy), want_rows=False)
 
-    tariff_ids = [tariff_list[s].id if s >= 0 and tariff_list[s] is not None else None for s in slots.tolist()]
+    ids_by_slot = pl.Series([t.id if t is not None else None for t in tariff_list] + [None], dtype=pl.String)
+    tariff_ids = ids_by_slot.gather(np.where(slots < 0, len(tariff_list), slots))  # slot -1: the trailing null
     sessions = pl.DataFrame({"session_id": frame["line"].cast(pl.String), "tariff_id": tariff_ids},
                             schema={"session_id": pl.String, "tariff_id": pl.String})
     by_id = {t.id: t for t in tariff_list if t is not None}
     priced = frame_from_output(sessions, by_id, output)
-    pre = pl.Series("pre_code", codes, dtype=pl.String)
     party = pl.concat_str([pl.col("country_code"), pl.col("party_id")], separator="-")
     result = pl.concat([
         frame.select("line", pl.col("id").alias("cdr_id"),
                      pl.when(party.is_not_null()).then(pl.format("ocpi:{}:{}", party, pl.col("id")))
                      .otherwise(pl.format("ocpi:{}", pl.col("id"))).alias("session_id")),
-        pl.DataFrame({"tariff_id": tariff_ids, "pre_code": pre, "pre_error": messages},
-                     schema={"tariff_id": pl.String, "pre_code": pl.String, "pre_error": pl.String}),
+        pl.DataFrame({"tariff_id": tariff_ids}, schema={"tariff_id": pl.String}),
+        pl.DataFrame({"pre_code": codes_column, "pre_error": messages_column}),
         priced.drop("session_id"),
     ], how="horizontal")
     kernel_message = pl.col("error_code").replace_strict(_KERNEL_MESSAGES, default=pl.col("error_code"), return_dtype=pl.String)
@@ -423,6 +475,6 @@ def _command(args: Any) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     failed = frame["error_code"].drop_nulls().value_counts(sort=True).iter_rows()
-    print(f"{frame.height} CDRs: {frame['error_code'].null_count()} priced, "
-          + ", ".join(f"{count} {code}" for code, count in failed) + f" -> {args.out}", file=sys.stderr)
+    parts = [f"{frame['error_code'].null_count()} priced"] + [f"{count} {code}" for code, count in failed]
+    print(f"{frame.height} CDRs: {', '.join(parts)} -> {args.out}", file=sys.stderr)
     return 0

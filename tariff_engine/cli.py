@@ -2,7 +2,7 @@
 
 `price-cdr` and `explain` price an OCPI CDR's charging periods under one tariff file of any family (OCPI,
 platform, Eevion; see `documents`) through the kernels; `lint` reports tariff problems with JSON paths for a
-file or a folder; `price-cdrs` prices an NDJSON file of CDRs columnar (`cdr_files`). `quote` (tariff_engine.quote) and `align`
+file or a folder; `price-cdrs` prices an NDJSON file of CDRs columnar (`cdr_files`). `quote` (tariff_engine.quotes.cli) and `align`
 (tariff_engine.consumption.cli_align) are registered when those modules exist and expose
 `register(subparsers)`; each registered subcommand sets `func(args) -> int` as its handler.
 Exit codes: 0 success, 1 lint errors, 2 bad input (message on stderr).
@@ -22,9 +22,10 @@ from .documents import TariffDocumentError, TariffSourceError, documents_in, jso
 from .lint import lint_document
 from .model import PricingResult, Tariff
 from .policy import DEFAULT_POLICY, STRICT_POLICY
-from .pricing import price_sessions, result_to_json
+from .batch import price_sessions
+from .cdr_json import result_to_json
 
-_OPTIONAL_COMMANDS = ("tariff_engine.quote", "tariff_engine.consumption.cli_align", "tariff_engine.cdr_files")
+_OPTIONAL_COMMANDS = ("tariff_engine.quotes.cli", "tariff_engine.consumption.cli_align", "tariff_engine.cdr_files")
 
 
 class InputError(Exception):

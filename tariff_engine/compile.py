@@ -52,7 +52,6 @@ ERROR_CODES: tuple[str, ...] = (
     "MALFORMED_SESSION",
     "UNKNOWN_TARIFF",
     "UNKNOWN_CURRENCY",
-    "MIXED_RESERVATION_PERIOD",
     "BOUND_TAX_AMBIGUOUS",
 )
 ERROR_INDEX = {code: index for index, code in enumerate(ERROR_CODES)}

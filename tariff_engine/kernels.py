@@ -37,10 +37,11 @@ ERR_NEGATIVE_VOLUME = ERROR_INDEX["NEGATIVE_VOLUME"]
 ERR_NEGATIVE_MEASUREMENT = ERROR_INDEX["NEGATIVE_MEASUREMENT"]
 ERR_MISSING_RATE = ERROR_INDEX["MISSING_ELECTRICITY_RATE"]
 ERR_OVERFLOW = ERROR_INDEX["AMOUNT_OVERFLOW"]
-ERR_MIXED_RESERVATION = ERROR_INDEX["MIXED_RESERVATION_PERIOD"]
 ERR_BOUND_TAX = ERROR_INDEX["BOUND_TAX_AMBIGUOUS"]
 # Column of the selection scratch per volume dimension (ENERGY, TIME, PARKING, RESERVATION time); FLAT is 3.
-SEL_FLAT = 3
+SEL_FLAT = 3  # the session's FLAT (charging elements)
+SEL_RES_FLAT = 5  # the reservation's FLAT (reservation elements); also the breakdown row slot of that FLAT
+SEL_WIDTH = 6
 
 
 @njit(cache=True, inline="always")
@@ -217,8 +218,6 @@ def _validate(tariffs, t, sessions, s, periods, p0, p1):
         # energy may be negative (V2G); elapsed times may not
         if periods[p, P_TIME] < 0 or periods[p, P_PARKING] < 0 or periods[p, P_RESERVATION] < 0:
             return ERR_NEGATIVE_VOLUME
-        if periods[p, P_RESERVATION] > 0 and not _is_reservation(periods, p):
-            return ERR_MIXED_RESERVATION
         # NONE (missing) is the only legitimate negative measurement; electricity rates may be negative
         if ((periods[p, P_MIN_CUR] < 0 and periods[p, P_MIN_CUR] != NONE) or (periods[p, P_MAX_CUR] < 0 and periods[p, P_MAX_CUR] != NONE)
                 or (periods[p, P_MIN_POW] < 0 and periods[p, P_MIN_POW] != NONE) or (periods[p, P_MAX_POW] < 0 and periods[p, P_MAX_POW] != NONE)):
@@ -389,7 +388,7 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
         # 1. selection
         energy_before = 0
         for i in range(n):
-            for d in range(5):
+            for d in range(SEL_WIDTH):
                 sel[i, d] = -1
             instant = period_int[p0 + i, P_START]
             day = 0
@@ -411,45 +410,54 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
                 tod = local - day * DAY_MS
                 weekday = (day + 3) % 7
             idle = instant - charging_end if instant >= charging_end else NONE
-            reservation = reservation_flags[i]
-            # Priority: for an expired reservation the RESERVATION_EXPIRES elements first, then the others in
-            # order. Restrictions are only evaluated for elements that could still fill a free dimension.
-            for sweep in range(2):
-                if sweep == 1 and not (reservation and expired):
-                    break
-                for e in range(e0, e1):
-                    kind = element_int[e, E_RES]
-                    if reservation:
-                        if expired:
-                            if (sweep == 0 and kind != 2) or (sweep == 1 and kind != 1):
+            # A period has a charging part unless it is a pure reservation period, and a reservation part when
+            # it carries reservation time (a mixed period has both, each priced by its own elements).
+            # part 0: charging elements (no reservation restriction) fill ENERGY, TIME, PARKING and the FLAT;
+            # part 1: reservation elements fill RESERVATION_TIME and the reservation FLAT, for an expired
+            # reservation the RESERVATION_EXPIRES elements first (sweep 0), then the RESERVATION ones.
+            # Restrictions are only evaluated for elements that could still fill a free dimension.
+            for part in range(2):
+                if part == 0 and reservation_flags[i]:
+                    continue
+                if part == 1 and period_int[p0 + i, P_RESERVATION] <= 0:
+                    continue
+                for sweep in range(2):
+                    if sweep == 1 and not (part == 1 and expired):
+                        break
+                    for e in range(e0, e1):
+                        kind = element_int[e, E_RES]
+                        if part == 1:
+                            if expired:
+                                if (sweep == 0 and kind != 2) or (sweep == 1 and kind != 1):
+                                    continue
+                            elif kind != 1:
                                 continue
-                        elif kind != 1:
+                        elif kind != 0:
                             continue
-                    elif kind != 0:
-                        continue
-                    useful = sel[i, SEL_FLAT] < 0 and element_components[e, 3] >= 0
-                    if reservation:
-                        useful = useful or (sel[i, 4] < 0 and element_components[e, 4] >= 0)
-                    else:
-                        for d in range(3):
-                            if sel[i, d] < 0 and element_components[e, d] >= 0:
-                                useful = True
-                    if not useful:
-                        continue
-                    if element_int[e, E_HAS_RESTR] == 1 and not _element_matches(
-                            element_int, e, tod, day, weekday, energy_before, instant - start, idle,
-                            period_int[p0 + i, P_MIN_CUR], period_int[p0 + i, P_MAX_CUR], period_int[p0 + i, P_MIN_POW],
-                            period_int[p0 + i, P_MAX_POW], duration, energy_total, charging_total, peak, wrap_policy):
-                        continue
-                    if sel[i, SEL_FLAT] < 0:
-                        sel[i, SEL_FLAT] = element_components[e, 3]
-                    if reservation:
-                        if sel[i, 4] < 0:
-                            sel[i, 4] = element_components[e, 4]
-                    else:
-                        for d in range(3):
-                            if sel[i, d] < 0:
-                                sel[i, d] = element_components[e, d]
+                        useful = False
+                        if part == 1:
+                            useful = ((sel[i, SEL_RES_FLAT] < 0 and element_components[e, 3] >= 0)
+                                      or (sel[i, 4] < 0 and element_components[e, 4] >= 0))
+                        else:
+                            for d in range(4):
+                                if sel[i, d] < 0 and element_components[e, d] >= 0:
+                                    useful = True
+                        if not useful:
+                            continue
+                        if element_int[e, E_HAS_RESTR] == 1 and not _element_matches(
+                                element_int, e, tod, day, weekday, energy_before, instant - start, idle,
+                                period_int[p0 + i, P_MIN_CUR], period_int[p0 + i, P_MAX_CUR], period_int[p0 + i, P_MIN_POW],
+                                period_int[p0 + i, P_MAX_POW], duration, energy_total, charging_total, peak, wrap_policy):
+                            continue
+                        if part == 1:
+                            if sel[i, SEL_RES_FLAT] < 0:
+                                sel[i, SEL_RES_FLAT] = element_components[e, 3]
+                            if sel[i, 4] < 0:
+                                sel[i, 4] = element_components[e, 4]
+                        else:
+                            for d in range(4):
+                                if sel[i, d] < 0:
+                                    sel[i, d] = element_components[e, d]
             energy_before += period_int[p0 + i, P_ENERGY]
         # 2. billed volumes: increments per run, then step_size on totals (totals[0:4]: billed totals,
         # totals[4:8]: last period billing each dimension)
@@ -510,28 +518,27 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
         flat_charged_reservation = False
         overflow = False
         for i in range(n):
-            reservation = reservation_flags[i]
-            for step_index in range(5):
-                # order of rows: FLAT, ENERGY, TIME, PARKING_TIME, RESERVATION_TIME
-                if step_index == 0:
-                    comp = sel[i, SEL_FLAT]
-                    if comp < 0:
-                        continue
-                    if reservation:
-                        if flat_charged_reservation:
-                            continue
-                        flat_charged_reservation = True
-                        category = 4
-                    else:
-                        if flat_charged_session:
+            for step_index in range(6):
+                # order of rows: FLAT, reservation FLAT, ENERGY, TIME, PARKING_TIME, RESERVATION_TIME
+                if step_index < 2:
+                    if step_index == 0:
+                        comp = sel[i, SEL_FLAT]
+                        if comp < 0 or flat_charged_session:
                             continue
                         flat_charged_session = True
                         category = 3
+                        slot_row = SEL_FLAT
+                    else:
+                        comp = sel[i, SEL_RES_FLAT]
+                        if comp < 0 or flat_charged_reservation:
+                            continue
+                        flat_charged_reservation = True
+                        category = 4
+                        slot_row = SEL_RES_FLAT
                     raw = 1
                     volume = 1
-                    slot_row = 3
                 else:
-                    d = step_index - 1
+                    d = step_index - 2
                     column = d if d < 3 else 4
                     comp = sel[i, column]
                     if comp < 0 or billed[i, d] == 0:
@@ -549,9 +556,9 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
                         overflow = True
                         break
                     price = marked * factor + component_int[comp, C_MARKUP_FIXED]
-                if step_index == 0:
+                if step_index < 2:
                     amount = mul_div_half_up(price, 1000, factor)
-                elif step_index == 1:
+                elif step_index == 2:
                     amount = mul_div_half_up(volume, price, 1000 * factor)
                 else:
                     amount = mul_div_half_up(volume, price, 3600 * factor)
@@ -638,7 +645,7 @@ class BatchOutput:
         self.flags = np.zeros(n_sessions, dtype=np.int64)
         self.warnings = np.zeros(n_sessions, dtype=np.int64)  # glitch warning bits (policy.GLITCH_WARNINGS)
         self.quantities = np.zeros((n_sessions, 3), dtype=np.int64)
-        self.rows = np.full((n_periods if want_rows else 1, 5, ROW_FIELDS), -1, dtype=np.int64)
+        self.rows = np.full((n_periods if want_rows else 1, SEL_WIDTH, ROW_FIELDS), -1, dtype=np.int64)
         self.period_int: np.ndarray | None = None  # the periods as priced (after the glitch repair)
 
 
@@ -658,7 +665,7 @@ def price_batch(tariffs: CompiledTariffs, batch: SessionBatch, policy_codes: np.
     output.period_int = period_int
     counts = np.diff(batch.period_offsets)
     max_periods = int(counts.max()) if n_sessions else 1
-    sel = np.empty((max(max_periods, 1), 5), dtype=np.int64)
+    sel = np.empty((max(max_periods, 1), SEL_WIDTH), dtype=np.int64)
     billed = np.empty((max(max_periods, 1), 4), dtype=np.int64)
     cap_used = np.empty(tariffs.max_components, dtype=np.int64)
     slot_taxes = np.empty(MAX_TAX_SLOTS, dtype=np.int64)

@@ -19,10 +19,15 @@ from .documents import TariffDocumentError, tariff_from_document, unwrap
 from .compile import TariffCompileError, compile_tariffs
 from .model import Tariff, TariffRestrictions
 from .policy import DEFAULT_POLICY
+from .spec import BY_NAME, THRESHOLDS
 
-# Above these a value is almost surely in the wrong unit (W for kW; mA for A).
-_MAX_PLAUSIBLE_KW = Decimal(1000)
-_MAX_PLAUSIBLE_A = Decimal(2000)
+# Above these a threshold in that unit (spec table) is almost surely in the wrong unit (W for kW; mA for A).
+_PLAUSIBLE_BELOW = {"kW": (Decimal(1000), "power restrictions are in kW, not W"),
+                    "A": (Decimal(2000), "current restrictions are in A")}
+# A MIN threshold and the MAX threshold of the same row pair (min_x / max_x in the spec table), then dates.
+_RANGE_PAIRS = tuple((spec.name, "max_" + spec.name[len("min_"):]) for spec in THRESHOLDS
+                     if spec.compare == "MIN" and spec.name.startswith("min_") and "max_" + spec.name[len("min_"):] in BY_NAME
+                     ) + (("start_date", "end_date"),)
 
 
 @dataclass(frozen=True)
@@ -43,24 +48,16 @@ def _unrestricted(restrictions: TariffRestrictions | None) -> bool:
 
 def _restriction_findings(r: TariffRestrictions, path: str) -> list[Finding]:
     findings = []
-    for low, high in (("min_kwh", "max_kwh"), ("min_current", "max_current"), ("min_power", "max_power"),
-                      ("min_duration", "max_duration"), ("min_idle_duration", "max_idle_duration"),
-                      ("min_avg_power", "max_avg_power"), ("min_peak_power", "max_peak_power"),
-                      ("start_date", "end_date")):
+    for low, high in _RANGE_PAIRS:
         low_value, high_value = getattr(r, low), getattr(r, high)
         if low_value is not None and high_value is not None and low_value >= high_value:
             findings.append(Finding("WARNING", "CONTRADICTORY_RESTRICTIONS", f"{path}.{high}",
                                     f"{low} {low_value} >= {high} {high_value}: the element never applies"))
-    for name in ("min_power", "max_power", "min_avg_power", "max_avg_power", "min_peak_power", "max_peak_power"):
-        value = getattr(r, name)
-        if value is not None and value > _MAX_PLAUSIBLE_KW:
-            findings.append(Finding("WARNING", "UNITS_MIX", f"{path}.{name}",
-                                    f"{value} kW is implausible: power restrictions are in kW, not W"))
-    for name in ("min_current", "max_current"):
-        value = getattr(r, name)
-        if value is not None and value > _MAX_PLAUSIBLE_A:
-            findings.append(Finding("WARNING", "UNITS_MIX", f"{path}.{name}",
-                                    f"{value} A is implausible: current restrictions are in A"))
+    for spec in THRESHOLDS:
+        value, plausible = getattr(r, spec.name), _PLAUSIBLE_BELOW.get(spec.unit)
+        if value is not None and plausible is not None and value > plausible[0]:
+            findings.append(Finding("WARNING", "UNITS_MIX", f"{path}.{spec.name}",
+                                    f"{value} {spec.unit} is implausible: {plausible[1]}"))
     if r.day_of_week is not None and not r.day_of_week:
         findings.append(Finding("WARNING", "CONTRADICTORY_RESTRICTIONS", f"{path}.day_of_week",
                                 "empty day_of_week: treated as no weekday restriction"))

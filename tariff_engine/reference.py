@@ -5,7 +5,9 @@ Semantics (tariffs-and-metering.md §0-§2, policy choices in `policy.py`):
    the first element whose restrictions all hold and which has a component of that dimension; no match means
    that dimension is free in that period. Reservation periods only consider elements with a `reservation`
    restriction (RESERVATION_EXPIRES elements first, and only when the reservation expired); other periods only
-   consider elements without one.
+   consider elements without one. A period carrying RESERVATION_TIME together with energy, charging or parking
+   time is priced as both: its reservation time (and the reservation FLAT) by the reservation elements, the
+   rest by the others; nothing of it is dropped.
 2. FLAT is charged once per session (the first FLAT that becomes active); a reservation FLAT is charged on
    top, once.
 3. Billing increments round every continuous run of one component up to started increments (extra volume on
@@ -277,11 +279,6 @@ def _validate(tariff: Tariff, session: Session, periods: list[SessionPeriod]) ->
         # energy may be negative (V2G: energy back to the grid); elapsed times may not
         if min(period.time_ms, period.parking_ms, period.reservation_ms) < 0:
             raise SessionError("NEGATIVE_VOLUME", f"charging_periods[{index}] has a negative time volume")
-        if period.reservation_ms > 0 and not period.is_reservation:
-            # a reservation is priced by other elements than charging; pricing only one half would drop the
-            # other, so a period mixing them is refused (the sender must split it)
-            raise SessionError("MIXED_RESERVATION_PERIOD", f"charging_periods[{index}] carries RESERVATION_TIME "
-                               "together with energy, charging or parking time")
         # electricity rates may be negative (dynamic tariffs); measured currents and powers may not
         for value in (period.min_current, period.max_current, period.min_power, period.max_power):
             if value is not None and value < 0:
@@ -361,7 +358,8 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
     )
 
     # 1. Select a component per period and dimension.
-    selected: dict[str, list[tuple[int, int] | None]] = {d: [None] * n for d in _VOLUME_DIMS + ("FLAT",)}
+    # FLAT: the session's fixed fee (charging elements); RESERVATION_FLAT: the reservation's (reservation elements)
+    selected: dict[str, list[tuple[int, int] | None]] = {d: [None] * n for d in _VOLUME_DIMS + ("FLAT", "RESERVATION_FLAT")}
     volumes: dict[str, list[int]] = {
         "ENERGY": [p.energy_mwh for p in periods],
         "TIME": [p.time_ms for p in periods],
@@ -378,15 +376,19 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
             period=period,
         )
         energy_before += period.energy_mwh
-        reservation_period = period.is_reservation
-        candidates = _candidate_elements(tariff, reservation_period, sctx.expired)
-        matching = {i for i in candidates if _element_matches(tariff.elements[i], ctx, sctx, policy)}
-        selected["FLAT"][index] = _select(tariff, candidates, matching, ("FLAT",))
-        if reservation_period:
-            selected["RESERVATION_TIME"][index] = _select(tariff, candidates, matching, ("TIME", "RESERVATION"))
-        else:
+        # A period has a charging part unless it is a pure reservation period, and a reservation part when it
+        # carries reservation time: a period with both (mixed) prices each part by its own elements.
+        if not period.is_reservation:
+            candidates = _candidate_elements(tariff, False, sctx.expired)
+            matching = {i for i in candidates if _element_matches(tariff.elements[i], ctx, sctx, policy)}
+            selected["FLAT"][index] = _select(tariff, candidates, matching, ("FLAT",))
             for dimension in ("ENERGY", "TIME", "PARKING_TIME"):
                 selected[dimension][index] = _select(tariff, candidates, matching, (dimension,))
+        if period.reservation_ms > 0:
+            candidates = _candidate_elements(tariff, True, sctx.expired)
+            matching = {i for i in candidates if _element_matches(tariff.elements[i], ctx, sctx, policy)}
+            selected["RESERVATION_FLAT"][index] = _select(tariff, candidates, matching, ("FLAT",))
+            selected["RESERVATION_TIME"][index] = _select(tariff, candidates, matching, ("TIME", "RESERVATION"))
 
     # 2. Billed volumes: billing increments per continuous run, then step_size on session totals.
     billed = {d: [volumes[d][i] if selected[d][i] else 0 for i in range(n)] for d in _VOLUME_DIMS}
@@ -469,13 +471,13 @@ def _reference_outcome(tariff: Tariff, session: Session, policy: PricingPolicy) 
             )
         )
 
-    flat_charged = {False: False, True: False}
-    for index, period in enumerate(periods):
-        reservation_period = period.is_reservation
-        flat = selected["FLAT"][index]
-        if flat is not None and not flat_charged[reservation_period]:
-            flat_charged[reservation_period] = True
-            book(index, "FLAT", RESERVATION_CAT if reservation_period else FIXED_CAT, flat, 1, 1, reservation_period)
+    flat_charged = {False: False, True: False}  # keyed by "is the reservation's FLAT"
+    for index in range(n):
+        for reservation, key, category in ((False, "FLAT", FIXED_CAT), (True, "RESERVATION_FLAT", RESERVATION_CAT)):
+            flat = selected[key][index]
+            if flat is not None and not flat_charged[reservation]:
+                flat_charged[reservation] = True
+                book(index, "FLAT", category, flat, 1, 1, reservation)
         for dimension in _VOLUME_DIMS:
             choice = selected[dimension][index]
             if choice is not None and billed[dimension][index] != 0:

@@ -85,7 +85,7 @@ def _texts(values: np.ndarray, format_one: Callable[[int], str]) -> np.ndarray:
 
 def priced_json(output: BatchOutput, indexes: list[int], session_ids: list[str], tariffs: list[Tariff],
                 policy: PricingPolicy) -> list[dict[str, Any]]:
-    """OCPI JSON (as `pricing.result_to_json` writes it) of priced sessions `indexes` (error 0, tariff
+    """OCPI JSON (as `cdr_json.result_to_json` writes it) of priced sessions `indexes` (error 0, tariff
     without named taxes); `session_ids[k]`/`tariffs[k]` belong to `indexes[k]`."""
     if not indexes:
         return []

@@ -4,7 +4,8 @@ Each row says what a `TariffRestrictions` threshold is compared with and how; fr
 - the OCPI adapter's accepted restriction fields and their JSON types (`adapters.ocpi`),
 - the compiled element column layout and each threshold's fixed-point encoding (`compile`),
 - the Decimal reference's threshold checks (`reference._thresholds_hold`),
-- the period cutter's edges for quotes (`quote._cuts`: rows with `cuts_periods`),
+- the period cutter's threshold edges, for the pipeline and for quotes alike
+  (`consumption.price_changes.rules_from_tariff`: rows with `cuts_periods`, by their quantity),
 - the property-test strategy (`tests/engine/test_properties.py`).
 The numba kernel keeps one explicit arm per row (`kernels._element_matches`, unrolled for speed); a test
 checks that every row has its compiled column and that the kernel reads it.
@@ -39,8 +40,9 @@ Quantity = Literal[
 @dataclass(frozen=True)
 class ThresholdSpec:
     """One threshold restriction: field name (model and OCPI key), value kind, comparison, the quantity it
-    is compared with, its unit, whether the period cutter cuts where the quantity crosses it, and the name
-    of its compiled element column."""
+    is compared with, its unit, whether the period cutter cuts where the quantity crosses it (quantities
+    that change within a session: energy so far, time since start, idle time, measured power and current;
+    the session-level ones never cut), and the name of its compiled element column."""
 
     name: str
     kind: Literal["DECIMAL", "SECONDS"]
@@ -59,14 +61,14 @@ class ThresholdSpec:
 THRESHOLDS: tuple[ThresholdSpec, ...] = (
     ThresholdSpec("min_kwh", "DECIMAL", "MIN", "energy_before", "kWh", True, "E_MIN_KWH"),
     ThresholdSpec("max_kwh", "DECIMAL", "MAX", "energy_before", "kWh", True, "E_MAX_KWH"),
-    ThresholdSpec("min_current", "DECIMAL", "MIN", "min_current", "A", False, "E_MIN_CUR"),
-    ThresholdSpec("max_current", "DECIMAL", "MAX", "max_current", "A", False, "E_MAX_CUR"),
-    ThresholdSpec("min_power", "DECIMAL", "MIN", "min_power", "kW", False, "E_MIN_POW"),
-    ThresholdSpec("max_power", "DECIMAL", "MAX", "max_power", "kW", False, "E_MAX_POW"),
+    ThresholdSpec("min_current", "DECIMAL", "MIN", "min_current", "A", True, "E_MIN_CUR"),
+    ThresholdSpec("max_current", "DECIMAL", "MAX", "max_current", "A", True, "E_MAX_CUR"),
+    ThresholdSpec("min_power", "DECIMAL", "MIN", "min_power", "kW", True, "E_MIN_POW"),
+    ThresholdSpec("max_power", "DECIMAL", "MAX", "max_power", "kW", True, "E_MAX_POW"),
     ThresholdSpec("min_duration", "SECONDS", "MIN", "since_start", "s", True, "E_MIN_DUR"),
     ThresholdSpec("max_duration", "SECONDS", "MAX", "since_start", "s", True, "E_MAX_DUR"),
-    ThresholdSpec("min_idle_duration", "SECONDS", "MIN", "idle", "s", False, "E_MIN_IDLE"),
-    ThresholdSpec("max_idle_duration", "SECONDS", "MAX", "idle", "s", False, "E_MAX_IDLE"),
+    ThresholdSpec("min_idle_duration", "SECONDS", "MIN", "idle", "s", True, "E_MIN_IDLE"),
+    ThresholdSpec("max_idle_duration", "SECONDS", "MAX", "idle", "s", True, "E_MAX_IDLE"),
     ThresholdSpec("session_min_duration", "SECONDS", "MIN", "session_duration", "s", False, "E_SESS_MIN_DUR"),
     ThresholdSpec("session_min_kwh", "DECIMAL", "MIN", "session_energy", "kWh", False, "E_SESS_MIN_KWH"),
     ThresholdSpec("min_avg_power", "DECIMAL", "MIN", "average_power", "kW", False, "E_MIN_AVG"),

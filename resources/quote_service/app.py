@@ -4,7 +4,7 @@
   in constant time; otherwise 403 FORBIDDEN (`api_key missing` / `api_key invalid`).
 - Body: a JSON:API `charge_price_request` (seed 002), priced over the tariffs offered at its `station.network`
   (see `tariffs.py`). Validation, pricing and the response document are the
-  engine's `tariff_engine.quote.quote` (one numba kernel call for every tariff × charge point of the request),
+  engine's `tariff_engine.quotes.quote` (one numba kernel call for every tariff × charge point of the request),
   run in a worker thread so the event loop stays free.
 - Errors are the seed's error documents `{"errors": [{"status", "code", "title"}]}`: 400 BAD_REQUEST (bad JSON,
   wrong content type, invalid request), 403 FORBIDDEN, 404 NOT_FOUND (unknown currency or vehicle, unknown
@@ -34,7 +34,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from resources.quote_service.tariffs import OfferedTariffs, WarehouseTariffs
-from tariff_engine.quote import quote
+from tariff_engine.quotes import quote
 
 log = logging.getLogger("chargeledger.quote_service")
 KEYS_ENV = "CHARGELEDGER_QUOTE_API_KEYS"

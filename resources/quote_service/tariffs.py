@@ -25,7 +25,7 @@ from typing import Any
 import polars as pl
 
 from tariff_engine import OcpiFormatError, TariffModelError, parse_tariff
-from tariff_engine.quote import QuoteTariff
+from tariff_engine.quotes import QuoteTariff
 
 TARIFFS_TABLE = "tariffs"
 EVSES_TABLE = "evses"

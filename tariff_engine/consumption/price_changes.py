@@ -18,13 +18,13 @@ electricity rate, the rate's own slot edges are added as wall-clock edges too.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from tariff_engine.consumption.electricity import ElectricityRate
 from tariff_engine.model import Tariff
+from tariff_engine.spec import THRESHOLDS
 
 SECONDS_PER_DAY = 86400
 
@@ -49,14 +49,26 @@ def _sorted_unique(values: Iterable) -> tuple:
     return tuple(sorted(set(values)))
 
 
+# The cutter's edge list fed by each period-cutting quantity of the spec table (`spec.THRESHOLDS` rows with
+# `cuts_periods`), the factor from the spec unit to the cutter's unit, and whether a zero threshold cuts (an
+# idle threshold of 0 is crossed when charging ends; the others are never crossed at 0).
+_EDGES_OF_QUANTITY: dict[str, tuple[str, int, bool]] = {
+    "energy_before": ("kwh_thresholds_wh", 1000, False),
+    "since_start": ("duration_thresholds_s", 1, False),
+    "idle": ("idle_thresholds_s", 1, True),
+    "min_power": ("power_thresholds_w", 1000, False), "max_power": ("power_thresholds_w", 1000, False),
+    "min_current": ("current_thresholds_a", 1, False), "max_current": ("current_thresholds_a", 1, False),
+}
+_CUTTING = tuple(spec for spec in THRESHOLDS if spec.cuts_periods)
+_unknown = {spec.quantity for spec in _CUTTING} - set(_EDGES_OF_QUANTITY)
+if _unknown:  # a new cutting quantity in the spec table needs its edge list here (and in the kernel)
+    raise ImportError(f"price_changes: no cutter edge for quantities {sorted(_unknown)}")
+
+
 def rules_from_tariff(tariff: Tariff, electricity_rate: ElectricityRate | None = None) -> PriceChangeRules:
-    """Collect every restriction boundary of `tariff` (see module docstring)."""
+    """Collect every restriction boundary of `tariff` (see module docstring); thresholds from the spec table."""
     edges: list[int] = []
-    kwh: list[Decimal] = []
-    duration: list[int] = []
-    idle: list[int] = []
-    power: list[Decimal] = []
-    current: list[Decimal] = []
+    thresholds: dict[str, list] = {field: [] for field, _, _ in _EDGES_OF_QUANTITY.values()}
     for element in tariff.elements:
         r = element.restrictions
         if r is None:
@@ -68,21 +80,16 @@ def rules_from_tariff(tariff: Tariff, electricity_rate: ElectricityRate | None =
             edges.append(0)
         if r.day_of_week or r.start_date or r.end_date:
             edges.append(0)
-        kwh += [v for v in (r.min_kwh, r.max_kwh) if v is not None]
-        duration += [v for v in (r.min_duration, r.max_duration) if v is not None]
-        idle += [v for v in (r.min_idle_duration, r.max_idle_duration) if v is not None]
-        power += [v for v in (r.min_power, r.max_power) if v is not None]
-        current += [v for v in (r.min_current, r.max_current) if v is not None]
+        for spec in _CUTTING:
+            value = getattr(r, spec.name)
+            field, factor, zero_cuts = _EDGES_OF_QUANTITY[spec.quantity]
+            if value is not None and (value > 0 or (zero_cuts and value == 0)):
+                scaled = value * factor
+                thresholds[field].append(int(scaled) if spec.kind == "SECONDS" else float(scaled))
     if electricity_rate is not None and tariff.electricity_rate_required:
         edges += rate_edges_s(electricity_rate)
-    return PriceChangeRules(
-        time_edges_s=_sorted_unique(e % SECONDS_PER_DAY for e in edges),
-        kwh_thresholds_wh=_sorted_unique(float(v * 1000) for v in kwh if v > 0),
-        duration_thresholds_s=_sorted_unique(int(v) for v in duration if v > 0),
-        idle_thresholds_s=_sorted_unique(int(v) for v in idle if v >= 0),
-        power_thresholds_w=_sorted_unique(float(v * 1000) for v in power if v > 0),
-        current_thresholds_a=_sorted_unique(float(v) for v in current if v > 0),
-    )
+    return PriceChangeRules(time_edges_s=_sorted_unique(e % SECONDS_PER_DAY for e in edges),
+                            **{field: _sorted_unique(values) for field, values in thresholds.items()})
 
 
 def rate_edges_s(rate: ElectricityRate) -> list[int]:

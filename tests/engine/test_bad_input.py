@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from tariff_engine.model import PriceComponent, Session, SessionPeriod, Tariff, TariffElement
-from tariff_engine.pricing import price_sessions
+from tariff_engine.batch import price_sessions
 from tariff_engine.reference import price_session
 
 from .conftest import build_session, example_tariff
@@ -31,7 +31,6 @@ def _bad_sessions() -> list[tuple[str, Session]]:
         ("PERIOD_OUTSIDE_SESSION", replace(good, id="outside", periods=(replace(period, start=good.start - timedelta(minutes=16)),))),
         ("PERIOD_OUTSIDE_SESSION", replace(good, id="after-end", periods=(replace(period, start=good.end + timedelta(minutes=1)),))),
         ("NEGATIVE_VOLUME", replace(good, id="negative", periods=(replace(period, time_h=Decimal("-1")),))),
-        ("MIXED_RESERVATION_PERIOD", replace(good, id="mixed", periods=(replace(period, reservation_h=Decimal("0.5")),))),
         ("NEGATIVE_MEASUREMENT", replace(good, id="neg-power", periods=(replace(period, max_power=Decimal("-3")),))),
         ("TARIFF_NOT_ACTIVE", replace(good, id="too-late", start=datetime(2020, 1, 1, tzinfo=timezone.utc),
                                       end=datetime(2020, 1, 1, 1, tzinfo=timezone.utc),

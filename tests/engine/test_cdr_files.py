@@ -13,7 +13,7 @@ import pytest
 
 from tariff_engine.cdr_files import CdrFileError, price_cdrs_file
 from tariff_engine.cli import main
-from tariff_engine.pricing import price_cdrs
+from tariff_engine.cdr_json import price_cdrs
 
 DOORS = Path(__file__).resolve().parents[1] / "fixtures" / "engine_doors"
 CDRS = DOORS / "cdrs.jsonl"
@@ -144,3 +144,37 @@ def test_camel_case_cdrs_price_like_snake_case_ones():
     assert camel["error_code"] is None and camel["session_id"] == snake["session_id"]
     assert {k: v for k, v in camel.items() if k != "line"} == {k: v for k, v in snake.items() if k != "line"}
     assert str(camel["total_cost_incl"]) == price_cdrs([_camel(cdr)], [])[0]["total_cost"]["incl_vat"]
+
+
+def test_the_pyarrow_lane_equals_the_polars_lane(monkeypatch):
+    # the good lines only: pyarrow reads the whole file; forcing the polars lane must give the same frame
+    import tariff_engine.cdr_files as cdr_files
+
+    good = "\n".join(text for text in lines() if text.lstrip().startswith("{") and _parses(text)).encode()
+    assert cdr_files._read_fast(good) is not None  # noqa: SLF001 - the lane under test
+    fast = price_cdrs_file(good, timezone="America/Toronto")
+    monkeypatch.setattr(cdr_files, "_read_fast", lambda data: None)
+    slow = price_cdrs_file(good, timezone="America/Toronto")
+    assert fast.height == 64 and fast.equals(slow)
+
+
+def test_a_volume_beyond_twelve_decimals_falls_back_and_is_priced_like_price_cdrs():
+    import tariff_engine.cdr_files as cdr_files
+
+    cdr = json.loads(next(text for text in lines() if '"ENERGY"' in text and _parses(text)))
+    for period in cdr["charging_periods"]:
+        for dimension in period["dimensions"]:
+            if dimension["type"] == "ENERGY":
+                dimension["volume"] = float(dimension["volume"]) + 1e-13  # 13+ decimals: pyarrow refuses
+    text = json.dumps(cdr).encode()
+    assert cdr_files._read_fast(text) is None  # noqa: SLF001
+    [row] = price_cdrs_file(text, timezone="America/Toronto").iter_rows(named=True)
+    [expected] = price_cdrs([cdr], [], timezone="America/Toronto")
+    assert {"excl_vat": str(row["total_cost_excl"]), "incl_vat": str(row["total_cost_incl"])} == expected["total_cost"]
+
+
+def _parses(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tariff_engine.pricing import price_sessions
+from tariff_engine.batch import price_sessions
 from tariff_engine.reference import price_session
 
 from .cases import cases

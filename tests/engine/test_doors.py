@@ -13,7 +13,7 @@ import pytest
 
 from tariff_engine.cli import build_parser, main
 from tariff_engine.documents import TariffSourceError
-from tariff_engine.quote import load_tariff_directory
+from tariff_engine.quotes import load_tariff_directory
 
 DOORS = Path(__file__).resolve().parents[1] / "fixtures" / "engine_doors"
 TARIFFS = DOORS / "tariffs"

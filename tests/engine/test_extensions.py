@@ -13,7 +13,7 @@ from tariff_engine.model import PriceComponent as PC
 from tariff_engine.model import Tariff, TariffElement, TariffRestrictions
 from tariff_engine.money import RoundingPolicy
 from tariff_engine.policy import PricingPolicy
-from tariff_engine.pricing import price_sessions
+from tariff_engine.batch import price_sessions
 from tariff_engine.reference import price_session
 
 from .conftest import build_session as s

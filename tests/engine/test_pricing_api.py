@@ -9,7 +9,7 @@ from decimal import Decimal
 import polars as pl
 
 from tariff_engine import price_cdrs, price_frame
-from tariff_engine.pricing import result_to_json
+from tariff_engine.cdr_json import result_to_json
 
 from .conftest import EXAMPLES, example_tariff
 
@@ -81,7 +81,7 @@ def test_price_frame_prices_sessions_exactly_with_decimal_columns():
 
 
 def test_result_to_json_of_error():
-    from tariff_engine.pricing import price_sessions
+    from tariff_engine.batch import price_sessions
     from .conftest import build_session
 
     from dataclasses import replace
@@ -123,7 +123,7 @@ def test_price_frame_decimal_rates_reservation_bad_zone_and_orphans():
 
 
 def test_empty_batches_and_session_without_periods():
-    from tariff_engine.pricing import price_sessions
+    from tariff_engine.batch import price_sessions
 
     assert price_sessions([], []) == [] and price_cdrs([], []) == []
     utc = timezone.utc

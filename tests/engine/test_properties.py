@@ -15,7 +15,7 @@ from tariff_engine.model import (
 )
 from tariff_engine.money import RoundingPolicy
 from tariff_engine.policy import PricingPolicy
-from tariff_engine.pricing import price_sessions
+from tariff_engine.batch import price_sessions
 from tariff_engine.reference import price_session
 from tariff_engine.spec import THRESHOLDS, ThresholdSpec
 
@@ -128,7 +128,8 @@ def sessions(draw, index: int = 0):
             energy_kwh=energy,
             time_h=hours if kind in ("charge", "mixed") else Decimal(0),
             parking_h=hours if kind == "park" else (Decimal(draw(st.integers(0, 600))) / 3600 if kind == "mixed" else Decimal(0)),
-            reservation_h=hours + Decimal(1) / 3600 if kind == "reservation" else Decimal(0),
+            reservation_h=(hours + Decimal(1) / 3600 if kind == "reservation"
+                           else Decimal(draw(st.integers(0, 900))) / 3600 if kind == "mixed" else Decimal(0)),
             min_current=draw(optional(decimals(64, 2), 0.5)),
             max_current=draw(optional(decimals(64, 2), 0.5)),
             min_power=draw(optional(decimals(50, 3), 0.5)),
@@ -142,7 +143,7 @@ def sessions(draw, index: int = 0):
         periods[0] = replace(periods[0], start=start - timedelta(seconds=draw(st.integers(1, 1200))))
     elif glitch == 1 and len(periods) > 1:  # periods out of order
         periods = draw(st.permutations(periods))
-    elif glitch == 2 and periods:  # reservation time together with charging: refused, never half priced
+    elif glitch == 2 and periods:  # reservation time together with charging: both halves priced
         periods[-1] = replace(periods[-1], reservation_h=Decimal(1) / 60)
     return Session(f"s{index}", start, end, zone, tuple(periods),
                    reservation_expired=draw(st.sampled_from([None, None, True, False])))

@@ -13,8 +13,10 @@ import pytest
 
 from tariff_engine.model import PriceComponent, PriceLimit, Session, SessionPeriod, Tariff, TariffElement, TariffRestrictions
 from tariff_engine.policy import DEFAULT_POLICY, STRICT_POLICY
-from tariff_engine.pricing import price_cdrs, price_frame, price_sessions
-from tariff_engine.quote import QuoteTariff, quote
+from tariff_engine.batch import price_sessions
+from tariff_engine.cdr_json import price_cdrs
+from tariff_engine.frames import price_frame
+from tariff_engine.quotes import QuoteTariff, quote
 from tariff_engine.adapters.platform import tariff_from_platform
 from tariff_engine.reference import price_session
 
@@ -47,22 +49,51 @@ def energy_tariff(price: str, vat: str | None = None, **limits) -> Tariff:
 # ---- reservation time together with charging ----------------------------------------------------------------
 
 
-def test_reservation_time_in_a_charging_period_is_refused_not_dropped():
+def test_reservation_time_in_a_charging_period_is_priced_not_dropped():
     # TIME 2.00/h for 30 min and RESERVATION_TIME 4.00/h for 30 min in ONE period: before, only the 1.00 of
-    # charging time was billed and the 2.00 of reservation silently dropped.
+    # charging time was billed and the 2.00 of reservation silently dropped; then it was refused. Each half is
+    # priced by its own elements: 0.5 h x 4.00 = 2.00 reservation + 0.5 h x 2.00 = 1.00 time = 3.00.
     tariff = Tariff("r", "EUR", (
         TariffElement((PriceComponent("TIME", Decimal("4.00")),), TariffRestrictions(reservation="RESERVATION")),
         TariffElement((PriceComponent("TIME", Decimal("2.00")),)),
     ))
-    mixed = session(period(0, time_h=Decimal("0.5"), reservation_h=Decimal("0.5")))
-    result = both(tariff, mixed)
-    assert result.error_code == "MIXED_RESERVATION_PERIOD"
-    assert "RESERVATION_TIME" in result.error
-    # split into a reservation period and a charging period, both halves are billed: 2.00 + 1.00
-    split = session(period(0, reservation_h=Decimal("0.5")), period(30, time_h=Decimal("0.5")))
-    result = both(tariff, split)
-    assert (result.total_reservation_cost.excl_vat, result.total_time_cost.excl_vat) == (Decimal("2.0000"), Decimal("1.0000"))
-    assert result.total_cost.excl_vat == Decimal("3.0000")
+    mixed = both(tariff, session(period(0, time_h=Decimal("0.5"), reservation_h=Decimal("0.5"))))
+    assert mixed.error_code is None
+    assert (mixed.total_reservation_cost.excl_vat, mixed.total_time_cost.excl_vat) == (Decimal("2.0000"), Decimal("1.0000"))
+    assert mixed.total_cost.excl_vat == Decimal("3.0000")
+    # the same volumes split into a reservation period and a charging period cost the same
+    split = both(tariff, session(period(0, reservation_h=Decimal("0.5")), period(30, time_h=Decimal("0.5"))))
+    assert split.total_cost == mixed.total_cost
+    # the breakdown names both lines, the reservation one marked as such
+    rows = price_sessions([tariff], [session(period(0, time_h=Decimal("0.5"), reservation_h=Decimal("0.5")))], breakdown=True)[0].breakdown
+    assert [(r.dimension, r.element_index, r.billed_volume, r.excl_vat, r.reservation) for r in rows] == [
+        ("TIME", 1, Decimal("0.5"), Decimal("1.000000000"), False),
+        ("RESERVATION_TIME", 0, Decimal("0.5"), Decimal("2.000000000"), True),
+    ]
+
+
+def test_mixed_reservation_period_charges_both_flat_fees_and_energy():
+    # reservation element: FLAT 1.50 + RESERVATION 3.00/h (15-min steps); charging element: FLAT 0.50,
+    # ENERGY 0.30/kWh. One period: 10 kWh, 20 min charging, 10 min reservation (rounded up to 15 min).
+    # session FLAT 0.50 + energy 3.00 + reservation FLAT 1.50 + 0.25 h x 3.00 = 0.75 -> 5.75 excl;
+    # nothing priced for TIME (no TIME component) -> time cost 0.
+    tariff = Tariff("m", "EUR", (
+        TariffElement((PriceComponent("FLAT", Decimal("1.50")), PriceComponent("RESERVATION", Decimal("3.00"), step_size=900)),
+                      TariffRestrictions(reservation="RESERVATION")),
+        TariffElement((PriceComponent("FLAT", Decimal("0.50")), PriceComponent("ENERGY", Decimal("0.30")))),
+    ))
+    volumes = dict(energy_kwh=Decimal(10), time_h=Decimal(1) / 3, reservation_h=Decimal(1) / 6)
+    result = both(tariff, session(period(0, **volumes), minutes=30))
+    assert result.total_fixed_cost.excl_vat == Decimal("0.5000")
+    assert result.total_energy_cost.excl_vat == Decimal("3.0000")
+    assert result.total_reservation_cost.excl_vat == Decimal("2.2500")  # 1.50 FLAT + 0.75 time
+    assert result.total_cost.excl_vat == Decimal("5.7500")
+    # an expired reservation mixed with charging is not "expired" (the session charged): RESERVATION prices it
+    expiring = Tariff("x", "EUR", (
+        TariffElement((PriceComponent("FLAT", Decimal("9.00")),), TariffRestrictions(reservation="RESERVATION_EXPIRES")),
+        *tariff.elements,
+    ))
+    assert both(expiring, session(period(0, **volumes), minutes=30)).total_cost.excl_vat == Decimal("5.7500")
 
 
 # ---- min/max price given only excl. VAT -----------------------------------------------------------------------
@@ -232,7 +263,7 @@ def test_duration_energy_tariff_without_idle_fee_is_quoted():
 
 
 def test_quote_directory_loads_duration_energy_tariff_without_idle_fee(tmp_path):
-    from tariff_engine.quote import load_tariff_directory
+    from tariff_engine.quotes import load_tariff_directory
 
     (tmp_path / "9001.json").write_text(json.dumps(DURATION_ENERGY))
     [entry] = load_tariff_directory(tmp_path, "Europe/Amsterdam")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tariff_engine.model import PricingResult, Session, SessionPeriod, Tariff
-from tariff_engine.pricing import price_sessions
+from tariff_engine.batch import price_sessions
 from tariff_engine.reference import price_session
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -52,7 +52,7 @@ def build_session(local_start: str, zone: str, spans: list[Span], session_id: st
 
 def price(tariff: Tariff, session: Session) -> PricingResult:
     """Price through the Decimal reference, fail loudly on a per-session error, and require the numba
-    kernel path (`tariff_engine.pricing.price_sessions`) to give the very same result."""
+    kernel path (`tariff_engine.batch.price_sessions`) to give the very same result."""
     result = price_session(tariff, session)
     assert result.error_code is None, result.error
     (kernel,) = price_sessions([tariff], [session])

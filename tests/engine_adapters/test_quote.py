@@ -12,7 +12,7 @@ import pytest
 from tariff_engine.adapters.eevion import tariff_from_eevion
 from tariff_engine.adapters.platform import tariff_from_platform
 from tariff_engine.cli import main
-from tariff_engine.quote import QuoteTariff, dumps, load_tariff_directory, quote
+from tariff_engine.quotes import QuoteTariff, dumps, load_tariff_directory, quote
 
 from .conftest import FIXTURES, seed_tariff
 
