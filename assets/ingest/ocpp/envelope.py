@@ -41,32 +41,33 @@ FRAME_HEAD = rf'^\[{_W}[23]{_W},{_W}"([^"]+)"{_W},{_W}(?:"([^"]*)")?'
 ENVELOPE_TYPE = pl.Struct({"received_at": pl.String(), "charge_point_id": pl.String(), "protocol": pl.String(),
                            "direction": pl.String(), "raw": pl.String()})
 
-# Actions whose CALL names a transaction (see ``frames.frame_transaction_id``).
-_TRANSACTION_PATHS = {"StopTransaction": "$.transactionId", "MeterValues": "$.transactionId",
-                      "TransactionEvent": "$.transactionInfo.transactionId"}
-
-
-def _canonical_payloads(frames: list[str]) -> list[bytes | None]:
-    """The payload (last element) of each frame as canonical JSON (sorted keys), or None where orjson
-    cannot read or write it (those lines go to the row parser, which knows the standard parser's extra
-    cases)."""
+def _payloads(frames: list[str]) -> tuple[list[bytes | None], list[str | None]]:
+    """(the payload of each frame as canonical JSON, sorted keys; the transaction id its CALL names, by
+    ``frames.frame_transaction_id``'s rule). The payload is None where orjson cannot read or write the
+    frame: that line goes to the row parser, which knows the standard parser's extra cases."""
     loads, dumps, sort = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
-    out: list[bytes | None] = []
-    append = out.append
+    payloads: list[bytes | None] = []
+    transactions: list[str | None] = []
     for text in frames:
         try:
-            payload = loads(text)[-1]
-            append(dumps(payload, option=sort) if type(payload) is dict else None)
+            frame = loads(text)
+            payload = frame[-1]
+            payloads.append(dumps(payload, option=sort) if type(payload) is dict else None)
         except (orjson.JSONDecodeError, TypeError):
-            append(None)
-    return out
-
-
-def _usable_transaction_id(text: pl.Expr) -> pl.Expr:
-    """``namespaced_transaction_id``'s rule on a json_path_match result: objects, lists, booleans and ""
-    name no transaction; floats written with an exponent are left to the row parser (see ``parse_lines``)."""
-    return text.is_not_null() & ~(text.str.starts_with("{") | text.str.starts_with("[")
-                                  | text.is_in(["true", "false", ""]))
+            payloads.append(None)
+            transactions.append(None)
+            continue
+        named = None
+        if frame[0] == 2 and type(payload) is dict:
+            action = frame[2]
+            if action == "MeterValues" or action == "StopTransaction":
+                named = payload.get("transactionId")
+            elif action == "TransactionEvent":
+                info = payload.get("transactionInfo")
+                named = info.get("transactionId") if type(info) is dict else None
+        transactions.append(None if named is None or named == "" or isinstance(named, (dict, list, bool))
+                            else str(named))
+    return payloads, transactions
 
 
 def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
@@ -89,19 +90,13 @@ def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     head = pl.col("raw").str.extract_groups(FRAME_HEAD)
     taken = taken.with_columns(head.struct.field("1").alias("message_id"),
                                pl.when(pl.col("message_type") == "CALL").then(head.struct.field("2")).alias("action"))
-    canonical = _canonical_payloads(taken.get_column("raw").to_list())
-    taken = taken.with_columns(pl.Series("payload_json", canonical, dtype=pl.Binary).cast(pl.String))
-    transaction_text = pl.coalesce([
-        pl.when((pl.col("message_type") == "CALL") & (pl.col("action") == action))
-        .then(pl.col("payload_json").str.json_path_match(path))
-        for action, path in _TRANSACTION_PATHS.items()])
-    taken = taken.with_columns(transaction_text.alias("_tx"))
-    # A transaction id given as a float with an exponent is written differently by Python: row parser.
-    odd_number = pl.col("_tx").str.contains(r"^-?[0-9.]+[eE]") & ~pl.col("payload_json").str.contains(
-        '"transactionId":"', literal=True)
-    taken = taken.filter(pl.col("payload_json").is_not_null() & ~odd_number.fill_null(False))
+    payloads, transaction_ids = _payloads(taken.get_column("raw").to_list())
     taken = taken.with_columns(
-        pl.when(_usable_transaction_id(pl.col("_tx")))
+        pl.Series("payload_json", payloads, dtype=pl.Binary).cast(pl.String),
+        pl.Series("_tx", transaction_ids, dtype=pl.String),
+    ).filter(pl.col("payload_json").is_not_null())
+    taken = taken.with_columns(
+        pl.when(pl.col("_tx").is_not_null())
         .then(pl.concat_str([pl.lit("ocpp:"), pl.col("charge_point_id"), pl.lit(":"), pl.col("_tx")]))
         .alias("transaction_id"),
         pl.lit(None, pl.String()).alias("error_code"),

@@ -29,6 +29,7 @@ import orjson
 import polars as pl
 
 from assets.ingest.common import RawRecord
+from assets.ingest.common.keyset import KeySet
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 DIRECTIONS = ("in", "out")
@@ -206,10 +207,13 @@ MESSAGE_COLUMNS = {"record_ref": pl.String(), "received_at": pl.Datetime("us", "
                    "raw": pl.String()}
 
 
-def _seen(keys: pl.DataFrame, seen: pl.DataFrame) -> pl.Series:
-    """For each key row: whether ``seen`` holds it."""
-    return keys.join(seen.with_columns(pl.lit(True).alias("_hit")), on=KEY, how="left",
-                     maintain_order="left").get_column("_hit").fill_null(False)
+def _in(keys: pl.DataFrame, seen: KeySet) -> pl.Series:
+    """For each key row (``_k1``, ``_k2``): whether ``seen`` holds it."""
+    return pl.Series(seen.contains(keys.get_column("_k1").to_numpy(), keys.get_column("_k2").to_numpy()))
+
+
+def _remember(keys: pl.DataFrame, seen: KeySet) -> None:
+    seen.add(keys.get_column("_k1").to_numpy(), keys.get_column("_k2").to_numpy())
 
 
 class FrameParser:
@@ -223,8 +227,8 @@ class FrameParser:
 
     def __init__(self) -> None:
         self.rows_in = 0
-        self._seen_records = pl.DataFrame(schema={"_k1": pl.UInt64(), "_k2": pl.UInt64()})
-        self._seen_calls = self._seen_records.clone()
+        self._seen_records = KeySet()
+        self._seen_calls = KeySet()
 
     def parse_batch(self, records: list[RawRecord]) -> tuple[pl.DataFrame, list[FrameRejection]]:
         """(message rows in delivery order, with the record key ``_k1``/``_k2``; rejections) of landing
@@ -249,19 +253,19 @@ class FrameParser:
         parsed = parsed.with_columns(refs.gather(parsed.get_column("_pos")))
         keyed = parsed.with_columns(identity_key(RECORD_IDENTITY))
         keys = keyed.select(KEY)
-        duplicate = ~keys.select(pl.struct(KEY).is_first_distinct()).to_series() | _seen(keys, self._seen_records)
+        duplicate = ~keys.select(pl.struct(KEY).is_first_distinct()).to_series() | _in(keys, self._seen_records)
         for position in keyed.filter(duplicate).get_column("_pos").to_list():
             record = records[position]
             rejections.append(FrameRejection(record.ref, "DUPLICATE_FRAME",
                                              "the same landed record appears earlier in this landing date",
                                              record.text))
         kept = keyed.filter(~duplicate)
-        self._seen_records = pl.concat([self._seen_records, kept.select(KEY)]).rechunk()
+        _remember(kept.select(KEY), self._seen_records)
         is_call = kept.get_column("message_type") == "CALL"
         call_keys = kept.filter(is_call).select(identity_key(CALL_IDENTITY))
         replayed_calls = (~call_keys.select(pl.struct(KEY).is_first_distinct()).to_series()
-                          | _seen(call_keys, self._seen_calls))
-        self._seen_calls = pl.concat([self._seen_calls, call_keys]).rechunk()
+                          | _in(call_keys, self._seen_calls))
+        _remember(call_keys, self._seen_calls)
         replay = pl.Series("is_replay", [False] * kept.height, dtype=pl.Boolean())
         if call_keys.height:
             replay = replay.scatter(is_call.arg_true(), replayed_calls)
