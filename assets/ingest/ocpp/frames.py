@@ -21,7 +21,6 @@ real frame, kept with ``is_replay = true``; the meter-reading and transaction ru
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +29,7 @@ import polars as pl
 
 from assets.ingest.common import RawRecord
 from assets.ingest.common.keyset import KeySet
+from assets.ingest.ocpp.envelope import parse_lines
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 DIRECTIONS = ("in", "out")
@@ -233,8 +233,6 @@ class FrameParser:
     def parse_batch(self, records: list[RawRecord]) -> tuple[pl.DataFrame, list[FrameRejection]]:
         """(message rows in delivery order, with the record key ``_k1``/``_k2``; rejections) of landing
         records; counts them into ``rows_in``."""
-        from assets.ingest.ocpp.envelope import parse_lines
-
         self.rows_in += len(records)
         lines = pl.Series("line", [record.raw for record in records], dtype=pl.Binary()).cast(pl.String(), strict=False)
         taken, rest = parse_lines(lines)
