@@ -52,13 +52,15 @@ def _payloads(frames: list[str]) -> tuple[list[bytes | None], list[str | None]]:
         try:
             frame = loads(text)
             payload = frame[-1]
-            payloads.append(dumps(payload, option=sort) if type(payload) is dict else None)
+            # The regex fixed the head; the length rules out [2, id, action, {..}, {..}] and the like.
+            shaped = type(payload) is dict and len(frame) == (4 if frame[0] == 2 else 3)
+            payloads.append(dumps(payload, option=sort) if shaped else None)
         except (orjson.JSONDecodeError, TypeError):
             payloads.append(None)
             transactions.append(None)
             continue
         named = None
-        if frame[0] == 2 and type(payload) is dict:
+        if frame[0] == 2 and payloads[-1] is not None:
             action = frame[2]
             if action == "MeterValues" or action == "StopTransaction":
                 named = payload.get("transactionId")
