@@ -28,6 +28,7 @@ Modules:
 - `run`: `IngestRun` (guarded parse: any exception of one record is one quarantine row), `VersionRule`
   (DUPLICATE_RECORD / CONFLICTING_VERSION), `Accepted` (a record with child-table rows), `write_ingest`
   (partition, child tables, quarantine slice, metadata, conservation + schema + quarantine checks).
+- `keyset`: `KeySet`, a compact set of 128-bit record keys (sorted numpy arrays) for dedup state.
 
 Parsers are pure functions `parse(value, record) -> row dict | Accepted` that raise `Rejected(code, reason)`
 (assets/quarantine.py) for a rule they enforce; anything else they raise is caught and coded by the guard.
@@ -35,7 +36,10 @@ Parsers are pure functions `parse(value, record) -> row dict | Accepted` that ra
 A columnar source (OCPP frames) may parse each `Batch` its own way (e.g. a whole batch with polars) and
 build the `IngestResult` itself — accepted frame, child frames, `quarantine_frame(rejections)`, `rows_in`
 = the sum of `Batch.size` — then call `write_ingest`; `rejection_of(exc, source, ref, raw)` codes any
-exception of one record the same way the guard does.
+exception of one record the same way the guard does. A partition too large for one frame is written
+batch by batch with `warehouse.partition_writer(...)`; its `IngestResult.accepted` is then
+`StreamedRows(rows, schema_check)` (`checks.BucketSchemaCheck` validates each bucket as it is written)
+and `write_ingest` runs the same sequence without writing the rows again (see `ocpp_messages`).
 """
 
 from __future__ import annotations
