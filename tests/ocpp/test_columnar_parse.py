@@ -78,10 +78,14 @@ def _expected(line: str, ref: str):
 
 def test_fast_path_rows_equal_row_parser_rows():
     records = [RawRecord(f"f.jsonl:{i}", line.encode("utf-8", "surrogatepass")) for i, line in enumerate(LINES, 1)]
+    # bytes that are not UTF-8, in the frame text and in the envelope
+    records.append(RawRecord("f.jsonl:98", _line(json.dumps([2, "e1", "DataTransfer", {"d": "x"}])).encode()
+                             .replace(b'"x"', b'"\xff\xfe"')))
+    records.append(RawRecord("f.jsonl:99", b"\xff\xfe{bad"))
     frame, rejections = FrameParser().parse_batch(records)
     rows = {row["record_ref"]: row for row in frame.drop("_k1", "_k2").to_dicts()}
     rejected = {r.record_ref: (r.reason_code, r.raw_payload) for r in rejections}
-    assert len(rows) + len(rejected) == len(LINES)
+    assert len(rows) + len(rejected) == len(records)
     for record in records:
         expected = _expected(record.text, record.ref)
         if expected[0] == "rejected":

@@ -234,7 +234,8 @@ class FrameParser:
         """(message rows in delivery order, with the record key ``_k1``/``_k2``; rejections) of landing
         records; counts them into ``rows_in``."""
         self.rows_in += len(records)
-        lines = pl.Series("line", [record.raw for record in records], dtype=pl.Binary()).cast(pl.String(), strict=False)
+        # Decoded as ``RawRecord.text`` is (undecodable bytes replaced), so both paths see the same text.
+        lines = pl.Series("line", [record.raw.decode("utf-8", "replace") for record in records], dtype=pl.String())
         taken, rest = parse_lines(lines)
         rows, rejections = [], []
         for position in rest.to_list():
