@@ -8,6 +8,9 @@ day's OCPP landing files divided by the CPU of the three assets (issue 9's goal:
 
     .venv/bin/python -m bench.bench_ingest_ocpp_day --landing /work/bench5k/landing \\
         --warehouse /work/bench5k/warehouse --day 2026-10-24
+
+Without ``--landing`` (as under ``make bench``) it first generates one day of ``--sessions`` sessions
+(OCPP only, seed 7, 60-s meter values) into a temporary folder; ``--quick`` makes that day small.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import orjson
 import polars as pl
 
 ASSETS = ["ocpp_messages", "meter_readings", "transactions"]
+GENERATED_DAY = "2026-10-24"  # the generator's first day
 
 _CHILD = """
 import json, resource, sys, time
@@ -79,10 +83,27 @@ def _read_ndjson_cpu(files: list[Path]) -> tuple[float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--landing", type=Path, required=True)
+    parser.add_argument("--landing", type=Path, help="landing root; a day is generated when omitted")
     parser.add_argument("--warehouse", type=Path, help="warehouse to copy (earlier days); empty when omitted")
-    parser.add_argument("--day", required=True)
-    args = parser.parse_args()
+    parser.add_argument("--day", default=GENERATED_DAY)
+    parser.add_argument("--sessions", type=int, default=2000, help="sessions of the generated day")
+    parser.add_argument("--quick", action="store_true", help="a small generated day")
+    args, _ = parser.parse_known_args()
+    if args.landing is None:
+        with tempfile.TemporaryDirectory(prefix="bench-ocpp-landing-") as landing:
+            sessions = 300 if args.quick else args.sessions
+            subprocess.run([sys.executable, "-m", "data.generate", "--out", landing, "--seed", "7", "--days", "1",
+                            "--sessions-per-day", str(sessions), "--sources", "reference,ocpp",
+                            "--meter-interval", "60"], check=True, stdout=subprocess.DEVNULL,
+                           cwd=Path(__file__).resolve().parent.parent)
+            args.landing, args.day = Path(landing), GENERATED_DAY
+            _measure(args)
+        return
+    _measure(args)
+
+
+def _measure(args: argparse.Namespace) -> None:
+    """Run the three assets on ``args.day`` and print the numbers."""
     files = sorted(p for p in (args.landing / "ocpp" / args.day).rglob("*") if p.is_file() and p.suffix == ".jsonl")
     bare_cpu, bare_rows = _read_ndjson_cpu(files)
     with tempfile.TemporaryDirectory(prefix="bench-ocpp-") as tmp:
