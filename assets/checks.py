@@ -58,3 +58,23 @@ def schema_result(spec: TableSpec, df: pl.DataFrame, check_name: str = SCHEMA, a
             metadata={"failure_cases": cases.height, "sample": dg.MetadataValue.md(table)},
         )
     return dg.AssetCheckResult(check_name=check_name, asset_key=asset_key, passed=True, metadata={"rows": df.height})
+
+
+class BucketSchemaCheck:
+    """The schema check of a partition written bucket by bucket (``PartitionWriter.commit``): ``add`` each
+    bucket as written; ``result`` is the first failing bucket's result, else a pass with the row count."""
+
+    def __init__(self, spec: TableSpec, check_name: str = SCHEMA):
+        self.spec, self.check_name, self.rows, self.failed = spec, check_name, 0, None
+
+    def add(self, bucket: pl.DataFrame) -> None:
+        """Validate one written bucket (only until a bucket fails: its cases are the ones reported)."""
+        self.rows += bucket.height
+        if self.failed is None:
+            outcome = schema_result(self.spec, bucket, check_name=self.check_name)
+            self.failed = None if outcome.passed else outcome
+
+    def result(self) -> dg.AssetCheckResult:
+        """The check result over every bucket added."""
+        return self.failed or dg.AssetCheckResult(check_name=self.check_name, passed=True,
+                                                  metadata={"rows": self.rows})

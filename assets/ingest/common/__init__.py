@@ -28,6 +28,7 @@ Modules:
 - `run`: `IngestRun` (guarded parse: any exception of one record is one quarantine row), `VersionRule`
   (DUPLICATE_RECORD / CONFLICTING_VERSION), `Accepted` (a record with child-table rows), `write_ingest`
   (partition, child tables, quarantine slice, metadata, conservation + schema + quarantine checks).
+- `keyset`: `KeySet`, a compact set of 128-bit record keys (sorted numpy arrays) for dedup state.
 
 Parsers are pure functions `parse(value, record) -> row dict | Accepted` that raise `Rejected(code, reason)`
 (assets/quarantine.py) for a rule they enforce; anything else they raise is caught and coded by the guard.
@@ -35,7 +36,10 @@ Parsers are pure functions `parse(value, record) -> row dict | Accepted` that ra
 A columnar source (OCPP frames) may parse each `Batch` its own way (e.g. a whole batch with polars) and
 build the `IngestResult` itself — accepted frame, child frames, `quarantine_frame(rejections)`, `rows_in`
 = the sum of `Batch.size` — then call `write_ingest`; `rejection_of(exc, source, ref, raw)` codes any
-exception of one record the same way the guard does.
+exception of one record the same way the guard does. A partition too large for one frame is written
+batch by batch with `warehouse.partition_writer(...)`; its `IngestResult.accepted` is then
+`StreamedRows(rows, schema_check)` (`checks.BucketSchemaCheck` validates each bucket as it is written)
+and `write_ingest` runs the same sequence without writing the rows again (see `ocpp_messages`).
 """
 
 from __future__ import annotations
@@ -46,8 +50,8 @@ from assets.ingest.common import guards
 from assets.ingest.common.files import (DOCUMENT, LINES, Batch, LandedFile, RawRecord, RecordReader, landed_files,
                                         lines_of, read_all)
 from assets.ingest.common.jsonvalue import canonical_bytes, content_digest, decode_json
-from assets.ingest.common.run import (Accepted, IngestResult, IngestRun, VersionRule, guarded_parse, rejection_of,
-                                      write_ingest)
+from assets.ingest.common.run import (Accepted, IngestResult, IngestRun, StreamedRows, VersionRule, guarded_parse,
+                                      rejection_of, write_ingest)
 from assets.quarantine import Rejected, Rejection
 from resources.landing import LandingZoneResource
 
@@ -58,7 +62,7 @@ def day_files(landing: LandingZoneResource, source: str, landing_date: dt.date |
 
 
 __all__ = [
-    "Accepted", "Batch", "DOCUMENT", "IngestResult", "IngestRun", "LINES", "LandedFile", "RawRecord", "RecordReader",
+    "Accepted", "Batch", "DOCUMENT", "IngestResult", "IngestRun", "LINES", "LandedFile", "RawRecord", "RecordReader", "StreamedRows",
     "Rejected", "Rejection", "VersionRule", "canonical_bytes", "content_digest", "day_files", "decode_json", "guarded_parse",
     "guards", "landed_files", "lines_of", "read_all", "rejection_of", "write_ingest",
 ]

@@ -118,12 +118,22 @@ def rows_frame(spec: TableSpec, rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, strict=True)
 
 
+@dataclass(frozen=True)
+class StreamedRows:
+    """Accepted rows a ``PartitionWriter`` already wrote to the partition, batch by batch (so the day is
+    never one frame): how many, and their schema check (``checks.BucketSchemaCheck``)."""
+
+    rows: int
+    schema: dg.AssetCheckResult
+
+
 @dataclass
 class IngestResult:
-    """One partition's outcome, ready to write: accepted rows, child rows, quarantine, counts."""
+    """One partition's outcome, ready to write: accepted rows (a frame, or ``StreamedRows`` already
+    written), child rows, quarantine, counts."""
 
     spec: TableSpec
-    accepted: pl.DataFrame
+    accepted: pl.DataFrame | StreamedRows
     children: dict[str, tuple[TableSpec, pl.DataFrame]]
     quarantine: pl.DataFrame
     rows_in: int
@@ -364,10 +374,16 @@ def write_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     """Write the partition, its child tables and the quarantine slice; return metadata and the three checks.
 
     Child tables are written under the same landing date; their schema results are for `extra_checks`
-    of the caller when it declares such checks.
+    of the caller when it declares such checks. Accepted rows given as ``StreamedRows`` are already in
+    the partition (written and atomically replaced by a ``PartitionWriter``); the rest of the sequence
+    is the same.
     """
     landing_date = dt.date.fromisoformat(context.partition_key)
-    warehouse.write_partition(result.spec, result.accepted, landing_date=landing_date)
+    if isinstance(result.accepted, StreamedRows):
+        accepted_rows, accepted_schema = result.accepted.rows, result.accepted.schema
+    else:
+        warehouse.write_partition(result.spec, result.accepted, landing_date=landing_date)
+        accepted_rows, accepted_schema = result.accepted.height, schema_result(result.spec, result.accepted)
     child_counts = {}
     for name, (child_spec, frame) in result.children.items():
         warehouse.write_partition(child_spec, frame, landing_date=landing_date)
@@ -379,14 +395,14 @@ def write_ingest(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         "files": files, "rows_in": result.rows_in, "rows_accepted": result.accepted_records,
         "rows_quarantined": result.quarantine.height,
         "rows_redelivered": result.reasons.get("DUPLICATE_RECORD", 0),
-        "dagster/row_count": result.accepted.height, **child_counts, **(extra_metadata or {}),
+        "dagster/row_count": accepted_rows, **child_counts, **(extra_metadata or {}),
         "quarantine_reasons": dg.MetadataValue.md("\n".join(f"- {c}: {n}" for c, n in reasons) or "none"),
     }
     return dg.MaterializeResult(
         metadata=metadata,
         check_results=[
             conservation_result(result.rows_in, result.accepted_records, result.quarantine.height),
-            schema_result(result.spec, result.accepted),
+            accepted_schema,
             schema_result(QUARANTINE, result.quarantine, check_name=QUARANTINE_SCHEMA_CHECK),
             *(extra_checks or []),
         ],

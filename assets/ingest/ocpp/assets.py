@@ -12,10 +12,9 @@ from collections.abc import Iterator
 import dagster as dg
 import polars as pl
 
-from assets.checks import (QUARANTINE_SCHEMA_CHECK, SCHEMA, conservation_result, ingest_check_specs,
-                           schema_result)
+from assets.checks import BucketSchemaCheck, ingest_check_specs
 from assets.ingest.common import LINES, RecordReader, day_files
-from assets.ingest.common.run import IngestResult, write_ingest
+from assets.ingest.common.run import IngestResult, StreamedRows, write_ingest
 from assets.ingest.ocpp.pipeline import (
     StepResult,
     RECEIVED_HOUR,
@@ -31,7 +30,7 @@ from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
 from assets.ingest.ocpp.transactions import alias_map, starts_16
 from assets.partitions import daily
-from assets.quarantine import QUARANTINE, quarantine_frame
+from assets.quarantine import quarantine_frame
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
@@ -54,47 +53,6 @@ def _store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec
     outcome = IngestResult(spec=spec, accepted=result.accepted, children={}, quarantine=quarantine,
                            rows_in=result.rows_in, accepted_records=result.accepted.height)
     return write_ingest(context, warehouse, outcome, files=files, extra_metadata=extra_metadata)
-
-
-class _BucketSchemaCheck:
-    """The table's schema check over a partition written bucket by bucket: the first failing bucket's
-    result, else a pass with the total row count."""
-
-    def __init__(self, spec):
-        self.spec, self.rows, self.failed = spec, 0, None
-
-    def add(self, bucket: pl.DataFrame) -> None:
-        self.rows += bucket.height
-        if self.failed is None:
-            outcome = schema_result(self.spec, bucket)
-            self.failed = None if outcome.passed else outcome
-
-    def result(self) -> dg.AssetCheckResult:
-        return self.failed or dg.AssetCheckResult(check_name=SCHEMA, passed=True, metadata={"rows": self.rows})
-
-
-def _store_streamed(context: dg.AssetExecutionContext, warehouse: WarehouseResource, streamed: StreamedMessages,
-                    schema_check: _BucketSchemaCheck, files: int, extra_metadata: dict) -> dg.MaterializeResult:
-    """``write_ingest`` for a partition already written by a ``PartitionWriter``: the quarantine slice,
-    metadata, conservation, schema (bucket by bucket) and quarantine-schema checks. (The framework's
-    ``write_ingest`` takes the whole partition as one frame; this is its streamed counterpart.)"""
-    quarantine = quarantine_frame(streamed.rejections)
-    warehouse.write_partition(QUARANTINE, quarantine, source_asset=OCPP_MESSAGES.name,
-                              partition_key=context.partition_key)
-    reasons = quarantine.group_by("reason_code").len().sort("reason_code")
-    return dg.MaterializeResult(
-        metadata={
-            "files": files, "rows_in": streamed.rows_in, "rows_accepted": streamed.accepted,
-            "rows_quarantined": quarantine.height, "dagster/row_count": streamed.accepted, **extra_metadata,
-            "quarantine_reasons": dg.MetadataValue.md(
-                "\n".join(f"- {code}: {count}" for code, count in reasons.iter_rows()) or "none"),
-        },
-        check_results=[
-            conservation_result(streamed.rows_in, streamed.accepted, quarantine.height),
-            schema_check.result(),
-            schema_result(QUARANTINE, quarantine, check_name=QUARANTINE_SCHEMA_CHECK),
-        ],
-    )
 
 
 def _day(context: dg.AssetExecutionContext) -> dt.date:
@@ -244,12 +202,15 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         .select("charge_point_id", "direction", "message_id", "action")
         .collect()
     )
-    schema_check = _BucketSchemaCheck(OCPP_MESSAGES)
+    schema_check = BucketSchemaCheck(OCPP_MESSAGES)
     # Rows go to disk batch by batch and are sorted an hour at a time: memory does not follow the day.
     with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer, previous_calls,
                                         _earlier_records(warehouse, landing_date), on_bucket=schema_check.add)
-    return _store_streamed(context, warehouse, streamed, schema_check, len(files), {
+    outcome = IngestResult(spec=OCPP_MESSAGES, accepted=StreamedRows(streamed.accepted, schema_check.result()),
+                           children={}, quarantine=quarantine_frame(streamed.rejections), rows_in=streamed.rows_in,
+                           accepted_records=streamed.accepted)
+    return write_ingest(context, warehouse, outcome, files=len(files), extra_metadata={
         "frames_ocpp16": streamed.by_protocol.get("ocpp1.6", 0),
         "frames_ocpp201": streamed.by_protocol.get("ocpp2.0.1", 0),
         "replayed_calls": streamed.replayed,

@@ -20,9 +20,7 @@ real frame, kept with ``is_replay = true``; the meter-reading and transaction ru
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -30,6 +28,8 @@ import orjson
 import polars as pl
 
 from assets.ingest.common import RawRecord
+from assets.ingest.common.keyset import KeySet
+from assets.ingest.ocpp.envelope import parse_lines
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 DIRECTIONS = ("in", "out")
@@ -173,14 +173,23 @@ def parse_landing_line(line: str, record_ref: str) -> dict | FrameRejection:
     }
 
 
-def digest(*parts: str) -> bytes:
-    """A compact (16-byte) key of text parts, for dedup sets that must not hold a day of raw frames."""
-    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+# Identity of a landed record: the same instant, charge point, direction and text is the same record.
+RECORD_IDENTITY = ["received_at", "charge_point_id", "direction", "raw"]
+# Identity of a CALL re-sent by its charge point: the same charge point, direction, message id and text.
+CALL_IDENTITY = ["charge_point_id", "direction", "message_id", "raw"]
+KEY = ["_k1", "_k2"]
 
 
-def landed_record_key(row: dict) -> bytes:
-    """Identity of a landed record: the same instant, charge point, direction and text is the same record."""
-    return digest(row["received_at"].isoformat(), row["charge_point_id"], row["direction"], row["raw"])
+def identity_key(columns: list[str]) -> list[pl.Expr]:
+    """A compact 128-bit key (two 64-bit hashes under different seeds) of ``columns``, computed vectorised,
+    for dedup state that must not hold a day of raw frames (a collision needs both hashes to agree)."""
+    identity = pl.struct(columns)
+    return [identity.hash(seed=0x5EED).alias("_k1"), identity.hash(seed=0xC0FFEE).alias("_k2")]
+
+
+def record_keys(messages: pl.DataFrame) -> pl.DataFrame:
+    """``_k1``, ``_k2`` (the landed-record key) and ``landing_date`` of accepted ``ocpp_messages`` rows."""
+    return messages.select(*identity_key(RECORD_IDENTITY), pl.col("landing_date"))
 
 
 def split_lines(text: str) -> list[str]:
@@ -191,42 +200,75 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+MESSAGE_COLUMNS = {"record_ref": pl.String(), "received_at": pl.Datetime("us", "UTC"), "charge_point_id": pl.String(),
+                   "protocol": pl.String(), "direction": pl.String(), "message_type": pl.String(),
+                   "message_id": pl.String(), "action": pl.String(), "transaction_id": pl.String(),
+                   "payload_json": pl.String(), "error_code": pl.String(), "error_description": pl.String(),
+                   "raw": pl.String()}
+
+
+def _in(keys: pl.DataFrame, seen: KeySet) -> pl.Series:
+    """For each key row (``_k1``, ``_k2``): whether ``seen`` holds it."""
+    return pl.Series(seen.contains(keys.get_column("_k1").to_numpy(), keys.get_column("_k2").to_numpy()))
+
+
+def _remember(keys: pl.DataFrame, seen: KeySet) -> None:
+    seen.add(keys.get_column("_k1").to_numpy(), keys.get_column("_k2").to_numpy())
+
+
 class FrameParser:
     """Parses landing records batch by batch, remembering what it has seen across the files of a date.
 
-    ``is_replay`` marks a CALL whose (charge point, direction, message id, text) was already seen earlier
-    in this landing date. Each row keeps its identity under ``_record_key`` for ``drop_already_landed``.
+    Lines of the common shape are parsed as columns (``envelope.parse_lines``), the others one by one by
+    ``parse_landing_line``. A record already seen this landing date is a ``DUPLICATE_FRAME``; ``is_replay``
+    marks a CALL whose (charge point, direction, message id, text) was already seen earlier this date. The
+    state across batches is two tables of 128-bit keys, not the frames.
     """
 
     def __init__(self) -> None:
         self.rows_in = 0
-        self._seen_records: set[bytes] = set()
-        self._seen_calls: set[bytes] = set()
+        self._seen_records = KeySet()
+        self._seen_calls = KeySet()
 
-    def parse_records(self, records: Iterable[RawRecord]) -> tuple[list[dict], list[FrameRejection]]:
-        """(message rows, rejections) of landing records in delivery order; counts them into ``rows_in``."""
-        rows: list[dict] = []
-        rejections: list[FrameRejection] = []
-        for record in records:
-            self.rows_in += 1
-            line = record.text
-            parsed = parse_landing_line(line, record.ref)
+    def parse_batch(self, records: list[RawRecord]) -> tuple[pl.DataFrame, list[FrameRejection]]:
+        """(message rows in delivery order, with the record key ``_k1``/``_k2``; rejections) of landing
+        records; counts them into ``rows_in``."""
+        self.rows_in += len(records)
+        # Decoded as ``RawRecord.text`` is (undecodable bytes replaced), so both paths see the same text.
+        lines = pl.Series("line", [record.raw.decode("utf-8", "replace") for record in records], dtype=pl.String())
+        taken, rest = parse_lines(lines)
+        rows, rejections = [], []
+        for position in rest.to_list():
+            record = records[position]
+            parsed = parse_landing_line(record.text, record.ref)
             if isinstance(parsed, FrameRejection):
                 rejections.append(parsed)
-                continue
-            record_key = landed_record_key(parsed)
-            if record_key in self._seen_records:
-                rejections.append(FrameRejection(record.ref, "DUPLICATE_FRAME",
-                                                 "the same landed record appears earlier in this landing date", line))
-                continue
-            self._seen_records.add(record_key)
-            call_key = digest(parsed["charge_point_id"], parsed["direction"], parsed["message_id"], parsed["raw"])
-            parsed["is_replay"] = parsed["message_type"] == "CALL" and call_key in self._seen_calls
-            if parsed["message_type"] == "CALL":
-                self._seen_calls.add(call_key)
-            parsed["_record_key"] = record_key
-            rows.append(parsed)
-        return rows, rejections
+            else:
+                parsed["_pos"] = position
+                rows.append(parsed)
+        slow = pl.DataFrame(rows, schema={"_pos": pl.UInt32(), **MESSAGE_COLUMNS}).drop("record_ref")
+        refs = pl.Series("record_ref", [record.ref for record in records], dtype=pl.String())
+        parsed = pl.concat([taken, slow.select(taken.columns)]).sort("_pos")
+        parsed = parsed.with_columns(refs.gather(parsed.get_column("_pos")))
+        keyed = parsed.with_columns(identity_key(RECORD_IDENTITY))
+        keys = keyed.select(KEY)
+        duplicate = ~keys.select(pl.struct(KEY).is_first_distinct()).to_series() | _in(keys, self._seen_records)
+        for position in keyed.filter(duplicate).get_column("_pos").to_list():
+            record = records[position]
+            rejections.append(FrameRejection(record.ref, "DUPLICATE_FRAME",
+                                             "the same landed record appears earlier in this landing date",
+                                             record.text))
+        kept = keyed.filter(~duplicate)
+        _remember(kept.select(KEY), self._seen_records)
+        is_call = kept.get_column("message_type") == "CALL"
+        call_keys = kept.filter(is_call).select(identity_key(CALL_IDENTITY))
+        replayed_calls = (~call_keys.select(pl.struct(KEY).is_first_distinct()).to_series()
+                          | _in(call_keys, self._seen_calls))
+        _remember(call_keys, self._seen_calls)
+        replay = pl.Series("is_replay", [False] * kept.height, dtype=pl.Boolean())
+        if call_keys.height:
+            replay = replay.scatter(is_call.arg_true(), replayed_calls)
+        return kept.with_columns(replay).drop("_pos"), rejections
 
 
 def text_records(relative_path: str, text: str) -> list[RawRecord]:
@@ -235,22 +277,21 @@ def text_records(relative_path: str, text: str) -> list[RawRecord]:
             for number, line in enumerate(split_lines(text), start=1) if line.strip()]
 
 
-def drop_already_landed(rows: list[dict], already_landed: dict[bytes, str],
-                        lines: dict[str, str]) -> tuple[list[dict], list[FrameRejection]]:
+def drop_already_landed(messages: pl.DataFrame, already_landed: pl.DataFrame,
+                        lines: dict[str, str]) -> tuple[pl.DataFrame, list[FrameRejection]]:
     """Split off rows whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
 
-    ``already_landed`` maps ``landed_record_key`` -> that landing date; this catches an export that is
-    delivered again on a later day. The quarantined payload is the landing line, ``lines[record_ref]``.
+    ``messages`` carry the record key (``_k1``, ``_k2``); ``already_landed`` is ``record_keys`` of the
+    earlier rows. This catches an export that is delivered again on a later day. The quarantined payload is
+    the landing line, ``lines[record_ref]``.
     """
-    kept, rejections = [], []
-    for row in rows:
-        landed_on = already_landed.get(row["_record_key"])
-        if landed_on is None:
-            kept.append(row)
-            continue
-        rejections.append(FrameRejection(row["record_ref"], "DUPLICATE_FRAME",
-                                         f"the same record already landed on {landed_on}", lines[row["record_ref"]]))
-    return kept, rejections
+    first_landed = already_landed.group_by(KEY).agg(pl.col("landing_date").min().alias("_landed_on"))
+    marked = messages.join(first_landed, on=KEY, how="left", maintain_order="left")
+    repeated = marked.filter(pl.col("_landed_on").is_not_null())
+    rejections = [FrameRejection(ref, "DUPLICATE_FRAME", f"the same record already landed on {landed_on.isoformat()}",
+                                 lines[ref])
+                  for ref, landed_on in repeated.select("record_ref", "_landed_on").iter_rows()]
+    return marked.filter(pl.col("_landed_on").is_null()).drop("_landed_on"), rejections
 
 
 def _flipped(direction: pl.Expr) -> pl.Expr:
@@ -285,7 +326,8 @@ def resolve_actions(messages: pl.DataFrame, answered_by: pl.DataFrame) -> pl.Dat
         pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
         .otherwise(pl.coalesce("action", "_call_action")).alias("action")
     ).drop("_call_action")
-    issued_id = pl.col("payload_json").str.json_path_match("$.transactionId")
+    # Only StartTransaction answers are parsed (a JSON path over every payload of a bucket costs seconds a day).
+    issued_id = pl.when(_START_ANSWER).then(pl.col("payload_json")).str.json_path_match("$.transactionId")
     # Same rule as namespaced_transaction_id: objects, lists, booleans and "" name no transaction.
     usable = ~(issued_id.str.starts_with("{") | issued_id.str.starts_with("[")
                | issued_id.is_in(["true", "false", ""]))

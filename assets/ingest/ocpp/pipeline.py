@@ -14,8 +14,8 @@ from datetime import datetime
 import polars as pl
 
 from assets.ingest.common import Batch
-from assets.ingest.ocpp.frames import (ANSWER_KEY, FrameParser, answer_index, apply_issued, drop_already_landed,
-                                       issued_index, landed_record_key, resolve_actions, resolve_answers, text_records)
+from assets.ingest.ocpp.frames import (ANSWER_KEY, KEY, FrameParser, answer_index, apply_issued, drop_already_landed,
+                                       issued_index, record_keys, resolve_actions, resolve_answers, text_records)
 from assets.ingest.ocpp.reading_rules import apply_register_rules, attribute_to_transactions, drop_duplicates
 from assets.ingest.ocpp.readings import METERING_ACTIONS, extract_readings
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
@@ -79,17 +79,16 @@ def combine(results: list[StepResult], spec, landing_date: dt.date) -> StepResul
                       sum(r.rows_in for r in results))
 
 
-def landed_keys(messages: pl.DataFrame) -> dict[bytes, str]:
-    """``landed_record_key`` -> landing date (ISO) of accepted ``ocpp_messages`` rows."""
-    columns = ["received_at", "charge_point_id", "direction", "raw", "landing_date"]
-    return {landed_record_key(row): row["landing_date"].isoformat() for row in messages.select(columns).to_dicts()}
+def landed_keys(messages: pl.DataFrame) -> pl.DataFrame:
+    """The record keys (``_k1``, ``_k2``) and landing dates of accepted ``ocpp_messages`` rows."""
+    return record_keys(messages)
 
 
 def _rejections(items, source: str) -> list[Rejection]:
     return [Rejection(source, i.record_ref, i.reason_code, i.reason, i.raw_payload) for i in items]
 
 
-EarlierRecords = Callable[[datetime, datetime, list[str]], dict[bytes, str]]
+EarlierRecords = Callable[[datetime, datetime, list[str]], pl.DataFrame]
 
 
 def build_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date,
@@ -108,30 +107,29 @@ def build_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date,
     chunks: list[pl.DataFrame] = []
     rejections: list[Rejection] = []
     for batch in batches:
-        rows = _parse_batch(parser, batch, earlier_records, rejections)
-        chunks.append(_frame(rows, OCPP_MESSAGES, landing_date))
+        chunks.append(_parse_batch(parser, batch, landing_date, earlier_records, rejections))
     messages = pl.concat(chunks) if chunks else _frame([], OCPP_MESSAGES, landing_date)
     messages = resolve_answers(messages, earlier_calls)
     return StepResult(messages, rejections, parser.rows_in)
 
 
-def _parse_batch(parser: "FrameParser", batch: Batch, earlier_records: EarlierRecords | None,
-                 rejections: list[Rejection]) -> list[dict]:
-    """One landing batch parsed into message rows; its rejections (file-level, unparseable frames, frames
-    already landed on an earlier date) are appended to ``rejections``."""
+def _parse_batch(parser: "FrameParser", batch: Batch, landing_date: dt.date, earlier_records: EarlierRecords | None,
+                 rejections: list[Rejection]) -> pl.DataFrame:
+    """One landing batch parsed into ``ocpp_messages`` rows; its rejections (file-level, unparseable
+    frames, frames already landed on an earlier date) are appended to ``rejections``."""
     parser.rows_in += len(batch.rejected)
     rejections += batch.rejected
-    rows, rejected = parser.parse_records(batch.records)
+    rows, rejected = parser.parse_batch(batch.records)
     rejections += _rejections(rejected, "ocpp_frame")
-    if rows and earlier_records is not None:
-        received = [row["received_at"] for row in rows]
-        already_landed = earlier_records(min(received), max(received),
-                                         sorted({row["charge_point_id"] for row in rows}))
-        if already_landed:
+    if rows.height and earlier_records is not None:
+        already_landed = earlier_records(rows.get_column("received_at").min(), rows.get_column("received_at").max(),
+                                         rows.get_column("charge_point_id").unique().sort().to_list())
+        if already_landed.height:
             rows, repeated = drop_already_landed(rows, already_landed,
                                                  {record.ref: record.text for record in batch.records})
             rejections += _rejections(repeated, "ocpp_frame")
-    return rows
+    return (rows.drop(KEY).with_columns(pl.lit(landing_date, dtype=pl.Date()).alias("landing_date"))
+            .select(list(OCPP_MESSAGES.schema)))
 
 
 @dataclass
@@ -168,10 +166,9 @@ def stream_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date, writer
     calls: list[pl.DataFrame] = []
     seq = 0
     for batch in batches:
-        rows = _parse_batch(parser, batch, earlier_records, rejections)
-        frame = _frame(rows, OCPP_MESSAGES, landing_date).with_columns(
-            pl.int_range(seq, seq + len(rows), dtype=pl.Int64()).alias("_seq"))
-        seq += len(rows)
+        frame = _parse_batch(parser, batch, landing_date, earlier_records, rejections)
+        frame = frame.with_columns(pl.int_range(seq, seq + frame.height, dtype=pl.Int64()).alias("_seq"))
+        seq += frame.height
         calls.append(frame.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action"))
         writer.write(frame)
     call_frame = pl.concat(calls) if calls else _frame([], OCPP_MESSAGES, landing_date).select(*ANSWER_KEY, "action")

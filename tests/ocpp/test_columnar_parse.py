@@ -1,0 +1,128 @@
+"""The columnar fast path of the OCPP ingest agrees with the row parser, line for line.
+
+``envelope.parse_lines`` takes the lines of the common shape; every other line goes to
+``frames.parse_landing_line``. For each line below, the row that ``FrameParser.parse_batch`` produces (or
+the reason it rejects the line) must be exactly what the row parser gives for that line alone.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+
+from assets.ingest.common import RawRecord
+from assets.ingest.common.keyset import KeySet
+from assets.ingest.ocpp.envelope import parse_lines
+from assets.ingest.ocpp.frames import FrameParser, FrameRejection, parse_landing_line
+
+
+def _line(raw: str, *, received_at: str = "2026-11-20T12:00:00.123456Z", cp: str = "CP-1",
+          protocol: str = "ocpp1.6", direction: str = "in", compact: bool = True) -> str:
+    record = {"received_at": received_at, "charge_point_id": cp, "protocol": protocol, "direction": direction,
+              "message_id": "m", "raw": raw}
+    return json.dumps(record, separators=(",", ":")) if compact else json.dumps(record, ensure_ascii=False)
+
+
+METER = {"connectorId": 1, "transactionId": 17, "meterValue": [{"timestamp": "2026-11-20T11:59:00Z",
+         "sampledValue": [{"value": "100", "measurand": "Energy.Active.Import.Register", "unit": "Wh"}]}]}
+
+LINES = [
+    _line(json.dumps([2, "a1", "MeterValues", METER], separators=(",", ":"))),
+    # the gateway's own format: spaces after separators, non-ASCII kept
+    _line(json.dumps([2, "a2", "MeterValues", {**METER, "transactionId": "tx-é"}]), compact=False),
+    _line(json.dumps([3, "a1", {}])),
+    _line(json.dumps([2, "a3", "TransactionEvent", {"eventType": "Started", "transactionInfo": {"transactionId": "T9"},
+                                                    "evse": {"id": 1}}]), protocol="ocpp2.0.1"),
+    _line(json.dumps([2, "a4", "StopTransaction", {"transactionId": 1e20, "meterStop": 5}])),
+    _line(json.dumps([2, "a5", "StopTransaction", {"transactionId": True, "meterStop": 5}])),
+    _line(json.dumps([2, "a6", "StopTransaction", {"transactionId": "", "meterStop": 5}])),
+    _line(json.dumps([2, "a7", "StopTransaction", {"transactionId": 2.5, "meterStop": 5}])),
+    _line(json.dumps([2, "a8", "TransactionEvent", {"transactionInfo": [1]}]), protocol="ocpp2.0.1"),
+    _line(json.dumps([2, "a9", "DataTransfer", {"data": "line\u2028sep\u0085"}], ensure_ascii=False)),
+    _line(json.dumps([2, "b1", "DataTransfer", {"data": "\ud800"}])),            # lone surrogate: row parser
+    _line('[2,"b2","Heartbeat",{"n":NaN}]'),                                       # NaN: row parser
+    _line('[2,"b3","Heartbeat",{"n":123456789012345678901234567890}]'),           # big int: row parser
+    _line('[2.0,"b4","Heartbeat",{}]'),
+    _line(json.dumps([4, "b5", "NotImplemented", "no", {}])),                     # CALLERROR: row parser
+    _line(json.dumps([2, "b6", "Heartbeat", {}, {}])),                            # 5 elements: rejected
+    _line('[2,"b7","Heartbeat",{"a":1},{"b":2}]'),
+    _line(json.dumps([2, "", "Heartbeat", {}])),                                  # empty message id
+    _line(json.dumps([3, "b8", []])),
+    _line("[2, \"b9\", \"Heartbeat\",\n {}]"),                                    # newline inside the frame
+    _line(json.dumps([2, "c1", "Heartbeat", {"z": 1, "a": {"y": 2, "b": 3}}])),   # keys sorted in payload_json
+    _line(json.dumps([2, "c2", "Heartbeat", {}]), received_at="2026-11-20T14:00:00+02:00"),
+    _line(json.dumps([2, "c3", "Heartbeat", {}]), received_at="2026-11-20T12:00:00.5Z"),
+    _line(json.dumps([2, "c4", "Heartbeat", {}]), received_at="2026-13-20T12:00:00Z"),
+    _line(json.dumps([2, "c5", "Heartbeat", {}]), protocol="ocpp2.1"),
+    _line(json.dumps([2, "c6", "Heartbeat", {}]), direction="sideways"),
+    _line(json.dumps([2, "c7", "Heartbeat", {}]), cp=""),
+    _line(json.dumps([2, "c8", "Heartbeat", {}]), cp='CP-"quoted"'),
+    _line("[2,\"c9\",\"Heartbeat\",{\"a\":1}"),                                   # not JSON
+    '{"received_at":"2026-11-20T12:00:00Z","charge_point_id":"CP-1","raw":"[2,\\"d1\\",\\"Heartbeat\\",{}]",'
+    '"protocol":"ocpp1.6","direction":"in"}',                                     # other key order
+    '{"received_at":"2026-11-20T12:00:00Z","charge_point_id":"CP-1","protocol":"ocpp1.6","direction":"in",'
+    '"raw":"[2,\\"d2\\",\\"Heartbeat\\",{\\"k\\":\\"\\\\u00e9\\"}]"}',           # \u escape inside the frame
+    "not json at all",
+    "[1, 2, 3]",
+]
+
+
+def _expected(line: str, ref: str):
+    parsed = parse_landing_line(line, ref)
+    if isinstance(parsed, FrameRejection):
+        return ("rejected", parsed.reason_code, parsed.raw_payload)
+    return ("row", {k: v for k, v in parsed.items()})
+
+
+def test_fast_path_rows_equal_row_parser_rows():
+    records = [RawRecord(f"f.jsonl:{i}", line.encode("utf-8", "surrogatepass")) for i, line in enumerate(LINES, 1)]
+    # bytes that are not UTF-8, in the frame text and in the envelope
+    records.append(RawRecord("f.jsonl:98", _line(json.dumps([2, "e1", "DataTransfer", {"d": "x"}])).encode()
+                             .replace(b'"x"', b'"\xff\xfe"')))
+    records.append(RawRecord("f.jsonl:99", b"\xff\xfe{bad"))
+    frame, rejections = FrameParser().parse_batch(records)
+    rows = {row["record_ref"]: row for row in frame.drop("_k1", "_k2").to_dicts()}
+    rejected = {r.record_ref: (r.reason_code, r.raw_payload) for r in rejections}
+    assert len(rows) + len(rejected) == len(records)
+    for record in records:
+        expected = _expected(record.text, record.ref)
+        if expected[0] == "rejected":
+            assert rejected[record.ref] == expected[1:], record.text
+        else:
+            got = dict(rows[record.ref])
+            assert got.pop("is_replay") is False
+            assert got == expected[1], record.text
+
+
+def test_most_common_shapes_take_the_fast_path():
+    lines = pl.Series("line", LINES[:4] + LINES[20:21])
+    taken, rest = parse_lines(lines)
+    assert taken.height == 5 and rest.len() == 0
+    assert taken.get_column("transaction_id").to_list() == ["ocpp:CP-1:17", "ocpp:CP-1:tx-é", None, "ocpp:CP-1:T9",
+                                                            None]
+    assert taken.get_column("payload_json")[4] == '{"a":{"b":3,"y":2},"z":1}'
+
+
+def test_duplicates_and_replays_across_batches():
+    line = _line(json.dumps([2, "r1", "Heartbeat", {}]))
+    later = _line(json.dumps([2, "r1", "Heartbeat", {}]), received_at="2026-11-20T12:05:00Z")
+    parser = FrameParser()
+    first, rejected_first = parser.parse_batch([RawRecord("a:1", line.encode()), RawRecord("a:2", line.encode())])
+    second, rejected_second = parser.parse_batch([RawRecord("b:1", line.encode()), RawRecord("b:2", later.encode())])
+    assert first.get_column("record_ref").to_list() == ["a:1"] and first.get_column("is_replay").to_list() == [False]
+    assert [(r.record_ref, r.reason_code) for r in rejected_first] == [("a:2", "DUPLICATE_FRAME")]
+    assert [(r.record_ref, r.reason_code) for r in rejected_second] == [("b:1", "DUPLICATE_FRAME")]
+    # the same CALL re-sent later (another receive time) is a replay, not a duplicate record
+    assert second.get_column("record_ref").to_list() == ["b:2"] and second.get_column("is_replay").to_list() == [True]
+    assert parser.rows_in == 4
+
+
+def test_keyset_membership_needs_both_halves():
+    keys = KeySet()
+    keys.add(np.array([5, 1, 5], dtype=np.uint64), np.array([50, 10, 51], dtype=np.uint64))
+    keys.add(np.array([3], dtype=np.uint64), np.array([30], dtype=np.uint64))
+    found = keys.contains(np.array([5, 5, 5, 1, 3, 4], dtype=np.uint64), np.array([50, 51, 52, 10, 31, 40], dtype=np.uint64))
+    assert found.tolist() == [True, True, False, True, False, False]
+    assert len(keys) == 4 and keys.k1.tolist() == sorted(keys.k1.tolist())
