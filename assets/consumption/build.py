@@ -17,7 +17,6 @@ from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
 from assets.pricing.session_tariffs import choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
-from resources.tables import get_spec
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
@@ -229,7 +228,7 @@ def _interval_data(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.D
     """Delivered 30-minute interval data of the sessions (latest landing per interval) as cumulative
     register points: 0 at the first interval start, then the running sum at each interval end."""
     empty = pl.DataFrame(schema={"session_id": pl.String, "timestamp": inputs.UTC, "energy_wh": pl.Float64})
-    if get_spec("interval_charge_intervals") is None or not warehouse.has_data("interval_charge_intervals"):
+    if not warehouse.has_data("interval_charge_intervals"):
         return empty
     ids = sessions["session_id"].to_list()
     rows = (warehouse.scan("interval_charge_intervals").filter(pl.col("session_id").is_in(ids))

@@ -12,11 +12,7 @@ import datetime as dt
 
 import polars as pl
 
-import assets.ingest.interval_charges.tables  # noqa: F401  (registers interval_charge_intervals)
-import assets.ingest.ocpp.tables  # noqa: F401  (registers meter_readings / transactions specs)
-import assets.ingest.platform.tables  # noqa: F401  (registers consumption_stats / electricity rate specs)
-import assets.sessions.tables  # noqa: F401  (registers the sessions spec)
-from resources.tables import get_spec
+from assets.columns import UTC
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.meter_curve import MAX_PLAUSIBLE_POWER_W
 from tariff_engine.consumption.timezones import UnknownTimeZoneError, load_zone
@@ -27,15 +23,13 @@ CURRENT = "Current.Import"
 # Readings taken elsewhere than at the outlet (EV, inlet, cable) measure something else than the
 # delivered energy; a missing location means Outlet (OCPP default).
 OUTLET = ("Outlet",)
-UTC = pl.Datetime("us", "UTC")
 POINT_SCHEMA = {"session_id": pl.String, "timestamp": UTC, "value": pl.Float64, "record_ref": pl.String,
                 "raw_payload": pl.String, "source": pl.String}
 
 
 def _scan(warehouse: WarehouseResource, table: str) -> pl.LazyFrame | None:
-    if get_spec(table) is None and not warehouse.has_data(table):
-        return None
-    return warehouse.scan(table)
+    """The table, or None before it was ever written (a source not deployed, a first day)."""
+    return warehouse.scan(table) if warehouse.has_data(table) else None
 
 
 def load_sessions(warehouse: WarehouseResource, settlement_date: dt.date) -> pl.DataFrame:

@@ -8,8 +8,6 @@ from pathlib import Path
 
 import polars as pl
 
-import assets.pricing.tables  # noqa: F401  (registers tariffs)
-import assets.reference.tables  # noqa: F401  (registers operators)
 from assets.invoicing import register
 from assets.invoicing.drafting import Uninvoiced, draft_month
 from assets.invoicing.pdf import render_pdf, write_pdf_once

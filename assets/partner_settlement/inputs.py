@@ -7,11 +7,6 @@ import json
 
 import polars as pl
 
-import assets.consumption.tables  # noqa: F401  (registers session_electricity_cost)
-import assets.ingest.partners.tables  # noqa: F401  (registers partners)
-import assets.pricing.tables  # noqa: F401  (registers priced_sessions)
-import assets.reference.tables  # noqa: F401  (registers evses)
-import assets.sessions.tables  # noqa: F401  (registers sessions)
 from resources.warehouse import WarehouseResource
 
 SESSION_COLUMNS = ("session_id", "source", "source_id", "operator_id", "location_id", "evse_uid", "emsp_id",

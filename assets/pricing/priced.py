@@ -12,16 +12,12 @@ from dataclasses import dataclass, field
 import dagster as dg
 import polars as pl
 
-import assets.consumption.tables  # noqa: F401  (registers charging_periods)
-import assets.reference.tables  # noqa: F401  (registers evses)
-import assets.sessions.tables  # noqa: F401  (registers sessions)
 from assets.finance_metadata import markdown, money_metadata, money_table
 from assets.pricing.session_tariffs import CHOICE_SCHEMA, TariffBook, choose_tariffs, load_tariff_book
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff, price_frame
 
-UTC = pl.Datetime("us", "UTC")
 ERROR_TEXT = {
     "CREDIT_CDR": "a credit CDR reverses another CDR; it is not priced again",
     "MISSING_SESSION_TIMES": "the session has no start or no end",

@@ -12,11 +12,8 @@ from typing import Any
 
 import polars as pl
 
-import assets.ingest.platform.tables  # noqa: F401  (registers the platform_tariffs spec)
-import assets.reference.tables  # noqa: F401  (registers evses / operators)
 from assets.quarantine import Rejection
 from resources.landing import LandingZoneResource
-from resources.tables import get_spec
 from resources.warehouse import WarehouseResource
 
 FAMILIES = ("ocpi", "platform", "eevion")
@@ -73,7 +70,7 @@ def platform_table_documents(warehouse: WarehouseResource) -> list[TariffDocumen
     `platform_tariffs` holds a full listing per landing date; only the newest row of each (kind, tariff,
     snapshot) is a tariff in force, the older ones were accounted for by the ingest itself.
     """
-    if get_spec(TABLE_SOURCE) is None or not warehouse.has_data(TABLE_SOURCE):
+    if not warehouse.has_data(TABLE_SOURCE):
         return []
     keys = ["kind", "tariff_id", "snapshot_id"]
     latest = (

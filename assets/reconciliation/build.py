@@ -17,8 +17,6 @@ from typing import Any, Mapping
 
 import polars as pl
 
-import assets.pricing.tables  # noqa: F401  (registers priced_sessions)
-import assets.sessions.tables  # noqa: F401  (registers sessions, session_links)
 from assets.pricing.session_tariffs import FAMILY_OF_SOURCE, choose_tariffs, load_tariff_book
 from assets.reconciliation.reasons import NOT_A_DIFFERENCE, Comparison, reason_for
 from assets.reconciliation.tables import PARTITION, RECONCILIATION

@@ -11,12 +11,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-import assets.consumption.tables  # noqa: F401  (registers the consumption tables)
-import assets.pricing.tables  # noqa: F401  (registers priced_sessions and tariffs)
-import assets.reference.tables  # noqa: F401  (registers locations)
-import assets.sessions.tables  # noqa: F401  (registers sessions)
 from assets.pricing.tables import TOTAL_COLUMNS
-from assets.quarantine import QUARANTINE  # noqa: F401  (registers quarantine)
 from resources.warehouse import WarehouseResource
 
 SESSION_COLUMNS = ("session_id", "source", "operator_id", "location_id", "evse_uid", "auth_method", "emsp_id",

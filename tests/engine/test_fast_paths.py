@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tariff_engine import cdr_json, frames, pricing
+from tariff_engine import batch as batch_api
+from tariff_engine import cdr_json, frames
 from tariff_engine.compile import ERROR_INDEX, S_ERROR
 from tariff_engine.adapters.ocpi import tariff_to_json
 from tariff_engine.cdr_scan import ScannedCdrs, scan_cdrs
@@ -72,7 +73,7 @@ def original_price_sessions(tariffs, sessions, tariff_indexes=None, policy=DEFAU
     """`price_sessions` as it was before the fast paths: object encoding and per-session assembly."""
     if tariff_indexes is None:
         tariff_indexes = [0] * len(sessions)
-    compiled, remap, errors = pricing._compile_each(tariffs, policy)
+    compiled, remap, errors = batch_api._compile_each(tariffs, policy)
     kernel_indexes = [remap[i] if i >= 0 else -1 for i in tariff_indexes]
     batch = encode_sessions(list(sessions), [max(i, 0) for i in kernel_indexes])
     for row, original, kernel_index in zip(batch.session_int, tariff_indexes, kernel_indexes):
@@ -84,10 +85,10 @@ def original_price_sessions(tariffs, sessions, tariff_indexes=None, policy=DEFAU
     results = []
     for index, session in enumerate(sessions):
         original = tariff_indexes[index]
-        tariff = tariffs[original] if original >= 0 else pricing._EMPTY_TARIFF
-        outcome = pricing.decode_outcome(output, batch, index, 1 + len(tariff.taxes))
+        tariff = tariffs[original] if original >= 0 else batch_api._EMPTY_TARIFF
+        outcome = batch_api.decode_outcome(output, batch, index, 1 + len(tariff.taxes))
         if outcome.error_code == "TARIFF_NOT_COMPILABLE" and original in errors:
-            outcome = pricing._with_error(outcome, *errors[original])
+            outcome = batch_api._with_error(outcome, *errors[original])
         results.append(assemble(session.id, tariff, outcome, policy))
     return results
 
@@ -97,7 +98,7 @@ def slow_price_cdrs(monkeypatch, cdrs, tariffs, **options):
     with monkeypatch.context() as patch:
         patch.setattr(cdr_json, "scan_cdrs", lambda documents, zone=None: ScannedCdrs(deferred=list(range(len(documents)))))
         patch.setattr(cdr_json, "price_sessions", original_price_sessions)
-        return pricing.price_cdrs(cdrs, tariffs, **options)
+        return cdr_json.price_cdrs(cdrs, tariffs, **options)
 
 
 def _same_results(fast: list[PricingResult], slow: list[PricingResult]) -> None:
@@ -208,7 +209,7 @@ def test_price_sessions_equals_the_object_assembly_on_spec_examples():
         subset = [batch_tariffs[i] for i in chosen], [batch_sessions[i] for i in chosen]
         indexes = list(range(len(chosen)))
         for breakdown in (False, True):
-            _same_results(pricing.price_sessions(*subset, indexes, policy, breakdown=breakdown),
+            _same_results(batch_api.price_sessions(*subset, indexes, policy, breakdown=breakdown),
                           original_price_sessions(*subset, indexes, policy, breakdown=breakdown))
 
 
@@ -218,7 +219,7 @@ def test_price_sessions_errors_and_missing_tariffs_equal_the_object_assembly():
     chosen = batch_tariffs[:4] + [bad_currency]
     indexes = [0, 1, -1, 4, 2, 3]
     subset = [batch_sessions[i] for i in range(6)]
-    fast = pricing.price_sessions(chosen, subset, indexes, breakdown=False)
+    fast = batch_api.price_sessions(chosen, subset, indexes, breakdown=False)
     _same_results(fast, original_price_sessions(chosen, subset, indexes, breakdown=False))
     assert [r.error_code for r in fast][2:4] == ["UNKNOWN_TARIFF", "UNKNOWN_CURRENCY"]
 
@@ -229,7 +230,7 @@ def test_price_sessions_fast_path_equals_object_assembly_on_random_sessions(batc
     batch_tariffs = [t for t, _ in batch]
     batch_sessions = [s for _, s in batch]
     indexes = list(range(len(batch)))
-    _same_results(pricing.price_sessions(batch_tariffs, batch_sessions, indexes, policy, breakdown=False),
+    _same_results(batch_api.price_sessions(batch_tariffs, batch_sessions, indexes, policy, breakdown=False),
                   original_price_sessions(batch_tariffs, batch_sessions, indexes, policy, breakdown=False))
 
 
@@ -253,7 +254,7 @@ def test_price_cdrs_fast_path_equals_object_path_on_spec_examples(monkeypatch):
     documents, cdrs = _spec_cdrs()
     scanned = scan_cdrs(cdrs)
     assert scanned.deferred == [] and len(scanned.positions) == len(cdrs) > 30
-    fast = pricing.price_cdrs(cdrs, documents)
+    fast = cdr_json.price_cdrs(cdrs, documents)
     slow = slow_price_cdrs(monkeypatch, cdrs, documents)
     assert fast == slow
     assert json.dumps(fast) == json.dumps(slow)  # same key order and texts
@@ -265,12 +266,12 @@ def test_price_cdrs_camel_case_and_own_tariffs_take_the_fast_path(monkeypatch):
     documents, cdrs = _spec_cdrs(camel=True)
     scanned = scan_cdrs(cdrs)
     assert scanned.deferred == [] and scanned.session_ids[0].startswith("ocpi:DE-ABC:cdr-")
-    assert pricing.price_cdrs(cdrs, documents) == slow_price_cdrs(monkeypatch, cdrs, documents)
+    assert cdr_json.price_cdrs(cdrs, documents) == slow_price_cdrs(monkeypatch, cdrs, documents)
     # each CDR carrying its own tariff, none given
     own = [dict(cdr, tariffs=[{"id": "x"}, document]) for cdr, document in zip(cdrs, documents)]
-    fast = pricing.price_cdrs(own, [])
+    fast = cdr_json.price_cdrs(own, [])
     assert fast == slow_price_cdrs(monkeypatch, own, [])
-    assert fast == pricing.price_cdrs(cdrs, documents)
+    assert fast == cdr_json.price_cdrs(cdrs, documents)
 
 
 def test_irregular_cdrs_are_deferred_and_priced_exactly_as_before(monkeypatch):
@@ -292,7 +293,7 @@ def test_irregular_cdrs_are_deferred_and_priced_exactly_as_before(monkeypatch):
     batch = variants + ["not an object", {"id": "no-periods", "cdr_location": {"time_zone": "Europe/Brussels"}}]
     scanned = scan_cdrs(batch)
     assert scanned.deferred == [2, 3, 4, 5, 6, 9, 10, 14, 15]
-    fast = pricing.price_cdrs(batch, [])
+    fast = cdr_json.price_cdrs(batch, [])
     slow = slow_price_cdrs(monkeypatch, batch, [])
     assert fast == slow and len(fast) == len(batch)
     codes = [r.get("error", {}).get("code") for r in fast]
@@ -310,7 +311,7 @@ def test_price_cdrs_explicit_zone_policy_and_bad_tariffs_match(monkeypatch):
     for arguments in ((cdrs, documents, {"timezone": "America/New_York"}), (cdrs, documents, {"policy": cents}),
                       (cdrs[:3], [broken], {}), (cdrs[:3], documents[:1], {})):
         cdr_list, tariff_list, options = arguments
-        assert pricing.price_cdrs(cdr_list, tariff_list, **options) == \
+        assert cdr_json.price_cdrs(cdr_list, tariff_list, **options) == \
                slow_price_cdrs(monkeypatch, cdr_list, tariff_list, **options)
 
 
@@ -327,7 +328,7 @@ def test_price_cdrs_fast_path_equals_object_path_on_random_sessions(monkeypatch,
         documents.append(document)
         cdrs.append(session_to_cdr(session, f"t{number}", number))
     assert scan_cdrs(cdrs).deferred == []  # every generated CDR takes the fast path
-    assert pricing.price_cdrs(cdrs, documents, policy=policy) == slow_price_cdrs(monkeypatch, cdrs, documents, policy=policy)
+    assert cdr_json.price_cdrs(cdrs, documents, policy=policy) == slow_price_cdrs(monkeypatch, cdrs, documents, policy=policy)
 
 
 def test_half_boundary_volumes_in_cdrs(monkeypatch):
@@ -337,7 +338,7 @@ def test_half_boundary_volumes_in_cdrs(monkeypatch):
         cdr = copy.deepcopy(example)
         cdr["charging_periods"][0]["dimensions"] = [{"type": "ENERGY", "volume": volume}, {"type": "TIME", "volume": volume}]
         batch.append(cdr)
-    fast = pricing.price_cdrs(batch, [])
+    fast = cdr_json.price_cdrs(batch, [])
     assert fast == slow_price_cdrs(monkeypatch, batch, [])
     assert [r["total_energy"] for r in fast[:2]] == ["0.000001", "1.000001"]  # half-up at the mWh
     assert Decimal("0.0000005").scaleb(6).quantize(Decimal(1), rounding=ROUND_HALF_UP) == 1
@@ -362,10 +363,10 @@ def _frames(count: int, seed: int):
 def test_price_frame_fast_grouping_and_chunks_equal_the_sorted_path(monkeypatch):
     tariffs, session_frame, period_frame, _, _ = _frames(300, seed=21)
     by_id = {t.id: t for t in tariffs}
-    ordered = pricing.price_frame(session_frame, period_frame, by_id)
+    ordered = frames.price_frame(session_frame, period_frame, by_id)
     shuffled = period_frame.sample(fraction=1.0, shuffle=True, seed=4)  # forces the join + sort
     assert not shuffled["session_id"].equals(period_frame["session_id"])
-    from_shuffled = pricing.price_frame(session_frame, shuffled, by_id)
+    from_shuffled = frames.price_frame(session_frame, shuffled, by_id)
     # same amounts; sessions whose periods came out of chronological order say so
     assert ordered.drop("pricing_warnings").equals(from_shuffled.drop("pricing_warnings"))
     assert ordered["pricing_warnings"].null_count() == 300
@@ -373,14 +374,14 @@ def test_price_frame_fast_grouping_and_chunks_equal_the_sorted_path(monkeypatch)
     assert from_shuffled["pricing_warnings"].null_count() < 300
     with monkeypatch.context() as patch:
         patch.setattr(frames, "_FRAME_CHUNK_SESSIONS", 7)  # 43 chunks, one buffer
-        assert ordered.equals(pricing.price_frame(session_frame, period_frame, by_id))
+        assert ordered.equals(frames.price_frame(session_frame, period_frame, by_id))
     assert ordered.height == 300 and ordered["error_code"].null_count() == 300
 
 
 def test_price_frame_equals_price_sessions_on_generated_sessions():
     tariffs, session_frame, period_frame, objects, indexes = _frames(200, seed=22)
-    frame = pricing.price_frame(session_frame, period_frame, {t.id: t for t in tariffs})
-    results = pricing.price_sessions(tariffs, objects, indexes, breakdown=False)
+    frame = frames.price_frame(session_frame, period_frame, {t.id: t for t in tariffs})
+    results = batch_api.price_sessions(tariffs, objects, indexes, breakdown=False)
     assert frame["total_cost_excl"].to_list() == [r.total_cost.excl_vat for r in results]
     assert frame["total_cost_incl"].to_list() == [r.total_cost.incl_vat for r in results]
     assert frame["total_parking_cost_incl"].to_list() == [r.total_parking_cost.incl_vat for r in results]
@@ -391,11 +392,11 @@ def test_price_frame_ties_missing_periods_and_orphans_keep_their_meaning():
     by_id = {t.id: t for t in tariffs}
     # session "0" loses its periods: the grouping no longer matches, the sorted path reports NO_PERIODS
     without_first = period_frame.filter(pl.col("session_id") != "0")
-    frame = pricing.price_frame(session_frame, without_first, by_id)
+    frame = frames.price_frame(session_frame, without_first, by_id)
     assert frame["error_code"].to_list()[0] == "NO_PERIODS" and frame["error_code"].null_count() == 19
     # a repeated start (a tie the sort decides) takes the sorted path too; the rows still price
     tie = pl.concat([period_frame.head(1), period_frame])
-    assert pricing.price_frame(session_frame, tie, by_id).height == 20
+    assert frames.price_frame(session_frame, tie, by_id).height == 20
     orphan = pl.concat([period_frame, period_frame.head(1).with_columns(pl.lit("ghost").alias("session_id"))])
     with pytest.raises(ValueError, match="1 rows belong to no session"):
-        pricing.price_frame(session_frame, orphan, by_id)
+        frames.price_frame(session_frame, orphan, by_id)

@@ -35,7 +35,6 @@ from assets.ingest.platform.tables import (CONSUMPTION_STATS, ELECTRICITY_RATE_P
                                            PLATFORM_CDRS, PLATFORM_CHARGING_PERIODS, PLATFORM_PRICE_LINES,
                                            PLATFORM_SESSIONS, PLATFORM_TARIFFS)
 from assets.partitions import daily
-from assets.reference import tables as _reference_tables  # noqa: F401  (registers locations/operators specs)
 from assets.reference.external_ids import external_evse_index
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
