@@ -69,7 +69,7 @@ def test_every_table_an_asset_writes_is_in_the_list():
             found += 1
             if not ok:
                 unlisted.append(f"{module_name}:{line} {name}")
-    assert found >= 30  # the write sites of every domain were seen
+    assert found >= 25  # the write sites of every domain were seen (the streamed writes are not counted)
     assert unlisted == []
 
 
