@@ -325,7 +325,6 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     day_pairs = day_frames.select("charge_point_id", "transaction_id").unique().collect()
     spill_dir = _spill_dir(warehouse)
     # The assembled rows are one per transaction (small): kept, and written at once in transaction id order.
-    parts = []
     with GroupSpill(day_frames, chunks, spill_dir) as frame_groups:
         arguments = ((frame_groups.group(index), landing_date, context_messages, readings,
                       chunk_attributed.get_column("transaction_id").to_list())
