@@ -364,3 +364,85 @@ def _view_sql(warehouse: WarehouseResource, spec: TableSpec) -> str:
     # Never written yet: an empty view with the declared types, so queries still work.
     typed = ", ".join(f"CAST(NULL AS {duckdb_type(t)}) AS {_ident(c)}" for c, t in spec.schema.items())
     return f"CREATE OR REPLACE VIEW {_ident(spec.name)} AS SELECT {typed} WHERE false"
+
+
+class SortedPartsWriter:
+    """One partition appended part by part, in the table's order, with the bytes of ``write_partition``.
+
+    For tables whose rows come in groups that already follow the sort key's first column (e.g. charge-point
+    groups of a table sorted by ``charge_point_id``): ``append(frame)`` sorts one group the way
+    ``write_partition`` sorts a partition and spills it; ``commit()`` streams the parts into the partition
+    file with polars' streaming Parquet sink, which writes the same bytes as ``write_partition`` of the
+    concatenated rows, without holding them. ``append`` checks the group order on the first sort column.
+    The file replaces the partition atomically (write, fsync, rename); ``abort`` (or an exception inside
+    ``with``) removes the spill and keeps the old partition.
+    """
+
+    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any]):
+        self.warehouse, self.spec, self.partition = warehouse, spec, partition
+        self.target_dir = warehouse.partition_path(spec.name, spec, partition)
+        relative = self.target_dir.relative_to(warehouse.root_path)
+        self.spill_dir = warehouse.root_path / SPILL_DIR / f"{'__'.join(relative.parts)}-parts-{os.getpid()}"
+        self._parts: list[Path] = []
+        self._first_col = next((c for c in spec.sort_by if c not in partition), None)
+        self._previous_last = None
+        self.rows = 0
+
+    def __enter__(self) -> SortedPartsWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.abort()
+
+    def append(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Spill one group's rows (sorted here); returns them as stored (for checks)."""
+        for col, value in self.partition.items():
+            if col in frame.columns and frame.height:
+                distinct = frame.get_column(col).unique().to_list()
+                if len(distinct) != 1 or _format_partition_value(distinct[0]) != _format_partition_value(value):
+                    raise ValueError(f"table {self.spec.name}: column {col} holds {distinct[:5]}, not only {value}")
+        data = _sorted_for_write(self.spec, frame, self.partition)
+        if not data.height:
+            return data
+        if self._first_col is not None:
+            first = data.get_column(self._first_col)
+            if first.null_count() or (self._previous_last is not None and first.min() < self._previous_last):
+                raise ValueError(f"table {self.spec.name}: a part sorts before the previous one on {self._first_col}")
+            self._previous_last = first.max()
+        self.spill_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spill_dir / f"{len(self._parts):08d}.parquet"
+        data.write_parquet(path, compression="lz4", statistics=False)
+        self._parts.append(path)
+        self.rows += data.height
+        return data
+
+    def commit(self) -> Path:
+        """Write the partition from the parts (an empty partition when there are none)."""
+        try:
+            if not self._parts:
+                return self.warehouse.write_partition(self.spec, self.spec.empty_frame(), **self.partition)
+            self.target_dir.mkdir(parents=True, exist_ok=True)
+            target = self.target_dir / PART_FILE
+            tmp = self.target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
+            try:
+                pl.scan_parquet(self._parts).sink_parquet(tmp, compression="zstd", statistics=True)
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                os.replace(tmp, target)
+                _fsync_dir(self.target_dir)
+            finally:
+                if tmp.exists():
+                    tmp.unlink()
+            return target
+        finally:
+            self.abort()
+
+    def abort(self) -> None:
+        """Remove the spilled parts."""
+        for path in self._parts:
+            path.unlink(missing_ok=True)
+        self._parts = []
+        if self.spill_dir.exists():
+            for leftover in self.spill_dir.iterdir():
+                leftover.unlink()
+            self.spill_dir.rmdir()

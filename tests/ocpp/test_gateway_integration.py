@@ -120,7 +120,7 @@ def test_processing_charge_points_in_groups_gives_the_same_bytes(gateway, tmp_la
     files = sorted(tmp_warehouse.root_path.rglob("*.parquet"))
     whole = {p: p.read_bytes() for p in files}
     # One charge point per group (the assets use groups of ~50,000 frames).
-    monkeypatch.setattr(ocpp_assets, "charge_point_chunks", lambda frames, max_frames=None: charge_point_chunks(frames, max_frames=1))
+    monkeypatch.setattr(ocpp_assets, "GROUP_FRAMES", 1)
     assert charge_point_chunks(tmp_warehouse.read("ocpp_messages"), max_frames=1) == [["CP-16"], ["CS-201"]]
     materialize_partition(tmp_warehouse, tmp_landing, DAY)
     assert all(p.read_bytes() == whole[p] for p in files)

@@ -7,7 +7,9 @@ materialised in date order; the landing sensor requests them that way and a back
 
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -21,18 +23,19 @@ from assets.ingest.ocpp.pipeline import (
     StreamedMessages,
     build_meter_readings,
     build_transactions,
-    charge_point_chunks,
+    chunks_of_counts,
     combine,
     landed_keys,
     stream_ocpp_messages,
 )
+from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
 from assets.ingest.ocpp.transactions import alias_map, starts_16
 from assets.partitions import daily
 from assets.quarantine import quarantine_frame
 from resources.landing import LandingZoneResource
-from resources.warehouse import WarehouseResource
+from resources.warehouse import SPILL_DIR, SortedPartsWriter, WarehouseResource
 
 LANDING_SOURCE = "ocpp"
 TRANSACTION_ACTIONS = ["StartTransaction", "StopTransaction", "TransactionEvent", "StatusNotification"]
@@ -53,6 +56,13 @@ def _store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec
     outcome = IngestResult(spec=spec, accepted=result.accepted, children={}, quarantine=quarantine,
                            rows_in=result.rows_in, accepted_records=result.accepted.height)
     return write_ingest(context, warehouse, outcome, files=files, extra_metadata=extra_metadata)
+
+
+def _spill_dir(warehouse: WarehouseResource) -> Path:
+    """Where group spills go: the warehouse's spill folder (outside every table, same disk)."""
+    path = warehouse.root_path / SPILL_DIR
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _day(context: dg.AssetExecutionContext) -> dt.date:
@@ -88,13 +98,13 @@ def _split_by_chunk(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.Dat
 
 def _start_requests(warehouse: WarehouseResource, frames: pl.DataFrame, landing_date: dt.date) -> pl.DataFrame:
     """The 1.6 StartTransaction requests (up to ``landing_date``) answered by the StartTransaction answers in
-    ``frames``: the transaction id is in the answer, and a request landed the day before its answer (just
+    ``frames`` (any frame with action, message_type, charge_point_id and message_id): the transaction id is in the answer, and a request landed the day before its answer (just
     before midnight) carries no transaction id, so a scan on transaction ids misses it."""
     pair = ["charge_point_id", "message_id"]
     answers = (frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
                .select(pair).unique())
     if answers.is_empty():
-        return frames.clear()
+        return pl.DataFrame(schema=_messages(warehouse).collect_schema())
     return (_messages(warehouse, action="StartTransaction", message_type="CALL",
                       message_id=answers.get_column("message_id").unique().to_list())
             .filter(pl.col("landing_date") <= landing_date).collect()
@@ -113,56 +123,62 @@ def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.Dat
                                                   maintain_order=True)
 
 
-def _transaction_context(warehouse: WarehouseResource, day_messages: pl.DataFrame, attributed: pl.DataFrame,
-                         landing_date: dt.date, chunks: list[list[str]]) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, attributed: pl.DataFrame,
+                         landing_date: dt.date, chunks: list[list[str]],
+                         spill_dir: Path) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """Per charge-point group: (frames, readings) needed to assemble the transactions touched on ``landing_date``.
 
-    Touched: named by a frame of the day, or given a reading of the day by ``attributed_to_transaction``
-    (``attributed``: charge_point_id, transaction_id). Frames: every transaction frame naming a touched
-    transaction (any earlier landing date), the StartTransaction and StatusNotification frames of their charge
-    points from the first landing date of those frames on (charging states, replayed starts under another id),
-    the frames of such alias ids, and the start requests answered among them. Readings: the accepted meter
-    readings of those transactions up to this date. Each input is read once for the whole day; only alias
-    ids (replayed starts, rare) cost a second, narrow read for their group.
+    Touched: named by a frame of the day (``day_pairs``: the day's distinct charge_point_id, transaction_id),
+    or given a reading of the day by ``attributed_to_transaction`` (``attributed``: charge_point_id,
+    transaction_id). Frames: every transaction frame naming a touched transaction (any earlier landing date),
+    the StartTransaction and StatusNotification frames of their charge points from the first landing date of
+    those frames on (charging states, replayed starts under another id), the frames of such alias ids, and the
+    start requests answered among them. Readings: the accepted meter readings of those transactions up to this
+    date. Each input is read once for the whole day and spilled per group (``GroupSpill``), so memory follows
+    a group; only alias ids (replayed starts, rare) cost a second, narrow read for their group.
     """
     up_to_day = pl.col("landing_date") <= landing_date
-    touched = sorted(set(_transaction_ids(day_messages)) | set(attributed.get_column("transaction_id").to_list()))
+    touched = sorted(set(_transaction_ids(day_pairs)) | set(attributed.get_column("transaction_id").to_list()))
     first_days = (warehouse.scan("ocpp_messages", transaction_id=touched).filter(up_to_day)
                   .group_by("charge_point_id").agg(pl.col("landing_date").min()).collect())
-    named = _messages(warehouse, transaction_id=touched, action=TRANSACTION_ACTIONS).filter(up_to_day).collect()
+    named = _messages(warehouse, transaction_id=touched, action=TRANSACTION_ACTIONS).filter(up_to_day)
     earliest = first_days.get_column("landing_date").min() or landing_date
     around = (_messages(warehouse, charge_point_id=first_days.get_column("charge_point_id").to_list(),
                         action=CHARGE_POINT_ACTIONS)
-              .filter(up_to_day & (pl.col("landing_date") >= earliest)).collect())
+              .filter(up_to_day & (pl.col("landing_date") >= earliest)))
     readings = (warehouse.scan("meter_readings", transaction_id=touched).filter(up_to_day)
-                .select(READING_COLUMNS).collect())
-    frames_all = pl.concat([named, around]).unique(subset=["landing_date", "record_ref"], keep="first",
-                                                    maintain_order=True)
-    requests = _start_requests(warehouse, frames_all, landing_date)
-    for chunk_messages, chunk_attributed, chunk_first_days, chunk_named, chunk_around, chunk_readings, chunk_requests \
-            in zip(*(_split_by_chunk(frame, chunks) for frame in (
-                day_messages.select("charge_point_id", "transaction_id"), attributed, first_days, named, around,
-                readings, requests))):
-        chunk_ids = set(_transaction_ids(chunk_messages)) | set(chunk_attributed.get_column("transaction_id").to_list())
-        if chunk_first_days.is_empty():
-            yield chunk_named.clear(), chunk_readings
-            continue
-        first_day = chunk_first_days.get_column("landing_date").min()
-        frames = pl.concat([chunk_named, chunk_around.filter(pl.col("landing_date") >= first_day)]).unique(
-            subset=["landing_date", "record_ref"], keep="first")
-        aliases = alias_map(starts_16(frames.filter(pl.col("protocol") == "ocpp1.6").to_dicts())[0])
-        related = {alias for alias, target in aliases.items() if target in chunk_ids or alias in chunk_ids}
-        related |= {aliases[alias] for alias in related}
-        missing = sorted(related - chunk_ids)
-        if missing:
-            extra = _messages(warehouse, transaction_id=missing).filter(up_to_day).collect()
-            frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
-            chunk_requests = pl.concat([chunk_requests, _start_requests(warehouse, extra, landing_date)])
-            chunk_readings = pl.concat([chunk_readings, warehouse.scan("meter_readings", transaction_id=missing)
-                                        .filter(up_to_day).select(READING_COLUMNS).collect()])
-        frames = _with_start_requests(frames, chunk_requests)
-        frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
-        yield frames, chunk_readings
+                .select(READING_COLUMNS))
+    # The StartTransaction answers among those frames (narrow: the requests are looked up by their key).
+    answer = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+    answers = pl.concat([frames.filter(answer).select("action", "message_type", "charge_point_id", "message_id")
+                         for frames in (named, around)]).collect()
+    requests = _start_requests(warehouse, answers, landing_date)
+    with (GroupSpill(named, chunks, spill_dir) as named_groups, GroupSpill(around, chunks, spill_dir) as around_groups,
+          GroupSpill(readings, chunks, spill_dir) as reading_groups):
+        for index, (chunk_pairs, chunk_attributed, chunk_first_days, chunk_requests) in enumerate(zip(
+                *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed, first_days, requests)))):
+            chunk_named, chunk_around = named_groups.group(index), around_groups.group(index)
+            chunk_readings = reading_groups.group(index)
+            chunk_ids = set(_transaction_ids(chunk_pairs)) | set(chunk_attributed.get_column("transaction_id").to_list())
+            if chunk_first_days.is_empty():
+                yield chunk_named.clear(), chunk_readings
+                continue
+            first_day = chunk_first_days.get_column("landing_date").min()
+            frames = pl.concat([chunk_named, chunk_around.filter(pl.col("landing_date") >= first_day)]).unique(
+                subset=["landing_date", "record_ref"], keep="first")
+            aliases = alias_map(starts_16(frames.filter(pl.col("protocol") == "ocpp1.6").to_dicts())[0])
+            related = {alias for alias, target in aliases.items() if target in chunk_ids or alias in chunk_ids}
+            related |= {aliases[alias] for alias in related}
+            missing = sorted(related - chunk_ids)
+            if missing:
+                extra = _messages(warehouse, transaction_id=missing).filter(up_to_day).collect()
+                frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
+                chunk_requests = pl.concat([chunk_requests, _start_requests(warehouse, extra, landing_date)])
+                chunk_readings = pl.concat([chunk_readings, warehouse.scan("meter_readings", transaction_id=missing)
+                                            .filter(up_to_day).select(READING_COLUMNS).collect()])
+            frames = _with_start_requests(frames, chunk_requests)
+            frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
+            yield frames, chunk_readings
 
 
 def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
@@ -227,43 +243,58 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     registers of 0, session-relative registers, rollbacks and resets by the rules of ``reading_rules``.
     """
     landing_date = _day(context)
-    # Each input is read once; the charge-point groups get their slices (readings only relate frames of
-    # the same charge point), so the cost is linear in the day's frames.
+    # Each input is read once and spilled per charge-point group (readings only relate frames of the same
+    # charge point); a group's rules get their slice and its rows go to the partition as the group completes,
+    # so the cost is linear in the day's frames and memory follows a group, not the day.
     # Only frames that carry readings, a transaction id or a start/stop (not heartbeats, statuses, answers
     # other than the StartTransaction ones, which issue the transaction id): about half of the day's frames.
-    messages = (_messages(warehouse, landing_date=landing_date, action=READING_ACTIONS)
-                .filter((pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")).collect())
-    chunks = charge_point_chunks(messages, GROUP_FRAMES)
+    day_frames = (_messages(warehouse, landing_date=landing_date, action=READING_ACTIONS)
+                  .filter((pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")))
+    chunks = chunks_of_counts(day_frames.group_by("charge_point_id").len().collect(), GROUP_FRAMES)
     charge_points = [cp for chunk in chunks for cp in chunk]
-    touched = _transaction_ids(messages)
+    touched = sorted(day_frames.select(pl.col("transaction_id").drop_nulls().unique()).collect()
+                     .get_column("transaction_id").to_list())
     # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
     recent = (_messages(warehouse, charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"])
               .filter(pl.col("landing_date").is_between(
                   landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date)).collect())
     needed = sorted(set(touched) | set(_transaction_ids(recent)))
     history = (warehouse.scan("meter_readings", transaction_id=needed)
-               .filter(pl.col("landing_date") < landing_date).collect())
+               .filter(pl.col("landing_date") < landing_date))
     named = (_messages(warehouse, transaction_id=touched,
                        action=["StartTransaction", "StopTransaction", "TransactionEvent"])
              .filter(pl.col("landing_date") <= landing_date).collect())
     starts = pl.concat([named, recent]).unique(subset=["landing_date", "record_ref"], keep="first",
                                                 maintain_order=True)
     requests = _start_requests(warehouse, starts, landing_date)
-    arguments = ((chunk, landing_date, chunk_history, _with_start_requests(chunk_starts, chunk_requests))
-                 for chunk, chunk_history, chunk_starts, chunk_requests in zip(
-                     _split_by_chunk(messages, chunks), _split_by_chunk(history, chunks),
-                     _split_by_chunk(starts, chunks), _split_by_chunk(requests, chunks)))
-    parts = list(map_groups(build_meter_readings, arguments, len(chunks)))
-    touched_count = len(touched)
-    result = combine(parts, METER_READINGS, landing_date)
-    repairs = (result.accepted.filter(pl.col("repair").is_not_null())
-               .select(pl.col("repair").str.split(";").alias("rule")).explode("rule")
-               .group_by("rule").len().sort("rule"))
-    return _store(context, warehouse, METER_READINGS, result, extra_metadata={
-        "transactions": touched_count,
-        "repaired_readings": result.accepted.filter(pl.col("repair").is_not_null()).height,
+    del named, recent
+    schema_check = BucketSchemaCheck(METER_READINGS)
+    rows_in, rejections, repaired, repairs = 0, [], 0, Counter()
+    spill_dir = _spill_dir(warehouse)
+    with (GroupSpill(day_frames, chunks, spill_dir) as frame_groups,
+          GroupSpill(history, chunks, spill_dir) as history_groups,
+          SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": landing_date}) as writer):
+        arguments = ((frame_groups.group(index), landing_date, history_groups.group(index),
+                      _with_start_requests(chunk_starts, chunk_requests))
+                     for index, (chunk_starts, chunk_requests) in enumerate(zip(
+                         _split_by_chunk(starts, chunks), _split_by_chunk(requests, chunks))))
+        for part in map_groups(build_meter_readings, arguments, len(chunks)):
+            rows_in += part.rows_in
+            rejections += part.rejections
+            writer.append(part.accepted)
+            schema_check.add(part.accepted)
+            rules = part.accepted.get_column("repair").drop_nulls()
+            repaired += rules.len()
+            repairs.update(rule for text in rules.to_list() for rule in text.split(";"))
+        writer.commit()
+    outcome = IngestResult(spec=METER_READINGS, accepted=StreamedRows(writer.rows, schema_check.result()),
+                           children={}, quarantine=quarantine_frame(rejections), rows_in=rows_in,
+                           accepted_records=writer.rows)
+    return write_ingest(context, warehouse, outcome, files=0, extra_metadata={
+        "transactions": len(touched),
+        "repaired_readings": repaired,
         "repairs_by_rule": dg.MetadataValue.md(
-            "\n".join(f"- {rule}: {count}" for rule, count in repairs.iter_rows()) or "none"),
+            "\n".join(f"- {rule}: {count}" for rule, count in sorted(repairs.items())) or "none"),
     })
 
 
@@ -282,22 +313,25 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                   .select("charge_point_id", "transaction_id").unique().collect())
     # The day's frames as far as the assembly needs them: which transactions they name (no payload), the
     # StartTransaction requests whole (an unanswered one is quarantined), and a row for every charge point
-    # with attributed readings, so its group exists.
+    # with attributed readings, so its group exists. Spilled per charge-point group, never collected whole.
     start_request = ((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
                      & (pl.col("direction") == "in"))
-    day_messages = (_messages(warehouse, landing_date=landing_date)
-                    .filter(pl.col("transaction_id").is_not_null() | start_request
-                            | pl.col("charge_point_id").is_in(attributed.get_column("charge_point_id").unique()
-                                                              .implode()))
-                    .with_columns(pl.when(start_request).then(pl.col("payload_json")).alias("payload_json"))
-                    .collect())
-    chunks = charge_point_chunks(day_messages, GROUP_FRAMES)
-    arguments = ((chunk, landing_date, context_messages, readings,
-                  chunk_attributed.get_column("transaction_id").to_list())
-                 for chunk, chunk_attributed, (context_messages, readings) in zip(
-                     _split_by_chunk(day_messages, chunks), _split_by_chunk(attributed, chunks),
-                     _transaction_context(warehouse, day_messages, attributed, landing_date, chunks)))
-    parts = list(map_groups(build_transactions, arguments, len(chunks)))
+    day_frames = (_messages(warehouse, landing_date=landing_date)
+                  .filter(pl.col("transaction_id").is_not_null() | start_request
+                          | pl.col("charge_point_id").is_in(attributed.get_column("charge_point_id").unique()
+                                                            .implode()))
+                  .with_columns(pl.when(start_request).then(pl.col("payload_json")).alias("payload_json")))
+    chunks = chunks_of_counts(day_frames.group_by("charge_point_id").len().collect(), GROUP_FRAMES)
+    day_pairs = day_frames.select("charge_point_id", "transaction_id").unique().collect()
+    spill_dir = _spill_dir(warehouse)
+    # The assembled rows are one per transaction (small): kept, and written at once in transaction id order.
+    with GroupSpill(day_frames, chunks, spill_dir) as frame_groups:
+        arguments = ((frame_groups.group(index), landing_date, context_messages, readings,
+                      chunk_attributed.get_column("transaction_id").to_list())
+                     for index, ((context_messages, readings), chunk_attributed) in enumerate(zip(
+                         _transaction_context(warehouse, day_pairs, attributed, landing_date, chunks, spill_dir),
+                         _split_by_chunk(attributed, chunks))))
+        parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
     energy_wh = complete.get_column("energy_wh").sum() or 0.0

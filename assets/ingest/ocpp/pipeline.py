@@ -56,7 +56,13 @@ def charge_point_chunks(messages: pl.DataFrame, max_frames: int = 50_000) -> lis
     Readings and transactions only ever relate frames of the same charge point, so a landing date can be
     processed group by group with the same result and a bounded memory.
     """
-    counts = messages.group_by("charge_point_id").len().sort("charge_point_id")
+    return chunks_of_counts(messages.group_by("charge_point_id").len(), max_frames)
+
+
+def chunks_of_counts(counts: pl.DataFrame, max_frames: int = 50_000) -> list[list[str]]:
+    """``charge_point_chunks`` from the frames per charge point (``charge_point_id``, ``len``), so a day
+    can be grouped from a narrow count instead of its frames."""
+    counts = counts.sort("charge_point_id")
     chunks: list[list[str]] = []
     current: list[str] = []
     size = 0
