@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if arguments.writer:
         config.writer = arguments.writer
+    # A process started in the background by a non-interactive shell (nohup, `cmd &`, CI runners) inherits
+    # SIGINT as ignored; the gateway must still stop cleanly on it, so Python's default handler is put back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         asyncio.run(run_gateway(config))
     except KeyboardInterrupt:
