@@ -15,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -54,6 +56,24 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def _replacing_partition_file(target_dir: Path) -> Iterator[Path]:
+    """A temporary path to write a partition's new file to; on a normal exit it is fsynced and renamed over
+    the partition file (readers see the old file or the new one, never a half-written one), and the rename is
+    made durable. The temporary file never outlives the block, whatever happens inside it."""
+    target_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target_dir / PART_FILE)
+        _fsync_dir(target_dir)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -111,20 +131,9 @@ class WarehouseResource(dg.ConfigurableResource):
             data = data.sort(sortable, nulls_last=True, maintain_order=True)
 
         target_dir = self.partition_path(name, spec, partition)
-        target_dir.mkdir(parents=True, exist_ok=True)
-        target = target_dir / PART_FILE
-        tmp = target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
-        try:
-            with open(tmp, "wb") as handle:
-                data.write_parquet(handle, compression="zstd", statistics=True)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-            _fsync_dir(target_dir)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        return target
+        with _replacing_partition_file(target_dir) as tmp, open(tmp, "wb") as handle:
+            data.write_parquet(handle, compression="zstd", statistics=True)
+        return target_dir / PART_FILE
 
     def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, **partition: Any) -> PartitionWriter:
         """A writer that builds one partition from batches in bounded memory (see ``PartitionWriter``)."""
@@ -267,14 +276,11 @@ class PartitionWriter:
 
     def commit(self, transform=None) -> Path:
         """Write the partition from the spilled buckets (``transform(frame) -> frame`` per bucket)."""
-        self.target_dir.mkdir(parents=True, exist_ok=True)
-        target = self.target_dir / PART_FILE
-        tmp = self.target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
         writer = None
         previous_last = None
         first_col = next((c for c in self.spec.sort_by if c not in self.partition), None)
         try:
-            with open(tmp, "wb") as handle:
+            with _replacing_partition_file(self.target_dir) as tmp, open(tmp, "wb") as handle:
                 try:
                     for key in sorted(self._spills, key=lambda k: (k is None, k)):
                         frame = pl.concat([pl.read_parquet(p) for p in self._spills[key]], how="vertical")
@@ -302,15 +308,9 @@ class PartitionWriter:
                     empty.write_parquet(handle, compression="zstd", statistics=True)
                 else:
                     writer.close()
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-            _fsync_dir(self.target_dir)
         finally:
-            if tmp.exists():
-                tmp.unlink()
             self.abort()
-        return target
+        return self.target_dir / PART_FILE
 
     def abort(self) -> None:
         """Remove the spilled batches."""
@@ -421,19 +421,9 @@ class SortedPartsWriter:
         try:
             if not self._parts:
                 return self.warehouse.write_partition(self.spec, self.spec.empty_frame(), **self.partition)
-            self.target_dir.mkdir(parents=True, exist_ok=True)
-            target = self.target_dir / PART_FILE
-            tmp = self.target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
-            try:
+            with _replacing_partition_file(self.target_dir) as tmp:
                 pl.scan_parquet(self._parts).sink_parquet(tmp, compression="zstd", statistics=True)
-                with open(tmp, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                os.replace(tmp, target)
-                _fsync_dir(self.target_dir)
-            finally:
-                if tmp.exists():
-                    tmp.unlink()
-            return target
+            return self.target_dir / PART_FILE
         finally:
             self.abort()
 
