@@ -16,8 +16,9 @@ import polars as pl
 from assets.ingest.common import Batch
 from assets.ingest.ocpp.frames import (ANSWER_KEY, KEY, FrameParser, answer_index, apply_issued, drop_already_landed,
                                        issued_index, record_keys, resolve_actions, resolve_answers, text_records)
-from assets.ingest.ocpp.reading_rules import apply_register_rules, attribute_to_transactions, drop_duplicates
-from assets.ingest.ocpp.readings import METERING_ACTIONS, extract_readings
+from assets.ingest.ocpp.reading_columns import extract_columns
+from assets.ingest.ocpp.reading_rules import apply_register_rules_frame, attribute_frame, drop_duplicates_frame
+from assets.ingest.ocpp.readings import METERING_ACTIONS, candidate_frame, extract_readings, rule_rejection_list
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
 from assets.ingest.ocpp.transactions import (
     assemble_transactions,
@@ -216,30 +217,40 @@ def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history:
     ``start_messages``: 1.6 StartTransaction / StopTransaction and 2.0.1 TransactionEvent frames up to this
     date of those transactions and of the recent transactions of the same charge points (meterStart,
     connector, EVSE, and the running transaction of a reading without transaction id).
+
+    Frames of the common payload shapes are read as columns (``reading_columns``), the others by
+    ``readings.extract_readings``; the rules run over frames (``reading_rules``, ``*_frame``).
     """
     metering = messages.filter((pl.col("message_type") == "CALL") & (pl.col("direction") == "in")
                                & pl.col("action").is_in(list(METERING_ACTIONS)))
-    candidates, rejections, rows_in = extract_readings(metering.to_dicts())
+    columnar, rest = extract_columns(metering)
+    row_candidates, rejections, row_rows_in = extract_readings(rest.to_dicts())
+    candidates = pl.concat([columnar, candidate_frame(row_candidates)], how="vertical")
+    rows_in = columnar.height + row_rows_in
     # Only frames that can carry a start register, a stop time or a location; parsed once for all lookups.
     located = (pl.concat([start_messages, messages.select(start_messages.columns)])
                .unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True)
                .filter(pl.col("action").is_in(["StartTransaction", "StopTransaction"])
                        | ((pl.col("action") == "TransactionEvent") & pl.col("payload_json").str.contains('"evse":', literal=True)))
                .to_dicts())
-    attribute_to_transactions(candidates, transaction_intervals_16(located))
-    old = history.to_dicts()
-    kept, duplicates = drop_duplicates(candidates, old)
-    accepted, rule_rejections = apply_register_rules(kept, old, meter_starts_16(located))
+    candidates = attribute_frame(candidates, transaction_intervals_16(located))
+    kept, duplicates = drop_duplicates_frame(candidates, history)
+    accepted, rule_rejected = apply_register_rules_frame(kept, history, meter_starts_16(located))
     places = transaction_places(located)
-    for reading in accepted:
+    if places:
         # 1.6 StopTransaction data and 2.0.1 Updated events do not repeat the connector / EVSE.
-        connector_id, evse_id = places.get(reading["transaction_id"], (None, None))
-        if reading["connector_id"] is None:
-            reading["connector_id"] = connector_id
-        if reading["evse_id"] is None:
-            reading["evse_id"] = evse_id
-    all_rejections = _rejections(rejections + duplicates + rule_rejections, "ocpp_meter_value")
-    return StepResult(_frame(accepted, METER_READINGS, landing_date), all_rejections, rows_in)
+        place_frame = pl.DataFrame([(tx, connector, evse) for tx, (connector, evse) in places.items()],
+                                   schema={"transaction_id": pl.String(), "_connector": pl.Int64(), "_evse": pl.Int64()},
+                                   orient="row")
+        accepted = (accepted.join(place_frame, on="transaction_id", how="left", maintain_order="left")
+                    .with_columns(pl.coalesce("connector_id", "_connector").alias("connector_id"),
+                                  pl.coalesce("evse_id", "_evse").alias("evse_id")).drop("_connector", "_evse"))
+    rule_rejections = rule_rejection_list(pl.concat([duplicates, rule_rejected], how="diagonal_relaxed"), metering)
+    all_rejections = _rejections(rejections + rule_rejections, "ocpp_meter_value")
+    frame = accepted.select([c for c in METER_READINGS.schema if c != "landing_date"]).cast(
+        {c: t for c, t in METER_READINGS.schema.items() if c != "landing_date"})
+    frame = frame.with_columns(pl.lit(landing_date, dtype=pl.Date()).alias("landing_date")).select(list(METER_READINGS.schema))
+    return StepResult(frame, all_rejections, rows_in)
 
 
 def build_transactions(day_messages: pl.DataFrame, landing_date: dt.date, context_messages: pl.DataFrame,

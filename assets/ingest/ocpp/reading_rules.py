@@ -27,7 +27,11 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
+import numpy as np
+import polars as pl
+
 from assets.ingest.ocpp.readings import ReadingRejection, reading_payload
+from assets.ingest.ocpp.register_walk import RESET, ROLLED_BACK, register_walk
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 MAX_PLAUSIBLE_POWER_W = 400_000
@@ -194,3 +198,149 @@ def apply_register_rules(
                 _add_repair(reading, "register_reset")
     accepted = [r for r in candidates if r["record_ref"] not in rejected]
     return accepted, list(rejected.values())
+
+
+# -- the same rules over frames (``build_meter_readings``): columns, joins and the rule 5 kernel ----------
+
+SESSION_RELATIVE = "session_relative_register"
+REGISTER_RESET = "register_reset"
+ATTRIBUTED = "attributed_to_transaction"
+KEY_COLUMNS = ["charge_point_id", "_owner", "timestamp", "measurand", "phase", "location", "context"]
+
+
+def _owner_expr() -> pl.Expr:
+    """The owner part of ``reading_key``: the transaction, else ``connector:<c>/evse:<e>`` (None as "None")."""
+    return (pl.when(pl.col("transaction_id").is_not_null()).then(pl.col("transaction_id"))
+            .otherwise(pl.format("connector:{}/evse:{}", pl.col("connector_id").cast(pl.String()).fill_null("None"),
+                                 pl.col("evse_id").cast(pl.String()).fill_null("None")))).alias("_owner")
+
+
+def _with_repair(condition: pl.Expr, rule: str) -> pl.Expr:
+    """``_add_repair`` where ``condition`` holds."""
+    repair = pl.col("repair")
+    added = pl.when(repair.is_null() | (repair == "")).then(pl.lit(rule)).otherwise(repair + f";{rule}")
+    return pl.when(condition).then(added).otherwise(repair).alias("repair")
+
+
+def _has_repair_expr(rule: str) -> pl.Expr:
+    return pl.col("repair").str.split(";").list.contains(rule).fill_null(False)
+
+
+def attribute_frame(candidates: pl.DataFrame,
+                    intervals: dict[tuple[str, int], list[tuple[datetime, datetime | None, str]]]) -> pl.DataFrame:
+    """Rule 0 (``attribute_to_transactions``) over a frame of candidates."""
+    orphan = ((pl.col("transaction_id").is_null() & (pl.col("protocol") == "ocpp1.6") & pl.col("connector_id").is_not_null()
+               & (pl.col("connector_id") != 0)))
+    if not intervals or candidates.filter(orphan).is_empty():
+        return candidates
+    spans = pl.DataFrame(
+        [(cp, connector, start, stop, transaction_id) for (cp, connector), items in intervals.items()
+         for start, stop, transaction_id in items],
+        schema={"charge_point_id": pl.String(), "connector_id": pl.Int64(), "_start": candidates.schema["timestamp"],
+                "_stop": candidates.schema["timestamp"], "_running": pl.String()}, orient="row")
+    indexed = candidates.with_row_index("_i")
+    running = (indexed.filter(orphan).select("_i", "charge_point_id", "connector_id", "timestamp")
+               .join(spans, on=["charge_point_id", "connector_id"])
+               .filter((pl.col("_start") <= pl.col("timestamp"))
+                       & (pl.col("_stop").is_null() | (pl.col("timestamp") <= pl.col("_stop"))))
+               .group_by("_i").agg(pl.len().alias("_n"), pl.col("_running").first())
+               .filter(pl.col("_n") == 1).select("_i", "_running"))
+    attributed = pl.col("_running").is_not_null()
+    return (indexed.join(running, on="_i", how="left", maintain_order="left")
+            .with_columns(pl.coalesce("_running", "transaction_id").alias("transaction_id"), _with_repair(attributed, ATTRIBUTED))
+            .drop("_i", "_running"))
+
+
+def drop_duplicates_frame(candidates: pl.DataFrame, history: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rules 1 and 2 (``drop_duplicates``) over frames: (kept candidates, rejected candidates with
+    ``_code`` and ``_first``, the value received first)."""
+    seen = (history.with_columns(_owner_expr()).select(*KEY_COLUMNS, pl.col("value").alias("_seen"))
+            .unique(subset=KEY_COLUMNS, keep="last", maintain_order=True))
+    ordered = (candidates.sort("received_at", "record_ref").with_columns(_owner_expr())
+               .join(seen, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left")
+               .with_columns(pl.int_range(pl.len()).over(KEY_COLUMNS).alias("_rank"),
+                             pl.col("value").first().over(KEY_COLUMNS).alias("_leader")))
+    first = pl.when(pl.col("_seen").is_not_null()).then(pl.col("_seen")).when(pl.col("_rank") > 0).then(pl.col("_leader"))
+    ordered = ordered.with_columns(first.alias("_first")).drop("_owner", "_seen", "_rank", "_leader")
+    rejected = ordered.filter(pl.col("_first").is_not_null()).with_columns(
+        pl.when((pl.col("_first") - pl.col("value")).abs() <= 1e-9).then(pl.lit("DUPLICATE_READING"))
+        .otherwise(pl.lit("CONFLICTING_READING")).alias("_code"))
+    return ordered.filter(pl.col("_first").is_null()).drop("_first"), rejected
+
+
+def _overall_register() -> pl.Expr:
+    return ((pl.col("measurand") == ENERGY_REGISTER) & pl.col("phase").is_null()
+            & pl.col("transaction_id").is_not_null() & (pl.col("transaction_id") != ""))
+
+
+def apply_register_rules_frame(candidates: pl.DataFrame, history: pl.DataFrame,
+                               meter_starts: dict[str, tuple[float, datetime]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Rules 3-5 (``apply_register_rules``) over frames: (accepted candidates, rejected candidates with
+    ``_code``). Rule 3's lift (``round(value + meterStart, 6)``) is Python on the few lifted readings."""
+    indexed = candidates.with_row_index("_i")
+    new = indexed.filter(_overall_register())
+    no_rejections = indexed.clear().with_columns(pl.lit(None, pl.String()).alias("_code"))
+    if new.is_empty():
+        return candidates, no_rejections.drop("_i")
+    timestamp_type = candidates.schema["timestamp"]
+    starts = pl.DataFrame([(tx, float(value), moment) for tx, (value, moment) in meter_starts.items()],
+                          schema={"transaction_id": pl.String(), "_ms": pl.Float64(), "_ms_at": timestamp_type},
+                          orient="row")
+    old = (history.filter(_overall_register())
+           .join(new.select("transaction_id").unique(), on="transaction_id", how="semi")
+           .select("transaction_id", "timestamp", "received_at", "record_ref", "context", "value",
+                   _has_repair_expr(SESSION_RELATIVE).alias("_relative"), _has_repair_expr(REGISTER_RESET).alias("_reset")))
+    # Rule 3: session-relative registers (a decision of an earlier date is replayed).
+    per_transaction = (new.group_by("transaction_id")
+                       .agg((pl.col("context") != "Transaction.Begin").any().alias("_evidence"),
+                            pl.col("value").max().alias("_max"))
+                       .join(old.group_by("transaction_id").agg(pl.len().alias("_old"), pl.col("_relative").any()),
+                             on="transaction_id", how="left")
+                       .join(starts, on="transaction_id", how="left"))
+    lifted = per_transaction.filter(
+        pl.col("_ms").is_not_null() & (pl.col("_ms") > 0)
+        & (pl.col("_relative").fill_null(False)
+           | (pl.col("_old").is_null() & pl.col("_evidence") & (pl.col("_max") < pl.col("_ms") - REGISTER_TOLERANCE_WH))))
+    if lifted.height:
+        rows = new.join(lifted.select("transaction_id", "_ms"), on="transaction_id").select("_i", "value", "_ms")
+        values = [round(value + start, 6) for value, start in zip(rows.get_column("value").to_list(),
+                                                                 rows.get_column("_ms").to_list())]
+        lift = rows.select("_i", pl.Series("_lifted", values, dtype=pl.Float64()))
+        new = (new.join(lift, on="_i", how="left", maintain_order="left")
+               .with_columns(pl.coalesce("_lifted", "value").alias("value"),
+                             _with_repair(pl.col("_lifted").is_not_null(), SESSION_RELATIVE)).drop("_lifted"))
+    # Rule 4: a Transaction.Begin register of 0 that no charger could have started from.
+    zeros = new.filter((pl.col("context") == "Transaction.Begin") & (pl.col("value") == 0))
+    zero_refs = pl.Series("_i", [], dtype=pl.UInt32())
+    if zeros.height:
+        points = pl.concat([old.select("transaction_id", "timestamp", "value"),
+                            new.select("transaction_id", "timestamp", "value"),
+                            starts.select("transaction_id", pl.col("_ms_at").alias("timestamp"), pl.col("_ms").alias("value"))])
+        hours = ((pl.col("timestamp") - pl.col("_at")).dt.total_microseconds().cast(pl.Float64()) / 1e6).clip(0.0) / 3600
+        zero_refs = (zeros.select("_i", "transaction_id", pl.col("timestamp").alias("_at"))
+                     .join(points, on="transaction_id")
+                     .filter(pl.col("value") > MAX_PLAUSIBLE_POWER_W * hours + BEGIN_ZERO_SLACK_WH)
+                     .get_column("_i").unique())
+    remaining = new.filter(~pl.col("_i").is_in(zero_refs.implode()))
+    # Rule 5: rollbacks and resets, in register order with the earlier dates' readings.
+    rank = pl.col("context").replace_strict(list(CONTEXT_RANK), list(CONTEXT_RANK.values()), default=1,
+                                            return_dtype=pl.Int64()).alias("_rank")
+    walk = (pl.concat([old.select("transaction_id", "timestamp", "received_at", "record_ref", "context", "value",
+                                  pl.lit(False).alias("_new"), "_reset", pl.lit(None, pl.UInt32()).alias("_i")),
+                       remaining.select("transaction_id", "timestamp", "received_at", "record_ref", "context", "value",
+                                        pl.lit(True).alias("_new"), pl.lit(False).alias("_reset"), "_i")])
+            .with_columns(rank).sort("transaction_id", "timestamp", "_rank", "received_at", "record_ref"))
+    boundaries = walk.select(pl.arg_where(pl.col("transaction_id") != pl.col("transaction_id").shift(1).fill_null("\x00")))
+    starts_at = np.append(boundaries.to_series().to_numpy().astype(np.int64), walk.height)
+    outcome = register_walk(starts_at, walk.get_column("value").to_numpy().astype(np.float64),
+                            walk.get_column("_new").to_numpy(), walk.get_column("_reset").to_numpy(),
+                            REGISTER_TOLERANCE_WH)
+    decided = walk.select("_i", pl.Series("_outcome", outcome)).filter(pl.col("_i").is_not_null())
+    new = (new.join(decided, on="_i", how="left", maintain_order="left")
+           .with_columns(pl.when(pl.col("_i").is_in(zero_refs.implode())).then(pl.lit("BEGIN_REGISTER_ZERO"))
+                         .when(pl.col("_outcome") == ROLLED_BACK).then(pl.lit("REGISTER_ROLLBACK")).alias("_code"),
+                         _with_repair(pl.col("_outcome") == RESET, REGISTER_RESET)).drop("_outcome"))
+    rejected = new.filter(pl.col("_code").is_not_null())
+    accepted_new = new.filter(pl.col("_code").is_null()).drop("_code")
+    accepted = pl.concat([indexed.join(new.select("_i"), on="_i", how="anti"), accepted_new], how="vertical")
+    return accepted.drop("_i"), rejected.drop("_i")

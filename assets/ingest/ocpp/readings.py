@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
+import polars as pl
+
 from assets.ingest.ocpp.clock import TimeRejection, repair_timestamp
 from assets.ingest.ocpp.fields import as_object
 from assets.ingest.ocpp.frames import namespaced_transaction_id
@@ -161,3 +163,46 @@ def extract_readings(messages: list[dict]) -> tuple[list[dict], list[ReadingReje
                     "sample": sample,
                 })
     return candidates, rejections, rows_in
+
+
+CANDIDATE_COLUMNS = ["record_ref", "transaction_id", "charge_point_id", "connector_id", "evse_id", "timestamp",
+                     "timestamp_raw", "received_at", "measurand", "phase", "location", "context", "value",
+                     "value_raw", "unit", "protocol", "message_id", "repair"]
+
+
+def candidate_frame(candidates: list[dict]) -> pl.DataFrame:
+    """Candidates of ``extract_readings`` as a frame of ``reading_columns.CANDIDATE_SCHEMA`` (without
+    ``sample``: a rejected reading's payload is read back from its frame, ``rule_rejection_list``)."""
+    from assets.ingest.ocpp.reading_columns import CANDIDATE_SCHEMA
+
+    return pl.DataFrame({c: [r[c] for r in candidates] for c in CANDIDATE_COLUMNS}, schema=CANDIDATE_SCHEMA)
+
+
+RULE_REASONS = {
+    "DUPLICATE_READING": "the same reading was already received",
+    "BEGIN_REGISTER_ZERO": "Transaction.Begin register of 0 while the transaction's register is far higher "
+                           "(dummy 0 sent while offline)",
+    "REGISTER_ROLLBACK": "register went below its running maximum and later returned to it (meter glitch)",
+}
+
+
+def rule_rejection_list(rejected: pl.DataFrame, metering: pl.DataFrame) -> list[ReadingRejection]:
+    """Rejections of the reading rules (``_code``, and ``_first`` for conflicts) with the payload of the
+    sampled value, read back from its frame among ``metering`` (few readings: Python per rejection)."""
+    if rejected.is_empty():
+        return []
+    refs = rejected.select("record_ref", "timestamp_raw", "_code", "_first").to_dicts()
+    frame_refs = {row["record_ref"].rsplit("#", 1)[0] for row in refs}
+    frames = {m["record_ref"]: m for m in metering.filter(pl.col("record_ref").is_in(list(frame_refs))).to_dicts()}
+    result = []
+    for row in refs:
+        frame_ref, position = row["record_ref"].rsplit("#", 1)
+        mv_index, sv_index = (int(part[2:]) for part in position.split("."))
+        message = frames[frame_ref]
+        meter_values = _frame_context(message, json.loads(message["payload_json"]))[3]
+        sample = meter_values[mv_index]["sampledValue"][sv_index]
+        code = row["_code"]
+        reason = RULE_REASONS.get(code) or f"a reading with the same key and value {row['_first']} was received first"
+        result.append(ReadingRejection(row["record_ref"], code, reason,
+                                       sampled_value_payload(row["timestamp_raw"], sample)))
+    return result
