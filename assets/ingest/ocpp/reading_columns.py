@@ -27,10 +27,12 @@ _FLAT = rf"\{{(?:{_STR}:{_SCALAR}(?:,{_STR}:{_SCALAR})*)?\}}"
 # 2.0.1 values without exponent: their text is the JSON the row path writes back (``value_raw``).
 _FIXED = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
 
-_SAMPLE_16 = rf'\{{"(?:context|format|location|measurand|phase|unit|value)":{_STR}' \
-             rf'(?:,"(?:context|format|location|measurand|phase|unit|value)":{_STR})*\}}'
-_UNIT_OF_MEASURE = rf'\{{(?:"multiplier":{_INT}(?:,"unit":{_STR})?|"unit":{_STR})?\}}'
-_SAMPLE_201 = rf'\{{(?:"(?:context|location|measurand|phase)":{_STR},)*(?:"unitOfMeasure":{_UNIT_OF_MEASURE},)?' \
+# Text fields may be null (the same as absent for every rule).
+_TEXT = rf"(?:{_STR}|null)"
+_SAMPLE_16 = rf'\{{"(?:context|format|location|measurand|phase|unit|value)":{_TEXT}' \
+             rf'(?:,"(?:context|format|location|measurand|phase|unit|value)":{_TEXT})*\}}'
+_UNIT_OF_MEASURE = rf'\{{(?:"multiplier":{_INT}(?:,"unit":{_TEXT})?|"unit":{_TEXT})?\}}'
+_SAMPLE_201 = rf'\{{(?:"(?:context|location|measurand|phase)":{_TEXT},)*(?:"unitOfMeasure":{_UNIT_OF_MEASURE},)?' \
               rf'"value":{_FIXED}\}}'
 
 
@@ -184,8 +186,13 @@ def extract_columns(metering: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     )
     samples = repair_timestamp_columns(normalise_value_columns(samples, "value_raw", "_unit", "_multiplier",
                                                                "measurand"), "timestamp_raw", "received_at")
+    # The row path writes a 2.0.1 number back with Python's repr: exponent form below 1e-4 (the canonical
+    # payload has 0.00001 where repr has 1e-05), so such values take the row path.
+    number = pl.col("value_raw").cast(pl.Float64(), strict=False).abs()
+    repr_fixed = ((pl.col("protocol") == "ocpp1.6") | ~pl.col("value_raw").str.contains(".", literal=True)
+                  | (number == 0) | (number >= 1e-4))
     exact = pl.col("_value_exact") & pl.col("_time_exact") & pl.col("_stored_unit").is_not_null() \
-        & pl.col("value_raw").is_not_null()
+        & pl.col("value_raw").is_not_null() & repr_fixed.fill_null(False)
     inexact = samples.filter(~exact).get_column("_f").unique()
     fast = samples.filter(~pl.col("_f").is_in(inexact.implode()))
     candidates = fast.select(
