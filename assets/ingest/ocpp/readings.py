@@ -165,25 +165,26 @@ def extract_readings(messages: list[dict]) -> tuple[list[dict], list[ReadingReje
     return candidates, rejections, rows_in
 
 
-CANDIDATE_COLUMNS = ["record_ref", "transaction_id", "charge_point_id", "connector_id", "evse_id", "timestamp",
-                     "timestamp_raw", "received_at", "measurand", "phase", "location", "context", "value",
-                     "value_raw", "unit", "protocol", "message_id", "repair"]
-
-
 def candidate_frame(candidates: list[dict]) -> pl.DataFrame:
     """Candidates of ``extract_readings`` as a frame of ``reading_columns.CANDIDATE_SCHEMA`` (without
     ``sample``: a rejected reading's payload is read back from its frame, ``rule_rejection_list``)."""
     from assets.ingest.ocpp.reading_columns import CANDIDATE_SCHEMA
 
-    return pl.DataFrame({c: [r[c] for r in candidates] for c in CANDIDATE_COLUMNS}, schema=CANDIDATE_SCHEMA)
+    return pl.DataFrame({c: [r[c] for r in candidates] for c in CANDIDATE_SCHEMA}, schema=CANDIDATE_SCHEMA)
 
 
+# Reasons of the reading rules' codes (``reading_rules``); CONFLICTING_READING names the value received first.
 RULE_REASONS = {
     "DUPLICATE_READING": "the same reading was already received",
     "BEGIN_REGISTER_ZERO": "Transaction.Begin register of 0 while the transaction's register is far higher "
                            "(dummy 0 sent while offline)",
     "REGISTER_ROLLBACK": "register went below its running maximum and later returned to it (meter glitch)",
 }
+
+
+def rule_reason(code: str, first_value: float | None) -> str:
+    """The reason sentence of a reading rule's code."""
+    return RULE_REASONS.get(code) or f"a reading with the same key and value {first_value} was received first"
 
 
 def rule_rejection_list(rejected: pl.DataFrame, metering: pl.DataFrame) -> list[ReadingRejection]:
@@ -202,7 +203,6 @@ def rule_rejection_list(rejected: pl.DataFrame, metering: pl.DataFrame) -> list[
         meter_values = _frame_context(message, json.loads(message["payload_json"]))[3]
         sample = meter_values[mv_index]["sampledValue"][sv_index]
         code = row["_code"]
-        reason = RULE_REASONS.get(code) or f"a reading with the same key and value {row['_first']} was received first"
-        result.append(ReadingRejection(row["record_ref"], code, reason,
+        result.append(ReadingRejection(row["record_ref"], code, rule_reason(code, row["_first"]),
                                        sampled_value_payload(row["timestamp_raw"], sample)))
     return result
