@@ -20,6 +20,12 @@ then receive time, never by arrival order.
 Keys of rule 1 use the charge point and transaction (or connector/EVSE for non-transactional readings),
 so the same value read at the same instant under a different context (Growatt: ``Sample.Periodic`` and
 ``Transaction.Begin``) is two readings, never an overwrite.
+
+The rules run over frames (``attribute_frame``, ``drop_duplicates_frame``, ``apply_register_rules_frame``):
+joins and window expressions, and the sequential walk of rule 5 as a numba kernel (``register_walk``); only
+rule 3's lift is Python, on the few lifted readings (it must round exactly as ``round(value + M, 6)``).
+``attribute_to_transactions``, ``drop_duplicates`` and ``apply_register_rules`` apply the same functions to
+lists of candidate dicts.
 """
 
 from __future__ import annotations
@@ -141,14 +147,20 @@ def attribute_frame(candidates: pl.DataFrame,
 def drop_duplicates_frame(candidates: pl.DataFrame, history: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rules 1 and 2 (``drop_duplicates``) over frames: (kept candidates, rejected candidates with
     ``_code`` and ``_first``, the value received first)."""
+    ordered = candidates.sort("received_at", "record_ref").with_columns(_owner_expr())
+    # Most keys occur once: the leader of each key (first received) is found in one pass, and only the
+    # few repeated keys and the keys already in history are joined.
+    ordered = ordered.with_columns(pl.struct(KEY_COLUMNS).is_first_distinct().alias("_leading"))
+    repeated = ordered.filter(~pl.col("_leading")).select(KEY_COLUMNS).unique()
+    leaders = (ordered.filter(pl.col("_leading")).join(repeated, on=KEY_COLUMNS, how="semi", nulls_equal=True)
+               .select(*KEY_COLUMNS, pl.col("value").alias("_leader")))
     seen = (history.with_columns(_owner_expr()).select(*KEY_COLUMNS, pl.col("value").alias("_seen"))
             .unique(subset=KEY_COLUMNS, keep="last", maintain_order=True))
-    ordered = (candidates.sort("received_at", "record_ref").with_columns(_owner_expr())
-               .join(seen, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left")
-               .with_columns(pl.int_range(pl.len()).over(KEY_COLUMNS).alias("_rank"),
-                             pl.col("value").first().over(KEY_COLUMNS).alias("_leader")))
-    first = pl.when(pl.col("_seen").is_not_null()).then(pl.col("_seen")).when(pl.col("_rank") > 0).then(pl.col("_leader"))
-    ordered = ordered.with_columns(first.alias("_first")).drop("_owner", "_seen", "_rank", "_leader")
+    ordered = (ordered.join(seen, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left")
+               .join(leaders, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left"))
+    first = (pl.when(pl.col("_seen").is_not_null()).then(pl.col("_seen"))
+             .when(~pl.col("_leading")).then(pl.col("_leader")))
+    ordered = ordered.with_columns(first.alias("_first")).drop("_owner", "_seen", "_leading", "_leader")
     rejected = ordered.filter(pl.col("_first").is_not_null()).with_columns(
         pl.when((pl.col("_first") - pl.col("value")).abs() <= 1e-9).then(pl.lit("DUPLICATE_READING"))
         .otherwise(pl.lit("CONFLICTING_READING")).alias("_code"))

@@ -10,6 +10,9 @@ readings, not frames. Structural problems are quarantined at the smallest unit t
 | ``MALFORMED_METER_VALUE`` | the frame / meterValue / sampledValue | ``meterValue`` is not a list, an element has no ``sampledValue`` list, a sampled value is not an object, or one of its text fields (measurand, phase, location, context, unit) is not text |
 | ``NON_NUMERIC_VALUE``, ``UNKNOWN_UNIT``, ``INVALID_MULTIPLIER`` | the sampled value | see ``units`` |
 | ``INVALID_TIMESTAMP``, ``FUTURE_TIMESTAMP`` | the sampled value | see ``clock`` |
+
+This is the row path: ``build_meter_readings`` reads the frames of the common payload shapes as columns
+(``reading_columns``) and hands every other frame to ``extract_readings``, so these codes come from here only.
 """
 
 from __future__ import annotations
