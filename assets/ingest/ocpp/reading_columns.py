@@ -62,7 +62,8 @@ SHAPES: dict[tuple[str, str], tuple[str, str]] = {
 }
 # The TransactionEvent pattern lets every key end with a comma; the payload is matched with one added.
 _TRAILING_COMMA = {("ocpp2.0.1", "TransactionEvent")}
-# A 2.0.1 value's JSON text, in document order (the shapes allow no other numeric "value" key).
+# A 2.0.1 value's JSON text, in document order; a flat object of a TransactionEvent may hold another
+# numeric "value" key, so ``_values_aligned`` sends frames whose count differs from their samples' away.
 _VALUE_TEXT = rf'"value":({_FIXED})[,}}]'
 
 _SAMPLE_FIELDS = ["context", "location", "measurand", "phase"]
@@ -149,8 +150,10 @@ def extract_columns(metering: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     ``readings.extract_readings``, as given).
 
     ``metering``: the metering CALLs (``ocpp_messages`` columns, at least record_ref, received_at,
-    charge_point_id, protocol, action, message_id, transaction_id, payload_json). Returns also ``rows_in``
-    through the candidates: each candidate is one sampled value, none is quarantined here.
+    charge_point_id, protocol, action, message_id, transaction_id, payload_json). Each candidate is one
+    sampled value and none is quarantined here, so the frames taken count ``rows_in`` = candidates. The
+    transaction id is the frame's ``transaction_id`` column (``frames.frame_transaction_id``: the same
+    payload field as ``readings._frame_context`` reads).
     """
     frames = metering.with_row_index("_f").with_columns(pl.col("_f").cast(pl.Int64()))
     parts: list[pl.DataFrame] = []
