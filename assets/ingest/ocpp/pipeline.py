@@ -19,9 +19,8 @@ from assets.ingest.ocpp.frames import (ANSWER_KEY, KEY, FrameParser, answer_inde
 from assets.ingest.ocpp.reading_rules import apply_register_rules, attribute_to_transactions, drop_duplicates
 from assets.ingest.ocpp.readings import METERING_ACTIONS, extract_readings
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
-from assets.ingest.ocpp.transaction_columns import assemble_columnar, odd_charge_points
+from assets.ingest.ocpp.transaction_columns import assemble
 from assets.ingest.ocpp.transactions import (
-    assemble_transactions,
     meter_starts_16,
     transaction_intervals_16,
     transaction_places,
@@ -259,19 +258,6 @@ def build_transactions(day_messages: pl.DataFrame, landing_date: dt.date, contex
     context = (pl.concat([context_messages, day_starts.select(context_messages.columns)])
                .unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True))
     unanswered_refs = set(day_starts.get_column("record_ref").to_list())
-    # Transactions only relate frames of their own charge point: those with a frame of an uncommon shape are
-    # assembled by the row path (every rule and reason code of odd input), the others column-wise.
-    odd = odd_charge_points(context)
-    odd_touched = set(pl.concat([day_messages.select("charge_point_id", "transaction_id"),
-                                 readings.select("charge_point_id", "transaction_id")])
-                      .filter(pl.col("charge_point_id").is_in(odd)).get_column("transaction_id").drop_nulls().to_list())
-    in_odd = pl.col("charge_point_id").is_in(odd)
-    rows, rejections = assemble_columnar(context.filter(~in_odd), readings.filter(~in_odd), touched - odd_touched,
-                                         unanswered_refs)
-    if odd:
-        odd_rows, odd_rejections = assemble_transactions(context.filter(in_odd).to_dicts(),
-                                                         readings.filter(in_odd).to_dicts(),
-                                                         touched & odd_touched, unanswered_refs)
-        rows, rejections = rows + odd_rows, rejections + odd_rejections
+    rows, rejections = assemble(context, readings, touched, unanswered_refs)
     rows_in = len(rows) + len(rejections)
     return StepResult(_frame(rows, TRANSACTIONS, landing_date), _rejections(rejections, "ocpp_transaction"), rows_in)

@@ -33,6 +33,7 @@ from assets.ingest.ocpp.transactions import (
     TransactionRejection,
     _Draft,
     alias_map,
+    assemble_transactions,
     finish_transaction,
     missing_start,
     start_without_id,
@@ -108,25 +109,37 @@ def _kind() -> pl.Expr:
 
 def _classified(frames: pl.DataFrame) -> pl.DataFrame:
     """``frames`` with ``_kind`` (null for frames the assembly does not read), ``_text`` (the payload with the
-    unread lists cut out) and ``_odd`` (read by the assembly but not of the common shape)."""
+    unread lists cut out) and ``_odd`` (read by the assembly but not of the common shape). Each kind's pattern
+    runs on that kind's frames only."""
     frames = frames.with_columns(_kind().alias("_kind"))
-    text = pl.col("payload_json")
-    for kind, (pattern, replacement) in _CUT.items():
-        text = pl.when(pl.col("_kind") == kind).then(pl.col("payload_json").str.replace(pattern, replacement)) \
-            .otherwise(text)
-    frames = frames.with_columns(text.alias("_text"))
-    shaped = pl.lit(False)
-    for kind, pattern in SHAPES.items():
-        shaped = pl.when(pl.col("_kind") == kind).then(pl.col("_text").str.contains(pattern)).otherwise(shaped)
     other_protocol = ((pl.col("message_type") == "CALL") & (pl.col("direction") == "in")
-                      & pl.col("action").is_in(_ANY_PROTOCOL) & pl.col("_kind").is_null())
-    return frames.with_columns(((pl.col("_kind").is_not_null() & ~shaped.fill_null(False)) | other_protocol)
-                               .fill_null(False).alias("_odd"))
+                      & pl.col("action").is_in(_ANY_PROTOCOL))
+    parts = [frames.filter(pl.col("_kind").is_null()).with_columns(
+        pl.lit(None, pl.String()).alias("_text"), other_protocol.fill_null(False).alias("_odd"))]
+    for kind, pattern in SHAPES.items():
+        text = pl.col("payload_json")
+        if kind in _CUT:
+            text = text.str.replace(*_CUT[kind])
+        parts.append(frames.filter(pl.col("_kind") == kind).with_columns(text.alias("_text"))
+                     .with_columns((~pl.col("_text").str.contains(pattern)).fill_null(True).alias("_odd")))
+    return pl.concat(parts)
+
+
+def _arrived(frames: pl.DataFrame) -> pl.DataFrame:
+    """Frames classified (``_classified``), in arrival order (receive time, record_ref, then their order in
+    ``frames``) with their position ``_arrival``."""
+    frames = _classified(frames.with_row_index("_given"))
+    return (frames.sort("received_at", "record_ref", "_given").drop("_given")
+            .with_row_index("_arrival").with_columns(pl.col("_arrival").cast(pl.Int64())))
+
+
+def _odd_of(frames: pl.DataFrame) -> list[str]:
+    return sorted(frames.filter(pl.col("_odd")).get_column(_CP).unique().to_list())
 
 
 def odd_charge_points(frames: pl.DataFrame) -> list[str]:
     """Charge points with a frame the assembly reads that is not of the common shape (for the row path)."""
-    return sorted(_classified(frames).filter(pl.col("_odd")).get_column(_CP).unique().to_list())
+    return _odd_of(_classified(frames))
 
 
 def _decode(frames: pl.DataFrame, kind: str) -> pl.DataFrame:
@@ -206,18 +219,12 @@ def _aliases(starts: pl.DataFrame) -> dict[str, str]:
     return dict(zip(merged.get_column(_TX).to_list(), merged.get_column("_canonical").to_list()))
 
 
-def _arrived(frames: pl.DataFrame) -> pl.DataFrame:
-    """Frames classified, in arrival order (receive time, record_ref) with their position ``_arrival``."""
-    return (_classified(frames).sort("received_at", "record_ref", maintain_order=True)
-            .with_row_index("_arrival").with_columns(pl.col("_arrival").cast(pl.Int64())))
-
-
 def transaction_aliases(frames: pl.DataFrame) -> dict[str, str]:
     """Alias id -> first id of replayed 1.6 starts among ``frames`` (``transactions.alias_map``), column-wise
     for charge points whose frames are of the common shape, by the row path for the others."""
-    odd = odd_charge_points(frames)
-    common = frames.filter(~pl.col(_CP).is_in(odd))
-    aliases = _aliases(_starts(_arrived(common))[0])
+    arrived = _arrived(frames)
+    odd = _odd_of(arrived)
+    aliases = _aliases(_starts(arrived.filter(~pl.col(_CP).is_in(odd)))[0])
     if odd:
         rows = frames.filter(pl.col(_CP).is_in(odd) & (pl.col("protocol") == "ocpp1.6")).to_dicts()
         aliases.update(alias_map(starts_16(rows)[0]))
@@ -382,7 +389,12 @@ def assemble_columnar(messages: pl.DataFrame, readings: pl.DataFrame, touched: I
                       unanswered_refs: set[str] | None = None) -> tuple[list[dict], list[TransactionRejection]]:
     """``transactions.assemble_transactions`` for frames of the common shape (see ``odd_charge_points``):
     the same rows and rejections, with one Python object per transaction, none per frame or reading."""
-    frames = _arrived(messages)
+    return _assemble_arrived(_arrived(messages), readings, touched, unanswered_refs)
+
+
+def _assemble_arrived(frames: pl.DataFrame, readings: pl.DataFrame, touched: Iterable[str],
+                      unanswered_refs: set[str] | None) -> tuple[list[dict], list[TransactionRejection]]:
+    """``assemble_columnar`` of frames already classified and in arrival order (``_arrived``)."""
     starts, unanswered = _starts(frames)
     aliases = _aliases(starts)
     stops = _decode(frames, STOP).with_columns(
@@ -441,3 +453,26 @@ def assemble_columnar(messages: pl.DataFrame, readings: pl.DataFrame, touched: I
         (rejections if isinstance(outcome, TransactionRejection) else rows).append(outcome)
     return rows, rejections
 
+
+
+def assemble(messages: pl.DataFrame, readings: pl.DataFrame, touched: set[str],
+             unanswered_refs: set[str] | None = None) -> tuple[list[dict], list[TransactionRejection]]:
+    """Rows and rejections of ``transactions.assemble_transactions`` for the ``touched`` ids: column-wise for
+    the charge points whose frames are all of the common shape, by the row path for the others.
+
+    Transactions only relate frames of their own charge point, so the split is exact; a touched id goes to the
+    path of the charge point that a frame or reading names it with.
+    """
+    frames = _arrived(messages)
+    odd = _odd_of(frames)
+    if not odd:
+        return _assemble_arrived(frames, readings, touched, unanswered_refs)
+    in_odd = pl.col(_CP).is_in(odd)
+    odd_touched = set(pl.concat([messages.select(_CP, _TX), readings.select(_CP, _TX)]).filter(in_odd)
+                      .get_column(_TX).drop_nulls().to_list()) & touched
+    rows, rejections = _assemble_arrived(frames.filter(~in_odd), readings.filter(~in_odd), touched - odd_touched,
+                                         unanswered_refs)
+    odd_rows, odd_rejections = assemble_transactions(messages.filter(in_odd).to_dicts(),
+                                                     readings.filter(in_odd).to_dicts(), odd_touched,
+                                                     unanswered_refs)
+    return rows + odd_rows, rejections + odd_rejections
