@@ -9,6 +9,12 @@ first landing date of those frames on. The current state of a transaction is the
 greatest ``landing_date``; an ``open`` row is superseded by the later ``complete`` one. Re-running ``D``
 gives the same row as long as the earlier dates are unchanged.
 
+**Two paths, one set of rules.** ``assemble_transactions`` applies the rules to frame and reading dicts and
+takes any input; ``transaction_columns.assemble`` computes the same facts column-wise for the charge points
+whose frames are all of the common shape and hands the rest to ``assemble_transactions``. Both summarise a
+transaction's readings into a ``RegisterSummary`` and end in ``finish_transaction`` (meter start/stop, energy,
+the rejections after assembly), so those rules exist once.
+
 **Rules** (names go to the ``repairs`` column; codes go to quarantine):
 
 | rule / reason code                | condition                                                          | outcome |
