@@ -251,7 +251,7 @@ def build_transactions(day_messages: pl.DataFrame, landing_date: dt.date, contex
     ``also_touched``: transactions that got readings this date without being named by a frame
     (``attributed_to_transaction``).
     """
-    touched = set(day_messages.get_column("transaction_id").drop_nulls().to_list()) | set(also_touched)
+    touched = set(day_messages.get_column("transaction_id").drop_nulls().unique().to_list()) | set(also_touched)
     day_starts = day_messages.filter(
         (pl.col("message_type") == "CALL") & (pl.col("action") == "StartTransaction") & (pl.col("direction") == "in"))
     # The day's start requests always take part, answered or not: an unanswered one is quarantined.

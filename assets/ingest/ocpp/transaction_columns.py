@@ -429,7 +429,7 @@ def _assemble_arrived(frames: pl.DataFrame, readings: pl.DataFrame, touched: Ite
     rejections = [start_without_id(ref, payload) for ref, payload in unanswered.select("record_ref", "payload_json")
                   .iter_rows() if unanswered_refs and ref in unanswered_refs]
     canonical = sorted({aliases.get(tx, tx) for tx in touched})
-    event_ids = set(events.get_column(_TX).drop_nulls().to_list())
+    event_ids = set(events.get_column(_TX).drop_nulls().unique().to_list())
     start_ids = set(starts.get_column(_TX).to_list())
     drafts = _event_drafts(events, [tx for tx in canonical if tx in event_ids])
     drafts.update(_start_drafts(starts, first_stops, statuses,
@@ -469,7 +469,7 @@ def assemble(messages: pl.DataFrame, readings: pl.DataFrame, touched: set[str],
         return _assemble_arrived(frames, readings, touched, unanswered_refs)
     in_odd = pl.col(_CP).is_in(odd)
     odd_touched = set(pl.concat([messages.select(_CP, _TX), readings.select(_CP, _TX)]).filter(in_odd)
-                      .get_column(_TX).drop_nulls().to_list()) & touched
+                      .get_column(_TX).drop_nulls().unique().to_list()) & touched
     rows, rejections = _assemble_arrived(frames.filter(~in_odd), readings.filter(~in_odd), touched - odd_touched,
                                          unanswered_refs)
     odd_rows, odd_rejections = assemble_transactions(messages.filter(in_odd).to_dicts(),
