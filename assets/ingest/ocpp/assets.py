@@ -31,7 +31,7 @@ from assets.ingest.ocpp.pipeline import (
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
-from assets.ingest.ocpp.transactions import alias_map, starts_16
+from assets.ingest.ocpp.transaction_columns import transaction_aliases
 from assets.partitions import daily
 from assets.quarantine import quarantine_frame
 from resources.landing import LandingZoneResource
@@ -166,7 +166,7 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
             first_day = chunk_first_days.get_column("landing_date").min()
             frames = pl.concat([chunk_named, chunk_around.filter(pl.col("landing_date") >= first_day)]).unique(
                 subset=["landing_date", "record_ref"], keep="first")
-            aliases = alias_map(starts_16(frames.filter(pl.col("protocol") == "ocpp1.6").to_dicts())[0])
+            aliases = transaction_aliases(frames)
             related = {alias for alias, target in aliases.items() if target in chunk_ids or alias in chunk_ids}
             related |= {aliases[alias] for alias in related}
             missing = sorted(related - chunk_ids)

@@ -20,8 +20,8 @@ from assets.ingest.ocpp.reading_columns import extract_columns
 from assets.ingest.ocpp.reading_rules import apply_register_rules_frame, attribute_frame, drop_duplicates_frame
 from assets.ingest.ocpp.readings import METERING_ACTIONS, candidate_frame, extract_readings, rule_rejection_list
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
+from assets.ingest.ocpp.transaction_columns import assemble
 from assets.ingest.ocpp.transactions import (
-    assemble_transactions,
     meter_starts_16,
     transaction_intervals_16,
     transaction_places,
@@ -262,13 +262,13 @@ def build_transactions(day_messages: pl.DataFrame, landing_date: dt.date, contex
     ``also_touched``: transactions that got readings this date without being named by a frame
     (``attributed_to_transaction``).
     """
-    touched = set(day_messages.get_column("transaction_id").drop_nulls().to_list()) | set(also_touched)
+    touched = set(day_messages.get_column("transaction_id").drop_nulls().unique().to_list()) | set(also_touched)
     day_starts = day_messages.filter(
         (pl.col("message_type") == "CALL") & (pl.col("action") == "StartTransaction") & (pl.col("direction") == "in"))
     # The day's start requests always take part, answered or not: an unanswered one is quarantined.
     context = (pl.concat([context_messages, day_starts.select(context_messages.columns)])
                .unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True))
     unanswered_refs = set(day_starts.get_column("record_ref").to_list())
-    rows, rejections = assemble_transactions(context.to_dicts(), readings.to_dicts(), touched, unanswered_refs)
+    rows, rejections = assemble(context, readings, touched, unanswered_refs)
     rows_in = len(rows) + len(rejections)
     return StepResult(_frame(rows, TRANSACTIONS, landing_date), _rejections(rejections, "ocpp_transaction"), rows_in)

@@ -9,6 +9,12 @@ first landing date of those frames on. The current state of a transaction is the
 greatest ``landing_date``; an ``open`` row is superseded by the later ``complete`` one. Re-running ``D``
 gives the same row as long as the earlier dates are unchanged.
 
+**Two paths, one set of rules.** ``assemble_transactions`` applies the rules to frame and reading dicts and
+takes any input; ``transaction_columns.assemble`` computes the same facts column-wise for the charge points
+whose frames are all of the common shape and hands the rest to ``assemble_transactions``. Both summarise a
+transaction's readings into a ``RegisterSummary`` and end in ``finish_transaction`` (meter start/stop, energy,
+the rejections after assembly), so those rules exist once.
+
 **Rules** (names go to the ``repairs`` column; codes go to quarantine):
 
 | rule / reason code                | condition                                                          | outcome |
@@ -227,16 +233,62 @@ def _register_series(readings: list[dict]) -> list[dict]:
     return sorted(series, key=register_order)
 
 
-def _energy(meter_start: float, series: list[dict], meter_stop: float | None) -> float:
+def _has_rule(reading: dict, rule: str) -> bool:
+    return bool(reading["repair"]) and rule in reading["repair"].split(";")
+
+
+@dataclass(frozen=True)
+class RegisterSummary:
+    """What the assembly needs from a transaction's accepted readings (never the readings themselves).
+
+    The register series is the overall (phase-less) ``ENERGY_REGISTER`` readings in ``register_order``.
+    ``reset_previous``: for each reading of the series flagged ``register_reset``, in order, the value of the
+    reading before it (None when it is the first). Built from reading dicts by ``summarize_readings`` and,
+    column-wise, by ``transaction_columns.register_summaries``.
+    """
+
+    reading_count: int = 0
+    has_series: bool = False
+    first_timestamp: datetime | None = None
+    first_value: float | None = None
+    second_timestamp: datetime | None = None  # the first reading later than the first one
+    second_value: float | None = None
+    last_value: float | None = None
+    begin_value: float | None = None  # the first Transaction.Begin register
+    end_value: float | None = None  # the last Transaction.End register
+    reset_previous: tuple[float | None, ...] = ()
+    session_relative: bool = False
+
+
+def summarize_readings(readings: list[dict]) -> RegisterSummary:
+    """``RegisterSummary`` of one transaction's reading dicts."""
+    series = _register_series(readings)
+    if not series:
+        return RegisterSummary(reading_count=len(readings))
+    first = series[0]
+    second = next((r for r in series[1:] if r["timestamp"] > first["timestamp"]), None)
+    begin = [r for r in series if r["context"] == "Transaction.Begin"]
+    end = [r for r in series if r["context"] == "Transaction.End"]
+    return RegisterSummary(
+        reading_count=len(readings), has_series=True,
+        first_timestamp=first["timestamp"], first_value=first["value"],
+        second_timestamp=second["timestamp"] if second else None, second_value=second["value"] if second else None,
+        last_value=series[-1]["value"],
+        begin_value=begin[0]["value"] if begin else None, end_value=end[-1]["value"] if end else None,
+        reset_previous=tuple(series[i - 1]["value"] if i else None
+                             for i, r in enumerate(series) if _has_rule(r, "register_reset")),
+        session_relative=any(_has_rule(r, "session_relative_register") for r in series),
+    )
+
+
+def _energy(meter_start: float, summary: RegisterSummary, meter_stop: float | None) -> float:
     """Energy as the sum of each register segment's increase (segments split at ``register_reset``)."""
     total = 0.0
     segment_start = meter_start
-    last = meter_start
-    for reading in series:
-        if reading["repair"] and "register_reset" in reading["repair"].split(";"):
-            total += last - segment_start
-            segment_start = 0.0
-        last = reading["value"]
+    for previous in summary.reset_previous:
+        total += (meter_start if previous is None else previous) - segment_start
+        segment_start = 0.0
+    last = summary.last_value if summary.has_series else meter_start
     end = meter_stop if meter_stop is not None else last
     return round(total + end - segment_start, 6)
 
@@ -342,59 +394,113 @@ def _charging_seconds(states: list[tuple[datetime, str]], stop: datetime | None,
     return int(round(total))
 
 
-def _finish_energy(draft: _Draft, readings: list[dict]) -> tuple[str, str] | None:
+def _finish_energy(draft: _Draft, summary: RegisterSummary) -> tuple[str, str] | None:
     """Fill meter start/stop from the register series; returns (reason code, reason) to reject, or None."""
-    series = _register_series(readings)
     if draft.protocol == "ocpp1.6":
         if draft.meter_start is None:
             return "INVALID_METER_START", "StartTransaction meterStart is not a number"
         if draft.status == "complete" and draft.meter_stop is None:
             return "INVALID_METER_STOP", "StopTransaction meterStop is not a number"
     if draft.protocol == "ocpp2.0.1":
-        begin = [r for r in series if r["context"] == "Transaction.Begin"]
-        end = [r for r in series if r["context"] == "Transaction.End"]
-        if begin:
-            draft.meter_start = begin[0]["value"]
-        elif series:
-            _start_from_readings(draft, series)
+        if summary.begin_value is not None:
+            draft.meter_start = summary.begin_value
+        elif summary.has_series:
+            _start_from_readings(draft, summary)
         if draft.status == "complete":
-            if end:
-                draft.meter_stop = end[-1]["value"]
-            elif series:
-                draft.meter_stop = series[-1]["value"]
+            if summary.end_value is not None:
+                draft.meter_stop = summary.end_value
+            elif summary.has_series:
+                draft.meter_stop = summary.last_value
                 draft.repair("meter_stop_from_last_reading")
         if draft.start is None:
-            if not series:
+            if not summary.has_series:
                 return "MISSING_STARTED_EVENT", "transaction events without a Started event or any register reading"
-            draft.start = series[0]["timestamp"]
+            draft.start = summary.first_timestamp
             draft.repair("start_from_first_reading")
-    elif draft.meter_start == 0 and series and draft.start is not None:
-        first = series[0]
-        hours = max((first["timestamp"] - draft.start).total_seconds(), 0.0) / 3600
-        if first["value"] > MAX_PLAUSIBLE_POWER_W * hours + BEGIN_ZERO_SLACK_WH:
+    elif draft.meter_start == 0 and summary.has_series and draft.start is not None:
+        hours = max((summary.first_timestamp - draft.start).total_seconds(), 0.0) / 3600
+        if summary.first_value > MAX_PLAUSIBLE_POWER_W * hours + BEGIN_ZERO_SLACK_WH:
             draft.repair("begin_register_zero")
-            _start_from_readings(draft, series, fallback_repair=None)
-    if any(r["repair"] and "register_reset" in r["repair"].split(";") for r in series):
+            _start_from_readings(draft, summary, fallback_repair=None)
+    if summary.reset_previous:
         draft.repair("register_reset")
-    if any(r["repair"] and "session_relative_register" in r["repair"].split(";") for r in series):
+    if summary.session_relative:
         draft.repair("session_relative_register")
     return None
 
 
-def _start_from_readings(draft, series: list[dict], fallback_repair: str | None = "meter_start_from_first_reading") -> None:
+def _start_from_readings(draft, summary: RegisterSummary,
+                         fallback_repair: str | None = "meter_start_from_first_reading") -> None:
     """meter_start when the charger gave none: extrapolate the first two readings back to the start, so the
     energy of the first sampling interval is not lost (a DC charger delivers kWh in a minute)."""
-    first = series[0]
-    second = next((r for r in series[1:] if r["timestamp"] > first["timestamp"]), None)
-    if second is None or draft.start is None or first["timestamp"] <= draft.start:
-        draft.meter_start = first["value"]
+    first_timestamp, first_value = summary.first_timestamp, summary.first_value
+    if summary.second_timestamp is None or draft.start is None or first_timestamp <= draft.start:
+        draft.meter_start = first_value
         if fallback_repair:
             draft.repair(fallback_repair)
         return
-    rate = (second["value"] - first["value"]) / (second["timestamp"] - first["timestamp"]).total_seconds()
-    lead = (first["timestamp"] - draft.start).total_seconds()
-    draft.meter_start = float(max(0, min(first["value"], round(first["value"] - max(rate, 0.0) * lead))))
+    rate = (summary.second_value - first_value) / (summary.second_timestamp - first_timestamp).total_seconds()
+    lead = (first_timestamp - draft.start).total_seconds()
+    draft.meter_start = float(max(0, min(first_value, round(first_value - max(rate, 0.0) * lead))))
     draft.repair("meter_start_extrapolated")
+
+
+def missing_start(transaction_id: str, stop_ref: str | None, stop_payload: str | None) -> TransactionRejection:
+    """``MISSING_START_TRANSACTION`` for a touched id that no start issued (with its StopTransaction, if any)."""
+    return TransactionRejection(stop_ref or transaction_id, "MISSING_START_TRANSACTION",
+                                f"no StartTransaction answer issued {transaction_id}",
+                                stop_payload if stop_ref else transaction_id)
+
+
+def start_without_id(record_ref: str, payload_json: str) -> TransactionRejection:
+    """``START_WITHOUT_TRANSACTION_ID`` for a StartTransaction request of the partition that no answer gave an id."""
+    return TransactionRejection(record_ref, "START_WITHOUT_TRANSACTION_ID",
+                                "StartTransaction has no answer issuing a transaction id", payload_json)
+
+
+def finish_transaction(draft: _Draft, summary: RegisterSummary, aliases: list[str],
+                       replayed_stop: bool) -> dict | TransactionRejection:
+    """The row of a transaction whose frames are in ``draft`` (or its rejection): the merge and
+    first-frame repairs, meter start/stop and energy from the register ``summary``, durations."""
+    transaction_id = draft.transaction_id
+    draft.aliases = aliases
+    if draft.aliases:
+        draft.repair("replayed_start_merged")
+    if replayed_stop:
+        draft.repair("first_frame_wins")
+    problem = _finish_energy(draft, summary)
+    if problem:
+        return TransactionRejection(draft.record_ref or transaction_id, *problem, transaction_id)
+    energy = _energy(draft.meter_start, summary, draft.meter_stop) if draft.meter_start is not None else None
+    if energy is not None and energy < 0:
+        return TransactionRejection(draft.record_ref, "NEGATIVE_ENERGY",
+                                    f"meter stop {draft.meter_stop} is below meter start {draft.meter_start}",
+                                    transaction_id)
+    return {
+        "transaction_id": transaction_id,
+        "charge_point_id": draft.charge_point_id,
+        "protocol": draft.protocol,
+        "connector_id": draft.connector_id,
+        "evse_id": draft.evse_id,
+        "id_tag": draft.id_tag,
+        "start_timestamp": draft.start,
+        "start_timestamp_raw": draft.start_raw,
+        "stop_timestamp": draft.stop,
+        "stop_timestamp_raw": draft.stop_raw,
+        "meter_start_wh": draft.meter_start,
+        "meter_stop_wh": draft.meter_stop,
+        "energy_wh": energy,
+        "stop_reason": draft.stop_reason,
+        "status": draft.status,
+        "duration_s": int((draft.stop - draft.start).total_seconds()) if draft.stop and draft.start else None,
+        "charging_duration_s": _charging_seconds(draft.states, draft.stop, draft.time_spent_charging),
+        "charging_states": [{"timestamp": moment, "state": state} for moment, state in draft.states],
+        "reading_count": summary.reading_count,
+        "seq_no_gaps": draft.seq_no_gaps,
+        "offline_events": draft.offline_events,
+        "repairs": ";".join(draft.repairs) or None,
+        "alias_transaction_ids": ";".join(draft.aliases) or None,
+    }
 
 
 def assemble_transactions(
@@ -440,9 +546,7 @@ def assemble_transactions(
     rejections: list[TransactionRejection] = []
     for request in unanswered:
         if unanswered_refs and request["record_ref"] in unanswered_refs:
-            rejections.append(TransactionRejection(request["record_ref"], "START_WITHOUT_TRANSACTION_ID",
-                                                   "StartTransaction has no answer issuing a transaction id",
-                                                   request["payload_json"]))
+            rejections.append(start_without_id(request["record_ref"], request["payload_json"]))
     canonical_touched = sorted({aliases.get(tx, tx) for tx in touched})
     for transaction_id in canonical_touched:
         if transaction_id in events:
@@ -456,51 +560,12 @@ def assemble_transactions(
             _assemble_16(draft, request, stops.get(transaction_id), statuses.get(charge_point_id, []))
         else:
             reference = stops.get(transaction_id)
-            ref = reference["record_ref"] if reference else transaction_id
-            rejections.append(TransactionRejection(ref, "MISSING_START_TRANSACTION",
-                                                   f"no StartTransaction answer issued {transaction_id}",
-                                                   reference["payload_json"] if reference else transaction_id))
+            rejections.append(missing_start(transaction_id, reference["record_ref"] if reference else None,
+                                            reference["payload_json"] if reference else None))
             continue
-        draft.aliases = sorted(alias for alias, target in aliases.items() if target == transaction_id)
-        if draft.aliases:
-            draft.repair("replayed_start_merged")
-        if transaction_id in replayed_stops:
-            draft.repair("first_frame_wins")
-        tx_readings = readings_by_tx.get(transaction_id, [])
-        problem = _finish_energy(draft, tx_readings)
-        if problem:
-            rejections.append(TransactionRejection(draft.record_ref or transaction_id, *problem, transaction_id))
-            continue
-        series = _register_series(tx_readings)
-        energy = _energy(draft.meter_start, series, draft.meter_stop) if draft.meter_start is not None else None
-        if energy is not None and energy < 0:
-            rejections.append(TransactionRejection(draft.record_ref, "NEGATIVE_ENERGY",
-                                                   f"meter stop {draft.meter_stop} is below meter start {draft.meter_start}",
-                                                   transaction_id))
-            continue
-        rows.append({
-            "transaction_id": transaction_id,
-            "charge_point_id": charge_point_id,
-            "protocol": draft.protocol,
-            "connector_id": draft.connector_id,
-            "evse_id": draft.evse_id,
-            "id_tag": draft.id_tag,
-            "start_timestamp": draft.start,
-            "start_timestamp_raw": draft.start_raw,
-            "stop_timestamp": draft.stop,
-            "stop_timestamp_raw": draft.stop_raw,
-            "meter_start_wh": draft.meter_start,
-            "meter_stop_wh": draft.meter_stop,
-            "energy_wh": energy,
-            "stop_reason": draft.stop_reason,
-            "status": draft.status,
-            "duration_s": int((draft.stop - draft.start).total_seconds()) if draft.stop and draft.start else None,
-            "charging_duration_s": _charging_seconds(draft.states, draft.stop, draft.time_spent_charging),
-            "charging_states": [{"timestamp": moment, "state": state} for moment, state in draft.states],
-            "reading_count": len(tx_readings),
-            "seq_no_gaps": draft.seq_no_gaps,
-            "offline_events": draft.offline_events,
-            "repairs": ";".join(draft.repairs) or None,
-            "alias_transaction_ids": ";".join(draft.aliases) or None,
-        })
+        outcome = finish_transaction(
+            draft, summarize_readings(readings_by_tx.get(transaction_id, [])),
+            sorted(alias for alias, target in aliases.items() if target == transaction_id),
+            transaction_id in replayed_stops)
+        (rejections if isinstance(outcome, TransactionRejection) else rows).append(outcome)
     return rows, rejections
