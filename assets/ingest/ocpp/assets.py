@@ -21,7 +21,7 @@ from assets.ingest.common.run import IngestResult, StreamedRows, write_ingest
 from assets.ingest.ocpp.pipeline import (
     StepResult,
     RECEIVED_HOUR,
-    RECEIVED_MINUTE,
+    RECEIVED_SPAN,
     StreamedMessages,
     build_meter_readings,
     build_transactions,
@@ -215,7 +215,7 @@ def _previous_calls(warehouse: WarehouseResource, day: dt.date) -> Iterator[pl.D
 
 class _ChunkedSchemaCheck:
     """``BucketSchemaCheck`` over the columns the table's model checks, fed in chunks of ``rows`` rows
-    (the writer's minute buckets would cost one validation each)."""
+    (the writer's five-minute buckets would cost one validation each)."""
 
     def __init__(self, spec, rows: int = 128 * 1024):
         self.checks, self.rows = BucketSchemaCheck(spec), rows
@@ -253,8 +253,8 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     # Bounded batches of landing lines (any suffix, .gz/.zst included), never the whole day's text.
     batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).batches(files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
-    # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
-    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_MINUTE,
+    # Rows go to disk batch by batch and are sorted five minutes at a time: memory does not follow the day.
+    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN,
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
                                         _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
