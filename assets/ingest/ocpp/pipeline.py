@@ -161,6 +161,9 @@ class StreamedMessages:
 # the row groups; five minutes received are what is spilled and resolved at once, so memory follows five
 # minutes of frames, not an hour of the day.
 RECEIVED_HOUR = pl.col("received_at").dt.truncate("1h")
+# What ``resolve_actions`` and ``issued_index`` read of a StartTransaction answer.
+_ISSUE_COLUMNS = ["charge_point_id", "direction", "message_id", "message_type", "action", "payload_json",
+                  "transaction_id"]
 RECEIVED_SPAN = pl.col("received_at").dt.truncate("5m")
 
 
@@ -181,11 +184,14 @@ def stream_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date, writer
     for batch in batches:
         frame = _parse_batch(parser, batch, landing_date, earlier_records, rejections)
         calls.add(frame.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action"))
-        may_issue.append(frame.filter(MAY_ISSUE))
+        # Copied row by row (a few per batch): a filtered frame would keep the whole batch's text buffers alive.
+        answers = frame.filter(MAY_ISSUE).select(*_ISSUE_COLUMNS)
+        may_issue.append(pl.DataFrame(answers.rows(), schema=answers.schema, orient="row"))
         writer.write(frame)
     for earlier in [earlier_calls] if isinstance(earlier_calls, pl.DataFrame) else earlier_calls or []:
         calls.add(earlier.select(*ANSWER_KEY, "action"))
-    start_answers = pl.concat(may_issue) if may_issue else _frame([], OCPP_MESSAGES, landing_date)
+    start_answers = (pl.concat(may_issue) if may_issue
+                     else _frame([], OCPP_MESSAGES, landing_date).select(*_ISSUE_COLUMNS))
     del may_issue
     issued_to = issued_index(resolve_actions(start_answers, calls))
     result = StreamedMessages(parser.rows_in, rejections)
