@@ -135,9 +135,10 @@ class WarehouseResource(dg.ConfigurableResource):
             data.write_parquet(handle, compression="zstd", statistics=True)
         return target_dir / PART_FILE
 
-    def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, **partition: Any) -> PartitionWriter:
+    def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, spill_bucket: pl.Expr | None = None,
+                         **partition: Any) -> PartitionWriter:
         """A writer that builds one partition from batches in bounded memory (see ``PartitionWriter``)."""
-        return PartitionWriter(self, _spec_to_write(table), bucket, partition)
+        return PartitionWriter(self, _spec_to_write(table), bucket, partition, spill_bucket)
 
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
@@ -225,27 +226,32 @@ def _sorted_for_write(spec: TableSpec, df: pl.DataFrame, partition: dict[str, An
 
 
 class PartitionWriter:
-    """One partition written from batches, so memory follows a bucket of rows, not the partition.
+    """One partition written from batches, so memory follows a spill bucket of rows, not the partition.
 
-    ``write(batch)`` spills each batch, split by the ``bucket`` expression (e.g. the hour of the first sort
-    column), to hidden files beside the partition; ``commit(transform)`` then reads one bucket at a time in
-    ascending bucket order, applies ``transform`` (work that needs the bucket's rows together), sorts it by
-    the table's sort key and appends it to the new file as row groups. The bucket must order rows the way
-    the sort key does (every row of a lower bucket sorts before every row of a higher one); ``commit``
-    checks this on the first sort column. The new file replaces the partition atomically (write, fsync,
-    rename), and the same batches in the same order give the same bytes. ``abort`` (or an exception inside
-    ``with``) removes the spill and keeps the old partition.
+    ``write(batch)`` spills each batch, split by the ``spill_bucket`` expression (default: ``bucket``), to
+    hidden files beside the partition; ``commit(transform)`` then reads one spill bucket at a time in
+    ascending order, applies ``transform`` (work that needs the bucket's rows together), sorts it by the
+    table's sort key and appends it to the new file. Row groups hold ``ROW_GROUP_ROWS`` rows and end where a
+    ``bucket`` ends, so a finer ``spill_bucket`` (e.g. the minute within ``bucket``'s hour) bounds memory by
+    the spill bucket and still writes the bytes a write per ``bucket`` would. Both must order rows the way
+    the sort key does (every row of a lower bucket sorts before every row of a higher one, and a spill
+    bucket lies within one bucket); ``commit`` checks this on the first sort column. The new file replaces
+    the partition atomically (write, fsync, rename), and the same batches in the same order give the same
+    bytes. ``abort`` (or an exception inside ``with``) removes the spill and keeps the old partition.
     """
 
     ROW_GROUP_ROWS = 128 * 1024
 
-    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, bucket: pl.Expr, partition: dict[str, Any]):
+    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, bucket: pl.Expr, partition: dict[str, Any],
+                 spill_bucket: pl.Expr | None = None):
         self.spec, self.bucket, self.partition = spec, bucket, partition
+        self.spill_bucket = spill_bucket
         self.target_dir = warehouse.partition_path(spec.name, spec, partition)
         # Outside the table's folder: readers glob `<table>/**/*.parquet` and must never see a spill.
         relative = self.target_dir.relative_to(warehouse.root_path)
         self.spill_dir = warehouse.root_path / SPILL_DIR / f"{'__'.join(relative.parts)}-{os.getpid()}"
-        self._spills: dict[Any, list[Path]] = {}
+        # (bucket, spill bucket) -> spilled files, in write order
+        self._spills: dict[tuple[Any, Any], list[Path]] = {}
         self._count = 0
         self.rows = 0
 
@@ -260,30 +266,37 @@ class PartitionWriter:
         if not batch.height:
             return
         self.spill_dir.mkdir(parents=True, exist_ok=True)
-        keyed = batch.with_columns(self.bucket.alias("__bucket"))
-        for (key,), part in keyed.partition_by("__bucket", as_dict=True, maintain_order=True).items():
+        finer = self.bucket if self.spill_bucket is None else self.spill_bucket
+        keyed = batch.with_columns(self.bucket.alias("__bucket"), finer.alias("__spill"))
+        for (key, spill), part in keyed.partition_by("__bucket", "__spill", as_dict=True,
+                                                     maintain_order=True).items():
             path = self.spill_dir / f"{self._count:08d}.parquet"
             self._count += 1
-            part.drop("__bucket").write_parquet(path, compression="lz4", statistics=False)
-            self._spills.setdefault(key, []).append(path)
+            part.drop("__bucket", "__spill").write_parquet(path, compression="lz4", statistics=False)
+            self._spills.setdefault((key, spill), []).append(path)
+
+    def _ordered_keys(self) -> list[tuple[Any, Any]]:
+        def order(key: Any) -> tuple[bool, Any]:
+            return key is None, key
+        return sorted(self._spills, key=lambda k: (order(k[0]), order(k[1])))
 
     def scan(self) -> pl.LazyFrame:
-        """Every row written so far (spilled, not yet sorted), in write order within each bucket."""
-        paths = [p for key in sorted(self._spills, key=lambda k: (k is None, k)) for p in self._spills[key]]
+        """Every row written so far (spilled, not yet sorted), in write order within each spill bucket."""
+        paths = [p for key in self._ordered_keys() for p in self._spills[key]]
         if not paths:
             return self.spec.empty_frame().lazy()
         return pl.scan_parquet(paths)
 
     def commit(self, transform=None) -> Path:
-        """Write the partition from the spilled buckets (``transform(frame) -> frame`` per bucket)."""
-        writer = None
-        previous_last = None
+        """Write the partition from the spilled buckets (``transform(frame) -> frame`` per spill bucket)."""
         first_col = next((c for c in self.spec.sort_by if c not in self.partition), None)
+        rows = _RowGroups(self.ROW_GROUP_ROWS)
+        previous_last = None
         try:
             with _replacing_partition_file(self.target_dir) as tmp, open(tmp, "wb") as handle:
                 try:
-                    for key in sorted(self._spills, key=lambda k: (k is None, k)):
-                        frame = pl.concat([pl.read_parquet(p) for p in self._spills[key]], how="vertical")
+                    for key, spill in self._ordered_keys():
+                        frame = pl.concat([pl.read_parquet(p) for p in self._spills[(key, spill)]], how="vertical")
                         if transform is not None:
                             frame = transform(frame)
                         data = _sorted_for_write(self.spec, frame, self.partition)
@@ -294,20 +307,12 @@ class PartitionWriter:
                             if previous_last is not None and first.null_count() == 0 and first.min() < previous_last:
                                 raise ValueError(f"table {self.spec.name}: bucket {key!r} sorts before the previous one")
                             previous_last = first.max()
-                        table = data.to_arrow(compat_level=pl.CompatLevel.oldest())
-                        if writer is None:
-                            writer = pq.ParquetWriter(handle, table.schema, compression="zstd", write_statistics=True)
-                        writer.write_table(table.cast(writer.schema), row_group_size=self.ROW_GROUP_ROWS)
+                        rows.add(handle, key, data)
                         self.rows += data.height
+                    rows.close(handle, _sorted_for_write(self.spec, self.spec.empty_frame(), self.partition))
                 except BaseException:
-                    if writer is not None:
-                        writer.close()  # before the file closes, so the half-written file is simply deleted
+                    rows.abandon()  # before the file closes, so the half-written file is simply deleted
                     raise
-                if writer is None:
-                    empty = _sorted_for_write(self.spec, self.spec.empty_frame(), self.partition)
-                    empty.write_parquet(handle, compression="zstd", statistics=True)
-                else:
-                    writer.close()
         finally:
             self.abort()
         return self.target_dir / PART_FILE
@@ -322,6 +327,56 @@ class PartitionWriter:
             for leftover in self.spill_dir.iterdir():
                 leftover.unlink()
             self.spill_dir.rmdir()
+
+
+class _RowGroups:
+    """Sorted rows -> Parquet row groups of ``size`` rows that never span two buckets: the bytes of one
+    ``write_table(bucket rows, row_group_size=size)`` per bucket, from pieces of a bucket."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.writer: pq.ParquetWriter | None = None
+        self.key: Any = None
+        self.pending: list[pl.DataFrame] = []
+        self.pending_rows = 0
+
+    def add(self, handle, key: Any, data: pl.DataFrame) -> None:
+        """Append one piece of sorted rows of bucket ``key`` (pieces of a bucket come in order)."""
+        if self.pending and key != self.key:
+            self._flush(handle, everything=True)
+        self.key = key
+        self.pending.append(data)
+        self.pending_rows += data.height
+        self._flush(handle, everything=False)
+
+    def _flush(self, handle, everything: bool) -> None:
+        if not self.pending_rows or (not everything and self.pending_rows < self.size):
+            return
+        rows = pl.concat(self.pending, how="vertical", rechunk=True) if len(self.pending) > 1 else self.pending[0]
+        whole = (rows.height // self.size) * self.size
+        written = rows.height if everything else whole
+        self._write(handle, rows.slice(0, written).rechunk())
+        rest = rows.slice(written)
+        self.pending, self.pending_rows = ([rest] if rest.height else []), rest.height
+
+    def _write(self, handle, data: pl.DataFrame) -> None:
+        table = data.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(handle, table.schema, compression="zstd", write_statistics=True)
+        self.writer.write_table(table.cast(self.writer.schema), row_group_size=self.size)
+
+    def close(self, handle, empty: pl.DataFrame) -> None:
+        """Write what is pending and finish the file (an empty partition gets the table's empty file)."""
+        self._flush(handle, everything=True)
+        if self.writer is None:
+            empty.write_parquet(handle, compression="zstd", statistics=True)
+        else:
+            self.writer.close()
+
+    def abandon(self) -> None:
+        """Close the Parquet writer of a failed write."""
+        if self.writer is not None:
+            self.writer.close()
 
 
 # -- DuckDB SQL helpers -------------------------------------------------------------------------

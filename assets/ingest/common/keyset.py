@@ -1,8 +1,12 @@
-"""A compact set of 128-bit record keys (two uint64 columns), for dedup state across the batches of a day.
+"""Compact 128-bit keys (two uint64 columns) for state across the batches of a day: a set and a lookup table.
 
-Held as two sorted numpy arrays (16 bytes a key, no Python object per key): a lookup is a binary search,
-an insert merges the (small) sorted batch into the (large) sorted state in one linear copy, so a day of
-batches costs O(day x batches) bytes moved and never re-hashes the whole state.
+``KeySet`` holds keys as a few sorted runs of numpy arrays (16 bytes a key, no Python object per key), merged
+like a log-structured merge tree: a batch becomes a run, and two runs of similar size are merged into one, so
+there are O(log n) runs and every key is copied O(log n) times over a day (one sorted state with an insert
+per batch would copy the whole state per batch: quadratic in the day). A lookup is a binary search per run.
+
+``KeyTable`` maps keys to small integer codes (e.g. the action of the CALL an answer answers), built once
+from keys in priority order (the first occurrence of a key wins) and then only read.
 """
 
 from __future__ import annotations
@@ -10,34 +14,85 @@ from __future__ import annotations
 import numpy as np
 
 
+def _sorted(k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(k1, k2, order) sorted by (k1, k2), ties kept in input order (so "first occurrence" stays first)."""
+    order = np.lexsort((np.arange(len(k1)), k2, k1))
+    return k1[order], k2[order], order
+
+
+def _find(k1: np.ndarray, k2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
+    """For each query key, the index of an equal key in the run sorted by (k1, k2), else -1."""
+    at = np.searchsorted(k1, q1, side="left")
+    inside = at < len(k1)
+    hit = np.full(len(q1), -1, dtype=np.int64)
+    candidate = np.flatnonzero(inside)
+    equal = (k1[at[candidate]] == q1[candidate]) & (k2[at[candidate]] == q2[candidate])
+    hit[candidate[equal]] = at[candidate[equal]]
+    # Keys sharing the first hash with another key (one in ~2^64 pairs): the run is sorted by k2 within
+    # equal k1, so a second binary search over that short stretch decides.
+    for index in candidate[~equal & (k1[at[candidate]] == q1[candidate])]:
+        right = np.searchsorted(k1, q1[index], side="right")
+        stretch = k2[at[index]:right]
+        position = np.searchsorted(stretch, q2[index])
+        if position < len(stretch) and stretch[position] == q2[index]:
+            hit[index] = at[index] + position
+    return hit
+
+
 class KeySet:
-    """Keys ``(k1, k2)``, sorted by ``k1`` (``k2`` breaks no order; equal ``k1`` are adjacent)."""
+    """A growing set of keys ``(k1, k2)``: ``add`` a batch, ``contains`` asks for each key of a batch."""
 
     def __init__(self) -> None:
-        self.k1 = np.empty(0, dtype=np.uint64)
-        self.k2 = np.empty(0, dtype=np.uint64)
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
 
     def __len__(self) -> int:
-        return len(self.k1)
+        return sum(len(k1) for k1, _ in self._runs)
+
+    @property
+    def k1(self) -> np.ndarray:
+        """Every key's first hash, sorted (merges the runs; for inspection)."""
+        self._merge(everything=True)
+        return self._runs[0][0] if self._runs else np.empty(0, dtype=np.uint64)
 
     def contains(self, k1: np.ndarray, k2: np.ndarray) -> np.ndarray:
         """For each key: whether the set holds it."""
         k1, k2 = np.asarray(k1, dtype=np.uint64), np.asarray(k2, dtype=np.uint64)
-        left = np.searchsorted(self.k1, k1, side="left")
-        right = np.searchsorted(self.k1, k1, side="right")
         found = np.zeros(len(k1), dtype=bool)
-        # Candidates share the first hash; the second decides (almost always one candidate each).
-        for index in np.flatnonzero(left < right):
-            found[index] = bool((self.k2[left[index]:right[index]] == k2[index]).any())
+        for run1, run2 in self._runs:
+            found |= _find(run1, run2, k1, k2) >= 0
         return found
 
     def add(self, k1: np.ndarray, k2: np.ndarray) -> None:
         """Insert keys (duplicates are harmless: ``contains`` only asks whether one is there)."""
         if not len(k1):
             return
-        k1, k2 = np.asarray(k1, dtype=np.uint64), np.asarray(k2, dtype=np.uint64)
-        order = np.argsort(k1, kind="stable")
-        k1, k2 = k1[order], k2[order]
-        at = np.searchsorted(self.k1, k1, side="right")
-        self.k1 = np.insert(self.k1, at, k1)
-        self.k2 = np.insert(self.k2, at, k2)
+        run1, run2, _ = _sorted(np.asarray(k1, dtype=np.uint64), np.asarray(k2, dtype=np.uint64))
+        self._runs.append((run1, run2))
+        self._merge()
+
+    def _merge(self, everything: bool = False) -> None:
+        """Merge the newest runs while the last is at least half the one before it (or all of them)."""
+        while len(self._runs) > 1 and (everything or 2 * len(self._runs[-1][0]) >= len(self._runs[-2][0])):
+            (a1, a2), (b1, b2) = self._runs[-2], self._runs.pop()
+            merged1, merged2, _ = _sorted(np.concatenate([a1, b1]), np.concatenate([a2, b2]))
+            self._runs[-1] = (merged1, merged2)
+
+
+class KeyTable:
+    """Keys -> int codes, first occurrence wins; built once from arrays in priority order."""
+
+    def __init__(self, k1: np.ndarray, k2: np.ndarray, codes: np.ndarray) -> None:
+        k1, k2, order = _sorted(np.asarray(k1, dtype=np.uint64), np.asarray(k2, dtype=np.uint64))
+        first = np.ones(len(k1), dtype=bool)
+        first[1:] = (k1[1:] != k1[:-1]) | (k2[1:] != k2[:-1])
+        self.k1, self.k2, self.codes = k1[first], k2[first], np.asarray(codes)[order][first]
+
+    def __len__(self) -> int:
+        return len(self.k1)
+
+    def lookup(self, k1: np.ndarray, k2: np.ndarray, missing: int = -1) -> np.ndarray:
+        """The code of each key, ``missing`` where the table does not hold it."""
+        hit = _find(self.k1, self.k2, np.asarray(k1, dtype=np.uint64), np.asarray(k2, dtype=np.uint64))
+        out = np.full(len(hit), missing, dtype=np.int64)
+        out[hit >= 0] = self.codes[hit[hit >= 0]]
+        return out

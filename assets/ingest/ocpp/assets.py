@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 
 from assets.checks import BucketSchemaCheck, ingest_check_specs
 from assets.ingest.common import LINES, RecordReader, day_files
@@ -20,6 +21,7 @@ from assets.ingest.common.run import IngestResult, StreamedRows, write_ingest
 from assets.ingest.ocpp.pipeline import (
     StepResult,
     RECEIVED_HOUR,
+    RECEIVED_SPAN,
     StreamedMessages,
     build_meter_readings,
     build_transactions,
@@ -28,6 +30,7 @@ from assets.ingest.ocpp.pipeline import (
     landed_keys,
     stream_ocpp_messages,
 )
+from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
@@ -35,7 +38,7 @@ from assets.ingest.ocpp.transaction_columns import transaction_aliases
 from assets.partitions import daily
 from assets.quarantine import quarantine_frame
 from resources.landing import LandingZoneResource
-from resources.warehouse import SPILL_DIR, SortedPartsWriter, WarehouseResource
+from resources.warehouse import PART_FILE, SPILL_DIR, SortedPartsWriter, WarehouseResource
 
 LANDING_SOURCE = "ocpp"
 TRANSACTION_ACTIONS = ["StartTransaction", "StopTransaction", "TransactionEvent", "StatusNotification"]
@@ -47,6 +50,8 @@ CHARGE_POINT_ACTIONS = ["StartTransaction", "StatusNotification"]
 ATTRIBUTION_LOOKBACK_DAYS = 2
 # Frames per charge-point group: sets the memory of one group's rules (and of each pool worker).
 GROUP_FRAMES = 50_000
+# Rows of the previous date's partition read at once for its CALL keys.
+PREVIOUS_CALLS_SLICE = 64 * 1024
 
 
 def _store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec, result: StepResult,
@@ -197,6 +202,41 @@ def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
     return lookup
 
 
+def _previous_calls(warehouse: WarehouseResource, day: dt.date) -> Iterator[pl.DataFrame]:
+    """The CALLs (charge_point_id, direction, message_id, action) of ``day``'s partition in stored order,
+    slice by slice: the answer index keeps compact keys of them, never a day of text."""
+    path = warehouse.partition_path("ocpp_messages", OCPP_MESSAGES, {"landing_date": day}) / PART_FILE
+    if not path.exists():
+        return
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=PREVIOUS_CALLS_SLICE,
+                                                   columns=["message_type", *ANSWER_KEY, "action"]):
+        yield pl.from_arrow(batch).filter(pl.col("message_type") == "CALL").drop("message_type")
+
+
+class _ChunkedSchemaCheck:
+    """``BucketSchemaCheck`` over the columns the table's model checks, fed in chunks of ``rows`` rows
+    (the writer's five-minute buckets would cost one validation each)."""
+
+    def __init__(self, spec, rows: int = 128 * 1024):
+        self.checks, self.rows = BucketSchemaCheck(spec), rows
+        self.columns = list(spec.model.to_schema().columns)
+        self.pending: list[pl.DataFrame] = []
+        self.pending_rows = 0
+
+    def add(self, bucket: pl.DataFrame) -> None:
+        """Keep a written bucket's checked columns; validate once enough rows are kept."""
+        self.pending.append(bucket.select(self.columns))
+        self.pending_rows += bucket.height
+        if self.pending_rows >= self.rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Validate what is kept."""
+        if self.pending:
+            self.checks.add(pl.concat(self.pending))
+        self.pending, self.pending_rows = [], 0
+
+
 @dg.asset(partitions_def=daily, group_name="ingest", check_specs=ingest_check_specs("ocpp_messages"),
           kinds={"polars", "parquet"})
 def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -212,18 +252,15 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     files = day_files(landing, LANDING_SOURCE, landing_date)
     # Bounded batches of landing lines (any suffix, .gz/.zst included), never the whole day's text.
     batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).batches(files)
-    previous_calls = (
-        warehouse.scan("ocpp_messages", landing_date=landing_date - dt.timedelta(days=1))
-        .filter(pl.col("message_type") == "CALL")
-        .select("charge_point_id", "direction", "message_id", "action")
-        .collect()
-    )
-    schema_check = BucketSchemaCheck(OCPP_MESSAGES)
-    # Rows go to disk batch by batch and are sorted an hour at a time: memory does not follow the day.
-    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, landing_date=landing_date) as writer:
-        streamed = stream_ocpp_messages(batches, landing_date, writer, previous_calls,
+    schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
+    # Rows go to disk batch by batch and are sorted five minutes at a time: memory does not follow the day.
+    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN,
+                                    landing_date=landing_date) as writer:
+        streamed = stream_ocpp_messages(batches, landing_date, writer,
+                                        _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
                                         _earlier_records(warehouse, landing_date), on_bucket=schema_check.add)
-    outcome = IngestResult(spec=OCPP_MESSAGES, accepted=StreamedRows(streamed.accepted, schema_check.result()),
+    schema_check.flush()
+    outcome = IngestResult(spec=OCPP_MESSAGES, accepted=StreamedRows(streamed.accepted, schema_check.checks.result()),
                            children={}, quarantine=quarantine_frame(streamed.rejections), rows_in=streamed.rows_in,
                            accepted_records=streamed.accepted)
     return write_ingest(context, warehouse, outcome, files=len(files), extra_metadata={

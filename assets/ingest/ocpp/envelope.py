@@ -41,35 +41,42 @@ FRAME_HEAD = rf'^\[{_W}[23]{_W},{_W}"([^"]+)"{_W},{_W}(?:"([^"]*)")?'
 ENVELOPE_TYPE = pl.Struct({"received_at": pl.String(), "charge_point_id": pl.String(), "protocol": pl.String(),
                            "direction": pl.String(), "raw": pl.String()})
 
-def _payloads(frames: list[str]) -> tuple[list[bytes | None], list[str | None]]:
-    """(the payload of each frame as canonical JSON, sorted keys; the transaction id its CALL names, by
-    ``frames.frame_transaction_id``'s rule). The payload is None where orjson cannot read or write the
-    frame: that line goes to the row parser, which knows the standard parser's extra cases."""
+# The head of a CALL or CALLRESULT the regexes above took (``[2, "id", "Action",`` / ``[3, "id",``): what
+# is left of the frame is its payload text and the closing bracket.
+PAYLOAD_HEAD = rf'^\[{_W}[23]{_W},{_W}"[^"\\\x00-\x1f]+"{_W},{_W}(?:"[^"\\\x00-\x1f]*"{_W},{_W})?'
+_PAYLOAD_SCHEMA = {"_payload_text": pl.String(), "payload_json": pl.String(), "_tx_named": pl.String(),
+                   "_tx_info": pl.String()}
+
+
+def _transaction_text(named: object) -> str | None:
+    """``frames.namespaced_transaction_id``'s rule for the id part: "", objects, lists, booleans name none."""
+    return None if named is None or named == "" or isinstance(named, (dict, list, bool)) else str(named)
+
+
+def _payloads(texts: list[str]) -> pl.DataFrame:
+    """For each distinct payload text: its canonical JSON (sorted keys; null where orjson cannot read it as
+    an object or write it back: that line goes to the row parser, which knows the standard parser's extra
+    cases) and the transaction ids it names, by ``frames.frame_transaction_id``'s rules: ``transactionId``
+    (1.6 MeterValues / StopTransaction) and ``transactionInfo.transactionId`` (2.0.1 TransactionEvent)."""
     loads, dumps, sort = orjson.loads, orjson.dumps, orjson.OPT_SORT_KEYS
-    payloads: list[bytes | None] = []
-    transactions: list[str | None] = []
-    for text in frames:
+    canonical: list[str | None] = []
+    named: list[str | None] = []
+    info_named: list[str | None] = []
+    for text in texts:
         try:
-            frame = loads(text)
-            payload = frame[-1]
-            # The regex fixed the head; the length rules out [2, id, action, {..}, {..}] and the like.
-            shaped = type(payload) is dict and len(frame) == (4 if frame[0] == 2 else 3)
-            payloads.append(dumps(payload, option=sort) if shaped else None)
+            payload = loads(text)
+            written = dumps(payload, option=sort).decode() if type(payload) is dict else None
         except (orjson.JSONDecodeError, TypeError):
-            payloads.append(None)
-            transactions.append(None)
+            written = None
+        canonical.append(written)
+        if written is None:
+            named.append(None)
+            info_named.append(None)
             continue
-        named = None
-        if frame[0] == 2 and payloads[-1] is not None:
-            action = frame[2]
-            if action == "MeterValues" or action == "StopTransaction":
-                named = payload.get("transactionId")
-            elif action == "TransactionEvent":
-                info = payload.get("transactionInfo")
-                named = info.get("transactionId") if type(info) is dict else None
-        transactions.append(None if named is None or named == "" or isinstance(named, (dict, list, bool))
-                            else str(named))
-    return payloads, transactions
+        named.append(_transaction_text(payload.get("transactionId")))
+        info = payload.get("transactionInfo")
+        info_named.append(_transaction_text(info.get("transactionId")) if type(info) is dict else None)
+    return pl.DataFrame([texts, canonical, named, info_named], schema=_PAYLOAD_SCHEMA)
 
 
 def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
@@ -92,11 +99,18 @@ def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     head = pl.col("raw").str.extract_groups(FRAME_HEAD)
     taken = taken.with_columns(head.struct.field("1").alias("message_id"),
                                pl.when(pl.col("message_type") == "CALL").then(head.struct.field("2")).alias("action"))
-    payloads, transaction_ids = _payloads(taken.get_column("raw").to_list())
+    # Payloads repeat (every MeterValues answer is {}): each distinct text is parsed and written once.
+    taken = taken.with_columns(pl.col("raw").str.replace(PAYLOAD_HEAD, "").str.strip_suffix("]")
+                               .alias("_payload_text"))
+    distinct = taken.get_column("_payload_text").unique(maintain_order=True).to_list()
+    taken = (taken.join(_payloads(distinct), on="_payload_text", how="left", maintain_order="left")
+             .filter(pl.col("payload_json").is_not_null()))
+    action = pl.col("action")
     taken = taken.with_columns(
-        pl.Series("payload_json", payloads, dtype=pl.Binary).cast(pl.String),
-        pl.Series("_tx", transaction_ids, dtype=pl.String),
-    ).filter(pl.col("payload_json").is_not_null())
+        pl.when((pl.col("message_type") == "CALL") & action.is_in(["MeterValues", "StopTransaction"]))
+        .then(pl.col("_tx_named"))
+        .when((pl.col("message_type") == "CALL") & (action == "TransactionEvent")).then(pl.col("_tx_info"))
+        .alias("_tx"))
     taken = taken.with_columns(
         pl.when(pl.col("_tx").is_not_null())
         .then(pl.concat_str([pl.lit("ocpp:"), pl.col("charge_point_id"), pl.lit(":"), pl.col("_tx")]))

@@ -24,11 +24,12 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import numpy as np
 import orjson
 import polars as pl
 
 from assets.ingest.common import RawRecord
-from assets.ingest.common.keyset import KeySet
+from assets.ingest.common.keyset import KeySet, KeyTable
 from assets.ingest.ocpp.envelope import parse_lines
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
@@ -301,31 +302,82 @@ def _flipped(direction: pl.Expr) -> pl.Expr:
 ANSWER_KEY = ["charge_point_id", "direction", "message_id"]
 
 
-def answer_index(calls: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Which CALL each answer answers: (charge_point_id, direction of the answer, message_id, _call_action).
+class CallIndex:
+    """Which CALL each answer answers, as compact keys: an answer travels the other way than its CALL, with
+    the same message id and charge point; the first CALL with that key wins, today's before the previous
+    landing date's.
 
-    ``calls``: the CALLs of the landing date in delivery order; ``earlier_calls`` those of the previous
-    date. An answer travels the other way than its CALL, with the same message id and charge point; the
-    first CALL with that key wins, today's before yesterday's.
+    ``add`` CALLs (charge_point_id, direction, message_id, action) in delivery order, today's first and then
+    the previous date's; ``actions`` then gives each row the action of the CALL it answers. Held as one
+    128-bit key and a small action code per CALL (``KeyTable``), not as text, so a day of CALLs stays small.
     """
-    key = ANSWER_KEY
-    calls = calls.select(*key, "action", pl.lit(0).alias("_age"))
-    if earlier_calls is not None and earlier_calls.height:
-        calls = pl.concat([calls, earlier_calls.select(*key, "action", pl.lit(1).alias("_age"))])
-    return (calls.sort("_age", maintain_order=True).unique(subset=key, keep="first", maintain_order=True)
-            .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
-                    pl.col("message_id"), pl.col("action").alias("_call_action")))
+
+    def __init__(self) -> None:
+        self._k1: list[np.ndarray] = []
+        self._k2: list[np.ndarray] = []
+        self._codes: list[np.ndarray] = []
+        self._action_codes: dict[str, int] = {}
+        self._table: KeyTable | None = None
+
+    def add(self, calls: pl.DataFrame) -> None:
+        """More CALLs, after those added so far (which win over them)."""
+        if self._table is not None:
+            raise RuntimeError("CallIndex: add after the first lookup")
+        if not calls.height:
+            return
+        for action in calls.get_column("action").unique().drop_nulls().sort().to_list():
+            self._action_codes.setdefault(action, len(self._action_codes))
+        keys = calls.select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                            pl.col("message_id")).select(identity_key(ANSWER_KEY))
+        self._k1.append(keys.get_column("_k1").to_numpy())
+        self._k2.append(keys.get_column("_k2").to_numpy())
+        codes = calls.get_column("action").replace_strict(self._action_codes, default=-1, return_dtype=pl.Int32).fill_null(-1)
+        self._codes.append(codes.to_numpy())
+
+    def _frozen(self) -> KeyTable:
+        if self._table is None:
+            def joined(parts: list[np.ndarray], dtype) -> np.ndarray:
+                return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+            self._table = KeyTable(joined(self._k1, np.uint64), joined(self._k2, np.uint64),
+                                   joined(self._codes, np.int32))
+            self._k1, self._k2, self._codes = [], [], []
+        return self._table
+
+    def actions(self, messages: pl.DataFrame) -> pl.Series:
+        """For each row of ``messages``: the action of the CALL answered by a message with its
+        (charge_point_id, direction, message_id), null when no such CALL is known."""
+        table = self._frozen()
+        keys = messages.select(identity_key(ANSWER_KEY))
+        codes = table.lookup(keys.get_column("_k1").to_numpy(), keys.get_column("_k2").to_numpy())
+        names = pl.Series([name for name, _ in sorted(self._action_codes.items(), key=lambda item: item[1])],
+                          dtype=pl.String())
+        index = pl.Series(codes, dtype=pl.Int64()).replace(-1, None)
+        return names.gather(index).alias("_call_action") if len(names) else pl.repeat(
+            None, messages.height, dtype=pl.String(), eager=True).alias("_call_action")
+
+
+def answer_index(calls: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> CallIndex:
+    """The ``CallIndex`` of a landing date's CALLs (delivery order) and the previous date's."""
+    index = CallIndex()
+    index.add(calls)
+    if earlier_calls is not None:
+        index.add(earlier_calls)
+    return index
 
 
 _START_ANSWER = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
 
 
-def resolve_actions(messages: pl.DataFrame, answered_by: pl.DataFrame) -> pl.DataFrame:
+def resolve_actions(messages: pl.DataFrame, calls: CallIndex) -> pl.DataFrame:
     """Answers get the action of their CALL; 1.6 StartTransaction answers get the transaction id they issue."""
-    resolved = messages.join(answered_by, on=ANSWER_KEY, how="left", maintain_order="left").with_columns(
+    is_call = messages.get_column("message_type") == "CALL"
+    call_action = pl.Series("_call_action", [None] * messages.height, dtype=pl.String())
+    if not is_call.all():
+        answers = is_call.not_().arg_true()
+        call_action = call_action.scatter(answers, calls.actions(messages.select(ANSWER_KEY).filter(~is_call)))
+    resolved = messages.with_columns(
         pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
-        .otherwise(pl.coalesce("action", "_call_action")).alias("action")
-    ).drop("_call_action")
+        .otherwise(pl.coalesce(pl.col("action"), call_action)).alias("action"))
     # Only StartTransaction answers are parsed (a JSON path over every payload of a bucket costs seconds a day).
     issued_id = pl.when(_START_ANSWER).then(pl.col("payload_json")).str.json_path_match("$.transactionId")
     # Same rule as namespaced_transaction_id: objects, lists, booleans and "" name no transaction.
@@ -334,6 +386,12 @@ def resolve_actions(messages: pl.DataFrame, answered_by: pl.DataFrame) -> pl.Dat
     issued = pl.when(usable).then(pl.concat_str([pl.lit("ocpp:"), pl.col("charge_point_id"), pl.lit(":"), issued_id]))
     return resolved.with_columns(
         pl.when(_START_ANSWER).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
+
+
+# A superset of the StartTransaction answers that issue a transaction id (their payload names one),
+# told apart before the answers' actions are known.
+MAY_ISSUE = (pl.col("message_type") == "CALLRESULT") & pl.col("payload_json").str.contains('"transactionId"',
+                                                                                          literal=True)
 
 
 def issued_index(resolved: pl.DataFrame) -> pl.DataFrame:
@@ -362,6 +420,6 @@ def resolve_answers(messages: pl.DataFrame, earlier_calls: pl.DataFrame | None =
     StartTransaction exists only in its answer; the answer and the request both get it. (The streamed
     ingest applies the same three steps bucket by bucket with day-wide indexes.)
     """
-    answered_by = answer_index(messages.filter(pl.col("message_type") == "CALL"), earlier_calls)
-    resolved = resolve_actions(messages, answered_by)
+    calls = answer_index(messages.filter(pl.col("message_type") == "CALL"), earlier_calls)
+    resolved = resolve_actions(messages, calls)
     return apply_issued(resolved, issued_index(resolved))

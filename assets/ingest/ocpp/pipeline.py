@@ -14,8 +14,9 @@ from datetime import datetime
 import polars as pl
 
 from assets.ingest.common import Batch
-from assets.ingest.ocpp.frames import (ANSWER_KEY, KEY, FrameParser, answer_index, apply_issued, drop_already_landed,
-                                       issued_index, record_keys, resolve_actions, resolve_answers, text_records)
+from assets.ingest.ocpp.frames import (ANSWER_KEY, KEY, MAY_ISSUE, CallIndex, FrameParser, apply_issued,
+                                       drop_already_landed, issued_index, record_keys, resolve_actions,
+                                       resolve_answers, text_records)
 from assets.ingest.ocpp.reading_columns import extract_columns
 from assets.ingest.ocpp.reading_rules import apply_register_rules_frame, attribute_frame, drop_duplicates_frame
 from assets.ingest.ocpp.readings import METERING_ACTIONS, candidate_frame, extract_readings, rule_rejection_list
@@ -157,42 +158,47 @@ class StreamedMessages:
         self.replayed += int(bucket.get_column("is_replay").sum() or 0)
 
 
-# Buckets of the streamed ``ocpp_messages`` partition: the hour received, its sort key's first column.
+# Buckets of the streamed ``ocpp_messages`` partition: the hour received (its sort key's first column) sets
+# the row groups; five minutes received are what is spilled and resolved at once, so memory follows five
+# minutes of frames, not an hour of the day.
 RECEIVED_HOUR = pl.col("received_at").dt.truncate("1h")
+# What ``resolve_actions`` and ``issued_index`` read of a StartTransaction answer.
+_ISSUE_COLUMNS = ["charge_point_id", "direction", "message_id", "message_type", "action", "payload_json",
+                  "transaction_id"]
+RECEIVED_SPAN = pl.col("received_at").dt.truncate("5m")
 
 
 def stream_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date, writer: PartitionWriter,
-                         earlier_calls: pl.DataFrame | None = None, earlier_records: EarlierRecords | None = None,
+                         earlier_calls: pl.DataFrame | Iterable[pl.DataFrame] | None = None,
+                         earlier_records: EarlierRecords | None = None,
                          on_bucket: Callable[[pl.DataFrame], None] | None = None) -> StreamedMessages:
-    """``build_ocpp_messages`` in bounded memory: each batch's rows go to ``writer`` (bucketed by
-    ``RECEIVED_HOUR``) as soon as they are parsed; answers are resolved bucket by bucket at commit with two
-    day-wide narrow indexes (the CALLs, and the transaction ids issued by StartTransaction answers), so the
-    rows are those of ``build_ocpp_messages``. ``on_bucket`` sees each bucket as written (checks)."""
+    """``build_ocpp_messages`` in bounded memory: each batch's rows go to ``writer`` (spilled by five minutes
+    received) as soon as they are parsed; answers are resolved spill bucket by spill bucket at commit with
+    two day-wide compact indexes (a 128-bit key and an action code per CALL, ``CallIndex``; the transaction
+    ids issued by StartTransaction answers, one row per 1.6 start, collected while parsing), so the rows are
+    those of ``build_ocpp_messages``. ``earlier_calls``: the previous date's CALLs, as one frame or as
+    slices. ``on_bucket`` sees each spill bucket as written (checks)."""
     parser = FrameParser()
     rejections: list[Rejection] = []
-    calls: list[pl.DataFrame] = []
-    seq = 0
+    calls = CallIndex()
+    may_issue: list[pl.DataFrame] = []
     for batch in batches:
         frame = _parse_batch(parser, batch, landing_date, earlier_records, rejections)
-        frame = frame.with_columns(pl.int_range(seq, seq + frame.height, dtype=pl.Int64()).alias("_seq"))
-        seq += frame.height
-        calls.append(frame.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action"))
+        calls.add(frame.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action"))
+        # Copied row by row (a few per batch): a filtered frame would keep the whole batch's text buffers alive.
+        answers = frame.filter(MAY_ISSUE).select(*_ISSUE_COLUMNS)
+        may_issue.append(pl.DataFrame(answers.rows(), schema=answers.schema, orient="row"))
         writer.write(frame)
-    call_frame = pl.concat(calls) if calls else _frame([], OCPP_MESSAGES, landing_date).select(*ANSWER_KEY, "action")
-    answered_by = answer_index(call_frame, earlier_calls)
-    del calls, call_frame
-    spilled = writer.scan()
-    if "_seq" not in spilled.collect_schema().names():  # nothing written: the table's empty frame
-        spilled = spilled.with_columns(pl.lit(0, pl.Int64()).alias("_seq"))
-    start_answers = (spilled.filter(pl.col("message_type") == "CALLRESULT")
-                     .join(answered_by.filter(pl.col("_call_action") == "StartTransaction").lazy(), on=ANSWER_KEY,
-                           how="semi")
-                     .collect().sort("_seq").drop("_seq"))
-    issued_to = issued_index(resolve_actions(start_answers, answered_by))
+    for earlier in [earlier_calls] if isinstance(earlier_calls, pl.DataFrame) else earlier_calls or []:
+        calls.add(earlier.select(*ANSWER_KEY, "action"))
+    start_answers = (pl.concat(may_issue) if may_issue
+                     else _frame([], OCPP_MESSAGES, landing_date).select(*_ISSUE_COLUMNS))
+    del may_issue
+    issued_to = issued_index(resolve_actions(start_answers, calls))
     result = StreamedMessages(parser.rows_in, rejections)
 
     def resolve(bucket: pl.DataFrame) -> pl.DataFrame:
-        bucket = apply_issued(resolve_actions(bucket.sort("_seq").drop("_seq"), answered_by), issued_to)
+        bucket = apply_issued(resolve_actions(bucket, calls), issued_to)
         result.count(bucket)
         if on_bucket is not None:
             on_bucket(bucket)

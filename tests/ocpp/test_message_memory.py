@@ -1,0 +1,58 @@
+"""ocpp_messages in bounded memory: finer spill buckets write the same bytes, compact key state is exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from assets.ingest.common.keyset import KeySet, KeyTable
+from assets.ingest.ocpp.tables import OCPP_MESSAGES
+from resources.warehouse import PartitionWriter, WarehouseResource
+from tests.ocpp.test_partition_writer import DAY, HOUR, _messages
+
+
+
+def _write(warehouse: WarehouseResource, frame, spill_bucket=None):
+    with warehouse.partition_writer(OCPP_MESSAGES, HOUR, spill_bucket=spill_bucket, landing_date=DAY) as writer:
+        for offset in range(0, frame.height, 900):
+            writer.write(frame.slice(offset, 900))
+        return writer.commit().read_bytes(), writer.rows
+
+
+def test_minute_spills_write_the_bytes_of_hour_spills(tmp_path, monkeypatch):
+    import polars as pl
+
+    monkeypatch.setattr(PartitionWriter, "ROW_GROUP_ROWS", 70)  # row groups end mid-hour and at the hour
+    frame = _messages(6_000, seed=11)
+    hourly, rows = _write(WarehouseResource(root=str(tmp_path / "hour")), frame)
+    minutely, minute_rows = _write(WarehouseResource(root=str(tmp_path / "minute")), frame,
+                                   pl.col("received_at").dt.truncate("1m"))
+    assert rows == minute_rows == 6_000
+    assert minutely == hourly
+    path = tmp_path / "minute.parquet"
+    path.write_bytes(minutely)
+    sizes = [pq.ParquetFile(path).metadata.row_group(i).num_rows
+             for i in range(pq.ParquetFile(path).metadata.num_row_groups)]
+    assert max(sizes) == 70 and sum(sizes) == 6_000
+
+
+def test_keyset_runs_merge_and_answer_exactly():
+    keys = KeySet()
+    rng = np.random.default_rng(3)
+    added = rng.integers(0, 2**63, size=(5_000, 2), dtype=np.uint64)
+    for start in range(0, 5_000, 100):  # 50 batches: merged runs, never one run per batch
+        keys.add(added[start:start + 100, 0], added[start:start + 100, 1])
+        assert len(keys._runs) <= 7
+    absent = added.copy()
+    absent[:, 1] += np.uint64(1)  # same first hash, other second hash: not in the set
+    assert keys.contains(added[:, 0], added[:, 1]).all()
+    assert not keys.contains(absent[:, 0], absent[:, 1]).any()
+    assert len(keys) == 5_000
+
+
+def test_keytable_first_occurrence_wins_and_shared_first_hashes_are_told_apart():
+    table = KeyTable(np.array([7, 7, 3, 7, 9], dtype=np.uint64), np.array([1, 2, 5, 1, 4], dtype=np.uint64),
+                     np.array([10, 20, 30, 40, 50]))
+    found = table.lookup(np.array([7, 7, 7, 3, 9, 8], dtype=np.uint64), np.array([1, 2, 3, 5, 4, 0], dtype=np.uint64))
+    assert found.tolist() == [10, 20, -1, 30, 50, -1]
+    assert len(table) == 4
