@@ -191,7 +191,8 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
     ).with_columns(pl.lit("meter").alias("method")).cast({"energy_wh": pl.Float64})
     cdr_rows: list[dict] = []
     totals_ids: list[str] = []
-    for row in sessions.filter(~pl.col("session_id").is_in(list(metered_ids))).iter_rows(named=True):
+    unmetered = sessions.filter(~pl.col("session_id").is_in(list(metered_ids)))
+    for row in unmetered.select("session_id", "source", "raw_payload", "time_zone", "end_utc").iter_rows(named=True):
         rows, _ = cdr_periods(row) if row["source"] in ("ocpi_cdr", "cpms_cdr") else ([], "NO_CDR_PERIODS")
         if rows:
             cdr_rows += rows

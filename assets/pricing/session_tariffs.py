@@ -238,8 +238,9 @@ def choose_tariffs(sessions: pl.DataFrame, book: TariffBook) -> tuple[pl.DataFra
     Needs the `sessions` columns session_id, source, tariff_ids, raw_payload, location_id and evse_uid.
     """
     rows, pricing = [], {}
-    # Only the columns a choice reads: converting every amount column of every row to Python costs more.
-    for row in sessions.select(CHOICE_INPUTS).iter_rows(named=True):
+    # Only the columns a choice reads (those present: a missing one reads as None, as before); converting every
+    # amount column of every row to Python cost more than the choice.
+    for row in sessions.select([c for c in CHOICE_INPUTS if c in sessions.columns]).iter_rows(named=True):
         evse = book.evses.get((row.get("location_id"), row.get("evse_uid")), [])
         choice, sealed = choose(row, book.known, book.family, evse)
         if choice.pricing_key is not None:
