@@ -26,6 +26,7 @@ from tariff_engine import Tariff
 TOLERANCE_ENV = "CHARGELEDGER_RECONCILIATION_TOLERANCE"
 DEFAULT_TOLERANCE = Decimal("0.01")
 ITEMISED = ("energy", "time", "parking", "fixed")
+SESSIONS_PER_CHUNK = 2048  # sessions whose comparison rows are held as Python objects at a time
 
 
 @dataclass(frozen=True)
@@ -204,19 +205,26 @@ def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances) -
     charges_idle = {session_id: idle_by_key.get(key, False) for session_id, key in
                     choices.select("session_id", "pricing_key").iter_rows()}
     known_ids = frozenset(book.known)
-    links_of: dict[str, list[dict]] = {}
-    for link in links.sort(["session_id", "linked_session_id"]).iter_rows(named=True):
-        links_of.setdefault(link["session_id"], []).append(link)
-    rows: list[tuple] = []
-    # The raw payload only serves the tariff choice above: not copied into every row dict.
-    for session in sessions.drop("raw_payload").iter_rows(named=True):
-        rows += _record_rows(session, charges_idle.get(session["session_id"], False), known_ids, tol)
-        for link in links_of.get(session["session_id"], []):
-            rows += _link_rows(session, link, tol)
     schema = {c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}
-    # Column-wise construction; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
-    table = pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False) \
-        if rows else RECONCILIATION.empty_frame().drop(PARTITION)
+    links = links.sort(["session_id", "linked_session_id"])
+    frames = []
+    # The raw payload only serves the tariff choice above; the rows are built a chunk of sessions at a time, so
+    # the Python objects held follow the chunk, not the day.
+    narrow = sessions.drop("raw_payload")
+    for offset in range(0, narrow.height, SESSIONS_PER_CHUNK):
+        chunk = narrow.slice(offset, SESSIONS_PER_CHUNK)
+        first, last = chunk["session_id"].min(), chunk["session_id"].max()
+        links_of: dict[str, list[dict]] = {}
+        for link in links.filter(pl.col("session_id").is_between(pl.lit(first), pl.lit(last))).iter_rows(named=True):
+            links_of.setdefault(link["session_id"], []).append(link)
+        rows: list[tuple] = []
+        for session in chunk.iter_rows(named=True):
+            rows += _record_rows(session, charges_idle.get(session["session_id"], False), known_ids, tol)
+            for link in links_of.get(session["session_id"], []):
+                rows += _link_rows(session, link, tol)
+        # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
+        frames.append(pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False))
+    table = pl.concat(frames) if frames else RECONCILIATION.empty_frame().drop(PARTITION)
     table = table.with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema)) \
         .sort(["session_id", "counterpart_id", "dimension"])
     return ReconciliationBuild(table=table, sessions_in=sessions.height, metadata=summarise(table, tol))
