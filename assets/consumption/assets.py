@@ -52,16 +52,20 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     resets bridged, spurious zeros and glitches quarantined with a reason code), power (W), current (A,
     phases summed) and OCPP charging states, one row per instant."""
     day = _day(context)
-    result = build.meter_curves(warehouse, day)
-    warehouse.write_partition(METER_CURVES, result.table, **{PARTITION: day})
+    parts: list[pl.DataFrame] = []
+    # The meter readings are held one chunk of sessions at a time; the curve itself (narrow rows) is written
+    # in one piece, so the file's bytes (and row groups) stay those of one write.
+    result = build.meter_curves(warehouse, day, parts.append)
+    table = pl.concat(parts) if parts else METER_CURVES.empty_frame()
+    warehouse.write_partition(METER_CURVES, table, **{PARTITION: day})
     warehouse.write_partition(QUARANTINE, quarantine_frame(result.rejections), source_asset="meter_curves",
                               partition_key=context.partition_key)
     return dg.MaterializeResult(
-        metadata=result.metadata | {"dagster/row_count": result.table.height},
+        metadata=result.metadata | {"dagster/row_count": table.height},
         check_results=[
             conservation_result(result.rows_in, result.rows_accepted, len(result.rejections),
                                 asset_key=dg.AssetKey("meter_curves")),
-            schema_result(METER_CURVES, result.table, asset_key=dg.AssetKey("meter_curves")),
+            schema_result(METER_CURVES, table, asset_key=dg.AssetKey("meter_curves")),
         ],
     )
 

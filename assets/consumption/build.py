@@ -7,6 +7,7 @@ to write plus the figures (metadata, rejections, conservation mismatches) the as
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -52,9 +53,45 @@ def _spans(sessions: pl.DataFrame) -> pl.DataFrame:
     return sessions.select("session_id", "start_utc", "end_utc", "time_zone")
 
 
-def meter_curves(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
-    """Clean the registers of the day's sessions and join power, current and charging states."""
+SESSIONS_PER_CHUNK = 1024
+"""Sessions whose meter data `meter_curves` holds at a time: its memory follows this, not the size of the day."""
+
+
+def meter_curves(warehouse: WarehouseResource, day: dt.date, write_part: Callable[[pl.DataFrame], None],
+                 sessions_per_chunk: int = SESSIONS_PER_CHUNK) -> BuildResult:
+    """Clean the registers of the day's sessions and join power, current and charging states.
+
+    The sessions are taken in chunks of consecutive ids (every step works per session, so a chunk's curve is
+    that of its sessions alone) and each chunk's curve rows, in the table's order, go to `write_part`; the
+    result carries the rejections and the figures of all chunks, and an empty table.
+    """
     sessions = inputs.load_sessions(warehouse, day)
+    counts: dict[str, int] = {}
+    repairs: dict[str, int] = {}
+    rejections: list[Rejection] = []
+    for offset in range(0, max(sessions.height, 1), sessions_per_chunk):
+        chunk = _meter_curve_chunk(warehouse, day, sessions.slice(offset, sessions_per_chunk))
+        write_part(chunk.table)
+        rejections += chunk.rejections
+        for name, value in chunk.metadata.items():
+            target = repairs if name.startswith("repair_") else counts
+            target[name] = target.get(name, 0) + value
+    metadata = {
+        "sessions": sessions.height,
+        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_with_curve": counts["sessions_with_curve"],
+        "sessions_without_meter_data": sessions.height - counts["sessions_with_curve"],
+        **{name: counts[name] for name in ("rows_in", "rows_accepted", "rows_quarantined", "resets_bridged",
+                                            "anchors_refused", "power_points", "current_points",
+                                            "charging_state_changes")},
+        **dict(sorted(repairs.items())),
+    }
+    return BuildResult(table=METER_CURVES.empty_frame(), metadata=metadata, rejections=rejections,
+                       rows_in=counts["rows_in"], rows_accepted=counts["rows_accepted"])
+
+
+def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.DataFrame) -> BuildResult:
+    """The curve of some of the day's sessions, with their rejections and counts."""
     readings = inputs.outlet_readings(warehouse, sessions["session_id"].to_list())
     points, anchors_refused = inputs.register_points(warehouse, sessions, readings)
     curve, repairs = clean_register(points.rename({"value": "energy_wh"}))
@@ -78,12 +115,8 @@ def meter_curves(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
         pl.col("current_a").drop_nulls().first(), pl.col("charging_state").drop_nulls().first(),
         pl.col("reset_bridged").fill_null(False).any(), pl.col("source").sort().first(),
     ).with_columns(pl.lit(day).alias(PARTITION)).select(list(METER_CURVES.schema)).sort(["session_id", "timestamp"])
-    with_curve = curve["session_id"].n_unique()
     metadata = {
-        "sessions": sessions.height,
-        "sessions_unusable": inputs.count_unusable(warehouse, day),
-        "sessions_with_curve": with_curve,
-        "sessions_without_meter_data": sessions.height - with_curve,
+        "sessions_with_curve": curve["session_id"].n_unique(),
         "rows_in": points.height,
         "rows_accepted": curve.height,
         "rows_quarantined": len(rejections),
@@ -95,8 +128,7 @@ def meter_curves(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
     }
     for code, count in dropped.group_by("reason_code").len().sort("reason_code").iter_rows():
         metadata[f"repair_{code.lower()}"] = count
-    return BuildResult(table=table, metadata=metadata, rejections=rejections, rows_in=points.height,
-                       rows_accepted=curve.height)
+    return BuildResult(table=table, metadata=metadata, rejections=rejections)
 
 
 def _energy_curve(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
@@ -191,7 +223,8 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
     ).with_columns(pl.lit("meter").alias("method")).cast({"energy_wh": pl.Float64})
     cdr_rows: list[dict] = []
     totals_ids: list[str] = []
-    for row in sessions.filter(~pl.col("session_id").is_in(list(metered_ids))).iter_rows(named=True):
+    unmetered = sessions.filter(~pl.col("session_id").is_in(list(metered_ids)))
+    for row in unmetered.select("session_id", "source", "raw_payload", "time_zone", "end_utc").iter_rows(named=True):
         rows, _ = cdr_periods(row) if row["source"] in ("ocpi_cdr", "cpms_cdr") else ([], "NO_CDR_PERIODS")
         if rows:
             cdr_rows += rows

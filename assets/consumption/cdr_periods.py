@@ -12,6 +12,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import polars as pl
 
 from assets.pricing.session_tariffs import only_members
@@ -38,6 +39,9 @@ def _kilo(value: Decimal | None) -> float | None:
 # What `parse_cdr` reads of a CDR (times, periods, the location for its zone, the ids it names the session by).
 PARSED_CDR_MEMBERS = ("start_date_time", "end_date_time", "charging_periods", "cdr_location", "location", "id",
                       "country_code", "party_id")
+# The same when the session's zone is given: the location (the largest member, snake-cased by the adapter for
+# nothing) only serves to find a zone.
+PARSED_CDR_MEMBERS_WITH_ZONE = tuple(m for m in PARSED_CDR_MEMBERS if m not in ("cdr_location", "location"))
 
 # OCPI volumes of time are hours with (at most) 6 decimals: 3.6 ms of resolution, so half of it is noise.
 HOUR_VOLUME_NOISE_S = 0.0018
@@ -53,18 +57,28 @@ def _seconds(hours: Decimal, span_s: float | None) -> float:
     return seconds
 
 
+def _loads(text: str) -> Any:
+    """The JSON text parsed by orjson (3x the standard library's speed); what orjson refuses (NaN, integers beyond
+    64 bits) is parsed by the standard library, as before."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def cdr_periods(session: dict) -> tuple[list[dict], str | None]:
     """The CDR's own periods for one `sessions` row (rows in PERIOD_SCHEMA shape), or ([], reason code)
     when its raw payload holds none or cannot be parsed."""
     try:
-        payload = json.loads(session["raw_payload"]) if session.get("raw_payload") else None
+        payload = _loads(session["raw_payload"]) if session.get("raw_payload") else None
     except json.JSONDecodeError:
         return [], "CDR_PAYLOAD_NOT_JSON"
     document = _cdr_document(session["source"], payload)
     if document is None:
         return [], "NO_CDR_PERIODS"
     try:
-        parsed = parse_cdr(only_members(document, *PARSED_CDR_MEMBERS), timezone_name=session["time_zone"])
+        members = PARSED_CDR_MEMBERS_WITH_ZONE if session["time_zone"] else PARSED_CDR_MEMBERS
+        parsed = parse_cdr(only_members(document, *members), timezone_name=session["time_zone"])
     except (OcpiFormatError, ValueError):
         return [], "CDR_PERIODS_UNPARSEABLE"
     rows = []

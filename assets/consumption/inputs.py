@@ -32,6 +32,12 @@ def _scan(warehouse: WarehouseResource, table: str) -> pl.LazyFrame | None:
     return warehouse.scan(table) if warehouse.has_data(table) else None
 
 
+def _among(column: str, ids: list[str]) -> pl.Expr:
+    """`column` is one of `ids`; the range test is implied by the membership but lets Parquet statistics skip the
+    row groups outside a chunk's ids (`meter_curves` reads the sessions chunk by chunk)."""
+    return pl.col(column).is_between(pl.lit(min(ids)), pl.lit(max(ids))) & pl.col(column).is_in(ids)
+
+
 def load_sessions(warehouse: WarehouseResource, settlement_date: dt.date) -> pl.DataFrame:
     """Sessions settling on `settlement_date` (the partition) that can be placed on a clock, sorted by
     id. A session without start, end or a known IANA zone cannot be (the sessions asset quarantines
@@ -71,7 +77,7 @@ def outlet_readings(warehouse: WarehouseResource, session_ids: list[str],
     if scan is None or not session_ids:
         return {m: pl.DataFrame(schema=READINGS_SCHEMA) for m in measurands}
     rows = (
-        scan.filter(pl.col("transaction_id").is_in(session_ids) & pl.col("measurand").is_in(list(measurands))
+        scan.filter(_among("transaction_id", session_ids) & pl.col("measurand").is_in(list(measurands))
                     & (pl.col("location").is_null() | pl.col("location").is_in(OUTLET)))
         .select(pl.col("transaction_id").alias("session_id"), "timestamp", "phase", "context", "value",
                 "record_ref", "value_raw", "landing_date", "measurand")
@@ -132,7 +138,7 @@ def register_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
     stats_scan = _scan(warehouse, "consumption_stats")
     stats = pl.DataFrame(schema=POINT_SCHEMA)
     if stats_scan is not None and ids:
-        stats = stats_scan.filter(pl.col("session_id").is_in(ids)).select(
+        stats = stats_scan.filter(_among("session_id", ids)).select(
             "session_id", "timestamp", pl.col("energy_wh").alias("value"), "record_ref",
             pl.col("raw_payload"), pl.lit("consumption_stats").alias("source")).collect()
     points = pl.concat([ocpp.cast(POINT_SCHEMA), stats.cast(POINT_SCHEMA)])
@@ -148,7 +154,7 @@ def latest_transactions(warehouse: WarehouseResource, session_ids: list[str]) ->
                                     "meter_start_wh": pl.Float64, "meter_stop_wh": pl.Float64,
                                     "charging_states": pl.List(pl.Struct({"timestamp": UTC, "state": pl.String}))})
     return (
-        scan.filter(pl.col("transaction_id").is_in(session_ids))
+        scan.filter(_among("transaction_id", session_ids))
         .sort(["transaction_id", "landing_date"], descending=[False, True])
         .unique("transaction_id", keep="first", maintain_order=True)
         .select("transaction_id", "start_timestamp", "stop_timestamp", "meter_start_wh", "meter_stop_wh",
@@ -204,7 +210,7 @@ def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
     frames = [ocpp.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("power_w"))]
     stats_scan = _scan(warehouse, "consumption_stats")
     if stats_scan is not None and ids:
-        frames.append(stats_scan.filter(pl.col("session_id").is_in(ids) & pl.col("power_w").is_not_null())
+        frames.append(stats_scan.filter(_among("session_id", ids) & pl.col("power_w").is_not_null())
                       .select("session_id", "timestamp", "power_w").collect())
     return pl.concat([f.cast({"session_id": pl.String, "timestamp": UTC, "power_w": pl.Float64}) for f in frames]) \
         .unique(["session_id", "timestamp"], keep="first").sort(["session_id", "timestamp"])

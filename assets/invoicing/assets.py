@@ -7,6 +7,7 @@ from typing import Literal
 import dagster as dg
 import polars as pl
 
+from assets.catalog.incremental import refresh_catalog_if_changed
 from assets.checks import schema_result
 from assets.invoicing.issue import billed_session_ids, invoice_month
 from assets.partner_settlement.inputs import month_sessions
@@ -89,8 +90,8 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
         metadata={"sessions_in": len(sessions), "sessions_billed": len(billed), "sessions_not_invoiced": len(skipped)})
     metadata["summary"] = dg.MetadataValue.md(_summary_markdown(live))
     # The nightly catalog rebuild runs before a month is invoiced; rebuild it here so analysts see the month's
-    # settlements and invoices now (same swap-in-place rebuild as the catalog asset).
-    warehouse.refresh_catalog()
+    # settlements and invoices now (same swap-in-place rebuild as the catalog asset, skipped when unchanged).
+    refresh_catalog_if_changed(warehouse)
     return dg.MaterializeResult(metadata=metadata, check_results=[_totals_check(frames), schema_result(INVOICES, docs),
                                                                   accounted])
 

@@ -26,6 +26,7 @@ from tariff_engine import Tariff
 TOLERANCE_ENV = "CHARGELEDGER_RECONCILIATION_TOLERANCE"
 DEFAULT_TOLERANCE = Decimal("0.01")
 ITEMISED = ("energy", "time", "parking", "fixed")
+SESSIONS_PER_CHUNK = 2048  # sessions whose comparison rows are held as Python objects at a time
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,9 @@ class ReconciliationBuild:
 
 
 def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+    if value is None or type(value) is Decimal:  # a Decimal is already exact (what Decimal(str(...)) gives back)
+        return value
+    return Decimal(str(value))
 
 
 def _charges_idle(tariff: Tariff | None) -> bool:
@@ -68,13 +71,17 @@ def _charges_idle(tariff: Tariff | None) -> bool:
                                       for e in tariff.elements for c in e.price_components)
 
 
+COLUMNS = ("session_id", "source", "counterpart", "counterpart_id", "dimension", "unit", "ours", "theirs",
+           "difference", "reason_code", "explanation")
+
+
 def _row(session: Mapping[str, Any], counterpart: str, counterpart_id: str, dimension: str, unit: str | None,
-         ours: Decimal | None, theirs: Decimal | None, comparison: Comparison, why: str) -> dict[str, Any]:
+         ours: Decimal | None, theirs: Decimal | None, comparison: Comparison, why: str) -> tuple:
+    """One comparison as a tuple of COLUMNS."""
     reason = reason_for(comparison)
     difference = None if ours is None or theirs is None else ours - theirs
-    return {"session_id": session["session_id"], "source": session["source"], "counterpart": counterpart,
-            "counterpart_id": counterpart_id, "dimension": dimension, "unit": unit, "ours": ours, "theirs": theirs,
-            "difference": difference, "reason_code": reason, "explanation": explain(reason, why, session, difference)}
+    return (session["session_id"], session["source"], counterpart, counterpart_id, dimension, unit, ours, theirs,
+            difference, reason, explain(reason, why, session, difference))
 
 
 def explain(reason: str, facts: str, session: Mapping[str, Any], difference: Decimal | None) -> str | None:
@@ -92,8 +99,8 @@ def explain(reason: str, facts: str, session: Mapping[str, Any], difference: Dec
     return "; ".join(part for part in (text, warned) if part) or None
 
 
-def _record_rows(s: Mapping[str, Any], tariff: Tariff | None, known_ids: frozenset[str],
-                 tol: Tolerances) -> list[dict[str, Any]]:
+def _record_rows(s: Mapping[str, Any], charges_idle: bool, known_ids: frozenset[str],
+                 tol: Tolerances) -> list[tuple]:
     """Ours against the session's own record: each itemised dimension, the tax and both totals. The tariff
     differs only when the record names a tariff we know and we priced with another one (a snapshot id we do
     not have, like the platform's, says nothing about which tariff it was)."""
@@ -109,7 +116,7 @@ def _record_rows(s: Mapping[str, Any], tariff: Tariff | None, known_ids: frozens
     facts = {
         "same_currency": s["reported_currency"] is None or s["reported_currency"] == s["currency"],
         "tariff_differs": tariff_differs, "energy_differs": energy_differs, "duration_differs": duration_differs,
-        "idle_unknown": _charges_idle(tariff) and not s["parking_time_s"], "priced_lines": lines,
+        "idle_unknown": charges_idle and not s["parking_time_s"], "priced_lines": lines,
     }
     why = _facts_text(s, tariff_differs, energy_differs, duration_differs, facts["idle_unknown"], facts["same_currency"],
                       lines)
@@ -147,7 +154,7 @@ def _facts_text(s: Mapping[str, Any], tariff_differs: bool, energy_differs: bool
     return "; ".join(parts)
 
 
-def _link_rows(s: Mapping[str, Any], link: Mapping[str, Any], tol: Tolerances) -> list[dict[str, Any]]:
+def _link_rows(s: Mapping[str, Any], link: Mapping[str, Any], tol: Tolerances) -> list[tuple]:
     """Ours against a linked record of another source: energy, duration and (when it reports one) the cost."""
     ours_wh, theirs_wh = _dec(s["energy_wh"]), _dec(link["energy_wh"])
     ours_s = Decimal(int((s["end_utc"] - s["start_utc"]).total_seconds())) if s["end_utc"] and s["start_utc"] else None
@@ -193,18 +200,31 @@ def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances) -
     sessions, links = _inputs(warehouse, day)
     book = load_tariff_book(warehouse)
     choices, pricing = choose_tariffs(sessions.filter(pl.col("error_code").is_null()), book)
-    tariff_of = {r["session_id"]: pricing.get(r["pricing_key"]) for r in choices.iter_rows(named=True)}
+    # Whether a session's tariff charges idle time: decided once per tariff, not once per session.
+    idle_by_key = {key: _charges_idle(tariff) for key, tariff in pricing.items()}
+    charges_idle = {session_id: idle_by_key.get(key, False) for session_id, key in
+                    choices.select("session_id", "pricing_key").iter_rows()}
     known_ids = frozenset(book.known)
-    links_of: dict[str, list[dict]] = {}
-    for link in links.sort(["session_id", "linked_session_id"]).iter_rows(named=True):
-        links_of.setdefault(link["session_id"], []).append(link)
-    rows: list[dict[str, Any]] = []
-    for session in sessions.iter_rows(named=True):
-        rows += _record_rows(session, tariff_of.get(session["session_id"]), known_ids, tol)
-        for link in links_of.get(session["session_id"], []):
-            rows += _link_rows(session, link, tol)
-    table = pl.DataFrame(rows, schema={c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}) \
-        if rows else RECONCILIATION.empty_frame().drop(PARTITION)
+    schema = {c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}
+    links = links.sort(["session_id", "linked_session_id"])
+    frames = []
+    # The raw payload only serves the tariff choice above; the rows are built a chunk of sessions at a time, so
+    # the Python objects held follow the chunk, not the day.
+    narrow = sessions.drop("raw_payload")
+    for offset in range(0, narrow.height, SESSIONS_PER_CHUNK):
+        chunk = narrow.slice(offset, SESSIONS_PER_CHUNK)
+        first, last = chunk["session_id"].min(), chunk["session_id"].max()
+        links_of: dict[str, list[dict]] = {}
+        for link in links.filter(pl.col("session_id").is_between(pl.lit(first), pl.lit(last))).iter_rows(named=True):
+            links_of.setdefault(link["session_id"], []).append(link)
+        rows: list[tuple] = []
+        for session in chunk.iter_rows(named=True):
+            rows += _record_rows(session, charges_idle.get(session["session_id"], False), known_ids, tol)
+            for link in links_of.get(session["session_id"], []):
+                rows += _link_rows(session, link, tol)
+        # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
+        frames.append(pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False))
+    table = pl.concat(frames) if frames else RECONCILIATION.empty_frame().drop(PARTITION)
     table = table.with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema)) \
         .sort(["session_id", "counterpart_id", "dimension"])
     return ReconciliationBuild(table=table, sessions_in=sessions.height, metadata=summarise(table, tol))

@@ -15,6 +15,7 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from assets.catalog.incremental import refresh_catalog_if_changed
 from assets.finance_metadata import markdown, money_table
 from assets.settlement.inputs import days_between
 from assets.settlement.tables import SETTLEMENT_AUDIT, SETTLEMENT_STATEMENTS
@@ -93,7 +94,7 @@ def write_audit(warehouse: WarehouseResource, frames: list[pl.DataFrame], run_id
     """The run's audit partition, then the catalog (so the view covers it)."""
     audit = pl.concat(frames) if frames else SETTLEMENT_AUDIT.empty_frame()
     warehouse.write_partition(SETTLEMENT_AUDIT, audit, run_id=run_id)
-    warehouse.refresh_catalog()
+    refresh_catalog_if_changed(warehouse)
     return audit
 
 
