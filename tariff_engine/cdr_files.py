@@ -129,20 +129,25 @@ def _instants(texts: pl.Series) -> pl.Series:
     return instants
 
 
-def _read_bytes(cdrs: str | Path | bytes) -> bytes:
-    if isinstance(cdrs, (bytes, bytearray)):
-        data = bytes(cdrs)
+def _read_bytes(cdrs: str | Path | bytes) -> pa.Buffer:
+    """The NDJSON text as an Arrow buffer: a plain file is memory-mapped (no copy of the file into the
+    process: every reader below works on the mapping), gzip is decompressed, bytes are wrapped."""
+    if isinstance(cdrs, (bytes, bytearray, pa.Buffer)):
+        data = cdrs if isinstance(cdrs, pa.Buffer) else pa.py_buffer(bytes(cdrs))
     else:
         path = Path(cdrs)
         try:
-            data = path.read_bytes()
+            mapped = pa.memory_map(str(path))
         except FileNotFoundError:
             raise CdrFileError(f"CDR file not found: {path}") from None
-        except IsADirectoryError:
-            raise CdrFileError(f"CDR file {path} is a folder; give an NDJSON file") from None
-    if data[:2] == b"\x1f\x8b":
+        except (IsADirectoryError, pa.ArrowIOError) as error:
+            if path.is_dir():
+                raise CdrFileError(f"CDR file {path} is a folder; give an NDJSON file") from None
+            raise CdrFileError(f"CDR file {path} cannot be read: {error}") from None
+        data = mapped.read_buffer()
+    if data.size >= 2 and data.slice(0, 2).to_pybytes() == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
+            data = pa.py_buffer(gzip.decompress(data))
         except (OSError, EOFError) as error:
             raise CdrFileError(f"CDR file is not readable gzip: {error}") from None
     return data
@@ -162,14 +167,15 @@ def _arrow_type(dtype: pl.DataType) -> pa.DataType:
 _ARROW_SCHEMA = pa.schema([(name, _arrow_type(dtype)) for name, dtype in CDR_SCHEMA.items() if name != "tariffs"])
 
 
-def _read_fast(data: bytes) -> pl.DataFrame | None:
+def _read_fast(data: bytes | pa.Buffer) -> pl.DataFrame | None:
     """The whole file through pyarrow's JSON reader (C++, several times polars' speed on the nested charging
     periods; JSON numbers parsed exactly from their text into Decimal(38, 12)), the sealed tariffs as their
     own JSON text (`_sealed_texts`). None when pyarrow refuses anything (a broken line, a field of
     another type, a volume with more than 12 decimals...): the caller then reads the file the polars way,
     which words each problem per line. Blank lines are skipped by both, so row numbers are the same."""
     try:
-        table = pa_json.read_json(io.BytesIO(data), parse_options=pa_json.ParseOptions(
+        data = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=pa_json.ParseOptions(
             explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="ignore"))
         frame = pl.from_arrow(table)
         sealed = _sealed_texts(data, frame.height)
@@ -180,14 +186,13 @@ def _read_fast(data: bytes) -> pl.DataFrame | None:
     return frame.with_columns(sealed["tariffs"]).select(list(CDR_SCHEMA)).with_row_index("line")
 
 
-def _sealed_texts(data: bytes, rows: int) -> pl.DataFrame:
+def _sealed_texts(data: bytes | pa.Buffer, rows: int) -> pl.DataFrame:
     """The `tariffs` column: each line's sealed tariffs as their JSON text (Binary), cut out of the file by
     one byte scan (`cdr_columns.sealed_tariff_spans`); through a polars `read_ndjson` of that field alone
     when the scan does not vouch for a line or counts other rows than pyarrow."""
-    spans = sealed_tariff_spans(data) if b'"tariffs"' in data else (rows, np.zeros(0, np.int64), np.zeros(1, np.int64),
-                                                                     np.zeros(0, np.uint8))
+    spans = sealed_tariff_spans(data)
     if spans is None or spans[0] != rows:
-        return pl.read_ndjson(io.BytesIO(data), schema={"tariffs": CDR_SCHEMA["tariffs"]})
+        return pl.read_ndjson(io.BytesIO(memoryview(data)), schema={"tariffs": CDR_SCHEMA["tariffs"]})
     _, element_row, offsets, element_bytes = spans
     list_offsets = np.zeros(rows + 1, dtype=np.int64)
     np.cumsum(np.bincount(element_row, minlength=rows), out=list_offsets[1:])
@@ -197,7 +202,7 @@ def _sealed_texts(data: bytes, rows: int) -> pl.DataFrame:
     return pl.DataFrame({"tariffs": pl.from_arrow(lists)})
 
 
-def _read_lines(data: bytes) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+def _read_lines(data: bytes | pa.Buffer) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """(CDR frame with a `line` column, [(line, reason)] of lines that are not readable CDR objects).
 
     The fast lane reads the whole file columnar (`_read_fast`); otherwise it is read in one `read_ndjson`
@@ -206,6 +211,7 @@ def _read_lines(data: bytes) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     fast = _read_fast(data)
     if fast is not None:
         return fast, []
+    data = data.to_pybytes() if isinstance(data, pa.Buffer) else data
     lines = [line for line in data.split(b"\n") if line.strip()]  # NDJSON: split on "\n" only
     try:
         frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=CDR_SCHEMA) if lines else pl.DataFrame(schema=CDR_SCHEMA)
