@@ -37,6 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from .adapters.ocpi import _CDR_IGNORED_DIMS, _CDR_MEASUREMENTS, _CDR_VOLUME_DIMS, country_time_zone
@@ -46,6 +47,7 @@ from .compile import (
 )
 from .documents import TariffDocumentError, documents_in, json_files, load_json, tariff_from_document
 from .kernels import price_batch
+from .cdr_columns import fill_periods, named_tariffs, parse_instants, sealed_tariff_spans
 from .model import Tariff
 from .policy import DEFAULT_POLICY, PricingPolicy
 from .batch import _EMPTY_TARIFF, _ERROR_MESSAGES, _compile_each
@@ -109,20 +111,43 @@ def _instant_ms(text: pl.Expr) -> pl.Expr:
                                        strict=False).dt.epoch("ms")
 
 
-def _read_bytes(cdrs: str | Path | bytes) -> bytes:
-    if isinstance(cdrs, (bytes, bytearray)):
-        data = bytes(cdrs)
+def _instants(texts: pl.Series) -> pl.Series:
+    """`_instant_ms` of a string column: the plain RFC 3339 spellings parsed in one numba pass
+    (`cdr_columns.parse_instants`), only the others through the polars expression."""
+    arrow = texts.to_arrow()
+    arrow = arrow.combine_chunks() if isinstance(arrow, pa.ChunkedArray) else arrow
+    if arrow.type != pa.large_string():
+        arrow = arrow.cast(pa.large_string())
+    offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int64)[arrow.offset: arrow.offset + len(arrow) + 1]
+    data = np.frombuffer(arrow.buffers()[2], dtype=np.uint8) if arrow.buffers()[2] is not None else np.zeros(0, np.uint8)
+    valid = arrow.is_valid().to_numpy(zero_copy_only=False)
+    result, parsed = parse_instants(offsets, data, valid)
+    instants = pl.Series(texts.name, pa.array(result, mask=~parsed))
+    rest = np.flatnonzero(valid & ~parsed)
+    if rest.size:
+        instants = instants.scatter(rest, pl.select(_instant_ms(pl.lit(texts.gather(rest)))).to_series())
+    return instants
+
+
+def _read_bytes(cdrs: str | Path | bytes) -> pa.Buffer:
+    """The NDJSON text as an Arrow buffer: a plain file is memory-mapped (no copy of the file into the
+    process: every reader below works on the mapping), gzip is decompressed, bytes are wrapped."""
+    if isinstance(cdrs, (bytes, bytearray, pa.Buffer)):
+        data = cdrs if isinstance(cdrs, pa.Buffer) else pa.py_buffer(bytes(cdrs))
     else:
         path = Path(cdrs)
         try:
-            data = path.read_bytes()
+            mapped = pa.memory_map(str(path))
         except FileNotFoundError:
             raise CdrFileError(f"CDR file not found: {path}") from None
-        except IsADirectoryError:
-            raise CdrFileError(f"CDR file {path} is a folder; give an NDJSON file") from None
-    if data[:2] == b"\x1f\x8b":
+        except (IsADirectoryError, pa.ArrowIOError) as error:
+            if path.is_dir():
+                raise CdrFileError(f"CDR file {path} is a folder; give an NDJSON file") from None
+            raise CdrFileError(f"CDR file {path} cannot be read: {error}") from None
+        data = mapped.read_buffer()
+    if data.size >= 2 and data.slice(0, 2).to_pybytes() == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
+            data = pa.py_buffer(gzip.decompress(data))
         except (OSError, EOFError) as error:
             raise CdrFileError(f"CDR file is not readable gzip: {error}") from None
     return data
@@ -142,20 +167,18 @@ def _arrow_type(dtype: pl.DataType) -> pa.DataType:
 _ARROW_SCHEMA = pa.schema([(name, _arrow_type(dtype)) for name, dtype in CDR_SCHEMA.items() if name != "tariffs"])
 
 
-def _read_fast(data: bytes) -> pl.DataFrame | None:
+def _read_fast(data: bytes | pa.Buffer) -> pl.DataFrame | None:
     """The whole file through pyarrow's JSON reader (C++, several times polars' speed on the nested charging
-    periods; JSON numbers parsed exactly from their text into Decimal(38, 12)), the sealed tariffs through one
-    polars `read_ndjson` of that field alone. None when pyarrow refuses anything (a broken line, a field of
+    periods; JSON numbers parsed exactly from their text into Decimal(38, 12)), the sealed tariffs as their
+    own JSON text (`_sealed_texts`). None when pyarrow refuses anything (a broken line, a field of
     another type, a volume with more than 12 decimals...): the caller then reads the file the polars way,
     which words each problem per line. Blank lines are skipped by both, so row numbers are the same."""
     try:
-        table = pa_json.read_json(io.BytesIO(data), parse_options=pa_json.ParseOptions(
+        data = data if isinstance(data, pa.Buffer) else pa.py_buffer(data)
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=pa_json.ParseOptions(
             explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="ignore"))
         frame = pl.from_arrow(table)
-        if b'"tariffs"' in data:
-            sealed = pl.read_ndjson(io.BytesIO(data), schema={"tariffs": CDR_SCHEMA["tariffs"]})
-        else:
-            sealed = pl.DataFrame({"tariffs": [None] * frame.height}, schema={"tariffs": CDR_SCHEMA["tariffs"]})
+        sealed = _sealed_texts(data, frame.height)
     except Exception:  # noqa: BLE001 - pyarrow and polars raise several error types; the slow lane words them
         return None
     if not isinstance(frame, pl.DataFrame) or sealed.height != frame.height:
@@ -163,7 +186,23 @@ def _read_fast(data: bytes) -> pl.DataFrame | None:
     return frame.with_columns(sealed["tariffs"]).select(list(CDR_SCHEMA)).with_row_index("line")
 
 
-def _read_lines(data: bytes) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
+def _sealed_texts(data: bytes | pa.Buffer, rows: int) -> pl.DataFrame:
+    """The `tariffs` column: each line's sealed tariffs as their JSON text (Binary), cut out of the file by
+    one byte scan (`cdr_columns.sealed_tariff_spans`); through a polars `read_ndjson` of that field alone
+    when the scan does not vouch for a line or counts other rows than pyarrow."""
+    spans = sealed_tariff_spans(data)
+    if spans is None or spans[0] != rows:
+        return pl.read_ndjson(io.BytesIO(memoryview(data)), schema={"tariffs": CDR_SCHEMA["tariffs"]})
+    _, element_row, offsets, element_bytes = spans
+    list_offsets = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(np.bincount(element_row, minlength=rows), out=list_offsets[1:])
+    texts = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(offsets) - 1,
+                                             [None, pa.py_buffer(offsets), pa.py_buffer(element_bytes)])
+    lists = pa.LargeListArray.from_arrays(pa.array(list_offsets), texts)
+    return pl.DataFrame({"tariffs": pl.from_arrow(lists)})
+
+
+def _read_lines(data: bytes | pa.Buffer) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     """(CDR frame with a `line` column, [(line, reason)] of lines that are not readable CDR objects).
 
     The fast lane reads the whole file columnar (`_read_fast`); otherwise it is read in one `read_ndjson`
@@ -172,6 +211,7 @@ def _read_lines(data: bytes) -> tuple[pl.DataFrame, list[tuple[int, str]]]:
     fast = _read_fast(data)
     if fast is not None:
         return fast, []
+    data = data.to_pybytes() if isinstance(data, pa.Buffer) else data
     lines = [line for line in data.split(b"\n") if line.strip()]  # NDJSON: split on "\n" only
     try:
         frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines)), schema=CDR_SCHEMA) if lines else pl.DataFrame(schema=CDR_SCHEMA)
@@ -224,8 +264,15 @@ def _sealed_tariffs(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Tariff | No
     refusals: list[str | None] = []
     ids: list[str | None] = []
     for text in texts:
-        document = json.loads(text, parse_float=Decimal)
+        try:
+            document = json.loads(text, parse_float=Decimal)
+        except ValueError as error:  # the line parsed as a whole, so hardly reachable: refuse, never crash
+            document, unreadable = None, f"the sealed tariff is not JSON: {error}"
         ids.append(str(document.get("id")) if isinstance(document, dict) and document.get("id") is not None else None)
+        if document is None:
+            parsed.append(None)
+            refusals.append(unreadable)
+            continue
         try:
             parsed.append(tariff_from_document(document))
             refusals.append(None)
@@ -233,19 +280,102 @@ def _sealed_tariffs(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Tariff | No
             parsed.append(None)
             refusals.append(str(error))
     slots = pl.DataFrame({"text": texts, "own_id": ids, "own_slot": list(range(len(texts)))},
-                         schema={"text": pl.String, "own_id": pl.String, "own_slot": pl.Int64})
+                         schema={"text": own["text"].dtype, "own_id": pl.String, "own_slot": pl.Int64})
     return own.join(slots, on="text", how="left").drop("text"), parsed, refusals
 
 
+# dimension kinds in `fill_periods` order: the volumes, then the measurements, then the ones CDRs may carry but
+# pricing ignores (a type outside all three is reported)
+_KINDS = [*_VOLUMES, *_MEASUREMENTS]
+_KIND_TYPES = pa.array([*_KINDS, *sorted(_CDR_IGNORED_DIMS)])
+_KIND_COLUMN = np.array([_VOLUMES[k][0] for k in _VOLUMES] + list(_MEASUREMENTS.values()), dtype=np.int64)
+_KIND_NUMERATOR = np.array([_VOLUMES[k][1] for k in _VOLUMES] + [1] * len(_MEASUREMENTS), dtype=np.int64)
+_KIND_DENOMINATOR = np.array([_VOLUMES[k][2] for k in _VOLUMES] + [1_000_000] * len(_MEASUREMENTS), dtype=np.int64)
+_KIND_IS_VOLUME = np.array([True] * len(_VOLUMES) + [False] * len(_MEASUREMENTS))
+
+
+def _flatten(lists: pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """(parent row of every non-null element, the non-null elements) of an Arrow list array."""
+    parents = pc.list_parent_indices(lists)
+    values = pc.list_flatten(lists)
+    present = values.is_valid()
+    if present.false_count:
+        parents, values = parents.filter(present), values.filter(present)
+    return parents.to_numpy(zero_copy_only=False).astype(np.int64), values
+
+
+def _decimal_units(volumes: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) 64-bit words of each Decimal128 value (its integer units); undefined where null."""
+    words = np.frombuffer(volumes.buffers()[1], dtype=np.int64)[2 * volumes.offset: 2 * (volumes.offset + len(volumes))]
+    return words[0::2], words[1::2]
+
+
 def _periods(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
-    """(periods: line, period, start_date_time, tariff_id; their kernel rows `period_int` (start, volumes,
-    measurements; no electricity rate); bad lines: line, reason)."""
-    periods = (frame.select("line", "charging_periods").explode("charging_periods").drop_nulls("charging_periods")
+    """(periods: row (position in `frame`), tariff_id; their kernel rows `period_int` (start, volumes,
+    measurements; no electricity rate); bad lines: line, reason). The Arrow lane (`_periods_arrow`) when the
+    volumes are exact decimals, else the polars lane."""
+    if frame.schema["charging_periods"] == pl.List(pl.Struct({
+            "start_date_time": pl.String, "tariff_id": pl.String,
+            "dimensions": pl.List(pl.Struct({"type": pl.String, "volume": pl.Decimal(38, 12)}))})):
+        arrow = _periods_arrow(frame)
+        if arrow is not None:
+            return arrow
+    return _periods_polars(frame)
+
+
+def _periods_arrow(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame] | None:
+    """`_periods` on the Arrow buffers: lists flattened, dimension types dictionary-matched, values summed
+    and scaled in one numba pass (`cdr_columns.fill_periods`). None when a value is beyond the int64 lane."""
+    lists = frame["charging_periods"].to_arrow()
+    period_row, periods = _flatten(lists.combine_chunks() if isinstance(lists, pa.ChunkedArray) else lists)
+    dim_period, dims = _flatten(pc.struct_field(periods, "dimensions"))
+    types, volumes = pc.struct_field(dims, "type"), pc.struct_field(dims, "volume")
+    kind = pc.index_in(types, value_set=_KIND_TYPES).to_numpy(zero_copy_only=False)  # float, NaN when unknown
+    known = ~np.isnan(kind)
+    has_volume = volumes.is_valid().to_numpy(zero_copy_only=False)
+    kind_index = np.where(known & has_volume, np.nan_to_num(kind, nan=-1), -1).astype(np.int64)
+    kind_index[kind_index >= len(_KINDS)] = -1  # carried, not priced
+    low, high = _decimal_units(volumes)
+    period_int = np.zeros((len(periods), 10), dtype=np.int64)
+    for column in (P_MIN_CUR, P_MAX_CUR, P_MIN_POW, P_MAX_POW, P_RATE):
+        period_int[:, column] = NONE  # not measured (no electricity rate in a CDR)
+    if not fill_periods(dim_period, kind_index, low, high, _KIND_COLUMN, _KIND_NUMERATOR, _KIND_DENOMINATOR,
+                        _KIND_IS_VOLUME, period_int):
+        return None
+    line = frame["line"].to_numpy()
+    start_text = pl.Series("start_date_time", pc.struct_field(periods, "start_date_time"))
+    starts = _instants(start_text)
+    period_int[:, P_START] = starts.fill_null(0).to_numpy()
+    table = pl.DataFrame({"row": period_row, "tariff_id": pl.Series(pc.struct_field(periods, "tariff_id"))},
+                         schema={"row": pl.Int64, "tariff_id": pl.String})
+    bad_dims = np.flatnonzero(~(known & has_volume))
+    bad_starts = np.flatnonzero(starts.is_null().to_numpy())
+    bad = pl.concat([
+        pl.DataFrame({"line": line[period_row[dim_period[bad_dims]]],
+                      "type": pl.Series(types.take(pa.array(bad_dims))),
+                      "volume": pl.Series(volumes.take(pa.array(bad_dims)))}).select(
+            "line", _UNKNOWN_DIMENSION.alias("reason")),
+        pl.DataFrame({"line": line[period_row[bad_starts]], "start_date_time": start_text.gather(bad_starts)}).select(
+            "line", _BAD_START.alias("reason")),
+    ])
+    return table, period_int, bad
+
+
+# (a missing type or volume is spelled out: a null inside pl.format would null the whole reason)
+_UNKNOWN_DIMENSION = pl.format("charging period dimension {} with volume {}: unknown type or not a number",
+                               pl.col("type").fill_null("(none)"), pl.col("volume").cast(pl.String).fill_null("(none)"))
+_BAD_START = pl.format("charging period start_date_time {} is not a date-time",
+                       pl.col("start_date_time").fill_null("(none)"))
+
+
+def _periods_polars(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+    """`_periods` with polars expressions (volumes as text or decimals)."""
+    periods = (frame.with_row_index("row").select("row", "line", "charging_periods").explode("charging_periods").drop_nulls("charging_periods")
                .unnest("charging_periods").with_row_index("period"))
     dims = (periods.select("period", "dimensions").explode("dimensions").drop_nulls("dimensions")
             .unnest("dimensions")
             .with_columns(pl.col("volume").cast(pl.Decimal(38, 12), strict=False).to_physical().alias("units")))
-    unknown = dims.filter(~pl.col("type").is_in(_KNOWN_DIMENSIONS) | pl.col("units").is_null())
+    unknown = dims.filter(pl.col("type").is_null() | ~pl.col("type").is_in(_KNOWN_DIMENSIONS) | pl.col("units").is_null())
     # One value per (period, dimension): volumes summed, measurements the last one given (as parse_cdr), each
     # scaled to the kernel's integer unit; then scattered into the rows (each pair once).
     kinds = {**{kind: (column, numerator, denominator) for kind, (column, numerator, denominator) in _VOLUMES.items()},
@@ -265,16 +395,12 @@ def _periods(frame: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray, pl.DataFram
     period_int[values["period"].to_numpy(), values["column"].to_numpy()] = values["value"].to_numpy()
     starts = periods.select(_instant_ms(pl.col("start_date_time")).alias("start"))["start"]
     period_int[:, P_START] = starts.fill_null(0).to_numpy()
-    periods = periods.drop("dimensions")
     bad = pl.concat([
-        unknown.join(periods.select("period", "line"), on="period").select(
-            "line", pl.format("charging period dimension {} with volume {}: unknown type or not a number",
-                              pl.col("type"), pl.col("volume")).alias("reason")),
-        periods.filter(starts.is_null()).select(
-            "line", pl.format("charging period start_date_time {} is not a date-time",
-                              pl.col("start_date_time")).alias("reason")),
+        unknown.join(periods.select("period", "line"), on="period", maintain_order="left").select(
+            "line", _UNKNOWN_DIMENSION.alias("reason")),
+        periods.filter(starts.is_null()).select("line", _BAD_START.alias("reason")),
     ])
-    return periods, period_int, bad
+    return periods.select(pl.col("row").cast(pl.Int64), "tariff_id"), period_int, bad
 
 
 def _zones(frame: pl.DataFrame, timezone: str | None) -> pl.Series:
@@ -288,6 +414,17 @@ def _zones(frame: pl.DataFrame, timezone: str | None) -> pl.Series:
     return frame.select(pl.coalesce(location.struct.field("time_zone"), by_country).alias("zone")).to_series()
 
 
+def _named_tariffs(rows: int, periods: pl.DataFrame) -> pl.DataFrame:
+    """Per CDR (in frame order): n_ids, how many distinct tariff ids its periods name (0, 1, or 2 for two or
+    more), and `named`, the one it names (null unless exactly one)."""
+    ids = periods["tariff_id"].to_arrow()
+    encoded = pc.dictionary_encode(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    count, first = named_tariffs(periods["row"].to_numpy().astype(np.int64), codes, rows)
+    names = pl.Series(encoded.dictionary, dtype=pl.String).append(pl.Series([None], dtype=pl.String))
+    return pl.DataFrame({"n_ids": count, "named": names.gather(np.where(count == 1, first, len(names) - 1))})
+
+
 def _choose_tariffs(frame: pl.DataFrame, periods: pl.DataFrame, own: pl.DataFrame, given: dict[str, Tariff],
                     refused_given: dict[str, str], sealed: list[Tariff | None], sealed_refusals: list[str | None]
                     ) -> tuple[np.ndarray, list[Tariff], pl.DataFrame]:
@@ -296,12 +433,11 @@ def _choose_tariffs(frame: pl.DataFrame, periods: pl.DataFrame, own: pl.DataFram
     given_ids = list(given)
     tariffs = [*given.values(), *sealed]  # slots: the given tariffs, then the distinct sealed ones (None: refused)
     offset = len(given_ids)
-    named = periods.group_by("line").agg(pl.col("tariff_id").drop_nulls().unique().alias("ids"))
+    named = _named_tariffs(frame.height, periods)
     own_count = own.group_by("line").agg(pl.len().alias("own_count"), pl.col("own_slot").first().alias("only_own"))
-    table = (frame.select("line").join(named, on="line", how="left", maintain_order="left")
+    table = (pl.concat([frame.select("line"), named], how="horizontal")
              .join(own_count, on="line", how="left", maintain_order="left")
-             .with_columns(pl.col("ids").list.len().fill_null(0).alias("n_ids"),
-                           pl.col("ids").list.first().alias("named"), pl.col("own_count").fill_null(0)))
+             .with_columns(pl.col("own_count").fill_null(0)))
     table = table.join(own.rename({"own_id": "named", "own_slot": "named_own"}).unique(["line", "named"], keep="first"),
                        on=["line", "named"], how="left", maintain_order="left")
     given_slot = pl.col("named").replace_strict({k: i for i, k in enumerate(given_ids)}, default=None, return_dtype=pl.Int64)
@@ -344,7 +480,7 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
     periods, period_int, bad_periods = _periods(frame)
     slots, tariff_list, chosen = _choose_tariffs(frame, periods, own, given, refused_given, sealed, sealed_refusals)
     zones = _zones(frame, timezone)
-    times = frame.select(_instant_ms(pl.col("start_date_time")).alias("start"), _instant_ms(pl.col("end_date_time")).alias("end"))
+    times = pl.DataFrame({"start": _instants(frame["start_date_time"]), "end": _instants(frame["end_date_time"])})
 
     usable = [t for t in tariff_list if t is not None]
     remap_source = {id(t): k for k, t in enumerate(usable)}
@@ -377,10 +513,8 @@ def price_cdrs_file(cdrs: str | Path | bytes, tariffs: str | Path | Mapping[str,
                    .otherwise(slot_message).alias("message")))
     codes_column, messages_column = decided["code"], decided["message"]
 
-    counts = periods.group_by("line").len()
-    count_of = frame.select("line").join(counts, on="line", how="left", maintain_order="left")["len"].fill_null(0)
-    offsets = np.zeros(frame.height + 1, dtype=np.int64)
-    np.cumsum(count_of.to_numpy().astype(np.int64), out=offsets[1:])
+    offsets = np.zeros(frame.height + 1, dtype=np.int64)  # periods are in frame order, so CSR offsets count them
+    np.cumsum(np.bincount(periods["row"].to_numpy(), minlength=frame.height), out=offsets[1:])
     zone_names = sorted(set(zones.drop_nulls().to_list())) or ["UTC"]
     zone_of = zones.replace_strict({z: i for i, z in enumerate(zone_names)}, default=0, return_dtype=pl.Int64)
     blocked = codes_column.is_not_null().to_numpy()

@@ -22,6 +22,7 @@ they are written out in `reference._element_matches` and the kernel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 Quantity = Literal[
@@ -89,3 +90,36 @@ _TRAILING = ("E_HAS_RESTR", "E_FIRST_COMP")
 ELEMENT_COLUMNS: dict[str, int] = {
     name: index for index, name in enumerate(_LEADING + tuple(spec.column for spec in THRESHOLDS) + _TRAILING)}
 ELEMENT_WIDTH = len(ELEMENT_COLUMNS)
+
+
+def restriction(quantity: Quantity, compare: Literal["MIN", "MAX"]) -> ThresholdSpec:
+    """The row that bounds `quantity` from below (MIN) or above (MAX). Source adapters name what a source
+    concept bounds (a quantity) and take the restriction from here, never by its field name."""
+    for spec in THRESHOLDS:
+        if spec.quantity == quantity and spec.compare == compare:
+            return spec
+    raise LookupError(f"the spec table has no {compare} restriction on {quantity!r}")
+
+
+def bounds(quantity: Quantity, low: Decimal | int | None = None, high: Decimal | int | None = None, *,
+           high_inclusive: bool = False) -> dict[str, Decimal | int]:
+    """The restriction fields that hold `quantity` within [low, high): the MIN row's field set to `low`, the
+    MAX row's to `high`; a bound that is None is left out (0 is kept: it is a bound). With `high_inclusive`
+    ("up to and including"), the MAX threshold is one step of the comparison's precision above `high`
+    (1e-6 of a DECIMAL unit; a SECONDS threshold cannot be made inclusive). Values are checked against the
+    row's kind: whole seconds as int, decimals as Decimal."""
+    fields: dict[str, Decimal | int] = {}
+    for compare, value in (("MIN", low), ("MAX", high)):
+        if value is None:
+            continue
+        spec = restriction(quantity, compare)  # type: ignore[arg-type]
+        if spec.kind == "SECONDS" and (not isinstance(value, int) or isinstance(value, bool)):
+            raise TypeError(f"{spec.name} takes whole seconds (int), got {value!r}")
+        if spec.kind == "DECIMAL" and not isinstance(value, Decimal):
+            raise TypeError(f"{spec.name} takes a Decimal, got {value!r}")
+        if compare == "MAX" and high_inclusive:
+            if spec.kind != "DECIMAL":
+                raise ValueError(f"{spec.name} compares whole seconds: an inclusive bound cannot be expressed")
+            value = value + Decimal(1) / spec.scale
+        fields[spec.name] = value
+    return fields

@@ -17,8 +17,8 @@ seed is silent; each is a documented choice, not a guess hidden in code):
 - `priceIncrement` per `paymentCycleUnit` raises the occupancy and idle fee RATE every started cycle since
   the fee began ("the amount by which the occupancy and idle fees should be increased each
   paymentCycleUnit"), up to the fee's `maxPrice` (the seed: "the maximum price that the … fee can reach
-  inclusive of time-based priceIncrements"). Each step is an element bounded by `min/max_duration`
-  (occupancy) or `min/max_idle_duration` (idle). An increment without a positive `maxPrice` would grow
+  inclusive of time-based priceIncrements"). Each step is an element bounded in time since the session start
+  (occupancy) or in idle time (idle). An increment without a positive `maxPrice` would grow
   forever and is refused;
 - `isActive` is a live status flag ("currently being applied"), not configuration: a fee is priced when its
   price or increment is positive; `minPrice` is internal (the lowest fee a back-office user may set);
@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, Mapping, Sequence
 
 from .fields import json_decimal, json_object
+from ..spec import bounds
 from ..model import PriceComponent, Tariff, TariffElement, TariffModelError, TariffRestrictions, TaxRate
 
 EEVION_TYPES = ("flat", "time", "kwh", "tiered", "time-tiered")
@@ -44,6 +45,11 @@ _FEE_FIELDS = {"minPrice", "maxPrice", "price", "unit", "isActive", "gracePeriod
 _PERCENT_IN_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*%")
 # An escalating fee is spelled out one element per step; more steps than this is a configuration error.
 _MAX_STEPS = 1000
+# What each Eevion concept bounds: a quantity of the spec table, which names the restriction (`spec.bounds`);
+# a new restriction on one of these quantities needs no edit here.
+ENERGY_SO_FAR = "energy_before"  # `tiered` charging fees (tiers[].upTo, kWh)
+SINCE_START = "since_start"      # `time-tiered` fees and occupancy-fee steps (time at the station)
+IDLE = "idle"                    # idle-fee steps (time since charging ended)
 
 
 class EevionTariffError(TariffModelError):
@@ -106,7 +112,7 @@ def _charging_fee(tariff: Mapping[str, Any], path: str) -> list[TariffElement]:
     if kind == "tiered":
         elements, low = [], Decimal(0)
         for bound, price in _tiers(tariff, path):
-            elements.append(_element(PriceComponent("ENERGY", price), min_kwh=low if low else None, max_kwh=bound))
+            elements.append(_element(PriceComponent("ENERGY", price), **bounds(ENERGY_SO_FAR, low or None, bound)))
             low = bound if bound is not None else low
         return elements
     if kind == "time-tiered":
@@ -119,8 +125,7 @@ def _charging_fee(tariff: Mapping[str, Any], path: str) -> list[TariffElement]:
                 if seconds != seconds.to_integral_value():
                     raise EevionTariffError(f"{path}.tiers[{i}].upTo", "must be a whole number of seconds")
                 high = int(seconds)
-            elements.append(_element(PriceComponent("TIME", _per_hour(price, unit)), min_duration=low or None,
-                                     max_duration=high))
+            elements.append(_element(PriceComponent("TIME", _per_hour(price, unit)), **bounds(SINCE_START, low or None, high)))
             low = high if high is not None else low
         return elements
     if "tiers" in tariff:
@@ -224,19 +229,19 @@ def _stay_fees(occupancy: _Steps, idle: _Steps, plain_idle: bool) -> list[Tariff
     placed before the occupancy-only ones."""
 
     def idle_bounds(start: int, end: int | None) -> dict[str, Any]:
-        return {} if plain_idle else {"min_idle_duration": start, "max_idle_duration": end}
+        return {} if plain_idle else bounds(IDLE, start, end)
 
     elements = []
     for idle_start, idle_end, idle_rate in idle:
         if occupancy:
             for start, end, rate in occupancy:
-                elements.append(_element(PriceComponent("PARKING_TIME", rate + idle_rate), min_duration=start or None,
-                                         max_duration=end, **idle_bounds(idle_start, idle_end)))
+                elements.append(_element(PriceComponent("PARKING_TIME", rate + idle_rate),
+                                         **bounds(SINCE_START, start or None, end), **idle_bounds(idle_start, idle_end)))
         else:
             elements.append(_element(PriceComponent("PARKING_TIME", idle_rate), **idle_bounds(idle_start, idle_end)))
     for start, end, rate in occupancy:
         for dimension in ("TIME", "PARKING_TIME"):  # the stay at the station, charging or not
-            elements.append(_element(PriceComponent(dimension, rate), min_duration=start or None, max_duration=end))
+            elements.append(_element(PriceComponent(dimension, rate), **bounds(SINCE_START, start or None, end)))
     return elements
 
 

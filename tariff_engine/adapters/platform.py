@@ -5,22 +5,23 @@ snapshot) into `tariff_engine.model.Tariff`. Every field of `pricing` is checked
 uses; a price-affecting field the mapping cannot express faithfully is refused with `PlatformTariffError`,
 whose message starts with the field's JSON path. "charging not allowed" is refused too (never a silent 0).
 
-Mapping (prices per minute or per block become per-hour prices, the model's unit):
-- connection fees: FLAT, gated by `session_min_duration` / `session_min_kwh`; the per-tier flat fees of
+Mapping (prices per minute or per block become per-hour prices, the model's unit; each concept bounds a
+quantity of the spec table, and `spec.bounds` names the restriction, see the concept table below):
+- connection fees: FLAT, gated by minimum session duration / energy; the per-tier flat fees of
   `standard` tariffs (`multiPricePerKwh[].flatFee`, `multiPricePerDuration[].flatFee`) are folded with the
   connection fee into cumulative FLAT elements ordered so the first one that matches the session totals
   charges exactly the sum of the fees reached (the model charges one FLAT per session);
 - block billing (`pricePeriodInMinutes`, `idlePricingPeriodInMinutes`): `billing_increment` in seconds, so
   every continuous run is billed per STARTED block; `durationFeeLimit` / `idleFeeLimit`: `max_amount`;
-- idle fees: PARKING_TIME; grace `idle_detection` -> `min_idle_duration` (counted from the end of charging),
-  `session_start` -> `min_duration`; an idle fee replaces the duration fee while idle (d+e types);
+- idle fees: PARKING_TIME; grace `idle_detection` -> a minimum idle time (counted from the end of charging),
+  `session_start` -> a minimum time since the session start; an idle fee replaces the duration fee while idle (d+e types);
 - time windows (`durationFeeFrom/To`, `idleFeePeriodStart/End`, day/night, `timePeriods`, rate slots):
   start/end time restrictions; windows that wrap past midnight are split at 00:00 so dates and weekdays
   always refer to the calendar day of the instant, whatever the `wrap_weekday` policy;
 - `energy tou`: ENERGY with `price_basis` ELECTRICITY_RATE and the markups (the rate comes with each
   session period); `optimised dynamic pricing`: the caller's electricity rate turned into time windows
   (slots at or below `thresholdPriceForEnergy` are "optimised");
-- power levels: TIME elements with `max_avg_power` / `max_peak_power` ("up to" is inclusive: the bound is
+- power levels: TIME elements bounded above in average / peak power ("up to" is inclusive: the bound is
   the level + 1e-6 kW, the precision the engine compares at); the highest level is open-ended;
 - `minPrice`: the tariff's `min_price`; `restrictions.startDate`/`endDate` (local dates, end inclusive):
   the tariff's validity in UTC (needs the location's zone).
@@ -41,6 +42,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..consumption.electricity import ElectricityRate
 from .fields import json_decimal
+from ..spec import bounds
 from ..model import (
     WEEKDAYS,
     PriceComponent,
@@ -56,8 +58,15 @@ PLATFORM_TYPES = (
     "standard", "standard_tod", "average power levels", "peak power levels", "optimised dynamic pricing",
 )
 _BLOCK_MINUTES = (1, 15, 30, 60, 240, 360)
-# "Up to X kW" is inclusive; the model's max bounds are exclusive at 1e-6 kW precision.
-_INCLUSIVE_EPSILON = Decimal("0.000001")
+# What each platform concept bounds: a quantity of the spec table, which names the restriction (`spec.bounds`);
+# a new restriction on one of these quantities needs no edit here.
+ENERGY_SO_FAR = "energy_before"        # multiPricePerKwh tiers (firstKwh / lastKwh)
+SINCE_START = "since_start"            # duration tiers and grace, regularUsePeriod, idle grace `session_start`
+IDLE = "idle"                          # multiIdleFee tiers, idle grace `idle_detection`
+SESSION_DURATION = "session_duration"  # connectionFeeMinimumSessionDuration
+SESSION_ENERGY = "session_energy"      # connectionFeeMinimumSessionEnergy
+AVERAGE_POWER = "average_power"        # averagePowerLevels ("up to" is inclusive)
+PEAK_POWER = "peak_power"              # peakPowerLevels ("up to" is inclusive)
 _MAX_FLAT_COMBINATIONS = 400
 
 # Pricing fields that never change the price of a given session (payment, display, idle detection, where the
@@ -251,22 +260,30 @@ def _idle_grace(pricing: Mapping[str, Any], path: str, grace_value: Any = None) 
         raise PlatformTariffError(f"{path}.idleFeeGracePeriodMode", f"unknown mode {mode!r}")
     if seconds == 0:
         return {}
-    return {"min_idle_duration": seconds} if mode == "idle_detection" else {"min_duration": seconds}
+    return bounds(IDLE if mode == "idle_detection" else SINCE_START, low=seconds)
 
 
 def _connection_conditions(data: Mapping[str, Any], path: str, fallback: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    def pick(key: str) -> Any:
-        value = data.get(key)
-        return fallback.get(key) if value is None and fallback is not None else value
+    """The restrictions gating a connection fee: the session's minimum duration and energy."""
+    return {**bounds(SESSION_DURATION, low=_session_minimum_seconds(data, path, fallback)),
+            **bounds(SESSION_ENERGY, low=_session_minimum_kwh(data, path, fallback))}
 
-    conditions: dict[str, Any] = {}
-    minutes = pick("connectionFeeMinimumSessionDuration")
-    if _is_set(minutes):
-        conditions["session_min_duration"] = _seconds_from_minutes(minutes, f"{path}.connectionFeeMinimumSessionDuration")
-    energy = pick("connectionFeeMinimumSessionEnergy")
-    if _is_set(energy):
-        conditions["session_min_kwh"] = _decimal(energy, f"{path}.connectionFeeMinimumSessionEnergy")
-    return conditions
+
+def _picked(data: Mapping[str, Any], key: str, fallback: Mapping[str, Any] | None) -> Any:
+    value = data.get(key)
+    return fallback.get(key) if value is None and fallback is not None else value
+
+
+def _session_minimum_seconds(data: Mapping[str, Any], path: str, fallback: Mapping[str, Any] | None = None) -> int | None:
+    """`connectionFeeMinimumSessionDuration` in whole seconds (None when not set)."""
+    minutes = _picked(data, "connectionFeeMinimumSessionDuration", fallback)
+    return _seconds_from_minutes(minutes, f"{path}.connectionFeeMinimumSessionDuration") if _is_set(minutes) else None
+
+
+def _session_minimum_kwh(data: Mapping[str, Any], path: str, fallback: Mapping[str, Any] | None = None) -> Decimal | None:
+    """`connectionFeeMinimumSessionEnergy` in kWh (None when not set)."""
+    energy = _picked(data, "connectionFeeMinimumSessionEnergy", fallback)
+    return _decimal(energy, f"{path}.connectionFeeMinimumSessionEnergy") if _is_set(energy) else None
 
 
 def _check_lock(pricing: Mapping[str, Any], key: str) -> None:
@@ -325,7 +342,7 @@ def _duration_energy(ctx: _Context) -> list[TariffElement]:
         end = _clock(p["durationFeeTo"], f"{path}.durationFeeTo") if p.get("durationFeeTo") else None
         grace = {}
         if _is_set(p.get("durationFeeGracePeriod")):
-            grace = {"min_duration": _seconds_from_minutes(p["durationFeeGracePeriod"], f"{path}.durationFeeGracePeriod")}
+            grace = bounds(SINCE_START, low=_seconds_from_minutes(p["durationFeeGracePeriod"], f"{path}.durationFeeGracePeriod"))
         elements += _windowed(duration, start, end, f"{path}.durationFeeFrom", **grace)
         if not idle_configured and duration.price > 0 and not ctx.never_idle:
             twin = _duration_through_idle(ctx, duration, f"{path}.pricePerPeriod", limit is not None)
@@ -366,7 +383,7 @@ def _day_night(ctx: _Context, document: Mapping[str, Any]) -> list[TariffElement
     limit = _optional_decimal(p, "durationFeeLimit", path)
     grace = {}
     if _is_set(p.get("durationFeeGracePeriod")):
-        grace = {"min_duration": _seconds_from_minutes(p["durationFeeGracePeriod"], f"{path}.durationFeeGracePeriod")}
+        grace = bounds(SINCE_START, low=_seconds_from_minutes(p["durationFeeGracePeriod"], f"{path}.durationFeeGracePeriod"))
     for part, start, end in (("day", day_start, night_start), ("night", night_start, day_start)):
         energy_key, period_key, idle_key = f"{part}PricePerKwh", f"{part}PricePerPeriod", f"{part}IdleFeePerMinute"
         if p.get(energy_key) is not None:
@@ -457,7 +474,7 @@ def _cumulative_flats(contributions: list[tuple[Decimal, Decimal, int]], vat: De
 
     `contributions`: (amount, minimum session kWh, minimum session seconds). For each pair of thresholds
     (kWh level i, duration level j) one element charges the fees reached at (i, j); ordered by descending
-    i then j, the first element whose `session_min_*` hold is exactly the highest pair the session reached.
+    i then j, the first element whose session minimums hold is exactly the highest pair the session reached.
     """
     kwh_levels = sorted({c[1] for c in contributions}, reverse=True)
     duration_levels = sorted({c[2] for c in contributions}, reverse=True)
@@ -470,8 +487,8 @@ def _cumulative_flats(contributions: list[tuple[Decimal, Decimal, int]], vat: De
             if amount == 0:
                 continue  # fees are >= 0: every lower combination is 0 too
             elements.append(_element(PriceComponent(type="FLAT", price=amount, vat=vat),
-                                     session_min_kwh=kwh if kwh > 0 else None,
-                                     session_min_duration=seconds if seconds > 0 else None))
+                                     **bounds(SESSION_ENERGY, low=kwh if kwh > 0 else None),
+                                     **bounds(SESSION_DURATION, low=seconds if seconds > 0 else None)))
     return elements
 
 
@@ -481,15 +498,14 @@ def _standard(ctx: _Context) -> list[TariffElement]:
     block_s = block * 60
     flats: list[tuple[Decimal, Decimal, int]] = []
     if _is_set(p.get("connectionFee")):
-        conditions = _connection_conditions(p, path)
         flats.append((_decimal(p["connectionFee"], f"{path}.connectionFee"),
-                      conditions.get("session_min_kwh", Decimal(0)), conditions.get("session_min_duration", 0)))
+                      _session_minimum_kwh(p, path) or Decimal(0), _session_minimum_seconds(p, path) or 0))
     elements: list[TariffElement] = []
     if p.get("multiPricePerKwh") is not None:
         for i, (low, high, fee, flat) in enumerate(_tiers(p["multiPricePerKwh"], f"{path}.multiPricePerKwh",
                                                           "firstKwh", "lastKwh", "feePerKwh", 0)):
             if fee > 0:
-                elements.append(_element(ctx.component("ENERGY", fee), min_kwh=low if low > 0 else None, max_kwh=high))
+                elements.append(_element(ctx.component("ENERGY", fee), **bounds(ENERGY_SO_FAR, low if low > 0 else None, high)))
             if flat > 0:
                 flats.append((flat, low, 0))
     if p.get("multiPricePerDuration") is not None:
@@ -498,7 +514,7 @@ def _standard(ctx: _Context) -> list[TariffElement]:
             start_s, end_s = int(low) * block_s, None if high is None else (int(high) + 1) * block_s
             if fee > 0:
                 component = ctx.component("TIME", _per_hour(fee, block), billing_increment=block_s)
-                elements.append(_element(component, min_duration=start_s or None, max_duration=end_s))
+                elements.append(_element(component, **bounds(SINCE_START, start_s or None, end_s)))
             if flat > 0:
                 flats.append((flat, Decimal(0), start_s))
     if p.get("multiIdleFee") is not None:
@@ -510,7 +526,7 @@ def _standard(ctx: _Context) -> list[TariffElement]:
             start_s, end_s = int(low) * block_s, None if high is None else (int(high) + 1) * block_s
             if fee > 0:
                 component = ctx.component("PARKING_TIME", _per_hour(fee, block), billing_increment=block_s)
-                elements.append(_element(component, min_idle_duration=start_s, max_idle_duration=end_s))
+                elements.append(_element(component, **bounds(IDLE, start_s, end_s)))
     return _cumulative_flats(flats, ctx.vat) + elements
 
 
@@ -582,7 +598,7 @@ def _tod_day(ctx: _Context, slots: list[tuple[time, time]], settings: Mapping[st
     date_limits = dates or {}
     duration_grace = {}
     if _is_set(pick("durationFeeGracePeriod")):
-        duration_grace = {"min_duration": _seconds_from_minutes(pick("durationFeeGracePeriod"), f"{path}.durationFeeGracePeriod")}
+        duration_grace = bounds(SINCE_START, low=_seconds_from_minutes(pick("durationFeeGracePeriod"), f"{path}.durationFeeGracePeriod"))
     idle_grace = _idle_grace(p, ctx.path, pick("idleFeeGracePeriodMinutes"))
     connection = _connection_conditions(settings, path, fallback=p)
     elements: list[TariffElement] = []
@@ -655,7 +671,7 @@ def _average_power(ctx: _Context) -> list[TariffElement]:
     for i, (bound, (per_minute,)) in enumerate(levels):
         top = i == len(levels) - 1  # open-ended: a session above the highest level pays the highest price
         elements.append(_element(ctx.component("TIME", per_minute * 60),
-                                 max_avg_power=None if top else bound + _INCLUSIVE_EPSILON))
+                                 **bounds(AVERAGE_POWER, high=None if top else bound, high_inclusive=True)))
     return elements
 
 
@@ -668,13 +684,13 @@ def _peak_power(ctx: _Context) -> list[TariffElement]:
         regular_s = _seconds_from_minutes(p["regularUsePeriod"], f"{path}.regularUsePeriod")
     elements = []
     for i, (bound, (regular, excess)) in enumerate(levels):
-        limit = None if i == len(levels) - 1 else bound + _INCLUSIVE_EPSILON
+        level = bounds(PEAK_POWER, high=None if i == len(levels) - 1 else bound, high_inclusive=True)
         if regular_s is None:
             # Without a regular-use period there is no excess use: the regular price applies throughout.
-            elements.append(_element(ctx.component("TIME", regular * 60), max_peak_power=limit))
+            elements.append(_element(ctx.component("TIME", regular * 60), **level))
             continue
-        elements.append(_element(ctx.component("TIME", regular * 60), max_peak_power=limit, max_duration=regular_s))
-        elements.append(_element(ctx.component("TIME", excess * 60), max_peak_power=limit))
+        elements.append(_element(ctx.component("TIME", regular * 60), **level, **bounds(SINCE_START, high=regular_s)))
+        elements.append(_element(ctx.component("TIME", excess * 60), **level))
     return elements
 
 

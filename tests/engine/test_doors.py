@@ -122,3 +122,36 @@ def test_every_flag_shows_its_default_or_that_it_is_required():
             text = formatter._get_help_string(action) % {"default": action.default}  # noqa: SLF001
             assert "(default:" in text or "(required)" in text or "default" in (action.help or ""), f"{name} {action.dest}"
             assert " ".join(text.split()) in rendered, f"{name} {action.dest}"
+
+
+@pytest.mark.parametrize(("tariff", "unit"), [("ocpi/NL-GRX-DC.json", "kWh"), ("platform/203.json", "session"),
+                                              ("eevion/6a0e00000000000000007102.json", "h")])
+def test_explain_takes_every_family(capsys, tariff, unit):
+    code, out, err = run(capsys, "explain", "--cdr", CDR, "--tariff", str(TARIFFS / tariff), "--currency", "EUR")
+    assert code == 0, err
+    header, _, *rows = out.splitlines()
+    assert "unit" in header.split()
+    first = rows[0].split()
+    assert first[0] == "0" and first[2].isdigit() and first[3].isdigit()  # integer period/element/component
+    assert any(row.split()[4] == unit for row in rows if len(row.split()) > 4)
+
+
+def test_price_cdrs_takes_tariffs_of_every_family_from_a_folder(tmp_path, capsys):
+    # the demo CDR re-pointed at each family's tariff (sealed tariffs removed): the same totals as price-cdr
+    cdr = json.loads(Path(CDR).read_text())
+    cdr.pop("tariffs", None)
+    lines = []
+    for tariff_id in ("NL-GRX-DC", "203", "6a0e00000000000000007102"):
+        for period in cdr["charging_periods"]:
+            period["tariff_id"] = tariff_id
+        lines.append(json.dumps({**cdr, "id": tariff_id}))
+    cdrs = tmp_path / "cdrs.jsonl"
+    cdrs.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "priced.jsonl"
+    code, _, err = run(capsys, "price-cdrs", "--cdrs", str(cdrs), "--tariffs", str(TARIFFS), "--currency", "EUR",
+                       "--out", str(out))
+    assert code == 0 and "3 CDRs: 3 priced" in err, err
+    rows = [json.loads(line) for line in out.read_text().split("\n") if line]
+    assert [(r["tariff_id"], r["total_cost_excl"], r["total_cost_incl"]) for r in rows] == [
+        ("NL-GRX-DC", "18.6175", "22.5271"), ("203", "6.0000", "6.0000"),
+        ("6a0e00000000000000007102", "0.4961", "0.4961")]

@@ -60,3 +60,38 @@ def test_lint_derives_its_range_pairs_and_unit_checks_from_the_table():
     codes = {(f.code, f.path.rsplit(".", 1)[-1]) for f in lint_tariff(tariff)}
     assert {("UNITS_MIX", name) for name in kw_rows} <= codes
     assert ("CONTRADICTORY_RESTRICTIONS", "max_kwh") in codes
+
+
+@pytest.mark.parametrize("module", ["platform", "eevion"])
+def test_source_adapters_take_restrictions_from_the_table_never_by_name(module):
+    # the platform and Eevion adapters say which quantity a source concept bounds; `spec.bounds` names the field
+    import importlib
+    import re
+
+    source = inspect.getsource(importlib.import_module(f"tariff_engine.adapters.{module}"))
+    code = "\n".join(line.split("#")[0] for line in source.split("\n"))
+    named = sorted({spec.name for spec in THRESHOLDS if re.search(rf"\b{spec.name}\b\s*=|[\"']{spec.name}[\"']", code)})
+    assert named == [], f"{module} names restrictions {named}; use spec.bounds(<quantity>, low, high)"
+
+
+def test_bounds_come_from_the_rows_of_a_quantity():
+    from tariff_engine.spec import bounds
+
+    assert bounds("energy_before", Decimal(0), Decimal("20")) == {"min_kwh": Decimal(0), "max_kwh": Decimal("20")}
+    assert bounds("idle", 0, None) == {"min_idle_duration": 0}  # 0 is a bound, None is none
+    assert bounds("peak_power", high=Decimal("11"), high_inclusive=True) == {"max_peak_power": Decimal("11.000001")}
+    with pytest.raises(LookupError, match="no MAX restriction on 'session_duration'"):
+        bounds("session_duration", high=3600)
+    with pytest.raises(TypeError, match="whole seconds"):
+        bounds("since_start", low=Decimal("1.5"))
+    with pytest.raises(ValueError, match="inclusive"):
+        bounds("since_start", high=60, high_inclusive=True)
+
+
+def test_a_new_row_reaches_the_adapters_through_bounds(monkeypatch):
+    # adding `session_max_duration` (the README's worked example) is a table row: `bounds` finds it at once
+    from tariff_engine import spec
+
+    row = spec.ThresholdSpec("session_max_duration", "SECONDS", "MAX", "session_duration", "s", False, "E_SESS_MAX_DUR")
+    monkeypatch.setattr(spec, "THRESHOLDS", spec.THRESHOLDS + (row,))
+    assert spec.bounds("session_duration", 60, 3600) == {"session_min_duration": 60, "session_max_duration": 3600}
