@@ -1,7 +1,6 @@
 """`analyst_catalog`: rebuilds `chargeledger.duckdb` (one commented view per table) at the end of a run."""
 
 import dagster as dg
-import duckdb
 
 from assets.partitions import daily
 from resources.tables import registered_specs
@@ -19,7 +18,7 @@ def build_analyst_catalog(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         """
         specs = registered_specs()
         path = warehouse.refresh_catalog(specs)
-        con = duckdb.connect(str(path), read_only=True)
+        con = warehouse.connect_catalog()
         try:
             sessions = con.execute("select count(*) from sessions").fetchone()[0]
         finally:
