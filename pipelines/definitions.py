@@ -22,7 +22,10 @@ from resources.warehouse import WarehouseResource
 def default_resources() -> dict:
     """Storage locations come from the environment (paths are not secrets); defaults suit `make demo`."""
     return {
-        "warehouse": WarehouseResource(root=os.environ.get("CHARGELEDGER_WAREHOUSE", "data/warehouse")),
+        # CHARGELEDGER_WAREHOUSE may be an object-store URL (s3://bucket/prefix); its local working state then
+        # goes to CHARGELEDGER_WAREHOUSE_LOCAL (resources/table_storage.py).
+        "warehouse": WarehouseResource(root=os.environ.get("CHARGELEDGER_WAREHOUSE", "data/warehouse"),
+                                       local_root=os.environ.get("CHARGELEDGER_WAREHOUSE_LOCAL", "")),
         "landing": LandingZoneResource(root=os.environ.get("CHARGELEDGER_LANDING", "data/landing")),
     }
 

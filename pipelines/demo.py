@@ -23,6 +23,7 @@ from assets.partner_settlement import partner_settlement_lines as _partner_settl
 from assets.partitions import PARTITIONS_START, START_ENV, in_range
 from pipelines.definitions import defs
 from pipelines.executors import EXECUTORS, run_partition
+from resources.warehouse import WarehouseResource
 from pipelines.interrupted_runs import mark_interrupted_runs_failed, runner_tags
 from sensors.late_data import late_settlement_dates
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         # month, as the schedule would, so re-runs give the same documents.
         _run("monthly_invoicing", instance, month, {"ops": {"invoices": {"config": {"issued_on": next_month(month)}}}})
     export_home_charges(instance, warehouse)
-    print_summary(str(warehouse.catalog_path))
+    print_summary(warehouse)
     if outside:
         print(f"\nNot settled, outside the partition range ({PARTITIONS_START} to tomorrow; {START_ENV}):")
         for day in outside:
@@ -303,9 +304,10 @@ SECTIONS = (pipeline_lines, statement_lines, partner_settlement_lines, invoice_l
             reconciliation_lines)
 
 
-def print_summary(catalog: str) -> None:
+def print_summary(warehouse: WarehouseResource) -> None:
     """Figures read back from the analyst catalog, section by section, then where the results are."""
-    con = duckdb.connect(catalog, read_only=True)
+    catalog = str(warehouse.catalog_path)
+    con = warehouse.connect_catalog()
     try:
         print("\nSummary (from the analyst catalog)")
         for section in SECTIONS:
@@ -315,7 +317,7 @@ def print_summary(catalog: str) -> None:
     finally:
         con.close()
     print(f"\nResults: DuckDB catalog {catalog} (open read-only: duckdb -readonly {catalog})")
-    print(f"         Parquet tables under {catalog.rsplit('/', 1)[0]}/<table>/")
+    print(f"         Parquet tables under {warehouse.tables.location('<table>')}/")
     print("         Dagster runs: make ui, then http://127.0.0.1:3000 (settlement_statements first)")
 
 

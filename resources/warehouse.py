@@ -1,9 +1,12 @@
 """The warehouse: Parquet as the system of record, a DuckDB catalog of views for analysts.
 
-Layout: `<root>/<table>/<col>=<value>/.../part-0.parquet` (Hive style), one file per partition.
-A partition is replaced atomically: the new file is written beside the old one under a hidden name,
-flushed to disk, then renamed over it. Readers therefore see either the old or the new partition,
-never half of one, and a crash mid-write leaves the previous partition intact.
+Layout: `<root>/<table>/<col>=<value>/.../part-0.parquet` (Hive style), one file per partition. `root` is a
+local folder or an object-store URL (`s3://bucket/prefix`, see `resources.table_storage`). A partition is
+replaced atomically either way: readers see either the old or the new partition, never half of one, and a
+crash mid-write leaves the previous partition intact.
+
+The warehouse's working state (the catalog, the SQLite registers, spill files, rendered documents) is local:
+under `root` for a local warehouse, under `local_root` for an object-store one.
 
 The analyst catalog `<root>/chargeledger.duckdb` holds one commented view per table. It is rebuilt into a
 temporary file and renamed into place, so an analyst who has the old catalog open read-only keeps
@@ -24,12 +27,15 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
+from pydantic import Field
 
+from resources.table_storage import PART_FILE, LocalTables, ObjectStoreTables, is_object_store, table_storage
 from resources.tables import TableSpec, get_spec, registered_specs
 
 CATALOG_FILE = "chargeledger.duckdb"
-PART_FILE = "part-0.parquet"
 SPILL_DIR = "_spill"
+# Where the local working state of an object-store warehouse goes unless configured.
+DEFAULT_LOCAL_ROOT = "data/warehouse-local"
 
 
 def _format_partition_value(value: Any) -> str:
@@ -50,41 +56,34 @@ def _spec_to_write(table: str | TableSpec) -> TableSpec:
     return spec
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-@contextmanager
-def _replacing_partition_file(target_dir: Path) -> Iterator[Path]:
-    """A temporary path to write a partition's new file to; on a normal exit it is fsynced and renamed over
-    the partition file (readers see the old file or the new one, never a half-written one), and the rename is
-    made durable. The temporary file never outlives the block, whatever happens inside it."""
-    target_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, target_dir / PART_FILE)
-        _fsync_dir(target_dir)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 class WarehouseResource(dg.ConfigurableResource):
     """Parquet tables under `root`, partitioned Hive style, plus the DuckDB analyst catalog."""
 
-    root: str = "data/warehouse"
+    root: str = Field(default="data/warehouse", description=(
+        "A local folder, or an object-store URL (s3://bucket/prefix, gs://…) for the Parquet tables; "
+        "credentials and endpoint from the environment (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, …)"))
+    local_root: str = Field(default="", description=(
+        "With an object-store root: the local folder for the catalog, registers, spill and documents "
+        f"(default {DEFAULT_LOCAL_ROOT}); ignored for a local root"))
 
     # -- locations -------------------------------------------------------------------------------
     @property
+    def is_object_store(self) -> bool:
+        """Whether the tables live in an object store (``root`` is a URL such as ``s3://bucket/prefix``)."""
+        return is_object_store(self.root)
+
+    @property
     def root_path(self) -> Path:
+        """The local folder: the whole warehouse for a local root; the catalog, registers, spill and
+        documents for an object-store root (``local_root``, default ``data/warehouse-local``)."""
+        if self.is_object_store:
+            return Path(self.local_root or DEFAULT_LOCAL_ROOT).resolve()
         return Path(self.root).resolve()
+
+    @property
+    def tables(self) -> LocalTables | ObjectStoreTables:
+        """Where the Parquet tables are read and written."""
+        return table_storage(self.root, self.root_path)
 
     @property
     def catalog_path(self) -> Path:
@@ -97,21 +96,35 @@ class WarehouseResource(dg.ConfigurableResource):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
-    def table_path(self, table: str) -> Path:
-        return self.root_path / table
+    @property
+    def spill_root(self) -> Path:
+        """Local scratch outside every table (readers glob ``<table>/**`` and must never see it)."""
+        return self.root_path / SPILL_DIR
 
-    def partition_path(self, table: str, spec: TableSpec | None, partition: dict[str, Any]) -> Path:
+    def partition_dir(self, table: str, spec: TableSpec | None, partition: dict[str, Any]) -> str:
+        """``<table>/<col>=<value>/…`` of one partition, relative to the root."""
         expected = list(spec.partition_by) if spec else list(partition)
         if sorted(expected) != sorted(partition):
             raise ValueError(f"table {table} is partitioned by {expected}, got {sorted(partition)}")
-        path = self.table_path(table)
-        for col in expected:
-            path = path / f"{col}={_format_partition_value(partition[col])}"
-        return path
+        return "/".join([table, *(f"{col}={_format_partition_value(partition[col])}" for col in expected)])
+
+    def table_path(self, table: str) -> Path:
+        """The folder of ``table`` (a local root)."""
+        return self.root_path / table
+
+    def partition_path(self, table: str, spec: TableSpec | None, partition: dict[str, Any]) -> Path:
+        """The folder of one partition (a local root)."""
+        return self.root_path / self.partition_dir(table, spec, partition)
+
+    def _written(self, relative_dir: str) -> Path | str:
+        """The partition file just written: a local path, or the object's URL."""
+        location = self.tables.location(f"{relative_dir}/{PART_FILE}")
+        return location if self.is_object_store else Path(location)
 
     # -- writing ---------------------------------------------------------------------------------
-    def write_partition(self, table: str | TableSpec, df: pl.DataFrame, **partition: Any) -> Path:
-        """Replace one partition of `table` with `df`, atomically; returns the file written.
+    def write_partition(self, table: str | TableSpec, df: pl.DataFrame, **partition: Any) -> Path | str:
+        """Replace one partition of `table` with `df`, atomically; returns the file written (a local path or
+        the object's URL).
 
         Rows are sorted by the table's sort key (all columns when none is declared) so the same input
         always produces the same bytes. Partition columns, if present in `df`, must hold the partition's
@@ -130,10 +143,10 @@ class WarehouseResource(dg.ConfigurableResource):
         if sortable and data.height:
             data = data.sort(sortable, nulls_last=True, maintain_order=True)
 
-        target_dir = self.partition_path(name, spec, partition)
-        with _replacing_partition_file(target_dir) as tmp, open(tmp, "wb") as handle:
+        relative = self.partition_dir(name, spec, partition)
+        with self.tables.replacing(relative, self.spill_root) as tmp, open(tmp, "wb") as handle:
             data.write_parquet(handle, compression="zstd", statistics=True)
-        return target_dir / PART_FILE
+        return self._written(relative)
 
     def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, spill_bucket: pl.Expr | None = None,
                          **partition: Any) -> PartitionWriter:
@@ -142,15 +155,13 @@ class WarehouseResource(dg.ConfigurableResource):
 
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
-        path = self.table_path(table)
-        return path.exists() and any(path.rglob("*.parquet"))
+        return self.tables.has_data(table)
 
     def partitions(self, table: str) -> list[dict[str, str]]:
         """The partitions written so far, as {column: value-as-text} dicts."""
-        path = self.table_path(table)
         out = []
-        for file in sorted(path.rglob(PART_FILE)) if path.exists() else []:
-            parts = file.parent.relative_to(path).parts
+        for file in self.tables.part_files(table):
+            parts = file.split("/")[:-1]
             out.append({k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in parts)})
         return out
 
@@ -169,7 +180,7 @@ class WarehouseResource(dg.ConfigurableResource):
         else:
             hive_schema = {c: spec.schema[c] for c in spec.partition_by} if spec else None
             frame = pl.scan_parquet(
-                self.table_path(table) / "**" / "*.parquet",
+                self.tables.location(f"{table}/**/*.parquet"),
                 hive_partitioning=True,
                 hive_schema=hive_schema,
                 missing_columns="insert",
@@ -190,6 +201,15 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.scan(table, **filters).collect()
 
     # -- catalog ---------------------------------------------------------------------------------
+    def connect_catalog(self) -> duckdb.DuckDBPyConnection:
+        """The analyst catalog opened read-only, able to read the tables wherever they are stored.
+
+        (With an object-store root, a plain ``duckdb`` session needs the httpfs extension and an S3 secret
+        instead: see docs/scaling.md.)"""
+        con = duckdb.connect(str(self.catalog_path), read_only=True)
+        self.tables.attach_to(con)
+        return con
+
     def refresh_catalog(self, specs: Iterable[TableSpec] | None = None) -> Path:
         """Rebuild the analyst catalog: one commented view per table, swapped in atomically."""
         specs = list(specs) if specs is not None else registered_specs()
@@ -200,6 +220,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 leftover.unlink()
         con = duckdb.connect(str(tmp))
         try:
+            self.tables.attach_to(con)
             # One transaction, not a commit per view and comment: half the CPU, a third of the wall time.
             con.execute("BEGIN")
             for spec in specs:
@@ -244,12 +265,11 @@ class PartitionWriter:
 
     def __init__(self, warehouse: WarehouseResource, spec: TableSpec, bucket: pl.Expr, partition: dict[str, Any],
                  spill_bucket: pl.Expr | None = None):
-        self.spec, self.bucket, self.partition = spec, bucket, partition
+        self.warehouse, self.spec, self.bucket, self.partition = warehouse, spec, bucket, partition
         self.spill_bucket = spill_bucket
-        self.target_dir = warehouse.partition_path(spec.name, spec, partition)
+        self.relative = warehouse.partition_dir(spec.name, spec, partition)
         # Outside the table's folder: readers glob `<table>/**/*.parquet` and must never see a spill.
-        relative = self.target_dir.relative_to(warehouse.root_path)
-        self.spill_dir = warehouse.root_path / SPILL_DIR / f"{'__'.join(relative.parts)}-{os.getpid()}"
+        self.spill_dir = warehouse.spill_root / f"{self.relative.replace('/', '__')}-{os.getpid()}"
         # (bucket, spill bucket) -> spilled files, in write order
         self._spills: dict[tuple[Any, Any], list[Path]] = {}
         self._count = 0
@@ -287,13 +307,14 @@ class PartitionWriter:
             return self.spec.empty_frame().lazy()
         return pl.scan_parquet(paths)
 
-    def commit(self, transform=None) -> Path:
+    def commit(self, transform=None) -> Path | str:
         """Write the partition from the spilled buckets (``transform(frame) -> frame`` per spill bucket)."""
         first_col = next((c for c in self.spec.sort_by if c not in self.partition), None)
         rows = _RowGroups(self.ROW_GROUP_ROWS)
         previous_last = None
         try:
-            with _replacing_partition_file(self.target_dir) as tmp, open(tmp, "wb") as handle:
+            with (self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root) as tmp,
+                  open(tmp, "wb") as handle):
                 try:
                     for key, spill in self._ordered_keys():
                         frame = pl.concat([pl.read_parquet(p) for p in self._spills[(key, spill)]], how="vertical")
@@ -315,7 +336,7 @@ class PartitionWriter:
                     raise
         finally:
             self.abort()
-        return self.target_dir / PART_FILE
+        return self.warehouse._written(self.relative)
 
     def abort(self) -> None:
         """Remove the spilled batches."""
@@ -411,7 +432,7 @@ def duckdb_type(dtype: pl.DataType) -> str:
 def _view_sql(warehouse: WarehouseResource, spec: TableSpec) -> str:
     cols = ", ".join(f"{_ident(c)}" for c in spec.schema)
     if warehouse.has_data(spec.name):
-        pattern = str(warehouse.table_path(spec.name) / "**" / "*.parquet")
+        pattern = warehouse.tables.location(f"{spec.name}/**/*.parquet")
         hive_types = ", ".join(f"{_literal(c)}: {_literal(duckdb_type(spec.schema[c]))}" for c in spec.partition_by)
         hive = f", hive_partitioning = true, hive_types = {{{hive_types}}}" if spec.partition_by else ""
         source = f"read_parquet({_literal(pattern)}, union_by_name = true{hive})"
@@ -435,9 +456,8 @@ class SortedPartsWriter:
 
     def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any]):
         self.warehouse, self.spec, self.partition = warehouse, spec, partition
-        self.target_dir = warehouse.partition_path(spec.name, spec, partition)
-        relative = self.target_dir.relative_to(warehouse.root_path)
-        self.spill_dir = warehouse.root_path / SPILL_DIR / f"{'__'.join(relative.parts)}-parts-{os.getpid()}"
+        self.relative = warehouse.partition_dir(spec.name, spec, partition)
+        self.spill_dir = warehouse.spill_root / f"{self.relative.replace('/', '__')}-parts-{os.getpid()}"
         self._parts: list[Path] = []
         self._first_col = next((c for c in spec.sort_by if c not in partition), None)
         self._previous_last = None
@@ -471,14 +491,14 @@ class SortedPartsWriter:
         self.rows += data.height
         return data
 
-    def commit(self) -> Path:
+    def commit(self) -> Path | str:
         """Write the partition from the parts (an empty partition when there are none)."""
         try:
             if not self._parts:
                 return self.warehouse.write_partition(self.spec, self.spec.empty_frame(), **self.partition)
-            with _replacing_partition_file(self.target_dir) as tmp:
+            with self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root) as tmp:
                 pl.scan_parquet(self._parts).sink_parquet(tmp, compression="zstd", statistics=True)
-            return self.target_dir / PART_FILE
+            return self.warehouse._written(self.relative)
         finally:
             self.abort()
 

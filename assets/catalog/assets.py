@@ -1,7 +1,6 @@
 """`analyst_catalog`: rebuilds `chargeledger.duckdb` (one commented view per table) at the end of a run."""
 
 import dagster as dg
-import duckdb
 
 from assets.catalog.incremental import refresh_catalog_if_changed
 from assets.partitions import daily
@@ -21,7 +20,7 @@ def build_analyst_catalog(upstream: list[dg.AssetKey]) -> dg.AssetsDefinition:
         """
         specs = registered_specs()
         path, rebuilt = refresh_catalog_if_changed(warehouse, specs)
-        con = duckdb.connect(str(path), read_only=True)
+        con = warehouse.connect_catalog()
         try:
             sessions = con.execute("select count(*) from sessions").fetchone()[0]
         finally:

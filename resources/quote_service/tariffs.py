@@ -26,6 +26,7 @@ import polars as pl
 
 from tariff_engine import OcpiFormatError, TariffModelError, parse_tariff
 from tariff_engine.quotes import QuoteTariff
+from resources.table_storage import is_object_store
 
 TARIFFS_TABLE = "tariffs"
 EVSES_TABLE = "evses"
@@ -91,6 +92,9 @@ class WarehouseTariffs:
     """The current tariffs of a warehouse (`<root>/tariffs/`, `<root>/evses/`), cached per file version."""
 
     def __init__(self, warehouse_root: str | Path) -> None:
+        if is_object_store(str(warehouse_root)):
+            # Versions come from local file times; an object-store root would need its listing's etags.
+            raise ValueError(f"the quote service reads a local warehouse folder, not {warehouse_root}")
         root = Path(warehouse_root)
         self.table_dir = root / TARIFFS_TABLE
         self.evses_dir = root / EVSES_TABLE

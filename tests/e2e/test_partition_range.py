@@ -83,7 +83,7 @@ def test_late_records_settling_before_the_start_are_listed_not_resettled(monkeyp
     monkeypatch.setattr(demo, "late_settlement_dates",
                         lambda warehouse, day: [dt.date(2025, 12, 31), dt.date(2026, 10, 24)])
     monkeypatch.setattr(demo, "_run", lambda job, instance, key=None, run_config=None, **_: ran.append((job, key)))
-    monkeypatch.setattr(demo, "print_summary", lambda catalog: None)
+    monkeypatch.setattr(demo, "print_summary", lambda warehouse: None)
     monkeypatch.setattr(demo, "settled_months", lambda warehouse: [])  # month-end and export: not this test's
     monkeypatch.setattr(demo, "export_home_charges", lambda instance, warehouse: None)
     monkeypatch.setattr(dg.DagsterInstance, "get", staticmethod(dg.DagsterInstance.ephemeral))

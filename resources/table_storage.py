@@ -1,0 +1,146 @@
+"""Where the warehouse's Parquet tables live: a local folder or an object store (``s3://bucket/prefix``, ``gs://…``).
+
+Both keep one file per partition, ``<table>/<col>=<value>/…/part-0.parquet``, and both replace a partition
+whole, so a reader sees the old partition or the new one, never half of one:
+
+- **local folder**: the new file is written beside the old one under a hidden name, fsynced, renamed over it,
+  and the rename is made durable (fsync of the folder); a crash mid-write leaves the previous partition.
+- **object store**: the new file is written to local scratch and uploaded to a staging object outside every
+  table (``_staging/…``); only after that upload succeeded is it copied over the partition's object by a
+  server-side copy, which creates the object whole (S3 CopyObject; GCS and Azure likewise), and the staging
+  object is deleted. Readers list ``<table>/**`` and never see a staging object, and a failed or interrupted
+  upload (whose stream pyarrow may still complete on close) only ever leaves a staging object behind, never a
+  partial partition. Object stores give read-after-write consistency, so the copy is the switch.
+
+Credentials and endpoints come from the environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``,
+``AWS_REGION``, ``AWS_ENDPOINT_URL``, ``AWS_ALLOW_HTTP`` for an S3-compatible store), which pyarrow and polars
+both read, never from configuration or code.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow.fs as pafs
+from fsspec.implementations.arrow import ArrowFSWrapper
+
+PART_FILE = "part-0.parquet"
+# Uploads in progress, outside every table folder (readers glob `<table>/**`).
+STAGING_DIR = "_staging"
+
+
+def is_object_store(root: str) -> bool:
+    """Whether a warehouse root names an object store (a URL with a scheme other than ``file``)."""
+    return "://" in root and not root.startswith("file://")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class LocalTables:
+    """Tables under a local folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def location(self, relative: str) -> str:
+        """The path of ``relative`` (``<table>/<col>=<value>…``) as polars and DuckDB read it."""
+        return str(self.root / relative)
+
+    def part_files(self, table: str) -> list[str]:
+        """The partition files of ``table``, as paths relative to the table, sorted."""
+        path = self.root / table
+        return sorted(p.relative_to(path).as_posix() for p in path.rglob(PART_FILE)) if path.exists() else []
+
+    def has_data(self, table: str) -> bool:
+        path = self.root / table
+        return path.exists() and any(path.rglob("*.parquet"))
+
+    def attach_to(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Nothing to do: DuckDB reads local files itself."""
+
+    @contextmanager
+    def replacing(self, relative_dir: str, scratch: Path) -> Iterator[Path]:
+        """A temporary path to write a partition's new file to; on a normal exit it is fsynced and renamed over
+        the partition file, and the rename made durable. The temporary file never outlives the block."""
+        target_dir = self.root / relative_dir
+        target_dir.mkdir(parents=True, exist_ok=True)
+        tmp = target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
+        try:
+            yield tmp
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target_dir / PART_FILE)
+            _fsync_dir(target_dir)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+
+
+class ObjectStoreTables:
+    """Tables under an object-store URL, through pyarrow's filesystems (S3, GCS, Azure, HDFS)."""
+
+    def __init__(self, url: str):
+        self.url = url.rstrip("/")
+        self.filesystem, self.base = pafs.FileSystem.from_uri(self.url)
+
+    def location(self, relative: str) -> str:
+        return f"{self.url}/{relative}"
+
+    def _files(self, table: str) -> list[pafs.FileInfo]:
+        selector = pafs.FileSelector(f"{self.base}/{table}", recursive=True, allow_not_found=True)
+        return [info for info in self.filesystem.get_file_info(selector) if info.type == pafs.FileType.File]
+
+    def part_files(self, table: str) -> list[str]:
+        prefix = f"{self.base}/{table}/"
+        return sorted(info.path[len(prefix):] for info in self._files(table) if info.base_name == PART_FILE)
+
+    def has_data(self, table: str) -> bool:
+        return any(info.path.endswith(".parquet") for info in self._files(table))
+
+    def attach_to(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Let ``con`` read this store's URLs through the same pyarrow filesystem (as an fsspec filesystem), so
+        the catalog needs no DuckDB extension and the credentials stay those of the environment."""
+        con.register_filesystem(ArrowFSWrapper(self.filesystem))
+
+    @contextmanager
+    def replacing(self, relative_dir: str, scratch: Path) -> Iterator[Path]:
+        """A local scratch path to write a partition's new file to; on a normal exit it is uploaded to a staging
+        object and copied over the partition's object (visible whole). Scratch never outlives the block."""
+        scratch.mkdir(parents=True, exist_ok=True)
+        tmp = scratch / f"upload-{relative_dir.replace('/', '__')}-{os.getpid()}.parquet"
+        try:
+            yield tmp
+            staging = f"{self.base}/{STAGING_DIR}/{uuid.uuid4().hex}.parquet"
+            try:
+                with open(tmp, "rb") as source, self.filesystem.open_output_stream(staging) as target:
+                    shutil.copyfileobj(source, target, length=8 * 1024 * 1024)
+                # Only a complete upload is switched in.
+                self.filesystem.copy_file(staging, f"{self.base}/{relative_dir}/{PART_FILE}")
+            finally:
+                self._delete_if_present(staging)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _delete_if_present(self, path: str) -> None:
+        if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:
+            self.filesystem.delete_file(path)
+
+
+@functools.lru_cache(maxsize=8)
+def table_storage(root: str, local_root: Path) -> LocalTables | ObjectStoreTables:
+    """The storage a warehouse root names (a local folder is ``local_root`` itself); one per root and process,
+    so an object store's client is made once."""
+    return ObjectStoreTables(root) if is_object_store(root) else LocalTables(local_root)
