@@ -41,7 +41,8 @@ def is_object_store(root: str) -> bool:
     return "://" in root and not root.startswith("file://")
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new file in ``path`` durable (fsync of the folder itself)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -83,7 +84,7 @@ class LocalTables:
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
             os.replace(tmp, target_dir / PART_FILE)
-            _fsync_dir(target_dir)
+            fsync_dir(target_dir)
         finally:
             if tmp.exists():
                 tmp.unlink()

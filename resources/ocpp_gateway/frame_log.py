@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from resources.table_storage import fsync_dir
+
 
 def format_received_at(moment: datetime) -> str:
     """UTC timestamp with microseconds and a ``Z`` suffix, the landing zone's time format."""
@@ -47,14 +49,6 @@ def _ends_without_newline(path: Path) -> bool:
     with open(path, "rb") as handle:
         handle.seek(size - 1)
         return handle.read(1) != b"\n"
-
-
-def _fsync_directory(path: Path) -> None:
-    directory_fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(directory_fd)
-    finally:
-        os.close(directory_fd)
 
 
 @dataclass(frozen=True)
@@ -106,7 +100,7 @@ class FrameRecorder:
             if created:
                 # Persist the new entries (file, hour and date folders) too, or a crash could lose them.
                 for directory in (path.parent, path.parent.parent, path.parent.parent.parent):
-                    _fsync_directory(directory)
+                    fsync_dir(directory)
         assert self._open_file is not None
         return self._open_file
 
