@@ -47,7 +47,7 @@ from __future__ import annotations
 import datetime as dt
 
 from assets.ingest.common import guards
-from assets.ingest.common.files import (DOCUMENT, LINES, Batch, LandedFile, RawRecord, RecordReader, landed_files,
+from assets.ingest.common.files import (DOCUMENT, LINES, Batch, LandedFile, LineBatch, RawRecord, RecordReader, landed_files,
                                         lines_of, read_all)
 from assets.ingest.common.jsonvalue import canonical_bytes, content_digest, decode_json
 from assets.ingest.common.run import (Accepted, IngestResult, IngestRun, StreamedRows, VersionRule, guarded_parse,
@@ -62,7 +62,7 @@ def day_files(landing: LandingZoneResource, source: str, landing_date: dt.date |
 
 
 __all__ = [
-    "Accepted", "Batch", "DOCUMENT", "IngestResult", "IngestRun", "LINES", "LandedFile", "RawRecord", "RecordReader", "StreamedRows",
+    "Accepted", "Batch", "DOCUMENT", "IngestResult", "IngestRun", "LINES", "LandedFile", "LineBatch", "RawRecord", "RecordReader", "StreamedRows",
     "Rejected", "Rejection", "VersionRule", "canonical_bytes", "content_digest", "day_files", "decode_json", "guarded_parse",
     "guards", "landed_files", "lines_of", "read_all", "rejection_of", "write_ingest",
 ]

@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+import polars as pl
+import pyarrow as pa
 import zstandard
 
 from assets.ingest.common.jsonvalue import MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, canonical_bytes, decode_json
@@ -36,6 +39,10 @@ DOCUMENT = "document"
 LAYOUTS = {".jsonl": LINES, ".ndjson": LINES, ".json": DOCUMENT}
 COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 READ_CHUNK = 1 << 20
+# Complete lines gathered before they are cut into columns at once (``RecordReader.line_batches``).
+LINE_BLOCK_BYTES = 8 << 20
+# What bytes.strip() strips: ASCII whitespace only (a Unicode space is part of the record).
+ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 # How much of an oversized or undecodable record is kept as its raw payload in quarantine.
 KEPT_PREFIX_BYTES = 64 * 1024
 DEFAULT_BATCH_SIZE = 10_000
@@ -136,6 +143,25 @@ class Batch:
         return len(self.records) + len(self.rejected)
 
 
+@dataclass
+class LineBatch:
+    """``Batch`` as columns, for line-oriented readers: no Python object per record.
+
+    ``refs`` (``file:line``) and ``lines`` (each record's text exactly as ``RawRecord.text`` gives it: stripped,
+    undecodable bytes replaced) are String series of equal length, in file order; ``rejected`` as in ``Batch``.
+    The batches hold the same records and rejections, cut at the same places, as ``RecordReader.batches``.
+    """
+
+    refs: pl.Series
+    lines: pl.Series
+    rejected: list[Rejection] = field(default_factory=list)
+
+    @property
+    def size(self) -> int:
+        """Records read: each record and each file-level rejection counts once in `rows in`."""
+        return len(self.lines) + len(self.rejected)
+
+
 # extract(body, file) -> the records of a document (JSON values); Rejected (or any error) rejects the file.
 Extract = Callable[[Any, LandedFile], list[Any]]
 
@@ -178,6 +204,140 @@ class RecordReader:
                     batch = Batch()
         if batch.size:
             yield batch
+
+    def line_batches(self, files: Iterable[LandedFile]) -> Iterator[LineBatch]:
+        """``batches`` as ``LineBatch``es: lines are cut and decoded a block of several MB at a time with
+        vectorised operations (a document's records appear as their JSON text)."""
+        batcher = _LineBatcher(self.batch_size)
+        for file in files:
+            if file.layout == LINES and file.layout in self.layouts:
+                blocks = self._line_blocks(file)
+            else:
+                blocks = self._item_blocks(file)
+            for numbers, refs, lines, rejections in blocks:
+                yield from batcher.add(numbers, refs, lines, rejections)
+        yield from batcher.rest()
+
+    def _item_blocks(self, file: LandedFile) -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+        """The items of a file that is not read as lines, as one block (numbered in item order)."""
+        refs: list[str] = []
+        texts: list[str] = []
+        numbers: list[int] = []
+        rejections: list[tuple[int, Rejection]] = []
+        for index, item in enumerate(self._file_items(file)):
+            if isinstance(item, Rejection):
+                rejections.append((index, item))
+            else:
+                numbers.append(index)
+                refs.append(item.ref)
+                texts.append(item.text)
+        yield (np.asarray(numbers, dtype=np.int64), pl.Series("record_ref", refs, dtype=pl.String()),
+               pl.Series("line", texts, dtype=pl.String()), rejections)
+
+    def _line_blocks(self, file: LandedFile) -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+        """(line numbers, refs, texts, [(line number, rejection)]) of a lines file, block by block.
+
+        The same records as ``_lines`` (``split_lines``): lines cut on b"\\n" only, blank lines numbered
+        but not records, a line longer than ``max_record_bytes`` rejected with its first bytes, a corrupt
+        stream keeping the lines read before the damage. The stream is read in the same ``READ_CHUNK``
+        reads, so a corrupt file gives up the same lines.
+        """
+        number = 0  # lines completed (and handed on) so far
+        carry = b""  # the unfinished last line
+        head: bytes | None = None  # set while skipping an oversized line: the bytes kept of it
+        block: list[bytes] = []  # complete lines (b"\\n"-joined pieces) not yet cut into columns
+        block_size = 0
+        rejections: list[tuple[int, Rejection]] = []
+
+        def flush() -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+            nonlocal number, block, block_size, rejections
+            if block:
+                data = b"\n".join(block)
+                items = self._cut_block(file, number, data, rejections)
+                number += data.count(b"\n") + 1
+                block, block_size = [], 0
+                yield items
+            elif rejections:
+                yield np.empty(0, dtype=np.int64), _strings("record_ref", []), _strings("line", []), rejections
+            rejections = []
+
+        def oversized(line_number: int, kept: bytes) -> None:
+            rejections.append((line_number, self._reject(
+                f"{file.ref}:{line_number}", "RECORD_TOO_LARGE",
+                f"line is longer than {self.max_record_bytes} bytes (first bytes kept)", kept)))
+
+        try:
+            with open_landed(file) as stream:
+                read = getattr(stream, "read1", stream.read)
+                while chunk := read(READ_CHUNK):
+                    if head is not None:
+                        cut = chunk.find(b"\n")
+                        if cut < 0:
+                            continue
+                        yield from flush()
+                        number += 1
+                        oversized(number, head)
+                        head, chunk = None, chunk[cut + 1:]
+                    data = carry + chunk if carry else chunk
+                    cut = data.rfind(b"\n")
+                    if cut < 0:
+                        carry = data
+                    else:
+                        block.append(data[:cut])
+                        block_size += cut
+                        carry = data[cut + 1:]
+                    if len(carry) > self.max_record_bytes:
+                        yield from flush()
+                        head, carry = carry[:KEPT_PREFIX_BYTES], b""
+                    if block_size >= LINE_BLOCK_BYTES:
+                        yield from flush()
+            yield from flush()
+            if head is not None:
+                oversized(number + 1, head)
+            elif carry:
+                block.append(carry)
+            yield from flush()
+        except _CORRUPT_STREAM as exc:
+            yield from flush()
+            rejections.append((number + 1, self._reject(
+                f"{file.ref}:{number + 1}", "CORRUPT_FILE",
+                f"{file.compression or 'file'} stream unreadable after line {number}: {type(exc).__name__}: {exc}", b"")))
+            yield from flush()
+
+    def _cut_block(self, file: LandedFile, number: int, data: bytes,
+                   rejections: list[tuple[int, Rejection]]) -> tuple[np.ndarray, pl.Series, pl.Series, list]:
+        """Complete lines (``data``: lines joined by b"\\n", the first one numbered ``number + 1``) as columns.
+
+        Each line is taken with its b"\\n" (which the strip removes), decoded as UTF-8 by Arrow (a block
+        with undecodable bytes is decoded line by line with replacement instead) and stripped of ASCII
+        whitespace; blank lines are dropped and oversized ones rejected, in line order with ``rejections``.
+        """
+        bytes_ = np.frombuffer(data, dtype=np.uint8)
+        starts = np.concatenate(([0], np.flatnonzero(bytes_ == 10) + 1)).astype(np.int64)
+        ends = np.append(starts[1:] - 1, len(data))
+        numbers = number + 1 + np.arange(len(starts), dtype=np.int64)
+        offsets = np.append(starts, len(data))
+        pieces = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts),
+                                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        try:
+            lines = pl.Series("line", pieces.cast(pa.large_string())).str.strip_chars(ASCII_WHITESPACE)
+        except pa.ArrowInvalid:
+            lines = _strings("line", [data[s:e].strip().decode("utf-8", "replace") for s, e in zip(starts, ends)])
+        keep = lines.str.len_bytes() > 0
+        too_long = (ends - starts) > self.max_record_bytes
+        if too_long.any():
+            for index in np.flatnonzero(too_long):
+                rejections.append((int(numbers[index]), self._reject(
+                    f"{file.ref}:{numbers[index]}", "RECORD_TOO_LARGE",
+                    f"line is longer than {self.max_record_bytes} bytes (first bytes kept)",
+                    data[starts[index]:min(ends[index], starts[index] + KEPT_PREFIX_BYTES)])))
+            keep &= pl.Series(~too_long)
+            rejections.sort(key=lambda item: item[0])
+        numbers = numbers[keep.to_numpy()]
+        lines = lines.filter(keep)
+        refs = pl.Series("record_ref", numbers).cast(pl.String())
+        refs = pl.select(pl.concat_str(pl.lit(f"{file.ref}:"), refs).alias("record_ref")).to_series()
+        return numbers, refs, lines, rejections
 
     def _reject(self, ref: str, code: str, reason: str, raw: bytes | str) -> Rejection:
         text = raw if isinstance(raw, str) else raw[:KEPT_PREFIX_BYTES].decode("utf-8", errors="replace")
@@ -233,6 +393,59 @@ class RecordReader:
                 yield self._reject(f"{file.ref}#{index}", "INVALID_RECORD", f"{type(exc).__name__}: {exc}", repr(item)[:KEPT_PREFIX_BYTES])
                 continue
             yield RawRecord(f"{file.ref}#{index}", raw, item, True)
+
+
+def _strings(name: str, values: list[str]) -> pl.Series:
+    return pl.Series(name, values, dtype=pl.String())
+
+
+class _LineBatcher:
+    """Gathers blocks of (line numbers, refs, texts, numbered rejections) into ``LineBatch``es of exactly
+    ``size`` items (records and rejections, in line order), as ``RecordReader.batches`` cuts them."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._refs: list[pl.Series] = []
+        self._lines: list[pl.Series] = []
+        self._rejected: list[Rejection] = []
+        self._count = 0
+
+    def add(self, numbers: np.ndarray, refs: pl.Series, lines: pl.Series,
+            rejections: list[tuple[int, Rejection]]) -> Iterator[LineBatch]:
+        """Take a block's items; yield every batch they fill."""
+        rejected_numbers = np.asarray([n for n, _ in rejections], dtype=np.int64)
+        while len(numbers) + len(rejections) >= self.size - self._count:
+            room = self.size - self._count
+            if len(rejections):
+                threshold = np.sort(np.concatenate([numbers, rejected_numbers]))[room - 1]
+                records = int(np.searchsorted(numbers, threshold, side="right"))
+                taken = int(np.searchsorted(rejected_numbers, threshold, side="right"))
+            else:
+                records, taken = room, 0
+            self._keep(refs.slice(0, records), lines.slice(0, records), [r for _, r in rejections[:taken]])
+            numbers, refs, lines = numbers[records:], refs.slice(records), lines.slice(records)
+            rejections, rejected_numbers = rejections[taken:], rejected_numbers[taken:]
+            yield self._batch()
+        self._keep(refs, lines, [r for _, r in rejections])
+
+    def rest(self) -> Iterator[LineBatch]:
+        """The last, partly filled batch (if any)."""
+        if self._count:
+            yield self._batch()
+
+    def _keep(self, refs: pl.Series, lines: pl.Series, rejected: list[Rejection]) -> None:
+        if len(refs):
+            self._refs.append(refs)
+            self._lines.append(lines)
+        self._rejected += rejected
+        self._count += len(refs) + len(rejected)
+
+    def _batch(self) -> LineBatch:
+        batch = LineBatch(pl.concat(self._refs, rechunk=True) if self._refs else _strings("record_ref", []),
+                          pl.concat(self._lines, rechunk=True) if self._lines else _strings("line", []),
+                          self._rejected)
+        self._refs, self._lines, self._rejected, self._count = [], [], [], 0
+        return batch
 
 
 def split_lines(stream: BinaryIO, max_bytes: int) -> Iterator[tuple[int, bytes, bool]]:

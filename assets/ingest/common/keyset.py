@@ -16,8 +16,23 @@ import numpy as np
 
 def _sorted(k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(k1, k2, order) sorted by (k1, k2), ties kept in input order (so "first occurrence" stays first)."""
-    order = np.lexsort((np.arange(len(k1)), k2, k1))
+    order = np.lexsort((k2, k1))  # lexsort is stable: equal keys stay in input order
     return k1[order], k2[order], order
+
+
+def _merged(a1: np.ndarray, a2: np.ndarray, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two runs sorted by (k1, k2) merged into one.
+
+    numpy's stable sort is a merge sort that finds the two runs, so sorting the first hash costs about one
+    pass (a lexsort would sort from scratch). That order is the merged one unless two keys share the first
+    hash with their second hashes out of order (one in ~2^64 pairs): then the sort on both.
+    """
+    k1, k2 = np.concatenate([a1, b1]), np.concatenate([a2, b2])
+    order = np.argsort(k1, kind="stable")
+    m1, m2 = k1[order], k2[order]
+    if np.any((m1[1:] == m1[:-1]) & (m2[1:] < m2[:-1])):
+        m1, m2, _ = _sorted(k1, k2)
+    return m1, m2
 
 
 def _find(k1: np.ndarray, k2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
@@ -74,8 +89,7 @@ class KeySet:
         """Merge the newest runs while the last is at least half the one before it (or all of them)."""
         while len(self._runs) > 1 and (everything or 2 * len(self._runs[-1][0]) >= len(self._runs[-2][0])):
             (a1, a2), (b1, b2) = self._runs[-2], self._runs.pop()
-            merged1, merged2, _ = _sorted(np.concatenate([a1, b1]), np.concatenate([a2, b2]))
-            self._runs[-1] = (merged1, merged2)
+            self._runs[-1] = _merged(a1, a2, b1, b2)
 
 
 class KeyTable:

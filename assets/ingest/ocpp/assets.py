@@ -250,8 +250,8 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     """
     landing_date = _day(context)
     files = day_files(landing, LANDING_SOURCE, landing_date)
-    # Bounded batches of landing lines (any suffix, .gz/.zst included), never the whole day's text.
-    batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).batches(files)
+    # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
+    batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).line_batches(files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
     # Rows go to disk batch by batch and are sorted five minutes at a time: memory does not follow the day.
     with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN,

@@ -232,33 +232,36 @@ class FrameParser:
         self._seen_calls = KeySet()
 
     def parse_batch(self, records: list[RawRecord]) -> tuple[pl.DataFrame, list[FrameRejection]]:
+        """``parse_lines`` of landing records (their refs and texts)."""
+        return self.parse_lines(pl.Series("record_ref", [record.ref for record in records], dtype=pl.String()),
+                                # Decoded as ``RawRecord.text`` is (undecodable bytes replaced).
+                                pl.Series("line", [record.raw.decode("utf-8", "replace") for record in records],
+                                          dtype=pl.String()))
+
+    def parse_lines(self, refs: pl.Series, lines: pl.Series) -> tuple[pl.DataFrame, list[FrameRejection]]:
         """(message rows in delivery order, with the record key ``_k1``/``_k2``; rejections) of landing
-        records; counts them into ``rows_in``."""
-        self.rows_in += len(records)
-        # Decoded as ``RawRecord.text`` is (undecodable bytes replaced), so both paths see the same text.
-        lines = pl.Series("line", [record.raw.decode("utf-8", "replace") for record in records], dtype=pl.String())
+        lines (``refs``: their ``file:line``; ``lines``: their text as ``RawRecord.text`` gives it); counts
+        them into ``rows_in``."""
+        self.rows_in += len(lines)
         taken, rest = parse_lines(lines)
         rows, rejections = [], []
-        for position in rest.to_list():
-            record = records[position]
-            parsed = parse_landing_line(record.text, record.ref)
+        for position, ref, line in zip(rest.to_list(), refs.gather(rest).to_list(), lines.gather(rest).to_list()):
+            parsed = parse_landing_line(line, ref)
             if isinstance(parsed, FrameRejection):
                 rejections.append(parsed)
             else:
                 parsed["_pos"] = position
                 rows.append(parsed)
         slow = pl.DataFrame(rows, schema={"_pos": pl.UInt32(), **MESSAGE_COLUMNS}).drop("record_ref")
-        refs = pl.Series("record_ref", [record.ref for record in records], dtype=pl.String())
         parsed = pl.concat([taken, slow.select(taken.columns)]).sort("_pos")
         parsed = parsed.with_columns(refs.gather(parsed.get_column("_pos")))
         keyed = parsed.with_columns(identity_key(RECORD_IDENTITY))
         keys = keyed.select(KEY)
         duplicate = ~keys.select(pl.struct(KEY).is_first_distinct()).to_series() | _in(keys, self._seen_records)
-        for position in keyed.filter(duplicate).get_column("_pos").to_list():
-            record = records[position]
-            rejections.append(FrameRejection(record.ref, "DUPLICATE_FRAME",
-                                             "the same landed record appears earlier in this landing date",
-                                             record.text))
+        repeated = keyed.filter(duplicate).get_column("_pos")
+        for ref, line in zip(refs.gather(repeated).to_list(), lines.gather(repeated).to_list()):
+            rejections.append(FrameRejection(ref, "DUPLICATE_FRAME",
+                                             "the same landed record appears earlier in this landing date", line))
         kept = keyed.filter(~duplicate)
         _remember(kept.select(KEY), self._seen_records)
         is_call = kept.get_column("message_type") == "CALL"
@@ -266,7 +269,7 @@ class FrameParser:
         replayed_calls = (~call_keys.select(pl.struct(KEY).is_first_distinct()).to_series()
                           | _in(call_keys, self._seen_calls))
         _remember(call_keys, self._seen_calls)
-        replay = pl.Series("is_replay", [False] * kept.height, dtype=pl.Boolean())
+        replay = pl.Series("is_replay", np.zeros(kept.height, dtype=bool))
         if call_keys.height:
             replay = replay.scatter(is_call.arg_true(), replayed_calls)
         return kept.with_columns(replay).drop("_pos"), rejections
@@ -279,19 +282,20 @@ def text_records(relative_path: str, text: str) -> list[RawRecord]:
 
 
 def drop_already_landed(messages: pl.DataFrame, already_landed: pl.DataFrame,
-                        lines: dict[str, str]) -> tuple[pl.DataFrame, list[FrameRejection]]:
+                        lines: pl.DataFrame) -> tuple[pl.DataFrame, list[FrameRejection]]:
     """Split off rows whose record was accepted on an earlier landing date (``DUPLICATE_FRAME``).
 
     ``messages`` carry the record key (``_k1``, ``_k2``); ``already_landed`` is ``record_keys`` of the
     earlier rows. This catches an export that is delivered again on a later day. The quarantined payload is
-    the landing line, ``lines[record_ref]``.
+    the landing line: ``lines`` holds each ``record_ref`` with its ``line``.
     """
     first_landed = already_landed.group_by(KEY).agg(pl.col("landing_date").min().alias("_landed_on"))
     marked = messages.join(first_landed, on=KEY, how="left", maintain_order="left")
-    repeated = marked.filter(pl.col("_landed_on").is_not_null())
+    repeated = (marked.filter(pl.col("_landed_on").is_not_null()).select("record_ref", "_landed_on")
+                .join(lines, on="record_ref", how="left", maintain_order="left"))
     rejections = [FrameRejection(ref, "DUPLICATE_FRAME", f"the same record already landed on {landed_on.isoformat()}",
-                                 lines[ref])
-                  for ref, landed_on in repeated.select("record_ref", "_landed_on").iter_rows()]
+                                 line)
+                  for ref, landed_on, line in repeated.iter_rows()]
     return marked.filter(pl.col("_landed_on").is_null()).drop("_landed_on"), rejections
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 
 import polars as pl
 
-from assets.ingest.common import Batch
+from assets.ingest.common import Batch, LineBatch
 from assets.ingest.ocpp.frames import (ANSWER_KEY, KEY, MAY_ISSUE, CallIndex, FrameParser, apply_issued,
                                        drop_already_landed, issued_index, record_keys, resolve_actions,
                                        resolve_answers, text_records)
@@ -99,7 +99,7 @@ def _rejections(items, source: str) -> list[Rejection]:
 EarlierRecords = Callable[[datetime, datetime, list[str]], pl.DataFrame]
 
 
-def build_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date,
+def build_ocpp_messages(batches: Iterable[Batch | LineBatch], landing_date: dt.date,
                         earlier_calls: pl.DataFrame | None = None,
                         earlier_records: EarlierRecords | None = None) -> StepResult:
     """Batches of landing records of one date -> ``ocpp_messages`` rows + ``ocpp_frame`` rejections.
@@ -121,20 +121,24 @@ def build_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date,
     return StepResult(messages, rejections, parser.rows_in)
 
 
-def _parse_batch(parser: "FrameParser", batch: Batch, landing_date: dt.date, earlier_records: EarlierRecords | None,
-                 rejections: list[Rejection]) -> pl.DataFrame:
+def _parse_batch(parser: "FrameParser", batch: Batch | LineBatch, landing_date: dt.date,
+                 earlier_records: EarlierRecords | None, rejections: list[Rejection]) -> pl.DataFrame:
     """One landing batch parsed into ``ocpp_messages`` rows; its rejections (file-level, unparseable
     frames, frames already landed on an earlier date) are appended to ``rejections``."""
     parser.rows_in += len(batch.rejected)
     rejections += batch.rejected
-    rows, rejected = parser.parse_batch(batch.records)
+    if isinstance(batch, LineBatch):
+        refs, lines = batch.refs, batch.lines
+    else:
+        refs = pl.Series("record_ref", [record.ref for record in batch.records], dtype=pl.String())
+        lines = pl.Series("line", [record.text for record in batch.records], dtype=pl.String())
+    rows, rejected = parser.parse_lines(refs, lines)
     rejections += _rejections(rejected, "ocpp_frame")
     if rows.height and earlier_records is not None:
         already_landed = earlier_records(rows.get_column("received_at").min(), rows.get_column("received_at").max(),
                                          rows.get_column("charge_point_id").unique().sort().to_list())
         if already_landed.height:
-            rows, repeated = drop_already_landed(rows, already_landed,
-                                                 {record.ref: record.text for record in batch.records})
+            rows, repeated = drop_already_landed(rows, already_landed, pl.DataFrame([refs, lines]))
             rejections += _rejections(repeated, "ocpp_frame")
     return (rows.drop(KEY).with_columns(pl.lit(landing_date, dtype=pl.Date()).alias("landing_date"))
             .select(list(OCPP_MESSAGES.schema)))
@@ -168,7 +172,7 @@ _ISSUE_COLUMNS = ["charge_point_id", "direction", "message_id", "message_type", 
 RECEIVED_SPAN = pl.col("received_at").dt.truncate("5m")
 
 
-def stream_ocpp_messages(batches: Iterable[Batch], landing_date: dt.date, writer: PartitionWriter,
+def stream_ocpp_messages(batches: Iterable[Batch | LineBatch], landing_date: dt.date, writer: PartitionWriter,
                          earlier_calls: pl.DataFrame | Iterable[pl.DataFrame] | None = None,
                          earlier_records: EarlierRecords | None = None,
                          on_bucket: Callable[[pl.DataFrame], None] | None = None) -> StreamedMessages:
