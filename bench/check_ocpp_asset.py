@@ -37,18 +37,22 @@ from pathlib import Path
 ASSETS = ["ocpp_messages", "meter_readings", "transactions"]
 REPO = Path(__file__).resolve().parent.parent
 
+# The figures are printed at exit, after the OCPP worker pool (registered later, so shut down first) has
+# been joined: then RUSAGE_CHILDREN holds the workers.
 _CHILD = """
-import json, resource, sys, time
+import atexit, json, resource, sys
 import dagster as dg
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
+outcome = {}
+atexit.register(lambda: print(json.dumps({**outcome,
+    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}), flush=True))
 asset = {"ocpp_messages": ocpp_messages, "meter_readings": meter_readings, "transactions": transactions}[sys.argv[1]]
 result = dg.materialize([asset], partition_key=sys.argv[2], resources={
     "warehouse": WarehouseResource(root=sys.argv[3]), "landing": LandingZoneResource(root=sys.argv[4])})
-print(json.dumps({"ok": result.success,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+outcome["ok"] = result.success
 """
 
 

@@ -188,18 +188,34 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
 
 def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
     """Lookup of records accepted on earlier landing dates within a receive-time span (re-deliveries)."""
+    # The earlier partition files, listed once: a scan of the whole table per batch would list the table's
+    # history (and open every partition) for every batch of the day.
+    earlier_files = sorted(
+        (day, warehouse.tables.location(f"ocpp_messages/{relative}"))
+        for relative in warehouse.tables.part_files("ocpp_messages")
+        if (day := _landing_date_of(relative)) is not None and day < landing_date)
+    columns = ["received_at", "charge_point_id", "direction", "raw"]
 
     def lookup(low, high, charge_points):
         """landed_record_key -> landing date of those charge points' records received in [low, high]."""
         # A record cannot land before it was received, so only dates from ``low`` on can hold it.
-        earlier = (warehouse.scan("ocpp_messages", charge_point_id=charge_points)
-                   .filter(pl.col("landing_date").is_between(low.date(), landing_date, closed="left")
-                           & pl.col("received_at").is_between(low, high))
-                   .select("received_at", "charge_point_id", "direction", "raw", "landing_date")
+        files = [(day, location) for day, location in earlier_files if day >= low.date()]
+        if not files:
+            return landed_keys(OCPP_MESSAGES.empty_frame().select(*columns, "landing_date"))
+        earlier = (pl.concat([pl.scan_parquet(location).select(columns)
+                              .with_columns(pl.lit(day, dtype=pl.Date()).alias("landing_date"))
+                              for day, location in files])
+                   .filter(pl.col("charge_point_id").is_in(charge_points) & pl.col("received_at").is_between(low, high))
                    .collect())
         return landed_keys(earlier)
 
     return lookup
+
+
+def _landing_date_of(relative: str) -> dt.date | None:
+    """The landing date of a partition file path relative to its table (``landing_date=…/part-0.parquet``)."""
+    folder = relative.split("/")[0]
+    return dt.date.fromisoformat(folder.split("=", 1)[1]) if folder.startswith("landing_date=") else None
 
 
 def _previous_calls(warehouse: WarehouseResource, day: dt.date) -> Iterator[pl.DataFrame]:
