@@ -16,69 +16,21 @@ Without ``--landing`` (as under ``make bench``) it first generates one day of ``
 from __future__ import annotations
 
 import argparse
-import io
-import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import orjson
 import polars as pl
 
-ASSETS = ["ocpp_messages", "meter_readings", "transactions"]
-GENERATED_DAY = "2026-10-24"  # the generator's first day
+from bench.check_ocpp_asset import ASSETS, materialize, read_ndjson_cpu
 
-_CHILD = """
-import json, resource, sys, time
-import dagster as dg
-from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
-from resources.landing import LandingZoneResource
-from resources.warehouse import WarehouseResource
-asset = {"ocpp_messages": ocpp_messages, "meter_readings": meter_readings, "transactions": transactions}[sys.argv[1]]
-start = time.process_time()
-result = dg.materialize([asset], partition_key=sys.argv[2], resources={
-    "warehouse": WarehouseResource(root=sys.argv[3]), "landing": LandingZoneResource(root=sys.argv[4])})
-print(json.dumps({"ok": result.success, "cpu": time.process_time() - start,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+GENERATED_DAY = "2026-10-24"  # the generator's first day
 
 
 def _run_asset(name: str, day: str, warehouse: Path, landing: Path) -> dict:
-    env = {**os.environ, "CHARGELEDGER_OCPP_WORKERS": "1", "DAGSTER_HOME": str(warehouse.parent / "dagster_home")}
-    Path(env["DAGSTER_HOME"]).mkdir(exist_ok=True)
-    done = subprocess.run([sys.executable, "-c", _CHILD, name, day, str(warehouse), str(landing)], env=env,
-                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
-    if done.returncode:
-        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def _parsable(path: Path) -> bytes:
-    """The file's lines that are JSON (the day has a few malformed lines on purpose; read_ndjson stops at them)."""
-    lines = path.read_bytes().split(b"\n")
-    kept = []
-    for line in lines:
-        try:
-            orjson.loads(line)
-            kept.append(line)
-        except orjson.JSONDecodeError:
-            pass
-    return b"\n".join(kept)
-
-
-def _read_ndjson_cpu(files: list[Path]) -> tuple[float, int]:
-    """CPU seconds of bare ``read_ndjson`` over the files' JSON lines (read from memory), and the rows."""
-    cpu, rows = 0.0, 0
-    for path in files:
-        data = io.BytesIO(_parsable(path))
-        start = time.process_time()
-        rows += pl.read_ndjson(data).height
-        cpu += time.process_time() - start
-    return cpu, rows
+    return materialize(name, day, warehouse, landing, workers=1)
 
 
 def main() -> None:
@@ -105,7 +57,7 @@ def main() -> None:
 def _measure(args: argparse.Namespace) -> None:
     """Run the three assets on ``args.day`` and print the numbers."""
     files = sorted(p for p in (args.landing / "ocpp" / args.day).rglob("*") if p.is_file() and p.suffix == ".jsonl")
-    bare_cpu, bare_rows = _read_ndjson_cpu(files)
+    bare_cpu, bare_rows = read_ndjson_cpu(args.landing, args.day)
     with tempfile.TemporaryDirectory(prefix="bench-ocpp-") as tmp:
         warehouse = Path(tmp) / "warehouse"
         if args.warehouse:

@@ -76,7 +76,8 @@ def _tree_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _materialize(asset: str, day: str, warehouse: Path, landing: Path, workers: int) -> dict:
+def materialize(asset: str, day: str, warehouse: Path, landing: Path, workers: int = 1) -> dict:
+    """Materialise ``asset`` for ``day`` in a child process: {ok, cpu (tree), wall, rss_mb, worker_rss_mb}."""
     env = {**os.environ, "DAGSTER_HOME": str(warehouse.parent / "dagster_home")}
     env.pop("CHARGELEDGER_OCPP_WORKERS", None)
     if workers:
@@ -122,17 +123,18 @@ def _json_lines(path: Path) -> bytes:
     return b"\n".join(kept)
 
 
-def read_ndjson_cpu(landing: Path, day: str) -> float:
-    """CPU seconds of bare ``polars.read_ndjson`` over the JSON lines of the day's OCPP landing files (from memory)."""
+def read_ndjson_cpu(landing: Path, day: str) -> tuple[float, int]:
+    """CPU seconds of bare ``polars.read_ndjson`` over the JSON lines of the day's OCPP landing files (read
+    from memory), and the rows it read."""
     import polars as pl
 
-    cpu = 0.0
+    cpu, rows = 0.0, 0
     for path in sorted(p for p in (landing / "ocpp" / day).rglob("*.jsonl") if p.is_file()):
         data = io.BytesIO(_json_lines(path))
         start = time.process_time()
-        pl.read_ndjson(data)
+        rows += pl.read_ndjson(data).height
         cpu += time.process_time() - start
-    return cpu
+    return cpu, rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         totals = dict.fromkeys(assets, 0.0)
         for day in args.days or _dates(original, landing):
             for asset in assets:
-                run = _materialize(asset, day, copy, landing, args.workers)
+                run = materialize(asset, day, copy, landing, args.workers)
                 totals[asset] += run["cpu"]
                 verdict = _compare(original, copy, asset, day) if compare else "not compared"
                 failures += verdict.startswith("DIFFERENT") or not run["ok"]
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"peak RSS {run['rss_mb']:6.0f} MB (workers {run['worker_rss_mb']:5.0f} MB), "
                         f"{_rows(copy, asset, day):>9,} rows, {verdict}")
                 if asset == "ocpp_messages" and (landing / "ocpp" / day).is_dir():
-                    bare = read_ndjson_cpu(landing, day)
+                    bare, _ = read_ndjson_cpu(landing, day)
                     line += f"; read_ndjson {bare:.2f} CPU-s = {bare / run['cpu']:.1%} of ingest"
                 print(line, flush=True)
         verdict = ("all identical" if not failures else f"{failures} failure(s)") if compare else "not compared"
