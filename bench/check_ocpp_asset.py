@@ -2,11 +2,12 @@
 
 Materialises each ``--asset`` (``ocpp_messages``, ``meter_readings``, ``transactions``; several run in
 that order) for each landing date, oldest first (the assets read earlier dates as context), each in its
-own process, against a copy of ``--warehouse`` (e.g. the settled 5,000-session day's, whose OCPP tables
-equal what the current code writes), and compares every Parquet file of the asset's partition and of its
+own process, against a copy of ``--warehouse`` (a settled warehouse written by the code to compare with:
+/work/bench5k's ``ocpp_messages`` and ``transactions`` are, its ``meter_readings`` has an older row-group
+layout, so for that asset build a baseline with ``--keep`` first), and compares every Parquet file of the asset's partition and of its
 quarantine slice with the original, byte for byte. Prints one line per date and asset: the CPU seconds of
-the whole process tree (the step and its pool workers), the peak RSS of the step and of its largest
-worker, the rows written, and IDENTICAL or DIFFERENT (with the first differing file). For
+the whole process tree (the step and its pool workers), the peak RSS of the step's process, the rows
+written, and IDENTICAL or DIFFERENT (with the first differing file). For
 ``ocpp_messages`` it also prints the CPU of bare ``polars.read_ndjson`` on the date's OCPP landing files
 and the share (issue 9's goal: the OCPP ingest at >= 25 % of that speed). Exits 1 when a file differs.
 
@@ -37,8 +38,8 @@ from pathlib import Path
 ASSETS = ["ocpp_messages", "meter_readings", "transactions"]
 REPO = Path(__file__).resolve().parent.parent
 
-# The figures are printed at exit, after the OCPP worker pool (registered later, so shut down first) has
-# been joined: then RUSAGE_CHILDREN holds the workers.
+# The peak RSS of the step's own process. (That of its pool workers cannot be read from rusage: a spawned
+# worker is forked before it execs, so RUSAGE_CHILDREN reports the parent's size at that moment.)
 _CHILD = """
 import atexit, json, resource, sys
 import dagster as dg
@@ -47,8 +48,7 @@ from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 outcome = {}
 atexit.register(lambda: print(json.dumps({**outcome,
-    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "worker_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}), flush=True))
+    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True))
 asset = {"ocpp_messages": ocpp_messages, "meter_readings": meter_readings, "transactions": transactions}[sys.argv[1]]
 result = dg.materialize([asset], partition_key=sys.argv[2], resources={
     "warehouse": WarehouseResource(root=sys.argv[3]), "landing": LandingZoneResource(root=sys.argv[4])})
@@ -77,7 +77,7 @@ def _tree_cpu() -> float:
 
 
 def materialize(asset: str, day: str, warehouse: Path, landing: Path, workers: int = 1) -> dict:
-    """Materialise ``asset`` for ``day`` in a child process: {ok, cpu (tree), wall, rss_mb, worker_rss_mb}."""
+    """Materialise ``asset`` for ``day`` in a child process: {ok, cpu (tree), wall, rss_mb}."""
     env = {**os.environ, "DAGSTER_HOME": str(warehouse.parent / "dagster_home")}
     env.pop("CHARGELEDGER_OCPP_WORKERS", None)
     if workers:
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 verdict = _compare(original, copy, asset, day) if compare else "not compared"
                 failures += verdict.startswith("DIFFERENT") or not run["ok"]
                 line = (f"{day}: {asset:14s} {run['cpu']:7.2f} CPU-s (tree), {run['wall']:6.1f} s wall, "
-                        f"peak RSS {run['rss_mb']:6.0f} MB (workers {run['worker_rss_mb']:5.0f} MB), "
+                        f"peak RSS {run['rss_mb']:6.0f} MB, "
                         f"{_rows(copy, asset, day):>9,} rows, {verdict}")
                 if asset == "ocpp_messages" and (landing / "ocpp" / day).is_dir():
                     bare, _ = read_ndjson_cpu(landing, day)
