@@ -12,6 +12,11 @@ dicts to the same JSON (`parse_tariff` once per tariff, then `parse_cdr` + `pric
 `result_to_json` per CDR: like for like), and the reference pricing alone on already-built `Session`
 objects (`price_session` only: the stricter figure, as it charges the fast path for parsing and JSON but not
 the reference). Every rate is the best CPU time of a few runs (the reference's best too).
+
+The CDR-file part (`--cdr-file-only`) is like for like: `price-cdrs` and the Decimal reference price the same
+CDRs of one generated file (the reference its first `--reference-cdrs` lines, totals compared one by one), both
+in CPU seconds (the child's user + sys over all its threads; the bench process's CPU for the reference). It
+favours the reference: only price-cdrs pays interpreter start-up, imports and the Parquet write.
 """
 
 from __future__ import annotations
@@ -318,12 +323,11 @@ def bench_cdr_file(n_cdrs: int, reference_cdrs: int) -> None:
             expected.append(result_to_json(result))
         reference_cpu = clock.process_time() - started
         # the floor of this design: pyarrow's JSON reader alone on the same file, same schema (in-process)
-        from tariff_engine.cdr_files import _ARROW_SCHEMA
+        from tariff_engine.cdr_files import _PARSE_OPTIONS, _READ_OPTIONS  # exactly price-cdrs' reader settings
         import pyarrow as pa
         import pyarrow.json as pa_json
         cpu = clock.process_time()
-        pa_json.read_json(pa.memory_map(str(cdr_path)), parse_options=pa_json.ParseOptions(
-            explicit_schema=_ARROW_SCHEMA, unexpected_field_behavior="ignore"))
+        pa_json.read_json(pa.memory_map(str(cdr_path)), read_options=_READ_OPTIONS, parse_options=_PARSE_OPTIONS)
         pyarrow_cpu = clock.process_time() - cpu
         # the fixed cost of any run: interpreter, imports and the numba cache loads (price-cdrs on one CDR)
         one_path = Path(folder) / "one.jsonl"

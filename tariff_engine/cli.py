@@ -152,7 +152,16 @@ def _cmd_lint(args: argparse.Namespace) -> int:
     errors = 0
     for file in files:
         origin = str(file.relative_to(target)) if target.is_dir() else file.name
-        for entry in documents_in(_load_json(str(file), "tariff"), origin):
+        if not target.is_dir():
+            content = _load_json(str(file), "tariff")  # the one file given: unreadable is an input error (2)
+        else:
+            try:
+                content = load_json(file)
+            except TariffSourceError as error:  # one bad file in a folder is a finding; the others are linted
+                print(f"{origin} (unreadable): {'ERROR':<7} {'UNREADABLE_FILE':<28} $: {error}")
+                errors += 1
+                continue
+        for entry in documents_in(content, origin):
             findings = lint_document(entry.document, timezone_name=args.timezone, currency=args.currency)
             label = f"{entry.origin} ({entry.family or 'unrecognised'})"
             if not findings:

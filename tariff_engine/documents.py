@@ -116,12 +116,20 @@ def load_json(path: Path | str, what: str = "tariff") -> Any:
     """A JSON file's content; `TariffSourceError` with a sentence when missing or not JSON."""
     file = Path(path)
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
+        text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise TariffSourceError(f"{what} file not found: {file}") from None
     except IsADirectoryError:
         raise TariffSourceError(f"{what} file {file} is a folder; give a file") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+    except UnicodeDecodeError:
+        raise TariffSourceError(f"{what} file {file} is not JSON: not UTF-8 text (a binary file?)") from None
+    except OSError as error:
+        raise TariffSourceError(f"{what} file {file} cannot be read: {error.strerror or error}") from None
+    if not text.strip():
+        raise TariffSourceError(f"{what} file {file} is empty" + (" (only blank lines)" if text else ""))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
         raise TariffSourceError(f"{what} file {file} is not valid JSON: {error}") from None
 
 

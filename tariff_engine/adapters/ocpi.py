@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .fields import json_decimal, json_object
 from ..spec import DECIMAL_THRESHOLDS, RESTRICTION_FIELDS, SECONDS_THRESHOLDS
@@ -62,12 +63,33 @@ _TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
+_SNAKE_NAMES: dict[str, str] = {}
+
+
+def _snake_name(key: str) -> str:
+    """One key in snake_case; memoised (bounded, so hostile input cannot grow it without end) because CDRs and
+    tariffs repeat the same few dozen keys and the regex was most of `snake_keys`' cost."""
+    name = _SNAKE_NAMES.get(key)
+    if name is None:
+        name = _CAMEL.sub("_", key).lower()
+        if len(_SNAKE_NAMES) < 100_000:
+            _SNAKE_NAMES[key] = name
+    return name
+
+
+# values with no keys inside: returned as they are without the (slower) Mapping check
+_LEAVES = frozenset({str, int, float, bool, type(None), Decimal})
+
+
 def snake_keys(value: Any) -> Any:
     """A JSON value with every object key converted from camelCase to snake_case (recursively)."""
-    if isinstance(value, Mapping):
-        return {_CAMEL.sub("_", key).lower(): snake_keys(item) for key, item in value.items()}
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {_snake_name(key): item if type(item) in _LEAVES else snake_keys(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [snake_keys(item) for item in value]
+        return [item if type(item) in _LEAVES else snake_keys(item) for item in value]
     return value
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import date
-from pathlib import Path
 
+from ..documents import load_json
 from .prices import quote
 from .request import QuoteRequestError
 from .response import dumps
@@ -15,16 +14,18 @@ from .tariffs import load_tariff_directory
 
 
 def _command(args: argparse.Namespace) -> int:
+    # A file that cannot be read is a command-line error (one line on stderr); a request that reads but is
+    # wrong is answered with the seed's error document on stdout, as the quote service would.
     try:
-        request = json.loads(Path(args.request).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        print(dumps(QuoteRequestError(f"cannot read the request: {error}").document()))
-        return 2
-    try:
+        request = load_json(args.request, "request")
         entries = load_tariff_directory(args.tariffs, args.timezone, args.currency)
-        vehicles = json.loads(Path(args.vehicles).read_text(encoding="utf-8")) if args.vehicles else {}
+        vehicles = load_json(args.vehicles, "vehicles") if args.vehicles else {}
     except (OSError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    if not entries or all(entry.error is not None for entry in entries):
+        first = f"; first: {entries[0].error}" if entries else ""
+        print(f"error: no readable tariff in {args.tariffs} ({len(entries)} refused{first})", file=sys.stderr)
         return 2
     try:
         on_date = date.fromisoformat(args.date) if args.date else None

@@ -7,13 +7,14 @@ fees without an idle fee are priced as charging time only.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..consumption.electricity import ElectricityRate, RateError, parse_electricity_rate
-from ..documents import TariffDocumentError, TariffFile, documents_in, json_files, tariff_from_document
+from ..documents import (
+    TariffDocumentError, TariffFile, TariffSourceError, documents_in, json_files, load_json, tariff_from_document,
+)
 from ..model import Tariff
 
 
@@ -95,8 +96,8 @@ def load_tariff_directory(directory: Path | str, timezone_name: str | None = Non
     for path in json_files(root):
         origin = str(path.relative_to(root))
         try:
-            content = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
+            content = load_json(path)
+        except TariffSourceError as error:
             entries.append(QuoteTariff(path.stem, None, error=f"{origin}: unreadable JSON ({error})"))
             continue
         if isinstance(content, Mapping) and "defaultPrice" in content:

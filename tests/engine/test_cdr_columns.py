@@ -118,3 +118,21 @@ def test_instants_equal_the_polars_expression():
     fast = cdr_files._instants(series)  # noqa: SLF001
     assert fast.to_list() == general.to_list()
     assert fast.null_count() > 100 and fast.drop_nulls().len() > 1000  # both kinds were drawn
+
+
+@pytest.mark.parametrize("text", [
+    b'{"id": "1", "tariffs": [{"id": "x\\\n", "a": 1}]}\n',      # a backslash, then the line ends
+    b'{"id": "1", "tariffs": [{"id": "unterminated}]}\n{"id": "2"}\n',  # a string runs into the next line
+    b'{"id": "1", "tariffs": [{"id": "x", "a": [1, 2}\n{"id": "2"}]}\n',  # a bracket closes only on the next line
+    b'{"id": "1", "tariffs": [{"id": "x"',                          # the text ends inside a tariff
+])
+def test_the_scan_never_reads_a_tariff_across_a_line_end(text):
+    assert sealed_tariff_spans(text) is None
+
+
+def test_escaped_backslashes_and_quotes_end_strings_where_json_does():
+    line = b'{"id": "1", "tariffs": [{"id": "a\\\\", "b": "\\"}]\\"", "c": [{"d": "\\\\\\""}]}], "x": "y"}\n'
+    rows, element_row, offsets, element_bytes = sealed_tariff_spans(line)
+    assert rows == 1 and list(element_row) == [0]
+    text = bytes(element_bytes[offsets[0]:offsets[1]])
+    assert json.loads(text) == json.loads(line)["tariffs"][0] == {"id": "a\\", "b": '"}]"', "c": [{"d": '\\"'}]}
