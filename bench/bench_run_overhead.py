@@ -13,6 +13,7 @@ It measures, in one run, two instance settings: Dagster's defaults (an empty ``d
 
     .venv/bin/python -m bench.bench_run_overhead            # 8 runs of each job per setting
     .venv/bin/python -m bench.bench_run_overhead --runs 3
+    .venv/bin/python -m bench.bench_run_overhead --quick      # 2 runs
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ def measure(yaml_text: str, runs: int) -> dict[str, tuple[int, list[float]]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=8, help="measured runs per job and setting (default 8)")
+    parser.add_argument("--quick", action="store_true", help="2 runs (make bench BENCH_ARGS=--quick)")
     arguments = parser.parse_args(argv)
+    if arguments.quick:
+        arguments.runs = 2
     settings = {"Dagster defaults": "telemetry:\n  enabled: false\n",
                 "pipelines/dagster.yaml": (ROOT / "pipelines" / "dagster.yaml").read_text()}
     measured = {name: measure(text, arguments.runs) for name, text in settings.items()}
