@@ -113,41 +113,41 @@ class EventLogStorageWithEngineCache(SqliteEventLogStorage):
             with _transaction(engine) as conn:
                 yield conn
 
+    def wipe(self) -> None:
+        # wipe deletes the run databases' files: no connection may stay open on a deleted file
+        with self._db_lock:
+            self._engines.dispose()
+        super().wipe()
+
     def dispose(self) -> None:
         super().dispose()
         self._engines.dispose()
 
 
-class RunStorageWithEngineCache(SqliteRunStorage):
+class _KeptEngineConnect:
+    """`connect()` of Dagster's one-database SQLite storages (runs, schedules) on a kept engine."""
+
+    _conn_string: str
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        if "_engines" not in self.__dict__:
+            self._engines = EngineCache(size=1)
+        with _transaction(self._engines.get(self._conn_string)) as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        super().dispose()  # type: ignore[misc]
+        if "_engines" in self.__dict__:
+            self._engines.dispose()
+
+
+class RunStorageWithEngineCache(_KeptEngineConnect, SqliteRunStorage):
     """`SqliteRunStorage` with its engine and connection kept."""
 
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        if "_engines" not in self.__dict__:
-            self._engines = EngineCache(size=1)
-        with _transaction(self._engines.get(self._conn_string)) as conn:
-            yield conn
 
-    def dispose(self) -> None:
-        super().dispose()
-        if "_engines" in self.__dict__:
-            self._engines.dispose()
-
-
-class ScheduleStorageWithEngineCache(SqliteScheduleStorage):
+class ScheduleStorageWithEngineCache(_KeptEngineConnect, SqliteScheduleStorage):
     """`SqliteScheduleStorage` with its engine and connection kept."""
-
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        if "_engines" not in self.__dict__:
-            self._engines = EngineCache(size=1)
-        with _transaction(self._engines.get(self._conn_string)) as conn:
-            yield conn
-
-    def dispose(self) -> None:
-        super().dispose()
-        if "_engines" in self.__dict__:
-            self._engines.dispose()
 
 
 class SqliteStorageWithEngineCache(DagsterSqliteStorage):

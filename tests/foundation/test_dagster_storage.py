@@ -120,3 +120,16 @@ def test_engines_are_bounded_and_a_forked_child_opens_its_own(tmp_path):
         assert conn.exec_driver_sql("select count(*) from t").scalar() == 1
     assert os.getpid() == cache._pid  # noqa: SLF001 (the parent kept its cache)
     cache.dispose()
+
+
+def test_a_wiped_instance_records_new_runs_in_new_files(tmp_path, monkeypatch):
+    home = _home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        assert JOB.execute_in_process(instance=instance, partition_key="2026-10-01").success
+        instance.wipe()
+        assert instance.get_runs() == []
+        after = JOB.execute_in_process(instance=instance, partition_key="2026-10-02")
+        assert after.success
+    assert _event_types(home, after.run_id)[-1] == "PIPELINE_SUCCESS"
+    assert len(list((home / "history" / "runs").glob("*-*-*-*-*.db"))) == 1
