@@ -60,6 +60,7 @@ class Measurement:
     step_cpu: dict[str, float] = field(default_factory=dict)
     ocpp_bytes: int = 0
     ocpp_read_ndjson_s: float = 0.0
+    runner_cpu_s: float = 0.0  # the settlement process itself; the rest of cpu_s is its child processes
 
 
 def _children(pid_parents: dict[int, int], root: int) -> list[int]:
@@ -114,6 +115,11 @@ class PeakRss(threading.Thread):
     def tree_cpu(self) -> float:
         return sum(self._cpu.values())
 
+    @property
+    def root_cpu(self) -> float:
+        """CPU seconds of the root process alone (its last sample, at most `interval` before it ended)."""
+        return self._cpu.get(self.pid, 0.0)
+
     def stop(self) -> int:
         self._stop_event.set()
         self.join()
@@ -156,7 +162,7 @@ def settle(work: Path, sessions: int, executor: str = "in_process") -> Measureme
         print(output[-4000:])
         raise SystemExit(f"settlement of {sessions} sessions failed with exit code {process.returncode}")
     step_cpu = json.loads(step_file.read_text()) if step_file.exists() else {}
-    return Measurement(sessions, cpu, wall, peak, step_cpu)
+    return Measurement(sessions, cpu, wall, peak, step_cpu, runner_cpu_s=sampler.root_cpu)
 
 
 def parse_limit(landing: Path, measurement: Measurement) -> None:
@@ -238,6 +244,14 @@ def report(results: list[Measurement]) -> None:
         share = m.ocpp_read_ndjson_s / ocpp_cpu if ocpp_cpu else float("nan")
         print(f"| {m.sessions:,} | {m.cpu_s:.1f} | {m.wall_s:.1f} | {m.cpu_s / m.wall_s:.2f} | {_gb(m.peak_rss)} "
               f"| {m.sessions / m.cpu_s:.0f} | {ocpp_cpu:.1f} | {share:.0%} |")
+    print("\nCPU outside the steps (whole tree - sum of step CPU): the runner process's own (Dagster per run and step, "
+          "imports, the demo's reads) and its child processes' (OCPP pool workers, compute-log tails)")
+    for m in results:
+        steps_cpu = sum(m.step_cpu.values())
+        if steps_cpu:
+            print(f"  {m.sessions:,}: whole tree {m.cpu_s:.1f}, steps {steps_cpu:.1f}, outside {m.cpu_s - steps_cpu:.1f} "
+                  f"({(m.cpu_s - steps_cpu) / m.cpu_s:.0%}) = runner outside its steps {m.runner_cpu_s - steps_cpu:.1f} "
+                  f"+ child processes {m.cpu_s - m.runner_cpu_s:.1f} CPU-s")
     steps = sorted({s for m in results for s in m.step_cpu}, key=lambda s: -results[-1].step_cpu.get(s, 0.0))
     print("\nPer asset: CPU seconds (sessions per CPU-second), all runs of the settlement summed")
     print("| asset | " + " | ".join(f"{m.sessions:,}" for m in results) + " |")

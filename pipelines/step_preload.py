@@ -11,6 +11,7 @@ import importlib
 import pipelines.definitions  # noqa: F401  (the code location: assets, resources, jobs)
 
 WARM_MODULES = (
+    "resources.dagster_storage",  # the instance storage pipelines/dagster.yaml names
     "sqlalchemy",
     "alembic",
     "dagster._core.instance.factory",
