@@ -83,13 +83,38 @@ def _next_month(month: str) -> str:
     return f"{year + 1}-01-01" if mon == 12 else f"{year}-{mon + 1:02d}-01"
 
 
+CATALOG = "chargeledger.duckdb"
+# The catalog's rebuild stamp names the catalog file's identity (inode, size, mtime): another copy, another stamp.
+STAMP = ".chargeledger.duckdb.definition"
+
+
+def _catalog_views(root: Path) -> list[tuple]:
+    """The catalog's views (name, SQL with the warehouse folder left out, comment, row count)."""
+    import duckdb
+
+    with duckdb.connect(str(root / CATALOG), read_only=True) as con:
+        views = con.execute("select view_name, sql, comment from duckdb_views() where not internal "
+                            "order by view_name").fetchall()
+        return [(name, sql.replace(str(root), "<warehouse>"), comment,
+                 con.execute(f'select count(*) from "{name}"').fetchone()[0]) for name, sql, comment in views]
+
+
 def _compare(ours: Path, theirs: Path) -> list[str]:
-    """Relative paths of the files that differ or exist on one side only."""
+    """Relative paths of the files that differ or exist on one side only. The catalog file embeds the absolute
+    paths of its warehouse, so it is compared by its views (definition, comment, rows) instead of its bytes."""
     def files(root: Path) -> dict[str, Path]:
-        return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file()}
+        return {str(p.relative_to(root)): p for p in root.rglob("*") if p.is_file() and p.name != STAMP}
     a, b = files(ours), files(theirs)
-    return sorted(name for name in set(a) | set(b)
-                  if name not in a or name not in b or a[name].read_bytes() != b[name].read_bytes())
+    differing = []
+    for name in sorted(set(a) | set(b)):
+        if name not in a or name not in b:
+            differing.append(name)
+        elif name == CATALOG:
+            if _catalog_views(ours) != _catalog_views(theirs):
+                differing.append(name)
+        elif a[name].read_bytes() != b[name].read_bytes():
+            differing.append(name)
+    return differing
 
 
 def main() -> None:
