@@ -146,8 +146,16 @@ def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[
     """
     choices, pricing = choose_tariffs(sessions, load_tariff_book(warehouse))
     chosen = choices.filter(pl.col("pricing_key").is_not_null())
-    rules = {key: rules_from_tariff(pricing[key]) for key in chosen["pricing_key"].unique().sort().to_list()}
-    return rules, {row["session_id"]: (row["pricing_key"], row["tariff_id"]) for row in chosen.iter_rows(named=True)}
+    # Sessions sealing the same tariff have keys of their own but share one Tariff object: its rules are built once.
+    rules_of: dict[int, object] = {}
+    rules = {}
+    for key in chosen["pricing_key"].unique().sort().to_list():
+        tariff = pricing[key]
+        if id(tariff) not in rules_of:
+            rules_of[id(tariff)] = rules_from_tariff(tariff)
+        rules[key] = rules_of[id(tariff)]
+    return rules, {session_id: (key, tariff_id) for session_id, key, tariff_id in
+                   chosen.select("session_id", "pricing_key", "tariff_id").iter_rows()}
 
 
 def totals_curves(sessions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -16,6 +16,7 @@ depends on (an idle-fee grace, a time window, a kWh tier) is never missing from 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -125,11 +126,32 @@ def _attached_cdr_tariff(payload: Any, tariff_ids: list[str]) -> Tariff | None:
     return None
 
 
+# What `tariff_from_eevion_session` reads of an Eevion session: the tariff and the session's currency and taxes.
+EEVION_TARIFF_MEMBERS = ("tariff", "currency", "taxIncluded", "taxes")
+_EEVION_TARIFFS: dict[str, Tariff] = {}
+_EEVION_TARIFFS_LIMIT = 4096
+
+
+def _eevion_tariff(payload: Mapping[str, Any]) -> Tariff:
+    """`tariff_from_eevion_session` of the session, by the JSON text of the members it reads: most sessions of a
+    day carry one of a few tariffs, so each distinct one is converted once (a `Tariff` is frozen, so sharing it is
+    safe; an error is raised again for every session, as it is not stored)."""
+    members = {key: payload[key] for key in EEVION_TARIFF_MEMBERS if key in payload}
+    text = json.dumps(members)  # the standard library's text keeps NaN and big integers apart, unlike orjson's
+    tariff = _EEVION_TARIFFS.get(text)
+    if tariff is None:
+        tariff = tariff_from_eevion_session(members)
+        if len(_EEVION_TARIFFS) >= _EEVION_TARIFFS_LIMIT:
+            _EEVION_TARIFFS.clear()
+        _EEVION_TARIFFS[text] = tariff
+    return tariff
+
+
 def own_tariff(row: Mapping[str, Any]) -> Tariff | None:
     """The tariff sealed in the session's raw record, if its source seals one; raises the adapter's error."""
     if row.get("source") == "eevion":
         payload = _payload(row)
-        return tariff_from_eevion_session(payload) if isinstance(payload, Mapping) and payload.get("tariff") else None
+        return _eevion_tariff(payload) if isinstance(payload, Mapping) and payload.get("tariff") else None
     if row.get("source") in ("ocpi_cdr", "cpms_cdr"):
         return _attached_cdr_tariff(_payload(row), list(row.get("tariff_ids") or []))
     return None
@@ -199,11 +221,15 @@ def evse_tariff_lists(evses: pl.DataFrame) -> dict[tuple[str, str], list[str]]:
 
 @dataclass(frozen=True)
 class TariffBook:
-    """What a tariff choice reads: canonical tariffs by id, the family of each, and each EVSE's tariff ids."""
+    """What a tariff choice reads: canonical tariffs by id, the family of each, and each EVSE's tariff ids.
+
+    `fingerprint` is a digest of the table rows the book was read from (`load_tariff_book`); with one, the choices
+    made under it are remembered (`choose_tariffs`). A book built in code has none and is never remembered."""
 
     known: Mapping[str, Tariff]
     family: Mapping[str, str]
     evses: Mapping[tuple[str, str], list[str]]
+    fingerprint: bytes | None = None
 
 
 def load_tariffs(warehouse: WarehouseResource) -> tuple[dict[str, Tariff], dict[str, str]]:
@@ -220,16 +246,54 @@ def load_tariffs(warehouse: WarehouseResource) -> tuple[dict[str, Tariff], dict[
     return known, family
 
 
+def _book_fingerprint(warehouse: WarehouseResource) -> bytes:
+    """A digest of every row a `TariffBook` is read from (tariff id, family and JSON; each EVSE's tariff ids)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for table, columns in (("tariffs", ("tariff_id", "source", "tariff_json")),
+                           ("evses", ("location_id", "evse_uid", "tariff_ids"))):
+        if warehouse.has_data(table):
+            for row in warehouse.read(table).select(columns).iter_rows():
+                digest.update(orjson.dumps([table, *row]))
+        digest.update(b"|")
+    return digest.digest()
+
+
 def load_tariff_book(warehouse: WarehouseResource) -> TariffBook:
     """The `tariffs` and `evses` tables as a `TariffBook` (empty parts when a table has not been written)."""
     known, family = load_tariffs(warehouse)
     evses = evse_tariff_lists(warehouse.read("evses")) if warehouse.has_data("evses") else {}
-    return TariffBook(known=known, family=family, evses=evses)
+    return TariffBook(known=known, family=family, evses=evses, fingerprint=_book_fingerprint(warehouse))
 
 
 CHOICE_INPUTS = ("session_id", "source", "tariff_ids", "raw_payload", "location_id", "evse_uid")
 CHOICE_SCHEMA = {"session_id": pl.String, "pricing_key": pl.String, "tariff_id": pl.String,
                  "tariff_origin": pl.String, "error_code": pl.String, "error": pl.String}
+
+
+# Choices made under the last book fingerprint, by everything `choose` reads of a session row. `charging_periods`,
+# `priced_sessions` and `reconciliation` choose the same sessions' tariffs, and a re-settlement the same date's
+# again: in one process (the in-process executor) each session is chosen for once. Bounded: cleared when full.
+_CHOICES: dict[tuple, tuple[Choice, Tariff | None]] = {}
+_CHOICES_BOOK: list[bytes | None] = [None]
+CHOICE_MEMO_LIMIT = 250_000
+
+
+def _remembered_choice(row: Mapping[str, Any], book: TariffBook) -> tuple[Choice, Tariff | None]:
+    """`choose` for one session row, remembered under the book's fingerprint (a pure function of the key)."""
+    evse = book.evses.get((row.get("location_id"), row.get("evse_uid")), [])
+    if book.fingerprint is None:
+        return choose(row, book.known, book.family, evse)
+    payload = row.get("raw_payload")
+    key = (row.get("session_id"), row.get("source"), tuple(row.get("tariff_ids") or ()), row.get("location_id"),
+           row.get("evse_uid"),
+           None if payload is None else hashlib.blake2b(payload.encode(), digest_size=16).digest())
+    if _CHOICES_BOOK[0] != book.fingerprint or len(_CHOICES) >= CHOICE_MEMO_LIMIT:
+        _CHOICES.clear()
+        _CHOICES_BOOK[0] = book.fingerprint
+    found = _CHOICES.get(key)
+    if found is None:
+        found = _CHOICES[key] = choose(row, book.known, book.family, evse)
+    return found
 
 
 def choose_tariffs(sessions: pl.DataFrame, book: TariffBook) -> tuple[pl.DataFrame, dict[str, Tariff]]:
@@ -241,8 +305,7 @@ def choose_tariffs(sessions: pl.DataFrame, book: TariffBook) -> tuple[pl.DataFra
     # Only the columns a choice reads (those present: a missing one reads as None, as before); converting every
     # amount column of every row to Python cost more than the choice.
     for row in sessions.select([c for c in CHOICE_INPUTS if c in sessions.columns]).iter_rows(named=True):
-        evse = book.evses.get((row.get("location_id"), row.get("evse_uid")), [])
-        choice, sealed = choose(row, book.known, book.family, evse)
+        choice, sealed = _remembered_choice(row, book)
         if choice.pricing_key is not None:
             pricing[choice.pricing_key] = sealed if sealed is not None else book.known[choice.pricing_key]
         rows.append({"session_id": row["session_id"], "pricing_key": choice.pricing_key,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import polars as pl
+
 from assets.pricing.session_tariffs import choose
 from tariff_engine import parse_tariff
 
@@ -68,3 +70,43 @@ def test_sessions_attaching_the_same_tariff_share_one_parse():
     first = choose(_row("ocpi_cdr", [], payload), KNOWN, FAMILY, [])[1]
     second = choose(_row("ocpi_cdr", [], payload | {"id": "c9"}), KNOWN, FAMILY, [])[1]
     assert first is second and first == KNOWN["T-TIME"]
+
+
+def test_sessions_with_the_same_eevion_tariff_share_one_conversion_and_errors_repeat():
+    from tariff_engine.adapters.eevion import tariff_from_eevion_session
+
+    payload = {"id": "s1", "currency": "CAD", "taxIncluded": False,
+               "taxes": [{"name": "GST", "percentage": 5}], "tariff": {"type": "kwh", "price": 0.4, "id": "e1"}}
+    first = choose(_row("eevion", [], payload), KNOWN, FAMILY, [])
+    second = choose(_row("eevion", [], payload | {"id": "s2", "energy": 12.5}), KNOWN, FAMILY, [])
+    assert first[1] is second[1] and first[1] == tariff_from_eevion_session(payload)
+    assert (first[0].tariff_id, first[0].origin, first[1].tax_included) == ("e1", "session_payload", "NO")
+    # The currency is part of what is remembered: the same tariff in USD is another tariff.
+    usd = choose(_row("eevion", [], payload | {"currency": "USD"}), KNOWN, FAMILY, [])[1]
+    assert usd.currency == "USD" and first[1].currency == "CAD"
+    broken = payload | {"tariff": {"type": "kwh", "price": 0.4, "id": "e1", "colour": "red"}}
+    for _ in range(2):  # a refusal is not remembered as a tariff: every session gets the adapter's message
+        refused, sealed = choose(_row("eevion", [], broken), KNOWN, FAMILY, [])
+        assert sealed is None and refused.error_code == "TARIFF_REFUSED" and "$.tariff.colour" in refused.error
+
+
+def test_remembered_choices_are_those_of_a_fresh_choice_under_the_same_book_only():
+    from assets.pricing.session_tariffs import TariffBook, choose_tariffs
+
+    evses = {("L1", "E1"): ["T-ENERGY"]}
+    cdr = {"id": "c1", "tariffs": [TIME_TARIFF], "charging_periods": [{"tariff_id": "T-TIME"}]}
+    sessions = pl.DataFrame({
+        "session_id": ["a", "b", "c"], "source": ["ocpp", "ocpi_cdr", "interval"],
+        "tariff_ids": [["T-TIME"], [], ["X"]], "raw_payload": [None, json.dumps(cdr), None],
+        "location_id": ["L1", "L1", "L1"], "evse_uid": ["E1", "E1", "E9"]})
+    fresh = choose_tariffs(sessions, TariffBook(KNOWN, FAMILY, evses))
+    book = TariffBook(KNOWN, FAMILY, evses, fingerprint=b"book-1")
+    once, twice = choose_tariffs(sessions, book), choose_tariffs(sessions, book)
+    assert once[0].equals(fresh[0]) and twice[0].equals(fresh[0]) and once[1] == twice[1] == fresh[1]
+    assert once[0]["pricing_key"].to_list() == ["T-TIME", "session:b", None]
+    # Another book (T-TIME gone) is chosen under afresh, not read from what the first book gave.
+    other = TariffBook({"T-ENERGY": KNOWN["T-ENERGY"]}, FAMILY, evses, fingerprint=b"book-2")
+    assert choose_tariffs(sessions, other)[0]["pricing_key"].to_list() == ["T-ENERGY", "session:b", None]
+    # The same session with another payload (a corrected CDR) is chosen for again.
+    corrected = sessions.with_columns(pl.Series("raw_payload", [None, json.dumps(cdr | {"tariffs": []}), None]))
+    assert choose_tariffs(corrected, book)[0]["pricing_key"].to_list() == ["T-TIME", "T-ENERGY", None]
