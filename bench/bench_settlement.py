@@ -9,7 +9,7 @@ the nightly run of every landing day, re-settlements, catalog) and measures:
   descendants, so executor subprocesses and pool workers count);
 - sessions per CPU-second overall, and per asset: each step's CPU seconds, recorded by the runner's
   ``bench.step_cpu`` logger (process CPU time between a step's start and end events, in the process that runs
-  the step);
+  the step), and each step's peak RSS in that process (its high-water mark, reset at the step's start);
 - the OCPP ingest alone (the three OCPP assets' CPU) against a bare ``polars.read_ndjson`` of the same landing
   files: ingest speed as a share of the parse limit.
 
@@ -61,6 +61,7 @@ class Measurement:
     ocpp_bytes: int = 0
     ocpp_read_ndjson_s: float = 0.0
     runner_cpu_s: float = 0.0  # the settlement process itself; the rest of cpu_s is its child processes
+    step_rss: dict[str, int] = field(default_factory=dict)  # peak RSS of the runner during each step
 
 
 def _children(pid_parents: dict[int, int], root: int) -> list[int]:
@@ -162,7 +163,9 @@ def settle(work: Path, sessions: int, executor: str = "in_process") -> Measureme
         print(output[-4000:])
         raise SystemExit(f"settlement of {sessions} sessions failed with exit code {process.returncode}")
     step_cpu = json.loads(step_file.read_text()) if step_file.exists() else {}
-    return Measurement(sessions, cpu, wall, peak, step_cpu, runner_cpu_s=sampler.root_cpu)
+    rss_file = step_file.with_name("step_cpu_rss.json")
+    step_rss = json.loads(rss_file.read_text()) if rss_file.exists() else {}
+    return Measurement(sessions, cpu, wall, peak, step_cpu, runner_cpu_s=sampler.root_cpu, step_rss=step_rss)
 
 
 def parse_limit(landing: Path, measurement: Measurement) -> None:
@@ -262,6 +265,14 @@ def report(results: list[Measurement]) -> None:
             cpu = m.step_cpu.get(step)
             cells.append("-" if cpu is None else f"{cpu:.2f} ({m.sessions / cpu:,.0f})" if cpu > 0 else "0.00")
         print(f"| {step} | " + " | ".join(cells) + " |")
+    if any(m.step_rss for m in results):
+        print("\nPer asset: peak RSS of the settlement process during the step (largest over its runs; pool workers "
+              "not included, they are in the whole-tree peak above)")
+        print("| asset | " + " | ".join(f"{m.sessions:,}" for m in results) + " |")
+        print("|---|" + "---|" * len(results))
+        for step in sorted({s for m in results for s in m.step_rss}, key=lambda s: -results[-1].step_rss.get(s, 0)):
+            print(f"| {step} | " + " | ".join(_gb(m.step_rss[step]) if step in m.step_rss else "-" for m in results)
+                  + " |")
     small, large = results[0], results[-1]
     print()
     if len(results) >= 2:

@@ -1,6 +1,6 @@
 """Check and time the downstream assets: re-settle a settled warehouse's days asset by asset and compare bytes.
 
-Copies ``--source`` (a settled warehouse, e.g. the 5,000-session day's ``/work/bench5k/warehouse``; only read)
+Copies ``--source`` (a settled warehouse, e.g. one kept by ``bench.bench_settlement --sizes 5000 --keep DIR``; only read)
 to ``--out``/warehouse, then, oldest settlement date first, materialises every settlement-side asset of the
 ``resettlement`` job (sessions through the statements and the catalog) for that date, then the
 ``monthly_invoicing`` assets for each settled month (issued on the 1st of the next month, as the demo does).
@@ -12,9 +12,9 @@ Prints per asset the CPU seconds summed over partitions and the largest peak RSS
 earlier ``--out`` of this script) compares every file of the two warehouses byte for byte (Parquet tables,
 invoice PDFs, registers, the catalog) and exits 1 when any differs. ``--json`` writes the figures.
 
-    .venv/bin/python -m bench.check_downstream --source /work/bench5k/warehouse --landing /work/bench5k/landing \\
-        --out /tmp/down3/base --warm
-    .venv/bin/python -m bench.check_downstream ... --out /tmp/down3/new --warm --baseline /tmp/down3/base
+    .venv/bin/python -m bench.check_downstream --source SETTLED/warehouse --landing SETTLED/landing \\
+        --out OUT/base --warm
+    .venv/bin/python -m bench.check_downstream ... --out OUT/new --warm --baseline OUT/base
 """
 
 from __future__ import annotations

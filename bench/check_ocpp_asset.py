@@ -2,18 +2,18 @@
 
 Materialises each ``--asset`` (``ocpp_messages``, ``meter_readings``, ``transactions``; several run in
 that order) for each landing date, oldest first (the assets read earlier dates as context), each in its
-own process, against a copy of ``--warehouse`` (a settled warehouse written by the code to compare with:
-/work/bench5k's ``ocpp_messages`` and ``transactions`` are, its ``meter_readings`` has an older row-group
-layout, so for that asset build a baseline with ``--keep`` first), and compares every Parquet file of the asset's partition and of its
+own process, against a copy of ``--warehouse`` (a settled warehouse written by the code to compare with,
+e.g. one kept by ``bench.bench_settlement --sizes 5000 --keep DIR`` on the base commit, or a baseline built
+with ``--keep``), and compares every Parquet file of the asset's partition and of its
 quarantine slice with the original, byte for byte. Prints one line per date and asset: the CPU seconds of
 the whole process tree (the step and its pool workers), the peak RSS of the step's process, the rows
 written, and IDENTICAL or DIFFERENT (with the first differing file). For
 ``ocpp_messages`` it also prints the CPU of bare ``polars.read_ndjson`` on the date's OCPP landing files
 and the share (issue 9's goal: the OCPP ingest at >= 25 % of that speed). Exits 1 when a file differs.
 
-    .venv/bin/python -m bench.check_ocpp_asset --asset meter_readings --warehouse /work/bench5k/warehouse
-    .venv/bin/python -m bench.check_ocpp_asset --asset ocpp_messages --warehouse /work/bench5k/warehouse \\
-        --landing /work/bench5k/landing
+    .venv/bin/python -m bench.check_ocpp_asset --asset meter_readings --warehouse SETTLED/warehouse
+    .venv/bin/python -m bench.check_ocpp_asset --asset ocpp_messages --warehouse SETTLED/warehouse \\
+        --landing SETTLED/landing
 
 Without ``--warehouse`` it starts from an empty warehouse and only times (with ``--keep DIR`` that builds
 a baseline to compare a later run with). ``--workers`` sets ``CHARGELEDGER_OCPP_WORKERS`` of the step

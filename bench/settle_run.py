@@ -4,7 +4,10 @@ Runs exactly what ``python -m pipelines.demo`` runs (same jobs, same order, same
 Dagster logger, ``step_cpu``: on a step's start event it notes the process CPU time (all threads of the
 process that runs the step), on its success or failure the difference is added to that step's total. The totals
 (step key -> CPU seconds, summed over the runs of the settlement) are written as JSON to
-``$BENCH_STEP_CPU_FILE`` when the settlement ends.
+``$BENCH_STEP_CPU_FILE`` when the settlement ends. It also notes each step's peak resident memory in the process
+that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
+largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
+workers a step starts are not in that figure; the benchmark's whole-tree peak includes them.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import time
+from pathlib import Path
 
 import dagster as dg
 
@@ -20,6 +25,7 @@ import pipelines.demo as demo
 
 _started: dict[tuple[str, str], float] = {}
 _totals: dict[str, float] = {}
+_peak_rss: dict[str, int] = {}
 END_EVENTS = {"STEP_SUCCESS", "STEP_FAILURE"}
 
 
@@ -31,9 +37,28 @@ class _StepCpuHandler(logging.Handler):
             return
         key = (meta.get("run_id") or "", event.step_key)
         if event.event_type_value == "STEP_START":
+            _reset_peak_rss()
             _started[key] = time.process_time()
         elif event.event_type_value in END_EVENTS and key in _started:
             _totals[event.step_key] = _totals.get(event.step_key, 0.0) + time.process_time() - _started.pop(key)
+            _peak_rss[event.step_key] = max(_peak_rss.get(event.step_key, 0), _peak_rss_now())
+
+
+def _reset_peak_rss() -> None:
+    """Set this process's high-water mark (VmHWM) back to its current RSS (Linux: "5" to clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:  # not Linux, or not allowed: the figure is then the process's peak so far
+        pass
+
+
+def _peak_rss_now() -> int:
+    """This process's resident high-water mark in bytes (0 where /proc is not available)."""
+    try:
+        found = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())
+    except OSError:
+        return 0
+    return int(found.group(1)) * 1024 if found else 0
 
 
 @dg.logger(description="Process CPU time per step, for bench_settlement.")
@@ -74,6 +99,8 @@ def main() -> None:
         if target:
             with open(target, "w", encoding="utf-8") as handle:
                 json.dump(_totals, handle, indent=1, sort_keys=True)
+            path = Path(target)
+            path.with_name(f"{path.stem}_rss{path.suffix}").write_text(json.dumps(_peak_rss, indent=1, sort_keys=True))
 
 
 if __name__ == "__main__":
