@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from fsspec.implementations.arrow import ArrowFSWrapper
 
 PART_FILE = "part-0.parquet"
@@ -64,6 +65,10 @@ class LocalTables:
         """The partition files of ``table``, as paths relative to the table, sorted."""
         path = self.root / table
         return sorted(p.relative_to(path).as_posix() for p in path.rglob(PART_FILE)) if path.exists() else []
+
+    def row_group_rows(self, relative: str) -> list[int]:
+        """The rows of each row group of the Parquet file ``relative`` (from its footer only)."""
+        return _row_group_rows(pq.ParquetFile(self.root / relative))
 
     def has_data(self, table: str) -> bool:
         path = self.root / table
@@ -108,6 +113,10 @@ class ObjectStoreTables:
         prefix = f"{self.base}/{table}/"
         return sorted(info.path[len(prefix):] for info in self._files(table) if info.base_name == PART_FILE)
 
+    def row_group_rows(self, relative: str) -> list[int]:
+        with self.filesystem.open_input_file(f"{self.base}/{relative}") as handle:
+            return _row_group_rows(pq.ParquetFile(handle))
+
     def has_data(self, table: str) -> bool:
         return any(info.path.endswith(".parquet") for info in self._files(table))
 
@@ -138,6 +147,11 @@ class ObjectStoreTables:
     def _delete_if_present(self, path: str) -> None:
         if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:
             self.filesystem.delete_file(path)
+
+
+def _row_group_rows(file: pq.ParquetFile) -> list[int]:
+    metadata = file.metadata
+    return [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)]
 
 
 @functools.lru_cache(maxsize=8)

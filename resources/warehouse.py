@@ -34,6 +34,8 @@ from resources.tables import TableSpec, get_spec, registered_specs
 
 CATALOG_FILE = "chargeledger.duckdb"
 SPILL_DIR = "_spill"
+# Stored rows per slice of ``scan_slices``: a few hundred MB of columns at most.
+SLICE_ROWS = 256 * 1024
 # Where the local working state of an object-store warehouse goes unless configured.
 DEFAULT_LOCAL_ROOT = "data/warehouse-local"
 
@@ -189,12 +191,42 @@ class WarehouseResource(dg.ConfigurableResource):
             )
             if spec is not None:
                 frame = frame.select(list(spec.schema))
-        for col, value in filters.items():
-            if isinstance(value, (list, tuple, set, frozenset)):
-                frame = frame.filter(pl.col(col).is_in(list(value)))
-            else:
-                frame = frame.filter(pl.col(col) == value)
-        return frame
+        return _filtered(frame, filters)
+
+    def scan_slices(self, table: str | TableSpec, partitions: pl.Expr | None = None, rows: int = SLICE_ROWS,
+                    **filters: Any) -> list[pl.LazyFrame]:
+        """``scan(table, **filters)`` cut into lazy slices, to be collected one at a time in bounded memory.
+
+        Each slice is a span of whole row groups of one partition file (about ``rows`` stored rows, at least
+        one row group), with its partition columns restored; in partition then stored order, so the slices
+        concatenated are the rows of ``scan`` in its order. ``partitions`` (an expression on the partition
+        columns) and filters on partition columns leave whole files out. A caller that must take a query a
+        piece at a time collects slices itself because polars' ``collect_batches`` does not wait for its
+        consumer: a consumer slower than the scan makes it buffer up to the whole result. A table never
+        written gives one empty slice with the spec's schema.
+        """
+        spec = table if isinstance(table, TableSpec) else get_spec(table)
+        name = spec.name if spec is not None else table
+        if spec is None or not self.has_data(name):
+            return [self.scan(table, **filters)]
+        partition_filters = {c: v for c, v in filters.items() if c in spec.partition_by}
+        row_filters = {c: v for c, v in filters.items() if c not in spec.partition_by}
+        files = self.tables.part_files(name)
+        values = pl.DataFrame([{k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in f.split("/")[:-1])}
+                               for f in files], schema={c: pl.String() for c in spec.partition_by})
+        values = values.with_columns(_from_path_text(c, spec.schema[c]) for c in spec.partition_by).with_row_index("_file")
+        kept = _filtered(values.lazy(), partition_filters)
+        if partitions is not None:
+            kept = kept.filter(partitions)
+        slices = []
+        for row in kept.collect().iter_rows(named=True):
+            relative = f"{name}/{files[row.pop('_file')]}"
+            literals = [pl.lit(value, dtype=spec.schema[col]).alias(col) for col, value in row.items()]
+            for offset, length in _row_group_spans(self.tables.row_group_rows(relative), rows):
+                frame = (pl.scan_parquet(self.tables.location(relative)).slice(offset, length)
+                         .with_columns(literals).select(list(spec.schema)))
+                slices.append(_filtered(frame, row_filters))
+        return slices or [_filtered(spec.empty_frame().lazy(), filters)]
 
     def read(self, table: str | TableSpec, **filters: Any) -> pl.DataFrame:
         """`scan` collected."""
@@ -234,6 +266,39 @@ class WarehouseResource(dg.ConfigurableResource):
             con.close()
         os.replace(tmp, self.catalog_path)
         return self.catalog_path
+
+
+def _filtered(frame: pl.LazyFrame, filters: dict[str, Any]) -> pl.LazyFrame:
+    """``frame`` filtered by equality (a list, tuple or set value: membership), as ``scan`` takes filters."""
+    for col, value in filters.items():
+        if isinstance(value, (list, tuple, set, frozenset)):
+            frame = frame.filter(pl.col(col).is_in(list(value)))
+        else:
+            frame = frame.filter(pl.col(col) == value)
+    return frame
+
+
+def _from_path_text(col: str, dtype: pl.DataType) -> pl.Expr:
+    """A partition column read from its path text (as ``_format_partition_value`` wrote it) in its type."""
+    if dtype == pl.Date():
+        return pl.col(col).str.to_date("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(col).str.to_datetime(time_unit=dtype.time_unit, time_zone=dtype.time_zone)
+    return pl.col(col).cast(dtype)
+
+
+def _row_group_spans(row_groups: list[int], rows: int) -> list[tuple[int, int]]:
+    """(offset, length) spans of consecutive row groups of about ``rows`` rows (at least one row group each)."""
+    spans: list[tuple[int, int]] = []
+    start = length = 0
+    for size in row_groups:
+        if length and length + size > rows:
+            spans.append((start, length))
+            start, length = start + length, 0
+        length += size
+    if length:
+        spans.append((start, length))
+    return spans
 
 
 def _sorted_for_write(spec: TableSpec, df: pl.DataFrame, partition: dict[str, Any]) -> pl.DataFrame:
@@ -444,16 +509,20 @@ def _view_sql(warehouse: WarehouseResource, spec: TableSpec) -> str:
 
 
 class SortedPartsWriter:
-    """One partition appended part by part, in the table's order, with the bytes of ``write_partition``.
+    """One partition appended part by part, in the table's order: the rows and order of ``write_partition``.
 
     For tables whose rows come in groups that already follow the sort key's first column (e.g. charge-point
     groups of a table sorted by ``charge_point_id``): ``append(frame)`` sorts one group the way
     ``write_partition`` sorts a partition and spills it; ``commit()`` streams the parts into the partition
-    file with polars' streaming Parquet sink, which writes the same bytes as ``write_partition`` of the
-    concatenated rows, without holding them. ``append`` checks the group order on the first sort column.
+    file with polars' streaming Parquet sink, without holding them, in row groups of ``ROW_GROUP_ROWS`` rows:
+    left to itself the sink cuts row groups where the parts happen to end, so the bytes would depend on how
+    the rows were grouped (a partition of fewer rows is the one row group ``write_partition`` writes, byte
+    for byte). ``append`` checks the group order on the first sort column.
     The file replaces the partition atomically (write, fsync, rename); ``abort`` (or an exception inside
     ``with``) removes the spill and keeps the old partition.
     """
+
+    ROW_GROUP_ROWS = 128 * 1024
 
     def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any]):
         self.warehouse, self.spec, self.partition = warehouse, spec, partition
@@ -498,7 +567,8 @@ class SortedPartsWriter:
             if not self._parts:
                 return self.warehouse.write_partition(self.spec, self.spec.empty_frame(), **self.partition)
             with self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root) as tmp:
-                pl.scan_parquet(self._parts).sink_parquet(tmp, compression="zstd", statistics=True)
+                pl.scan_parquet(self._parts).sink_parquet(tmp, compression="zstd", statistics=True,
+                                                          row_group_size=self.ROW_GROUP_ROWS)
             return self.warehouse._written(self.relative)
         finally:
             self.abort()

@@ -9,7 +9,6 @@ import random
 import polars as pl
 import pytest
 
-import assets.ingest.ocpp.groups as groups_module
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.pipeline import charge_point_chunks
 from assets.ingest.ocpp.tables import METER_READINGS
@@ -41,13 +40,14 @@ def _split(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.DataFrame]:
     return [frame.filter(pl.col("charge_point_id").is_in(chunk)) for chunk in chunks]
 
 
-def test_group_spill_gives_each_group_its_rows_in_query_order(tmp_path, monkeypatch):
-    monkeypatch.setattr(groups_module, "BATCH_ROWS", 700)  # many batches: a group's rows come from several
+def test_group_spill_gives_each_group_its_rows_in_query_order(tmp_path):
     frame = _readings(5_000, seed=1)
     chunks = charge_point_chunks(frame, max_frames=900)
     assert len(chunks) >= 5
     expected = _split(frame, chunks)
-    with GroupSpill(frame.lazy(), chunks, tmp_path) as spill:
+    # Many slices: a group's rows come from several files, in slice order.
+    slices = [frame.lazy().slice(offset, 700) for offset in range(0, 5_000, 700)]
+    with GroupSpill(slices, chunks, tmp_path) as spill:
         got = [spill.group(index) for index in range(len(chunks))]
         assert not any(spill.directory.iterdir())  # each group's files are removed once read
     assert [g.height for g in got] == [e.height for e in expected]
@@ -83,6 +83,24 @@ def test_parts_in_charge_point_order_give_the_bytes_of_a_one_shot_write(tmp_path
     assert not any((parted.root_path / SPILL_DIR).rglob("*.parquet"))
 
 
+def test_the_bytes_do_not_depend_on_how_the_rows_were_grouped(tmp_path, monkeypatch):
+    """Several row groups: any grouping of the same rows writes the same file, the rows of a one-shot write."""
+    monkeypatch.setattr(SortedPartsWriter, "ROW_GROUP_ROWS", 4_000)
+    frame = _readings(20_000, seed=4, charge_points=60)
+    written = []
+    for max_frames in (500, 3_000, 20_000):
+        warehouse = WarehouseResource(root=str(tmp_path / f"g{max_frames}"))
+        with SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": DAY}) as writer:
+            for group in _split(frame, charge_point_chunks(frame, max_frames=max_frames)):
+                writer.append(group)
+            written.append(writer.commit())
+    import pyarrow.parquet as pq
+    assert pq.ParquetFile(written[0]).metadata.num_row_groups == 5
+    assert written[0].read_bytes() == written[1].read_bytes() == written[2].read_bytes()
+    one_shot = WarehouseResource(root=str(tmp_path / "one")).write_partition(METER_READINGS, frame, landing_date=DAY)
+    assert pl.read_parquet(written[0]).equals(pl.read_parquet(one_shot))
+
+
 def test_no_parts_write_the_empty_partition_of_a_one_shot_write(tmp_path):
     empty = METER_READINGS.empty_frame()
     expected = WarehouseResource(root=str(tmp_path / "one")).write_partition(
@@ -115,3 +133,35 @@ def test_a_part_of_another_day_is_refused(tmp_path):
         with SortedPartsWriter(WarehouseResource(root=str(tmp_path)), METER_READINGS,
                                {"landing_date": DAY}) as writer:
             writer.append(frame)
+
+
+def test_scan_slices_are_the_scan_cut_at_row_groups(tmp_path):
+    """``scan_slices`` concatenated is ``scan`` in its order; partition filters leave whole files out; each
+    slice is whole row groups of one file, so collecting one never reads the day."""
+    warehouse = WarehouseResource(root=str(tmp_path / "wh"))
+    days = [DAY, DAY + dt.timedelta(days=1), DAY + dt.timedelta(days=2)]
+    for seed, day in enumerate(days):
+        frame = _readings(3_000, seed=10 + seed).with_columns(pl.lit(day).alias("landing_date"))
+        with SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": day}) as writer:
+            for group in _split(frame, charge_point_chunks(frame, max_frames=400)):
+                writer.append(group)
+            writer.commit()
+    path = warehouse.partition_path("meter_readings", METER_READINGS, {"landing_date": DAY}) / PART_FILE
+    import pyarrow.parquet as pq
+    assert pq.ParquetFile(path).metadata.num_row_groups == 1  # the writer's default: re-write with small groups
+    for day in days:
+        part = warehouse.partition_path("meter_readings", METER_READINGS, {"landing_date": day}) / PART_FILE
+        pq.write_table(pq.read_table(part), part, row_group_size=250)
+    whole = warehouse.scan("meter_readings").collect()
+    slices = warehouse.scan_slices("meter_readings", rows=600)
+    assert len(slices) == 3 * 6  # 12 row groups of 250 per file, two per slice
+    assert all(s.collect().height == 500 for s in slices)
+    assert pl.concat([s.collect() for s in slices]).equals(whole)
+    later = warehouse.scan_slices("meter_readings", partitions=pl.col("landing_date") > DAY, rows=600,
+                                     transaction_id="T3-1")
+    assert len(later) == 2 * 6
+    expected = whole.filter((pl.col("landing_date") > DAY) & (pl.col("transaction_id") == "T3-1"))
+    assert expected.height and pl.concat([s.collect() for s in later]).equals(expected)
+    assert len(warehouse.scan_slices("meter_readings", landing_date=days[2], rows=600)) == 6
+    never = warehouse.scan_slices("transactions")
+    assert len(never) == 1 and never[0].collect().height == 0

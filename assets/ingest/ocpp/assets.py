@@ -19,6 +19,7 @@ from assets.checks import BucketSchemaCheck, ingest_check_specs
 from assets.ingest.common import LINES, RecordReader, day_files
 from assets.ingest.common.run import IngestResult, StreamedRows, write_ingest
 from assets.ingest.ocpp.pipeline import (
+    LOCATING_FRAME,
     StepResult,
     RECEIVED_HOUR,
     RECEIVED_SPAN,
@@ -48,8 +49,13 @@ READING_ACTIONS = ["MeterValues", "StartTransaction", "StopTransaction", "Transa
 CHARGE_POINT_ACTIONS = ["StartTransaction", "StatusNotification"]
 # How far back a reading without transaction id looks for the transaction running on its connector.
 ATTRIBUTION_LOOKBACK_DAYS = 2
-# Frames per charge-point group: sets the memory of one group's rules (and of each pool worker).
+# Frames per charge-point group: sets the memory of one group's rules (and of each pool worker). Earlier rows
+# the rules read with the day's frames count too, a stored reading as a quarter of a frame (it has no payload):
+# a day after a busy one brings far more context than frames.
 GROUP_FRAMES = 50_000
+READING_WEIGHT = 0.25
+# ``transactions`` reads the day's frames without their payload (but for start requests): twice as many fit.
+TRANSACTION_GROUP_FRAMES = 2 * GROUP_FRAMES
 # Rows of the previous date's partition read at once for its CALL keys.
 PREVIOUS_CALLS_SLICE = 64 * 1024
 
@@ -86,8 +92,40 @@ READING_COLUMNS = ["landing_date", "record_ref", "transaction_id", "charge_point
                    "measurand", "phase", "context", "value", "repair"]
 
 
-def _messages(warehouse: WarehouseResource, **filters) -> pl.LazyFrame:
-    return warehouse.scan("ocpp_messages", **filters).select(RULE_COLUMNS)
+def _messages(warehouse: WarehouseResource, partitions: pl.Expr | None = None, **filters) -> pl.LazyFrame:
+    """The rule columns of ``ocpp_messages`` rows (``partitions``: a condition on ``landing_date``)."""
+    frame = warehouse.scan("ocpp_messages", **filters).select(RULE_COLUMNS)
+    return frame if partitions is None else frame.filter(partitions)
+
+
+def _message_slices(warehouse: WarehouseResource, partitions: pl.Expr | None = None,
+                    **filters) -> list[pl.LazyFrame]:
+    """``_messages`` as slices to collect one at a time (``scan_slices``: what a ``GroupSpill`` takes)."""
+    return [frame.select(RULE_COLUMNS)
+            for frame in warehouse.scan_slices("ocpp_messages", partitions=partitions, **filters)]
+
+
+def _collect_sliced(slices: list[pl.LazyFrame]) -> pl.DataFrame:
+    """A small result of a query over large inputs, slice by slice (``scan_slices``): a whole-table collect
+    decodes whole columns first (e.g. every 2.0.1 event's payload to keep a few of them)."""
+    return pl.concat([frames.collect() for frames in slices], how="vertical")
+
+
+def _touched(day_pairs: pl.DataFrame, attributed: pl.DataFrame) -> list[str]:
+    """The transactions a day touches: named by its frames, or given readings by ``attributed_to_transaction``."""
+    return sorted(set(_transaction_ids(day_pairs)) | set(attributed.get_column("transaction_id").to_list()))
+
+
+def _group_sizes(day: pl.LazyFrame, *context: tuple[pl.LazyFrame, float]) -> pl.DataFrame:
+    """Size per charge point (``charge_point_id``, ``len``) for ``chunks_of_counts``: the day's frames
+    (``day``) plus what the rules read with them (``context``: (rows, weight of a row against a frame), e.g.
+    earlier readings of the same transactions), so a group's size is what its rules hold. Only the day's
+    charge points have a group."""
+    counts = day.group_by("charge_point_id").agg(pl.len().cast(pl.Float64()).alias("len"))
+    charge_points = counts.select("charge_point_id")
+    counts = pl.concat([counts, *(rows.join(charge_points, on="charge_point_id", how="semi").group_by("charge_point_id")
+                                  .agg((pl.len() * weight).alias("len")) for rows, weight in context)])
+    return (counts.group_by("charge_point_id").agg(pl.col("len").sum().ceil().cast(pl.Int64())).collect())
 
 
 def _split_by_chunk(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.DataFrame]:
@@ -143,22 +181,23 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
     a group; only alias ids (replayed starts, rare) cost a second, narrow read for their group.
     """
     up_to_day = pl.col("landing_date") <= landing_date
-    touched = sorted(set(_transaction_ids(day_pairs)) | set(attributed.get_column("transaction_id").to_list()))
+    touched = _touched(day_pairs, attributed)
     first_days = (warehouse.scan("ocpp_messages", transaction_id=touched).filter(up_to_day)
                   .group_by("charge_point_id").agg(pl.col("landing_date").min()).collect())
-    named = _messages(warehouse, transaction_id=touched, action=TRANSACTION_ACTIONS).filter(up_to_day)
+    named = {"partitions": up_to_day, "transaction_id": touched, "action": TRANSACTION_ACTIONS}
     earliest = first_days.get_column("landing_date").min() or landing_date
-    around = (_messages(warehouse, charge_point_id=first_days.get_column("charge_point_id").to_list(),
-                        action=CHARGE_POINT_ACTIONS)
-              .filter(up_to_day & (pl.col("landing_date") >= earliest)))
-    readings = (warehouse.scan("meter_readings", transaction_id=touched).filter(up_to_day)
-                .select(READING_COLUMNS))
+    around = {"partitions": up_to_day & (pl.col("landing_date") >= earliest),
+              "charge_point_id": first_days.get_column("charge_point_id").to_list(), "action": CHARGE_POINT_ACTIONS}
     # The StartTransaction answers among those frames (narrow: the requests are looked up by their key).
     answer = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
-    answers = pl.concat([frames.filter(answer).select("action", "message_type", "charge_point_id", "message_id")
-                         for frames in (named, around)]).collect()
+    answers = pl.concat([_messages(warehouse, **filters).filter(answer)
+                         .select("action", "message_type", "charge_point_id", "message_id")
+                         for filters in (named, around)]).collect()
     requests = _start_requests(warehouse, answers, landing_date)
-    with (GroupSpill(named, chunks, spill_dir) as named_groups, GroupSpill(around, chunks, spill_dir) as around_groups,
+    readings = [frame.select(READING_COLUMNS) for frame in warehouse.scan_slices(
+        "meter_readings", partitions=up_to_day, transaction_id=touched)]
+    with (GroupSpill(_message_slices(warehouse, **named), chunks, spill_dir) as named_groups,
+          GroupSpill(_message_slices(warehouse, **around), chunks, spill_dir) as around_groups,
           GroupSpill(readings, chunks, spill_dir) as reading_groups):
         for index, (chunk_pairs, chunk_attributed, chunk_first_days, chunk_requests) in enumerate(zip(
                 *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed, first_days, requests)))):
@@ -301,22 +340,27 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     # so the cost is linear in the day's frames and memory follows a group, not the day.
     # Only frames that carry readings, a transaction id or a start/stop (not heartbeats, statuses, answers
     # other than the StartTransaction ones, which issue the transaction id): about half of the day's frames.
-    day_frames = (_messages(warehouse, landing_date=landing_date, action=READING_ACTIONS)
-                  .filter((pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")))
-    chunks = chunks_of_counts(day_frames.group_by("charge_point_id").len().collect(), GROUP_FRAMES)
-    charge_points = [cp for chunk in chunks for cp in chunk]
+    reading_frame = (pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")
+    day_frames = _messages(warehouse, landing_date=landing_date, action=READING_ACTIONS).filter(reading_frame)
+    charge_points = sorted(day_frames.select(pl.col("charge_point_id").unique()).collect()
+                           .get_column("charge_point_id").to_list())
     touched = sorted(day_frames.select(pl.col("transaction_id").drop_nulls().unique()).collect()
                      .get_column("transaction_id").to_list())
     # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
-    recent = (_messages(warehouse, charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"])
-              .filter(pl.col("landing_date").is_between(
-                  landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date)).collect())
+    recent = _collect_sliced(_message_slices(
+        warehouse, partitions=pl.col("landing_date").is_between(
+            landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date),
+        charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"]))
     needed = sorted(set(touched) | set(_transaction_ids(recent)))
-    history = (warehouse.scan("meter_readings", transaction_id=needed)
-               .filter(pl.col("landing_date") < landing_date))
-    named = (_messages(warehouse, transaction_id=touched,
-                       action=["StartTransaction", "StopTransaction", "TransactionEvent"])
-             .filter(pl.col("landing_date") <= landing_date).collect())
+    earlier = pl.col("landing_date") < landing_date
+    chunks = chunks_of_counts(_group_sizes(
+        day_frames, (warehouse.scan("meter_readings", transaction_id=needed).filter(earlier), READING_WEIGHT)),
+        GROUP_FRAMES)
+    history = warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed)
+    # Only the frames the rules read of them (not the 2.0.1 events without an EVSE: most of their bytes).
+    named = _collect_sliced([frames.filter(LOCATING_FRAME) for frames in _message_slices(
+        warehouse, partitions=pl.col("landing_date") <= landing_date, transaction_id=touched,
+        action=["StartTransaction", "StopTransaction", "TransactionEvent"])])
     starts = pl.concat([named, recent]).unique(subset=["landing_date", "record_ref"], keep="first",
                                                 maintain_order=True)
     requests = _start_requests(warehouse, starts, landing_date)
@@ -324,7 +368,9 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     schema_check = BucketSchemaCheck(METER_READINGS)
     rows_in, rejections, repaired, repairs = 0, [], 0, Counter()
     spill_dir = _spill_dir(warehouse)
-    with (GroupSpill(day_frames, chunks, spill_dir) as frame_groups,
+    day_slices = [frame.filter(reading_frame) for frame in
+                  _message_slices(warehouse, landing_date=landing_date, action=READING_ACTIONS)]
+    with (GroupSpill(day_slices, chunks, spill_dir) as frame_groups,
           GroupSpill(history, chunks, spill_dir) as history_groups,
           SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": landing_date}) as writer):
         arguments = ((frame_groups.group(index), landing_date, history_groups.group(index),
@@ -369,16 +415,25 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     # with attributed readings, so its group exists. Spilled per charge-point group, never collected whole.
     start_request = ((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
                      & (pl.col("direction") == "in"))
-    day_frames = (_messages(warehouse, landing_date=landing_date)
-                  .filter(pl.col("transaction_id").is_not_null() | start_request
-                          | pl.col("charge_point_id").is_in(attributed.get_column("charge_point_id").unique()
-                                                            .implode()))
-                  .with_columns(pl.when(start_request).then(pl.col("payload_json")).alias("payload_json")))
-    chunks = chunks_of_counts(day_frames.group_by("charge_point_id").len().collect(), GROUP_FRAMES)
+    attributed_charge_points = attributed.get_column("charge_point_id").unique().implode()
+
+    def of_the_day(frames: pl.LazyFrame) -> pl.LazyFrame:
+        return (frames.filter(pl.col("transaction_id").is_not_null() | start_request
+                              | pl.col("charge_point_id").is_in(attributed_charge_points))
+                .with_columns(pl.when(start_request).then(pl.col("payload_json")).alias("payload_json")))
+
+    day_frames = of_the_day(_messages(warehouse, landing_date=landing_date))
     day_pairs = day_frames.select("charge_point_id", "transaction_id").unique().collect()
+    up_to_day = pl.col("landing_date") <= landing_date
+    touched = _touched(day_pairs, attributed)
+    chunks = chunks_of_counts(_group_sizes(
+        day_frames, (warehouse.scan("meter_readings", transaction_id=touched).filter(up_to_day), READING_WEIGHT),
+        (_messages(warehouse, partitions=up_to_day, transaction_id=touched, action=TRANSACTION_ACTIONS), 1.0)),
+        TRANSACTION_GROUP_FRAMES)
     spill_dir = _spill_dir(warehouse)
+    day_slices = [of_the_day(frames) for frames in _message_slices(warehouse, landing_date=landing_date)]
     # The assembled rows are one per transaction (small): kept, and written at once in transaction id order.
-    with GroupSpill(day_frames, chunks, spill_dir) as frame_groups:
+    with GroupSpill(day_slices, chunks, spill_dir) as frame_groups:
         arguments = ((frame_groups.group(index), landing_date, context_messages, readings,
                       chunk_attributed.get_column("transaction_id").to_list())
                      for index, ((context_messages, readings), chunk_attributed) in enumerate(zip(

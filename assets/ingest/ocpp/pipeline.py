@@ -31,6 +31,13 @@ from assets.quarantine import Rejection
 from resources.warehouse import PartitionWriter
 
 
+# The frames ``build_meter_readings`` reads of ``start_messages``: those that can carry a start register, a
+# stop time or a connector / EVSE (a 2.0.1 TransactionEvent names its EVSE only in some events).
+LOCATING_FRAME = (pl.col("action").is_in(["StartTransaction", "StopTransaction"])
+                  | ((pl.col("action") == "TransactionEvent")
+                     & pl.col("payload_json").str.contains('"evse":', literal=True)))
+
+
 @dataclass
 class StepResult:
     """Accepted rows (a frame in the table's schema, partition column included) and rejections."""
@@ -225,7 +232,7 @@ def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history:
     ``history``: accepted readings of the same transactions from earlier landing dates (including the
     transactions that readings without a transaction id may be attributed to).
     ``start_messages``: 1.6 StartTransaction / StopTransaction and 2.0.1 TransactionEvent frames up to this
-    date of those transactions and of the recent transactions of the same charge points (meterStart,
+    date (only those of ``LOCATING_FRAME`` are read) of those transactions and of the recent transactions of the same charge points (meterStart,
     connector, EVSE, and the running transaction of a reading without transaction id).
 
     Frames of the common payload shapes are read as columns (``reading_columns``), the others by
@@ -240,9 +247,7 @@ def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history:
     # Only frames that can carry a start register, a stop time or a location; parsed once for all lookups.
     located = (pl.concat([start_messages, messages.select(start_messages.columns)])
                .unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True)
-               .filter(pl.col("action").is_in(["StartTransaction", "StopTransaction"])
-                       | ((pl.col("action") == "TransactionEvent") & pl.col("payload_json").str.contains('"evse":', literal=True)))
-               .to_dicts())
+               .filter(LOCATING_FRAME).to_dicts())
     candidates = attribute_frame(candidates, transaction_intervals_16(located))
     kept, duplicates = drop_duplicates_frame(candidates, history)
     accepted, rule_rejected = apply_register_rules_frame(kept, history, meter_starts_16(located))
