@@ -207,6 +207,8 @@ def stream_ocpp_messages(batches: Iterable[Batch | LineBatch], landing_date: dt.
     del may_issue
     issued_to = issued_index(resolve_actions(start_answers, calls))
     result = StreamedMessages(parser.rows_in, rejections)
+    # The parser's key sets (every record and CALL of the day) are not needed to resolve the answers.
+    del parser
 
     def resolve(bucket: pl.DataFrame) -> pl.DataFrame:
         bucket = apply_issued(resolve_actions(bucket, calls), issued_to)
