@@ -16,8 +16,9 @@ import polars as pl
 from assets.consumption import inputs
 from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
-from assets.pricing.session_tariffs import choose_tariffs, load_tariff_book
+from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
+from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
@@ -131,12 +132,14 @@ def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.
     return BuildResult(table=table, metadata=metadata, rejections=rejections)
 
 
-def _energy_curve(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
-    curves = warehouse.read(METER_CURVES.name, **{PARTITION: day})
-    return curves
+def _energy_curve(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch,
+                  columns: list[str] | None = None) -> pl.DataFrame:
+    """The meter curves of one batch of the day's sessions (only `columns` when given)."""
+    return read_batch(warehouse, METER_CURVES.name, batch, columns=columns, **{PARTITION: day})
 
 
-def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[dict, dict]:
+def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame,
+                 book: TariffBook | None = None) -> tuple[dict, dict]:
     """Price-change rules per pricing key, and the pricing key and tariff id of each session.
 
     The tariff is the one `priced_sessions` prices with (`assets.pricing.session_tariffs.choose_tariffs`:
@@ -144,7 +147,7 @@ def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[
     moment its price can change is a period boundary. A session without one is cut at charging/parking
     switches only.
     """
-    choices, pricing = choose_tariffs(sessions, load_tariff_book(warehouse))
+    choices, pricing = choose_tariffs(sessions, book or load_tariff_book(warehouse))
     chosen = choices.filter(pl.col("pricing_key").is_not_null())
     # Sessions sealing the same tariff have keys of their own but share one Tariff object: its rules are built once.
     rules_of: dict[int, object] = {}
@@ -205,15 +208,40 @@ def _keep_fractional_wh(periods: pl.DataFrame, sessions: pl.DataFrame) -> pl.Dat
             .drop("_total", "_last", "_summed"))
 
 
-def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
+def _summed(figures: list[dict]) -> dict:
+    """Per-batch counts added up, in the first batch's key order."""
+    total: dict = {}
+    for one in figures:
+        for name, value in one.items():
+            total[name] = total.get(name, 0) + value
+    return total
+
+
+def charging_periods(warehouse: WarehouseResource, day: dt.date,
+                     sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
     """Periods of the day's sessions: cut from curves where metered, the CDR's own where delivered, else
-    cut from the curve the session's totals imply (`totals_curves`); all cut at their tariff's price changes."""
-    sessions = inputs.load_sessions(warehouse, day)
-    curves = _energy_curve(warehouse, day)
+    cut from the curve the session's totals imply (`totals_curves`); all cut at their tariff's price changes.
+
+    Batch by batch of sessions (`assets.session_batches`): only the periods, the narrow result, are held for
+    the whole day, and written in one piece so the file's bytes are those of one write."""
+    book = load_tariff_book(warehouse)
+    parts = [_charging_periods_batch(warehouse, day, batch, book)
+             for batch in session_batches(warehouse, day, sessions_per_batch)]
+    table = pl.concat([part.table for part in parts])
+    return BuildResult(table=table, metadata=_summed([part.metadata for part in parts]),
+                       mismatches=pl.concat([part.mismatches for part in parts]),
+                       checked=sum(part.checked for part in parts))
+
+
+def _charging_periods_batch(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch,
+                            book: TariffBook) -> BuildResult:
+    """`charging_periods` of one batch of the day's sessions."""
+    sessions, unusable = inputs.load_batch_sessions(warehouse, day, batch)
+    curves = _energy_curve(warehouse, day, batch)
     energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
     metered_ids = set(energy["session_id"].unique().to_list())
     metered = sessions.filter(pl.col("session_id").is_in(list(metered_ids)))
-    rules, chosen = tariff_rules(warehouse, sessions)
+    rules, chosen = tariff_rules(warehouse, sessions, book)
     rule_key = pl.col("session_id").replace_strict({s: k for s, (k, _) in chosen.items()}, default=None,
                                                    return_dtype=pl.String).alias("rule_key")
     tariff_of = pl.col("session_id").replace_strict({s: t for s, (_, t) in chosen.items()}, default=None,
@@ -254,7 +282,7 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
         pl.col("period_wh").fill_null(0) != pl.col("expected_wh"))
     metadata = {
         "sessions": sessions.height, "periods": table.height,
-        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_unusable": unusable,
         "sessions_metered": metered.height,
         "sessions_with_tariff_rules": len(chosen),
         "sessions_cdr_periods": from_cdrs["session_id"].n_unique(),
@@ -286,10 +314,25 @@ def _interval_data(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.D
         .sort(["session_id", "timestamp"])
 
 
-def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: int) -> BuildResult:
-    """Clock-aligned intervals of the day's sessions by the best available data (module docstring)."""
-    sessions = inputs.load_sessions(warehouse, day)
-    curves = _energy_curve(warehouse, day)
+def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: int,
+                  sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
+    """Clock-aligned intervals of the day's sessions by the best available data (module docstring), batch by
+    batch of sessions (only the intervals, the narrow result, are held for the whole day)."""
+    parts = [_clock_aligned_batch(warehouse, day, interval_minutes, batch)
+             for batch in session_batches(warehouse, day, sessions_per_batch)]
+    metadata = _summed([part.metadata for part in parts])
+    table = pl.concat([part.table for part in parts])
+    metadata["energy_kwh"] = round(int(table["energy_wh"].sum() or 0) / 1000, 3)
+    metadata["interval_minutes"] = interval_minutes
+    return BuildResult(table=table, metadata=metadata, mismatches=pl.concat([part.mismatches for part in parts]),
+                       checked=sum(part.checked for part in parts))
+
+
+def _clock_aligned_batch(warehouse: WarehouseResource, day: dt.date, interval_minutes: int,
+                         batch: SessionBatch) -> BuildResult:
+    """`clock_aligned` of one batch of the day's sessions (the day's energy_kwh is the caller's figure)."""
+    sessions, unusable = inputs.load_batch_sessions(warehouse, day, batch, columns=["energy_wh"])
+    curves = _energy_curve(warehouse, day, batch, columns=["session_id", "timestamp", "energy_wh"])
     energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
     metered_ids = energy["session_id"].unique().to_list()
     rest = sessions.filter(~pl.col("session_id").is_in(metered_ids))
@@ -330,12 +373,10 @@ def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: 
         (pl.col("expected_wh") - pl.col("energy_wh")).abs() > 1)
     metadata = {
         "sessions": sessions.height, "intervals": table.height,
-        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_unusable": unusable,
         "sessions_metered": len(metered_ids), "sessions_interval_data": len(interval_ids),
         "sessions_estimated": estimated.height,
-        "energy_kwh": round(int(table["energy_wh"].sum() or 0) / 1000, 3),
         "metered_sessions_differing_from_reported_energy": drift.height,
-        "interval_minutes": interval_minutes,
     }
     return BuildResult(table=table, metadata=metadata, mismatches=mismatches, checked=sessions.height)
 
