@@ -62,26 +62,29 @@ def meter_curves(warehouse: WarehouseResource, day: dt.date, write_part: Callabl
                  sessions_per_chunk: int = SESSIONS_PER_CHUNK) -> BuildResult:
     """Clean the registers of the day's sessions and join power, current and charging states.
 
-    The sessions are taken in chunks of consecutive ids (every step works per session, so a chunk's curve is
-    that of its sessions alone) and each chunk's curve rows, in the table's order, go to `write_part`; the
+    The sessions are taken in chunks of consecutive ids (`assets.session_batches`; every step works per
+    session, so a chunk's curve is that of its sessions alone) and each chunk's curve rows, in the table's order, go to `write_part`; the
     result carries the rejections and the figures of all chunks, and an empty table.
     """
-    sessions = inputs.load_sessions(warehouse, day)
     counts: dict[str, int] = {}
     repairs: dict[str, int] = {}
     rejections: list[Rejection] = []
-    for offset in range(0, max(sessions.height, 1), sessions_per_chunk):
-        chunk = _meter_curve_chunk(warehouse, day, sessions.slice(offset, sessions_per_chunk))
+    usable = unusable = 0
+    for batch in session_batches(warehouse, day, sessions_per_chunk):
+        # Only the columns that place a session on the clock: the raw payloads are most of a session's bytes.
+        sessions, left_out = inputs.load_batch_sessions(warehouse, day, batch, columns=[])
+        usable, unusable = usable + sessions.height, unusable + left_out
+        chunk = _meter_curve_chunk(warehouse, day, sessions)
         write_part(chunk.table)
         rejections += chunk.rejections
         for name, value in chunk.metadata.items():
             target = repairs if name.startswith("repair_") else counts
             target[name] = target.get(name, 0) + value
     metadata = {
-        "sessions": sessions.height,
-        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions": usable,
+        "sessions_unusable": unusable,
         "sessions_with_curve": counts["sessions_with_curve"],
-        "sessions_without_meter_data": sessions.height - counts["sessions_with_curve"],
+        "sessions_without_meter_data": usable - counts["sessions_with_curve"],
         **{name: counts[name] for name in ("rows_in", "rows_accepted", "rows_quarantined", "resets_bridged",
                                             "anchors_refused", "power_points", "current_points",
                                             "charging_state_changes")},
@@ -415,7 +418,8 @@ def electricity_rates(warehouse: WarehouseResource) -> tuple[dict, pl.DataFrame,
 def electricity_cost(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
     """Price the day's clock-aligned intervals at the operator's (single) electricity rate."""
     intervals = warehouse.read(CLOCK_ALIGNED.name, **{PARTITION: day})
-    sessions = inputs.load_sessions(warehouse, day).select("session_id", "operator_id", "currency")
+    sessions = inputs.load_sessions(warehouse, day, columns=["operator_id", "currency"]).select(
+        "session_id", "operator_id", "currency")
     rates, owners, broken = electricity_rates(warehouse)
     per_operator = owners.group_by("operator_id").agg(pl.col("rate_id").sort().alias("rates"))
     chosen = sessions.join(per_operator, on="operator_id", how="left").with_columns(

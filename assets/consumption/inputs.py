@@ -39,13 +39,13 @@ def _among(column: str, ids: list[str]) -> pl.Expr:
     return pl.col(column).is_between(pl.lit(min(ids)), pl.lit(max(ids))) & pl.col(column).is_in(ids)
 
 
-def load_sessions(warehouse: WarehouseResource, settlement_date: dt.date,
-                  batch: SessionBatch | None = None) -> pl.DataFrame:
+def load_sessions(warehouse: WarehouseResource, settlement_date: dt.date, batch: SessionBatch | None = None,
+                  columns: list[str] | None = None) -> pl.DataFrame:
     """Sessions settling on `settlement_date` (the partition) that can be placed on a clock, sorted by
-    id (only those of `batch` when given). A session without start, end or a known IANA zone cannot be (the
-    sessions asset quarantines those); `unusable_sessions` lists them so the assets report them rather than
-    skip them silently."""
-    return load_batch_sessions(warehouse, settlement_date, batch)[0]
+    id (only those of `batch`, and only `columns` besides the span columns, when given). A session without
+    start, end or a known IANA zone cannot be (the sessions asset quarantines those); `unusable_sessions`
+    lists them so the assets report them rather than skip them silently."""
+    return load_batch_sessions(warehouse, settlement_date, batch, columns)[0]
 
 
 SPAN_COLUMNS = ["session_id", "start_utc", "end_utc", "time_zone"]
@@ -78,11 +78,6 @@ def unusable_sessions(sessions: pl.DataFrame) -> list[str]:
         pl.col("start_utc").is_null() | pl.col("end_utc").is_null() | (pl.col("end_utc") < pl.col("start_utc"))
         | pl.col("time_zone").is_null() | pl.col("time_zone").is_in(bad_zones))
     return bad["session_id"].to_list()
-
-
-def count_unusable(warehouse: WarehouseResource, settlement_date: dt.date) -> int:
-    """How many of the date's sessions `load_sessions` leaves out."""
-    return len(unusable_sessions(warehouse.read("sessions", settlement_date=settlement_date)))
 
 
 READINGS_SCHEMA = {"session_id": pl.String, "timestamp": UTC, "phase": pl.String, "context": pl.String,
