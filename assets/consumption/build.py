@@ -415,13 +415,37 @@ def electricity_rates(warehouse: WarehouseResource) -> tuple[dict, pl.DataFrame,
     return parsed, owners, broken
 
 
-def electricity_cost(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
-    """Price the day's clock-aligned intervals at the operator's (single) electricity rate."""
-    intervals = warehouse.read(CLOCK_ALIGNED.name, **{PARTITION: day})
-    sessions = inputs.load_sessions(warehouse, day, columns=["operator_id", "currency"]).select(
-        "session_id", "operator_id", "currency")
+def electricity_cost(warehouse: WarehouseResource, day: dt.date,
+                     sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
+    """Price the day's clock-aligned intervals at the operator's (single) electricity rate, batch by batch of
+    sessions (only the priced intervals, the result, are held for the whole day)."""
     rates, owners, broken = electricity_rates(warehouse)
     per_operator = owners.group_by("operator_id").agg(pl.col("rate_id").sort().alias("rates"))
+    parts = []
+    intervals_in = energy_in = 0
+    for batch in session_batches(warehouse, day, sessions_per_batch):
+        intervals = read_batch(warehouse, CLOCK_ALIGNED.name, batch, **{PARTITION: day})
+        sessions = inputs.load_sessions(warehouse, day, batch, columns=["operator_id", "currency"]).select(
+            "session_id", "operator_id", "currency")
+        parts.append(_priced_intervals(intervals, sessions, per_operator, rates, broken))
+        intervals_in += intervals.height
+        energy_in += int(intervals["energy_wh"].sum() or 0)
+    table = pl.concat(parts)
+    metadata = {
+        "intervals_in": intervals_in,
+        "energy_wh_in": energy_in,
+        "intervals_priced": int(table["electricity_cost"].is_not_null().sum()),
+        "intervals_unpriced": int(table["electricity_cost"].is_null().sum()),
+        "rates_invalid": len(broken),
+    }
+    for currency, amount in table.group_by("currency").agg(pl.col("electricity_cost").sum()).sort("currency").iter_rows():
+        metadata[f"electricity_cost_{currency or 'unknown'}"] = float(amount or Decimal(0))
+    return BuildResult(table=table, metadata=metadata)
+
+
+def _priced_intervals(intervals: pl.DataFrame, sessions: pl.DataFrame, per_operator: pl.DataFrame, rates: dict,
+                      broken: dict) -> pl.DataFrame:
+    """Some clock-aligned intervals priced at their session operator's rate (or with the reason they are not)."""
     chosen = sessions.join(per_operator, on="operator_id", how="left").with_columns(
         pl.when(pl.col("rates").list.len() == 1).then(pl.col("rates").list.first()).alias("rate_id"),
         pl.when(pl.col("rates").is_null() | (pl.col("rates").list.len() == 0)).then(pl.lit("NO_RATE_FOR_OPERATOR"))
@@ -433,20 +457,10 @@ def electricity_cost(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
     joined = intervals.join(chosen.select("session_id", "rate_id", "currency", "unpriced_reason"),
                             on="session_id", how="left")
     priced = price_intervals(joined, rates)
-    table = priced.with_columns(
+    return priced.with_columns(
         pl.when(pl.col("electricity_cost").is_null() & pl.col("unpriced_reason").is_null())
         .then(pl.lit("NO_RATE_FOR_OPERATOR")).otherwise(pl.col("unpriced_reason")).alias("unpriced_reason"),
     ).select(list(ELECTRICITY_COST.schema)).sort(["session_id", "interval_start_utc"])
-    metadata = {
-        "intervals_in": intervals.height,
-        "energy_wh_in": int(intervals["energy_wh"].sum() or 0),
-        "intervals_priced": int(table["electricity_cost"].is_not_null().sum()),
-        "intervals_unpriced": int(table["electricity_cost"].is_null().sum()),
-        "rates_invalid": len(broken),
-    }
-    for currency, amount in table.group_by("currency").agg(pl.col("electricity_cost").sum()).sort("currency").iter_rows():
-        metadata[f"electricity_cost_{currency or 'unknown'}"] = float(amount or Decimal(0))
-    return BuildResult(table=table, metadata=metadata)
 
 
 def session_electricity_cost(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
