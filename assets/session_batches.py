@@ -15,7 +15,9 @@ into reading only the row groups that hold the batch (bounded decode, even on a 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -68,3 +70,46 @@ def read_batch(warehouse: WarehouseResource, table: str, batch: SessionBatch, co
     ``columns`` when given (a column not read is not decoded)."""
     scan = warehouse.scan(table, **partition).filter(batch.where(column))
     return (scan if columns is None else scan.select(columns)).collect()
+
+
+class SpilledParts:
+    """A day's result built batch by batch, kept on disk until every batch is done (Arrow IPC, LZ4, under the
+    warehouse's spill folder), then read back once to be written in one piece: one write of the whole result
+    is what gives a partition file its bytes, and while the batches run only the current one is in memory.
+
+    ``append`` each batch's frame; ``read()`` returns them concatenated in append order (``empty`` when none).
+    Use it as a context manager: the spill files are removed on exit, whatever happened.
+    """
+
+    def __init__(self, warehouse: WarehouseResource, name: str):
+        self.folder = warehouse.spill_root / f"{name}-batches-{os.getpid()}"
+        self._paths: list[Path] = []
+
+    def __enter__(self) -> SpilledParts:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.remove()
+
+    def append(self, frame: pl.DataFrame) -> None:
+        """Spill one batch's frame."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{len(self._paths):08d}.arrow"
+        frame.write_ipc(path, compression="lz4")
+        self._paths.append(path)
+
+    def read(self, empty: pl.DataFrame) -> pl.DataFrame:
+        """Every spilled frame, in append order (compressed: decoded into memory, never mapped from the file)."""
+        if not self._paths:
+            return empty
+        return pl.concat([pl.read_ipc(path) for path in self._paths], how="vertical")
+
+    def remove(self) -> None:
+        """Delete the spill files."""
+        for path in self._paths:
+            path.unlink(missing_ok=True)
+        self._paths = []
+        if self.folder.exists():
+            for leftover in self.folder.iterdir():
+                leftover.unlink()
+            self.folder.rmdir()

@@ -16,6 +16,7 @@ from assets.consumption.tables import (CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRIC
                                        SESSION_ELECTRICITY_COST)
 from assets.partitions import daily
 from assets.quarantine import QUARANTINE, quarantine_frame
+from assets.session_batches import SpilledParts
 from resources.warehouse import WarehouseResource
 
 GROUP = "consumption"
@@ -52,11 +53,11 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     resets bridged, spurious zeros and glitches quarantined with a reason code), power (W), current (A,
     phases summed) and OCPP charging states, one row per instant."""
     day = _day(context)
-    parts: list[pl.DataFrame] = []
-    # The meter readings are held one chunk of sessions at a time; the curve itself (narrow rows) is written
-    # in one piece, so the file's bytes (and row groups) stay those of one write.
-    result = build.meter_curves(warehouse, day, parts.append)
-    table = pl.concat(parts) if parts else METER_CURVES.empty_frame()
+    # The meter readings are held one chunk of sessions at a time and each chunk's curve is spilled; the curve
+    # is read back and written in one piece, so the file's bytes (and row groups) stay those of one write.
+    with SpilledParts(warehouse, f"meter_curves-{day}") as parts:
+        result = build.meter_curves(warehouse, day, parts.append)
+        table = parts.read(METER_CURVES.empty_frame())
     warehouse.write_partition(METER_CURVES, table, **{PARTITION: day})
     warehouse.write_partition(QUARANTINE, quarantine_frame(result.rejections), source_asset="meter_curves",
                               partition_key=context.partition_key)

@@ -18,7 +18,7 @@ from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
 from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
-from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, read_batch, session_batches
+from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
@@ -228,12 +228,16 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date,
     Batch by batch of sessions (`assets.session_batches`): only the periods, the narrow result, are held for
     the whole day, and written in one piece so the file's bytes are those of one write."""
     book = load_tariff_book(warehouse)
-    parts = [_charging_periods_batch(warehouse, day, batch, book)
-             for batch in session_batches(warehouse, day, sessions_per_batch)]
-    table = pl.concat([part.table for part in parts])
-    return BuildResult(table=table, metadata=_summed([part.metadata for part in parts]),
-                       mismatches=pl.concat([part.mismatches for part in parts]),
-                       checked=sum(part.checked for part in parts))
+    figures, mismatches, checked = [], [], 0
+    with SpilledParts(warehouse, f"charging_periods-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            part = _charging_periods_batch(warehouse, day, batch, book)
+            tables.append(part.table)
+            figures.append(part.metadata)
+            mismatches.append(part.mismatches)
+            checked += part.checked
+        table = tables.read(CHARGING_PERIODS.empty_frame())
+    return BuildResult(table=table, metadata=_summed(figures), mismatches=pl.concat(mismatches), checked=checked)
 
 
 def _charging_periods_batch(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch,
@@ -321,14 +325,19 @@ def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: 
                   sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
     """Clock-aligned intervals of the day's sessions by the best available data (module docstring), batch by
     batch of sessions (only the intervals, the narrow result, are held for the whole day)."""
-    parts = [_clock_aligned_batch(warehouse, day, interval_minutes, batch)
-             for batch in session_batches(warehouse, day, sessions_per_batch)]
-    metadata = _summed([part.metadata for part in parts])
-    table = pl.concat([part.table for part in parts])
+    figures, mismatches, checked = [], [], 0
+    with SpilledParts(warehouse, f"clock_aligned-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            part = _clock_aligned_batch(warehouse, day, interval_minutes, batch)
+            tables.append(part.table)
+            figures.append(part.metadata)
+            mismatches.append(part.mismatches)
+            checked += part.checked
+        table = tables.read(CLOCK_ALIGNED.empty_frame())
+    metadata = _summed(figures)
     metadata["energy_kwh"] = round(int(table["energy_wh"].sum() or 0) / 1000, 3)
     metadata["interval_minutes"] = interval_minutes
-    return BuildResult(table=table, metadata=metadata, mismatches=pl.concat([part.mismatches for part in parts]),
-                       checked=sum(part.checked for part in parts))
+    return BuildResult(table=table, metadata=metadata, mismatches=pl.concat(mismatches), checked=checked)
 
 
 def _clock_aligned_batch(warehouse: WarehouseResource, day: dt.date, interval_minutes: int,
@@ -421,16 +430,16 @@ def electricity_cost(warehouse: WarehouseResource, day: dt.date,
     sessions (only the priced intervals, the result, are held for the whole day)."""
     rates, owners, broken = electricity_rates(warehouse)
     per_operator = owners.group_by("operator_id").agg(pl.col("rate_id").sort().alias("rates"))
-    parts = []
     intervals_in = energy_in = 0
-    for batch in session_batches(warehouse, day, sessions_per_batch):
-        intervals = read_batch(warehouse, CLOCK_ALIGNED.name, batch, **{PARTITION: day})
-        sessions = inputs.load_sessions(warehouse, day, batch, columns=["operator_id", "currency"]).select(
-            "session_id", "operator_id", "currency")
-        parts.append(_priced_intervals(intervals, sessions, per_operator, rates, broken))
-        intervals_in += intervals.height
-        energy_in += int(intervals["energy_wh"].sum() or 0)
-    table = pl.concat(parts)
+    with SpilledParts(warehouse, f"electricity_cost-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            intervals = read_batch(warehouse, CLOCK_ALIGNED.name, batch, **{PARTITION: day})
+            sessions = inputs.load_sessions(warehouse, day, batch, columns=["operator_id", "currency"]).select(
+                "session_id", "operator_id", "currency")
+            tables.append(_priced_intervals(intervals, sessions, per_operator, rates, broken))
+            intervals_in += intervals.height
+            energy_in += int(intervals["energy_wh"].sum() or 0)
+        table = tables.read(ELECTRICITY_COST.empty_frame())
     metadata = {
         "intervals_in": intervals_in,
         "energy_wh_in": energy_in,

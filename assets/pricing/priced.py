@@ -15,7 +15,7 @@ import polars as pl
 from assets.finance_metadata import markdown, money_metadata, money_table
 from assets.pricing.session_tariffs import CHOICE_SCHEMA, TariffBook, choose_tariffs, load_tariff_book
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
-from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, read_batch, session_batches
+from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff, price_frame
 
@@ -92,14 +92,16 @@ def price_day(warehouse: WarehouseResource, day: dt.date, sessions_per_batch: in
     Batch by batch of sessions (`assets.session_batches`; a session's price depends on its own periods only):
     the raw payloads, the periods and the engine's work follow a batch; only the priced rows are held."""
     book = load_tariff_book(warehouse)
-    tables, sessions_in, orphans = [], 0, 0
-    for batch in session_batches(warehouse, day, sessions_per_batch):
-        sessions = read_batch(warehouse, "sessions", batch, settlement_date=day).sort("session_id")
-        periods = _periods(warehouse, day, batch)
-        tables.append(_price_batch(day, sessions, periods, book))
-        sessions_in += sessions.height
-        orphans += periods.filter(~pl.col("session_id").is_in(sessions["session_id"].implode()))["session_id"].n_unique()
-    table = pl.concat(tables)
+    sessions_in, orphans = 0, 0
+    with SpilledParts(warehouse, f"priced_sessions-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            sessions = read_batch(warehouse, "sessions", batch, settlement_date=day).sort("session_id")
+            periods = _periods(warehouse, day, batch)
+            tables.append(_price_batch(day, sessions, periods, book))
+            sessions_in += sessions.height
+            orphans += periods.filter(~pl.col("session_id").is_in(sessions["session_id"].implode()))[
+                "session_id"].n_unique()
+        table = tables.read(PRICED_SESSIONS.empty_frame())
     return PricingBuild(table=table, metadata=summarise(table, orphans), sessions_in=sessions_in)
 
 

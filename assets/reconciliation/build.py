@@ -20,7 +20,7 @@ import polars as pl
 from assets.pricing.session_tariffs import FAMILY_OF_SOURCE, TariffBook, choose_tariffs, load_tariff_book
 from assets.reconciliation.reasons import NOT_A_DIFFERENCE, Comparison, reason_for
 from assets.reconciliation.tables import PARTITION, RECONCILIATION
-from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, read_batch, session_batches
+from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff
 
@@ -214,15 +214,16 @@ def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances,
     book = load_tariff_book(warehouse)
     known_ids = frozenset(book.known)
     schema = {c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}
-    frames, sessions_in = [], 0
-    for batch in session_batches(warehouse, day, sessions_per_batch):
-        sessions, links = _inputs(warehouse, day, batch)
-        sessions_in += sessions.height
-        rows = _batch_rows(sessions, links, book, known_ids, tol)
-        if rows:
-            # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
-            frames.append(pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False))
-    table = pl.concat(frames) if frames else RECONCILIATION.empty_frame().drop(PARTITION)
+    sessions_in = 0
+    with SpilledParts(warehouse, f"reconciliation-{day}") as frames:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            sessions, links = _inputs(warehouse, day, batch)
+            sessions_in += sessions.height
+            rows = _batch_rows(sessions, links, book, known_ids, tol)
+            if rows:
+                # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
+                frames.append(pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False))
+        table = frames.read(RECONCILIATION.empty_frame().drop(PARTITION))
     table = table.with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema)) \
         .sort(["session_id", "counterpart_id", "dimension"])
     return ReconciliationBuild(table=table, sessions_in=sessions_in, metadata=summarise(table, tol))
