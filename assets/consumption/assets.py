@@ -10,13 +10,13 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from assets.checks import conservation_result, schema_result
+from assets.checks import BucketSchemaCheck, conservation_result, schema_result
 from assets.consumption import build
 from assets.consumption.tables import (CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION,
                                        SESSION_ELECTRICITY_COST)
 from assets.partitions import daily
 from assets.quarantine import QUARANTINE, quarantine_frame
-from assets.session_batches import SpilledParts
+from assets.session_batches import SortedBatchWriter
 from resources.warehouse import WarehouseResource
 
 GROUP = "consumption"
@@ -53,12 +53,15 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     resets bridged, spurious zeros and glitches quarantined with a reason code), power (W), current (A,
     phases summed) and OCPP charging states, one row per instant."""
     day = _day(context)
-    # The meter readings are held one chunk of sessions at a time and each chunk's curve is spilled; the curve
-    # is read back and written in one piece, so the file's bytes (and row groups) stay those of one write.
-    with SpilledParts(warehouse, f"meter_curves-{day}") as parts:
-        result = build.meter_curves(warehouse, day, parts.append)
-        table = parts.read(METER_CURVES.empty_frame())
-    warehouse.write_partition(METER_CURVES, table, **{PARTITION: day})
+    # The meter readings are held one chunk of sessions at a time and each chunk's curve is spilled in the
+    # table's order; the curve is then written in one piece, so the file's bytes are those of one write.
+    schema = BucketSchemaCheck(METER_CURVES)
+    with SortedBatchWriter(warehouse, METER_CURVES, **{PARTITION: day}) as writer:
+        def keep(chunk: pl.DataFrame) -> None:
+            schema.add(chunk)
+            writer.append(chunk)
+        result = build.meter_curves(warehouse, day, keep)
+        table = writer.write()
     warehouse.write_partition(QUARANTINE, quarantine_frame(result.rejections), source_asset="meter_curves",
                               partition_key=context.partition_key)
     return dg.MaterializeResult(
@@ -66,7 +69,7 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         check_results=[
             conservation_result(result.rows_in, result.rows_accepted, len(result.rejections),
                                 asset_key=dg.AssetKey("meter_curves")),
-            schema_result(METER_CURVES, table, asset_key=dg.AssetKey("meter_curves")),
+            schema.result(),
         ],
     )
 

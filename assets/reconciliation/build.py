@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
+import dagster as dg
 import polars as pl
 
 from assets.pricing.session_tariffs import FAMILY_OF_SOURCE, TariffBook, choose_tariffs, load_tariff_book
 from assets.reconciliation.reasons import NOT_A_DIFFERENCE, Comparison, reason_for
 from assets.reconciliation.tables import PARTITION, RECONCILIATION
-from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
+from assets.checks import BucketSchemaCheck
+from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SortedBatchWriter, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff
 
@@ -53,11 +55,12 @@ def money_tolerance(configured: str | None) -> Decimal:
 
 @dataclass
 class ReconciliationBuild:
-    """The partition's rows and the figures the asset reports."""
+    """The partition's rows (as written, without the partition column) and the figures the asset reports."""
 
     table: pl.DataFrame
     sessions_in: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    schema: dg.AssetCheckResult | None = None
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -208,25 +211,28 @@ def _inputs(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch) -> 
 
 def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances,
                   sessions_per_batch: int = SESSIONS_PER_BATCH) -> ReconciliationBuild:
-    """Every comparison of the sessions settling on `day` (module docstring), batch by batch of sessions
-    (`assets.session_batches`): the raw payloads and the Python objects held follow a batch; only the
-    comparison rows, the result, are held for the whole day."""
+    """Every comparison of the sessions settling on `day` (module docstring), written as the date's partition,
+    batch by batch of sessions (`assets.session_batches`): the raw payloads and the Python objects held follow
+    a batch; only the comparison rows, the result, are read back whole, to be written in one piece."""
     book = load_tariff_book(warehouse)
     known_ids = frozenset(book.known)
     schema = {c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}
     sessions_in = 0
-    with SpilledParts(warehouse, f"reconciliation-{day}") as frames:
+    schema_check = BucketSchemaCheck(RECONCILIATION)
+    with SortedBatchWriter(warehouse, RECONCILIATION, **{PARTITION: day}) as writer:
         for batch in session_batches(warehouse, day, sessions_per_batch):
             sessions, links = _inputs(warehouse, day, batch)
             sessions_in += sessions.height
             rows = _batch_rows(sessions, links, book, known_ids, tol)
             if rows:
                 # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
-                frames.append(pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False))
-        table = frames.read(RECONCILIATION.empty_frame().drop(PARTITION))
-    table = table.with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema)) \
-        .sort(["session_id", "counterpart_id", "dimension"])
-    return ReconciliationBuild(table=table, sessions_in=sessions_in, metadata=summarise(table, tol))
+                frame = pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False) \
+                    .with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema))
+                schema_check.add(frame)
+                writer.append(frame)
+        table = writer.write()
+    return ReconciliationBuild(table=table, sessions_in=sessions_in, metadata=summarise(table, tol),
+                               schema=schema_check.result())
 
 
 def _batch_rows(sessions: pl.DataFrame, links: pl.DataFrame, book: TariffBook, known_ids: frozenset[str],
