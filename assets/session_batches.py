@@ -27,7 +27,12 @@ from resources.warehouse import WarehouseResource
 from resources.warehouse import _sorted_for_write as sorted_for_write  # the stored shape and order of a partition
 
 SESSIONS_PER_BATCH = 2048
-"""Sessions a settlement-side asset holds at a time: its memory follows this, not the size of the day."""
+"""Sessions a settlement-side asset holds at a time: its memory follows this, not the size of the day. Sized
+for the assets that hold a batch's meter curves (a metered session can have hundreds of curve rows)."""
+
+LIGHT_SESSIONS_PER_BATCH = 8192
+"""The batch of assets holding a few rows per session (prices, reconciliation rows, intervals' costs): a batch
+has a fixed cost (reading the sessions' payloads, calling the engine), so these take bigger ones."""
 
 
 @dataclass(frozen=True)

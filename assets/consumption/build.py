@@ -18,7 +18,7 @@ from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
 from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
-from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
@@ -425,7 +425,7 @@ def electricity_rates(warehouse: WarehouseResource) -> tuple[dict, pl.DataFrame,
 
 
 def electricity_cost(warehouse: WarehouseResource, day: dt.date,
-                     sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
+                     sessions_per_batch: int = LIGHT_SESSIONS_PER_BATCH) -> BuildResult:
     """Price the day's clock-aligned intervals at the operator's (single) electricity rate, batch by batch of
     sessions (only the priced intervals, the result, are held for the whole day)."""
     rates, owners, broken = electricity_rates(warehouse)

@@ -15,7 +15,7 @@ import polars as pl
 from assets.finance_metadata import markdown, money_metadata, money_table
 from assets.pricing.session_tariffs import CHOICE_SCHEMA, TariffBook, choose_tariffs, load_tariff_book
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
-from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff, price_frame
 
@@ -86,7 +86,8 @@ def _differences(table: pl.DataFrame) -> pl.DataFrame:
         .alias("difference_incl_vat"))
 
 
-def price_day(warehouse: WarehouseResource, day: dt.date, sessions_per_batch: int = SESSIONS_PER_BATCH) -> PricingBuild:
+def price_day(warehouse: WarehouseResource, day: dt.date,
+              sessions_per_batch: int = LIGHT_SESSIONS_PER_BATCH) -> PricingBuild:
     """Price every session settling on `day`; one row per session, errors coded, nothing dropped.
 
     Batch by batch of sessions (`assets.session_batches`; a session's price depends on its own periods only):

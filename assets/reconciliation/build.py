@@ -22,7 +22,7 @@ from assets.pricing.session_tariffs import FAMILY_OF_SOURCE, TariffBook, choose_
 from assets.reconciliation.reasons import NOT_A_DIFFERENCE, Comparison, reason_for
 from assets.reconciliation.tables import PARTITION, RECONCILIATION
 from assets.checks import BucketSchemaCheck
-from assets.session_batches import SESSIONS_PER_BATCH, SessionBatch, SortedBatchWriter, read_batch, session_batches
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SessionBatch, SortedBatchWriter, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff
 
@@ -210,7 +210,7 @@ def _inputs(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch) -> 
 
 
 def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances,
-                  sessions_per_batch: int = SESSIONS_PER_BATCH) -> ReconciliationBuild:
+                  sessions_per_batch: int = LIGHT_SESSIONS_PER_BATCH) -> ReconciliationBuild:
     """Every comparison of the sessions settling on `day` (module docstring), written as the date's partition,
     batch by batch of sessions (`assets.session_batches`): the raw payloads and the Python objects held follow
     a batch; only the comparison rows, the result, are read back whole, to be written in one piece."""
