@@ -10,7 +10,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from assets.checks import BucketSchemaCheck, conservation_result, schema_result
+from assets.checks import conservation_result, schema_result
 from assets.consumption import build
 from assets.consumption.tables import (CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION,
                                        SESSION_ELECTRICITY_COST)
@@ -55,13 +55,9 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     day = _day(context)
     # The meter readings are held one chunk of sessions at a time and each chunk's curve is spilled in the
     # table's order; the curve is then written in one piece, so the file's bytes are those of one write.
-    schema = BucketSchemaCheck(METER_CURVES)
     with SortedBatchWriter(warehouse, METER_CURVES, **{PARTITION: day}) as writer:
-        def keep(chunk: pl.DataFrame) -> None:
-            schema.add(chunk)
-            writer.append(chunk)
-        result = build.meter_curves(warehouse, day, keep)
-        table = writer.write()
+        result = build.meter_curves(warehouse, day, writer.append)
+        table = writer.write()  # as stored: without the partition column
     warehouse.write_partition(QUARANTINE, quarantine_frame(result.rejections), source_asset="meter_curves",
                               partition_key=context.partition_key)
     return dg.MaterializeResult(
@@ -69,7 +65,8 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         check_results=[
             conservation_result(result.rows_in, result.rows_accepted, len(result.rejections),
                                 asset_key=dg.AssetKey("meter_curves")),
-            schema.result(),
+            schema_result(METER_CURVES, table.with_columns(pl.lit(day).alias(PARTITION)),
+                          asset_key=dg.AssetKey("meter_curves")),
         ],
     )
 
