@@ -9,7 +9,12 @@ so a row of another table whose session is not among the day's sessions still fa
 it would in the whole-day computation; no session is ever split across two batches.
 
 ``read_batch`` reads one batch of a partition with a range filter, which Parquet row-group statistics turn
-into reading only the row groups that hold the batch (bounded decode, even on a single-row-group file).
+into reading only the row groups that hold the batch; within a row group only the batch's rows are kept (a
+batch of a one-row-group file still decompresses its pages: a batch has a fixed cost, see the batch sizes).
+
+A batch's result is spilled (``SpilledParts``) and the day's result read back once for the one write that gives
+a partition file its bytes (polars' row groups depend on the whole frame, so a file written part by part would
+differ); ``SortedBatchWriter`` also spares the whole-day sort of that write when the batches come in order.
 """
 
 from __future__ import annotations
