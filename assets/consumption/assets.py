@@ -16,6 +16,7 @@ from assets.consumption.tables import (CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRIC
                                        SESSION_ELECTRICITY_COST)
 from assets.partitions import daily
 from assets.quarantine import QUARANTINE, quarantine_frame
+from assets.session_batches import SortedBatchWriter
 from resources.warehouse import WarehouseResource
 
 GROUP = "consumption"
@@ -52,12 +53,11 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     resets bridged, spurious zeros and glitches quarantined with a reason code), power (W), current (A,
     phases summed) and OCPP charging states, one row per instant."""
     day = _day(context)
-    parts: list[pl.DataFrame] = []
-    # The meter readings are held one chunk of sessions at a time; the curve itself (narrow rows) is written
-    # in one piece, so the file's bytes (and row groups) stay those of one write.
-    result = build.meter_curves(warehouse, day, parts.append)
-    table = pl.concat(parts) if parts else METER_CURVES.empty_frame()
-    warehouse.write_partition(METER_CURVES, table, **{PARTITION: day})
+    # The meter readings are held one chunk of sessions at a time and each chunk's curve is spilled in the
+    # table's order; the curve is then written in one piece, so the file's bytes are those of one write.
+    with SortedBatchWriter(warehouse, METER_CURVES, **{PARTITION: day}) as writer:
+        result = build.meter_curves(warehouse, day, writer.append)
+        table = writer.write()  # as stored: without the partition column
     warehouse.write_partition(QUARANTINE, quarantine_frame(result.rejections), source_asset="meter_curves",
                               partition_key=context.partition_key)
     return dg.MaterializeResult(
@@ -65,7 +65,8 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         check_results=[
             conservation_result(result.rows_in, result.rows_accepted, len(result.rejections),
                                 asset_key=dg.AssetKey("meter_curves")),
-            schema_result(METER_CURVES, table, asset_key=dg.AssetKey("meter_curves")),
+            schema_result(METER_CURVES, table.with_columns(pl.lit(day).alias(PARTITION)),
+                          asset_key=dg.AssetKey("meter_curves")),
         ],
     )
 

@@ -16,8 +16,9 @@ import polars as pl
 from assets.consumption import inputs
 from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
-from assets.pricing.session_tariffs import choose_tariffs, load_tariff_book
+from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
@@ -61,26 +62,29 @@ def meter_curves(warehouse: WarehouseResource, day: dt.date, write_part: Callabl
                  sessions_per_chunk: int = SESSIONS_PER_CHUNK) -> BuildResult:
     """Clean the registers of the day's sessions and join power, current and charging states.
 
-    The sessions are taken in chunks of consecutive ids (every step works per session, so a chunk's curve is
-    that of its sessions alone) and each chunk's curve rows, in the table's order, go to `write_part`; the
+    The sessions are taken in chunks of consecutive ids (`assets.session_batches`; every step works per
+    session, so a chunk's curve is that of its sessions alone) and each chunk's curve rows, in the table's order, go to `write_part`; the
     result carries the rejections and the figures of all chunks, and an empty table.
     """
-    sessions = inputs.load_sessions(warehouse, day)
     counts: dict[str, int] = {}
     repairs: dict[str, int] = {}
     rejections: list[Rejection] = []
-    for offset in range(0, max(sessions.height, 1), sessions_per_chunk):
-        chunk = _meter_curve_chunk(warehouse, day, sessions.slice(offset, sessions_per_chunk))
+    usable = unusable = 0
+    for batch in session_batches(warehouse, day, sessions_per_chunk):
+        # Only the columns that place a session on the clock: the raw payloads are most of a session's bytes.
+        sessions, left_out = inputs.load_batch_sessions(warehouse, day, batch, columns=[])
+        usable, unusable = usable + sessions.height, unusable + left_out
+        chunk = _meter_curve_chunk(warehouse, day, sessions)
         write_part(chunk.table)
         rejections += chunk.rejections
         for name, value in chunk.metadata.items():
             target = repairs if name.startswith("repair_") else counts
             target[name] = target.get(name, 0) + value
     metadata = {
-        "sessions": sessions.height,
-        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions": usable,
+        "sessions_unusable": unusable,
         "sessions_with_curve": counts["sessions_with_curve"],
-        "sessions_without_meter_data": sessions.height - counts["sessions_with_curve"],
+        "sessions_without_meter_data": usable - counts["sessions_with_curve"],
         **{name: counts[name] for name in ("rows_in", "rows_accepted", "rows_quarantined", "resets_bridged",
                                             "anchors_refused", "power_points", "current_points",
                                             "charging_state_changes")},
@@ -131,12 +135,14 @@ def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.
     return BuildResult(table=table, metadata=metadata, rejections=rejections)
 
 
-def _energy_curve(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
-    curves = warehouse.read(METER_CURVES.name, **{PARTITION: day})
-    return curves
+def _energy_curve(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch,
+                  columns: list[str] | None = None) -> pl.DataFrame:
+    """The meter curves of one batch of the day's sessions (only `columns` when given)."""
+    return read_batch(warehouse, METER_CURVES.name, batch, columns=columns, **{PARTITION: day})
 
 
-def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[dict, dict]:
+def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame,
+                 book: TariffBook | None = None) -> tuple[dict, dict]:
     """Price-change rules per pricing key, and the pricing key and tariff id of each session.
 
     The tariff is the one `priced_sessions` prices with (`assets.pricing.session_tariffs.choose_tariffs`:
@@ -144,7 +150,7 @@ def tariff_rules(warehouse: WarehouseResource, sessions: pl.DataFrame) -> tuple[
     moment its price can change is a period boundary. A session without one is cut at charging/parking
     switches only.
     """
-    choices, pricing = choose_tariffs(sessions, load_tariff_book(warehouse))
+    choices, pricing = choose_tariffs(sessions, book or load_tariff_book(warehouse))
     chosen = choices.filter(pl.col("pricing_key").is_not_null())
     # Sessions sealing the same tariff have keys of their own but share one Tariff object: its rules are built once.
     rules_of: dict[int, object] = {}
@@ -205,15 +211,44 @@ def _keep_fractional_wh(periods: pl.DataFrame, sessions: pl.DataFrame) -> pl.Dat
             .drop("_total", "_last", "_summed"))
 
 
-def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
+def _summed(figures: list[dict]) -> dict:
+    """Per-batch counts added up, in the first batch's key order."""
+    total: dict = {}
+    for one in figures:
+        for name, value in one.items():
+            total[name] = total.get(name, 0) + value
+    return total
+
+
+def charging_periods(warehouse: WarehouseResource, day: dt.date,
+                     sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
     """Periods of the day's sessions: cut from curves where metered, the CDR's own where delivered, else
-    cut from the curve the session's totals imply (`totals_curves`); all cut at their tariff's price changes."""
-    sessions = inputs.load_sessions(warehouse, day)
-    curves = _energy_curve(warehouse, day)
+    cut from the curve the session's totals imply (`totals_curves`); all cut at their tariff's price changes.
+
+    Batch by batch of sessions (`assets.session_batches`): only the periods, the narrow result, are held for
+    the whole day, and written in one piece so the file's bytes are those of one write."""
+    book = load_tariff_book(warehouse)
+    figures, mismatches, checked = [], [], 0
+    with SpilledParts(warehouse, f"charging_periods-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            part = _charging_periods_batch(warehouse, day, batch, book)
+            tables.append(part.table)
+            figures.append(part.metadata)
+            mismatches.append(part.mismatches)
+            checked += part.checked
+        table = tables.read(CHARGING_PERIODS.empty_frame())
+    return BuildResult(table=table, metadata=_summed(figures), mismatches=pl.concat(mismatches), checked=checked)
+
+
+def _charging_periods_batch(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch,
+                            book: TariffBook) -> BuildResult:
+    """`charging_periods` of one batch of the day's sessions."""
+    sessions, unusable = inputs.load_batch_sessions(warehouse, day, batch)
+    curves = _energy_curve(warehouse, day, batch)
     energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
     metered_ids = set(energy["session_id"].unique().to_list())
     metered = sessions.filter(pl.col("session_id").is_in(list(metered_ids)))
-    rules, chosen = tariff_rules(warehouse, sessions)
+    rules, chosen = tariff_rules(warehouse, sessions, book)
     rule_key = pl.col("session_id").replace_strict({s: k for s, (k, _) in chosen.items()}, default=None,
                                                    return_dtype=pl.String).alias("rule_key")
     tariff_of = pl.col("session_id").replace_strict({s: t for s, (_, t) in chosen.items()}, default=None,
@@ -254,7 +289,7 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
         pl.col("period_wh").fill_null(0) != pl.col("expected_wh"))
     metadata = {
         "sessions": sessions.height, "periods": table.height,
-        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_unusable": unusable,
         "sessions_metered": metered.height,
         "sessions_with_tariff_rules": len(chosen),
         "sessions_cdr_periods": from_cdrs["session_id"].n_unique(),
@@ -286,10 +321,30 @@ def _interval_data(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.D
         .sort(["session_id", "timestamp"])
 
 
-def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: int) -> BuildResult:
-    """Clock-aligned intervals of the day's sessions by the best available data (module docstring)."""
-    sessions = inputs.load_sessions(warehouse, day)
-    curves = _energy_curve(warehouse, day)
+def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: int,
+                  sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
+    """Clock-aligned intervals of the day's sessions by the best available data (module docstring), batch by
+    batch of sessions (only the intervals, the narrow result, are held for the whole day)."""
+    figures, mismatches, checked = [], [], 0
+    with SpilledParts(warehouse, f"clock_aligned-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            part = _clock_aligned_batch(warehouse, day, interval_minutes, batch)
+            tables.append(part.table)
+            figures.append(part.metadata)
+            mismatches.append(part.mismatches)
+            checked += part.checked
+        table = tables.read(CLOCK_ALIGNED.empty_frame())
+    metadata = _summed(figures)
+    metadata["energy_kwh"] = round(int(table["energy_wh"].sum() or 0) / 1000, 3)
+    metadata["interval_minutes"] = interval_minutes
+    return BuildResult(table=table, metadata=metadata, mismatches=pl.concat(mismatches), checked=checked)
+
+
+def _clock_aligned_batch(warehouse: WarehouseResource, day: dt.date, interval_minutes: int,
+                         batch: SessionBatch) -> BuildResult:
+    """`clock_aligned` of one batch of the day's sessions (the day's energy_kwh is the caller's figure)."""
+    sessions, unusable = inputs.load_batch_sessions(warehouse, day, batch, columns=["energy_wh"])
+    curves = _energy_curve(warehouse, day, batch, columns=["session_id", "timestamp", "energy_wh"])
     energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
     metered_ids = energy["session_id"].unique().to_list()
     rest = sessions.filter(~pl.col("session_id").is_in(metered_ids))
@@ -330,12 +385,10 @@ def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: 
         (pl.col("expected_wh") - pl.col("energy_wh")).abs() > 1)
     metadata = {
         "sessions": sessions.height, "intervals": table.height,
-        "sessions_unusable": inputs.count_unusable(warehouse, day),
+        "sessions_unusable": unusable,
         "sessions_metered": len(metered_ids), "sessions_interval_data": len(interval_ids),
         "sessions_estimated": estimated.height,
-        "energy_kwh": round(int(table["energy_wh"].sum() or 0) / 1000, 3),
         "metered_sessions_differing_from_reported_energy": drift.height,
-        "interval_minutes": interval_minutes,
     }
     return BuildResult(table=table, metadata=metadata, mismatches=mismatches, checked=sessions.height)
 
@@ -371,12 +424,37 @@ def electricity_rates(warehouse: WarehouseResource) -> tuple[dict, pl.DataFrame,
     return parsed, owners, broken
 
 
-def electricity_cost(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
-    """Price the day's clock-aligned intervals at the operator's (single) electricity rate."""
-    intervals = warehouse.read(CLOCK_ALIGNED.name, **{PARTITION: day})
-    sessions = inputs.load_sessions(warehouse, day).select("session_id", "operator_id", "currency")
+def electricity_cost(warehouse: WarehouseResource, day: dt.date,
+                     sessions_per_batch: int = LIGHT_SESSIONS_PER_BATCH) -> BuildResult:
+    """Price the day's clock-aligned intervals at the operator's (single) electricity rate, batch by batch of
+    sessions (only the priced intervals, the result, are held for the whole day)."""
     rates, owners, broken = electricity_rates(warehouse)
     per_operator = owners.group_by("operator_id").agg(pl.col("rate_id").sort().alias("rates"))
+    intervals_in = energy_in = 0
+    with SpilledParts(warehouse, f"electricity_cost-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            intervals = read_batch(warehouse, CLOCK_ALIGNED.name, batch, **{PARTITION: day})
+            sessions = inputs.load_sessions(warehouse, day, batch, columns=["operator_id", "currency"]).select(
+                "session_id", "operator_id", "currency")
+            tables.append(_priced_intervals(intervals, sessions, per_operator, rates, broken))
+            intervals_in += intervals.height
+            energy_in += int(intervals["energy_wh"].sum() or 0)
+        table = tables.read(ELECTRICITY_COST.empty_frame())
+    metadata = {
+        "intervals_in": intervals_in,
+        "energy_wh_in": energy_in,
+        "intervals_priced": int(table["electricity_cost"].is_not_null().sum()),
+        "intervals_unpriced": int(table["electricity_cost"].is_null().sum()),
+        "rates_invalid": len(broken),
+    }
+    for currency, amount in table.group_by("currency").agg(pl.col("electricity_cost").sum()).sort("currency").iter_rows():
+        metadata[f"electricity_cost_{currency or 'unknown'}"] = float(amount or Decimal(0))
+    return BuildResult(table=table, metadata=metadata)
+
+
+def _priced_intervals(intervals: pl.DataFrame, sessions: pl.DataFrame, per_operator: pl.DataFrame, rates: dict,
+                      broken: dict) -> pl.DataFrame:
+    """Some clock-aligned intervals priced at their session operator's rate (or with the reason they are not)."""
     chosen = sessions.join(per_operator, on="operator_id", how="left").with_columns(
         pl.when(pl.col("rates").list.len() == 1).then(pl.col("rates").list.first()).alias("rate_id"),
         pl.when(pl.col("rates").is_null() | (pl.col("rates").list.len() == 0)).then(pl.lit("NO_RATE_FOR_OPERATOR"))
@@ -388,20 +466,10 @@ def electricity_cost(warehouse: WarehouseResource, day: dt.date) -> BuildResult:
     joined = intervals.join(chosen.select("session_id", "rate_id", "currency", "unpriced_reason"),
                             on="session_id", how="left")
     priced = price_intervals(joined, rates)
-    table = priced.with_columns(
+    return priced.with_columns(
         pl.when(pl.col("electricity_cost").is_null() & pl.col("unpriced_reason").is_null())
         .then(pl.lit("NO_RATE_FOR_OPERATOR")).otherwise(pl.col("unpriced_reason")).alias("unpriced_reason"),
     ).select(list(ELECTRICITY_COST.schema)).sort(["session_id", "interval_start_utc"])
-    metadata = {
-        "intervals_in": intervals.height,
-        "energy_wh_in": int(intervals["energy_wh"].sum() or 0),
-        "intervals_priced": int(table["electricity_cost"].is_not_null().sum()),
-        "intervals_unpriced": int(table["electricity_cost"].is_null().sum()),
-        "rates_invalid": len(broken),
-    }
-    for currency, amount in table.group_by("currency").agg(pl.col("electricity_cost").sum()).sort("currency").iter_rows():
-        metadata[f"electricity_cost_{currency or 'unknown'}"] = float(amount or Decimal(0))
-    return BuildResult(table=table, metadata=metadata)
 
 
 def session_electricity_cost(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:

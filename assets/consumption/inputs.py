@@ -13,6 +13,7 @@ import datetime as dt
 import polars as pl
 
 from assets.columns import UTC
+from assets.session_batches import SessionBatch, read_batch
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.meter_curve import MAX_PLAUSIBLE_POWER_W
 from tariff_engine.consumption.timezones import UnknownTimeZoneError, load_zone
@@ -38,12 +39,31 @@ def _among(column: str, ids: list[str]) -> pl.Expr:
     return pl.col(column).is_between(pl.lit(min(ids)), pl.lit(max(ids))) & pl.col(column).is_in(ids)
 
 
-def load_sessions(warehouse: WarehouseResource, settlement_date: dt.date) -> pl.DataFrame:
+def load_sessions(warehouse: WarehouseResource, settlement_date: dt.date, batch: SessionBatch | None = None,
+                  columns: list[str] | None = None) -> pl.DataFrame:
     """Sessions settling on `settlement_date` (the partition) that can be placed on a clock, sorted by
-    id. A session without start, end or a known IANA zone cannot be (the sessions asset quarantines
-    those); `unusable_sessions` lists them so the assets report them rather than skip them silently."""
-    sessions = warehouse.read("sessions", settlement_date=settlement_date).sort("session_id")
-    return sessions.filter(~pl.col("session_id").is_in(unusable_sessions(sessions)))
+    id (only those of `batch`, and only `columns` besides the span columns, when given). A session without
+    start, end or a known IANA zone cannot be (the sessions asset quarantines those); `unusable_sessions`
+    lists them so the assets report them rather than skip them silently."""
+    return load_batch_sessions(warehouse, settlement_date, batch, columns)[0]
+
+
+SPAN_COLUMNS = ["session_id", "start_utc", "end_utc", "time_zone"]
+"""The columns that place a session on the clock (what `unusable_sessions` tests)."""
+
+
+def load_batch_sessions(warehouse: WarehouseResource, settlement_date: dt.date, batch: SessionBatch | None = None,
+                        columns: list[str] | None = None) -> tuple[pl.DataFrame, int]:
+    """`load_sessions` of one batch (every session when None), and how many of the batch it left out; only
+    `columns` (besides `SPAN_COLUMNS`) when given: the raw payloads are most of a session's bytes."""
+    wanted = None if columns is None else list(dict.fromkeys([*SPAN_COLUMNS, *columns]))
+    if batch is None:
+        sessions = warehouse.scan("sessions", settlement_date=settlement_date)
+        sessions = (sessions if wanted is None else sessions.select(wanted)).collect()
+    else:
+        sessions = read_batch(warehouse, "sessions", batch, columns=wanted, settlement_date=settlement_date)
+    unusable = unusable_sessions(sessions)
+    return sessions.sort("session_id").filter(~pl.col("session_id").is_in(unusable)), len(unusable)
 
 
 def unusable_sessions(sessions: pl.DataFrame) -> list[str]:
@@ -58,11 +78,6 @@ def unusable_sessions(sessions: pl.DataFrame) -> list[str]:
         pl.col("start_utc").is_null() | pl.col("end_utc").is_null() | (pl.col("end_utc") < pl.col("start_utc"))
         | pl.col("time_zone").is_null() | pl.col("time_zone").is_in(bad_zones))
     return bad["session_id"].to_list()
-
-
-def count_unusable(warehouse: WarehouseResource, settlement_date: dt.date) -> int:
-    """How many of the date's sessions `load_sessions` leaves out."""
-    return len(unusable_sessions(warehouse.read("sessions", settlement_date=settlement_date)))
 
 
 READINGS_SCHEMA = {"session_id": pl.String, "timestamp": UTC, "phase": pl.String, "context": pl.String,

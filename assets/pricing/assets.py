@@ -61,7 +61,7 @@ def tariffs(warehouse: WarehouseResource, landing: LandingZoneResource) -> dg.Ma
     kinds={"polars", "numba", "parquet"},
 )
 def priced_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Every session settling on this date priced by the tariff engine (one numba batch): its tariff (sealed in
+    """Every session settling on this date priced by the tariff engine (one numba call per batch of sessions): its tariff (sealed in
     the record, else its tariff_ids, else its EVSE's), its charging periods, the OCPI totals excl./incl. VAT,
     an error code when it cannot be priced, and the difference to the cost the source reported (its reason:
     the `reconciliation` asset)."""

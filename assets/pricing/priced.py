@@ -1,7 +1,7 @@
 """Pricing one settlement date: sessions + charging periods + tariffs through `tariff_engine.price_frame`.
 
 Every session of the date gives exactly one row: priced (amounts, no error code) or not (error code and
-message, null amounts). The engine is called once per partition, through the numba kernels.
+message, null amounts). The engine is called once per batch of sessions, through the numba kernels.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import polars as pl
 from assets.finance_metadata import markdown, money_metadata, money_table
 from assets.pricing.session_tariffs import CHOICE_SCHEMA, TariffBook, choose_tariffs, load_tariff_book
 from assets.pricing.tables import MONEY, PARTITION, PRICED_SESSIONS, TOTAL_COLUMNS
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff, price_frame
 
@@ -34,9 +35,9 @@ class PricingBuild:
     sessions_in: int = 0
 
 
-def _periods(warehouse: WarehouseResource, day: dt.date) -> pl.DataFrame:
-    """The date's charging periods in the shape `price_frame` reads (power in kW)."""
-    periods = warehouse.read("charging_periods", session_settlement_date=day)
+def _periods(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch) -> pl.DataFrame:
+    """One batch of the date's charging periods in the shape `price_frame` reads (power in kW)."""
+    periods = read_batch(warehouse, "charging_periods", batch, session_settlement_date=day)
     return periods.select(
         "session_id", pl.col("start_utc").alias("start"), "energy_wh", "time_s",
         pl.col("parking_time_s").alias("parking_s"), "min_current_a", "max_current_a",
@@ -85,11 +86,29 @@ def _differences(table: pl.DataFrame) -> pl.DataFrame:
         .alias("difference_incl_vat"))
 
 
-def price_day(warehouse: WarehouseResource, day: dt.date) -> PricingBuild:
-    """Price every session settling on `day`; one row per session, errors coded, nothing dropped."""
-    sessions = warehouse.read("sessions", settlement_date=day).sort("session_id")
-    choices, pricing = _choices(sessions, load_tariff_book(warehouse))
-    periods = _periods(warehouse, day)
+def price_day(warehouse: WarehouseResource, day: dt.date,
+              sessions_per_batch: int = LIGHT_SESSIONS_PER_BATCH) -> PricingBuild:
+    """Price every session settling on `day`; one row per session, errors coded, nothing dropped.
+
+    Batch by batch of sessions (`assets.session_batches`; a session's price depends on its own periods only):
+    the raw payloads, the periods and the engine's work follow a batch; only the priced rows are held."""
+    book = load_tariff_book(warehouse)
+    sessions_in, orphans = 0, 0
+    with SpilledParts(warehouse, f"priced_sessions-{day}") as tables:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            sessions = read_batch(warehouse, "sessions", batch, settlement_date=day).sort("session_id")
+            periods = _periods(warehouse, day, batch)
+            tables.append(_price_batch(day, sessions, periods, book))
+            sessions_in += sessions.height
+            orphans += periods.filter(~pl.col("session_id").is_in(sessions["session_id"].implode()))[
+                "session_id"].n_unique()
+        table = tables.read(PRICED_SESSIONS.empty_frame())
+    return PricingBuild(table=table, metadata=summarise(table, orphans), sessions_in=sessions_in)
+
+
+def _price_batch(day: dt.date, sessions: pl.DataFrame, periods: pl.DataFrame, book: TariffBook) -> pl.DataFrame:
+    """The priced_sessions rows of one batch of sessions (sorted by id) and their periods."""
+    choices, pricing = _choices(sessions, book)
     engine = _engine(sessions, choices, periods, pricing)
     period_counts = periods.group_by("session_id").len("period_count").with_columns(pl.col("period_count").cast(pl.Int64))
     table = (
@@ -107,16 +126,14 @@ def price_day(warehouse: WarehouseResource, day: dt.date) -> PricingBuild:
         .otherwise(pl.col("error")).alias("error"),
         *[pl.when(failed).then(None).otherwise(pl.col(c)).cast(MONEY).alias(c) for c in TOTAL_COLUMNS],
     )
-    table = _differences(table).with_columns(pl.lit(day).alias(PARTITION)).select(list(PRICED_SESSIONS.schema)) \
+    return _differences(table).with_columns(pl.lit(day).alias(PARTITION)).select(list(PRICED_SESSIONS.schema)) \
         .sort("session_id")
-    return PricingBuild(table=table, metadata=summarise(table, periods, sessions), sessions_in=sessions.height)
 
 
-def summarise(table: pl.DataFrame, periods: pl.DataFrame, sessions: pl.DataFrame) -> dict:
+def summarise(table: pl.DataFrame, orphans: int) -> dict:
     """Materialization figures: sessions priced, errors by code, revenue per currency (floats; the exact
-    amounts in the Markdown summary)."""
+    amounts in the Markdown summary); `orphans` is the number of sessions with periods but no session row."""
     priced = table.filter(pl.col("error_code").is_null())
-    orphans = periods.filter(~pl.col("session_id").is_in(sessions["session_id"].implode()))["session_id"].n_unique()
     metadata: dict[str, object] = {
         "sessions": table.height, "sessions_priced": priced.height,
         "sessions_not_priced": table.height - priced.height,

@@ -7,11 +7,9 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from assets.checks import schema_result
 from assets.partitions import daily
 from assets.reconciliation.build import TOLERANCE_ENV, Tolerances, money_tolerance, reconcile_day, session_reasons
 from assets.reconciliation.reasons import NOT_A_DIFFERENCE
-from assets.reconciliation.tables import RECONCILIATION
 from resources.warehouse import WarehouseResource
 
 EVERY_SESSION = "every_session_reconciled"
@@ -51,9 +49,8 @@ def reconciliation(context: dg.AssetExecutionContext, config: ReconciliationConf
     day = dt.date.fromisoformat(context.partition_key)
     tolerances = Tolerances(money=money_tolerance(config.tolerance), energy_wh=Decimal(config.energy_tolerance_wh),
                             duration_s=Decimal(config.duration_tolerance_s))
-    result = reconcile_day(warehouse, day, tolerances)
+    result = reconcile_day(warehouse, day, tolerances)  # writes the partition
     table = result.table
-    warehouse.write_partition(RECONCILIATION, table, settlement_date=day)
     per_session = session_reasons(table)
     unexplained = table.filter(pl.col("reason_code").is_null()).height
     differing = per_session.filter(~pl.col("reason_code").is_in(list(NOT_A_DIFFERENCE)))
@@ -71,7 +68,7 @@ def reconciliation(context: dg.AssetExecutionContext, config: ReconciliationConf
                                 passed=differing.height == 0,
                                 metadata={"tolerance": float(tolerances.money), "sessions_differing": differing.height,
                                           **{f"sessions_{r.lower()}": n for r, n in counts.items()}}),
-            schema_result(RECONCILIATION, table),
+            result.schema,
         ])
 
 

@@ -15,18 +15,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
+import dagster as dg
 import polars as pl
 
-from assets.pricing.session_tariffs import FAMILY_OF_SOURCE, choose_tariffs, load_tariff_book
+from assets.pricing.session_tariffs import FAMILY_OF_SOURCE, TariffBook, choose_tariffs, load_tariff_book
 from assets.reconciliation.reasons import NOT_A_DIFFERENCE, Comparison, reason_for
 from assets.reconciliation.tables import PARTITION, RECONCILIATION
+from assets.checks import BucketSchemaCheck
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SessionBatch, SortedBatchWriter, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine import Tariff
 
 TOLERANCE_ENV = "CHARGELEDGER_RECONCILIATION_TOLERANCE"
 DEFAULT_TOLERANCE = Decimal("0.01")
 ITEMISED = ("energy", "time", "parking", "fixed")
-SESSIONS_PER_CHUNK = 2048  # sessions whose comparison rows are held as Python objects at a time
 
 
 @dataclass(frozen=True)
@@ -53,11 +55,12 @@ def money_tolerance(configured: str | None) -> Decimal:
 
 @dataclass
 class ReconciliationBuild:
-    """The partition's rows and the figures the asset reports."""
+    """The partition's rows (as written, without the partition column) and the figures the asset reports."""
 
     table: pl.DataFrame
     sessions_in: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)
+    schema: dg.AssetCheckResult | None = None
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -194,49 +197,62 @@ ROW_INPUTS = ("session_id", "source", "currency", "reported_currency", "error_co
               *[f"reported_{name}_cost" for name in ITEMISED], "start_utc", "end_utc")
 
 
-def _inputs(warehouse: WarehouseResource, day: dt.date) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The date's priced sessions with the session columns the comparisons need, and its session links."""
-    priced = warehouse.read("priced_sessions", settlement_date=day).rename({"total_time_s": "total_time_s_ours"})
-    sessions = warehouse.read("sessions", settlement_date=day).select(
+def _inputs(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One batch of the date's priced sessions with the session columns the comparisons need, and its links."""
+    priced = read_batch(warehouse, "priced_sessions", batch, settlement_date=day).rename(
+        {"total_time_s": "total_time_s_ours"})
+    sessions = read_batch(warehouse, "sessions", batch, columns=[
         "session_id", "location_id", "evse_uid", "raw_payload", "tariff_ids", "energy_wh", "total_time_s",
-        "parking_time_s", "start_utc", "end_utc", *[f"reported_{name}_cost" for name in ITEMISED])
-    links = warehouse.read("session_links", settlement_date=day)
+        "parking_time_s", "start_utc", "end_utc", *[f"reported_{name}_cost" for name in ITEMISED]],
+        settlement_date=day)
+    links = read_batch(warehouse, "session_links", batch, settlement_date=day)
     return priced.join(sessions, on="session_id", how="left").sort("session_id"), links
 
 
-def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances) -> ReconciliationBuild:
-    """Every comparison of the sessions settling on `day` (module docstring)."""
-    sessions, links = _inputs(warehouse, day)
+def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances,
+                  sessions_per_batch: int = LIGHT_SESSIONS_PER_BATCH) -> ReconciliationBuild:
+    """Every comparison of the sessions settling on `day` (module docstring), written as the date's partition,
+    batch by batch of sessions (`assets.session_batches`): the raw payloads and the Python objects held follow
+    a batch; only the comparison rows, the result, are read back whole, to be written in one piece."""
     book = load_tariff_book(warehouse)
+    known_ids = frozenset(book.known)
+    schema = {c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}
+    sessions_in = 0
+    schema_check = BucketSchemaCheck(RECONCILIATION)
+    with SortedBatchWriter(warehouse, RECONCILIATION, **{PARTITION: day}) as writer:
+        for batch in session_batches(warehouse, day, sessions_per_batch):
+            sessions, links = _inputs(warehouse, day, batch)
+            sessions_in += sessions.height
+            rows = _batch_rows(sessions, links, book, known_ids, tol)
+            if rows:
+                # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
+                frame = pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False) \
+                    .with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema))
+                schema_check.add(frame)
+                writer.append(frame)
+        table = writer.write()
+    return ReconciliationBuild(table=table, sessions_in=sessions_in, metadata=summarise(table, tol),
+                               schema=schema_check.result())
+
+
+def _batch_rows(sessions: pl.DataFrame, links: pl.DataFrame, book: TariffBook, known_ids: frozenset[str],
+                tol: Tolerances) -> list[tuple]:
+    """The comparison rows of one batch of sessions (priced, with their session columns) and their links."""
     choices, pricing = choose_tariffs(sessions.filter(pl.col("error_code").is_null()), book)
     # Whether a session's tariff charges idle time: decided once per tariff, not once per session.
     idle_by_key = {key: _charges_idle(tariff) for key, tariff in pricing.items()}
     charges_idle = {session_id: idle_by_key.get(key, False) for session_id, key in
                     choices.select("session_id", "pricing_key").iter_rows()}
-    known_ids = frozenset(book.known)
-    schema = {c: t for c, t in RECONCILIATION.schema.items() if c != PARTITION}
-    links = links.sort(["session_id", "linked_session_id"])
-    frames = []
-    # The raw payload only serves the tariff choice above; the rows are built a chunk of sessions at a time, so
-    # the Python objects held follow the chunk, not the day.
-    narrow = sessions.select(ROW_INPUTS)
-    for offset in range(0, narrow.height, SESSIONS_PER_CHUNK):
-        chunk = narrow.slice(offset, SESSIONS_PER_CHUNK)
-        first, last = chunk["session_id"].min(), chunk["session_id"].max()
-        links_of: dict[str, list[dict]] = {}
-        for link in links.filter(pl.col("session_id").is_between(pl.lit(first), pl.lit(last))).iter_rows(named=True):
-            links_of.setdefault(link["session_id"], []).append(link)
-        rows: list[tuple] = []
-        for session in chunk.iter_rows(named=True):
-            rows += _record_rows(session, charges_idle.get(session["session_id"], False), known_ids, tol)
-            for link in links_of.get(session["session_id"], []):
-                rows += _link_rows(session, link, tol)
-        # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
-        frames.append(pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False))
-    table = pl.concat(frames) if frames else RECONCILIATION.empty_frame().drop(PARTITION)
-    table = table.with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema)) \
-        .sort(["session_id", "counterpart_id", "dimension"])
-    return ReconciliationBuild(table=table, sessions_in=sessions.height, metadata=summarise(table, tol))
+    links_of: dict[str, list[dict]] = {}
+    for link in links.sort(["session_id", "linked_session_id"]).iter_rows(named=True):
+        links_of.setdefault(link["session_id"], []).append(link)
+    rows: list[tuple] = []
+    # The raw payload only serves the tariff choice above.
+    for session in sessions.select(ROW_INPUTS).iter_rows(named=True):
+        rows += _record_rows(session, charges_idle.get(session["session_id"], False), known_ids, tol)
+        for link in links_of.get(session["session_id"], []):
+            rows += _link_rows(session, link, tol)
+    return rows
 
 
 def session_reasons(table: pl.DataFrame) -> pl.DataFrame:

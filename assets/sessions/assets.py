@@ -66,6 +66,21 @@ def match_across_sources(rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame
     return kept, links
 
 
+# What identifies the version `latest_versions` kept (its sort key), and every column the versions and the
+# matching read (`latest_versions`, `match_across_sources` and its links).
+VERSION_KEY = ["session_id", "last_updated", "landing_date", "record_ref"]
+MATCH_COLUMNS = [*VERSION_KEY, "source", "session_ref", "is_credit", "start_utc", "end_utc", "energy_wh", "currency",
+                 "reported_cost_excl_vat", "reported_cost_incl_vat"]
+
+
+def whole_rows(warehouse: WarehouseResource, settlement_date: dt.date, kept: pl.DataFrame) -> pl.DataFrame:
+    """The source rows (every column) of the versions in `kept`, streamed so that only those rows are held."""
+    return (rows_settling_on(warehouse, settlement_date)
+            .join(kept.lazy().select(VERSION_KEY), on=VERSION_KEY, how="semi", nulls_equal=True)
+            .unique(VERSION_KEY, keep="first")
+            .collect(engine="streaming"))
+
+
 @dg.asset(
     partitions_def=daily,
     group_name="sessions",
@@ -85,10 +100,16 @@ def sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     `session_links` for reconciliation.
     """
     settlement_date = dt.date.fromisoformat(context.partition_key)
-    candidates = rows_settling_on(warehouse, settlement_date).collect()
+    # The versions and the matching are decided on the few columns they read; only the rows kept are then read
+    # whole (raw payloads are most of a session's bytes), so the day's rows are held once, not once per step.
+    candidates = rows_settling_on(warehouse, settlement_date).select(MATCH_COLUMNS).collect()
     chosen = latest_versions(candidates.lazy()).collect()
+    superseded = candidates.height - chosen.height
+    del candidates
     kept, links = match_across_sources(chosen)
-    table = kept.select(list(SESSIONS.schema))
+    del chosen
+    table = whole_rows(warehouse, settlement_date, kept).select(list(SESSIONS.schema))
+    del kept
     warehouse.write_partition(SESSIONS, table, settlement_date=settlement_date)
     warehouse.write_partition(SESSION_LINKS, links, settlement_date=settlement_date)
 
@@ -100,7 +121,7 @@ def sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     )
     metadata: dict[str, object] = {
         "sessions": table.height,
-        "superseded_versions": candidates.height - chosen.height,
+        "superseded_versions": superseded,
         "linked_duplicates_from_other_sources": links.height,
         "energy_kwh": round((table["energy_wh"].sum() or 0.0) / 1000, 3),
         "dagster/row_count": table.height,
