@@ -30,6 +30,7 @@ import polars as pl
 from resources.tables import TableSpec
 from resources.warehouse import WarehouseResource
 from resources.warehouse import _sorted_for_write as sorted_for_write  # the stored shape and order of a partition
+from resources.warehouse import write_parquet
 
 SESSIONS_PER_BATCH = 2048
 """Sessions a settlement-side asset holds at a time: its memory follows this, not the size of the day. Sized
@@ -125,11 +126,6 @@ class SpilledParts:
             for leftover in self.folder.iterdir():
                 leftover.unlink()
             self.folder.rmdir()
-
-
-def write_parquet(data: pl.DataFrame, handle) -> None:
-    """A partition file's encoding: that of ``WarehouseResource.write_partition`` (same bytes for the same rows)."""
-    data.write_parquet(handle, compression="zstd", statistics=True)
 
 
 class SortedBatchWriter:

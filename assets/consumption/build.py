@@ -228,15 +228,23 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date,
     Batch by batch of sessions (`assets.session_batches`): only the periods, the narrow result, are held for
     the whole day, and written in one piece so the file's bytes are those of one write."""
     book = load_tariff_book(warehouse)
+    return _batch_by_batch(warehouse, day, "charging_periods", sessions_per_batch, CHARGING_PERIODS.empty_frame(),
+                           lambda batch: _charging_periods_batch(warehouse, day, batch, book))
+
+
+def _batch_by_batch(warehouse: WarehouseResource, day: dt.date, name: str, sessions_per_batch: int,
+                    empty: pl.DataFrame, build: Callable[[SessionBatch], BuildResult]) -> BuildResult:
+    """``build`` over the day's session batches: their tables spilled and read back as one (``empty`` when
+    there are none), their figures summed, their mismatches and checked counts gathered."""
     figures, mismatches, checked = [], [], 0
-    with SpilledParts(warehouse, f"charging_periods-{day}") as tables:
+    with SpilledParts(warehouse, f"{name}-{day}") as tables:
         for batch in session_batches(warehouse, day, sessions_per_batch):
-            part = _charging_periods_batch(warehouse, day, batch, book)
+            part = build(batch)
             tables.append(part.table)
             figures.append(part.metadata)
             mismatches.append(part.mismatches)
             checked += part.checked
-        table = tables.read(CHARGING_PERIODS.empty_frame())
+        table = tables.read(empty)
     return BuildResult(table=table, metadata=_summed(figures), mismatches=pl.concat(mismatches), checked=checked)
 
 
@@ -325,19 +333,11 @@ def clock_aligned(warehouse: WarehouseResource, day: dt.date, interval_minutes: 
                   sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
     """Clock-aligned intervals of the day's sessions by the best available data (module docstring), batch by
     batch of sessions (only the intervals, the narrow result, are held for the whole day)."""
-    figures, mismatches, checked = [], [], 0
-    with SpilledParts(warehouse, f"clock_aligned-{day}") as tables:
-        for batch in session_batches(warehouse, day, sessions_per_batch):
-            part = _clock_aligned_batch(warehouse, day, interval_minutes, batch)
-            tables.append(part.table)
-            figures.append(part.metadata)
-            mismatches.append(part.mismatches)
-            checked += part.checked
-        table = tables.read(CLOCK_ALIGNED.empty_frame())
-    metadata = _summed(figures)
-    metadata["energy_kwh"] = round(int(table["energy_wh"].sum() or 0) / 1000, 3)
-    metadata["interval_minutes"] = interval_minutes
-    return BuildResult(table=table, metadata=metadata, mismatches=pl.concat(mismatches), checked=checked)
+    result = _batch_by_batch(warehouse, day, "clock_aligned", sessions_per_batch, CLOCK_ALIGNED.empty_frame(),
+                             lambda batch: _clock_aligned_batch(warehouse, day, interval_minutes, batch))
+    result.metadata["energy_kwh"] = round(int(result.table["energy_wh"].sum() or 0) / 1000, 3)
+    result.metadata["interval_minutes"] = interval_minutes
+    return result
 
 
 def _clock_aligned_batch(warehouse: WarehouseResource, day: dt.date, interval_minutes: int,
