@@ -10,7 +10,7 @@ import polars as pl
 
 from assets.invoicing import register
 from assets.invoicing.drafting import Uninvoiced, draft_month
-from assets.invoicing.pdf import render_pdf, write_pdf_once
+from assets.invoicing.pdf import PdfDocument, write_missing_pdfs
 from assets.invoicing.tables import INVOICE_FLAGS, INVOICE_LINES, INVOICE_VAT, INVOICES, UNINVOICED_SESSIONS
 from assets.partner_settlement import inputs
 from assets.partner_settlement.assets import read_contracts
@@ -41,13 +41,12 @@ def pdf_relative_path(doc: register.Issued, month: dt.date) -> str:
 def export_month(warehouse: WarehouseResource, first: dt.date, uninvoiced: list[Uninvoiced]) -> dict[str, pl.DataFrame]:
     """Write the month's tables from the register and any missing PDF; returns the frames written."""
     docs = register.month_documents(warehouse.registers_dir, first.isoformat())
-    heads, lines, vat = [], [], []
+    root = warehouse.root_path
+    heads, lines, vat, pdfs = [], [], [], []
     for doc in docs:
         p = doc.payload
         path = pdf_relative_path(doc, first)
-        target = warehouse.root_path / path
-        if not target.exists():  # an issued document's PDF is written once and never replaced
-            write_pdf_once(target, render_pdf(doc.number, doc.document_type, doc.issued_on, p, doc.credits_number))
+        pdfs.append(PdfDocument(root / path, doc.number, doc.document_type, doc.issued_on, p, doc.credits_number))
         heads.append({"number": doc.number, "document_type": doc.document_type, "status": doc.status,
                       "issuer_id": p["issuer"]["id"], "issuer_name": p["issuer"]["name"],
                       "customer_kind": p["customer"]["kind"], "customer_id": p["customer"]["id"],
@@ -68,6 +67,7 @@ def export_month(warehouse: WarehouseResource, first: dt.date, uninvoiced: list[
              for f in register.month_flags(warehouse.registers_dir, first.isoformat())]
     skipped = [{"session_id": u.session_id, "operator_id": u.operator_id, "reason_code": u.reason_code,
                 "reason": u.reason} for u in uninvoiced]
+    write_missing_pdfs(pdfs)
     frames = {}
     for spec, rows in ((INVOICES, heads), (INVOICE_LINES, lines), (INVOICE_VAT, vat), (INVOICE_FLAGS, flags),
                        (UNINVOICED_SESSIONS, skipped)):

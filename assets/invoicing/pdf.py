@@ -7,7 +7,10 @@ string is fixed and fpdf2 derives the file id from the content and that date, so
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from fpdf import FPDF
@@ -105,3 +108,50 @@ def write_pdf_once(path: Path, content: bytes) -> bool:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
     return True
+
+
+@dataclass(frozen=True)
+class PdfDocument:
+    """What ``render_pdf`` needs of one issued document, and where its PDF goes."""
+
+    path: Path
+    number: str
+    document_type: str
+    issued_on: str
+    payload: dict
+    credits_number: str | None = None
+
+
+# Rendering is pure Python (fpdf2, ~2-3 ms a document): a month of a large operator has tens of thousands of
+# documents, so they are rendered on every core. A worker costs ~2.5 CPU-s to start (it imports the package),
+# so a few documents are rendered in-process. ``CHARGELEDGER_PDF_WORKERS`` sets the workers (1: in-process).
+PDF_WORKERS_ENV = "CHARGELEDGER_PDF_WORKERS"
+POOLED_DOCUMENTS = 2_000
+DOCUMENTS_PER_TASK = 250
+
+
+def pdf_workers() -> int:
+    """Workers for rendering: ``$CHARGELEDGER_PDF_WORKERS``, default the cores this process may use."""
+    configured = os.environ.get(PDF_WORKERS_ENV)
+    return max(1, int(configured)) if configured else len(os.sched_getaffinity(0))
+
+
+def _write_documents(documents: list[PdfDocument]) -> int:
+    """Render and write each document's PDF unless it exists; how many were written."""
+    return sum(write_pdf_once(doc.path, render_pdf(doc.number, doc.document_type, doc.issued_on, doc.payload,
+                                                   doc.credits_number))
+               for doc in documents if not doc.path.exists())
+
+
+def write_missing_pdfs(documents: list[PdfDocument]) -> int:
+    """Write the PDF of every document that has none yet (an issued document's PDF is written once and never
+    replaced); many documents are rendered in worker processes (the bytes do not depend on where). Returns how
+    many were written."""
+    missing = [doc for doc in documents if not doc.path.exists()]
+    workers = pdf_workers()
+    if workers <= 1 or len(missing) < POOLED_DOCUMENTS:
+        return _write_documents(missing)
+    tasks = [missing[start:start + DOCUMENTS_PER_TASK] for start in range(0, len(missing), DOCUMENTS_PER_TASK)]
+    # spawn, not fork: the parent runs polars' thread pool, which must not be forked.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return sum(pool.map(_write_documents, tasks))

@@ -1,0 +1,47 @@
+"""PDFs rendered in worker processes are the same files as those rendered in-process, and existing ones stay."""
+
+from __future__ import annotations
+
+from assets.invoicing import pdf
+from assets.invoicing.pdf import PdfDocument, render_pdf, write_missing_pdfs
+
+
+def _payload(customer: str, lines: int) -> dict:
+    return {"issuer": {"id": "GB-VLT", "name": "Voltline UK"},
+            "customer": {"id": customer, "name": f"Customer {customer}", "kind": "direct"},
+            "currency": "GBP", "period_start": "2026-10-01", "period_end": "2026-10-31", "contract": None,
+            "vat_treatment": "standard",
+            "lines": [{"line_no": n, "description": f"session ocpi:{customer}-{n}", "quantity": "1", "unit": "session",
+                       "vat_rate": "20.0", "net": "1.00", "vat": "0.20", "gross": "1.20"} for n in range(1, lines + 1)],
+            "vat_summary": [{"vat_rate": "20.0", "net": f"{lines}.00", "vat": f"{lines * 0.2:.2f}",
+                             "gross": f"{lines * 1.2:.2f}"}],
+            "totals": {"net": f"{lines}.00", "vat": f"{lines * 0.2:.2f}", "gross": f"{lines * 1.2:.2f}"}}
+
+
+def _documents(root, count: int) -> list[PdfDocument]:
+    return [PdfDocument(root / "GB-VLT" / f"GB-VLT-INV-{n:06d}.pdf", f"GB-VLT-INV-{n:06d}", "invoice", "2026-11-01",
+                        _payload(f"cust-{n}", 1 + n % 3)) for n in range(1, count + 1)]
+
+
+def test_pooled_rendering_writes_the_same_bytes_and_skips_existing(tmp_path, monkeypatch):
+    monkeypatch.setattr(pdf, "POOLED_DOCUMENTS", 2)
+    monkeypatch.setattr(pdf, "DOCUMENTS_PER_TASK", 3)
+    monkeypatch.setenv(pdf.PDF_WORKERS_ENV, "2")
+    documents = _documents(tmp_path / "pooled", 8)
+    kept = documents[0].path
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"issued earlier")  # an issued document's PDF is never replaced
+    assert write_missing_pdfs(documents) == 7
+    assert kept.read_bytes() == b"issued earlier"
+    for doc in documents[1:]:
+        assert doc.path.read_bytes() == render_pdf(doc.number, doc.document_type, doc.issued_on, doc.payload)
+    assert write_missing_pdfs(documents) == 0  # a re-run writes nothing
+    assert sorted(p.name for p in (tmp_path / "pooled" / "GB-VLT").iterdir()) == [d.path.name for d in documents]
+
+
+def test_few_documents_render_in_process(tmp_path, monkeypatch):
+    monkeypatch.setenv(pdf.PDF_WORKERS_ENV, "2")
+    monkeypatch.setattr(pdf, "ProcessPoolExecutor", None)  # a pool would fail: below the threshold none starts
+    documents = _documents(tmp_path, 3)
+    assert write_missing_pdfs(documents) == 3
+    assert all(doc.path.exists() for doc in documents)
