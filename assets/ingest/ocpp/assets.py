@@ -139,13 +139,22 @@ def _split_by_chunk(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.Dat
     return [parts.get((i,), frame.clear()) for i in range(len(chunks))]
 
 
+START_ANSWER = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+ANSWER_PAIR = ["action", "message_type", "charge_point_id", "message_id"]
+
+
+def _first_of_each_record(frames: pl.DataFrame) -> pl.DataFrame:
+    """``frames`` without a record met again (the same landing date and record ref), the first kept: the
+    start/stop frames are read by transaction and by charge point, so a frame can come twice."""
+    return frames.unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True)
+
+
 def _start_requests(warehouse: WarehouseResource, frames: pl.DataFrame, landing_date: dt.date) -> pl.DataFrame:
     """The 1.6 StartTransaction requests (up to ``landing_date``) answered by the StartTransaction answers in
     ``frames`` (any frame with action, message_type, charge_point_id and message_id): the transaction id is in the answer, and a request landed the day before its answer (just
     before midnight) carries no transaction id, so a scan on transaction ids misses it."""
     pair = ["charge_point_id", "message_id"]
-    answers = (frames.filter((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT"))
-               .select(pair).unique())
+    answers = frames.filter(START_ANSWER).select(pair).unique()
     if answers.is_empty():
         return pl.DataFrame(schema=_messages(warehouse).collect_schema())
     return (_messages(warehouse, action="StartTransaction", message_type="CALL",
@@ -162,8 +171,7 @@ def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.Dat
     if answers.is_empty():
         return frames
     answered = requests.join(answers.unique(), on=pair, how="semi", maintain_order="left")
-    return pl.concat([frames, answered]).unique(subset=["landing_date", "record_ref"], keep="first",
-                                                  maintain_order=True)
+    return _first_of_each_record(pl.concat([frames, answered]))
 
 
 def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, attributed: pl.DataFrame,
@@ -347,24 +355,25 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     touched = sorted(day_frames.select(pl.col("transaction_id").drop_nulls().unique()).collect()
                      .get_column("transaction_id").to_list())
     # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
-    recent = _collect_sliced(_message_slices(
+    recent = _message_slices(
         warehouse, partitions=pl.col("landing_date").is_between(
             landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date),
-        charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"]))
-    needed = sorted(set(touched) | set(_transaction_ids(recent)))
+        charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"])
+    needed = sorted(set(touched) | set(_transaction_ids(_collect_sliced([frames.select("transaction_id")
+                                                                         for frames in recent]))))
     earlier = pl.col("landing_date") < landing_date
     chunks = chunks_of_counts(_group_sizes(
         day_frames, (warehouse.scan("meter_readings", transaction_id=needed).filter(earlier), READING_WEIGHT)),
         GROUP_FRAMES)
     history = warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed)
     # Only the frames the rules read of them (not the 2.0.1 events without an EVSE: most of their bytes).
-    named = _collect_sliced([frames.filter(LOCATING_FRAME) for frames in _message_slices(
+    named = [frames.filter(LOCATING_FRAME) for frames in _message_slices(
         warehouse, partitions=pl.col("landing_date") <= landing_date, transaction_id=touched,
-        action=["StartTransaction", "StopTransaction", "TransactionEvent"])])
-    starts = pl.concat([named, recent]).unique(subset=["landing_date", "record_ref"], keep="first",
-                                                maintain_order=True)
-    requests = _start_requests(warehouse, starts, landing_date)
-    del named, recent
+        action=["StartTransaction", "StopTransaction", "TransactionEvent"])]
+    # The start/stop frames grow with the day: they are spilled per group like the frames, and only the start
+    # answers (which name the requests to read) are collected here.
+    requests = _start_requests(warehouse, _collect_sliced([frames.filter(START_ANSWER).select(ANSWER_PAIR)
+                                                           for frames in named + recent]), landing_date)
     schema_check = BucketSchemaCheck(METER_READINGS)
     rows_in, rejections, repaired, repairs = 0, [], 0, Counter()
     spill_dir = _spill_dir(warehouse)
@@ -372,11 +381,11 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
                   _message_slices(warehouse, landing_date=landing_date, action=READING_ACTIONS)]
     with (GroupSpill(day_slices, chunks, spill_dir) as frame_groups,
           GroupSpill(history, chunks, spill_dir) as history_groups,
+          GroupSpill(named + recent, chunks, spill_dir) as start_groups,
           SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": landing_date}) as writer):
         arguments = ((frame_groups.group(index), landing_date, history_groups.group(index),
-                      _with_start_requests(chunk_starts, chunk_requests))
-                     for index, (chunk_starts, chunk_requests) in enumerate(zip(
-                         _split_by_chunk(starts, chunks), _split_by_chunk(requests, chunks))))
+                      _with_start_requests(_first_of_each_record(start_groups.group(index)), chunk_requests))
+                     for index, chunk_requests in enumerate(_split_by_chunk(requests, chunks)))
         for part in map_groups(build_meter_readings, arguments, len(chunks)):
             rows_in += part.rows_in
             rejections += part.rejections
