@@ -316,7 +316,7 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
     batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).line_batches(files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
-    # Rows go to disk batch by batch and are sorted five minutes at a time: memory does not follow the day.
+    # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
     with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN,
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
