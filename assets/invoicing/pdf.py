@@ -137,10 +137,11 @@ def pdf_workers() -> int:
 
 
 def _write_documents(documents: list[PdfDocument]) -> int:
-    """Render and write each document's PDF unless it exists; how many were written."""
+    """Render and write each document's PDF (``write_pdf_once``: never over an existing one); how many were
+    written."""
     return sum(write_pdf_once(doc.path, render_pdf(doc.number, doc.document_type, doc.issued_on, doc.payload,
                                                    doc.credits_number))
-               for doc in documents if not doc.path.exists())
+               for doc in documents)
 
 
 def write_missing_pdfs(documents: list[PdfDocument]) -> int:

@@ -27,11 +27,20 @@ def test_pooled_rendering_writes_the_same_bytes_and_skips_existing(tmp_path, mon
     monkeypatch.setattr(pdf, "POOLED_DOCUMENTS", 2)
     monkeypatch.setattr(pdf, "DOCUMENTS_PER_TASK", 3)
     monkeypatch.setenv(pdf.PDF_WORKERS_ENV, "2")
+    pools = []
+
+    class RecordedPool(pdf.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            pools.append(kwargs["max_workers"])
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pdf, "ProcessPoolExecutor", RecordedPool)
     documents = _documents(tmp_path / "pooled", 8)
     kept = documents[0].path
     kept.parent.mkdir(parents=True)
     kept.write_bytes(b"issued earlier")  # an issued document's PDF is never replaced
     assert write_missing_pdfs(documents) == 7
+    assert pools == [2]  # rendered by two worker processes, not in-process
     assert kept.read_bytes() == b"issued earlier"
     for doc in documents[1:]:
         assert doc.path.read_bytes() == render_pdf(doc.number, doc.document_type, doc.issued_on, doc.payload)
