@@ -9,6 +9,7 @@ import random
 import polars as pl
 import pytest
 
+from assets.ingest.ocpp import groups
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.pipeline import charge_point_chunks
 from assets.ingest.ocpp.tables import METER_READINGS
@@ -40,7 +41,10 @@ def _split(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.DataFrame]:
     return [frame.filter(pl.col("charge_point_id").is_in(chunk)) for chunk in chunks]
 
 
-def test_group_spill_gives_each_group_its_rows_in_query_order(tmp_path):
+@pytest.mark.parametrize("append_bytes", [1, 64 * 1024 * 1024], ids=["append-each-slice", "append-together"])
+def test_group_spill_gives_each_group_its_rows_in_query_order(tmp_path, monkeypatch, append_bytes):
+    # Slices appended one by one (the last one too) or all together: the same groups, rows in query order.
+    monkeypatch.setattr(groups, "APPEND_BYTES", append_bytes)
     frame = _readings(5_000, seed=1)
     chunks = charge_point_chunks(frame, max_frames=900)
     assert len(chunks) >= 5
@@ -49,7 +53,7 @@ def test_group_spill_gives_each_group_its_rows_in_query_order(tmp_path):
     slices = [frame.lazy().slice(offset, 700) for offset in range(0, 5_000, 700)]
     with GroupSpill(slices, chunks, tmp_path) as spill:
         got = [spill.group(index) for index in range(len(chunks))]
-        assert not any(spill.directory.iterdir())  # each group's files are removed once read
+        assert not any(spill.directory.iterdir())  # the spill file is removed once every group is read
     assert [g.height for g in got] == [e.height for e in expected]
     assert sum(g.height for g in got) == 5_000
     assert all(g.equals(e) for g, e in zip(got, expected))

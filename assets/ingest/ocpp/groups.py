@@ -1,13 +1,15 @@
 """Inputs cut into charge-point groups on disk, so a group's rules read their slice, not the day.
 
 ``GroupSpill`` takes a query (e.g. a day of ``ocpp_messages``) as lazy slices (``WarehouseResource.scan_slices``)
-and collects them one at a time: each slice's rows are ordered by charge-point group (stably) and written as one
-Arrow IPC file with a record batch per group; ``group(i)`` then reads group ``i``'s batches back, its rows in the
-order of the query (the order a collected frame split by ``charge_point_chunks`` would have). Memory follows a
-slice and a group, never the day, and each input is read once (no re-scan per group).
+and collects them one at a time: each slice's rows are ordered by charge-point group (stably) and appended to the
+spill's one Arrow IPC file as a record batch per group; ``group(i)`` then reads group ``i``'s batches back, its
+rows in the order of the query (the order a collected frame split by ``charge_point_chunks`` would have). Memory
+follows a slice and a group, never the day, and each input is read once (no re-scan per group).
 
-The slices are pulled one by one on purpose: polars' ``collect_batches`` runs the query ahead of its consumer and
-buffers what the consumer has not taken yet, which on a 100,000-session day was the whole day (7 GB).
+A slice holds rows of nearly every group, so a day has (slices x groups) pieces, and both counts grow with the
+day: a piece must cost one batch write and one batch read, nothing per file. Hence one file and one reader for
+the whole spill (reopening a file and re-reading its footer for every piece made the spill grow with the
+square of the day: 35 % of ``transactions`` at 100,000 sessions).
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ import polars as pl
 import pyarrow as pa
 
 _GROUP = "__group"
-# Arrow IPC buffers compressed with LZ4: cheap to write and read, a fraction of the disk.
+_SPILL_FILE = "spill.arrow"
+# Arrow IPC buffers compressed with LZ4: a fraction of the disk (uncompressed, the 100,000-session day's
+# ``transactions`` spills 11 GB).
 _IPC_OPTIONS = pa.ipc.IpcWriteOptions(compression="lz4")
+# Slices are appended together up to this size: a piece (a group's rows of an append) costs ~0.7 ms whatever its
+# size (LZ4 compresses and decompresses buffer by buffer), and a narrow slice holds little. 64 MB: the wide
+# slices (payloads) go alone, so the peak stays theirs.
+APPEND_BYTES = 64 * 1024 * 1024
 
 
 class GroupSpill:
@@ -35,59 +43,76 @@ class GroupSpill:
         slices = query if isinstance(query, list) else [query]
         self.directory = Path(tempfile.mkdtemp(prefix="groups-", dir=directory))
         self.schema = slices[0].collect_schema()
-        # group -> (file, first batch, end batch) pieces in query order; file -> groups still to read from it
-        self._pieces: dict[int, list[tuple[Path, int, int]]] = {}
-        self._readers_left: dict[Path, int] = {}
+        # group -> indices of its record batches in the spill file, in query order
+        self._batches: dict[int, list[int]] = {}
+        self._reader: pa.ipc.RecordBatchFileReader | None = None
+        self._source: pa.OSFile | None = None
         owners = pl.DataFrame({"charge_point_id": [cp for chunk in chunks for cp in chunk],
                                _GROUP: [i for i, chunk in enumerate(chunks) for _ in chunk]},
                               schema={"charge_point_id": pl.String(), _GROUP: pl.Int64()}).lazy()
+        path = self.directory / _SPILL_FILE
         try:
-            for number, piece in enumerate(slices):
-                rows = (piece.join(owners, on="charge_point_id", how="inner", maintain_order="left")
-                        .collect())
-                if rows.height:
-                    self._write(self.directory / f"{number:08d}.arrow", rows)
+            with pa.OSFile(str(path), "wb") as sink:
+                writer, pending, pending_bytes = None, [], 0
+                for piece in slices:
+                    rows = (piece.join(owners, on="charge_point_id", how="inner", maintain_order="left")
+                            .collect())
+                    pending.append(rows)
+                    pending_bytes += rows.estimated_size()
+                    if pending_bytes >= APPEND_BYTES:
+                        writer = self._append(sink, writer, pl.concat(pending, how="vertical"))
+                        pending, pending_bytes = [], 0
+                if pending:
+                    writer = self._append(sink, writer, pl.concat(pending, how="vertical"))
+                if writer is not None:
+                    writer.close()
+            if self._batches:
+                self._source = pa.OSFile(str(path), "rb")
+                self._reader = pa.ipc.open_file(self._source)
         except BaseException:
             self.close()
             raise
 
-    def _write(self, path: Path, rows: pl.DataFrame) -> None:
-        """One slice's rows as an IPC file with the batches of each group in turn."""
-        parts = rows.partition_by(_GROUP, as_dict=True, include_key=False, maintain_order=True)
-        batches = 0
-        with pa.OSFile(str(path), "wb") as sink:
-            writer = None
-            for (group,), part in sorted(parts.items()):
-                table = part.to_arrow()
-                if writer is None:
-                    writer = pa.ipc.new_file(sink, table.schema, options=_IPC_OPTIONS)
-                first = batches
-                for batch in table.to_batches():
-                    writer.write_batch(batch)
-                    batches += 1
-                if batches > first:
-                    self._pieces.setdefault(group, []).append((path, first, batches))
-                    self._readers_left[path] = self._readers_left.get(path, 0) + 1
-            if writer is not None:
-                writer.close()
+    def _append(self, sink: pa.OSFile, writer: pa.ipc.RecordBatchFileWriter | None,
+                rows: pl.DataFrame) -> pa.ipc.RecordBatchFileWriter:
+        """Rows of consecutive slices as a batch per group, in group order (a stable sort keeps the query's
+        order)."""
+        if not rows.height:
+            return writer
+        rows = rows.sort(_GROUP, maintain_order=True)
+        runs = rows.group_by(_GROUP, maintain_order=True).len()
+        table = rows.drop(_GROUP).cast(self.schema).to_arrow()
+        if writer is None:
+            writer = pa.ipc.new_file(sink, table.schema, options=_IPC_OPTIONS)
+        offset = 0
+        for group, length in runs.iter_rows():
+            # a zero-copy slice: the writer stores only the slice's rows
+            for batch in table.slice(offset, length).to_batches():
+                self._batches.setdefault(group, []).append(writer.stats.num_record_batches)
+                writer.write_batch(batch)
+            offset += length
+        return writer
 
     def group(self, index: int) -> pl.DataFrame:
         """The rows of group ``index`` in query order (an empty frame of the query's schema when none)."""
-        pieces = self._pieces.pop(index, [])
-        frames = []
-        for path, first, end in pieces:
-            with pa.OSFile(str(path), "rb") as source:
-                reader = pa.ipc.open_file(source)
-                frames.append(pl.from_arrow(pa.Table.from_batches([reader.get_batch(i) for i in range(first, end)])))
-            self._readers_left[path] -= 1
-            if not self._readers_left[path]:  # read once: the disk follows the groups still to come
-                path.unlink()
-        if not frames:
+        batches = self._batches.pop(index, [])
+        if not batches:
             return pl.DataFrame(schema=self.schema)
-        return pl.concat(frames, how="vertical").cast(self.schema)
+        table = pa.Table.from_batches([self._reader.get_batch(i) for i in batches])
+        if not self._batches:  # every group read: the disk is freed before the spill is closed
+            self._release()
+        return pl.from_arrow(table).cast(self.schema)
+
+    def _release(self) -> None:
+        """Close the reader and remove the spill file."""
+        if self._source is not None:
+            self._source.close()
+            self._reader = self._source = None
+        (self.directory / _SPILL_FILE).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Remove the spill."""
+        self._release()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> GroupSpill:
