@@ -35,6 +35,14 @@ def _merged(a1: np.ndarray, a2: np.ndarray, b1: np.ndarray, b2: np.ndarray) -> t
     return m1, m2
 
 
+def _queries_sorted(k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, k1, k2): query keys sorted by their first hash, as ``_find`` wants them, and the order that
+    puts its answers back (``answer[order] = _find(...)``)."""
+    k1, k2 = np.asarray(k1, dtype=np.uint64), np.asarray(k2, dtype=np.uint64)
+    order = np.argsort(k1, kind="stable")
+    return order, k1[order], k2[order]
+
+
 def _find(k1: np.ndarray, k2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
     """For each query key, the index of an equal key in the run sorted by (k1, k2), else -1.
 
@@ -76,8 +84,7 @@ class KeySet:
 
     def contains(self, k1: np.ndarray, k2: np.ndarray) -> np.ndarray:
         """For each key: whether the set holds it."""
-        order = np.argsort(np.asarray(k1, dtype=np.uint64), kind="stable")
-        q1, q2 = np.asarray(k1, dtype=np.uint64)[order], np.asarray(k2, dtype=np.uint64)[order]
+        order, q1, q2 = _queries_sorted(k1, k2)
         found_sorted = np.zeros(len(q1), dtype=bool)
         for run1, run2 in self._runs:
             found_sorted |= _find(run1, run2, q1, q2) >= 0
@@ -114,10 +121,9 @@ class KeyTable:
 
     def lookup(self, k1: np.ndarray, k2: np.ndarray, missing: int = -1) -> np.ndarray:
         """The code of each key, ``missing`` where the table does not hold it."""
-        order = np.argsort(np.asarray(k1, dtype=np.uint64), kind="stable")
+        order, q1, q2 = _queries_sorted(k1, k2)
         hit = np.empty(len(order), dtype=np.int64)
-        hit[order] = _find(self.k1, self.k2, np.asarray(k1, dtype=np.uint64)[order],
-                           np.asarray(k2, dtype=np.uint64)[order])
+        hit[order] = _find(self.k1, self.k2, q1, q2)
         out = np.full(len(hit), missing, dtype=np.int64)
         out[hit >= 0] = self.codes[hit[hit >= 0]]
         return out

@@ -1,15 +1,16 @@
 """Inputs cut into charge-point groups on disk, so a group's rules read their slice, not the day.
 
 ``GroupSpill`` takes a query (e.g. a day of ``ocpp_messages``) as lazy slices (``WarehouseResource.scan_slices``)
-and collects them one at a time: each slice's rows are ordered by charge-point group (stably) and appended to the
-spill's one Arrow IPC file as a record batch per group; ``group(i)`` then reads group ``i``'s batches back, its
-rows in the order of the query (the order a collected frame split by ``charge_point_chunks`` would have). Memory
-follows a slice and a group, never the day, and each input is read once (no re-scan per group).
+and collects them one at a time: the rows of a slice (or of a few consecutive narrow ones, up to ``APPEND_BYTES``)
+are ordered by charge-point group (stably) and appended to the spill's one Arrow IPC file as a record batch per
+group; ``group(i)`` then reads group ``i``'s batches back, its rows in the order of the query (the order a
+collected frame split by ``charge_point_chunks`` would have). Memory follows a slice (or ``APPEND_BYTES``) and a
+group, never the day, and each input is read once (no re-scan per group).
 
 A slice holds rows of nearly every group, so a day has (slices x groups) pieces, and both counts grow with the
 day: a piece must cost one batch write and one batch read, nothing per file. Hence one file and one reader for
 the whole spill (reopening a file and re-reading its footer for every piece made the spill grow with the
-square of the day: 35 % of ``transactions`` at 100,000 sessions).
+square of the day: 36 % of ``transactions`` at 100,000 sessions).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class GroupSpill:
             raise
 
     def _append(self, sink: pa.OSFile, writer: pa.ipc.RecordBatchFileWriter | None,
-                rows: pl.DataFrame) -> pa.ipc.RecordBatchFileWriter:
+                rows: pl.DataFrame) -> pa.ipc.RecordBatchFileWriter | None:
         """Rows of consecutive slices as a batch per group, in group order (a stable sort keeps the query's
         order)."""
         if not rows.height:
