@@ -3,10 +3,10 @@
 The metering CALLs of a day are nearly all of four exact shapes (canonical JSON: sorted keys, no spaces,
 strings without escapes): 1.6 ``MeterValues`` and ``StopTransaction.transactionData`` with string values,
 2.0.1 ``MeterValues`` and ``TransactionEvent`` with number values and ``unitOfMeasure``. A frame is taken
-here only when its whole payload matches the anchored pattern of its shape, so ``str.json_decode`` to that
-shape's dtype reads it exactly; its meterValue / sampledValue lists are exploded with their indexes
-(``record_ref = <frame>#mv<i>.sv<j>``), and the value normalisation (``units``) and the clock repair
-(``clock``) run as expressions. Every frame of another shape, and every frame with one sampled value that
+here only when its whole payload matches the anchored pattern of its shape, so a byte scan (``meter_scan``)
+reads it exactly without a JSON decoder: one row per sampled value with its indexes
+(``record_ref = <frame>#mv<i>.sv<j>``); the value normalisation (``units``) and the clock repair
+(``clock``) then run as expressions. Every frame of another shape, and every frame with one sampled value that
 these expressions cannot give exactly (a value or timestamp form they do not read, an unknown unit, a
 value that ``readings.extract_readings`` would quarantine...), is handed back whole to
 ``extract_readings``, so every reason code still comes from one place.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import polars as pl
 
 from assets.ingest.ocpp.clock import repair_timestamp_columns
+from assets.ingest.ocpp.meter_scan import scan_samples
 from assets.ingest.ocpp.units import DEFAULT_CONTEXT, DEFAULT_LOCATION, DEFAULT_MEASURAND, normalise_value_columns
 
 _STR = r'"[^"\\\x00-\x1f]*"'
@@ -62,28 +63,6 @@ SHAPES: dict[tuple[str, str], tuple[str, str]] = {
 }
 # The TransactionEvent pattern lets every key end with a comma; the payload is matched with one added.
 _TRAILING_COMMA = {("ocpp2.0.1", "TransactionEvent")}
-# A 2.0.1 value's JSON text, in document order; a flat object of a TransactionEvent may hold another
-# numeric "value" key, so ``_values_aligned`` sends frames whose count differs from their samples' away.
-_VALUE_TEXT = rf'"value":({_FIXED})[,}}]'
-
-_SAMPLE_FIELDS = ["context", "location", "measurand", "phase"]
-_DTYPE_16 = pl.Struct({f: pl.String() for f in [*_SAMPLE_FIELDS, "unit", "value"]})
-_DTYPE_201 = pl.Struct({**{f: pl.String() for f in _SAMPLE_FIELDS},
-                        "unitOfMeasure": pl.Struct({"multiplier": pl.Int64(), "unit": pl.String()})})
-
-
-def _list_dtype(sample: pl.Struct) -> pl.List:
-    return pl.List(pl.Struct({"sampledValue": pl.List(sample), "timestamp": pl.String()}))
-
-
-_DECODE = {
-    ("ocpp1.6", "MeterValues"): pl.Struct({"connectorId": pl.Int64(), "meterValue": _list_dtype(_DTYPE_16)}),
-    ("ocpp1.6", "StopTransaction"): pl.Struct({"transactionData": _list_dtype(_DTYPE_16)}),
-    ("ocpp2.0.1", "MeterValues"): pl.Struct({"evseId": pl.Int64(), "meterValue": _list_dtype(_DTYPE_201)}),
-    ("ocpp2.0.1", "TransactionEvent"): pl.Struct({"evse": pl.Struct({"connectorId": pl.Int64(), "id": pl.Int64()}),
-                                                  "meterValue": _list_dtype(_DTYPE_201)}),
-}
-
 CANDIDATE_SCHEMA = {
     "record_ref": pl.String(), "transaction_id": pl.String(), "charge_point_id": pl.String(),
     "connector_id": pl.Int64(), "evse_id": pl.Int64(), "timestamp": pl.Datetime("us", "UTC"),
@@ -94,55 +73,13 @@ CANDIDATE_SCHEMA = {
 }
 
 
-def _shape_samples(frames: pl.DataFrame, shape: tuple[str, str]) -> pl.DataFrame:
-    """One row per sampled value of ``frames`` (all of ``shape`` and matching its pattern), raw fields."""
-    protocol, action = shape
-    key = SHAPES[shape][1]
-    decoded = frames.with_columns(pl.col("payload_json").str.json_decode(_DECODE[shape]).alias("_p"))
-    if action == "MeterValues" and protocol == "ocpp1.6":
-        place = [pl.col("_p").struct.field("connectorId").alias("connector_id"), pl.lit(None, pl.Int64()).alias("evse_id")]
-    elif action == "MeterValues":
-        place = [pl.lit(None, pl.Int64()).alias("connector_id"), pl.col("_p").struct.field("evseId").alias("evse_id")]
-    elif action == "StopTransaction":
-        place = [pl.lit(None, pl.Int64()).alias("connector_id"), pl.lit(None, pl.Int64()).alias("evse_id")]
-    else:
-        evse = pl.col("_p").struct.field("evse")
-        place = [evse.struct.field("connectorId").alias("connector_id"), evse.struct.field("id").alias("evse_id")]
-    rows = (decoded.select("_f", *place, pl.col("_p").struct.field(key).alias("_mv_item"))
-            .filter(pl.col("_mv_item").list.len() > 0)
-            .with_columns(pl.int_ranges(0, pl.col("_mv_item").list.len()).alias("_mv"))
-            .explode("_mv_item", "_mv")
-            .with_columns(pl.col("_mv_item").struct.field("timestamp").alias("timestamp_raw"),
-                          pl.col("_mv_item").struct.field("sampledValue").alias("_sv_item"))
-            .drop("_mv_item")
-            .with_columns(pl.int_ranges(0, pl.col("_sv_item").list.len()).alias("_sv"))
-            .explode("_sv_item", "_sv"))
-    sample = pl.col("_sv_item")
-    fields = [sample.struct.field(name).alias(f"_{name}") for name in _SAMPLE_FIELDS]
-    if protocol == "ocpp1.6":
-        fields += [sample.struct.field("unit").alias("_unit"), pl.lit(None, pl.Int64()).alias("_multiplier"),
-                   sample.struct.field("value").alias("value_raw")]
-    else:
-        unit_of_measure = sample.struct.field("unitOfMeasure")
-        fields += [unit_of_measure.struct.field("unit").alias("_unit"),
-                   unit_of_measure.struct.field("multiplier").alias("_multiplier")]
-    rows = rows.with_columns(fields).drop("_sv_item")
-    if protocol != "ocpp1.6":
-        # The JSON text of each value, in document order = the order of the exploded samples.
-        texts = frames.select(pl.col("payload_json").str.extract_all(_VALUE_TEXT).alias("_t")).explode("_t")
-        rows = rows.with_columns(texts.get_column("_t").drop_nulls().str.slice(8).str.head(-1)
-                                 .alias("value_raw"))
-    return rows
-
-
-def _values_aligned(frames: pl.DataFrame, shape: tuple[str, str]) -> pl.DataFrame:
-    """The 2.0.1 frames with exactly one numeric ``"value":`` text per sampled value (a flat object of the
-    TransactionEvent pattern may hold another one: such a frame goes to the row path)."""
-    key = SHAPES[shape][1]
-    samples = (pl.col("payload_json").str.json_decode(_DECODE[shape]).struct.field(key)
-               .list.eval(pl.element().struct.field("sampledValue").list.len()).list.sum().fill_null(0))
-    texts = pl.col("payload_json").str.count_matches(_VALUE_TEXT)
-    return frames.filter(samples == texts)
+def _shape_samples(frames: pl.DataFrame, shape: tuple[str, str]) -> tuple[pl.DataFrame, pl.Series]:
+    """(one row per sampled value of the ``frames`` of ``shape`` the byte scan reads exactly, raw fields;
+    the ``_f`` of those frames). The rest go to the row path."""
+    read, rows = scan_samples(frames.get_column("payload_json"), shape)
+    frame_ids = frames.get_column("_f")
+    rows = rows.with_columns(frame_ids.gather(rows.get_column("_frame")).alias("_f")).drop("_frame")
+    return rows, frame_ids.filter(pl.Series(read))
 
 
 def extract_columns(metering: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -167,10 +104,9 @@ def extract_columns(metering: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
                                  & payload.str.contains(pattern).fill_null(False))
         if of_shape.is_empty():
             continue
-        if protocol != "ocpp1.6":
-            of_shape = _values_aligned(of_shape, shape)
-        parts.append(_shape_samples(of_shape, shape))
-        taken.append(of_shape.get_column("_f"))
+        rows, read = _shape_samples(of_shape, shape)
+        parts.append(rows)
+        taken.append(read)
     empty = pl.DataFrame(schema=CANDIDATE_SCHEMA)
     if not parts:
         return empty, metering
