@@ -8,6 +8,7 @@ export CHARGELEDGER_LANDING ?= $(CURDIR)/data/landing
 export CHARGELEDGER_WAREHOUSE ?= $(CURDIR)/data/warehouse
 DEMO_SEED ?= 7
 DEMO_ARGS ?=
+TEST_WORKERS ?= auto
 
 .PHONY: help setup demo generate settle test test-ui ui bench gateway webhook standins quotes clean
 
@@ -34,8 +35,8 @@ settle: setup  ## run the nightly settlement for every day in the landing zone a
 
 demo: generate settle  ## set up, generate the demo fleet, settle it, print where the results are
 
-test: setup  ## set up and run the whole test suite
-	$(BIN)/python -m pytest
+test: setup  ## set up and run the whole test suite (TEST_WORKERS processes, default one per core up to 4)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4
 
 test-ui: setup  ## browser test of the finance UI (headless Chromium from Debian's packages, installed if missing)
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; } \
