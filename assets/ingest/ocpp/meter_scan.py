@@ -439,26 +439,42 @@ def _row_bound(data) -> int:
 
 
 @njit(cache=True)
-def _cut(data, starts, stops):
-    """The bytes of every span, end to end, and their Arrow offsets (a null span, start -1, is empty)."""
-    offsets = np.zeros(starts.shape[0] + 1, dtype=np.int64)
-    for i in range(starts.shape[0]):
-        offsets[i + 1] = offsets[i] + (stops[i] - starts[i] if starts[i] >= 0 else 0)
-    chars = np.empty(offsets[-1], dtype=np.uint8)
-    for i in range(starts.shape[0]):
-        at = offsets[i]
-        for j in range(starts[i], stops[i] if starts[i] >= 0 else starts[i]):
-            chars[at] = data[j]
-            at += 1
-    return offsets, chars
+def _cut(data, spans):
+    """The bytes of every span of every field, and their Arrow offsets: (offsets per field, bytes, where each
+    field's bytes start in them). A null span (start -1) is empty. Row by row, so the bytes of a sampled value
+    are fetched from memory once for all its fields."""
+    rows, fields = spans.shape[0], spans.shape[1]
+    offsets = np.zeros((fields, rows + 1), dtype=np.int64)
+    for field in range(fields):
+        for row in range(rows):
+            start = spans[row, field, 0]
+            offsets[field, row + 1] = offsets[field, row] + (spans[row, field, 1] - start if start >= 0 else 0)
+    bases = np.zeros(fields + 1, dtype=np.int64)
+    for field in range(fields):
+        bases[field + 1] = bases[field] + offsets[field, rows]
+    chars = np.empty(bases[fields], dtype=np.uint8)
+    for row in range(rows):
+        for field in range(fields):
+            start = spans[row, field, 0]
+            if start >= 0:
+                at = bases[field] + offsets[field, row]
+                for i in range(start, spans[row, field, 1]):
+                    chars[at] = data[i]
+                    at += 1
+    return offsets, chars, bases
 
 
-def _text_column(name: str, data: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pl.Series:
-    offsets, chars = _cut(data, starts, stops)
-    valid = starts >= 0
-    mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    array = pa.LargeStringArray.from_buffers(len(starts), pa.py_buffer(offsets), pa.py_buffer(chars), mask)
-    return pl.Series(name, array)
+def _text_columns(data: np.ndarray, spans: np.ndarray) -> list[pl.Series]:
+    """A String column per field of ``spans`` (rows x fields x (start, stop)), in ``TEXT_FIELDS`` order."""
+    offsets, chars, bases = _cut(data, spans)
+    columns = []
+    for field, name in enumerate(TEXT_FIELDS):
+        valid = spans[:, field, 0] >= 0
+        mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+        array = pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(offsets[field]),
+                                                 pa.py_buffer(chars[bases[field]:bases[field + 1]]), mask)
+        columns.append(pl.Series(name, array))
+    return columns
 
 
 def _integers(name: str, values: np.ndarray, valid: np.ndarray) -> pl.Series:
@@ -501,8 +517,7 @@ def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarra
     def place(slot: int, name: str) -> pl.Series:
         return _integers(name, places[frame_of_row, slot], has_place[frame_of_row, slot])
 
-    text = {name: _text_column(name, data, spans[:, slot, 0], spans[:, slot, 1])
-            for slot, name in enumerate(TEXT_FIELDS)}
+    text = {column.name: column for column in _text_columns(data, spans)}
     columns = [
         pl.Series("_frame", rows_frame), place(0, "connector_id"), place(1, "evse_id"),
         pl.Series("_mv", rows_mv), text["timestamp"].alias("timestamp_raw"), pl.Series("_sv", rows_sv),
