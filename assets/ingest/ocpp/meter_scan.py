@@ -165,6 +165,22 @@ def _key(data, p, end):
     return p + 1, q - 1, q + 1
 
 
+_MORE, _DONE = 0, 1
+
+
+@njit(cache=True, inline="always")
+def _next(data, p, end, close):
+    """After a member or item that ends at ``p``: (_DONE, index after ``close``), (_MORE, index after the
+    comma), or (-1, -1) when neither follows (or ``p`` is -1)."""
+    if p < 0 or p >= end:
+        return -1, -1
+    if data[p] == close:
+        return _DONE, p + 1
+    if data[p] == _COMMA:
+        return _MORE, p + 1
+    return -1, -1
+
+
 @njit(cache=True, inline="always")
 def _sample_key(data, start, stop, protocol_201) -> int:
     """The slot of a sampled value's key (-1: a key the shape does not have); by length first, as it is hot."""
@@ -215,13 +231,9 @@ def _unit_of_measure(data, p, end, row, spans, multipliers, has_multiplier) -> i
             spans[row, _UNIT, 1] = text_stop
         else:
             return -1
-        if p >= end:
-            return -1
-        if data[p] == _CLOSE_OBJECT:
-            return p + 1
-        if data[p] != _COMMA:
-            return -1
-        p += 1
+        state, p = _next(data, p, end, _CLOSE_OBJECT)
+        if state != _MORE:
+            return p
 
 
 @njit(cache=True)
@@ -252,16 +264,12 @@ def _sample(data, p, end, protocol_201, row, spans, multipliers, has_multiplier)
             if p >= 0 and slot != _FORMAT:
                 spans[row, slot, 0] = text_start
                 spans[row, slot, 1] = text_stop
-        if p < 0 or p >= end:
-            return -1
-        if data[p] == _CLOSE_OBJECT:
+        state, p = _next(data, p, end, _CLOSE_OBJECT)
+        if state != _MORE:
             break
-        if data[p] != _COMMA:
-            return -1
-        p += 1
     if protocol_201 and not seen & (1 << _VALUE):
         return -1
-    return p + 1
+    return p
 
 
 @njit(cache=True)
@@ -300,16 +308,13 @@ def _meter_values(data, p, end, protocol_201, frame, row, rows_frame, rows_mv, r
                         spans[row, slot, 1] = -1
                     has_multiplier[row] = False
                     p = _sample(data, p, end, protocol_201, row, spans, multipliers, has_multiplier)
-                    if p < 0 or p >= end:
-                        return -1, row
                     row += 1
                     sv += 1
-                    if data[p] == _CLOSE_LIST:
-                        p += 1
-                        break
-                    if data[p] != _COMMA:
+                    state, p = _next(data, p, end, _CLOSE_LIST)
+                    if state < 0:
                         return -1, row
-                    p += 1
+                    if state == _DONE:
+                        break
             elif _is(data, start, stop, _K_TIMESTAMP) and not seen_timestamp:
                 seen_timestamp = True
                 q = _string_end(data, p, end)
@@ -318,27 +323,20 @@ def _meter_values(data, p, end, protocol_201, frame, row, rows_frame, rows_mv, r
                 ts_start, ts_stop, p = p + 1, q - 1, q
             else:
                 return -1, row
-            if p >= end:
+            state, p = _next(data, p, end, _CLOSE_OBJECT)
+            if state < 0:
                 return -1, row
-            if data[p] == _CLOSE_OBJECT:
-                p += 1
+            if state == _DONE:
                 break
-            if data[p] != _COMMA:
-                return -1, row
-            p += 1
         if not (seen_samples and seen_timestamp):
             return -1, row
         for r in range(first_row, row):
             spans[r, _TIMESTAMP, 0] = ts_start
             spans[r, _TIMESTAMP, 1] = ts_stop
         mv += 1
-        if p >= end:
-            return -1, row
-        if data[p] == _CLOSE_LIST:
-            return p + 1, row
-        if data[p] != _COMMA:
-            return -1, row
-        p += 1
+        state, p = _next(data, p, end, _CLOSE_LIST)
+        if state != _MORE:
+            return p, row
 
 
 @njit(cache=True)
@@ -359,15 +357,13 @@ def _evse(data, p, end, frame, places, has_place) -> int:
             return -1
         seen[slot] = True
         value, p = _integer(data, p, end)
-        if p < 0 or p >= end:
+        if p < 0:
             return -1
         places[frame, slot] = value
         has_place[frame, slot] = True
-        if data[p] == _CLOSE_OBJECT:
-            return p + 1
-        if data[p] != _COMMA:
-            return -1
-        p += 1
+        state, p = _next(data, p, end, _CLOSE_OBJECT)
+        if state != _MORE:
+            return p
 
 
 @njit(cache=True)
@@ -412,16 +408,10 @@ def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows
                 seen_evse = True
             else:
                 p = _skip_value(data, p, end)
-            if p < 0 or p >= end:
-                good = False
+            state, p = _next(data, p, end, _CLOSE_OBJECT)
+            if state != _MORE:
+                good = state == _DONE and p == end and (seen_list or shape == 3)
                 break
-            if data[p] == _CLOSE_OBJECT:
-                good = p + 1 == end and (seen_list or shape == 3)
-                break
-            if data[p] != _COMMA:
-                good = False
-                break
-            p += 1
         ok[frame] = good
         if not good:
             row = first_row
