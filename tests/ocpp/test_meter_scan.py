@@ -29,8 +29,7 @@ def _expected_16(payload: str) -> list[dict]:
     rows = []
     for mv_index, meter_value in enumerate(obj["meterValue"]):
         for sv_index, sample in enumerate(meter_value["sampledValue"]):
-            rows.append({"connector_id": obj.get("connectorId"), "evse_id": None, "_mv": mv_index,
-                         "timestamp_raw": meter_value["timestamp"], "_sv": sv_index,
+            rows.append({"connector_id": obj.get("connectorId"), "evse_id": None, "_mv": mv_index, "_sv": sv_index,
                          **{f"_{name}": sample.get(name) for name in ("context", "location", "measurand", "phase",
                                                                       "unit")},
                          "_multiplier": None, "value_raw": sample.get("value")})
@@ -43,10 +42,12 @@ def test_two_frames_with_several_meter_values_give_one_row_per_sampled_value_in_
                                            {"value": "7", "measurand": "Power.Active.Import", "format": "Raw"}]},
         {"timestamp": "2026-11-20T12:00:00Z", "sampledValue": [{"value": None, "context": "Sample.Clock"}]}]})
     second = _payload({"meterValue": [{"timestamp": TS, "sampledValue": [{"value": "é}{,x", "location": "Inlet"}]}]})
-    read, rows = scan_samples(pl.Series([first, second]), MV16)
+    read, rows, meter_values = scan_samples(pl.Series([first, second]), MV16)
     assert read.tolist() == [True, True]
     assert rows.get_column("_frame").to_list() == [0, 0, 0, 1]
-    assert rows.drop("_frame").to_dicts() == _expected_16(first) + _expected_16(second)
+    assert rows.get_column("_meter_value").to_list() == [0, 0, 1, 2]
+    assert rows.drop("_frame", "_meter_value").to_dicts() == _expected_16(first) + _expected_16(second)
+    assert meter_values.rows() == [(0, TS), (0, "2026-11-20T12:00:00Z"), (1, TS)]
 
 
 @pytest.mark.parametrize("payload", [
@@ -65,9 +66,10 @@ def test_two_frames_with_several_meter_values_give_one_row_per_sampled_value_in_
 ])
 def test_a_frame_the_scan_cannot_read_exactly_is_declined_and_gives_no_rows(payload):
     good = '{"meterValue":[{"sampledValue":[{"value":"3"}],"timestamp":"T"}]}'
-    read, rows = scan_samples(pl.Series([good, payload, good]), MV16)
+    read, rows, meter_values = scan_samples(pl.Series([good, payload, good]), MV16)
     assert read.tolist() == [True, False, True]
-    assert rows.select("_frame", "value_raw").rows() == [(0, "3"), (2, "3")]
+    assert rows.select("_frame", "_meter_value", "value_raw").rows() == [(0, 0, "3"), (2, 1, "3")]
+    assert meter_values.rows() == [(0, "T"), (2, "T")]
 
 
 def test_a_2_0_1_event_reads_its_evse_and_numbers_and_skips_other_objects():
@@ -79,7 +81,7 @@ def test_a_2_0_1_event_reads_its_evse_and_numbers_and_skips_other_objects():
                         "seqNo": 4, "transactionInfo": {"transactionId": "tx-1"}})
     no_samples = _payload({"eventType": "Started", "evse": {"id": 1}, "seqNo": 0})
     no_value = _payload({"meterValue": [{"timestamp": TS, "sampledValue": [{"measurand": "SoC"}]}]})
-    read, rows = scan_samples(pl.Series([payload, no_samples, no_value]), EVENT)
+    read, rows, _meter_values = scan_samples(pl.Series([payload, no_samples, no_value]), EVENT)
     assert read.tolist() == [True, True, False]
     assert rows.select("connector_id", "evse_id", "_sv", "_unit", "_multiplier", "value_raw", "_measurand").rows() == [
         (3, 2, 0, "kWh", -3, "-0.25", None), (3, 2, 1, None, None, "40683972", "Energy.Active.Import.Register")]

@@ -21,11 +21,11 @@ from numba import njit
 # The shapes of ``reading_columns.SHAPES``, as the scan knows them.
 SHAPE_CODES = {("ocpp1.6", "MeterValues"): 0, ("ocpp1.6", "StopTransaction"): 1,
                ("ocpp2.0.1", "MeterValues"): 2, ("ocpp2.0.1", "TransactionEvent"): 3}
-# The text fields of a sampled value, in the order of their spans (TIMESTAMP is the meterValue's).
-TEXT_FIELDS = ("context", "location", "measurand", "phase", "unit", "value", "timestamp")
-_CONTEXT, _LOCATION, _MEASURAND, _PHASE, _UNIT, _VALUE, _TIMESTAMP = range(7)
-_FORMAT = 7  # a 1.6 key that is read (text or null) and not kept
-_UNIT_OF_MEASURE = 8  # 2.0.1
+# The text fields of a sampled value, in the order of their spans.
+TEXT_FIELDS = ("context", "location", "measurand", "phase", "unit", "value")
+_CONTEXT, _LOCATION, _MEASURAND, _PHASE, _UNIT, _VALUE = range(6)
+_FORMAT = 6  # a 1.6 key that is read (text or null) and not kept
+_UNIT_OF_MEASURE = 7  # 2.0.1
 
 _QUOTE, _BACKSLASH, _COLON, _COMMA = ord('"'), ord("\\"), ord(":"), ord(",")
 _OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_LIST, _CLOSE_LIST = ord("{"), ord("}"), ord("["), ord("]")
@@ -273,36 +273,36 @@ def _sample(data, p, end, protocol_201, row, spans, multipliers, has_multiplier)
 
 
 @njit(cache=True)
-def _meter_values(data, p, end, protocol_201, frame, row, rows_frame, rows_mv, rows_sv, spans, multipliers,
-                  has_multiplier):
-    """Read a meterValue list from ``p``, its samples as rows from ``row``: (index after it or -1, next row)."""
+def _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_frame, rows_mv, rows_sv,
+                  rows_meter_value, spans, multipliers, has_multiplier, mv_frame, mv_spans):
+    """Read a meterValue list from ``p``: its meterValues as rows of the ``mv_`` arrays from ``meter_value``,
+    their samples as rows from ``row``; (index after it or -1, next row, next meterValue row)."""
     if p >= end or data[p] != _OPEN_LIST:
-        return -1, row
+        return -1, row, meter_value
     p += 1
     mv = 0
     while True:
-        if p >= end or data[p] != _OPEN_OBJECT:
-            return -1, row
+        if p >= end or data[p] != _OPEN_OBJECT or meter_value >= mv_frame.shape[0]:
+            return -1, row, meter_value
         p += 1
-        first_row = row
         seen_samples = seen_timestamp = False
-        ts_start = ts_stop = -1
         while True:
             start, stop, p = _key(data, p, end)
             if p < 0:
-                return -1, row
+                return -1, row, meter_value
             if _is(data, start, stop, _K_SAMPLED_VALUE) and not seen_samples:
                 seen_samples = True
                 if p >= end or data[p] != _OPEN_LIST:
-                    return -1, row
+                    return -1, row, meter_value
                 p += 1
                 sv = 0
                 while True:
                     if row >= rows_frame.shape[0]:
-                        return -1, row  # more samples than the bound: not a payload of the shapes
+                        return -1, row, meter_value  # more samples than the bound: not a payload of the shapes
                     rows_frame[row] = frame
                     rows_mv[row] = mv
                     rows_sv[row] = sv
+                    rows_meter_value[row] = meter_value
                     for slot in range(spans.shape[1]):
                         spans[row, slot, 0] = -1
                         spans[row, slot, 1] = -1
@@ -312,31 +312,32 @@ def _meter_values(data, p, end, protocol_201, frame, row, rows_frame, rows_mv, r
                     sv += 1
                     state, p = _next(data, p, end, _CLOSE_LIST)
                     if state < 0:
-                        return -1, row
+                        return -1, row, meter_value
                     if state == _DONE:
                         break
             elif _is(data, start, stop, _K_TIMESTAMP) and not seen_timestamp:
                 seen_timestamp = True
                 q = _string_end(data, p, end)
                 if q < 0:
-                    return -1, row
-                ts_start, ts_stop, p = p + 1, q - 1, q
+                    return -1, row, meter_value
+                mv_spans[meter_value, 0, 0] = p + 1
+                mv_spans[meter_value, 0, 1] = q - 1
+                p = q
             else:
-                return -1, row
+                return -1, row, meter_value
             state, p = _next(data, p, end, _CLOSE_OBJECT)
             if state < 0:
-                return -1, row
+                return -1, row, meter_value
             if state == _DONE:
                 break
         if not (seen_samples and seen_timestamp):
-            return -1, row
-        for r in range(first_row, row):
-            spans[r, _TIMESTAMP, 0] = ts_start
-            spans[r, _TIMESTAMP, 1] = ts_stop
+            return -1, row, meter_value
+        mv_frame[meter_value] = frame
+        meter_value += 1
         mv += 1
         state, p = _next(data, p, end, _CLOSE_LIST)
         if state != _MORE:
-            return p, row
+            return p, row, meter_value
 
 
 @njit(cache=True)
@@ -367,18 +368,19 @@ def _evse(data, p, end, frame, places, has_place) -> int:
 
 
 @njit(cache=True)
-def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows_sv, spans, multipliers,
-          has_multiplier) -> int:
-    """Scan every frame and write the rows of those read exactly (``ok``) one after another; the row count.
+def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows_sv, rows_meter_value, spans,
+          multipliers, has_multiplier, mv_frame, mv_spans):
+    """Scan every frame and write the rows of those read exactly (``ok``) one after another: (sampled values,
+    meterValues).
 
     ``places``: (connector id, EVSE id) of each frame. The row arrays are sized by an upper bound; a declined
     frame's rows are overwritten by the next frame's.
     """
     protocol_201 = shape >= 2
-    row = 0
+    row = meter_value = 0
     for frame in range(offsets.shape[0] - 1):
         p, end = offsets[frame], offsets[frame + 1]
-        first_row = row
+        first_row, first_meter_value = row, meter_value
         good = p < end and data[p] == _OPEN_OBJECT
         p += 1
         seen_list = seen_evse = False
@@ -390,8 +392,9 @@ def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows
             is_list = _is(data, start, stop, _K_TRANSACTION_DATA if shape == 1 else _K_METER_VALUE)
             if is_list and not seen_list:
                 seen_list = True
-                p, row = _meter_values(data, p, end, protocol_201, frame, row, rows_frame, rows_mv, rows_sv, spans,
-                                       multipliers, has_multiplier)
+                p, row, meter_value = _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_frame,
+                                                    rows_mv, rows_sv, rows_meter_value, spans, multipliers,
+                                                    has_multiplier, mv_frame, mv_spans)
             elif is_list:
                 p = -1
             elif (shape == 0 and _is(data, start, stop, _K_CONNECTOR_ID)) or (
@@ -414,8 +417,8 @@ def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows
                 break
         ok[frame] = good
         if not good:
-            row = first_row
-    return row
+            row, meter_value = first_row, first_meter_value
+    return row, meter_value
 
 
 @njit(cache=True)
@@ -454,11 +457,11 @@ def _cut(data, spans):
     return offsets, chars, bases
 
 
-def _text_columns(data: np.ndarray, spans: np.ndarray) -> list[pl.Series]:
-    """A String column per field of ``spans`` (rows x fields x (start, stop)), in ``TEXT_FIELDS`` order."""
+def _text_columns(data: np.ndarray, spans: np.ndarray, names: tuple[str, ...]) -> list[pl.Series]:
+    """A String column per field of ``spans`` (rows x fields x (start, stop)), named ``names``."""
     offsets, chars, bases = _cut(data, spans)
     columns = []
-    for field, name in enumerate(TEXT_FIELDS):
+    for field, name in enumerate(names):
         valid = spans[:, field, 0] >= 0
         mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
         array = pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(offsets[field]),
@@ -481,13 +484,14 @@ def _payload_buffer(payloads: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8), offsets
 
 
-def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarray, pl.DataFrame]:
-    """(which payloads the scan read exactly, one row per sampled value of those).
+def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
+    """(which payloads the scan read exactly; one row per sampled value of those; one per meterValue).
 
-    ``payloads``: the ``payload_json`` of frames of ``shape`` that match its pattern, without nulls. The rows,
-    in frame, meterValue and sampledValue order: ``_frame`` (position in ``payloads``), ``connector_id``,
-    ``evse_id``, ``_mv``, ``_sv``, ``timestamp_raw``, ``_context``, ``_location``, ``_measurand``, ``_phase``,
-    ``_unit``, ``_multiplier`` (2.0.1) and ``value_raw`` (the value's text: a 1.6 string, a 2.0.1 number).
+    ``payloads``: the ``payload_json`` of frames of ``shape`` that match its pattern, without nulls. The
+    sampled values, in frame, meterValue and sampledValue order: ``_frame`` (position in ``payloads``),
+    ``connector_id``, ``evse_id``, ``_mv``, ``_sv``, ``_meter_value`` (its meterValue's row), ``_context``,
+    ``_location``, ``_measurand``, ``_phase``, ``_unit``, ``_multiplier`` (2.0.1) and ``value_raw`` (the value's
+    text: a 1.6 string, a 2.0.1 number). The meterValues: ``_frame`` and ``timestamp_raw``.
     """
     data, offsets = _payload_buffer(payloads)
     frames = len(payloads)
@@ -495,24 +499,26 @@ def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarra
     places = np.zeros((frames, 2), dtype=np.int64)
     has_place = np.zeros((frames, 2), dtype=np.bool_)
     bound = _row_bound(data)
-    rows_frame, rows_mv, rows_sv, multipliers = (np.empty(bound, np.int64) for _ in range(4))
-    spans = np.empty((bound, 7, 2), dtype=np.int64)
+    rows_frame, rows_mv, rows_sv, rows_meter_value, multipliers, mv_frame = (np.empty(bound, np.int64)
+                                                                             for _ in range(6))
+    spans = np.empty((bound, len(TEXT_FIELDS), 2), dtype=np.int64)
+    mv_spans = np.empty((bound, 1, 2), dtype=np.int64)
     has_multiplier = np.empty(bound, np.bool_)
-    rows = _scan(data, offsets, SHAPE_CODES[shape], ok, places, has_place, rows_frame, rows_mv, rows_sv, spans,
-                 multipliers, has_multiplier)
-    rows_frame, rows_mv, rows_sv, multipliers = rows_frame[:rows], rows_mv[:rows], rows_sv[:rows], multipliers[:rows]
-    spans, has_multiplier = spans[:rows], has_multiplier[:rows]
-    frame_of_row = rows_frame
+    rows, meter_values = _scan(data, offsets, SHAPE_CODES[shape], ok, places, has_place, rows_frame, rows_mv,
+                               rows_sv, rows_meter_value, spans, multipliers, has_multiplier, mv_frame, mv_spans)
+    rows_frame = rows_frame[:rows]
 
     def place(slot: int, name: str) -> pl.Series:
-        return _integers(name, places[frame_of_row, slot], has_place[frame_of_row, slot])
+        return _integers(name, places[rows_frame, slot], has_place[rows_frame, slot])
 
-    text = {column.name: column for column in _text_columns(data, spans)}
-    columns = [
+    text = {column.name: column for column in _text_columns(data, spans[:rows], TEXT_FIELDS)}
+    samples = pl.DataFrame([
         pl.Series("_frame", rows_frame), place(0, "connector_id"), place(1, "evse_id"),
-        pl.Series("_mv", rows_mv), text["timestamp"].alias("timestamp_raw"), pl.Series("_sv", rows_sv),
+        pl.Series("_mv", rows_mv[:rows]), pl.Series("_sv", rows_sv[:rows]),
+        pl.Series("_meter_value", rows_meter_value[:rows]),
         *(text[name].alias(f"_{name}") for name in ("context", "location", "measurand", "phase", "unit")),
-        _integers("_multiplier", multipliers, has_multiplier),
+        _integers("_multiplier", multipliers[:rows], has_multiplier[:rows]),
         text["value"].alias("value_raw"),
-    ]
-    return ok, pl.DataFrame(columns)
+    ])
+    timestamps = _text_columns(data, mv_spans[:meter_values], ("timestamp_raw",))
+    return ok, samples, pl.DataFrame([pl.Series("_frame", mv_frame[:meter_values]), *timestamps])

@@ -74,11 +74,18 @@ CANDIDATE_SCHEMA = {
 
 
 def _shape_samples(frames: pl.DataFrame, shape: tuple[str, str]) -> tuple[pl.DataFrame, pl.Series]:
-    """(one row per sampled value of the ``frames`` of ``shape`` the byte scan reads exactly, raw fields;
-    the ``_f`` of those frames). The rest go to the row path."""
-    read, rows = scan_samples(frames.get_column("payload_json"), shape)
+    """(one row per sampled value of the ``frames`` of ``shape`` the byte scan reads exactly, raw fields, with
+    its meterValue's timestamp repaired (``clock``); the ``_f`` of those frames). The rest go to the row path."""
+    read, rows, meter_values = scan_samples(frames.get_column("payload_json"), shape)
+    # One clock repair per meterValue, not per sampled value: its samples share the timestamp.
+    received = frames.get_column("received_at").gather(meter_values.get_column("_frame"))
+    times = repair_timestamp_columns(meter_values.with_columns(received), "timestamp_raw", "received_at")
+    at = rows.get_column("_meter_value")
     frame_ids = frames.get_column("_f")
-    rows = rows.with_columns(frame_ids.gather(rows.get_column("_frame")).alias("_f")).drop("_frame")
+    rows = rows.with_columns(
+        frame_ids.gather(rows.get_column("_frame")).alias("_f"),
+        *(times.get_column(name).gather(at) for name in ("timestamp_raw", "_timestamp", "_time_repair", "_time_exact")),
+    ).drop("_frame", "_meter_value")
     return rows, frame_ids.filter(pl.Series(read))
 
 
@@ -111,9 +118,10 @@ def extract_columns(metering: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     if not parts:
         return empty, metering
     samples = pl.concat(parts, how="vertical_relaxed")
-    context = frames.select("_f", "record_ref", "received_at", "charge_point_id", "protocol", "message_id",
-                            "transaction_id")
-    samples = samples.join(context, on="_f", how="left")
+    # ``_f`` is the frame's position in ``frames``: its fields are gathered, not joined.
+    at = samples.get_column("_f")
+    samples = samples.with_columns(frames.get_column(name).gather(at) for name in (
+        "record_ref", "received_at", "charge_point_id", "protocol", "message_id", "transaction_id"))
     samples = samples.with_columns(
         pl.when(pl.col("_measurand").is_null() | (pl.col("_measurand") == "")).then(pl.lit(DEFAULT_MEASURAND))
         .otherwise(pl.col("_measurand")).alias("measurand"),
@@ -123,8 +131,7 @@ def extract_columns(metering: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
         .otherwise(pl.col("_context")).alias("context"),
         pl.col("_phase").alias("phase"),
     )
-    samples = repair_timestamp_columns(normalise_value_columns(samples, "value_raw", "_unit", "_multiplier",
-                                                               "measurand"), "timestamp_raw", "received_at")
+    samples = normalise_value_columns(samples, "value_raw", "_unit", "_multiplier", "measurand")
     # The row path writes a 2.0.1 number back with Python's repr: exponent form below 1e-4 (the canonical
     # payload has 0.00001 where repr has 1e-05), so such values take the row path.
     number = pl.col("value_raw").cast(pl.Float64(), strict=False).abs()
