@@ -147,20 +147,29 @@ def attribute_frame(candidates: pl.DataFrame,
 def drop_duplicates_frame(candidates: pl.DataFrame, history: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rules 1 and 2 (``drop_duplicates``) over frames: (kept candidates, rejected candidates with
     ``_code`` and ``_first``, the value received first)."""
-    ordered = candidates.sort("received_at", "record_ref").with_columns(_owner_expr())
-    # Most keys occur once: the leader of each key (first received) is found in one pass, and only the
-    # few repeated keys and the keys already in history are joined.
-    ordered = ordered.with_columns(pl.struct(KEY_COLUMNS).is_first_distinct().alias("_leading"))
-    repeated = ordered.filter(~pl.col("_leading")).select(KEY_COLUMNS).unique()
-    leaders = (ordered.filter(pl.col("_leading")).join(repeated, on=KEY_COLUMNS, how="semi", nulls_equal=True)
-               .select(*KEY_COLUMNS, pl.col("value").alias("_leader")))
+    ordered = candidates.sort("received_at", "record_ref").with_columns(_owner_expr()).with_row_index("_i")
     seen = (history.with_columns(_owner_expr()).select(*KEY_COLUMNS, pl.col("value").alias("_seen"))
-            .unique(subset=KEY_COLUMNS, keep="last", maintain_order=True))
-    ordered = (ordered.join(seen, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left")
-               .join(leaders, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left"))
-    first = (pl.when(pl.col("_seen").is_not_null()).then(pl.col("_seen"))
-             .when(~pl.col("_leading")).then(pl.col("_leader")))
-    ordered = ordered.with_columns(first.alias("_first")).drop("_owner", "_seen", "_leading", "_leader")
+            .unique(subset=KEY_COLUMNS, keep="last", maintain_order=True)
+            .cast(ordered.select(KEY_COLUMNS).schema))  # the same types: equal keys, equal hashes
+    # Most keys occur once and are not in history. Equal keys have equal hashes, so a key whose hash is
+    # neither repeated nor in history is its own first reading; only the other rows go through the exact
+    # (and costly) steps below. A hash collision only sends a row there, never decides it.
+    key_hash = pl.struct(KEY_COLUMNS).hash()
+    ordered = ordered.with_columns(key_hash.alias("_hash"))
+    seen_hashes = seen.select(key_hash).to_series().implode()
+    subset = ordered.filter(pl.col("_hash").is_duplicated() | pl.col("_hash").is_in(seen_hashes))
+    subset = subset.with_columns(pl.struct(KEY_COLUMNS).is_first_distinct().alias("_leading"))
+    repeated = subset.filter(~pl.col("_leading")).select(KEY_COLUMNS).unique()
+    leaders = (subset.filter(pl.col("_leading")).join(repeated, on=KEY_COLUMNS, how="semi", nulls_equal=True)
+               .select(*KEY_COLUMNS, pl.col("value").alias("_leader")))
+    subset = (subset.join(seen, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left")
+              .join(leaders, on=KEY_COLUMNS, how="left", nulls_equal=True, maintain_order="left"))
+    first_value = (pl.when(pl.col("_seen").is_not_null()).then(pl.col("_seen"))
+                   .when(~pl.col("_leading")).then(pl.col("_leader")))
+    decided = subset.select("_i", first_value.alias("_first")).filter(pl.col("_first").is_not_null())
+    first = pl.Series("_first", [None] * ordered.height, dtype=ordered.schema["value"]).scatter(
+        decided.get_column("_i"), decided.get_column("_first"))
+    ordered = ordered.with_columns(first).drop("_i", "_owner", "_hash")
     rejected = ordered.filter(pl.col("_first").is_not_null()).with_columns(
         pl.when((pl.col("_first") - pl.col("value")).abs() <= 1e-9).then(pl.lit("DUPLICATE_READING"))
         .otherwise(pl.lit("CONFLICTING_READING")).alias("_code"))
