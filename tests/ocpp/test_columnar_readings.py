@@ -116,11 +116,15 @@ FRAMES = [
     ("ocpp1.6", "MeterValues", _mv16(_sv16(), connector="1"), False),
     ("ocpp1.6", "MeterValues", {"meterValue": [{"timestamp": TS, "sampledValue": [_sv16()]}]}, True),
     ("ocpp2.0.1", "TransactionEvent", _event(_sv201(), evse={"connectorId": "x", "id": 1}), False),
-    # a flat object's own numeric "value" is not a sampled value's: the byte scan skips it
+    # objects the rules do not read are skipped whatever they hold (a numeric "value", a nested list)
     ("ocpp2.0.1", "TransactionEvent", _event(_sv201(), idToken={"idToken": "AB", "value": 5}), True),
     ("ocpp2.0.1", "TransactionEvent", _event(_sv201(), idToken={"idToken": "}]\"value\":1", "type": "x"}), False),
     ("ocpp2.0.1", "TransactionEvent", _event(_sv201(), idToken={"idToken": "},{", "type": "x"}), True),
-    ("ocpp2.0.1", "TransactionEvent", _event(_sv201(), idToken={"idToken": "AB", "additionalInfo": [{"a": 1}]}), False),
+    ("ocpp2.0.1", "TransactionEvent", _event(_sv201(), idToken={"idToken": "AB", "additionalInfo": [{"a": 1}]}), True),
+    ("ocpp1.6", "MeterValues", {**_mv16(_sv16()), "vendor": {"meterValue": [1], "x": [{"y": "]}"}]}}, True),
+    ("ocpp2.0.1", "TransactionEvent", _event(_sv201(), evse=[1, 2]), False),
+    ("ocpp1.6", "MeterValues", _mv16(_sv16({"amount": "5"})), False),        # a value that is an object
+    ("ocpp2.0.1", "MeterValues", _mv201({**_sv201(), "unitOfMeasure": None}), False),
     # structure: every MALFORMED_METER_VALUE case and other odd shapes
     ("ocpp1.6", "MeterValues", {"connectorId": 1, "meterValue": {"timestamp": TS}}, False),
     ("ocpp1.6", "MeterValues", {"connectorId": 1, "meterValue": [{"timestamp": TS, "sampledValue": {"value": "1"}}]}, False),

@@ -1,14 +1,16 @@
-"""A byte-level scan of the metering payloads of the common shapes: one row per sampled value, no JSON decoder.
+"""A byte-level scan of metering payloads: one row per sampled value, no JSON decoder.
 
-``reading_columns`` hands over only payloads that match their shape's anchored pattern (canonical JSON:
-sorted keys, no spaces, strings without escapes), so a string's value is the bytes between its quotes and a
-number's text is its own bytes. The scan walks the Arrow buffer of the payload column once and records byte
-spans and integers; the text columns are then cut out of the buffer in one pass each. ``str.json_decode``
-to the shape's struct dtype did the same at ~13 µs a frame, half of ``meter_readings``.
+``ocpp_messages`` stores each payload as canonical JSON (sorted keys, no spaces), so a string without
+escapes is the bytes between its quotes and a number's text is its own bytes. The scan walks the Arrow buffer
+of the payload column once and records byte spans and integers; the text columns are then cut out of the
+buffer in one pass. ``str.json_decode`` to a struct dtype did the same at ~13 µs a frame, half of
+``meter_readings``, behind an anchored regular expression per shape that cost another ~2 µs.
 
-The scan is strict: a frame it cannot read exactly as its shape (an escape, a duplicate key, a missing
-timestamp, a null where the shape has an object...) is declined, and the caller hands it to the row path
-(``readings.extract_readings``), which gives every reason code.
+The scan is strict: it reads the keys the rules read (the meterValue list; 1.6 ``connectorId``, 2.0.1
+``evseId`` and ``evse``), skips the others whole, and declines a frame it cannot read exactly (an escape,
+a repeated key, a key a sampled value does not have, a missing timestamp, a null where the shape has an
+object...). The caller hands a declined frame to the row path (``readings.extract_readings``), which gives
+every reason code.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import polars as pl
 import pyarrow as pa
 from numba import njit
 
-# The shapes of ``reading_columns.SHAPES``, as the scan knows them.
+# The metering payloads the scan reads: (protocol, action) -> its code in the scan.
 SHAPE_CODES = {("ocpp1.6", "MeterValues"): 0, ("ocpp1.6", "StopTransaction"): 1,
                ("ocpp2.0.1", "MeterValues"): 2, ("ocpp2.0.1", "TransactionEvent"): 3}
 # The text fields of a sampled value, in the order of their spans.
@@ -487,7 +489,7 @@ def _payload_buffer(payloads: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
     """(which payloads the scan read exactly; one row per sampled value of those; one per meterValue).
 
-    ``payloads``: the ``payload_json`` of frames of ``shape`` that match its pattern, without nulls. The
+    ``payloads``: the ``payload_json`` of frames of ``shape``, without nulls. The
     sampled values, in frame, meterValue and sampledValue order: ``_frame`` (position in ``payloads``),
     ``connector_id``, ``evse_id``, ``_mv``, ``_sv``, ``_meter_value`` (its meterValue's row), ``_context``,
     ``_location``, ``_measurand``, ``_phase``, ``_unit``, ``_multiplier`` (2.0.1) and ``value_raw`` (the value's

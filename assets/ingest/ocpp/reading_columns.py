@@ -1,14 +1,12 @@
 """Sampled values of metering frames as columns: the common payload shapes without a Python object per value.
 
-The metering CALLs of a day are nearly all of four exact shapes (canonical JSON: sorted keys, no spaces,
-strings without escapes): 1.6 ``MeterValues`` and ``StopTransaction.transactionData`` with string values,
-2.0.1 ``MeterValues`` and ``TransactionEvent`` with number values and ``unitOfMeasure``. A frame is taken
-here only when its whole payload matches the anchored pattern of its shape, so a byte scan (``meter_scan``)
-reads it exactly without a JSON decoder: one row per sampled value with its indexes
-(``record_ref = <frame>#mv<i>.sv<j>``); the value normalisation (``units``) and the clock repair
-(``clock``) then run as expressions. Every frame of another shape, and every frame with one sampled value that
-these expressions cannot give exactly (a value or timestamp form they do not read, an unknown unit, a
-value that ``readings.extract_readings`` would quarantine...), is handed back whole to
+The metering CALLs (1.6 ``MeterValues`` and ``StopTransaction.transactionData`` with string values, 2.0.1
+``MeterValues`` and ``TransactionEvent`` with number values and ``unitOfMeasure``) are read by a strict byte
+scan of their canonical payload (``meter_scan``), without a JSON decoder: one row per sampled value with its
+indexes (``record_ref = <frame>#mv<i>.sv<j>``). The value normalisation (``units``) and the clock repair
+(``clock``, once per meterValue) then run as expressions. Every frame the scan declines, and every frame with
+one sampled value that these expressions cannot give exactly (a value or timestamp form they do not read, an
+unknown unit, a value that ``readings.extract_readings`` would quarantine...), is handed back whole to
 ``extract_readings``, so every reason code still comes from one place.
 """
 
@@ -17,52 +15,9 @@ from __future__ import annotations
 import polars as pl
 
 from assets.ingest.ocpp.clock import repair_timestamp_columns
-from assets.ingest.ocpp.meter_scan import scan_samples
+from assets.ingest.ocpp.meter_scan import SHAPE_CODES, scan_samples
 from assets.ingest.ocpp.units import DEFAULT_CONTEXT, DEFAULT_LOCATION, DEFAULT_MEASURAND, normalise_value_columns
 
-_STR = r'"[^"\\\x00-\x1f]*"'
-_INT = r"-?(?:0|[1-9][0-9]{0,17})"
-_NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
-_SCALAR = rf"(?:{_STR}|{_NUM}|true|false|null)"
-_FLAT = rf"\{{(?:{_STR}:{_SCALAR}(?:,{_STR}:{_SCALAR})*)?\}}"
-# 2.0.1 values without exponent: their text is the JSON the row path writes back (``value_raw``).
-_FIXED = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
-
-# Text fields may be null (the same as absent for every rule).
-_TEXT = rf"(?:{_STR}|null)"
-_SAMPLE_16 = rf'\{{"(?:context|format|location|measurand|phase|unit|value)":{_TEXT}' \
-             rf'(?:,"(?:context|format|location|measurand|phase|unit|value)":{_TEXT})*\}}'
-_UNIT_OF_MEASURE = rf'\{{(?:"multiplier":{_INT}(?:,"unit":{_TEXT})?|"unit":{_TEXT})?\}}'
-_SAMPLE_201 = rf'\{{(?:"(?:context|location|measurand|phase)":{_TEXT},)*(?:"unitOfMeasure":{_UNIT_OF_MEASURE},)?' \
-              rf'"value":{_FIXED}\}}'
-
-
-def _meter_values(sample: str) -> str:
-    one = rf'\{{"sampledValue":\[{sample}(?:,{sample})*\],"timestamp":{_STR}\}}'
-    return rf"\[{one}(?:,{one})*\]"
-
-
-# (protocol, action) -> (anchored pattern of the whole payload, the key of the meterValue list)
-SHAPES: dict[tuple[str, str], tuple[str, str]] = {
-    ("ocpp1.6", "MeterValues"): (
-        rf'^\{{(?:"connectorId":{_INT},)?"meterValue":{_meter_values(_SAMPLE_16)}(?:,"transactionId":{_SCALAR})?\}}$',
-        "meterValue"),
-    ("ocpp1.6", "StopTransaction"): (
-        rf'^\{{(?:"(?:idTag|meterStop|reason|timestamp)":{_SCALAR},)*"transactionData":{_meter_values(_SAMPLE_16)}'
-        rf'(?:,"transactionId":{_SCALAR})?\}}$',
-        "transactionData"),
-    ("ocpp2.0.1", "MeterValues"): (
-        rf'^\{{(?:"evseId":{_INT},)?"meterValue":{_meter_values(_SAMPLE_201)}\}}$', "meterValue"),
-    ("ocpp2.0.1", "TransactionEvent"): (
-        rf'^\{{(?:"cableMaxCurrent":{_NUM},)?(?:"eventType":{_STR},)?'
-        rf'(?:"evse":\{{(?:"connectorId":{_INT}(?:,"id":{_INT})?|"id":{_INT})?\}},)?(?:"idToken":{_FLAT},)?'
-        rf'(?:"meterValue":{_meter_values(_SAMPLE_201)},)?(?:"numberOfPhasesUsed":{_NUM},)?'
-        rf'(?:"offline":(?:true|false),)?(?:"reservationId":{_NUM},)?(?:"seqNo":{_NUM},)?(?:"timestamp":{_STR},)?'
-        rf'(?:"transactionInfo":{_FLAT},)?(?:"triggerReason":{_STR},)?\}}$',
-        "meterValue"),
-}
-# The TransactionEvent pattern lets every key end with a comma; the payload is matched with one added.
-_TRAILING_COMMA = {("ocpp2.0.1", "TransactionEvent")}
 CANDIDATE_SCHEMA = {
     "record_ref": pl.String(), "transaction_id": pl.String(), "charge_point_id": pl.String(),
     "connector_id": pl.Int64(), "evse_id": pl.Int64(), "timestamp": pl.Datetime("us", "UTC"),
@@ -102,13 +57,10 @@ def extract_columns(metering: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     frames = metering.with_row_index("_f").with_columns(pl.col("_f").cast(pl.Int64()))
     parts: list[pl.DataFrame] = []
     taken: list[pl.Series] = []
-    for shape, (pattern, _key) in SHAPES.items():
+    for shape in SHAPE_CODES:
         protocol, action = shape
-        payload = pl.col("payload_json")
-        if shape in _TRAILING_COMMA:
-            payload = payload.str.strip_suffix("}") + ",}"
         of_shape = frames.filter((pl.col("protocol") == protocol) & (pl.col("action") == action)
-                                 & payload.str.contains(pattern).fill_null(False))
+                                 & pl.col("payload_json").is_not_null())
         if of_shape.is_empty():
             continue
         rows, read = _shape_samples(of_shape, shape)
