@@ -12,7 +12,7 @@ import json
 import polars as pl
 import pytest
 
-from assets.ingest.ocpp.meter_scan import scan_samples
+from assets.ingest.ocpp.meter_scan import scan_samples, without_member
 
 MV16 = ("ocpp1.6", "MeterValues")
 EVENT = ("ocpp2.0.1", "TransactionEvent")
@@ -85,3 +85,17 @@ def test_a_2_0_1_event_reads_its_evse_and_numbers_and_skips_other_objects():
     assert read.tolist() == [True, True, False]
     assert rows.select("connector_id", "evse_id", "_sv", "_unit", "_multiplier", "value_raw", "_measurand").rows() == [
         (3, 2, 0, "kWh", -3, "-0.25", None), (3, 2, 1, None, None, "40683972", "Energy.Active.Import.Register")]
+
+
+def test_without_member_cuts_the_member_and_one_comma_and_leaves_what_it_cannot_read():
+    payloads = pl.Series("payload_json", [
+        '{"a":1,"meterValue":[{"b":[1,{"c":"}],"}]}],"z":null}',  # in the middle; brackets inside a string
+        '{"meterValue":[1],"b":2}',  # first
+        '{"meterValue":[1]}',  # alone
+        '{"a":1}',  # absent
+        None,
+        '{"a":"\\"","meterValue":[1]}',  # an escape: left as it is
+        '{"a":"é","meterValue":[1]}',
+    ])
+    assert without_member(payloads, "meterValue").to_list() == [
+        '{"a":1,"z":null}', '{"b":2}', '{}', '{"a":1}', None, '{"a":"\\"","meterValue":[1]}', '{"a":"é"}']

@@ -524,3 +524,69 @@ def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarra
     ])
     timestamps = _text_columns(data, mv_spans[:meter_values], ("timestamp_raw",))
     return ok, samples, pl.DataFrame([pl.Series("_frame", mv_frame[:meter_values]), *timestamps])
+
+
+@njit(cache=True)
+def _member_spans(data, offsets, key):
+    """Per payload, the bytes that remove its top-level member ``key`` (the member and the comma before it, or
+    after it when it comes first): (start, stop), or (-1, -1) when it has none or the scan cannot read it."""
+    spans = np.full((offsets.shape[0] - 1, 2), -1, dtype=np.int64)
+    for frame in range(offsets.shape[0] - 1):
+        first, end = offsets[frame], offsets[frame + 1]
+        if first + 1 >= end or data[first] != _OPEN_OBJECT or data[first + 1] == _CLOSE_OBJECT:
+            continue
+        p = first + 1
+        while True:
+            member = p
+            start, stop, p = _key(data, p, end)
+            if p < 0:
+                break
+            found = _is(data, start, stop, key)
+            p = _skip_value(data, p, end)
+            state, after = _next(data, p, end, _CLOSE_OBJECT)
+            if state < 0:
+                break
+            if found:
+                if member > first + 1:
+                    spans[frame, 0], spans[frame, 1] = member - 1, p
+                else:
+                    spans[frame, 0], spans[frame, 1] = member, (after if state == _MORE else p)
+                break
+            if state == _DONE:
+                break
+            p = after
+    return spans
+
+
+@njit(cache=True)
+def _cut_out(data, offsets, spans):
+    """Every payload without the bytes of its span, end to end, and their Arrow offsets."""
+    rows = offsets.shape[0] - 1
+    out_offsets = np.zeros(rows + 1, dtype=np.int64)
+    for row in range(rows):
+        removed = spans[row, 1] - spans[row, 0] if spans[row, 0] >= 0 else 0
+        out_offsets[row + 1] = out_offsets[row] + offsets[row + 1] - offsets[row] - removed
+    chars = np.empty(out_offsets[rows], dtype=np.uint8)
+    at = 0
+    for row in range(rows):
+        for i in range(offsets[row], offsets[row + 1]):
+            if spans[row, 0] <= i < spans[row, 1]:
+                continue
+            chars[at] = data[i]
+            at += 1
+    return out_offsets, chars
+
+
+def without_member(payloads: pl.Series, key: str) -> pl.Series:
+    """``payloads`` (canonical JSON objects) without their top-level member ``key``, as text; a payload
+    without it, or one the scan cannot read (an escape...), is left as it is. Null stays null.
+
+    The transaction assembly never reads the meter values, which are most of a payload's bytes: it checks
+    the shape of what is left.
+    """
+    valid = payloads.is_not_null().to_numpy()
+    data, offsets = _payload_buffer(payloads.fill_null(""))
+    out_offsets, chars = _cut_out(data, offsets, _member_spans(data, offsets, _word(key)))
+    mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    array = pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(out_offsets), pa.py_buffer(chars), mask)
+    return pl.Series(payloads.name, array)

@@ -25,6 +25,7 @@ import polars as pl
 
 from assets.columns import UTC
 from assets.ingest.ocpp.clock import CLOCK_NOT_SET_BEFORE, FUTURE_TOLERANCE, TimeRejection, repair_timestamp
+from assets.ingest.ocpp.meter_scan import without_member
 from assets.ingest.ocpp.reading_rules import ENERGY_REGISTER
 from assets.ingest.ocpp.transactions import (
     CHARGING_STATES_16,
@@ -56,11 +57,8 @@ KINDS = {
 }
 # Incoming CALLs the assembly reads whatever their protocol: in another protocol than above, the row path.
 _ANY_PROTOCOL = ["StopTransaction", "TransactionEvent"]
-# Lists the rules never read, cut out before the shape is checked (the next key in sorted order is kept).
-_CUT = {
-    EVENT: (r',"meterValue":\[.*?\](,"(?:numberOfPhasesUsed|offline|reservationId|seqNo)":)', "$1"),
-    STOP: (r',"transactionData":\[.*?\](,"transactionId":)', "$1"),
-}
+# Lists the rules never read, cut out before the shape is checked (``meter_scan.without_member``).
+_CUT = {EVENT: "meterValue", STOP: "transactionData"}
 SHAPES = {
     START_REQUEST: rf'^\{{"connectorId":{_INT},"idTag":{_STR},"meterStart":{_INT}(?:,"reservationId":{_INT})?'
                    rf',"timestamp":{_STR}\}}$',
@@ -117,10 +115,11 @@ def _classified(frames: pl.DataFrame) -> pl.DataFrame:
     parts = [frames.filter(pl.col("_kind").is_null()).with_columns(
         pl.lit(None, pl.String()).alias("_text"), other_protocol.fill_null(False).alias("_odd"))]
     for kind, pattern in SHAPES.items():
-        text = pl.col("payload_json")
+        part = frames.filter(pl.col("_kind") == kind)
+        text = part.get_column("payload_json")
         if kind in _CUT:
-            text = text.str.replace(*_CUT[kind])
-        parts.append(frames.filter(pl.col("_kind") == kind).with_columns(text.alias("_text"))
+            text = without_member(text, _CUT[kind])
+        parts.append(part.with_columns(text.alias("_text"))
                      .with_columns((~pl.col("_text").str.contains(pattern)).fill_null(True).alias("_odd")))
     return pl.concat(parts)
 
