@@ -39,12 +39,11 @@ def _word(text: str) -> np.ndarray:
 
 
 # Keys as bytes (numba freezes global arrays into the compiled code).
-_SAMPLE_KEYS = tuple(_word(k) for k in ("context", "location", "measurand", "phase", "unit", "value"))
 _K_FORMAT, _K_UNIT_OF_MEASURE, _K_MULTIPLIER = _word("format"), _word("unitOfMeasure"), _word("multiplier")
 _K_SAMPLED_VALUE, _K_TIMESTAMP = _word("sampledValue"), _word("timestamp")
 _K_METER_VALUE, _K_TRANSACTION_DATA = _word("meterValue"), _word("transactionData")
 _K_CONNECTOR_ID, _K_EVSE_ID, _K_EVSE, _K_ID = _word("connectorId"), _word("evseId"), _word("evse"), _word("id")
-_K_CONTEXT, _K_LOCATION, _K_MEASURAND, _K_PHASE, _K_UNIT, _K_VALUE = _SAMPLE_KEYS
+_K_CONTEXT, _K_LOCATION, _K_MEASURAND, _K_PHASE, _K_UNIT, _K_VALUE = (_word(k) for k in TEXT_FIELDS)
 _NULL = _word("null")
 
 
@@ -350,15 +349,15 @@ def _evse(data, p, end, frame, places, has_place) -> int:
     p += 1
     if p < end and data[p] == _CLOSE_OBJECT:
         return p + 1
-    seen = np.zeros(2, dtype=np.bool_)
+    seen = 0  # a bit per slot
     while True:
         start, stop, p = _key(data, p, end)
         if p < 0:
             return -1
         slot = 0 if _is(data, start, stop, _K_CONNECTOR_ID) else (1 if _is(data, start, stop, _K_ID) else -1)
-        if slot < 0 or seen[slot]:
+        if slot < 0 or seen & (1 << slot):
             return -1
-        seen[slot] = True
+        seen |= 1 << slot
         value, p = _integer(data, p, end)
         if p < 0:
             return -1
@@ -462,14 +461,15 @@ def _cut(data, spans):
 def _text_columns(data: np.ndarray, spans: np.ndarray, names: tuple[str, ...]) -> list[pl.Series]:
     """A String column per field of ``spans`` (rows x fields x (start, stop)), named ``names``."""
     offsets, chars, bases = _cut(data, spans)
-    columns = []
-    for field, name in enumerate(names):
-        valid = spans[:, field, 0] >= 0
-        mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-        array = pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(offsets[field]),
-                                                 pa.py_buffer(chars[bases[field]:bases[field + 1]]), mask)
-        columns.append(pl.Series(name, array))
-    return columns
+    return [_string_column(name, offsets[field], chars[bases[field]:bases[field + 1]], spans[:, field, 0] >= 0)
+            for field, name in enumerate(names)]
+
+
+def _string_column(name: str, offsets: np.ndarray, chars: np.ndarray, valid: np.ndarray) -> pl.Series:
+    """A String column from Arrow buffers (null where not ``valid``), without a Python object per row."""
+    mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pl.Series(name, pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(offsets), pa.py_buffer(chars),
+                                                            mask))
 
 
 def _integers(name: str, values: np.ndarray, valid: np.ndarray) -> pl.Series:
@@ -587,6 +587,4 @@ def without_member(payloads: pl.Series, key: str) -> pl.Series:
     valid = payloads.is_not_null().to_numpy()
     data, offsets = _payload_buffer(payloads.fill_null(""))
     out_offsets, chars = _cut_out(data, offsets, _member_spans(data, offsets, _word(key)))
-    mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    array = pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(out_offsets), pa.py_buffer(chars), mask)
-    return pl.Series(payloads.name, array)
+    return _string_column(payloads.name, out_offsets, chars, valid)

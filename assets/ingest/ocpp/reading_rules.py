@@ -167,7 +167,7 @@ def drop_duplicates_frame(candidates: pl.DataFrame, history: pl.DataFrame) -> tu
     first_value = (pl.when(pl.col("_seen").is_not_null()).then(pl.col("_seen"))
                    .when(~pl.col("_leading")).then(pl.col("_leader")))
     decided = subset.select("_i", first_value.alias("_first")).filter(pl.col("_first").is_not_null())
-    first = pl.Series("_first", [None] * ordered.height, dtype=ordered.schema["value"]).scatter(
+    first = pl.repeat(None, ordered.height, dtype=ordered.schema["value"], eager=True).alias("_first").scatter(
         decided.get_column("_i"), decided.get_column("_first"))
     ordered = ordered.with_columns(first).drop("_i", "_owner", "_hash")
     rejected = ordered.filter(pl.col("_first").is_not_null()).with_columns(
