@@ -66,6 +66,32 @@ LINES = [
     '"raw":"[2,\\"d2\\",\\"Heartbeat\\",{\\"k\\":\\"\\\\u00e9\\"}]"}',           # \u escape inside the frame
     "not json at all",
     "[1, 2, 3]",
+    # what the byte scan (line_scan) must decline or read exactly as the row parser does
+    " " + _line(json.dumps([2, "f1", "Heartbeat", {}])),                          # blank before the envelope
+    _line(json.dumps([2, "f2", "Heartbeat", {}])) + "\r",                         # CRLF line
+    _line(json.dumps([2, "f3", "DataTransfer", {"data": "a\nb", "q": "\"", "s": "/"}])),  # escapes in payload
+    _line('[2,"f4","Heartbeat",{"a":1,"a":2}]'),                                   # repeated key: orjson's last
+    _line('[2,"f5","Heartbeat",{"n":1.50,"m":1E2,"k":-0,"j":0.00001,"i":0.1}]'),    # numbers orjson rewrites
+    _line('[2,"f6","Heartbeat",{"n":-7.25,"m":0.0,"k":-0.0,"j":123456789012345.5}]'),  # numbers it keeps
+    _line(json.dumps([2, "f7", "Heartbeat", {"d": json.loads("[" * 70 + "]" * 70)}])),  # deep nesting
+    _line('[2,"f8","Heartbeat",{"z":[{"b":1,"a":[true,false,null]},{}],"a":[]}]'),
+    _line(' [ 3 , "f9" , { "b" : 1 , "a" : 2 } ] '.strip()),                    # blanks inside the frame
+    _line('[3,"g1",{}] '),                                                          # blank after the frame
+    _line(json.dumps([2, "g2", "MeterValues", {**METER, "transactionId": -17}])),
+    _line(json.dumps([2, "g3", "MeterValues", {**METER, "transactionId": {"a": 1}}])),
+    _line(json.dumps([2, "g4", "TransactionEvent", {"transactionInfo": {"transactionId": 4.5}}]),
+          protocol="ocpp2.0.1"),
+    _line(json.dumps([2, "g5", "TransactionEvent", {"transactionInfo": {"transactionId": 45}}]),
+          protocol="ocpp2.0.1"),
+    _line(json.dumps([2, "g6", "", {}])),                                          # empty action
+    _line(json.dumps([2, "g7", "Heartbeat", {}]), received_at="2026-11-20T12:00:00.1234567Z"),
+    _line(json.dumps([2, "g8", "Heartbeat", {}]), received_at="2026-11-20T12:00:00.Z"),
+    '{"received_at":"2026-11-20T12:00:00Z","charge_point_id":"CP-1","protocol":"ocpp1.6","direction":"in",'
+    '"message_id":"m\\u0041","raw":"[2,\\"g9\\",\\"Heartbeat\\",{}]"}',     # \u escape in message_id
+    '{ "received_at" : "2026-11-20T12:00:00Z" , "charge_point_id" : "CP-1" , "protocol" : "ocpp1.6" ,'
+    ' "direction" : "out" , "raw" : "[3,\\"h1\\",{}]" }',                         # blanks, no message_id
+    '{"received_at":"2026-11-20T12:00:00Z","charge_point_id":"CP-1","protocol":"ocpp1.6","direction":"in",'
+    '"message_id":"m","raw":"[2,\\"h2\\",\\"Heartbeat\\",{\\"p\\":\\"a\\/b\\"}]"}',  # \/ in the frame
 ]
 
 

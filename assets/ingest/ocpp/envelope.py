@@ -1,49 +1,22 @@
-"""Columnar parsing of landing lines: the common shape of a batch in a few vectorised passes.
+"""Columnar parsing of landing lines: the common shape of a batch in one byte scan and a few vectorised passes.
 
 Nearly every landing line is a gateway or CSMS-export record of one exact shape: the envelope keys in
-the writer's order, plain text values, and a CALL or CALLRESULT frame. Such lines are recognised with
-one anchored regular expression per level (envelope, frame), their fields taken as columns, and only the
-payload object goes through orjson (its canonical, sorted-key text is a column of the table and a
-columnar JSON reader cannot write it). Every other line (CALLERRORs, escapes, other key orders, hostile
-input) is handed back to the row parser ``frames.parse_landing_line``, which applies every rule and gives
-every reason code; the fast path only ever takes lines on which both would agree.
+the writer's order, plain text values, and a CALL or CALLRESULT frame. ``line_scan`` reads such lines from
+the Arrow buffer of the batch (envelope, frame and the payload's canonical, sorted-key text, a column of the
+table); orjson writes the payloads the scan declines. Every other line (CALLERRORs, escapes, other key
+orders, hostile input) is handed back to the row parser ``frames.parse_landing_line``, which applies every
+rule and gives every reason code; the fast path only ever takes lines on which both would agree.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import orjson
 import polars as pl
 
-# JSON whitespace (``\s`` would also match Unicode spaces, which JSON does not allow between tokens).
-_W = r"[ \t\r\n]*"
-# A JSON string without escapes or control characters: its text is its value.
-_PLAIN = r'"([^"\\\x00-\x1f]+)"'
-# The frame text as a JSON string: only the short escapes (no \u, so no lone surrogates).
-_ESCAPED = r'"((?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*)"'
-_INSTANT = r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?)Z"'
+from assets.ingest.ocpp import line_scan
+from assets.ingest.ocpp.json_bytes import column_buffer, string_column, text_columns
 
-ENVELOPE = (
-    rf'^\{{{_W}"received_at"{_W}:{_W}{_INSTANT}{_W},'
-    rf'{_W}"charge_point_id"{_W}:{_W}{_PLAIN}{_W},'
-    rf'{_W}"protocol"{_W}:{_W}"(ocpp1\.6|ocpp2\.0\.1)"{_W},'
-    rf'{_W}"direction"{_W}:{_W}"(in|out)"{_W},'
-    rf'(?:{_W}"message_id"{_W}:{_W}"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt])*"{_W},)?'
-    rf'{_W}"raw"{_W}:{_W}{_ESCAPED}{_W}\}}$'
-)
-ENVELOPE_FIELDS = ["received_text", "charge_point_id", "protocol", "direction", "raw_escaped"]
-
-# [2, "id", "Action", {payload}] and [3, "id", {payload}]; (?s): the payload may span lines. Matched
-# (fast, no captures) to classify; the id and action are taken from the start only (captures over a
-# whole frame are slow), the payload by orjson.
-CALL = rf'(?s)^\[{_W}2{_W},{_W}{_PLAIN}{_W},{_W}"[^"\\\x00-\x1f]*"{_W},{_W}\{{.*\}}{_W}\]$'
-CALLRESULT = rf'(?s)^\[{_W}3{_W},{_W}{_PLAIN}{_W},{_W}\{{.*\}}{_W}\]$'
-FRAME_HEAD = rf'^\[{_W}[23]{_W},{_W}"([^"]+)"{_W},{_W}(?:"([^"]*)")?'
-ENVELOPE_TYPE = pl.Struct({"received_at": pl.String(), "charge_point_id": pl.String(), "protocol": pl.String(),
-                           "direction": pl.String(), "raw": pl.String()})
-
-# The head of a CALL or CALLRESULT the regexes above took (``[2, "id", "Action",`` / ``[3, "id",``): what
-# is left of the frame is its payload text and the closing bracket.
-PAYLOAD_HEAD = rf'^\[{_W}[23]{_W},{_W}"[^"\\\x00-\x1f]+"{_W},{_W}(?:"[^"\\\x00-\x1f]*"{_W},{_W})?'
 _PAYLOAD_SCHEMA = {"_payload_text": pl.String(), "payload_json": pl.String(), "_tx_named": pl.String(),
                    "_tx_info": pl.String()}
 
@@ -54,7 +27,7 @@ def _transaction_text(named: object) -> str | None:
 
 
 def _payloads(texts: list[str]) -> pl.DataFrame:
-    """For each distinct payload text: its canonical JSON (sorted keys; null where orjson cannot read it as
+    """For each payload text: its canonical JSON (sorted keys; null where orjson cannot read it as
     an object or write it back: that line goes to the row parser, which knows the standard parser's extra
     cases) and the transaction ids it names, by ``frames.frame_transaction_id``'s rules: ``transactionId``
     (1.6 MeterValues / StopTransaction) and ``transactionInfo.transactionId`` (2.0.1 TransactionEvent)."""
@@ -79,32 +52,59 @@ def _payloads(texts: list[str]) -> pl.DataFrame:
     return pl.DataFrame([texts, canonical, named, info_named], schema=_PAYLOAD_SCHEMA)
 
 
+def _scanned(lines: pl.Series) -> pl.DataFrame:
+    """The lines ``line_scan`` reads, as columns, with their position ``_pos``; ``payload_json`` is null where
+    the scan declined the payload, ``_payload_text`` is its text there."""
+    data, offsets = column_buffer(lines.fill_null(""))
+    rows = len(lines)
+    raw, canonical = np.empty(data.shape[0], np.uint8), np.empty(data.shape[0], np.uint8)  # each <= its line
+    raw_offsets, canonical_offsets = np.zeros(rows + 1, np.int64), np.zeros(rows + 1, np.int64)
+    payload_spans = np.full((rows, 1, 2), -1, np.int64)
+    states = np.zeros(rows, np.uint8)
+    spans = np.full((rows, line_scan.SPAN_COUNT, 2), -1, np.int64)
+    codes = np.zeros((rows, 3), np.int64)
+    line_scan.scan(data, offsets, raw, raw_offsets, canonical, canonical_offsets, payload_spans[:, 0], states,
+                   spans, codes)
+    read = states != line_scan.DECLINED
+    raw = raw[:raw_offsets[rows]]
+    payload_declined = states == line_scan.PAYLOAD_DECLINED
+    payload_spans[~payload_declined] = -1
+
+    def named(values: tuple[str, ...], column: int, name: str) -> pl.Series:
+        # A declined line's code may be -1; its row is filtered out below.
+        return pl.Series(name, values, dtype=pl.String()).gather(np.where(read, codes[:, column], 0))
+
+    received_text, charge_point_id = text_columns(data, spans[:, :line_scan.MESSAGE_ID],
+                                                  ("received_text", "charge_point_id"))
+    message_id, action, tx_named, tx_info = text_columns(raw, spans[:, line_scan.MESSAGE_ID:],
+                                                         ("message_id", "action", "_tx_named", "_tx_info"))
+    frame = pl.DataFrame([
+        received_text, charge_point_id, named(line_scan.PROTOCOLS, 0, "protocol"),
+        named(line_scan.DIRECTIONS, 1, "direction"), named(line_scan.MESSAGE_TYPES, 2, "message_type"),
+        message_id, action, string_column("raw", raw_offsets, raw, read),
+        string_column("payload_json", canonical_offsets, canonical[:canonical_offsets[rows]],
+                      states == line_scan.READ),
+        *text_columns(raw, payload_spans, ("_payload_text",)), tx_named, tx_info,
+    ]).with_row_index("_pos")
+    return frame.filter(pl.Series(read))
+
+
 def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """(message columns of the lines the fast path takes, with their position ``_pos``; positions of the
     lines it leaves to the row parser).
 
     ``lines``: the batch's landing lines (String; null for a line that is not UTF-8).
     """
-    frame = pl.DataFrame({"line": lines}).with_row_index("_pos")
-    # Only lines that match the envelope exactly are decoded here, so the columnar decoder cannot fail.
-    parts = (frame.filter(pl.col("line").str.contains(ENVELOPE).fill_null(False))
-             .select("_pos", pl.col("line").str.json_decode(ENVELOPE_TYPE).alias("_env")).unnest("_env"))
-    parts = parts.with_columns(
-        pl.col("received_at").str.strip_suffix("Z")
-        .str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False).dt.replace_time_zone("UTC"),
-        pl.when(pl.col("raw").str.contains(CALL)).then(pl.lit("CALL"))
-        .when(pl.col("raw").str.contains(CALLRESULT)).then(pl.lit("CALLRESULT")).alias("message_type"),
-    )
-    taken = parts.filter(pl.col("received_at").is_not_null() & pl.col("message_type").is_not_null())
-    head = pl.col("raw").str.extract_groups(FRAME_HEAD)
-    taken = taken.with_columns(head.struct.field("1").alias("message_id"),
-                               pl.when(pl.col("message_type") == "CALL").then(head.struct.field("2")).alias("action"))
-    # Payloads repeat (every MeterValues answer is {}): each distinct text is parsed and written once.
-    taken = taken.with_columns(pl.col("raw").str.replace(PAYLOAD_HEAD, "").str.strip_suffix("]")
-                               .alias("_payload_text"))
-    distinct = taken.get_column("_payload_text").unique(maintain_order=True).to_list()
-    taken = (taken.join(_payloads(distinct), on="_payload_text", how="left", maintain_order="left")
-             .filter(pl.col("payload_json").is_not_null()))
+    taken = _scanned(lines)
+    declined = taken.filter(pl.col("payload_json").is_null())
+    if declined.height:
+        written = _payloads(declined.get_column("_payload_text").to_list()).drop("_payload_text")
+        taken = pl.concat([taken.filter(pl.col("payload_json").is_not_null()),
+                           pl.concat([declined.drop(written.columns), written], how="horizontal")
+                           .select(taken.columns)]).sort("_pos").filter(pl.col("payload_json").is_not_null())
+    taken = taken.with_columns(
+        pl.col("received_text").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False)
+        .dt.replace_time_zone("UTC").alias("received_at")).filter(pl.col("received_at").is_not_null())
     action = pl.col("action")
     taken = taken.with_columns(
         pl.when((pl.col("message_type") == "CALL") & action.is_in(["MeterValues", "StopTransaction"]))
@@ -118,7 +118,9 @@ def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         pl.lit(None, pl.String()).alias("error_code"),
         pl.lit(None, pl.String()).alias("error_description"),
     )
-    rest = frame.join(taken.select("_pos"), on="_pos", how="anti").get_column("_pos")
+    left = np.ones(len(lines), dtype=np.bool_)
+    left[taken.get_column("_pos").to_numpy()] = False
+    rest = pl.Series("_pos", np.flatnonzero(left), dtype=pl.UInt32())
     columns = ["_pos", "received_at", "charge_point_id", "protocol", "direction", "message_type", "message_id",
                "action", "transaction_id", "payload_json", "error_code", "error_description", "raw"]
     return taken.select(columns), rest

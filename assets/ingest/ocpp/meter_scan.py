@@ -20,6 +20,10 @@ import polars as pl
 import pyarrow as pa
 from numba import njit
 
+from assets.ingest.ocpp.json_bytes import (CLOSE_LIST, CLOSE_OBJECT, COLON, COMMA, DOT, MINUS, NINE, OPEN_LIST,
+                                           OPEN_OBJECT, QUOTE, ZERO, column_buffer, is_word, string_column,
+                                           string_end, text_columns, value_end, word)
+
 # The metering payloads the scan reads: (protocol, action) -> its code in the scan.
 SHAPE_CODES = {("ocpp1.6", "MeterValues"): 0, ("ocpp1.6", "StopTransaction"): 1,
                ("ocpp2.0.1", "MeterValues"): 2, ("ocpp2.0.1", "TransactionEvent"): 3}
@@ -29,96 +33,29 @@ _CONTEXT, _LOCATION, _MEASURAND, _PHASE, _UNIT, _VALUE = range(6)
 _FORMAT = 6  # a 1.6 key that is read (text or null) and not kept
 _UNIT_OF_MEASURE = 7  # 2.0.1
 
-_QUOTE, _BACKSLASH, _COLON, _COMMA = ord('"'), ord("\\"), ord(":"), ord(",")
-_OPEN_OBJECT, _CLOSE_OBJECT, _OPEN_LIST, _CLOSE_LIST = ord("{"), ord("}"), ord("["), ord("]")
-_MINUS, _DOT, _ZERO, _NINE = ord("-"), ord("."), ord("0"), ord("9")
-
-
-def _word(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode(), dtype=np.uint8)
-
-
-# Keys as bytes (numba freezes global arrays into the compiled code).
-_K_FORMAT, _K_UNIT_OF_MEASURE, _K_MULTIPLIER = _word("format"), _word("unitOfMeasure"), _word("multiplier")
-_K_SAMPLED_VALUE, _K_TIMESTAMP = _word("sampledValue"), _word("timestamp")
-_K_METER_VALUE, _K_TRANSACTION_DATA = _word("meterValue"), _word("transactionData")
-_K_CONNECTOR_ID, _K_EVSE_ID, _K_EVSE, _K_ID = _word("connectorId"), _word("evseId"), _word("evse"), _word("id")
-_K_CONTEXT, _K_LOCATION, _K_MEASURAND, _K_PHASE, _K_UNIT, _K_VALUE = (_word(k) for k in TEXT_FIELDS)
-_NULL = _word("null")
-
-
-@njit(cache=True, inline="always")
-def _is(data, start, stop, word) -> bool:
-    if stop - start != word.shape[0]:
-        return False
-    for i in range(word.shape[0]):
-        if data[start + i] != word[i]:
-            return False
-    return True
-
-
-@njit(cache=True, inline="always")
-def _string_end(data, p, end) -> int:
-    """The index after the string opening at ``p`` (-1: not a string of the shapes: escape or control byte)."""
-    if p >= end or data[p] != _QUOTE:
-        return -1
-    q = p + 1
-    while q < end:
-        c = data[q]
-        if c == _QUOTE:
-            return q + 1
-        if c == _BACKSLASH or c < 0x20:
-            return -1
-        q += 1
-    return -1
-
-
-@njit(cache=True)
-def _skip_value(data, p, end) -> int:
-    """The index after the JSON value at ``p`` (-1 when it is not one the shapes allow)."""
-    if p >= end:
-        return -1
-    c = data[p]
-    if c == _QUOTE:
-        return _string_end(data, p, end)
-    if c == _OPEN_OBJECT or c == _OPEN_LIST:
-        depth = 0
-        q = p
-        while q < end:
-            c = data[q]
-            if c == _QUOTE:
-                q = _string_end(data, q, end)
-                if q < 0:
-                    return -1
-                continue
-            if c == _OPEN_OBJECT or c == _OPEN_LIST:
-                depth += 1
-            elif c == _CLOSE_OBJECT or c == _CLOSE_LIST:
-                depth -= 1
-                if depth == 0:
-                    return q + 1
-            q += 1
-        return -1
-    q = p  # a number or a literal: up to the next delimiter
-    while q < end and data[q] != _COMMA and data[q] != _CLOSE_OBJECT and data[q] != _CLOSE_LIST:
-        q += 1
-    return q if q > p else -1
+# Keys as bytes.
+_K_FORMAT, _K_UNIT_OF_MEASURE, _K_MULTIPLIER = word("format"), word("unitOfMeasure"), word("multiplier")
+_K_SAMPLED_VALUE, _K_TIMESTAMP = word("sampledValue"), word("timestamp")
+_K_METER_VALUE, _K_TRANSACTION_DATA = word("meterValue"), word("transactionData")
+_K_CONNECTOR_ID, _K_EVSE_ID, _K_EVSE, _K_ID = word("connectorId"), word("evseId"), word("evse"), word("id")
+_K_CONTEXT, _K_LOCATION, _K_MEASURAND, _K_PHASE, _K_UNIT, _K_VALUE = (word(k) for k in TEXT_FIELDS)
+_NULL = word("null")
 
 
 @njit(cache=True, inline="always")
 def _integer(data, p, end):
     """(value, index after it) of an integer of at most 18 digits at ``p``; index -1 when it is not one."""
     q = p
-    negative = q < end and data[q] == _MINUS
+    negative = q < end and data[q] == MINUS
     if negative:
         q += 1
     first = q
     value = 0
-    while q < end and _ZERO <= data[q] <= _NINE:
-        value = value * 10 + (data[q] - _ZERO)
+    while q < end and ZERO <= data[q] <= NINE:
+        value = value * 10 + (data[q] - ZERO)
         q += 1
     digits = q - first
-    if digits == 0 or digits > 18 or (digits > 1 and data[first] == _ZERO):
+    if digits == 0 or digits > 18 or (digits > 1 and data[first] == ZERO):
         return 0, -1
     return (-value if negative else value), q
 
@@ -127,21 +64,21 @@ def _integer(data, p, end):
 def _decimal_end(data, p, end) -> int:
     """The index after a number without exponent at ``p`` (-1 when it is not one)."""
     q = p
-    if q < end and data[q] == _MINUS:
+    if q < end and data[q] == MINUS:
         q += 1
     first = q
-    while q < end and _ZERO <= data[q] <= _NINE:
+    while q < end and ZERO <= data[q] <= NINE:
         q += 1
-    if q == first or (q - first > 1 and data[first] == _ZERO):
+    if q == first or (q - first > 1 and data[first] == ZERO):
         return -1
-    if q < end and data[q] == _DOT:
+    if q < end and data[q] == DOT:
         q += 1
         fraction = q
-        while q < end and _ZERO <= data[q] <= _NINE:
+        while q < end and ZERO <= data[q] <= NINE:
             q += 1
         if q == fraction:
             return -1
-    if q < end and data[q] != _COMMA and data[q] != _CLOSE_OBJECT:
+    if q < end and data[q] != COMMA and data[q] != CLOSE_OBJECT:
         return -1
     return q
 
@@ -149,10 +86,10 @@ def _decimal_end(data, p, end) -> int:
 @njit(cache=True, inline="always")
 def _text(data, p, end):
     """(start, stop, index after) of a string's bytes or null (start -1) at ``p``; index -1 otherwise."""
-    if p < end and data[p] == _QUOTE:
-        q = _string_end(data, p, end)
+    if p < end and data[p] == QUOTE:
+        q = string_end(data, p, end)
         return p + 1, q - 1, q
-    if p + 4 <= end and _is(data, p, p + 4, _NULL):
+    if p + 4 <= end and is_word(data, p, p + 4, _NULL):
         return -1, -1, p + 4
     return -1, -1, -1
 
@@ -160,8 +97,8 @@ def _text(data, p, end):
 @njit(cache=True, inline="always")
 def _key(data, p, end):
     """(start, stop, index after the colon) of the key at ``p``; index -1 when there is none."""
-    q = _string_end(data, p, end)
-    if q < 0 or q >= end or data[q] != _COLON:
+    q = string_end(data, p, end)
+    if q < 0 or q >= end or data[q] != COLON:
         return -1, -1, -1
     return p + 1, q - 1, q + 1
 
@@ -177,7 +114,7 @@ def _next(data, p, end, close):
         return -1, -1
     if data[p] == close:
         return _DONE, p + 1
-    if data[p] == _COMMA:
+    if data[p] == COMMA:
         return _MORE, p + 1
     return -1, -1
 
@@ -187,43 +124,43 @@ def _sample_key(data, start, stop, protocol_201) -> int:
     """The slot of a sampled value's key (-1: a key the shape does not have); by length first, as it is hot."""
     length = stop - start
     if length == 5:
-        if _is(data, start, stop, _K_VALUE):
+        if is_word(data, start, stop, _K_VALUE):
             return _VALUE
-        return _PHASE if _is(data, start, stop, _K_PHASE) else -1
+        return _PHASE if is_word(data, start, stop, _K_PHASE) else -1
     if length == 9:
-        return _MEASURAND if _is(data, start, stop, _K_MEASURAND) else -1
+        return _MEASURAND if is_word(data, start, stop, _K_MEASURAND) else -1
     if length == 7:
-        return _CONTEXT if _is(data, start, stop, _K_CONTEXT) else -1
+        return _CONTEXT if is_word(data, start, stop, _K_CONTEXT) else -1
     if length == 8:
-        return _LOCATION if _is(data, start, stop, _K_LOCATION) else -1
+        return _LOCATION if is_word(data, start, stop, _K_LOCATION) else -1
     if protocol_201:
-        return _UNIT_OF_MEASURE if _is(data, start, stop, _K_UNIT_OF_MEASURE) else -1
+        return _UNIT_OF_MEASURE if is_word(data, start, stop, _K_UNIT_OF_MEASURE) else -1
     if length == 4:
-        return _UNIT if _is(data, start, stop, _K_UNIT) else -1
-    return _FORMAT if _is(data, start, stop, _K_FORMAT) else -1
+        return _UNIT if is_word(data, start, stop, _K_UNIT) else -1
+    return _FORMAT if is_word(data, start, stop, _K_FORMAT) else -1
 
 
 @njit(cache=True)
 def _unit_of_measure(data, p, end, row, spans, multipliers, has_multiplier) -> int:
     """Read ``{"multiplier":<int>,"unit":<text>}`` (both optional) into ``row``; the index after it or -1."""
-    if p >= end or data[p] != _OPEN_OBJECT:
+    if p >= end or data[p] != OPEN_OBJECT:
         return -1
     p += 1
-    if p < end and data[p] == _CLOSE_OBJECT:
+    if p < end and data[p] == CLOSE_OBJECT:
         return p + 1
     seen_unit = seen_multiplier = False
     while True:
         start, stop, p = _key(data, p, end)
         if p < 0:
             return -1
-        if _is(data, start, stop, _K_MULTIPLIER) and not seen_multiplier:
+        if is_word(data, start, stop, _K_MULTIPLIER) and not seen_multiplier:
             seen_multiplier = True
             value, p = _integer(data, p, end)
             if p < 0:
                 return -1
             multipliers[row] = value
             has_multiplier[row] = True
-        elif _is(data, start, stop, _K_UNIT) and not seen_unit:
+        elif is_word(data, start, stop, _K_UNIT) and not seen_unit:
             seen_unit = True
             text_start, text_stop, p = _text(data, p, end)
             if p < 0:
@@ -232,7 +169,7 @@ def _unit_of_measure(data, p, end, row, spans, multipliers, has_multiplier) -> i
             spans[row, _UNIT, 1] = text_stop
         else:
             return -1
-        state, p = _next(data, p, end, _CLOSE_OBJECT)
+        state, p = _next(data, p, end, CLOSE_OBJECT)
         if state != _MORE:
             return p
 
@@ -240,7 +177,7 @@ def _unit_of_measure(data, p, end, row, spans, multipliers, has_multiplier) -> i
 @njit(cache=True)
 def _sample(data, p, end, protocol_201, row, spans, multipliers, has_multiplier) -> int:
     """Read one sampled value object into ``row``; the index after it or -1."""
-    if p >= end or data[p] != _OPEN_OBJECT:
+    if p >= end or data[p] != OPEN_OBJECT:
         return -1
     p += 1
     seen = 0  # a bit per slot
@@ -265,7 +202,7 @@ def _sample(data, p, end, protocol_201, row, spans, multipliers, has_multiplier)
             if p >= 0 and slot != _FORMAT:
                 spans[row, slot, 0] = text_start
                 spans[row, slot, 1] = text_stop
-        state, p = _next(data, p, end, _CLOSE_OBJECT)
+        state, p = _next(data, p, end, CLOSE_OBJECT)
         if state != _MORE:
             break
     if protocol_201 and not seen & (1 << _VALUE):
@@ -278,12 +215,12 @@ def _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_fram
                   rows_meter_value, spans, multipliers, has_multiplier, mv_frame, mv_spans):
     """Read a meterValue list from ``p``: its meterValues as rows of the ``mv_`` arrays from ``meter_value``,
     their samples as rows from ``row``; (index after it or -1, next row, next meterValue row)."""
-    if p >= end or data[p] != _OPEN_LIST:
+    if p >= end or data[p] != OPEN_LIST:
         return -1, row, meter_value
     p += 1
     mv = 0
     while True:
-        if p >= end or data[p] != _OPEN_OBJECT or meter_value >= mv_frame.shape[0]:
+        if p >= end or data[p] != OPEN_OBJECT or meter_value >= mv_frame.shape[0]:
             return -1, row, meter_value
         p += 1
         seen_samples = seen_timestamp = False
@@ -291,9 +228,9 @@ def _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_fram
             start, stop, p = _key(data, p, end)
             if p < 0:
                 return -1, row, meter_value
-            if _is(data, start, stop, _K_SAMPLED_VALUE) and not seen_samples:
+            if is_word(data, start, stop, _K_SAMPLED_VALUE) and not seen_samples:
                 seen_samples = True
-                if p >= end or data[p] != _OPEN_LIST:
+                if p >= end or data[p] != OPEN_LIST:
                     return -1, row, meter_value
                 p += 1
                 sv = 0
@@ -311,14 +248,14 @@ def _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_fram
                     p = _sample(data, p, end, protocol_201, row, spans, multipliers, has_multiplier)
                     row += 1
                     sv += 1
-                    state, p = _next(data, p, end, _CLOSE_LIST)
+                    state, p = _next(data, p, end, CLOSE_LIST)
                     if state < 0:
                         return -1, row, meter_value
                     if state == _DONE:
                         break
-            elif _is(data, start, stop, _K_TIMESTAMP) and not seen_timestamp:
+            elif is_word(data, start, stop, _K_TIMESTAMP) and not seen_timestamp:
                 seen_timestamp = True
-                q = _string_end(data, p, end)
+                q = string_end(data, p, end)
                 if q < 0:
                     return -1, row, meter_value
                 mv_spans[meter_value, 0, 0] = p + 1
@@ -326,7 +263,7 @@ def _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_fram
                 p = q
             else:
                 return -1, row, meter_value
-            state, p = _next(data, p, end, _CLOSE_OBJECT)
+            state, p = _next(data, p, end, CLOSE_OBJECT)
             if state < 0:
                 return -1, row, meter_value
             if state == _DONE:
@@ -336,7 +273,7 @@ def _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_fram
         mv_frame[meter_value] = frame
         meter_value += 1
         mv += 1
-        state, p = _next(data, p, end, _CLOSE_LIST)
+        state, p = _next(data, p, end, CLOSE_LIST)
         if state != _MORE:
             return p, row, meter_value
 
@@ -344,17 +281,17 @@ def _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_fram
 @njit(cache=True)
 def _evse(data, p, end, frame, places, has_place) -> int:
     """Read 2.0.1 ``{"connectorId":<int>,"id":<int>}`` (both optional); the index after it or -1."""
-    if p >= end or data[p] != _OPEN_OBJECT:
+    if p >= end or data[p] != OPEN_OBJECT:
         return -1
     p += 1
-    if p < end and data[p] == _CLOSE_OBJECT:
+    if p < end and data[p] == CLOSE_OBJECT:
         return p + 1
     seen = 0  # a bit per slot
     while True:
         start, stop, p = _key(data, p, end)
         if p < 0:
             return -1
-        slot = 0 if _is(data, start, stop, _K_CONNECTOR_ID) else (1 if _is(data, start, stop, _K_ID) else -1)
+        slot = 0 if is_word(data, start, stop, _K_CONNECTOR_ID) else (1 if is_word(data, start, stop, _K_ID) else -1)
         if slot < 0 or seen & (1 << slot):
             return -1
         seen |= 1 << slot
@@ -363,7 +300,7 @@ def _evse(data, p, end, frame, places, has_place) -> int:
             return -1
         places[frame, slot] = value
         has_place[frame, slot] = True
-        state, p = _next(data, p, end, _CLOSE_OBJECT)
+        state, p = _next(data, p, end, CLOSE_OBJECT)
         if state != _MORE:
             return p
 
@@ -382,7 +319,7 @@ def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows
     for frame in range(offsets.shape[0] - 1):
         p, end = offsets[frame], offsets[frame + 1]
         first_row, first_meter_value = row, meter_value
-        good = p < end and data[p] == _OPEN_OBJECT
+        good = p < end and data[p] == OPEN_OBJECT
         p += 1
         seen_list = seen_evse = False
         while good:
@@ -390,7 +327,7 @@ def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows
             if p < 0:
                 good = False
                 break
-            is_list = _is(data, start, stop, _K_TRANSACTION_DATA if shape == 1 else _K_METER_VALUE)
+            is_list = is_word(data, start, stop, _K_TRANSACTION_DATA if shape == 1 else _K_METER_VALUE)
             if is_list and not seen_list:
                 seen_list = True
                 p, row, meter_value = _meter_values(data, p, end, protocol_201, frame, row, meter_value, rows_frame,
@@ -398,8 +335,8 @@ def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows
                                                     has_multiplier, mv_frame, mv_spans)
             elif is_list:
                 p = -1
-            elif (shape == 0 and _is(data, start, stop, _K_CONNECTOR_ID)) or (
-                    shape == 2 and _is(data, start, stop, _K_EVSE_ID)):
+            elif (shape == 0 and is_word(data, start, stop, _K_CONNECTOR_ID)) or (
+                    shape == 2 and is_word(data, start, stop, _K_EVSE_ID)):
                 slot = 0 if shape == 0 else 1
                 value, p = _integer(data, p, end)
                 if has_place[frame, slot]:
@@ -407,12 +344,12 @@ def _scan(data, offsets, shape, ok, places, has_place, rows_frame, rows_mv, rows
                 elif p >= 0:
                     places[frame, slot] = value
                     has_place[frame, slot] = True
-            elif shape == 3 and _is(data, start, stop, _K_EVSE):
+            elif shape == 3 and is_word(data, start, stop, _K_EVSE):
                 p = -1 if seen_evse else _evse(data, p, end, frame, places, has_place)
                 seen_evse = True
             else:
-                p = _skip_value(data, p, end)
-            state, p = _next(data, p, end, _CLOSE_OBJECT)
+                p = value_end(data, p, end)
+            state, p = _next(data, p, end, CLOSE_OBJECT)
             if state != _MORE:
                 good = state == _DONE and p == end and (seen_list or shape == 3)
                 break
@@ -427,63 +364,13 @@ def _row_bound(data) -> int:
     """An upper bound of the sampled values in ``data``: each is an object."""
     count = 0
     for i in range(data.shape[0]):
-        if data[i] == _OPEN_OBJECT:
+        if data[i] == OPEN_OBJECT:
             count += 1
     return count
 
 
-@njit(cache=True)
-def _cut(data, spans):
-    """The bytes of every span of every field, and their Arrow offsets: (offsets per field, bytes, where each
-    field's bytes start in them). A null span (start -1) is empty. Row by row, so the bytes of a sampled value
-    are fetched from memory once for all its fields."""
-    rows, fields = spans.shape[0], spans.shape[1]
-    offsets = np.zeros((fields, rows + 1), dtype=np.int64)
-    for field in range(fields):
-        for row in range(rows):
-            start = spans[row, field, 0]
-            offsets[field, row + 1] = offsets[field, row] + (spans[row, field, 1] - start if start >= 0 else 0)
-    bases = np.zeros(fields + 1, dtype=np.int64)
-    for field in range(fields):
-        bases[field + 1] = bases[field] + offsets[field, rows]
-    chars = np.empty(bases[fields], dtype=np.uint8)
-    for row in range(rows):
-        for field in range(fields):
-            start = spans[row, field, 0]
-            if start >= 0:
-                at = bases[field] + offsets[field, row]
-                for i in range(start, spans[row, field, 1]):
-                    chars[at] = data[i]
-                    at += 1
-    return offsets, chars, bases
-
-
-def _text_columns(data: np.ndarray, spans: np.ndarray, names: tuple[str, ...]) -> list[pl.Series]:
-    """A String column per field of ``spans`` (rows x fields x (start, stop)), named ``names``."""
-    offsets, chars, bases = _cut(data, spans)
-    return [_string_column(name, offsets[field], chars[bases[field]:bases[field + 1]], spans[:, field, 0] >= 0)
-            for field, name in enumerate(names)]
-
-
-def _string_column(name: str, offsets: np.ndarray, chars: np.ndarray, valid: np.ndarray) -> pl.Series:
-    """A String column from Arrow buffers (null where not ``valid``), without a Python object per row."""
-    mask = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
-    return pl.Series(name, pa.LargeStringArray.from_buffers(len(valid), pa.py_buffer(offsets), pa.py_buffer(chars),
-                                                            mask))
-
-
 def _integers(name: str, values: np.ndarray, valid: np.ndarray) -> pl.Series:
     return pl.Series(name, pa.array(values, type=pa.int64(), mask=~valid))
-
-
-def _payload_buffer(payloads: pl.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(bytes, offsets) of a string column without nulls, as Arrow lays them out."""
-    array = payloads.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    _validity, offsets, data = array.buffers()
-    offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
-    return np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8), offsets
 
 
 def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarray, pl.DataFrame, pl.DataFrame]:
@@ -495,7 +382,7 @@ def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarra
     ``_location``, ``_measurand``, ``_phase``, ``_unit``, ``_multiplier`` (2.0.1) and ``value_raw`` (the value's
     text: a 1.6 string, a 2.0.1 number). The meterValues: ``_frame`` and ``timestamp_raw``.
     """
-    data, offsets = _payload_buffer(payloads)
+    data, offsets = column_buffer(payloads)
     frames = len(payloads)
     ok = np.zeros(frames, dtype=np.bool_)
     places = np.zeros((frames, 2), dtype=np.int64)
@@ -513,7 +400,7 @@ def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarra
     def place(slot: int, name: str) -> pl.Series:
         return _integers(name, places[rows_frame, slot], has_place[rows_frame, slot])
 
-    text = {column.name: column for column in _text_columns(data, spans[:rows], TEXT_FIELDS)}
+    text = {column.name: column for column in text_columns(data, spans[:rows], TEXT_FIELDS)}
     samples = pl.DataFrame([
         pl.Series("_frame", rows_frame), place(0, "connector_id"), place(1, "evse_id"),
         pl.Series("_mv", rows_mv[:rows]), pl.Series("_sv", rows_sv[:rows]),
@@ -522,7 +409,7 @@ def scan_samples(payloads: pl.Series, shape: tuple[str, str]) -> tuple[np.ndarra
         _integers("_multiplier", multipliers[:rows], has_multiplier[:rows]),
         text["value"].alias("value_raw"),
     ])
-    timestamps = _text_columns(data, mv_spans[:meter_values], ("timestamp_raw",))
+    timestamps = text_columns(data, mv_spans[:meter_values], ("timestamp_raw",))
     return ok, samples, pl.DataFrame([pl.Series("_frame", mv_frame[:meter_values]), *timestamps])
 
 
@@ -533,7 +420,7 @@ def _member_spans(data, offsets, key):
     spans = np.full((offsets.shape[0] - 1, 2), -1, dtype=np.int64)
     for frame in range(offsets.shape[0] - 1):
         first, end = offsets[frame], offsets[frame + 1]
-        if first + 1 >= end or data[first] != _OPEN_OBJECT or data[first + 1] == _CLOSE_OBJECT:
+        if first + 1 >= end or data[first] != OPEN_OBJECT or data[first + 1] == CLOSE_OBJECT:
             continue
         p = first + 1
         while True:
@@ -541,9 +428,9 @@ def _member_spans(data, offsets, key):
             start, stop, p = _key(data, p, end)
             if p < 0:
                 break
-            found = _is(data, start, stop, key)
-            p = _skip_value(data, p, end)
-            state, after = _next(data, p, end, _CLOSE_OBJECT)
+            found = is_word(data, start, stop, key)
+            p = value_end(data, p, end)
+            state, after = _next(data, p, end, CLOSE_OBJECT)
             if state < 0:
                 break
             if found:
@@ -585,6 +472,6 @@ def without_member(payloads: pl.Series, key: str) -> pl.Series:
     the shape of what is left.
     """
     valid = payloads.is_not_null().to_numpy()
-    data, offsets = _payload_buffer(payloads.fill_null(""))
-    out_offsets, chars = _cut_out(data, offsets, _member_spans(data, offsets, _word(key)))
-    return _string_column(payloads.name, out_offsets, chars, valid)
+    data, offsets = column_buffer(payloads.fill_null(""))
+    out_offsets, chars = _cut_out(data, offsets, _member_spans(data, offsets, word(key)))
+    return string_column(payloads.name, out_offsets, chars, valid)
