@@ -14,7 +14,7 @@ import polars as pl
 
 from assets.ingest.common import RawRecord
 from assets.ingest.common.keyset import KeySet
-from assets.ingest.ocpp.envelope import parse_lines
+from assets.ingest.ocpp.envelope import _scanned, parse_lines
 from assets.ingest.ocpp.frames import FrameParser, FrameRejection, parse_landing_line
 
 
@@ -152,3 +152,19 @@ def test_keyset_membership_needs_both_halves():
     found = keys.contains(np.array([5, 5, 5, 1, 3, 4], dtype=np.uint64), np.array([50, 51, 52, 10, 31, 40], dtype=np.uint64))
     assert found.tolist() == [True, True, False, True, False, False]
     assert len(keys) == 4 and keys.k1.tolist() == sorted(keys.k1.tolist())
+
+
+
+def test_byte_scan_takes_the_lines_it_can_read_and_leaves_the_rest():
+    """Which of the lines added for the byte scan the fast path takes, whose payload the scan writes and
+    whose orjson writes, and which lines go to the row parser (the first test checks all give the same rows)."""
+    added = LINES[LINES.index(" " + _line(json.dumps([2, "f1", "Heartbeat", {}]))):]
+    taken, rest = parse_lines(pl.Series(added))
+    assert taken.get_column("message_id").to_list() == [
+        "f3", "f4", "f5", "f6", "f7", "f8", "f9", "g2", "g3", "g4", "g5", "g6", "h1", "h2"]
+    # left: blank before the envelope, CRLF, blank after the frame, 7-digit and empty fractions, \u escape
+    assert rest.to_list() == [0, 1, 9, 15, 16, 17]
+    scanned = _scanned(pl.Series(added))
+    by_scan = scanned.filter(pl.col("payload_json").is_not_null()).get_column("message_id").to_list()
+    assert by_scan == ["f8", "f9", "g2", "g3", "g5", "g6", "h1", "h2"]
+    assert taken.filter(pl.col("message_id") == "g5").get_column("transaction_id").to_list() == ["ocpp:CP-1:45"]

@@ -98,10 +98,9 @@ def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     taken = _scanned(lines)
     declined = taken.filter(pl.col("payload_json").is_null())
     if declined.height:
-        written = _payloads(declined.get_column("_payload_text").to_list()).drop("_payload_text")
-        taken = pl.concat([taken.filter(pl.col("payload_json").is_not_null()),
-                           pl.concat([declined.drop(written.columns), written], how="horizontal")
-                           .select(taken.columns)]).sort("_pos").filter(pl.col("payload_json").is_not_null())
+        # The scan left these payloads and their ids null; orjson fills what it can (null: row parser).
+        written = _payloads(declined.get_column("_payload_text").to_list()).with_columns(declined.get_column("_pos"))
+        taken = taken.update(written.drop("_payload_text"), on="_pos").filter(pl.col("payload_json").is_not_null())
     taken = taken.with_columns(
         pl.col("received_text").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False)
         .dt.replace_time_zone("UTC").alias("received_at")).filter(pl.col("received_at").is_not_null())

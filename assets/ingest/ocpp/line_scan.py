@@ -9,8 +9,8 @@ whose frame is a CALL ``[2,"<id>","<action>",{payload}]`` or a CALLRESULT ``[3,"
 (blanks allowed between tokens). The scan reads such a line from the Arrow buffer of the line column:
 it records the spans of the envelope's fields, decodes the frame string (short escapes only) into the
 ``raw`` column's buffer, reads the frame's head from there, and writes the payload's canonical text
-(``payload_scan.canonical_into``). Polars' JSON decoder and five regular expressions did this at about
-four times the cost.
+(``payload_scan.canonical_into``). On a batch of 518,691 generated lines that took ``envelope.parse_lines``
+from 7.9 to 3.7 CPU-s (polars' JSON decoder and five regular expressions, then orjson per payload, before).
 
 It declines every other line (keys in another order, a ``\\u`` escape, a CALLERROR, another frame shape,
 a malformed instant...); the caller hands those to the row parser, which gives every reason code. A line

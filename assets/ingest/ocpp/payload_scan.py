@@ -348,7 +348,8 @@ def canonical_payloads(texts: pl.Series) -> tuple[np.ndarray, pl.DataFrame]:
     """(which payloads the scan read; their canonical text ``payload_json`` and the transaction ids they name,
     ``_tx_named`` and ``_tx_info``, null where declined or none).
 
-    ``texts``: payload texts, without nulls.
+    ``texts``: payload texts, without nulls. (``line_scan`` calls ``canonical_into`` on each frame's payload
+    directly; this reads a column of payloads with the same function, e.g. to compare it with orjson.)
     """
     data, offsets = column_buffer(texts)
     rows = len(texts)
