@@ -114,11 +114,15 @@ def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.
         current.with_columns(pl.lit("meter_readings").alias("source")),
         states.with_columns(pl.lit("transaction").alias("source")),
     ], how="diagonal_relaxed")
-    table = long.group_by(["session_id", "timestamp"]).agg(
-        pl.col("energy_wh").drop_nulls().first(), pl.col("power_w").drop_nulls().first(),
-        pl.col("current_a").drop_nulls().first(), pl.col("charging_state").drop_nulls().first(),
-        pl.col("reset_bridged").fill_null(False).any(), pl.col("source").sort().first(),
-    ).with_columns(pl.lit(day).alias(PARTITION)).select(list(METER_CURVES.schema)).sort(["session_id", "timestamp"])
+    # One row per instant: the stable sort keeps the frames' order within an instant (curve first), so each
+    # column's first non-null value is the same as an unordered group_by's, and the groups come out in the
+    # table's order without a second sort (half the cost of group_by then sort).
+    table = long.sort(["session_id", "timestamp"], maintain_order=True).group_by(
+        ["session_id", "timestamp"], maintain_order=True).agg(
+        pl.col("energy_wh").first(ignore_nulls=True), pl.col("power_w").first(ignore_nulls=True),
+        pl.col("current_a").first(ignore_nulls=True), pl.col("charging_state").first(ignore_nulls=True),
+        pl.col("reset_bridged").fill_null(False).any(), pl.col("source").min(),
+    ).with_columns(pl.lit(day).alias(PARTITION)).select(list(METER_CURVES.schema))
     metadata = {
         "sessions_with_curve": curve["session_id"].n_unique(),
         "rows_in": points.height,
