@@ -98,7 +98,11 @@ def outlet_readings(warehouse: WarehouseResource, session_ids: list[str],
                 "record_ref", "value_raw", "landing_date", "measurand")
         .collect()
     )
-    return {m: _first_landing(rows.filter(pl.col("measurand") == m).drop("measurand")) for m in measurands}
+    # Power and current are reduced to the largest value per instant and phase downstream (`_phase_combined`,
+    # `power_points`, `current_points`), so a reading that landed twice counts once without a first-landing sort
+    # (two thirds of the rows); the register keeps the landing whose raw text it cites.
+    return {m: (_first_landing if m == REGISTER else _any_landing)(rows.filter(pl.col("measurand") == m).drop("measurand"))
+            for m in measurands}
 
 
 def _first_landing(rows: pl.DataFrame) -> pl.DataFrame:
@@ -106,6 +110,12 @@ def _first_landing(rows: pl.DataFrame) -> pl.DataFrame:
     return (rows.sort(["session_id", "timestamp", "phase", "context", "landing_date", "record_ref"], nulls_last=False)
             .unique(["session_id", "timestamp", "phase", "context", "value"], keep="first", maintain_order=True)
             .drop("landing_date"))
+
+
+def _any_landing(rows: pl.DataFrame) -> pl.DataFrame:
+    """The rows as they are, without the landing date: for measurands whose readings are only ever reduced by
+    their largest value per instant, where a reading that landed twice is a harmless duplicate."""
+    return rows.drop("landing_date")
 
 
 def _readings(warehouse: WarehouseResource, session_ids: list[str], measurand: str,
