@@ -94,6 +94,13 @@ class LocalTables:
             if tmp.exists():
                 tmp.unlink()
 
+    def remove(self, relative_dir: str) -> None:
+        """Remove a partition's file, durably; nothing to do when there is none."""
+        target_dir = self.root / relative_dir
+        if (target_dir / PART_FILE).exists():
+            (target_dir / PART_FILE).unlink()
+            fsync_dir(target_dir)
+
 
 class ObjectStoreTables:
     """Tables under an object-store URL, through pyarrow's filesystems (S3, GCS, Azure, HDFS)."""
@@ -143,6 +150,10 @@ class ObjectStoreTables:
                 self._delete_if_present(staging)
         finally:
             tmp.unlink(missing_ok=True)
+
+    def remove(self, relative_dir: str) -> None:
+        """Remove a partition's object; nothing to do when there is none."""
+        self._delete_if_present(f"{self.base}/{relative_dir}/{PART_FILE}")
 
     def _delete_if_present(self, path: str) -> None:
         if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:

@@ -150,6 +150,11 @@ class WarehouseResource(dg.ConfigurableResource):
             write_parquet(data, handle)
         return self._written(relative)
 
+    def remove_partition(self, table: str | TableSpec, **partition: Any) -> None:
+        """Remove one partition of `table` (its file), if it exists: readers then see no such partition."""
+        spec = _spec_to_write(table)
+        self.tables.remove(self.partition_dir(spec.name, spec, partition))
+
     def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, spill_bucket: pl.Expr | None = None,
                          **partition: Any) -> PartitionWriter:
         """A writer that builds one partition from batches in bounded memory (see ``PartitionWriter``)."""

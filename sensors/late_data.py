@@ -18,7 +18,7 @@ from resources.warehouse import WarehouseResource
 def late_settlement_dates(warehouse: WarehouseResource, landing_date: dt.date) -> list[dt.date]:
     """Settlement dates before `landing_date` that session records landed on `landing_date` belong to."""
     found = (
-        all_session_rows(warehouse)
+        all_session_rows(warehouse, ocpp_among=pl.col("landing_date") == landing_date)
         .filter((pl.col("landing_date") == landing_date) & (pl.col("settlement_date") < landing_date))
         .select("settlement_date").unique().collect()
     )

@@ -13,6 +13,7 @@ import datetime as dt
 import polars as pl
 
 from assets.columns import UTC
+from assets.ingest.ocpp.transaction_days import reading_dates
 from assets.session_batches import SessionBatch, read_batch
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.meter_curve import MAX_PLAUSIBLE_POWER_W
@@ -91,8 +92,11 @@ def outlet_readings(warehouse: WarehouseResource, session_ids: list[str],
     scan = _scan(warehouse, "meter_readings")
     if scan is None or not session_ids:
         return {m: pl.DataFrame(schema=READINGS_SCHEMA) for m in measurands}
+    # Only the landing dates that can hold these sessions' readings (the OCPP ingest's index): every partition
+    # opened per chunk would make a night's cost grow with the warehouse's history.
     rows = (
-        scan.filter(_among("transaction_id", session_ids) & pl.col("measurand").is_in(list(measurands))
+        scan.filter(reading_dates(warehouse, session_ids))
+        .filter(_among("transaction_id", session_ids) & pl.col("measurand").is_in(list(measurands))
                     & (pl.col("location").is_null() | pl.col("location").is_in(OUTLET)))
         .select(pl.col("transaction_id").alias("session_id"), "timestamp", "phase", "context", "value",
                 "record_ref", "value_raw", "landing_date", "measurand")

@@ -28,10 +28,22 @@ def _table_rows(warehouse: WarehouseResource, table: str) -> pl.LazyFrame:
     return warehouse.scan(table).select(COLUMNS)
 
 
-def ocpp_session_rows(warehouse: WarehouseResource) -> pl.LazyFrame:
-    """Completed OCPP transactions as session rows (see the module docstring for the rules)."""
+def ocpp_session_rows(warehouse: WarehouseResource, among: pl.Expr | None = None) -> pl.LazyFrame:
+    """Completed OCPP transactions as session rows (see the module docstring for the rules).
+
+    ``among``: a condition on ``transactions`` rows; only the transactions with a row that meets it are read.
+    The table holds a row per transaction and landing date of the warehouse's whole history, and sorting all of
+    it each night grew with the history. A transaction's current state is on or after the landing date of any
+    of its rows, so the dates before the earliest row found are left out.
+    """
+    transactions = warehouse.scan("transactions")
+    if among is not None:
+        found = transactions.filter(among).select("transaction_id", "landing_date").collect()
+        transactions = (transactions.clear() if found.is_empty() else
+                        transactions.filter(pl.col("landing_date") >= found.get_column("landing_date").min())
+                        .join(found.select("transaction_id").unique().lazy(), on="transaction_id", how="semi"))
     current = (
-        warehouse.scan("transactions")
+        transactions
         .sort(["transaction_id", "landing_date"], descending=[False, True])
         .unique(subset=["transaction_id"], keep="first", maintain_order=True)
         .filter(pl.col("status") == "complete")
@@ -92,13 +104,23 @@ def ocpp_session_rows(warehouse: WarehouseResource) -> pl.LazyFrame:
     ).select(COLUMNS)
 
 
-def all_session_rows(warehouse: WarehouseResource) -> pl.LazyFrame:
-    """Session-shaped rows of every source, every landing date."""
-    frames = [_table_rows(warehouse, t) for t in SESSION_SHAPED_TABLES] + [ocpp_session_rows(warehouse)]
+def all_session_rows(warehouse: WarehouseResource, ocpp_among: pl.Expr | None = None) -> pl.LazyFrame:
+    """Session-shaped rows of every source, every landing date (OCPP transactions: see ``ocpp_session_rows``'
+    ``among``, a bound the caller's own filter must not need more than)."""
+    frames = [_table_rows(warehouse, t) for t in SESSION_SHAPED_TABLES] + [ocpp_session_rows(warehouse, ocpp_among)]
     return pl.concat([f.select([pl.col(c).cast(t) for c, t in SESSIONS.schema.items()] + ["record_ref"])
                       for f in frames], how="vertical")
 
 
+def may_settle_on(settlement_date: dt.date) -> pl.Expr:
+    """``transactions`` rows that can be the current state of a session settling on ``settlement_date``: stopped
+    within a day of it (a local date is within 14 hours of the same UTC date). Only the stop is tested: the
+    Parquet statistics of an old partition's stops leave it out unread."""
+    day = dt.datetime.combine(settlement_date, dt.time(), tzinfo=dt.UTC)
+    return pl.col("stop_timestamp").is_between(day - dt.timedelta(days=1), day + dt.timedelta(days=2), closed="left")
+
+
 def rows_settling_on(warehouse: WarehouseResource, settlement_date: dt.date) -> pl.LazyFrame:
     """Session rows (all sources, all landing dates) whose settlement date is `settlement_date`."""
-    return all_session_rows(warehouse).filter(pl.col("settlement_date") == settlement_date)
+    return (all_session_rows(warehouse, ocpp_among=may_settle_on(settlement_date))
+            .filter(pl.col("settlement_date") == settlement_date))

@@ -79,6 +79,19 @@ def test_a_rewrite_replaces_the_object_and_is_byte_identical(s3, store):
     assert s3.read(bucket, key) == first and s3.keys(bucket) == [key]
 
 
+def test_a_removed_partition_is_gone_from_the_store_and_the_folder(s3, store):
+    remote, bucket, local = store
+    other = DAY + dt.timedelta(days=1)
+    for warehouse in (remote, local):
+        warehouse.write_partition(READINGS, _frame(["a"]), settlement_date=DAY)
+        warehouse.write_partition(READINGS, _frame(["b"]).drop("settlement_date"), settlement_date=other)
+        warehouse.remove_partition(READINGS, settlement_date=DAY)
+        warehouse.remove_partition(READINGS, settlement_date=DAY)  # nothing left to remove: no error
+        assert warehouse.partitions("test_readings") == [{"settlement_date": "2026-10-26"}]
+        assert warehouse.read(READINGS).get_column("session_id").to_list() == ["b"]
+    assert s3.keys(bucket) == [f"tables/test_readings/settlement_date={other}/{PART_FILE}"]
+
+
 def test_a_failed_streamed_write_keeps_the_previous_partition(s3, store):
     remote, bucket, _ = store
     remote.write_partition(READINGS, _frame(["old"]), settlement_date=DAY)

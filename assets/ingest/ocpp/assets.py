@@ -2,7 +2,9 @@
 
 All three are partitioned by landing date. ``meter_readings`` and ``transactions`` read earlier landing
 dates from the warehouse for context (see ``reading_rules`` and ``transactions``), so partitions are
-materialised in date order; the landing sensor requests them that way and a backfill runs oldest first.
+materialised in date order; the landing sensor requests them that way and a backfill runs oldest first. They
+read only the earlier dates that hold frames of the transactions at hand, as the index ``ocpp_messages``
+writes beside its partition says (``transaction_days``).
 """
 
 
@@ -34,7 +36,9 @@ from assets.ingest.ocpp.pipeline import (
 from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.parallel import map_groups
-from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, TRANSACTIONS
+from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS
+from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, TransactionDaysCollector, on_dates,
+                                                  on_reading_dates, transaction_days)
 from assets.ingest.ocpp.transaction_columns import transaction_aliases
 from assets.partitions import daily
 from assets.quarantine import quarantine_frame
@@ -47,8 +51,6 @@ TRANSACTION_ACTIONS = ["StartTransaction", "StopTransaction", "TransactionEvent"
 READING_ACTIONS = ["MeterValues", "StartTransaction", "StopTransaction", "TransactionEvent"]
 # Frames of a charge point that matter to a transaction without naming it.
 CHARGE_POINT_ACTIONS = ["StartTransaction", "StatusNotification"]
-# How far back a reading without transaction id looks for the transaction running on its connector.
-ATTRIBUTION_LOOKBACK_DAYS = 2
 # Frames per charge-point group: sets the memory of one group's rules (and of each pool worker). Earlier rows
 # the rules read with the day's frames count too, a stored reading as a quarter of a frame (it has no payload):
 # a day after a busy one brings far more context than frames.
@@ -140,7 +142,7 @@ def _split_by_chunk(frame: pl.DataFrame, chunks: list[list[str]]) -> list[pl.Dat
 
 
 START_ANSWER = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
-ANSWER_PAIR = ["action", "message_type", "charge_point_id", "message_id"]
+ANSWER_PAIR = ["action", "message_type", "charge_point_id", "message_id", "landing_date"]
 
 
 def _first_of_each_record(frames: pl.DataFrame) -> pl.DataFrame:
@@ -151,16 +153,22 @@ def _first_of_each_record(frames: pl.DataFrame) -> pl.DataFrame:
 
 def _start_requests(warehouse: WarehouseResource, frames: pl.DataFrame, landing_date: dt.date) -> pl.DataFrame:
     """The 1.6 StartTransaction requests (up to ``landing_date``) answered by the StartTransaction answers in
-    ``frames`` (any frame with action, message_type, charge_point_id and message_id): the transaction id is in the answer, and a request landed the day before its answer (just
+    ``frames`` (any frame with action, message_type, charge_point_id, message_id and landing_date): the
+    transaction id is in the answer, and a request landed the day before its answer (just
     before midnight) carries no transaction id, so a scan on transaction ids misses it."""
     pair = ["charge_point_id", "message_id"]
-    answers = frames.filter(START_ANSWER).select(pair).unique()
+    answers = frames.filter(START_ANSWER).select(*pair, "landing_date").unique()
     if answers.is_empty():
         return pl.DataFrame(schema=_messages(warehouse).collect_schema())
-    return (_messages(warehouse, action="StartTransaction", message_type="CALL",
-                      message_id=answers.get_column("message_id").unique().to_list())
-            .filter(pl.col("landing_date") <= landing_date).collect()
-            .join(answers, on=pair, how="semi", maintain_order="left"))
+    # An answer has the action StartTransaction only if ``ocpp_messages`` found its request on the answer's
+    # landing date or the day before, so only those dates are read (not every earlier day's frames).
+    answered_on = answers.get_column("landing_date")
+    dates = pl.concat([answered_on, answered_on.dt.offset_by("-1d")]).unique().sort()
+    return (_messages(warehouse, partitions=pl.col("landing_date").is_in(dates.implode())
+                      & (pl.col("landing_date") <= landing_date),
+                      action="StartTransaction", message_type="CALL",
+                      message_id=answers.get_column("message_id").unique().to_list()).collect()
+            .join(answers.select(pair).unique(), on=pair, how="semi", maintain_order="left"))
 
 
 def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.DataFrame:
@@ -175,13 +183,14 @@ def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.Dat
 
 
 def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, attributed: pl.DataFrame,
-                         landing_date: dt.date, chunks: list[list[str]],
+                         touched_days: pl.DataFrame, landing_date: dt.date, chunks: list[list[str]],
                          spill_dir: Path) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """Per charge-point group: (frames, readings) needed to assemble the transactions touched on ``landing_date``.
 
     Touched: named by a frame of the day (``day_pairs``: the day's distinct charge_point_id, transaction_id),
     or given a reading of the day by ``attributed_to_transaction`` (``attributed``: charge_point_id,
-    transaction_id). Frames: every transaction frame naming a touched transaction (any earlier landing date),
+    transaction_id); ``touched_days``: their ``transaction_days``, which say what landing dates to read. Frames:
+    every transaction frame naming a touched transaction (any earlier landing date),
     the StartTransaction and StatusNotification frames of their charge points from the first landing date of
     those frames on (charging states, replayed starts under another id), the frames of such alias ids, and the
     start requests answered among them. Readings: the accepted meter readings of those transactions up to this
@@ -190,20 +199,20 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
     """
     up_to_day = pl.col("landing_date") <= landing_date
     touched = _touched(day_pairs, attributed)
-    first_days = (warehouse.scan("ocpp_messages", transaction_id=touched).filter(up_to_day)
-                  .group_by("charge_point_id").agg(pl.col("landing_date").min()).collect())
-    named = {"partitions": up_to_day, "transaction_id": touched, "action": TRANSACTION_ACTIONS}
+    first_days = touched_days.group_by("charge_point_id").agg(pl.col("landing_date").min())
+    named = {"partitions": on_dates(touched_days), "transaction_id": touched, "action": TRANSACTION_ACTIONS}
     earliest = first_days.get_column("landing_date").min() or landing_date
     around = {"partitions": up_to_day & (pl.col("landing_date") >= earliest),
               "charge_point_id": first_days.get_column("charge_point_id").to_list(), "action": CHARGE_POINT_ACTIONS}
     # The StartTransaction answers among those frames (narrow: the requests are looked up by their key).
     answer = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
     answers = pl.concat([_messages(warehouse, **filters).filter(answer)
-                         .select("action", "message_type", "charge_point_id", "message_id")
+                         .select("action", "message_type", "charge_point_id", "message_id", "landing_date")
                          for filters in (named, around)]).collect()
     requests = _start_requests(warehouse, answers, landing_date)
     readings = [frame.select(READING_COLUMNS) for frame in warehouse.scan_slices(
-        "meter_readings", partitions=up_to_day, transaction_id=touched)]
+        "meter_readings", partitions=up_to_day & on_reading_dates(touched_days),
+        transaction_id=touched)]
     with (GroupSpill(_message_slices(warehouse, **named), chunks, spill_dir) as named_groups,
           GroupSpill(_message_slices(warehouse, **around), chunks, spill_dir) as around_groups,
           GroupSpill(readings, chunks, spill_dir) as reading_groups):
@@ -223,11 +232,13 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
             related |= {aliases[alias] for alias in related}
             missing = sorted(related - chunk_ids)
             if missing:
-                extra = _messages(warehouse, transaction_id=missing).filter(up_to_day).collect()
+                missing_days = transaction_days(warehouse, missing, landing_date)
+                extra = _messages(warehouse, partitions=on_dates(missing_days), transaction_id=missing).collect()
                 frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
                 chunk_requests = pl.concat([chunk_requests, _start_requests(warehouse, extra, landing_date)])
                 chunk_readings = pl.concat([chunk_readings, warehouse.scan("meter_readings", transaction_id=missing)
-                                            .filter(up_to_day).select(READING_COLUMNS).collect()])
+                                            .filter(up_to_day & on_reading_dates(missing_days))
+                                            .select(READING_COLUMNS).collect()])
             frames = _with_start_requests(frames, chunk_requests)
             frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
             yield frames, chunk_readings
@@ -316,12 +327,22 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
     batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).line_batches(files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
+    index = TransactionDaysCollector()
+
+    def on_bucket(bucket: pl.DataFrame) -> None:
+        schema_check.add(bucket)
+        index.add(bucket)
+
+    # The date's index goes first and comes back after the partition (see ``transaction_days``).
+    warehouse.remove_partition(OCPP_TRANSACTION_DAYS, landing_date=landing_date)
     # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
     with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN,
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
                                         _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
-                                        _earlier_records(warehouse, landing_date), on_bucket=schema_check.add)
+                                        _earlier_records(warehouse, landing_date), on_bucket=on_bucket)
+    indexed = index.frame()
+    warehouse.write_partition(OCPP_TRANSACTION_DAYS, indexed, landing_date=landing_date)
     schema_check.flush()
     outcome = IngestResult(spec=OCPP_MESSAGES, accepted=StreamedRows(streamed.accepted, schema_check.checks.result()),
                            children={}, quarantine=quarantine_frame(streamed.rejections), rows_in=streamed.rows_in,
@@ -330,6 +351,7 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "frames_ocpp16": streamed.by_protocol.get("ocpp1.6", 0),
         "frames_ocpp201": streamed.by_protocol.get("ocpp2.0.1", 0),
         "replayed_calls": streamed.replayed,
+        "transactions_named": indexed.height,
     })
 
 
@@ -361,15 +383,17 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
         charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"])
     needed = sorted(set(touched) | set(_transaction_ids(_collect_sliced([frames.select("transaction_id")
                                                                          for frames in recent]))))
-    earlier = pl.col("landing_date") < landing_date
+    # Only the landing dates that can hold these transactions' frames and readings are read, not the history.
+    needed_days = transaction_days(warehouse, needed, landing_date)
+    earlier = (pl.col("landing_date") < landing_date) & on_reading_dates(needed_days)
     chunks = chunks_of_counts(_group_sizes(
         day_frames, (warehouse.scan("meter_readings", transaction_id=needed).filter(earlier), READING_WEIGHT)),
         GROUP_FRAMES)
     history = warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed)
     # Only the frames the rules read of them (not the 2.0.1 events without an EVSE: most of their bytes).
     named = [frames.filter(LOCATING_FRAME) for frames in _message_slices(
-        warehouse, partitions=pl.col("landing_date") <= landing_date, transaction_id=touched,
-        action=["StartTransaction", "StopTransaction", "TransactionEvent"])]
+        warehouse, partitions=on_dates(needed_days.filter(pl.col("transaction_id").is_in(touched))),
+        transaction_id=touched, action=["StartTransaction", "StopTransaction", "TransactionEvent"])]
     # The start/stop frames grow with the day: they are spilled per group like the frames, and only the start
     # answers (which name the requests to read) are collected here.
     requests = _start_requests(warehouse, _collect_sliced([frames.filter(START_ANSWER).select(ANSWER_PAIR)
@@ -435,9 +459,12 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     day_pairs = day_frames.select("charge_point_id", "transaction_id").unique().collect()
     up_to_day = pl.col("landing_date") <= landing_date
     touched = _touched(day_pairs, attributed)
+    touched_days = transaction_days(warehouse, touched, landing_date)
     chunks = chunks_of_counts(_group_sizes(
-        day_frames, (warehouse.scan("meter_readings", transaction_id=touched).filter(up_to_day), READING_WEIGHT),
-        (_messages(warehouse, partitions=up_to_day, transaction_id=touched, action=TRANSACTION_ACTIONS), 1.0)),
+        day_frames, (warehouse.scan("meter_readings", transaction_id=touched)
+                     .filter(up_to_day & on_reading_dates(touched_days)), READING_WEIGHT),
+        (_messages(warehouse, partitions=on_dates(touched_days), transaction_id=touched,
+                   action=TRANSACTION_ACTIONS), 1.0)),
         TRANSACTION_GROUP_FRAMES)
     spill_dir = _spill_dir(warehouse)
     day_slices = [of_the_day(frames) for frames in _message_slices(warehouse, landing_date=landing_date)]
@@ -446,7 +473,8 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         arguments = ((frame_groups.group(index), landing_date, context_messages, readings,
                       chunk_attributed.get_column("transaction_id").to_list())
                      for index, ((context_messages, readings), chunk_attributed) in enumerate(zip(
-                         _transaction_context(warehouse, day_pairs, attributed, landing_date, chunks, spill_dir),
+                         _transaction_context(warehouse, day_pairs, attributed, touched_days, landing_date, chunks,
+                                              spill_dir),
                          _split_by_chunk(attributed, chunks))))
         parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)

@@ -1,6 +1,7 @@
-"""Warehouse tables of the OCPP ingest: ``ocpp_messages``, ``meter_readings``, ``transactions``.
+"""Warehouse tables of the OCPP ingest: ``ocpp_messages``, ``meter_readings``, ``transactions`` and the index
+``ocpp_transaction_days``.
 
-All three are partitioned by ``landing_date`` (the UTC day the frames landed, resources/README.md §1).
+All four are partitioned by ``landing_date`` (the UTC day the frames landed, resources/README.md §1).
 """
 
 from __future__ import annotations
@@ -198,4 +199,23 @@ TRANSACTIONS = TableSpec(
     model=TransactionModel,
 )
 
-TABLES: list[TableSpec] = [OCPP_MESSAGES, METER_READINGS, TRANSACTIONS]
+# Written by ``ocpp_messages`` beside its partition (``transaction_days``): which earlier landing dates to read
+# for a transaction, so the later steps never scan every earlier day's frames to find out.
+OCPP_TRANSACTION_DAYS = TableSpec(
+    name="ocpp_transaction_days",
+    description="The landing dates that hold frames of each OCPP transaction: one row per transaction, charge point and landing date (an index of ocpp_messages).",
+    schema={
+        "landing_date": pl.Date(),
+        "transaction_id": pl.String(),
+        "charge_point_id": pl.String(),
+    },
+    partition_by=("landing_date",),
+    sort_by=("transaction_id", "charge_point_id"),
+    column_docs={
+        "landing_date": "UTC day the frames landed (the ocpp_messages partition that holds them).",
+        "transaction_id": "ocpp:<cp>:<tx> named by at least one frame of that landing date.",
+        "charge_point_id": "Charge point of those frames.",
+    },
+)
+
+TABLES: list[TableSpec] = [OCPP_MESSAGES, METER_READINGS, TRANSACTIONS, OCPP_TRANSACTION_DAYS]
