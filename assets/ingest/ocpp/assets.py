@@ -37,8 +37,8 @@ from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.parallel import map_groups
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS
-from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, TransactionDaysCollector, on_dates,
-                                                  on_reading_dates, transaction_days)
+from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, on_dates, on_reading_dates,
+                                                  transaction_days, write_index)
 from assets.ingest.ocpp.transaction_columns import transaction_aliases
 from assets.partitions import daily
 from assets.quarantine import quarantine_frame
@@ -327,12 +327,6 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
     batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).line_batches(files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
-    index = TransactionDaysCollector()
-
-    def on_bucket(bucket: pl.DataFrame) -> None:
-        schema_check.add(bucket)
-        index.add(bucket)
-
     # The date's index goes first and comes back after the partition (see ``transaction_days``).
     warehouse.remove_partition(OCPP_TRANSACTION_DAYS, landing_date=landing_date)
     # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
@@ -340,9 +334,8 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
                                         _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
-                                        _earlier_records(warehouse, landing_date), on_bucket=on_bucket)
-    indexed = index.frame()
-    warehouse.write_partition(OCPP_TRANSACTION_DAYS, indexed, landing_date=landing_date)
+                                        _earlier_records(warehouse, landing_date), on_bucket=schema_check.add)
+    transactions_named = write_index(warehouse, landing_date)
     schema_check.flush()
     outcome = IngestResult(spec=OCPP_MESSAGES, accepted=StreamedRows(streamed.accepted, schema_check.checks.result()),
                            children={}, quarantine=quarantine_frame(streamed.rejections), rows_in=streamed.rows_in,
@@ -351,7 +344,7 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "frames_ocpp16": streamed.by_protocol.get("ocpp1.6", 0),
         "frames_ocpp201": streamed.by_protocol.get("ocpp2.0.1", 0),
         "replayed_calls": streamed.replayed,
-        "transactions_named": indexed.height,
+        "transactions_named": transactions_named,
     })
 
 

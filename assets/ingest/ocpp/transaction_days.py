@@ -8,7 +8,9 @@ per earlier day for the two steps, and their memory with it). The index is one r
 point) and landing date, about 0.5 MB for such a day, and those steps open only the partitions it names; so
 does ``meter_curves`` for the readings of its sessions (``reading_dates``).
 
-``ocpp_messages`` removes its date's index before it replaces its partition and writes the new index after, so
+``ocpp_messages`` removes its date's index before it replaces its partition and writes the new index after, from
+the partition as committed (two columns read back; ids filtered out of every bucket as it was written could
+keep the buckets' text buffers alive until the end of the step), so
 a date without an index (a run stopped between the two, or a partition written before the index existed) is
 looked up in its ``ocpp_messages`` partition instead: the index can only save reads, never hide a frame.
 """
@@ -29,22 +31,12 @@ COLUMNS = ["transaction_id", "charge_point_id", "landing_date"]
 ATTRIBUTION_LOOKBACK_DAYS = 2
 
 
-class TransactionDaysCollector:
-    """The index rows of one ``ocpp_messages`` partition, gathered from its buckets as they are written."""
-
-    def __init__(self) -> None:
-        self.parts: list[pl.DataFrame] = []
-
-    def add(self, bucket: pl.DataFrame) -> None:
-        """Keep the distinct (transaction, charge point) pairs of one written bucket."""
-        self.parts.append(bucket.filter(pl.col("transaction_id").is_not_null())
-                          .select("transaction_id", "charge_point_id").unique())
-
-    def frame(self) -> pl.DataFrame:
-        """The partition's index rows (without ``landing_date``, which the partition supplies)."""
-        if not self.parts:
-            return OCPP_TRANSACTION_DAYS.empty_frame().drop("landing_date")
-        return pl.concat(self.parts).unique()
+def write_index(warehouse: WarehouseResource, landing_date: dt.date) -> int:
+    """Write the index of ``landing_date`` from its ``ocpp_messages`` partition as committed; returns its rows."""
+    rows = (warehouse.scan(OCPP_MESSAGES, landing_date=landing_date).filter(pl.col("transaction_id").is_not_null())
+            .select("transaction_id", "charge_point_id").unique().collect())
+    warehouse.write_partition(OCPP_TRANSACTION_DAYS, rows, landing_date=landing_date)
+    return rows.height
 
 
 def _partition_dates(warehouse: WarehouseResource, table: str, up_to: dt.date | None) -> set[dt.date]:
