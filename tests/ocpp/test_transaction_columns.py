@@ -291,3 +291,26 @@ def test_both_paths_agree_on_any_charge_point_the_columnar_path_takes(generated)
         common, readings.filter(pl.col("charge_point_id").is_in(common.get_column("charge_point_id").unique().to_list())))
     assert rows == expected_rows
     assert rejections == expected_rejections
+
+
+def test_transaction_rows_keep_their_charging_states_none_and_empty_apart():
+    """The charging states are built field by field (``pipeline._frame``): the same column as polars' own row
+    constructor, an empty list and a missing one kept apart, the states in order."""
+    from assets.ingest.ocpp.pipeline import _frame
+    from assets.ingest.ocpp.tables import TRANSACTIONS
+
+    at = dt.datetime(2026, 11, 20, 8, 30, tzinfo=dt.UTC)
+    states = [{"timestamp": at, "state": "Charging"}, {"timestamp": at + dt.timedelta(minutes=40), "state": "SuspendedEV"},
+              {"timestamp": None, "state": "Idle"}]
+    rows = [{"transaction_id": "ocpp:CP1:1", "charging_states": states},
+            {"transaction_id": "ocpp:CP1:2", "charging_states": []},
+            {"transaction_id": "ocpp:CP1:3", "charging_states": None},
+            {"transaction_id": "ocpp:CP1:4", "charging_states": states[1:2]}]
+    frame = _frame(rows, TRANSACTIONS, DAY)
+    assert frame.schema == pl.Schema(TRANSACTIONS.schema)
+    assert frame.get_column("charging_states").to_list() == [states, [], None, states[1:2]]
+    columns = [c for c in TRANSACTIONS.schema if c != "landing_date"]
+    by_rows = pl.DataFrame({c: [row.get(c) for row in rows] for c in columns},
+                           schema={c: TRANSACTIONS.schema[c] for c in columns}, strict=False)
+    assert frame.drop("landing_date").equals(by_rows)
+    assert _frame([], TRANSACTIONS, DAY).schema == frame.schema

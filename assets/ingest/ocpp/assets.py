@@ -56,7 +56,8 @@ CHARGE_POINT_ACTIONS = ["StartTransaction", "StatusNotification"]
 # a day after a busy one brings far more context than frames.
 GROUP_FRAMES = 50_000
 READING_WEIGHT = 0.25
-# ``transactions`` reads the day's frames without their payload (but for start requests): twice as many fit.
+# ``transactions`` sizes its groups the same way but holds only the context, the day's (charge point,
+# transaction) pairs and start requests, not the day's frames: twice as many fit.
 TRANSACTION_GROUP_FRAMES = 2 * GROUP_FRAMES
 # Rows of the previous date's partition read at once for its CALL keys.
 PREVIOUS_CALLS_SLICE = 64 * 1024
