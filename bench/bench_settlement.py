@@ -10,6 +10,7 @@ the nightly run of every landing day, re-settlements, catalog) and measures:
 - sessions per CPU-second overall, and per asset: each step's CPU seconds, recorded by the runner's
   ``bench.step_cpu`` logger (process CPU time between a step's start and end events, in the process that runs
   the step), and each step's peak RSS in that process (its high-water mark, reset at the step's start);
+- per job (nightly settlement, re-settlement, monthly invoicing, export): runs, CPU and wall seconds;
 - the OCPP ingest alone (the three OCPP assets' CPU) against a bare ``polars.read_ndjson`` of the same landing
   files: ingest speed as a share of the parse limit.
 
@@ -62,6 +63,7 @@ class Measurement:
     ocpp_read_ndjson_s: float = 0.0
     runner_cpu_s: float = 0.0  # the settlement process itself; the rest of cpu_s is its child processes
     step_rss: dict[str, int] = field(default_factory=dict)  # peak RSS of the runner during each step
+    runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s (runner), wall_s
 
 
 def _children(pid_parents: dict[int, int], root: int) -> list[int]:
@@ -165,7 +167,10 @@ def settle(work: Path, sessions: int, executor: str = "in_process") -> Measureme
     step_cpu = json.loads(step_file.read_text()) if step_file.exists() else {}
     rss_file = step_file.with_name("step_cpu_rss.json")
     step_rss = json.loads(rss_file.read_text()) if rss_file.exists() else {}
-    return Measurement(sessions, cpu, wall, peak, step_cpu, runner_cpu_s=sampler.root_cpu, step_rss=step_rss)
+    runs_file = step_file.with_name("step_cpu_runs.json")
+    runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    return Measurement(sessions, cpu, wall, peak, step_cpu, runner_cpu_s=sampler.root_cpu, step_rss=step_rss,
+                       runs=runs)
 
 
 def parse_limit(landing: Path, measurement: Measurement) -> None:
@@ -239,6 +244,14 @@ def _gb(n: int) -> str:
     return f"{n / 1024**3:.2f} GB"
 
 
+def job_runs(runs: list[dict]) -> dict[str, list[dict]]:
+    """The runs of a settlement by job, jobs in order of first run."""
+    by_job: dict[str, list[dict]] = {}
+    for run in runs:
+        by_job.setdefault(run["job"], []).append(run)
+    return by_job
+
+
 def report(results: list[Measurement]) -> None:
     print("\n| sessions | CPU s | wall s | CPU/wall | peak RSS | sessions/CPU-s | OCPP ingest CPU s | OCPP vs read_ndjson |")
     print("|---|---|---|---|---|---|---|---|")
@@ -273,6 +286,15 @@ def report(results: list[Measurement]) -> None:
         for step in sorted({s for m in results for s in m.step_rss}, key=lambda s: -results[-1].step_rss.get(s, 0)):
             print(f"| {step} | " + " | ".join(_gb(m.step_rss[step]) if step in m.step_rss else "-" for m in results)
                   + " |")
+    if results[-1].runs:
+        print(f"\nPer job at {results[-1].sessions:,} sessions: runs, and CPU-s / wall s of the settlement process (a "
+              "re-settlement re-runs a date's settlement chain for data that landed late)")
+        print("| job | runs | partitions | CPU s | wall s |")
+        print("|---|---|---|---|---|")
+        for job, runs in job_runs(results[-1].runs).items():
+            partitions = ", ".join(sorted({r["partition"] or "-" for r in runs}))
+            print(f"| {job} | {len(runs)} | {partitions} | {sum(r['cpu_s'] for r in runs):.1f} "
+                  f"| {sum(r['wall_s'] for r in runs):.1f} |")
     small, large = results[0], results[-1]
     print()
     if len(results) >= 2:

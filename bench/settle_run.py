@@ -7,7 +7,8 @@ process that runs the step), on its success or failure the difference is added t
 ``$BENCH_STEP_CPU_FILE`` when the settlement ends. It also notes each step's peak resident memory in the process
 that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
-workers a step starts are not in that figure; the benchmark's whole-tree peak includes them.
+workers a step starts are not in that figure; the benchmark's whole-tree peak includes them. Each run's job,
+partition, process CPU and wall seconds go to the file name with ``_runs`` (a list, in run order).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pipelines.demo as demo
 _started: dict[tuple[str, str], float] = {}
 _totals: dict[str, float] = {}
 _peak_rss: dict[str, int] = {}
+_runs: list[dict] = []  # one per run: job, partition, CPU of this process and wall seconds
 END_EVENTS = {"STEP_SUCCESS", "STEP_FAILURE"}
 
 
@@ -80,7 +82,12 @@ class _JobWithStepCpu:
     def execute_in_process(self, run_config=None, **kwargs):
         config = dict(run_config or {})
         config["loggers"] = {**config.get("loggers", {}), "step_cpu": {}}
-        return self._job.execute_in_process(run_config=config, **kwargs)
+        cpu, wall = time.process_time(), time.perf_counter()
+        try:
+            return self._job.execute_in_process(run_config=config, **kwargs)
+        finally:
+            _runs.append({"job": self._job.name, "partition": kwargs.get("partition_key"),
+                          "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall})
 
 
 def _resolve_with_step_cpu(name: str, resolve=demo.defs.resolve_job_def) -> _JobWithStepCpu:
@@ -101,6 +108,7 @@ def main() -> None:
                 json.dump(_totals, handle, indent=1, sort_keys=True)
             path = Path(target)
             path.with_name(f"{path.stem}_rss{path.suffix}").write_text(json.dumps(_peak_rss, indent=1, sort_keys=True))
+            path.with_name(f"{path.stem}_runs{path.suffix}").write_text(json.dumps(_runs, indent=1))
 
 
 if __name__ == "__main__":
