@@ -454,8 +454,6 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                   .filter(pl.col("transaction_id").is_not_null() | start_request
                           | pl.col("charge_point_id").is_in(attributed_charge_points)))
     day_pairs = day_frames.select("charge_point_id", "transaction_id").unique().collect()
-    day_starts = _collect_sliced([frames.filter(start_request)
-                                  for frames in _message_slices(warehouse, landing_date=landing_date)])
     up_to_day = pl.col("landing_date") <= landing_date
     touched = _touched(day_pairs, attributed)
     touched_days = transaction_days(warehouse, touched, landing_date)
@@ -466,14 +464,18 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                    action=TRANSACTION_ACTIONS), 1.0)),
         TRANSACTION_GROUP_FRAMES)
     spill_dir = _spill_dir(warehouse)
-    # The assembled rows are one per transaction (small): kept, and written at once in transaction id order.
-    arguments = ((_day_rows(chunk_pairs, chunk_starts), landing_date, context_messages, readings,
-                  chunk_attributed.get_column("transaction_id").to_list())
-                 for (context_messages, readings), chunk_pairs, chunk_starts, chunk_attributed in zip(
-                     _transaction_context(warehouse, day_pairs, attributed, touched_days, landing_date, chunks,
-                                          spill_dir),
-                     *(_split_by_chunk(frame, chunks) for frame in (day_pairs, day_starts, attributed))))
-    parts = list(map_groups(build_transactions, arguments, len(chunks)))
+    # The start requests (one per 1.6 session, with payload) are spilled per group, so memory follows a group at
+    # any size of day. The assembled rows are one per transaction (small): kept, and written at once in
+    # transaction id order.
+    start_slices = [frames.filter(start_request) for frames in _message_slices(warehouse, landing_date=landing_date)]
+    with GroupSpill(start_slices, chunks, spill_dir) as start_groups:
+        arguments = ((_day_rows(chunk_pairs, start_groups.group(index)), landing_date, context_messages, readings,
+                      chunk_attributed.get_column("transaction_id").to_list())
+                     for index, ((context_messages, readings), chunk_pairs, chunk_attributed) in enumerate(zip(
+                         _transaction_context(warehouse, day_pairs, attributed, touched_days, landing_date, chunks,
+                                              spill_dir),
+                         *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed)))))
+        parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
     energy_wh = complete.get_column("energy_wh").sum() or 0.0
