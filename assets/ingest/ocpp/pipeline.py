@@ -57,7 +57,8 @@ class StepResult:
 def _frame(rows: list[dict], spec, landing_date: dt.date) -> pl.DataFrame:
     columns = [c for c in spec.schema if c != "landing_date"]
     data = {c: [row.get(c) for row in rows] for c in columns}
-    nested = {c: _list_of_structs(c, data.pop(c), spec.schema[c]) for c in columns if _is_list_of_structs(spec.schema[c])}
+    nested = {c: _list_of_structs(c, data.pop(c), spec.schema[c])
+              for c in columns if _is_list_of_structs(spec.schema[c])}
     frame = pl.DataFrame(data, schema={c: spec.schema[c] for c in columns if c not in nested}, strict=False)
     frame = frame.with_columns(nested.values())
     return frame.with_columns(pl.lit(landing_date, dtype=pl.Date()).alias("landing_date")).select(list(spec.schema))
