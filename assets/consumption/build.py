@@ -96,7 +96,9 @@ def meter_curves(warehouse: WarehouseResource, day: dt.date, write_part: Callabl
 
 def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.DataFrame) -> BuildResult:
     """The curve of some of the day's sessions, with their rejections and counts."""
-    readings = inputs.outlet_readings(warehouse, sessions["session_id"].to_list())
+    # The inputs are keyed by the session's position among the chunk's ids (`inputs.session_ids`).
+    ids = inputs.session_ids(sessions)
+    readings = inputs.outlet_readings(warehouse, ids)
     points, anchors_refused = inputs.register_points(warehouse, sessions, readings)
     curve, repairs = clean_register(points.rename({"value": "energy_wh"}))
     dropped = repairs.filter(pl.col("reason_code").is_in(DROPPED_REASONS))
@@ -117,12 +119,12 @@ def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.
     # One row per instant: the stable sort keeps the frames' order within an instant (curve first), so each
     # column's first non-null value is the same as an unordered group_by's, and the groups come out in the
     # table's order without a second sort (half the cost of group_by then sort).
-    table = long.sort(["session_id", "timestamp"], maintain_order=True).group_by(
+    table = inputs.with_session_ids(long.sort(["session_id", "timestamp"], maintain_order=True).group_by(
         ["session_id", "timestamp"], maintain_order=True).agg(
         pl.col("energy_wh").first(ignore_nulls=True), pl.col("power_w").first(ignore_nulls=True),
         pl.col("current_a").first(ignore_nulls=True), pl.col("charging_state").first(ignore_nulls=True),
         pl.col("reset_bridged").fill_null(False).any(), pl.col("source").min(),
-    ).with_columns(pl.lit(day).alias(PARTITION)).select(list(METER_CURVES.schema))
+    ), ids).with_columns(pl.lit(day).alias(PARTITION)).select(list(METER_CURVES.schema))
     metadata = {
         "sessions_with_curve": curve["session_id"].n_unique(),
         "rows_in": points.height,

@@ -4,6 +4,11 @@ Meter data of a session may come from OCPP (`meter_readings`, joined on transact
 plus the transaction's meterStart/meterStop and charging states) or from the platform's consumption
 stats (`consumption_stats`, joined on session_id). Readings of every landing date are read, so late
 frames count the next time the settlement partition runs.
+
+The frames these functions return are keyed by the session's position among the chunk's sorted ids
+(`session_ids`, `session_key`), a UInt32 in the `session_id` column: `meter_curves` sorts, groups and joins the
+chunk's readings several times, and on the ids' strings that was most of its cost. The positions sort like the ids,
+so every order is the one the ids would give; `meter_curves` puts the ids back before it writes.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ CURRENT = "Current.Import"
 # Readings taken elsewhere than at the outlet (EV, inlet, cable) measure something else than the
 # delivered energy; a missing location means Outlet (OCPP default).
 OUTLET = ("Outlet",)
-POINT_SCHEMA = {"session_id": pl.String, "timestamp": UTC, "value": pl.Float64, "record_ref": pl.String,
+SESSION_KEY = pl.UInt32
+POINT_SCHEMA = {"session_id": SESSION_KEY, "timestamp": UTC, "value": pl.Float64, "record_ref": pl.String,
                 "raw_payload": pl.String, "source": pl.String}
 
 
@@ -81,24 +87,41 @@ def unusable_sessions(sessions: pl.DataFrame) -> list[str]:
     return bad["session_id"].to_list()
 
 
-READINGS_SCHEMA = {"session_id": pl.String, "timestamp": UTC, "phase": pl.String, "context": pl.String,
+READINGS_SCHEMA = {"session_id": SESSION_KEY, "timestamp": UTC, "phase": pl.String, "context": pl.String,
                    "value": pl.Float64, "record_ref": pl.String, "value_raw": pl.String}
 
 
-def outlet_readings(warehouse: WarehouseResource, session_ids: list[str],
+def session_ids(sessions: pl.DataFrame) -> pl.Series:
+    """The sessions' ids, sorted and distinct: position i is the session whose key is i."""
+    return sessions["session_id"].unique().sort()
+
+
+def session_key(column: str, ids: pl.Series) -> pl.Expr:
+    """`column` (one of `ids`) as the session's key: its position in `ids`."""
+    return pl.col(column).replace_strict(ids, pl.Series(range(len(ids)), dtype=SESSION_KEY), return_dtype=SESSION_KEY)
+
+
+def with_session_ids(frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """`frame` with its session keys turned back into the ids of `ids`."""
+    return frame.with_columns(ids.gather(frame["session_id"]).alias("session_id"))
+
+
+def outlet_readings(warehouse: WarehouseResource, ids: pl.Series,
                     measurands: tuple[str, ...] = (REGISTER, POWER, CURRENT)) -> dict[str, pl.DataFrame]:
-    """The sessions' outlet readings per measurand, from one scan of `meter_readings` (the table holds every
-    landing day's readings; scanning it once per measurand was most of `meter_curves`' cost)."""
+    """The outlet readings of the sessions `ids` (see `session_ids`) per measurand, keyed, from one scan of
+    `meter_readings` (the table holds every landing day's readings; scanning it once per measurand was most of
+    `meter_curves`' cost)."""
     scan = _scan(warehouse, "meter_readings")
-    if scan is None or not session_ids:
+    if scan is None or ids.is_empty():
         return {m: pl.DataFrame(schema=READINGS_SCHEMA) for m in measurands}
+    id_list = ids.to_list()
     # Only the landing dates that can hold these sessions' readings (the OCPP ingest's index): every partition
     # opened per chunk would make a night's cost grow with the warehouse's history.
     rows = (
-        scan.filter(reading_dates(warehouse, session_ids))
-        .filter(_among("transaction_id", session_ids) & pl.col("measurand").is_in(list(measurands))
+        scan.filter(reading_dates(warehouse, id_list))
+        .filter(_among("transaction_id", id_list) & pl.col("measurand").is_in(list(measurands))
                     & (pl.col("location").is_null() | pl.col("location").is_in(OUTLET)))
-        .select(pl.col("transaction_id").alias("session_id"), "timestamp", "phase", "context", "value",
+        .select(session_key("transaction_id", ids).alias("session_id"), "timestamp", "phase", "context", "value",
                 "record_ref", "value_raw", "landing_date", "measurand")
         .collect()
     )
@@ -122,11 +145,11 @@ def _any_landing(rows: pl.DataFrame) -> pl.DataFrame:
     return rows.drop("landing_date")
 
 
-def _readings(warehouse: WarehouseResource, session_ids: list[str], measurand: str,
+def _readings(warehouse: WarehouseResource, ids: pl.Series, measurand: str,
               readings: dict[str, pl.DataFrame] | None) -> pl.DataFrame:
     """Readings of one measurand: from `readings` (see `outlet_readings`) when the caller read them already."""
     if readings is None:
-        readings = outlet_readings(warehouse, session_ids, (measurand,))
+        readings = outlet_readings(warehouse, ids, (measurand,))
     return readings[measurand]
 
 
@@ -157,37 +180,37 @@ def _phase_combined(rows: pl.DataFrame, prefer_overall: bool, keep_raw: bool = T
 
 def register_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
                     readings: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, int]:
-    """Register readings (Wh) of the sessions, with meterStart/meterStop anchors; and the number of
-    anchors refused because they contradict the readings (e.g. a lifetime meterStart with session-relative
-    readings)."""
-    ids = sessions["session_id"].to_list()
+    """Register readings (Wh) of the sessions, keyed (see `session_ids`), with meterStart/meterStop anchors;
+    and the number of anchors refused because they contradict the readings (e.g. a lifetime meterStart with
+    session-relative readings)."""
+    ids = session_ids(sessions)
     ocpp = _phase_combined(_readings(warehouse, ids, REGISTER, readings), prefer_overall=True).select(
         "session_id", "timestamp", "value", "record_ref", pl.col("value_raw").alias("raw_payload"),
         pl.lit("meter_readings").alias("source"))
     stats_scan = _scan(warehouse, "consumption_stats")
     stats = pl.DataFrame(schema=POINT_SCHEMA)
-    if stats_scan is not None and ids:
-        stats = stats_scan.filter(_among("session_id", ids)).select(
-            "session_id", "timestamp", pl.col("energy_wh").alias("value"), "record_ref",
+    if stats_scan is not None and not ids.is_empty():
+        stats = stats_scan.filter(_among("session_id", ids.to_list())).select(
+            session_key("session_id", ids), "timestamp", pl.col("energy_wh").alias("value"), "record_ref",
             pl.col("raw_payload"), pl.lit("consumption_stats").alias("source")).collect()
     points = pl.concat([ocpp.cast(POINT_SCHEMA), stats.cast(POINT_SCHEMA)])
     anchors, refused = _anchors(warehouse, ids, points)
     return pl.concat([points, anchors]).sort(["session_id", "timestamp", "record_ref"]), refused
 
 
-def latest_transactions(warehouse: WarehouseResource, session_ids: list[str]) -> pl.DataFrame:
-    """The current state (latest landing date) of the OCPP transactions among `session_ids`."""
+def latest_transactions(warehouse: WarehouseResource, ids: pl.Series) -> pl.DataFrame:
+    """The current state (latest landing date) of the OCPP transactions of the sessions `ids`, keyed."""
     scan = _scan(warehouse, "transactions")
-    if scan is None or not session_ids:
-        return pl.DataFrame(schema={"transaction_id": pl.String, "start_timestamp": UTC, "stop_timestamp": UTC,
+    if scan is None or ids.is_empty():
+        return pl.DataFrame(schema={"session_id": SESSION_KEY, "start_timestamp": UTC, "stop_timestamp": UTC,
                                     "meter_start_wh": pl.Float64, "meter_stop_wh": pl.Float64,
                                     "charging_states": pl.List(pl.Struct({"timestamp": UTC, "state": pl.String}))})
     return (
-        scan.filter(_among("transaction_id", session_ids))
+        scan.filter(_among("transaction_id", ids.to_list()))
         .sort(["transaction_id", "landing_date"], descending=[False, True])
         .unique("transaction_id", keep="first", maintain_order=True)
-        .select("transaction_id", "start_timestamp", "stop_timestamp", "meter_start_wh", "meter_stop_wh",
-                "charging_states")
+        .select(session_key("transaction_id", ids).alias("session_id"), "start_timestamp", "stop_timestamp",
+                "meter_start_wh", "meter_stop_wh", "charging_states")
         .collect()
     )
 
@@ -197,14 +220,14 @@ def _hours_between(a: str, b: str) -> pl.Expr:
     return ((pl.col(b) - pl.col(a)).dt.total_microseconds().abs() / 3.6e9).clip(lower_bound=1 / 3600)
 
 
-def _anchors(warehouse: WarehouseResource, ids: list[str], points: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def _anchors(warehouse: WarehouseResource, ids: pl.Series, points: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     """meterStart/meterStop as register points, only where they agree with the readings: start at or
     below the first reading, stop at or above the last, each reachable at a plausible power."""
     tx = latest_transactions(warehouse, ids)
     candidates = pl.concat([
-        tx.select(pl.col("transaction_id").alias("session_id"), pl.col("start_timestamp").alias("timestamp"),
+        tx.select("session_id", pl.col("start_timestamp").alias("timestamp"),
                   pl.col("meter_start_wh").alias("value"), pl.lit("start").alias("end")),
-        tx.select(pl.col("transaction_id").alias("session_id"), pl.col("stop_timestamp").alias("timestamp"),
+        tx.select("session_id", pl.col("stop_timestamp").alias("timestamp"),
                   pl.col("meter_stop_wh").alias("value"), pl.lit("stop").alias("end")),
     ]).drop_nulls(["timestamp", "value"])
     # A reading at the same instant already says what the register was; the anchor adds nothing.
@@ -222,9 +245,9 @@ def _anchors(warehouse: WarehouseResource, ids: list[str], points: pl.DataFrame)
                & (pl.col("value") - pl.col("v_last") <= MAX_PLAUSIBLE_POWER_W * _hours_between("t_last", "timestamp"))))
     ok = pl.when(pl.col("end") == "start").then(start_ok).otherwise(stop_ok)
     accepted = joined.filter(ok)
-    anchors = accepted.select(
+    anchors = accepted.with_columns(ids.gather(accepted["session_id"]).alias("id")).select(
         "session_id", "timestamp", "value",
-        pl.format("transaction:{}:meter_{}", pl.col("session_id"), pl.col("end")).alias("record_ref"),
+        pl.format("transaction:{}:meter_{}", pl.col("id"), pl.col("end")).alias("record_ref"),
         pl.col("value").cast(pl.String).alias("raw_payload"), pl.lit("transaction").alias("source"),
     ).cast(POINT_SCHEMA)
     return anchors, joined.height - accepted.height
@@ -232,32 +255,33 @@ def _anchors(warehouse: WarehouseResource, ids: list[str], points: pl.DataFrame)
 
 def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
                  readings: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
-    """session_id, timestamp, power_w: OCPP Power.Active.Import (phase-less, else phases summed) or the
+    """session_id (keyed), timestamp, power_w: OCPP Power.Active.Import (phase-less, else phases summed) or the
     platform's consumption-stats power."""
-    ids = sessions["session_id"].to_list()
+    ids = session_ids(sessions)
     ocpp = _phase_combined(_readings(warehouse, ids, POWER, readings), prefer_overall=True, keep_raw=False)
     frames = [ocpp.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("power_w"))]
     stats_scan = _scan(warehouse, "consumption_stats")
-    if stats_scan is not None and ids:
-        frames.append(stats_scan.filter(_among("session_id", ids) & pl.col("power_w").is_not_null())
-                      .select("session_id", "timestamp", "power_w").collect())
-    return pl.concat([f.cast({"session_id": pl.String, "timestamp": UTC, "power_w": pl.Float64}) for f in frames]) \
+    if stats_scan is not None and not ids.is_empty():
+        frames.append(stats_scan.filter(_among("session_id", ids.to_list()) & pl.col("power_w").is_not_null())
+                      .select(session_key("session_id", ids), "timestamp", "power_w").collect())
+    return pl.concat([f.cast({"session_id": SESSION_KEY, "timestamp": UTC, "power_w": pl.Float64}) for f in frames]) \
         .unique(["session_id", "timestamp"], keep="first").sort(["session_id", "timestamp"])
 
 
 def current_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
                    readings: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
-    """session_id, timestamp, current_a: OCPP Current.Import summed over phases (phase-less if only that)."""
-    ids = sessions["session_id"].to_list()
+    """session_id (keyed), timestamp, current_a: OCPP Current.Import summed over phases (phase-less if only
+    that)."""
+    ids = session_ids(sessions)
     rows = _phase_combined(_readings(warehouse, ids, CURRENT, readings), prefer_overall=False, keep_raw=False)
     return rows.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("current_a")) \
-        .cast({"session_id": pl.String, "timestamp": UTC, "current_a": pl.Float64}).sort(["session_id", "timestamp"])
+        .cast({"session_id": SESSION_KEY, "timestamp": UTC, "current_a": pl.Float64}).sort(["session_id", "timestamp"])
 
 
 def charging_states(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
-    """session_id, timestamp, charging_state from the OCPP transactions' state changes."""
-    tx = latest_transactions(warehouse, sessions["session_id"].to_list())
-    exploded = tx.select(pl.col("transaction_id").alias("session_id"), "charging_states").explode("charging_states")
+    """session_id (keyed), timestamp, charging_state from the OCPP transactions' state changes."""
+    tx = latest_transactions(warehouse, session_ids(sessions))
+    exploded = tx.select("session_id", "charging_states").explode("charging_states")
     return exploded.drop_nulls("charging_states").select(
         "session_id", pl.col("charging_states").struct.field("timestamp").alias("timestamp"),
         pl.col("charging_states").struct.field("state").alias("charging_state"),

@@ -101,7 +101,7 @@ def clean_register_kernel(reading_ptr, time_us, value_wh):
 def clean_register(readings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Clean cumulative registers of many sessions.
 
-    `readings`: session_id (str), timestamp (Datetime us UTC), energy_wh (Float64), plus any other
+    `readings`: session_id (str, or an integer key that sorts like the ids), timestamp (Datetime us UTC), energy_wh (Float64), plus any other
     columns (e.g. record_ref), which are carried through. Returns `(curve, repairs)`: the curve has the
     input columns with energy_wh cleaned (non-decreasing) and `reset_bridged` (bool); repairs has the input
     columns as received plus reason_code, one row per dropped reading and per bridged reset (the latter
@@ -109,8 +109,9 @@ def clean_register(readings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     the input order.
     """
     extra = [c for c in readings.columns if c not in ("session_id", "timestamp", "energy_wh", "reason_code")]
+    session = pl.col("session_id")
     frame = readings.with_columns(
-        pl.col("session_id").cast(pl.String),
+        session if readings.schema["session_id"].is_integer() else session.cast(pl.String),
         pl.col("timestamp").cast(pl.Datetime("us", "UTC")),
         pl.col("energy_wh").cast(pl.Float64),
     ).select("session_id", "timestamp", "energy_wh", *extra)

@@ -178,7 +178,7 @@ def test_fifteen_minute_config(seeded):
 
 
 def test_meter_start_and_stop_anchor_the_curve_only_when_consistent(tmp_warehouse):
-    from assets.consumption.inputs import register_points
+    from assets.consumption.inputs import register_points, session_ids, with_session_ids
 
     rows = [
         # Session 1: readings start 5 minutes late; meterStart/meterStop extend the curve.
@@ -192,7 +192,10 @@ def test_meter_start_and_stop_anchor_the_curve_only_when_consistent(tmp_warehous
            for tid, start, stop in [("ocpp:CP-1:1", 100000.0, 101200.0), ("ocpp:CP-1:2", 555000.0, 556200.0)]]
     tmp_warehouse.write_partition(TRANSACTIONS, _full(TRANSACTIONS, txs), landing_date=DAY)
     sessions = pl.DataFrame({"session_id": ["ocpp:CP-1:1", "ocpp:CP-1:2"]})
-    points, refused = register_points(tmp_warehouse, sessions)
+    keyed, refused = register_points(tmp_warehouse, sessions)
+    assert keyed["session_id"].dtype == pl.UInt32  # keyed by position among the sorted ids
+    points = with_session_ids(keyed, session_ids(sessions))
+    assert points["record_ref"].to_list()[0] == "transaction:ocpp:CP-1:1:meter_start"
     one = points.filter(pl.col("session_id") == "ocpp:CP-1:1")
     assert one["value"].to_list() == [100000.0, 100100.0, 101100.0, 101200.0]
     assert one["source"].to_list() == ["transaction", "meter_readings", "meter_readings", "transaction"]
