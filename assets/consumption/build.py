@@ -99,7 +99,7 @@ def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.
     # The inputs are keyed by the session's position among the chunk's ids (`inputs.session_ids`).
     ids = inputs.session_ids(sessions)
     readings = inputs.outlet_readings(warehouse, ids)
-    points, anchors_refused = inputs.register_points(warehouse, sessions, readings)
+    points, anchors_refused = inputs.register_points(warehouse, ids, readings)
     curve, repairs = clean_register(points.rename({"value": "energy_wh"}))
     dropped = repairs.filter(pl.col("reason_code").is_in(DROPPED_REASONS))
     rejections = [
@@ -107,9 +107,9 @@ def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.
                   reason=REASONS[row["reason_code"]], raw_payload=row["raw_payload"])
         for row in dropped.iter_rows(named=True)
     ]
-    power = inputs.power_points(warehouse, sessions, readings)
-    current = inputs.current_points(warehouse, sessions, readings)
-    states = inputs.charging_states(warehouse, sessions)
+    power = inputs.power_points(warehouse, ids, readings)
+    current = inputs.current_points(warehouse, ids, readings)
+    states = inputs.charging_states(warehouse, ids)
     long = pl.concat([
         curve.select("session_id", "timestamp", "energy_wh", "reset_bridged", "source"),
         power.with_columns(pl.lit("meter_readings").alias("source")),

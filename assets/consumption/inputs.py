@@ -178,12 +178,11 @@ def _phase_combined(rows: pl.DataFrame, prefer_overall: bool, keep_raw: bool = T
     return pl.concat([overall, phased.select(overall.columns)], how="vertical_relaxed")
 
 
-def register_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
+def register_points(warehouse: WarehouseResource, ids: pl.Series,
                     readings: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, int]:
-    """Register readings (Wh) of the sessions, keyed (see `session_ids`), with meterStart/meterStop anchors;
-    and the number of anchors refused because they contradict the readings (e.g. a lifetime meterStart with
-    session-relative readings)."""
-    ids = session_ids(sessions)
+    """Register readings (Wh) of the sessions `ids` (see `session_ids`), keyed, with meterStart/meterStop
+    anchors; and the number of anchors refused because they contradict the readings (e.g. a lifetime meterStart
+    with session-relative readings)."""
     ocpp = _phase_combined(_readings(warehouse, ids, REGISTER, readings), prefer_overall=True).select(
         "session_id", "timestamp", "value", "record_ref", pl.col("value_raw").alias("raw_payload"),
         pl.lit("meter_readings").alias("source"))
@@ -253,11 +252,10 @@ def _anchors(warehouse: WarehouseResource, ids: pl.Series, points: pl.DataFrame)
     return anchors, joined.height - accepted.height
 
 
-def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
+def power_points(warehouse: WarehouseResource, ids: pl.Series,
                  readings: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
-    """session_id (keyed), timestamp, power_w: OCPP Power.Active.Import (phase-less, else phases summed) or the
-    platform's consumption-stats power."""
-    ids = session_ids(sessions)
+    """session_id (keyed), timestamp, power_w of the sessions `ids`: OCPP Power.Active.Import (phase-less, else
+    phases summed) or the platform's consumption-stats power."""
     ocpp = _phase_combined(_readings(warehouse, ids, POWER, readings), prefer_overall=True, keep_raw=False)
     frames = [ocpp.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("power_w"))]
     stats_scan = _scan(warehouse, "consumption_stats")
@@ -268,19 +266,19 @@ def power_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
         .unique(["session_id", "timestamp"], keep="first").sort(["session_id", "timestamp"])
 
 
-def current_points(warehouse: WarehouseResource, sessions: pl.DataFrame,
+def current_points(warehouse: WarehouseResource, ids: pl.Series,
                    readings: dict[str, pl.DataFrame] | None = None) -> pl.DataFrame:
-    """session_id (keyed), timestamp, current_a: OCPP Current.Import summed over phases (phase-less if only
-    that)."""
-    ids = session_ids(sessions)
+    """session_id (keyed), timestamp, current_a of the sessions `ids`: OCPP Current.Import summed over phases
+    (phase-less if only that)."""
     rows = _phase_combined(_readings(warehouse, ids, CURRENT, readings), prefer_overall=False, keep_raw=False)
     return rows.group_by(["session_id", "timestamp"]).agg(pl.col("value").max().alias("current_a")) \
         .cast({"session_id": SESSION_KEY, "timestamp": UTC, "current_a": pl.Float64}).sort(["session_id", "timestamp"])
 
 
-def charging_states(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:
-    """session_id (keyed), timestamp, charging_state from the OCPP transactions' state changes."""
-    tx = latest_transactions(warehouse, session_ids(sessions))
+def charging_states(warehouse: WarehouseResource, ids: pl.Series) -> pl.DataFrame:
+    """session_id (keyed), timestamp, charging_state of the sessions `ids` from the OCPP transactions' state
+    changes."""
+    tx = latest_transactions(warehouse, ids)
     exploded = tx.select("session_id", "charging_states").explode("charging_states")
     return exploded.drop_nulls("charging_states").select(
         "session_id", pl.col("charging_states").struct.field("timestamp").alias("timestamp"),

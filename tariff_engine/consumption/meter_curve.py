@@ -101,11 +101,11 @@ def clean_register_kernel(reading_ptr, time_us, value_wh):
 def clean_register(readings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Clean cumulative registers of many sessions.
 
-    `readings`: session_id (str, or an integer key that sorts like the ids), timestamp (Datetime us UTC), energy_wh (Float64), plus any other
-    columns (e.g. record_ref), which are carried through. Returns `(curve, repairs)`: the curve has the
-    input columns with energy_wh cleaned (non-decreasing) and `reset_bridged` (bool); repairs has the input
-    columns as received plus reason_code, one row per dropped reading and per bridged reset (the latter
-    also stay in the curve). Both are sorted by session, time and value, so the result does not depend on
+    `readings`: session_id (str, or an integer key that sorts like the ids), timestamp (Datetime us UTC),
+    energy_wh (Float64), plus any other columns (e.g. record_ref), which are carried through. Returns
+    `(curve, repairs)`: the curve has the input columns with energy_wh cleaned (non-decreasing) and
+    `reset_bridged` (bool); repairs has the input columns as received plus reason_code, one row per dropped
+    reading and per bridged reset (the latter also stay in the curve). Both are sorted by session, time and value, so the result does not depend on
     the input order.
     """
     extra = [c for c in readings.columns if c not in ("session_id", "timestamp", "energy_wh", "reason_code")]

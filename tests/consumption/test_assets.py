@@ -192,9 +192,10 @@ def test_meter_start_and_stop_anchor_the_curve_only_when_consistent(tmp_warehous
            for tid, start, stop in [("ocpp:CP-1:1", 100000.0, 101200.0), ("ocpp:CP-1:2", 555000.0, 556200.0)]]
     tmp_warehouse.write_partition(TRANSACTIONS, _full(TRANSACTIONS, txs), landing_date=DAY)
     sessions = pl.DataFrame({"session_id": ["ocpp:CP-1:1", "ocpp:CP-1:2"]})
-    keyed, refused = register_points(tmp_warehouse, sessions)
+    ids = session_ids(sessions)
+    keyed, refused = register_points(tmp_warehouse, ids)
     assert keyed["session_id"].dtype == pl.UInt32  # keyed by position among the sorted ids
-    points = with_session_ids(keyed, session_ids(sessions))
+    points = with_session_ids(keyed, ids)
     assert points["record_ref"].to_list()[0] == "transaction:ocpp:CP-1:1:meter_start"
     one = points.filter(pl.col("session_id") == "ocpp:CP-1:1")
     assert one["value"].to_list() == [100000.0, 100100.0, 101100.0, 101200.0]
