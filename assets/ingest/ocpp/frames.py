@@ -379,17 +379,19 @@ def resolve_actions(messages: pl.DataFrame, calls: CallIndex) -> pl.DataFrame:
     if not is_call.all():
         answers = is_call.not_().arg_true()
         call_action = call_action.scatter(answers, calls.actions(messages.select(ANSWER_KEY).filter(~is_call)))
-    resolved = messages.with_columns(
-        pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
-        .otherwise(pl.coalesce(pl.col("action"), call_action)).alias("action"))
+    action = (pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
+              .otherwise(pl.coalesce(pl.col("action"), call_action)))
+    # _START_ANSWER on the resolved action; one with_columns for both (each eager call costs a query plan).
+    start_answer = (action == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
     # Only StartTransaction answers are parsed (a JSON path over every payload of a bucket costs seconds a day).
-    issued_id = pl.when(_START_ANSWER).then(pl.col("payload_json")).str.json_path_match("$.transactionId")
+    issued_id = pl.when(start_answer).then(pl.col("payload_json")).str.json_path_match("$.transactionId")
     # Same rule as namespaced_transaction_id: objects, lists, booleans and "" name no transaction.
     usable = ~(issued_id.str.starts_with("{") | issued_id.str.starts_with("[")
                | issued_id.is_in(["true", "false", ""]))
     issued = pl.when(usable).then(pl.concat_str([pl.lit("ocpp:"), pl.col("charge_point_id"), pl.lit(":"), issued_id]))
-    return resolved.with_columns(
-        pl.when(_START_ANSWER).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
+    return messages.with_columns(
+        action.alias("action"),
+        pl.when(start_answer).then(issued).otherwise(pl.col("transaction_id")).alias("transaction_id"))
 
 
 # A superset of the StartTransaction answers that issue a transaction id (their payload names one),
@@ -398,22 +400,50 @@ MAY_ISSUE = (pl.col("message_type") == "CALLRESULT") & pl.col("payload_json").st
                                                                                           literal=True)
 
 
-def issued_index(resolved: pl.DataFrame) -> pl.DataFrame:
-    """(charge_point_id, direction of the request, message_id, _issued) from resolved StartTransaction
-    answers in delivery order (the first answer to a request wins)."""
-    return (resolved.filter(_START_ANSWER & pl.col("transaction_id").is_not_null())
-            .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
-                    pl.col("message_id"), pl.col("transaction_id").alias("_issued"))
-            .unique(subset=ANSWER_KEY, keep="first", maintain_order=True))
+class IssuedIndex:
+    """The transaction id that each 1.6 StartTransaction request was issued by its answer, keyed by the
+    request's (charge_point_id, direction, message_id) as a 128-bit key (``KeyTable``): each spill bucket
+    looks up its few start requests instead of joining every row against the day's answers."""
+
+    def __init__(self, issued_to: pl.DataFrame):
+        """``issued_to``: (charge_point_id, direction of the request, message_id, _issued), first answer
+        first; rows with a null key part never match (as in a join)."""
+        issued_to = issued_to.drop_nulls(ANSWER_KEY)
+        keys = issued_to.select(identity_key(ANSWER_KEY))
+        self._ids = issued_to.get_column("_issued")
+        self._table = KeyTable(keys.get_column("_k1").to_numpy(), keys.get_column("_k2").to_numpy(),
+                               np.arange(issued_to.height, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def issued(self, requests: pl.DataFrame) -> pl.Series:
+        """For each row of ``requests`` (the ``ANSWER_KEY`` columns), its issued transaction id or null."""
+        keys = requests.select(identity_key(ANSWER_KEY))
+        found = self._table.lookup(keys.get_column("_k1").to_numpy(), keys.get_column("_k2").to_numpy())
+        return self._ids.gather(pl.Series(found, dtype=pl.Int64()).replace(-1, None))
 
 
-def apply_issued(resolved: pl.DataFrame, issued_to: pl.DataFrame) -> pl.DataFrame:
-    """1.6 StartTransaction requests get the transaction id of their answer."""
-    start_request = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
-    return (resolved.join(issued_to, on=ANSWER_KEY, how="left", maintain_order="left")
-            .with_columns(pl.when(start_request).then(pl.coalesce("transaction_id", "_issued"))
-                          .otherwise(pl.col("transaction_id")).alias("transaction_id"))
-            .drop("_issued"))
+def issued_index(resolved: pl.DataFrame) -> IssuedIndex:
+    """The ``IssuedIndex`` of resolved StartTransaction answers in delivery order (the first answer to a
+    request wins)."""
+    return IssuedIndex(resolved.filter(_START_ANSWER & pl.col("transaction_id").is_not_null())
+                       .select(pl.col("charge_point_id"), _flipped(pl.col("direction")).alias("direction"),
+                               pl.col("message_id"), pl.col("transaction_id").alias("_issued"))
+                       .unique(subset=ANSWER_KEY, keep="first", maintain_order=True))
+
+
+def apply_issued(resolved: pl.DataFrame, issued: IssuedIndex) -> pl.DataFrame:
+    """1.6 StartTransaction requests without a transaction id get the one their answer issued."""
+    start_request = ((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
+                     & pl.all_horizontal(pl.col(ANSWER_KEY).is_not_null()))
+    rows = resolved.select(start_request.fill_null(False)).to_series().arg_true()
+    if not len(issued) or not rows.len():
+        return resolved
+    requests = resolved.select(*ANSWER_KEY, "transaction_id")[rows]
+    filled = (requests.with_columns(issued.issued(requests).alias("_issued"))
+              .select(pl.coalesce("transaction_id", "_issued")).to_series())
+    return resolved.with_columns(resolved.get_column("transaction_id").scatter(rows, filled))
 
 
 def resolve_answers(messages: pl.DataFrame, earlier_calls: pl.DataFrame | None = None) -> pl.DataFrame:
