@@ -369,7 +369,12 @@ def answer_index(calls: pl.DataFrame, earlier_calls: pl.DataFrame | None = None)
     return index
 
 
-_START_ANSWER = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+def _start_answer(action: pl.Expr) -> pl.Expr:
+    """An answer to a StartTransaction request (``action``: the row's action, or the one just resolved)."""
+    return (action == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+
+
+_START_ANSWER = _start_answer(pl.col("action"))
 
 
 def resolve_actions(messages: pl.DataFrame, calls: CallIndex) -> pl.DataFrame:
@@ -381,8 +386,9 @@ def resolve_actions(messages: pl.DataFrame, calls: CallIndex) -> pl.DataFrame:
         call_action = call_action.scatter(answers, calls.actions(messages.select(ANSWER_KEY).filter(~is_call)))
     action = (pl.when(pl.col("message_type") == "CALL").then(pl.col("action"))
               .otherwise(pl.coalesce(pl.col("action"), call_action)))
-    # _START_ANSWER on the resolved action; one with_columns for both (each eager call costs a query plan).
-    start_answer = (action == "StartTransaction") & (pl.col("message_type") == "CALLRESULT")
+    # On the resolved action, so the action and the issued id are set in one with_columns (each eager call
+    # costs a query plan, and a day has up to 1,440 spill buckets).
+    start_answer = _start_answer(action)
     # Only StartTransaction answers are parsed (a JSON path over every payload of a bucket costs seconds a day).
     issued_id = pl.when(start_answer).then(pl.col("payload_json")).str.json_path_match("$.transactionId")
     # Same rule as namespaced_transaction_id: objects, lists, booleans and "" name no transaction.
@@ -435,8 +441,8 @@ def issued_index(resolved: pl.DataFrame) -> IssuedIndex:
 
 def apply_issued(resolved: pl.DataFrame, issued: IssuedIndex) -> pl.DataFrame:
     """1.6 StartTransaction requests without a transaction id get the one their answer issued."""
-    start_request = ((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
-                     & pl.all_horizontal(pl.col(ANSWER_KEY).is_not_null()))
+    # A request with a null key part finds nothing: the index holds no such key.
+    start_request = (pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
     rows = resolved.select(start_request.fill_null(False)).to_series().arg_true()
     if not len(issued) or not rows.len():
         return resolved
