@@ -10,7 +10,7 @@ DEMO_SEED ?= 7
 DEMO_ARGS ?=
 TEST_WORKERS ?= auto
 
-.PHONY: help setup demo generate settle test test-ui ui bench gateway webhook standins quotes clean
+.PHONY: help setup demo generate settle warm test test-ui ui bench gateway webhook standins quotes clean
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,6 +45,9 @@ test-ui: setup  ## browser test of the finance UI (headless Chromium from Debian
 
 ui: setup  ## the Dagster UI on the same data (http://127.0.0.1:3000)
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+warm: setup  ## compile the numba kernels into .numba_cache once (a small day settled in a temporary folder): after setup or an upgrade, so the first nightly run does not pay ~2 CPU-minutes of compiling
+	$(BIN)/python -m pipelines.warm_kernels
 
 bench: setup  ## benchmarks (ratios measured in one run); BENCH_ARGS=--quick for a short run
 	$(BIN)/python -m bench $(BENCH_ARGS)
