@@ -25,7 +25,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.bench_settlement import cached_landing, generate
+from bench.bench_settlement import cached_landing
+from pipelines.warm_kernels import generate_day
 from bench.check_ocpp_asset import ASSETS, _compare, _dates, materialize
 
 REPO = Path(__file__).resolve().parent.parent
@@ -109,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.landing_cache:
                 landing.symlink_to(cached_landing(args.landing_cache, sessions, args.seed), target_is_directory=True)
             else:
-                generate(landing, sessions, args.seed)
+                generate_day(landing, sessions, args.seed)
             print(f"ingesting a generated day of {sessions:,} sessions ...", flush=True)
             source = root / "ingested"
             ingest(landing, source)

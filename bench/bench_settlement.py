@@ -139,13 +139,6 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def generate(landing: Path, sessions: int, seed: int) -> None:
-    """One day of every source at ``sessions`` sessions, 60-s meter values (not timed)."""
-    subprocess.run([sys.executable, "-m", "data.generate", "--out", str(landing), "--seed", str(seed), "--days", "1",
-                    "--sessions-per-day", str(sessions), "--meter-interval", "60"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)
-
-
 def settle(work: Path, sessions: int, executor: str = "in_process") -> Measurement:
     """Run ``bench.settle_run`` (the demo's settlement with a per-step CPU logger) and measure it."""
     home = work / "dagster_home"
@@ -223,7 +216,7 @@ def cached_landing(cache: Path, sessions: int, seed: int) -> Path:
     if not landing.exists():
         partial = cache / f"{landing.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        generate(partial, sessions, seed)
+        warm_kernels.generate_day(partial, sessions, seed)
         partial.rename(landing)
     return landing
 
@@ -233,7 +226,7 @@ def run_size(sessions: int, seed: int, keep: Path | None, cache: Path | None = N
     work = Path(tempfile.mkdtemp(prefix=f"bench-settle-{sessions}-", dir=keep))
     try:
         if cache is None:
-            generate(work / "landing", sessions, seed)
+            warm_kernels.generate_day(work / "landing", sessions, seed)
         else:
             # the settlement only reads the landing zone, so the cached day is linked, not copied
             (work / "landing").symlink_to(cached_landing(cache, sessions, seed), target_is_directory=True)

@@ -33,6 +33,20 @@ WARM_SESSIONS = 1000
 WARM_SEED = 7
 
 
+def generate_day(landing: Path, sessions: int, seed: int) -> None:
+    """One generated day of every source at ``sessions`` sessions with 60-s meter values: the day
+    ``bench_settlement`` times, so the warm-up compiles the kernels with the types the timed runs give them."""
+    _run_module(["data.generate", "--out", str(landing), "--seed", str(seed), "--days", "1",
+                 "--sessions-per-day", str(sessions), "--meter-interval", "60"], dict(os.environ))
+
+
+def _run_module(command: list[str], env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"`python -m {command[0]}` failed (exit {done.returncode}):\n"
+                         f"{(done.stdout + done.stderr)[-3000:]}")
+
+
 def warm(sessions: int = WARM_SESSIONS, seed: int = WARM_SEED) -> float:
     """Settle a generated day of ``sessions`` sessions in a temporary folder; returns the wall seconds taken."""
     started = time.perf_counter()
@@ -44,13 +58,8 @@ def warm(sessions: int = WARM_SESSIONS, seed: int = WARM_SEED) -> float:
         env = dict(os.environ, DAGSTER_HOME=str(home), CHARGELEDGER_LANDING=str(work / "landing"),
                    CHARGELEDGER_WAREHOUSE=str(work / "warehouse"))
         env.pop("CHARGELEDGER_WAREHOUSE_LOCAL", None)
-        for command in (["data.generate", "--out", str(work / "landing"), "--seed", str(seed), "--days", "1",
-                         "--sessions-per-day", str(sessions), "--meter-interval", "60"],
-                        ["pipelines.demo"]):
-            done = subprocess.run([sys.executable, "-m", *command], cwd=ROOT, env=env, capture_output=True, text=True)
-            if done.returncode:
-                raise SystemExit(f"warming the numba cache failed in `python -m {command[0]}` "
-                                 f"(exit {done.returncode}):\n{(done.stdout + done.stderr)[-3000:]}")
+        generate_day(work / "landing", sessions, seed)
+        _run_module(["pipelines.demo"], env)
     return time.perf_counter() - started
 
 
