@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assets.ingest.ocpp.shards import SHARDS_ENV
 from pipelines import warm_kernels
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,7 @@ class Measurement:
     ocpp_encode_s: float = 0.0  # encoding the OCPP tables as stored (see encode_floor)
     runner_cpu_s: float = 0.0  # the settlement process itself; the rest of cpu_s is its child processes
     step_rss: dict[str, int] = field(default_factory=dict)  # peak RSS of the runner during each step
+    shard_workers_cpu_s: float = 0.0  # CPU of the OCPP shard workers (child processes), counted in step_cpu
     runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s (runner), wall_s
 
 
@@ -174,7 +176,10 @@ def settle(work: Path, sessions: int, executor: str = "in_process") -> Measureme
     step_rss = json.loads(rss_file.read_text()) if rss_file.exists() else {}
     runs_file = step_file.with_name("step_cpu_runs.json")
     runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
+    workers_file = step_file.with_name("step_cpu_workers.json")
+    workers = json.loads(workers_file.read_text())["shard_workers_cpu_s"] if workers_file.exists() else 0.0
     return Measurement(sessions, cpu, wall, peak, step_cpu, runner_cpu_s=sampler.root_cpu, step_rss=step_rss,
+                       shard_workers_cpu_s=workers,
                        runs=runs)
 
 
@@ -290,10 +295,13 @@ def report(results: list[Measurement]) -> None:
           "imports, the demo's reads) and its child processes' (OCPP pool workers, compute-log tails)")
     for m in results:
         steps_cpu = sum(m.step_cpu.values())
+        in_runner = steps_cpu - m.shard_workers_cpu_s  # the steps' CPU in the runner itself
         if steps_cpu:
             print(f"  {m.sessions:,}: whole tree {m.cpu_s:.1f}, steps {steps_cpu:.1f}, outside {m.cpu_s - steps_cpu:.1f} "
-                  f"({(m.cpu_s - steps_cpu) / m.cpu_s:.0%}) = runner outside its steps {m.runner_cpu_s - steps_cpu:.1f} "
-                  f"+ child processes {m.cpu_s - m.runner_cpu_s:.1f} CPU-s")
+                  f"({(m.cpu_s - steps_cpu) / m.cpu_s:.0%}) = runner outside its steps {m.runner_cpu_s - in_runner:.1f} "
+                  f"+ child processes {m.cpu_s - m.runner_cpu_s - m.shard_workers_cpu_s:.1f} CPU-s"
+                  + (f" (besides {m.shard_workers_cpu_s:.1f} CPU-s of OCPP shard workers, counted in their steps)"
+                     if m.shard_workers_cpu_s else ""))
     steps = sorted({s for m in results for s in m.step_cpu}, key=lambda s: -results[-1].step_cpu.get(s, 0.0))
     print("\nPer asset: CPU seconds (sessions per CPU-second), all runs of the settlement summed")
     print("| asset | " + " | ".join(f"{m.sessions:,}" for m in results) + " |")
@@ -365,7 +373,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=("in_process", "multiprocess"), default="in_process",
                         help="how the settlement runs its steps (pipelines/executors.py; default in_process); per-asset "
                              "CPU is measured in_process only")
+    parser.add_argument("--ocpp-shards", type=int, default=None,
+                        help=f"split each landing date's OCPP chain into this many charge-point shards ({SHARDS_ENV}; "
+                             "default: the environment's, else 1)")
     arguments = parser.parse_args(argv)
+    if arguments.ocpp_shards is not None:
+        os.environ[SHARDS_ENV] = str(arguments.ocpp_shards)
+    shards = os.environ.get(SHARDS_ENV, "1")
     sizes = [1000, 2000, 4000] if arguments.quick else [int(s) for s in arguments.sizes.split(",")]
     if arguments.keep:
         arguments.keep.mkdir(parents=True, exist_ok=True)
@@ -375,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warming the numba cache (untimed) ... {warm_kernels.warm():.1f} s", flush=True)
     results = []
     for sessions in sizes:
-        print(f"settling one day of {sessions:,} sessions ({arguments.executor}) ...", flush=True)
+        print(f"settling one day of {sessions:,} sessions ({arguments.executor}, {shards} OCPP shard(s)) ...", flush=True)
         measurement = run_size(sessions, arguments.seed, arguments.keep, arguments.landing_cache, arguments.executor)
         print(f"  {measurement.cpu_s:.1f} CPU-s, {measurement.wall_s:.1f} s wall, peak {_gb(measurement.peak_rss)}",
               flush=True)

@@ -2,13 +2,15 @@
 
 Runs exactly what ``python -m pipelines.demo`` runs (same jobs, same order, same executor) with one extra
 Dagster logger, ``step_cpu``: on a step's start event it notes the process CPU time (all threads of the
-process that runs the step), on its success or failure the difference is added to that step's total. The totals
+process that runs the step, plus what its charge-point shard workers spent, ``shards.worker_cpu_seconds``), on
+its success or failure the difference is added to that step's total. The totals
 (step key -> CPU seconds, summed over the runs of the settlement) are written as JSON to
 ``$BENCH_STEP_CPU_FILE`` when the settlement ends. It also notes each step's peak resident memory in the process
 that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
 workers a step starts are not in that figure; the benchmark's whole-tree peak includes them. Each run's job,
-partition, process CPU and wall seconds go to the file name with ``_runs`` (a list, in run order).
+partition, process CPU (with its shard workers') and wall seconds go to the file name with ``_runs`` (a list, in
+run order); the shard workers' CPU over the whole settlement to the file name with ``_workers``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 
 import pipelines.demo as demo
+from assets.ingest.ocpp.shards import worker_cpu_seconds
 
 _started: dict[tuple[str, str], float] = {}
 _totals: dict[str, float] = {}
@@ -40,10 +43,15 @@ class _StepCpuHandler(logging.Handler):
         key = (meta.get("run_id") or "", event.step_key)
         if event.event_type_value == "STEP_START":
             _reset_peak_rss()
-            _started[key] = time.process_time()
+            _started[key] = _cpu_now()
         elif event.event_type_value in END_EVENTS and key in _started:
-            _totals[event.step_key] = _totals.get(event.step_key, 0.0) + time.process_time() - _started.pop(key)
+            _totals[event.step_key] = _totals.get(event.step_key, 0.0) + _cpu_now() - _started.pop(key)
             _peak_rss[event.step_key] = max(_peak_rss.get(event.step_key, 0), _peak_rss_now())
+
+
+def _cpu_now() -> float:
+    """This process's CPU seconds plus its shard workers' (``assets.ingest.ocpp.shards``)."""
+    return time.process_time() + worker_cpu_seconds()
 
 
 def _reset_peak_rss() -> None:
@@ -82,12 +90,12 @@ class _JobWithStepCpu:
     def execute_in_process(self, run_config=None, **kwargs):
         config = dict(run_config or {})
         config["loggers"] = {**config.get("loggers", {}), "step_cpu": {}}
-        cpu, wall = time.process_time(), time.perf_counter()
+        cpu, wall = _cpu_now(), time.perf_counter()
         try:
             return self._job.execute_in_process(run_config=config, **kwargs)
         finally:
             _runs.append({"job": self._job.name, "partition": kwargs.get("partition_key"),
-                          "cpu_s": time.process_time() - cpu, "wall_s": time.perf_counter() - wall})
+                          "cpu_s": _cpu_now() - cpu, "wall_s": time.perf_counter() - wall})
 
 
 def _resolve_with_step_cpu(name: str, resolve=demo.defs.resolve_job_def) -> _JobWithStepCpu:
@@ -109,6 +117,8 @@ def main() -> None:
             path = Path(target)
             path.with_name(f"{path.stem}_rss{path.suffix}").write_text(json.dumps(_peak_rss, indent=1, sort_keys=True))
             path.with_name(f"{path.stem}_runs{path.suffix}").write_text(json.dumps(_runs, indent=1))
+            path.with_name(f"{path.stem}_workers{path.suffix}").write_text(
+                json.dumps({"shard_workers_cpu_s": worker_cpu_seconds()}))
 
 
 if __name__ == "__main__":

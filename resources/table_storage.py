@@ -1,7 +1,9 @@
 """Where the warehouse's Parquet tables live: a local folder or an object store (``s3://bucket/prefix``, ``gs://…``).
 
 Both keep one file per partition, ``<table>/<col>=<value>/…/part-0.parquet``, and both replace a partition
-whole, so a reader sees the old partition or the new one, never half of one:
+whole, so a reader sees the old partition or the new one, never half of one. A partition the OCPP ingest splits
+into charge-point shards has one file per shard, ``part-<shard>.parquet``, each replaced whole the same way
+(``assets.ingest.ocpp.shards``):
 
 - **local folder**: the new file is written beside the old one under a hidden name, fsynced, renamed over it,
   and the rename is made durable (fsync of the folder); a crash mid-write leaves the previous partition.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -33,6 +36,19 @@ import pyarrow.parquet as pq
 from fsspec.implementations.arrow import ArrowFSWrapper
 
 PART_FILE = "part-0.parquet"
+_PART_NAME = re.compile(r"part-(\d+)\.parquet")
+
+
+def part_file(part: int = 0) -> str:
+    """The file name of part ``part`` of a partition: ``part-0.parquet`` holds a whole partition unless the
+    partition is split into shards."""
+    return f"part-{part}.parquet"
+
+
+def part_of(name: str) -> int | None:
+    """The part a file name holds (``part-3.parquet`` -> 3), None for any other file."""
+    match = _PART_NAME.fullmatch(name)
+    return int(match.group(1)) if match else None
 # Uploads in progress, outside every table folder (readers glob `<table>/**`).
 STAGING_DIR = "_staging"
 
@@ -64,7 +80,14 @@ class LocalTables:
     def part_files(self, table: str) -> list[str]:
         """The partition files of ``table``, as paths relative to the table, sorted."""
         path = self.root / table
-        return sorted(p.relative_to(path).as_posix() for p in path.rglob(PART_FILE)) if path.exists() else []
+        return sorted(p.relative_to(path).as_posix() for p in path.rglob("part-*.parquet")
+                      if part_of(p.name) is not None) if path.exists() else []
+
+    def parts(self, relative_dir: str) -> list[int]:
+        """The parts a partition folder holds, in order."""
+        target_dir = self.root / relative_dir
+        return sorted(part for p in target_dir.glob("part-*.parquet") if (part := part_of(p.name)) is not None) \
+            if target_dir.exists() else []
 
     def row_group_rows(self, relative: str) -> list[int]:
         """The rows of each row group of the Parquet file ``relative`` (from its footer only)."""
@@ -78,27 +101,32 @@ class LocalTables:
         """Nothing to do: DuckDB reads local files itself."""
 
     @contextmanager
-    def replacing(self, relative_dir: str, scratch: Path) -> Iterator[Path]:
-        """A temporary path to write a partition's new file to; on a normal exit it is fsynced and renamed over
-        the partition file, and the rename made durable. The temporary file never outlives the block."""
+    def replacing(self, relative_dir: str, scratch: Path, part: int = 0) -> Iterator[Path]:
+        """A temporary path to write a partition's new file (its part ``part``) to; on a normal exit it is
+        fsynced and renamed over that file, and the rename made durable. The temporary file never outlives the
+        block."""
         target_dir = self.root / relative_dir
         target_dir.mkdir(parents=True, exist_ok=True)
-        tmp = target_dir / f".{PART_FILE}.tmp-{os.getpid()}"
+        name = part_file(part)
+        tmp = target_dir / f".{name}.tmp-{os.getpid()}"
         try:
             yield tmp
             with open(tmp, "rb+") as handle:
                 os.fsync(handle.fileno())
-            os.replace(tmp, target_dir / PART_FILE)
+            os.replace(tmp, target_dir / name)
             fsync_dir(target_dir)
         finally:
             if tmp.exists():
                 tmp.unlink()
 
-    def remove(self, relative_dir: str) -> None:
-        """Remove a partition's file, durably; nothing to do when there is none."""
+    def remove(self, relative_dir: str, keep: frozenset[int] = frozenset()) -> None:
+        """Remove a partition's files (those of the parts not in ``keep``), durably; nothing to do when there
+        are none."""
         target_dir = self.root / relative_dir
-        if (target_dir / PART_FILE).exists():
-            (target_dir / PART_FILE).unlink()
+        stale = [part for part in self.parts(relative_dir) if part not in keep]
+        for part in stale:
+            (target_dir / part_file(part)).unlink()
+        if stale:
             fsync_dir(target_dir)
 
 
@@ -118,7 +146,13 @@ class ObjectStoreTables:
 
     def part_files(self, table: str) -> list[str]:
         prefix = f"{self.base}/{table}/"
-        return sorted(info.path[len(prefix):] for info in self._files(table) if info.base_name == PART_FILE)
+        return sorted(info.path[len(prefix):] for info in self._files(table) if part_of(info.base_name) is not None)
+
+    def parts(self, relative_dir: str) -> list[int]:
+        """The parts a partition holds, in order."""
+        selector = pafs.FileSelector(f"{self.base}/{relative_dir}", recursive=False, allow_not_found=True)
+        return sorted(part for info in self.filesystem.get_file_info(selector)
+                      if info.type == pafs.FileType.File and (part := part_of(info.base_name)) is not None)
 
     def row_group_rows(self, relative: str) -> list[int]:
         with self.filesystem.open_input_file(f"{self.base}/{relative}") as handle:
@@ -133,11 +167,12 @@ class ObjectStoreTables:
         con.register_filesystem(ArrowFSWrapper(self.filesystem))
 
     @contextmanager
-    def replacing(self, relative_dir: str, scratch: Path) -> Iterator[Path]:
-        """A local scratch path to write a partition's new file to; on a normal exit it is uploaded to a staging
-        object and copied over the partition's object (visible whole). Scratch never outlives the block."""
+    def replacing(self, relative_dir: str, scratch: Path, part: int = 0) -> Iterator[Path]:
+        """A local scratch path to write a partition's new file (its part ``part``) to; on a normal exit it is
+        uploaded to a staging object and copied over that object (visible whole). Scratch never outlives the
+        block."""
         scratch.mkdir(parents=True, exist_ok=True)
-        tmp = scratch / f"upload-{relative_dir.replace('/', '__')}-{os.getpid()}.parquet"
+        tmp = scratch / f"upload-{relative_dir.replace('/', '__')}-{part}-{os.getpid()}.parquet"
         try:
             yield tmp
             staging = f"{self.base}/{STAGING_DIR}/{uuid.uuid4().hex}.parquet"
@@ -145,15 +180,17 @@ class ObjectStoreTables:
                 with open(tmp, "rb") as source, self.filesystem.open_output_stream(staging) as target:
                     shutil.copyfileobj(source, target, length=8 * 1024 * 1024)
                 # Only a complete upload is switched in.
-                self.filesystem.copy_file(staging, f"{self.base}/{relative_dir}/{PART_FILE}")
+                self.filesystem.copy_file(staging, f"{self.base}/{relative_dir}/{part_file(part)}")
             finally:
                 self._delete_if_present(staging)
         finally:
             tmp.unlink(missing_ok=True)
 
-    def remove(self, relative_dir: str) -> None:
-        """Remove a partition's object; nothing to do when there is none."""
-        self._delete_if_present(f"{self.base}/{relative_dir}/{PART_FILE}")
+    def remove(self, relative_dir: str, keep: frozenset[int] = frozenset()) -> None:
+        """Remove a partition's objects (those of the parts not in ``keep``); nothing to do when there are none."""
+        for part in self.parts(relative_dir):
+            if part not in keep:
+                self._delete_if_present(f"{self.base}/{relative_dir}/{part_file(part)}")
 
     def _delete_if_present(self, path: str) -> None:
         if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:

@@ -1,6 +1,7 @@
 """The warehouse: Parquet as the system of record, a DuckDB catalog of views for analysts.
 
-Layout: `<root>/<table>/<col>=<value>/.../part-0.parquet` (Hive style), one file per partition. `root` is a
+Layout: `<root>/<table>/<col>=<value>/.../part-0.parquet` (Hive style), one file per partition (one per shard,
+`part-<shard>.parquet`, where the OCPP ingest splits a date into charge-point shards). `root` is a
 local folder or an object-store URL (`s3://bucket/prefix`, see `resources.table_storage`). A partition is
 replaced atomically either way: readers see either the old or the new partition, never half of one, and a
 crash mid-write leaves the previous partition intact.
@@ -29,7 +30,8 @@ import polars as pl
 import pyarrow.parquet as pq
 from pydantic import Field
 
-from resources.table_storage import PART_FILE, LocalTables, ObjectStoreTables, is_object_store, table_storage
+from resources.table_storage import (PART_FILE, LocalTables, ObjectStoreTables, is_object_store, part_file, part_of,
+                                     table_storage)
 from resources.tables import TableSpec, get_spec, registered_specs
 
 CATALOG_FILE = "chargeledger.duckdb"
@@ -118,15 +120,17 @@ class WarehouseResource(dg.ConfigurableResource):
         """The folder of one partition (a local root)."""
         return self.root_path / self.partition_dir(table, spec, partition)
 
-    def _written(self, relative_dir: str) -> Path | str:
+    def _written(self, relative_dir: str, part: int = 0) -> Path | str:
         """The partition file just written: a local path, or the object's URL."""
-        location = self.tables.location(f"{relative_dir}/{PART_FILE}")
+        location = self.tables.location(f"{relative_dir}/{part_file(part)}")
         return location if self.is_object_store else Path(location)
 
     # -- writing ---------------------------------------------------------------------------------
-    def write_partition(self, table: str | TableSpec, df: pl.DataFrame, **partition: Any) -> Path | str:
+    def write_partition(self, table: str | TableSpec, df: pl.DataFrame, *, part: int = 0,
+                        **partition: Any) -> Path | str:
         """Replace one partition of `table` with `df`, atomically; returns the file written (a local path or
-        the object's URL).
+        the object's URL). `part`: the shard file of a partition split into shards (`part-<part>.parquet`);
+        the other parts are left as they are.
 
         Rows are sorted by the table's sort key (all columns when none is declared) so the same input
         always produces the same bytes. Partition columns, if present in `df`, must hold the partition's
@@ -146,37 +150,48 @@ class WarehouseResource(dg.ConfigurableResource):
             data = data.sort(sortable, nulls_last=True, maintain_order=True)
 
         relative = self.partition_dir(name, spec, partition)
-        with self.tables.replacing(relative, self.spill_root) as tmp, open(tmp, "wb") as handle:
+        with self.tables.replacing(relative, self.spill_root, part) as tmp, open(tmp, "wb") as handle:
             write_parquet(data, handle)
-        return self._written(relative)
+        return self._written(relative, part)
 
-    def remove_partition(self, table: str | TableSpec, **partition: Any) -> None:
-        """Remove one partition of `table` (its file), if it exists: readers then see no such partition."""
+    def remove_partition(self, table: str | TableSpec, *, keep: Iterable[int] = (), **partition: Any) -> None:
+        """Remove one partition of `table` (its files), if it exists: readers then see no such partition.
+        `keep`: parts to leave (the shards just written; the others are stale)."""
         spec = _spec_to_write(table)
-        self.tables.remove(self.partition_dir(spec.name, spec, partition))
+        self.tables.remove(self.partition_dir(spec.name, spec, partition), frozenset(keep))
 
-    def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, spill_bucket: pl.Expr | None = None,
-                         **partition: Any) -> PartitionWriter:
-        """A writer that builds one partition from batches in bounded memory (see ``PartitionWriter``)."""
-        return PartitionWriter(self, _spec_to_write(table), bucket, partition, spill_bucket)
+    def partition_parts(self, table: str | TableSpec, **partition: Any) -> list[int]:
+        """The parts (shard files) one partition of `table` holds: [0] for a partition written whole, [] for
+        none."""
+        spec = _spec_to_write(table)
+        return self.tables.parts(self.partition_dir(spec.name, spec, partition))
+
+    def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, spill_bucket: pl.Expr | None = None, *,
+                         part: int = 0, **partition: Any) -> PartitionWriter:
+        """A writer that builds one partition (its part `part`) from batches in bounded memory (see
+        ``PartitionWriter``)."""
+        return PartitionWriter(self, _spec_to_write(table), bucket, partition, spill_bucket, part)
 
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
         return self.tables.has_data(table)
 
     def partitions(self, table: str) -> list[dict[str, str]]:
-        """The partitions written so far, as {column: value-as-text} dicts."""
-        out = []
+        """The partitions written so far, as {column: value-as-text} dicts (one per partition, however many
+        shard files it has)."""
+        out: dict[str, dict[str, str]] = {}
         for file in self.tables.part_files(table):
-            parts = file.split("/")[:-1]
-            out.append({k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in parts)})
-        return out
+            folder = file.rsplit("/", 1)[0] if "/" in file else ""
+            if folder not in out:
+                out[folder] = {k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in folder.split("/") if p)}
+        return list(out.values())
 
-    def scan(self, table: str | TableSpec, **filters: Any) -> pl.LazyFrame:
+    def scan(self, table: str | TableSpec, *, part: int | None = None, **filters: Any) -> pl.LazyFrame:
         """All partitions of `table` as one LazyFrame, partition columns restored, filtered by equality.
 
         A filter value may be a list (membership). A table never written scans as an empty frame with the
-        schema of its spec (from the table list when `table` is a name).
+        schema of its spec (from the table list when `table` is a name). `part`: only the files of that part
+        (one shard of partitions split into shards; part 0 is also every partition written whole).
         """
         spec = table if isinstance(table, TableSpec) else get_spec(table)
         table = spec.name if spec is not None else table
@@ -187,7 +202,7 @@ class WarehouseResource(dg.ConfigurableResource):
         else:
             hive_schema = {c: spec.schema[c] for c in spec.partition_by} if spec else None
             frame = pl.scan_parquet(
-                self.tables.location(f"{table}/**/*.parquet"),
+                self.tables.location(f"{table}/**/{'*.parquet' if part is None else part_file(part)}"),
                 hive_partitioning=True,
                 hive_schema=hive_schema,
                 missing_columns="insert",
@@ -198,8 +213,8 @@ class WarehouseResource(dg.ConfigurableResource):
                 frame = frame.select(list(spec.schema))
         return _filtered(frame, filters)
 
-    def scan_slices(self, table: str | TableSpec, partitions: pl.Expr | None = None, rows: int = SLICE_ROWS,
-                    **filters: Any) -> list[pl.LazyFrame]:
+    def scan_slices(self, table: str | TableSpec, partitions: pl.Expr | None = None, rows: int = SLICE_ROWS, *,
+                    part: int | None = None, **filters: Any) -> list[pl.LazyFrame]:
         """``scan(table, **filters)`` cut into lazy slices, to be collected one at a time in bounded memory.
 
         Each slice is a span of whole row groups of one partition file (about ``rows`` stored rows, at least
@@ -208,15 +223,16 @@ class WarehouseResource(dg.ConfigurableResource):
         columns) and filters on partition columns leave whole files out. A caller that must take a query a
         piece at a time collects slices itself because polars' ``collect_batches`` does not wait for its
         consumer: a consumer slower than the scan makes it buffer up to the whole result. A table never
-        written gives one empty slice with the spec's schema.
+        written gives one empty slice with the spec's schema. `part`: only that part's files (see ``scan``).
         """
         spec = table if isinstance(table, TableSpec) else get_spec(table)
         name = spec.name if spec is not None else table
         if spec is None or not self.has_data(name):
-            return [self.scan(table, **filters)]
+            return [self.scan(table, part=part, **filters)]
         partition_filters = {c: v for c, v in filters.items() if c in spec.partition_by}
         row_filters = {c: v for c, v in filters.items() if c not in spec.partition_by}
-        files = self.tables.part_files(name)
+        files = [f for f in self.tables.part_files(name)
+                 if part is None or part_of(f.rsplit("/", 1)[-1]) == part]
         values = pl.DataFrame([{k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in f.split("/")[:-1])}
                                for f in files], schema={c: pl.String() for c in spec.partition_by})
         values = values.with_columns(_from_path_text(c, spec.schema[c]) for c in spec.partition_by).with_row_index("_file")
@@ -339,9 +355,9 @@ class PartitionWriter:
     ROW_GROUP_ROWS = 128 * 1024
 
     def __init__(self, warehouse: WarehouseResource, spec: TableSpec, bucket: pl.Expr, partition: dict[str, Any],
-                 spill_bucket: pl.Expr | None = None):
+                 spill_bucket: pl.Expr | None = None, part: int = 0):
         self.warehouse, self.spec, self.bucket, self.partition = warehouse, spec, bucket, partition
-        self.spill_bucket = spill_bucket
+        self.spill_bucket, self.part = spill_bucket, part
         self.relative = warehouse.partition_dir(spec.name, spec, partition)
         # Outside the table's folder: readers glob `<table>/**/*.parquet` and must never see a spill.
         self.spill_dir = warehouse.spill_root / f"{self.relative.replace('/', '__')}-{os.getpid()}"
@@ -389,7 +405,7 @@ class PartitionWriter:
         rows = _RowGroups(self.ROW_GROUP_ROWS)
         previous_last = None
         try:
-            with (self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root) as tmp,
+            with (self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root, self.part) as tmp,
                   open(tmp, "wb") as handle):
                 try:
                     for key, spill in self._ordered_keys():
@@ -412,7 +428,7 @@ class PartitionWriter:
                     raise
         finally:
             self.abort()
-        return self.warehouse._written(self.relative)
+        return self.warehouse._written(self.relative, self.part)
 
     def abort(self) -> None:
         """Remove the spilled batches."""
@@ -534,8 +550,8 @@ class SortedPartsWriter:
 
     ROW_GROUP_ROWS = 128 * 1024
 
-    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any]):
-        self.warehouse, self.spec, self.partition = warehouse, spec, partition
+    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any], part: int = 0):
+        self.warehouse, self.spec, self.partition, self.part = warehouse, spec, partition, part
         self.relative = warehouse.partition_dir(spec.name, spec, partition)
         self.spill_dir = warehouse.spill_root / f"{self.relative.replace('/', '__')}-parts-{os.getpid()}"
         self._parts: list[Path] = []
@@ -575,11 +591,12 @@ class SortedPartsWriter:
         """Write the partition from the parts (an empty partition when there are none)."""
         try:
             if not self._parts:
-                return self.warehouse.write_partition(self.spec, self.spec.empty_frame(), **self.partition)
-            with self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root) as tmp:
+                return self.warehouse.write_partition(self.spec, self.spec.empty_frame(), part=self.part,
+                                                      **self.partition)
+            with self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root, self.part) as tmp:
                 pl.scan_parquet(self._parts).sink_parquet(tmp, compression="zstd", statistics=True,
                                                           row_group_size=self.ROW_GROUP_ROWS)
-            return self.warehouse._written(self.relative)
+            return self.warehouse._written(self.relative, self.part)
         finally:
             self.abort()
 

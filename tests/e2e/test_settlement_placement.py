@@ -4,7 +4,9 @@ monthly invoicing and export of one small day, run in-process on a local warehou
 - on Dagster's multiprocess executor (a process per step, independent steps at once), and
 - with the warehouse on an object store (a loopback S3 server),
 
-write exactly the same Parquet bytes, and finance reads the same summary line for line."""
+write exactly the same Parquet bytes, and finance reads the same summary line for line. Split into charge-point
+shards (``CHARGELEDGER_OCPP_SHARDS``), the OCPP tables hold the same rows in one file per shard and every other
+table is the same bytes; settled again unsplit, the warehouse is the unsplit one, byte for byte."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import hashlib
 import subprocess
 import sys
 
+import polars as pl
 import pytest
 
 from tests.e2e.test_killed_settlement import DAY, ROOT, _env, _parquet_digests
@@ -32,20 +35,21 @@ def _finance_lines(summary: str, local_folder) -> list[str]:
 
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory):
-    """(landing zone, Parquet digests, finance lines) of the in-process run on a local warehouse."""
+    """(landing zone, Parquet digests, finance lines, warehouse) of the in-process run on a local warehouse."""
     base = tmp_path_factory.mktemp("placement")
     landing = base / "landing"
     subprocess.run([sys.executable, "-m", "data.generate", "--out", str(landing), "--seed", "5", "--start", DAY,
                     "--days", "1", "--sessions-per-day", "40"], cwd=ROOT, check=True, capture_output=True, timeout=300)
     summary = _settle(_env(base / "in_process", landing))
-    digests = _parquet_digests(base / "in_process" / "warehouse")
+    warehouse = base / "in_process" / "warehouse"
+    digests = _parquet_digests(warehouse)
     assert len(digests) > 10
-    return landing, digests, _finance_lines(summary, base / "in_process" / "warehouse")
+    return landing, digests, _finance_lines(summary, warehouse), warehouse
 
 
 @pytest.mark.timeout(900)
 def test_multiprocess_settlement_is_byte_identical_to_in_process(baseline, tmp_path):
-    landing, digests, lines = baseline
+    landing, digests, lines, _ = baseline
     summary = _settle(_env(tmp_path, landing), "multiprocess")
     assert _parquet_digests(tmp_path / "warehouse") == digests
     assert _finance_lines(summary, tmp_path / "warehouse") == lines
@@ -53,7 +57,7 @@ def test_multiprocess_settlement_is_byte_identical_to_in_process(baseline, tmp_p
 
 @pytest.mark.timeout(900)
 def test_settlement_on_an_object_store_writes_the_local_bytes(baseline, tmp_path):
-    landing, digests, lines = baseline
+    landing, digests, lines, _ = baseline
     with S3Standin() as s3:
         url = s3.bucket("chargeledger")
         env = dict(_env(tmp_path, landing), **s3.env, CHARGELEDGER_WAREHOUSE=f"{url}/warehouse",
@@ -68,3 +72,30 @@ def test_settlement_on_an_object_store_writes_the_local_bytes(baseline, tmp_path
     assert [line for line in finance if "Parquet tables under" not in line] == \
         [line for line in lines if "Parquet tables under" not in line]
     assert any(f"Parquet tables under {url}/warehouse/<table>/" in line for line in finance)
+
+
+OCPP_TABLES = ("ocpp_messages", "meter_readings", "transactions")
+
+
+def _ocpp_rows(warehouse, table: str) -> pl.DataFrame:
+    return pl.read_parquet(warehouse / table / "**" / "*.parquet", hive_partitioning=True).sort(
+        pl.all().exclude(pl.List, pl.Struct), nulls_last=True, maintain_order=True)
+
+
+@pytest.mark.timeout(1200)
+def test_charge_point_shards_change_the_files_not_the_results(baseline, tmp_path):
+    landing, digests, lines, whole = baseline
+    env = dict(_env(tmp_path, landing), CHARGELEDGER_OCPP_SHARDS="2")
+    summary = _settle(env)
+    split = _parquet_digests(tmp_path / "warehouse")
+    outside = {path: digest for path, digest in split.items() if path.split("/")[0] not in OCPP_TABLES}
+    assert outside == {path: digest for path, digest in digests.items() if path.split("/")[0] not in OCPP_TABLES}
+    for table in OCPP_TABLES:
+        assert any(path.startswith(f"{table}/") and path.endswith("part-1.parquet") for path in split)
+        assert _ocpp_rows(tmp_path / "warehouse", table).equals(_ocpp_rows(whole, table))
+    assert _finance_lines(summary, tmp_path / "warehouse") == lines
+    # The same split again writes the same bytes; settled unsplit, the shard files go and the bytes are one run's.
+    _settle(env)
+    assert _parquet_digests(tmp_path / "warehouse") == split
+    _settle(dict(env, CHARGELEDGER_OCPP_SHARDS="1"))
+    assert _parquet_digests(tmp_path / "warehouse") == digests

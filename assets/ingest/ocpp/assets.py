@@ -1,23 +1,24 @@
 """Dagster assets of the OCPP ingest: ``ocpp_messages`` -> ``meter_readings`` -> ``transactions``.
 
-All three are partitioned by landing date. ``meter_readings`` and ``transactions`` read earlier landing
-dates from the warehouse for context (see ``reading_rules`` and ``transactions``), so partitions are
-materialised in date order; the landing sensor requests them that way and a backfill runs oldest first. They
-read only the earlier dates that hold frames of the transactions at hand, as the index ``ocpp_messages``
-writes beside its partition says (``transaction_days``).
+All three are partitioned by landing date; with ``CHARGELEDGER_OCPP_SHARDS`` a date's partition is split into
+charge-point shards, one file and one worker process each (``shards``). ``meter_readings`` and ``transactions``
+read earlier landing dates from the warehouse for context (see ``reading_rules`` and ``transactions``), so
+partitions are materialised in date order; the landing sensor requests them that way and a backfill runs oldest
+first. They read only the earlier dates that hold frames of the transactions at hand, as the index
+``ocpp_messages`` writes beside its partition says (``transaction_days``).
 """
 
 
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pyarrow.parquet as pq
 
-from assets.checks import BucketSchemaCheck, ingest_check_specs
+from assets.checks import BucketSchemaCheck, ingest_check_specs, schema_result
 from assets.ingest.common import LINES, RecordReader, day_files
 from assets.ingest.common.run import IngestResult, StreamedRows, write_ingest
 from assets.ingest.ocpp.pipeline import (
@@ -36,14 +37,15 @@ from assets.ingest.ocpp.pipeline import (
 from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.parallel import map_groups
+from assets.ingest.ocpp.shards import WHOLE, Shard, ShardMismatch, run_shards, shard_count, split, stored_shards
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS
 from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, on_dates, on_reading_dates,
                                                   transaction_days, write_index)
 from assets.ingest.ocpp.transaction_columns import transaction_aliases
 from assets.partitions import daily
-from assets.quarantine import quarantine_frame
+from assets.quarantine import Rejection, quarantine_frame
 from resources.landing import LandingZoneResource
-from resources.warehouse import PART_FILE, SPILL_DIR, SortedPartsWriter, WarehouseResource
+from resources.warehouse import SPILL_DIR, SortedPartsWriter, WarehouseResource
 
 LANDING_SOURCE = "ocpp"
 TRANSACTION_ACTIONS = ["StartTransaction", "StopTransaction", "TransactionEvent", "StatusNotification"]
@@ -63,13 +65,49 @@ TRANSACTION_GROUP_FRAMES = 2 * GROUP_FRAMES
 PREVIOUS_CALLS_SLICE = 64 * 1024
 
 
-def _store(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec, result: StepResult,
-           extra_metadata: dict, files: int = 0) -> dg.MaterializeResult:
-    """The framework's write sequence: partition, quarantine slice, metadata, conservation and schema checks."""
-    quarantine = quarantine_frame(result.rejections)
-    outcome = IngestResult(spec=spec, accepted=result.accepted, children={}, quarantine=quarantine,
-                           rows_in=result.rows_in, accepted_records=result.accepted.height)
-    return write_ingest(context, warehouse, outcome, files=files, extra_metadata=extra_metadata)
+@dataclass
+class _ShardPart:
+    """What one shard of an OCPP step wrote to its part of the partition, and what the step reports of it
+    (sent back from a worker process: the schema check as its name, outcome and metadata, because an
+    ``AssetCheckResult`` does not survive pickling)."""
+
+    rows_in: int
+    rows: int
+    rejections: list[Rejection]
+    schema_check: tuple[str, bool, dict]
+    counts: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, rows_in: int, rows: int, rejections: list[Rejection], schema: dg.AssetCheckResult,
+           counts: Counter) -> "_ShardPart":
+        return cls(rows_in, rows, rejections, (schema.check_name, schema.passed, dict(schema.metadata)), counts)
+
+    @property
+    def schema(self) -> dg.AssetCheckResult:
+        name, passed, metadata = self.schema_check
+        return dg.AssetCheckResult(check_name=name, passed=passed, metadata=metadata)
+
+
+def _report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec, parts: list[_ShardPart],
+            shards: list[Shard], files: int = 0, extra_metadata: dict | None = None) -> dg.MaterializeResult:
+    """The framework's write sequence over the shards' parts (each already in its file): stale shard files of
+    the date removed, one quarantine slice, metadata, conservation and schema checks."""
+    landing_date = _day(context)
+    warehouse.remove_partition(spec, keep=[shard.index for shard in shards], landing_date=landing_date)
+    rows = sum(part.rows for part in parts)
+    checks = [part.schema for part in parts]
+    failed = [check for check in checks if not check.passed]
+    schema = checks[0] if len(parts) == 1 else (failed[0] if failed else dg.AssetCheckResult(
+        check_name=checks[0].check_name, passed=True, metadata={"rows": rows}))
+    outcome = IngestResult(spec=spec, accepted=StreamedRows(rows, schema), children={},
+                           quarantine=quarantine_frame([r for part in parts for r in part.rejections]),
+                           rows_in=sum(part.rows_in for part in parts), accepted_records=rows)
+    metadata = ({"shards": len(shards)} if len(shards) > 1 else {}) | (extra_metadata or {})
+    return write_ingest(context, warehouse, outcome, files=files, extra_metadata=metadata)
+
+
+def _counts(parts: list[_ShardPart]) -> Counter:
+    return sum((part.counts for part in parts), Counter())
 
 
 def _spill_dir(warehouse: WarehouseResource) -> Path:
@@ -95,17 +133,19 @@ READING_COLUMNS = ["landing_date", "record_ref", "transaction_id", "charge_point
                    "measurand", "phase", "context", "value", "repair"]
 
 
-def _messages(warehouse: WarehouseResource, partitions: pl.Expr | None = None, **filters) -> pl.LazyFrame:
-    """The rule columns of ``ocpp_messages`` rows (``partitions``: a condition on ``landing_date``)."""
-    frame = warehouse.scan("ocpp_messages", **filters).select(RULE_COLUMNS)
+def _messages(warehouse: WarehouseResource, partitions: pl.Expr | None = None, part: int | None = None,
+              **filters) -> pl.LazyFrame:
+    """The rule columns of ``ocpp_messages`` rows (``partitions``: a condition on ``landing_date``; ``part``:
+    one shard's files)."""
+    frame = warehouse.scan("ocpp_messages", part=part, **filters).select(RULE_COLUMNS)
     return frame if partitions is None else frame.filter(partitions)
 
 
-def _message_slices(warehouse: WarehouseResource, partitions: pl.Expr | None = None,
+def _message_slices(warehouse: WarehouseResource, partitions: pl.Expr | None = None, part: int | None = None,
                     **filters) -> list[pl.LazyFrame]:
     """``_messages`` as slices to collect one at a time (``scan_slices``: what a ``GroupSpill`` takes)."""
     return [frame.select(RULE_COLUMNS)
-            for frame in warehouse.scan_slices("ocpp_messages", partitions=partitions, **filters)]
+            for frame in warehouse.scan_slices("ocpp_messages", partitions=partitions, part=part, **filters)]
 
 
 def _collect_sliced(slices: list[pl.LazyFrame]) -> pl.DataFrame:
@@ -284,14 +324,10 @@ def _landing_date_of(relative: str) -> dt.date | None:
 
 
 def _previous_calls(warehouse: WarehouseResource, day: dt.date) -> Iterator[pl.DataFrame]:
-    """The CALLs (charge_point_id, direction, message_id, action) of ``day``'s partition in stored order,
-    slice by slice: the answer index keeps compact keys of them, never a day of text."""
-    path = warehouse.partition_path("ocpp_messages", OCPP_MESSAGES, {"landing_date": day}) / PART_FILE
-    if not path.exists():
-        return
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=PREVIOUS_CALLS_SLICE,
-                                                   columns=["message_type", *ANSWER_KEY, "action"]):
-        yield pl.from_arrow(batch).filter(pl.col("message_type") == "CALL").drop("message_type")
+    """The CALLs (charge_point_id, direction, message_id, action) of ``day``'s partition (every shard's file)
+    in stored order, slice by slice: the answer index keeps compact keys of them, never a day of text."""
+    for frames in warehouse.scan_slices(OCPP_MESSAGES, rows=PREVIOUS_CALLS_SLICE, landing_date=day):
+        yield frames.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action").collect()
 
 
 class _ChunkedSchemaCheck:
@@ -318,6 +354,27 @@ class _ChunkedSchemaCheck:
         self.pending, self.pending_rows = [], 0
 
 
+def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, landing_date: dt.date,
+                    shard: Shard) -> _ShardPart:
+    """``ocpp_messages`` of one shard of a landing date (every line when not split), written to its part."""
+    files = day_files(landing, LANDING_SOURCE, landing_date)
+    # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
+    batches = shard.lines(RecordReader(source="ocpp_frame", layouts=(LINES,)).line_batches(files))
+    schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
+    # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
+    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN, part=shard.index,
+                                    landing_date=landing_date) as writer:
+        streamed = stream_ocpp_messages(batches, landing_date, writer,
+                                        _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
+                                        _earlier_records(warehouse, landing_date), on_bucket=schema_check.add,
+                                        check_charge_points=shard.check_charge_points)
+    schema_check.flush()
+    return _ShardPart.of(streamed.rows_in, streamed.accepted, streamed.rejections, schema_check.checks.result(),
+                         Counter({"frames_ocpp16": streamed.by_protocol.get("ocpp1.6", 0),
+                                  "frames_ocpp201": streamed.by_protocol.get("ocpp2.0.1", 0),
+                                  "replayed_calls": streamed.replayed}))
+
+
 @dg.asset(partitions_def=daily, group_name="ingest", check_specs=ingest_check_specs("ocpp_messages"),
           kinds={"polars", "parquet"})
 def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
@@ -327,32 +384,35 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     One row per landed frame with protocol, direction, message type, message id, action (answers get the
     action of the CALL they answer, looked up on this and the previous landing day), transaction id and
     the payload as canonical JSON. Malformed lines and frames, and records that already landed (on this
-    or an earlier date), are quarantined with a reason code (see ``frames``).
+    or an earlier date), are quarantined with a reason code (see ``frames``). With ``CHARGELEDGER_OCPP_SHARDS``
+    the date is split into charge-point shards, one process and one file each.
     """
     landing_date = _day(context)
-    files = day_files(landing, LANDING_SOURCE, landing_date)
-    # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
-    batches = RecordReader(source="ocpp_frame", layouts=(LINES,)).line_batches(files)
-    schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
     # The date's index goes first and comes back after the partition (see ``transaction_days``).
     warehouse.remove_partition(OCPP_TRANSACTION_DAYS, landing_date=landing_date)
-    # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
-    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN,
-                                    landing_date=landing_date) as writer:
-        streamed = stream_ocpp_messages(batches, landing_date, writer,
-                                        _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
-                                        _earlier_records(warehouse, landing_date), on_bucket=schema_check.add)
+    shards = split(shard_count())
+    try:
+        parts = run_shards(_messages_shard, shards, warehouse, landing, landing_date)
+    except ShardMismatch as mismatch:
+        context.log.warning(f"{mismatch}: landing date {landing_date} is ingested in one process")
+        shards = [WHOLE]
+        parts = run_shards(_messages_shard, shards, warehouse, landing, landing_date)
+    # Stale shard files go before the index is written from the partition (``_report`` would be too late).
+    warehouse.remove_partition(OCPP_MESSAGES, keep=[shard.index for shard in shards], landing_date=landing_date)
     transactions_named = write_index(warehouse, landing_date)
-    schema_check.flush()
-    outcome = IngestResult(spec=OCPP_MESSAGES, accepted=StreamedRows(streamed.accepted, schema_check.checks.result()),
-                           children={}, quarantine=quarantine_frame(streamed.rejections), rows_in=streamed.rows_in,
-                           accepted_records=streamed.accepted)
-    return write_ingest(context, warehouse, outcome, files=len(files), extra_metadata={
-        "frames_ocpp16": streamed.by_protocol.get("ocpp1.6", 0),
-        "frames_ocpp201": streamed.by_protocol.get("ocpp2.0.1", 0),
-        "replayed_calls": streamed.replayed,
-        "transactions_named": transactions_named,
-    })
+    counts = _counts(parts)
+    return _report(context, warehouse, OCPP_MESSAGES, parts, shards,
+                   files=len(day_files(landing, LANDING_SOURCE, landing_date)), extra_metadata={
+                       "frames_ocpp16": counts["frames_ocpp16"],
+                       "frames_ocpp201": counts["frames_ocpp201"],
+                       "replayed_calls": counts["replayed_calls"],
+                       "transactions_named": transactions_named,
+                   })
+
+
+def _date_shards(warehouse: WarehouseResource, landing_date: dt.date) -> list[Shard]:
+    """The shards of a landing date for the steps after ``ocpp_messages``: those its partition has."""
+    return stored_shards(warehouse.partition_parts(OCPP_MESSAGES, landing_date=landing_date))
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[ocpp_messages],
@@ -363,15 +423,32 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     Values in Wh / W / A / % (1.6 strings, 2.0.1 multipliers, kWh -> Wh), keyed by (timestamp, measurand,
     phase, location, context); clock repair against the receive time; duplicates, dummy Transaction.Begin
     registers of 0, session-relative registers, rollbacks and resets by the rules of ``reading_rules``.
+    A date that ``ocpp_messages`` split into shards is read and written shard by shard, one process each.
     """
     landing_date = _day(context)
+    shards = _date_shards(warehouse, landing_date)
+    parts = run_shards(_readings_shard, shards, warehouse, None, landing_date)
+    counts = _counts(parts)
+    return _report(context, warehouse, METER_READINGS, parts, shards, extra_metadata={
+        "transactions": counts["transactions"],
+        "repaired_readings": counts["repaired_readings"],
+        "repairs_by_rule": dg.MetadataValue.md(
+            "\n".join(f"- {rule.removeprefix('rule:')}: {count}" for rule, count in sorted(counts.items())
+                      if rule.startswith("rule:")) or "none"),
+    })
+
+
+def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: dt.date,
+                    shard: Shard) -> _ShardPart:
+    """``meter_readings`` of one shard of a landing date (the whole date when not split), written to its part."""
     # Each input is read once and spilled per charge-point group (readings only relate frames of the same
     # charge point); a group's rules get their slice and its rows go to the partition as the group completes,
     # so the cost is linear in the day's frames and memory follows a group, not the day.
     # Only frames that carry readings, a transaction id or a start/stop (not heartbeats, statuses, answers
     # other than the StartTransaction ones, which issue the transaction id): about half of the day's frames.
     reading_frame = (pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")
-    day_frames = _messages(warehouse, landing_date=landing_date, action=READING_ACTIONS).filter(reading_frame)
+    day_frames = _messages(warehouse, landing_date=landing_date, part=shard.part,
+                           action=READING_ACTIONS).filter(reading_frame)
     charge_points = sorted(day_frames.select(pl.col("charge_point_id").unique()).collect()
                            .get_column("charge_point_id").to_list())
     touched = sorted(day_frames.select(pl.col("transaction_id").drop_nulls().unique()).collect()
@@ -402,11 +479,11 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     rows_in, rejections, repaired, repairs = 0, [], 0, Counter()
     spill_dir = _spill_dir(warehouse)
     day_slices = [frame.filter(reading_frame) for frame in
-                  _message_slices(warehouse, landing_date=landing_date, action=READING_ACTIONS)]
+                  _message_slices(warehouse, landing_date=landing_date, part=shard.part, action=READING_ACTIONS)]
     with (GroupSpill(day_slices, chunks, spill_dir) as frame_groups,
           GroupSpill(history, chunks, spill_dir) as history_groups,
           GroupSpill(named + recent, chunks, spill_dir) as start_groups,
-          SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": landing_date}) as writer):
+          SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": landing_date}, shard.index) as writer):
         arguments = ((frame_groups.group(index), landing_date, history_groups.group(index),
                       _with_start_requests(_first_of_each_record(start_groups.group(index)), chunk_requests))
                      for index, chunk_requests in enumerate(_split_by_chunk(requests, chunks)))
@@ -419,15 +496,9 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
             repaired += rules.len()
             repairs.update(rule for text in rules.to_list() for rule in text.split(";"))
         writer.commit()
-    outcome = IngestResult(spec=METER_READINGS, accepted=StreamedRows(writer.rows, schema_check.result()),
-                           children={}, quarantine=quarantine_frame(rejections), rows_in=rows_in,
-                           accepted_records=writer.rows)
-    return write_ingest(context, warehouse, outcome, files=0, extra_metadata={
-        "transactions": len(touched),
-        "repaired_readings": repaired,
-        "repairs_by_rule": dg.MetadataValue.md(
-            "\n".join(f"- {rule}: {count}" for rule, count in sorted(repairs.items())) or "none"),
-    })
+    return _ShardPart.of(rows_in, writer.rows, rejections, schema_check.result(),
+                         Counter({"transactions": len(touched), "repaired_readings": repaired})
+                         + Counter({f"rule:{rule}": count for rule, count in repairs.items()}))
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[ocpp_messages, meter_readings],
@@ -437,10 +508,24 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
 
     Start/stop, meter start/stop, energy, id tag, stop reason, charging states and status (open or
     complete); the current state of a transaction is its row with the greatest landing date. Rules in
-    ``transactions`` (module of the same name).
+    ``transactions`` (module of the same name). A date that ``ocpp_messages`` split into shards is assembled
+    shard by shard, one process each.
     """
     landing_date = _day(context)
-    attributed = (warehouse.scan("meter_readings", landing_date=landing_date)
+    shards = _date_shards(warehouse, landing_date)
+    parts = run_shards(_transactions_shard, shards, warehouse, None, landing_date)
+    counts = _counts(parts)
+    return _report(context, warehouse, TRANSACTIONS, parts, shards, extra_metadata={
+        "transactions_complete": counts["complete"],
+        "transactions_open": counts["open"],
+        "energy_kwh_complete": round(float(counts["energy_wh"]) / 1000, 3),
+    })
+
+
+def _transactions_shard(warehouse: WarehouseResource, _landing: None, landing_date: dt.date,
+                        shard: Shard) -> _ShardPart:
+    """``transactions`` of one shard of a landing date (the whole date when not split), written to its part."""
+    attributed = (warehouse.scan("meter_readings", landing_date=landing_date, part=shard.part)
                   .filter(pl.col("repair").str.contains("attributed_to_transaction", literal=True))
                   .select("charge_point_id", "transaction_id").unique().collect())
     # The day's frames as far as the assembly needs them: which transactions they name (the distinct pairs, no
@@ -450,7 +535,7 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     start_request = ((pl.col("action") == "StartTransaction") & (pl.col("message_type") == "CALL")
                      & (pl.col("direction") == "in"))
     attributed_charge_points = attributed.get_column("charge_point_id").unique().implode()
-    day_frames = (_messages(warehouse, landing_date=landing_date)
+    day_frames = (_messages(warehouse, landing_date=landing_date, part=shard.part)
                   .filter(pl.col("transaction_id").is_not_null() | start_request
                           | pl.col("charge_point_id").is_in(attributed_charge_points)))
     day_pairs = day_frames.select("charge_point_id", "transaction_id").unique().collect()
@@ -467,7 +552,8 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     # The start requests (one per 1.6 session, with payload) are spilled per group, so memory follows a group at
     # any size of day. The assembled rows are one per transaction (small): kept, and written at once in
     # transaction id order.
-    start_slices = [frames.filter(start_request) for frames in _message_slices(warehouse, landing_date=landing_date)]
+    start_slices = [frames.filter(start_request)
+                    for frames in _message_slices(warehouse, landing_date=landing_date, part=shard.part)]
     with GroupSpill(start_slices, chunks, spill_dir) as start_groups:
         arguments = ((_day_rows(chunk_pairs, start_groups.group(index)), landing_date, context_messages, readings,
                       chunk_attributed.get_column("transaction_id").to_list())
@@ -477,13 +563,12 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
                          *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed)))))
         parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)
+    warehouse.write_partition(TRANSACTIONS, result.accepted, part=shard.index, landing_date=landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
-    energy_wh = complete.get_column("energy_wh").sum() or 0.0
-    return _store(context, warehouse, TRANSACTIONS, result, extra_metadata={
-        "transactions_complete": complete.height,
-        "transactions_open": result.accepted.height - complete.height,
-        "energy_kwh_complete": round(float(energy_wh) / 1000, 3),
-    })
+    return _ShardPart.of(result.rows_in, result.accepted.height, result.rejections,
+                         schema_result(TRANSACTIONS, result.accepted),
+                         Counter({"complete": complete.height, "open": result.accepted.height - complete.height,
+                                  "energy_wh": complete.get_column("energy_wh").sum() or 0.0}))
 
 
 OCPP_ASSETS = [ocpp_messages, meter_readings, transactions]

@@ -21,6 +21,7 @@ real frame, kept with ``is_replay = true``; the meter-reading and transaction ru
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -226,10 +227,12 @@ class FrameParser:
     state across batches is two tables of 128-bit keys, not the frames.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, check_charge_points: Callable[[pl.Series], None] | None = None) -> None:
         self.rows_in = 0
         self._seen_records = KeySet()
         self._seen_calls = KeySet()
+        # Sees the charge point of every frame parsed, before duplicates are looked for (``shards``).
+        self._check_charge_points = check_charge_points
 
     def parse_batch(self, records: list[RawRecord]) -> tuple[pl.DataFrame, list[FrameRejection]]:
         """``parse_lines`` of landing records (their refs and texts)."""
@@ -255,6 +258,8 @@ class FrameParser:
         slow = pl.DataFrame(rows, schema={"_pos": pl.UInt32(), **MESSAGE_COLUMNS}).drop("record_ref")
         parsed = pl.concat([taken, slow.select(taken.columns)]).sort("_pos")
         parsed = parsed.with_columns(refs.gather(parsed.get_column("_pos")))
+        if self._check_charge_points is not None:
+            self._check_charge_points(parsed.get_column("charge_point_id"))
         keyed = parsed.with_columns(identity_key(RECORD_IDENTITY))
         keys = keyed.select(KEY)
         duplicate = ~keys.select(pl.struct(KEY).is_first_distinct()).to_series() | _in(keys, self._seen_records)

@@ -39,8 +39,9 @@ _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
 
 
-def _shared_pool(workers: int) -> ProcessPoolExecutor:
-    """The process's pool of ``workers`` workers, started on first use and shut down at exit."""
+def shared_pool(workers: int) -> ProcessPoolExecutor:
+    """The process's pool of ``workers`` workers, started on first use and shut down at exit (shared with the
+    charge-point shards of ``shards``)."""
     global _pool, _pool_workers
     if _pool is None or _pool_workers != workers:
         if _pool is not None:
@@ -69,7 +70,7 @@ def map_groups(function: Callable[..., Result], arguments: Iterable[tuple], grou
         for args in arguments:
             yield function(*args)
         return
-    pool = _shared_pool(workers)
+    pool = shared_pool(workers)
     in_flight: deque[Future] = deque()
     try:
         for args in arguments:

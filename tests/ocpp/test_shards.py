@@ -1,0 +1,141 @@
+"""Charge-point shards of a landing date: every line in exactly one shard, one file per shard that every reader
+sees, stale shard files removed, and a line whose text and parse disagree sends the date back to one process.
+(The whole settlement in shards against one process: tests/e2e/test_settlement_placement.py.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from assets.ingest.common.files import LineBatch
+from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
+from assets.ingest.ocpp.shards import SHARDS_ENV, Shard, ShardMismatch, shard_count, shard_of, stored_shards
+from assets.ingest.ocpp.tables import OCPP_MESSAGES, OCPP_TRANSACTION_DAYS
+from resources.landing import LandingZoneResource
+from resources.warehouse import WarehouseResource
+
+DAY = dt.date(2026, 11, 20)
+
+
+def _line(charge_point: str, number: int, escaped: bool = False) -> str:
+    envelope = {"received_at": f"2026-11-20T10:{number // 60:02d}:{number % 60:02d}.000000Z",
+                "charge_point_id": charge_point, "protocol": "ocpp1.6", "direction": "in",
+                "message_id": f"m{number}", "raw": json.dumps([2, f"m{number}", "Heartbeat", {}])}
+    text = json.dumps(envelope, separators=(",", ":"))
+    if escaped:  # the same charge point, written with a JSON escape the line's plain-text reading cannot see
+        text = text.replace(f'"charge_point_id":"{charge_point}"',
+                            '"charge_point_id":"' + "".join(f"\\u{ord(c):04x}" for c in charge_point) + '"')
+    return text
+
+
+def _charge_point_in(shard: int, count: int = 2, skip: int = 0) -> str:
+    found = [f"CP-{n:03d}" for n in range(200) if shard_of(f"CP-{n:03d}", count) == shard]
+    return found[skip]
+
+
+def test_every_line_goes_to_exactly_one_shard():
+    lines = [_line(f"CP-{n % 9:03d}", n) for n in range(40)] + ["not json", '{"charge_point_id":12}',
+                                                                 _line("CP-007", 99, escaped=True)]
+    batch = LineBatch(refs=pl.Series([f"f:{i}" for i in range(len(lines))]), lines=pl.Series(lines), rejected=["r"])
+    split = [list(Shard(index, 3).lines([batch])) for index in range(3)]
+    refs = [ref for shard in split for part in shard for ref in part.refs.to_list()]
+    assert sorted(refs) == sorted(batch.refs.to_list())  # nothing lost, nothing twice
+    for index, shard in enumerate(split):
+        for part in shard:
+            for line in part.lines.to_list():
+                charge_point = json.loads(line)["charge_point_id"] if line.startswith("{") else None
+                readable = isinstance(charge_point, str) and "\\u" not in line
+                assert index == (shard_of(charge_point, 3) if readable else 0)
+    # a file-level rejection is counted once, by shard 0
+    assert [part.rejected for part in split[0]] == [["r"]] and [part.rejected for part in split[1]] == [[]]
+
+
+def test_a_shard_refuses_frames_of_another_shards_charge_point():
+    mine, other = _charge_point_in(1), _charge_point_in(0)
+    Shard(1, 2).check_charge_points(pl.Series([mine, mine]))
+    with pytest.raises(ShardMismatch, match=other):
+        Shard(1, 2).check_charge_points(pl.Series([mine, other]))
+    Shard(0, 1).check_charge_points(pl.Series([mine, other]))  # not split: every charge point is its own
+
+
+def test_shard_count_from_the_environment(monkeypatch):
+    monkeypatch.delenv(SHARDS_ENV, raising=False)
+    assert shard_count() == 1
+    monkeypatch.setenv(SHARDS_ENV, "4")
+    assert shard_count() == 4
+    for bad in ("two", "0", "65"):
+        monkeypatch.setenv(SHARDS_ENV, bad)
+        with pytest.raises(ValueError, match=SHARDS_ENV):
+            shard_count()
+    assert stored_shards([]) == [Shard()] and stored_shards([0]) == [Shard()]
+    assert stored_shards([0, 1]) == [Shard(0, 2), Shard(1, 2)]
+
+
+def test_a_partition_in_shard_files_reads_whole_and_loses_stale_shards(tmp_path):
+    warehouse = WarehouseResource(root=str(tmp_path))
+    rows = pl.DataFrame({"transaction_id": ["a", "b", "c"], "charge_point_id": ["x", "y", "z"]})
+    warehouse.write_partition(OCPP_TRANSACTION_DAYS, rows.head(2), part=0, landing_date=DAY)
+    warehouse.write_partition(OCPP_TRANSACTION_DAYS, rows.tail(1), part=1, landing_date=DAY)
+    warehouse.write_partition(OCPP_TRANSACTION_DAYS, rows, landing_date=DAY - dt.timedelta(days=1))
+    assert warehouse.partition_parts(OCPP_TRANSACTION_DAYS, landing_date=DAY) == [0, 1]
+    assert warehouse.partitions(OCPP_TRANSACTION_DAYS.name) == [{"landing_date": "2026-11-19"},
+                                                                {"landing_date": "2026-11-20"}]
+    assert sorted(warehouse.read(OCPP_TRANSACTION_DAYS, landing_date=DAY)["transaction_id"]) == ["a", "b", "c"]
+    assert warehouse.read(OCPP_TRANSACTION_DAYS, landing_date=DAY, part=1)["transaction_id"].to_list() == ["c"]
+    sliced = warehouse.scan_slices(OCPP_TRANSACTION_DAYS.name, landing_date=DAY, part=1)
+    assert pl.concat([s.collect() for s in sliced])["transaction_id"].to_list() == ["c"]
+    assert warehouse.read(OCPP_TRANSACTION_DAYS, landing_date=DAY, part=0).height == 2
+    warehouse.remove_partition(OCPP_TRANSACTION_DAYS, keep=[0], landing_date=DAY)
+    assert warehouse.partition_parts(OCPP_TRANSACTION_DAYS, landing_date=DAY) == [0]
+    assert warehouse.read(OCPP_TRANSACTION_DAYS).height == 5
+    warehouse.remove_partition(OCPP_TRANSACTION_DAYS, landing_date=DAY)
+    assert warehouse.partition_parts(OCPP_TRANSACTION_DAYS, landing_date=DAY) == []
+
+
+def _ingest(tmp_path, name: str, lines: list[str], monkeypatch, shards: int) -> tuple[WarehouseResource, dict]:
+    landing = tmp_path / f"landing-{name}"
+    folder = landing / "ocpp" / DAY.isoformat() / "10"
+    folder.mkdir(parents=True)
+    (folder / "gateway.jsonl").write_text("\n".join(lines) + "\n")
+    warehouse = WarehouseResource(root=str(tmp_path / f"warehouse-{name}"))
+    monkeypatch.setenv(SHARDS_ENV, str(shards))
+    result = dg.materialize([ocpp_messages, meter_readings, transactions], partition_key=DAY.isoformat(),
+                            resources={"warehouse": warehouse, "landing": LandingZoneResource(root=str(landing))})
+    assert result.success
+    metadata = {event.asset_key.to_user_string(): event.step_materialization_data.materialization.metadata
+                for event in result.get_asset_materialization_events()}
+    return warehouse, metadata
+
+
+def _rows(warehouse: WarehouseResource, table: str) -> pl.DataFrame:
+    return warehouse.read(table).sort("record_ref")
+
+
+def test_shards_give_the_rows_of_one_process_and_a_stray_line_the_date_back_to_one(tmp_path, monkeypatch):
+    one, two = _charge_point_in(0), _charge_point_in(1)
+    lines = [_line(one if n % 2 else two, n) for n in range(20)] + ["{broken", _line(one, 5)]  # a duplicate
+    whole, whole_meta = _ingest(tmp_path, "whole", lines, monkeypatch, shards=1)
+    split, split_meta = _ingest(tmp_path, "split", lines, monkeypatch, shards=2)
+    assert split.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0, 1]
+    assert whole.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0]
+    assert _rows(split, "ocpp_messages").equals(_rows(whole, "ocpp_messages"))
+    assert _rows(split, "quarantine").drop("partition_key").equals(_rows(whole, "quarantine").drop("partition_key"))
+    assert split_meta["ocpp_messages"]["shards"].value == 2 and "shards" not in whole_meta["ocpp_messages"]
+    for name in ("rows_in", "rows_accepted", "rows_quarantined"):
+        assert split_meta["ocpp_messages"][name] == whole_meta["ocpp_messages"][name]
+    assert whole_meta["ocpp_messages"]["rows_in"].value == 22
+    assert whole_meta["ocpp_messages"]["rows_quarantined"].value == 2  # the broken line and the duplicate
+    assert split_meta["meter_readings"]["shards"].value == 2  # the later steps take the date's shards
+    assert split.partition_parts("transactions", landing_date=DAY) == [0, 1]
+
+    # A line that names shard 0's charge point only once its escape is decoded, beside shard 1's frames of it
+    stray = lines + [_line(two, 30, escaped=True)]
+    whole, _ = _ingest(tmp_path, "whole-stray", stray, monkeypatch, shards=1)
+    fallen_back, meta = _ingest(tmp_path, "split-stray", stray, monkeypatch, shards=2)
+    assert fallen_back.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0]
+    assert "shards" not in meta["ocpp_messages"]
+    assert _rows(fallen_back, "ocpp_messages").equals(_rows(whole, "ocpp_messages"))
