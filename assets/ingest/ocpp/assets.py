@@ -410,9 +410,14 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                    })
 
 
-def _date_shards(warehouse: WarehouseResource, landing_date: dt.date) -> list[Shard]:
-    """The shards of a landing date for the steps after ``ocpp_messages``: those its partition has."""
-    return stored_shards(warehouse.partition_parts(OCPP_MESSAGES, landing_date=landing_date))
+def _run_date_shards(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                     step) -> tuple[list[Shard], list[_ShardPart], Counter]:
+    """A step after ``ocpp_messages`` run on the shards its partition of the date has: the shards, their parts
+    and the parts' counts summed."""
+    landing_date = _day(context)
+    shards = stored_shards(warehouse.partition_parts(OCPP_MESSAGES, landing_date=landing_date))
+    parts = run_shards(step, shards, warehouse, None, landing_date)
+    return shards, parts, _counts(parts)
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[ocpp_messages],
@@ -425,10 +430,7 @@ def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     registers of 0, session-relative registers, rollbacks and resets by the rules of ``reading_rules``.
     A date that ``ocpp_messages`` split into shards is read and written shard by shard, one process each.
     """
-    landing_date = _day(context)
-    shards = _date_shards(warehouse, landing_date)
-    parts = run_shards(_readings_shard, shards, warehouse, None, landing_date)
-    counts = _counts(parts)
+    shards, parts, counts = _run_date_shards(context, warehouse, _readings_shard)
     return _report(context, warehouse, METER_READINGS, parts, shards, extra_metadata={
         "transactions": counts["transactions"],
         "repaired_readings": counts["repaired_readings"],
@@ -511,10 +513,7 @@ def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ``transactions`` (module of the same name). A date that ``ocpp_messages`` split into shards is assembled
     shard by shard, one process each.
     """
-    landing_date = _day(context)
-    shards = _date_shards(warehouse, landing_date)
-    parts = run_shards(_transactions_shard, shards, warehouse, None, landing_date)
-    counts = _counts(parts)
+    shards, parts, counts = _run_date_shards(context, warehouse, _transactions_shard)
     return _report(context, warehouse, TRANSACTIONS, parts, shards, extra_metadata={
         "transactions_complete": counts["complete"],
         "transactions_open": counts["open"],

@@ -7,8 +7,8 @@ line's ``charge_point_id`` (a line without a readable one goes to shard 0) and r
 process; shard k writes ``part-k.parquet`` of the date's partition. ``meter_readings`` and ``transactions``
 take the shards the date's ``ocpp_messages`` partition has, whatever the setting is now: shard k reads part k
 of the date and writes part k of its own table. Every later step reads all parts of a date, so only the files
-differ from an unsplit run, not the rows (``tests/ocpp/test_shards.py`` settles a day both ways and compares
-every output table).
+differ from an unsplit run, not the rows (``tests/e2e/test_settlement_placement.py`` settles a day both ways and
+compares every table).
 
 The split is checked, not assumed: each shard checks that every frame it parsed belongs to a charge point of
 its shard (a hostile line can name one charge point in its text and another once parsed); if one does not,
@@ -25,8 +25,8 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from concurrent.futures import wait
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
