@@ -48,6 +48,7 @@ from pathlib import Path
 
 from assets.ingest.ocpp.shards import SHARDS_ENV
 from pipelines import warm_kernels
+from resources.warehouse import WarehouseResource
 
 ROOT = Path(__file__).resolve().parent.parent
 NUMBA_CACHE = ROOT / ".numba_cache"
@@ -78,6 +79,7 @@ class Measurement:
     step_rss: dict[str, int] = field(default_factory=dict)  # peak RSS of the runner during each step
     shard_workers_cpu_s: float = 0.0  # CPU of the OCPP shard workers (child processes), counted in step_cpu
     runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s (runner), wall_s
+    ocpp_shards: dict[str, int] = field(default_factory=dict)  # landing date -> shard files of its ocpp_messages
 
 
 def _children(pid_parents: dict[int, int], root: int) -> list[int]:
@@ -263,12 +265,21 @@ def run_size(sessions: int, seed: int, keep: Path | None, cache: Path | None = N
             # the settlement only reads the landing zone, so the cached day is linked, not copied
             (work / "landing").symlink_to(cached_landing(cache, sessions, seed), target_is_directory=True)
         measurement = settle(work, sessions, executor)
+        measurement.ocpp_shards = ocpp_shards(work / "warehouse")
         parse_limit(work / "landing", measurement)
         encode_floor(work / "warehouse", measurement)
         return measurement
     finally:
         if keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def ocpp_shards(warehouse_root: Path) -> dict[str, int]:
+    """How many charge-point shards each landing date's OCPP chain ran in (the part files of its
+    ``ocpp_messages`` partition)."""
+    warehouse = WarehouseResource(root=str(warehouse_root))
+    return {partition["landing_date"]: len(warehouse.partition_parts("ocpp_messages", **partition))
+            for partition in warehouse.partitions("ocpp_messages")}
 
 
 def _gb(n: int) -> str:
@@ -373,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", choices=("in_process", "multiprocess"), default="in_process",
                         help="how the settlement runs its steps (pipelines/executors.py; default in_process); per-asset "
                              "CPU is measured in_process only")
-    parser.add_argument("--ocpp-shards", type=int, default=None,
-                        help=f"split each landing date's OCPP chain into this many charge-point shards ({SHARDS_ENV}; "
-                             "default: the environment's, else 1)")
+    parser.add_argument("--ocpp-shards", default=None,
+                        help=f"split each landing date's OCPP chain into this many charge-point shards, or 'auto' "
+                             f"({SHARDS_ENV}; default: the environment's, else auto: a large date is split)")
     arguments = parser.parse_args(argv)
     if arguments.ocpp_shards is not None:
         os.environ[SHARDS_ENV] = str(arguments.ocpp_shards)
-    shards = os.environ.get(SHARDS_ENV, "1")
+    shards = os.environ.get(SHARDS_ENV, "auto")
     sizes = [1000, 2000, 4000] if arguments.quick else [int(s) for s in arguments.sizes.split(",")]
     if arguments.keep:
         arguments.keep.mkdir(parents=True, exist_ok=True)
@@ -389,10 +400,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warming the numba cache (untimed) ... {warm_kernels.warm():.1f} s", flush=True)
     results = []
     for sessions in sizes:
-        print(f"settling one day of {sessions:,} sessions ({arguments.executor}, {shards} OCPP shard(s)) ...", flush=True)
+        print(f"settling one day of {sessions:,} sessions ({arguments.executor}, OCPP shards: {shards}) ...", flush=True)
         measurement = run_size(sessions, arguments.seed, arguments.keep, arguments.landing_cache, arguments.executor)
-        print(f"  {measurement.cpu_s:.1f} CPU-s, {measurement.wall_s:.1f} s wall, peak {_gb(measurement.peak_rss)}",
-              flush=True)
+        print(f"  {measurement.cpu_s:.1f} CPU-s, {measurement.wall_s:.1f} s wall, peak {_gb(measurement.peak_rss)}; "
+              "OCPP shards per landing date: "
+              + ", ".join(f"{date} {count}" for date, count in sorted(measurement.ocpp_shards.items())), flush=True)
         results.append(measurement)
     report(results)
     return 0

@@ -11,9 +11,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.ingest.common.files import LineBatch
+from assets.ingest.common.files import LandedFile, LineBatch, classify
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
-from assets.ingest.ocpp.shards import SHARDS_ENV, Shard, ShardMismatch, shard_count, shard_of, stored_shards
+from assets.ingest.ocpp.shards import (COMPRESSION_RATIO, SHARD_LANDING_BYTES, SHARDS_ENV, WORKER_MEMORY_BYTES, Shard,
+                                       ShardMismatch, auto_shard_count, shard_count, shard_of, stored_shards)
 from assets.ingest.ocpp.tables import OCPP_MESSAGES, OCPP_TRANSACTION_DAYS
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -62,17 +63,45 @@ def test_a_shard_refuses_frames_of_another_shards_charge_point():
     Shard(0, 1).check_charge_points(pl.Series([mine, other]))  # not split: every charge point is its own
 
 
-def test_shard_count_from_the_environment(monkeypatch):
-    monkeypatch.delenv(SHARDS_ENV, raising=False)
-    assert shard_count() == 1
+def _landed(tmp_path, name: str, size: int) -> LandedFile:
+    path = tmp_path / name
+    with path.open("wb") as handle:
+        handle.truncate(size)  # sparse: only the size counts
+    return classify(path, tmp_path)
+
+
+def test_shard_count_from_the_environment(monkeypatch, tmp_path):
+    small = [_landed(tmp_path, "small.jsonl", 1000)]
+    for unset_or_auto in (None, "auto", " AUTO "):
+        if unset_or_auto is None:
+            monkeypatch.delenv(SHARDS_ENV, raising=False)
+        else:
+            monkeypatch.setenv(SHARDS_ENV, unset_or_auto)
+        assert shard_count(small) == 1  # a small date is not split
     monkeypatch.setenv(SHARDS_ENV, "4")
-    assert shard_count() == 4
+    assert shard_count(small) == 4
     for bad in ("two", "0", "65"):
         monkeypatch.setenv(SHARDS_ENV, bad)
         with pytest.raises(ValueError, match=SHARDS_ENV):
-            shard_count()
+            shard_count(small)
     assert stored_shards([]) == [Shard()] and stored_shards([0]) == [Shard()]
     assert stored_shards([0, 1]) == [Shard(0, 2), Shard(1, 2)]
+
+
+def test_auto_splits_a_large_date_within_the_cores_and_memory(tmp_path):
+    gib = 2**30
+    plain = [_landed(tmp_path, "a.jsonl", SHARD_LANDING_BYTES - 1)]
+    assert auto_shard_count(plain, cores=8, memory_bytes=64 * gib) == 1
+    large = [_landed(tmp_path, "b.jsonl", 2 * SHARD_LANDING_BYTES), _landed(tmp_path, "c.jsonl", SHARD_LANDING_BYTES + 5)]
+    assert auto_shard_count(large, cores=8, memory_bytes=64 * gib) == 3  # one per SHARD_LANDING_BYTES
+    assert auto_shard_count(large, cores=2, memory_bytes=64 * gib) == 2  # at most one per core
+    assert auto_shard_count(large, cores=8, memory_bytes=2 * WORKER_MEMORY_BYTES + 1) == 2  # and per worker's memory
+    assert auto_shard_count(large, cores=8, memory_bytes=gib) == 1
+    # a compressed file counts COMPRESSION_RATIO times its size on disk
+    packed = [_landed(tmp_path, "d.jsonl.gz", 2 * SHARD_LANDING_BYTES // COMPRESSION_RATIO)]
+    assert packed[0].compression == "gzip"
+    assert auto_shard_count(packed, cores=8, memory_bytes=64 * gib) == 2
+    assert auto_shard_count([], cores=8, memory_bytes=64 * gib) == 1
 
 
 def test_a_partition_in_shard_files_reads_whole_and_loses_stale_shards(tmp_path):

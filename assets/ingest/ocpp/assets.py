@@ -1,7 +1,7 @@
 """Dagster assets of the OCPP ingest: ``ocpp_messages`` -> ``meter_readings`` -> ``transactions``.
 
-All three are partitioned by landing date; with ``CHARGELEDGER_OCPP_SHARDS`` a date's partition is split into
-charge-point shards, one file and one worker process each (``shards``). ``meter_readings`` and ``transactions``
+All three are partitioned by landing date; a large date's partition is split into charge-point shards, one file
+and one worker process each (``shards``; ``CHARGELEDGER_OCPP_SHARDS``). ``meter_readings`` and ``transactions``
 read earlier landing dates from the warehouse for context (see ``reading_rules`` and ``transactions``), so
 partitions are materialised in date order; the landing sensor requests them that way and a backfill runs oldest
 first. They read only the earlier dates that hold frames of the transactions at hand, as the index
@@ -384,13 +384,14 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     One row per landed frame with protocol, direction, message type, message id, action (answers get the
     action of the CALL they answer, looked up on this and the previous landing day), transaction id and
     the payload as canonical JSON. Malformed lines and frames, and records that already landed (on this
-    or an earlier date), are quarantined with a reason code (see ``frames``). With ``CHARGELEDGER_OCPP_SHARDS``
-    the date is split into charge-point shards, one process and one file each.
+    or an earlier date), are quarantined with a reason code (see ``frames``). A large date (or any date, by
+    ``CHARGELEDGER_OCPP_SHARDS``) is split into charge-point shards, one process and one file each.
     """
     landing_date = _day(context)
     # The date's index goes first and comes back after the partition (see ``transaction_days``).
     warehouse.remove_partition(OCPP_TRANSACTION_DAYS, landing_date=landing_date)
-    shards = split(shard_count())
+    files = day_files(landing, LANDING_SOURCE, landing_date)
+    shards = split(shard_count(files))
     try:
         parts = run_shards(_messages_shard, shards, warehouse, landing, landing_date)
     except ShardMismatch as mismatch:
@@ -402,7 +403,7 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     transactions_named = write_index(warehouse, landing_date)
     counts = _counts(parts)
     return _report(context, warehouse, OCPP_MESSAGES, parts, shards,
-                   files=len(day_files(landing, LANDING_SOURCE, landing_date)), extra_metadata={
+                   files=len(files), extra_metadata={
                        "frames_ocpp16": counts["frames_ocpp16"],
                        "frames_ocpp201": counts["frames_ocpp201"],
                        "replayed_calls": counts["replayed_calls"],

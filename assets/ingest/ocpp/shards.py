@@ -1,14 +1,18 @@
 """Charge-point shards: the OCPP chain of one landing date on every core, each shard its own partition file.
 
 A charge point's frames only ever relate to its own (answers, duplicates, replays, readings, transactions), so
-a landing date can be split by charge point and each part ingested alone. ``CHARGELEDGER_OCPP_SHARDS`` = N
-(default 1: no split) makes ``ocpp_messages`` split each date's landing lines into N shards by the CRC-32 of the
-line's ``charge_point_id`` (a line without a readable one goes to shard 0) and run every shard in its own
-process; shard k writes ``part-k.parquet`` of the date's partition. ``meter_readings`` and ``transactions``
-take the shards the date's ``ocpp_messages`` partition has, whatever the setting is now: shard k reads part k
-of the date and writes part k of its own table. Every later step reads all parts of a date, so only the files
-differ from an unsplit run, not the rows (``tests/e2e/test_settlement_placement.py`` settles a day both ways and
-compares every table).
+a landing date can be split by charge point and each part ingested alone. ``ocpp_messages`` splits each date's
+landing lines into N shards by the CRC-32 of the line's ``charge_point_id`` (a line without a readable one goes
+to shard 0) and runs every shard in its own process; shard k writes ``part-k.parquet`` of the date's partition.
+``meter_readings`` and ``transactions`` take the shards the date's ``ocpp_messages`` partition has, whatever the
+setting is now: shard k reads part k of the date and writes part k of its own table. Every later step reads all
+parts of a date, so only the files differ from an unsplit run, not the rows (``tests/e2e/test_settlement_placement.py``
+settles a day both ways and compares every table).
+
+N is ``CHARGELEDGER_OCPP_SHARDS``: a number, or ``auto`` (the default), which splits a date only when it is large
+(``auto_shard_count``): one shard per ``SHARD_LANDING_BYTES`` of landing lines, at most one per usable core and
+one per ``WORKER_MEMORY_BYTES`` of the machine's memory. A date below ``SHARD_LANDING_BYTES`` (every demo and test
+day) is not split.
 
 The split is checked, not assumed: each shard checks that every frame it parsed belongs to a charge point of
 its shard (a hostile line can name one charge point in its text and another once parsed); if one does not,
@@ -16,7 +20,8 @@ the date is ingested again in one process (``ShardMismatch``), as unsplit.
 
 Measured on this 2-core machine (docs/scaling.md §0.3): the whole settlement of a 100,000-session day in 2 shards
 took 808 s wall against 1,042 s for the same CPU, with a peak of 3.39 GB against 2.21 GB (each worker holds its
-own imports and its shard); a small day gains nothing, so the default is 1.
+own imports and its shard); at 25,000 sessions (a 1.9 GB landing date) 227 s against 284 s. A small date gains
+nothing (a worker costs a few CPU-seconds to start), hence the size threshold.
 Workers are spawned (polars is multi-threaded and must not be forked) and kept for the next step.
 """
 
@@ -32,7 +37,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
-from assets.ingest.common.files import Batch, LineBatch
+from assets.ingest.common.files import Batch, LandedFile, LineBatch
 from assets.ingest.ocpp.parallel import shared_pool
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -50,18 +55,36 @@ class ShardMismatch(Exception):
     """A frame parsed in one shard belongs to a charge point of another: the date is ingested unsplit."""
 
 
-def shard_count() -> int:
-    """Shards per landing date for ``ocpp_messages``: ``$CHARGELEDGER_OCPP_SHARDS``, default 1 (no split)."""
+# ``auto``: a shard per this many bytes of a date's landing lines (a compressed file counts COMPRESSION_RATIO times
+# its size, JSON lines compress about that well). Below it a worker's start-up (~3 CPU-s) outweighs the gain.
+SHARD_LANDING_BYTES = 512 * 2**20
+COMPRESSION_RATIO = 8
+# ``auto``: memory to leave per worker (a worker peaked at about 1.2 GB on the 100,000-session day).
+WORKER_MEMORY_BYTES = 4 * 2**30
+
+
+def shard_count(files: list[LandedFile]) -> int:
+    """Shards for a landing date of these OCPP files: ``$CHARGELEDGER_OCPP_SHARDS`` when it is a number, else
+    (unset or ``auto``) ``auto_shard_count``."""
     configured = os.environ.get(SHARDS_ENV, "").strip()
-    if not configured:
-        return 1
+    if configured.lower() in ("", "auto"):
+        return auto_shard_count(files)
     try:
         count = int(configured)
     except ValueError:
-        raise ValueError(f"{SHARDS_ENV}={configured!r} is not a whole number") from None
+        raise ValueError(f"{SHARDS_ENV}={configured!r} is neither a whole number nor 'auto'") from None
     if not 1 <= count <= 64:
         raise ValueError(f"{SHARDS_ENV}={count} must be between 1 and 64")
     return count
+
+
+def auto_shard_count(files: list[LandedFile], cores: int | None = None, memory_bytes: int | None = None) -> int:
+    """One shard per ``SHARD_LANDING_BYTES`` of the files, at most one per core and per ``WORKER_MEMORY_BYTES`` of
+    memory (defaults: this process's usable cores, the machine's physical memory), at least one."""
+    landed = sum(file.path.stat().st_size * (COMPRESSION_RATIO if file.compression else 1) for file in files)
+    cores = cores if cores is not None else len(os.sched_getaffinity(0))
+    memory_bytes = memory_bytes if memory_bytes is not None else os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return max(1, min(landed // SHARD_LANDING_BYTES, cores, memory_bytes // WORKER_MEMORY_BYTES))
 
 
 def shard_of(charge_point_id: str, count: int) -> int:
