@@ -4,7 +4,7 @@ Runs exactly what ``python -m pipelines.demo`` runs (same jobs, same order, same
 Dagster logger, ``step_cpu``: on a step's start event it notes the process CPU time (all threads of the
 process that runs the step, plus what its charge-point shard workers spent, ``shards.worker_cpu_seconds``), on
 its success or failure the difference is added to that step's total. The totals
-(step key -> CPU seconds, summed over the runs of the settlement) are written as JSON to
+(asset -> CPU seconds of its steps, summed over the runs of the settlement) are written as JSON to
 ``$BENCH_STEP_CPU_FILE`` when the settlement ends. It also notes each step's peak resident memory in the process
 that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
@@ -45,8 +45,15 @@ class _StepCpuHandler(logging.Handler):
             _reset_peak_rss()
             _started[key] = _cpu_now()
         elif event.event_type_value in END_EVENTS and key in _started:
-            _totals[event.step_key] = _totals.get(event.step_key, 0.0) + _cpu_now() - _started.pop(key)
-            _peak_rss[event.step_key] = max(_peak_rss.get(event.step_key, 0), _peak_rss_now())
+            asset = asset_of_step(event.step_key)
+            _totals[asset] = _totals.get(asset, 0.0) + _cpu_now() - _started.pop(key)
+            _peak_rss[asset] = max(_peak_rss.get(asset, 0), _peak_rss_now())
+
+
+def asset_of_step(step_key: str) -> str:
+    """The asset a step computes: its key, or the part before the dot for an op of a graph-backed asset (the OCPP
+    assets' plan, shard and report steps: ``meter_readings.meter_readings_shards[shard_0]``)."""
+    return step_key.split(".", 1)[0]
 
 
 def _cpu_now() -> float:

@@ -6,7 +6,8 @@ monthly invoicing and export of one small day, run in-process on a local warehou
 
 write exactly the same Parquet bytes, and finance reads the same summary line for line. Split into charge-point
 shards (``CHARGELEDGER_OCPP_SHARDS``), the OCPP tables hold the same rows in one file per shard and every other
-table is the same bytes; settled again unsplit, the warehouse is the unsplit one, byte for byte."""
+table is the same bytes; on the multiprocess executor each shard is a step of its own and the bytes are the same;
+settled again unsplit, the warehouse is the unsplit one, byte for byte."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import hashlib
 import subprocess
 import sys
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -77,6 +79,13 @@ def test_settlement_on_an_object_store_writes_the_local_bytes(baseline, tmp_path
 OCPP_TABLES = ("ocpp_messages", "meter_readings", "transactions")
 
 
+def _step_keys(env: dict[str, str]) -> set[str]:
+    """The keys of the steps that ran in the nightly settlement runs of ``env``'s Dagster instance."""
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        return {event.step_key for run in instance.get_runs(dg.RunsFilter(job_name="nightly_settlement"))
+                for event in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START)}
+
+
 def _ocpp_rows(warehouse, table: str) -> pl.DataFrame:
     return pl.read_parquet(warehouse / table / "**" / "*.parquet", hive_partitioning=True).sort(
         pl.all().exclude(pl.List, pl.Struct), nulls_last=True, maintain_order=True)
@@ -94,6 +103,12 @@ def test_charge_point_shards_change_the_files_not_the_results(baseline, tmp_path
         assert any(path.startswith(f"{table}/") and path.endswith("part-1.parquet") for path in split)
         assert _ocpp_rows(tmp_path / "warehouse", table).equals(_ocpp_rows(whole, table))
     assert _finance_lines(summary, tmp_path / "warehouse") == lines
+    # On the multiprocess executor every shard is a step of its own, and the bytes are the same.
+    steps_env = dict(_env(tmp_path / "steps", landing), CHARGELEDGER_OCPP_SHARDS="2")
+    _settle(steps_env, "multiprocess")
+    assert _parquet_digests(tmp_path / "steps" / "warehouse") == split
+    for table in OCPP_TABLES:
+        assert {f"{table}.{table}_shards[shard_0]", f"{table}.{table}_shards[shard_1]"} <= _step_keys(steps_env)
     # The same split again writes the same bytes; settled unsplit, the shard files go and the bytes are one run's.
     _settle(env)
     assert _parquet_digests(tmp_path / "warehouse") == split

@@ -137,7 +137,15 @@ def _ingest(tmp_path, name: str, lines: list[str], monkeypatch, shards: int) -> 
     assert result.success
     metadata = {event.asset_key.to_user_string(): event.step_materialization_data.materialization.metadata
                 for event in result.get_asset_materialization_events()}
+    metadata["shard steps"] = sorted(event.step_key for event in result.all_events
+                                     if event.event_type_value == "STEP_START" and "_shards[" in event.step_key)
     return warehouse, metadata
+
+
+def _shard_steps(group: str, later_group: str | None = None) -> list[str]:
+    """The shard steps of the three assets: ``ocpp_messages``' one running ``group``, the later ones ``later_group``."""
+    return sorted(f"{name}.{name}_shards[{group if name == 'ocpp_messages' else later_group or group}]"
+                  for name in ("ocpp_messages", "meter_readings", "transactions"))
 
 
 def _rows(warehouse: WarehouseResource, table: str) -> pl.DataFrame:
@@ -160,6 +168,8 @@ def test_shards_give_the_rows_of_one_process_and_a_stray_line_the_date_back_to_o
     assert whole_meta["ocpp_messages"]["rows_quarantined"].value == 2  # the broken line and the duplicate
     assert split_meta["meter_readings"]["shards"].value == 2  # the later steps take the date's shards
     assert split.partition_parts("transactions", landing_date=DAY) == [0, 1]
+    # The run's steps share this process, so one step of each asset runs all its shards (on a pool when split).
+    assert whole_meta["shard steps"] == _shard_steps("whole") and split_meta["shard steps"] == _shard_steps("shard_0_1")
 
     # A line that names shard 0's charge point only once its escape is decoded, beside shard 1's frames of it
     stray = lines + [_line(two, 30, escaped=True)]
@@ -167,4 +177,5 @@ def test_shards_give_the_rows_of_one_process_and_a_stray_line_the_date_back_to_o
     fallen_back, meta = _ingest(tmp_path, "split-stray", stray, monkeypatch, shards=2)
     assert fallen_back.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0]
     assert "shards" not in meta["ocpp_messages"]
+    assert meta["shard steps"] == _shard_steps("shard_0_1", "whole")  # the report step ingested the date whole
     assert _rows(fallen_back, "ocpp_messages").equals(_rows(whole, "ocpp_messages"))

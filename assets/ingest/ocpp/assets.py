@@ -37,7 +37,8 @@ from assets.ingest.ocpp.pipeline import (
 from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.parallel import map_groups
-from assets.ingest.ocpp.shards import WHOLE, Shard, ShardMismatch, run_shards, shard_count, split, stored_shards
+from assets.ingest.ocpp.shard_steps import ShardedSteps
+from assets.ingest.ocpp.shards import Shard, shard_count, split, stored_shards
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS
 from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, on_dates, on_reading_dates,
                                                   transaction_days, write_index)
@@ -88,7 +89,7 @@ class _ShardPart:
         return dg.AssetCheckResult(check_name=name, passed=passed, metadata=metadata)
 
 
-def _report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, spec, parts: list[_ShardPart],
+def _report(context: dg.OpExecutionContext, warehouse: WarehouseResource, spec, parts: list[_ShardPart],
             shards: list[Shard], files: int = 0, extra_metadata: dict | None = None) -> dg.MaterializeResult:
     """The framework's write sequence over the shards' parts (each already in its file): stale shard files of
     the date removed, one quarantine slice, metadata, conservation and schema checks."""
@@ -117,7 +118,7 @@ def _spill_dir(warehouse: WarehouseResource) -> Path:
     return path
 
 
-def _day(context: dg.AssetExecutionContext) -> dt.date:
+def _day(context: dg.OpExecutionContext) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
 
 
@@ -375,35 +376,22 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
                                   "replayed_calls": streamed.replayed}))
 
 
-@dg.asset(partitions_def=daily, group_name="ingest", check_specs=ingest_check_specs("ocpp_messages"),
-          kinds={"polars", "parquet"})
-def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                  landing: LandingZoneResource) -> dg.MaterializeResult:
-    """Every OCPP-J frame that landed on this day (gateway or exported CSMS logs), parsed.
-
-    One row per landed frame with protocol, direction, message type, message id, action (answers get the
-    action of the CALL they answer, looked up on this and the previous landing day), transaction id and
-    the payload as canonical JSON. Malformed lines and frames, and records that already landed (on this
-    or an earlier date), are quarantined with a reason code (see ``frames``). A large date (or any date, by
-    ``CHARGELEDGER_OCPP_SHARDS``) is split into charge-point shards, one process and one file each.
-    """
-    landing_date = _day(context)
-    # The date's index goes first and comes back after the partition (see ``transaction_days``).
+def _plan_messages(context: dg.OpExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource,
+                   landing_date: dt.date) -> list[Shard]:
+    """The shards of a landing date (``shards.shard_count``); its transaction-days index goes first and comes back
+    after the partition (see ``transaction_days``)."""
     warehouse.remove_partition(OCPP_TRANSACTION_DAYS, landing_date=landing_date)
-    files = day_files(landing, LANDING_SOURCE, landing_date)
-    shards = split(shard_count(files))
-    try:
-        parts = run_shards(_messages_shard, shards, warehouse, landing, landing_date)
-    except ShardMismatch as mismatch:
-        context.log.warning(f"{mismatch}: landing date {landing_date} is ingested in one process")
-        shards = [WHOLE]
-        parts = run_shards(_messages_shard, shards, warehouse, landing, landing_date)
+    return split(shard_count(day_files(landing, LANDING_SOURCE, landing_date)))
+
+
+def _report_messages(context: dg.OpExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource,
+                     landing_date: dt.date, shards: list[Shard], parts: list[_ShardPart]) -> dg.MaterializeResult:
     # Stale shard files go before the index is written from the partition (``_report`` would be too late).
     warehouse.remove_partition(OCPP_MESSAGES, keep=[shard.index for shard in shards], landing_date=landing_date)
     transactions_named = write_index(warehouse, landing_date)
     counts = _counts(parts)
     return _report(context, warehouse, OCPP_MESSAGES, parts, shards,
-                   files=len(files), extra_metadata={
+                   files=len(day_files(landing, LANDING_SOURCE, landing_date)), extra_metadata={
                        "frames_ocpp16": counts["frames_ocpp16"],
                        "frames_ocpp201": counts["frames_ocpp201"],
                        "replayed_calls": counts["replayed_calls"],
@@ -411,27 +399,34 @@ def ocpp_messages(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                    })
 
 
-def _run_date_shards(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                     step) -> tuple[list[Shard], list[_ShardPart], Counter]:
-    """A step after ``ocpp_messages`` run on the shards its partition of the date has: the shards, their parts
-    and the parts' counts summed."""
-    landing_date = _day(context)
-    shards = stored_shards(warehouse.partition_parts(OCPP_MESSAGES, landing_date=landing_date))
-    parts = run_shards(step, shards, warehouse, None, landing_date)
-    return shards, parts, _counts(parts)
+_MESSAGE_STEPS = ShardedSteps("ocpp_messages", _plan_messages, _messages_shard, _report_messages,
+                              ingest_check_specs("ocpp_messages"), frozenset({"warehouse", "landing"}))
 
 
-@dg.asset(partitions_def=daily, group_name="ingest", deps=[ocpp_messages],
-          check_specs=ingest_check_specs("meter_readings"), kinds={"polars", "parquet"})
-def meter_readings(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Sampled values of the metering frames that landed on this day, normalised and repaired.
+@dg.graph_asset(partitions_def=daily, group_name="ingest", check_specs=_MESSAGE_STEPS.check_specs,
+                kinds={"polars", "parquet"})
+def ocpp_messages():
+    """Every OCPP-J frame that landed on this day (gateway or exported CSMS logs), parsed.
 
-    Values in Wh / W / A / % (1.6 strings, 2.0.1 multipliers, kWh -> Wh), keyed by (timestamp, measurand,
-    phase, location, context); clock repair against the receive time; duplicates, dummy Transaction.Begin
-    registers of 0, session-relative registers, rollbacks and resets by the rules of ``reading_rules``.
-    A date that ``ocpp_messages`` split into shards is read and written shard by shard, one process each.
+    One row per landed frame with protocol, direction, message type, message id, action (answers get the
+    action of the CALL they answer, looked up on this and the previous landing day), transaction id and
+    the payload as canonical JSON. Malformed lines and frames, and records that already landed (on this
+    or an earlier date), are quarantined with a reason code (see ``frames``). A large date (or any date, by
+    ``CHARGELEDGER_OCPP_SHARDS``) is split into charge-point shards, one file each, run as a step each or on a
+    pool by one step (``shard_steps``).
     """
-    shards, parts, counts = _run_date_shards(context, warehouse, _readings_shard)
+    return _MESSAGE_STEPS.compose()
+
+
+def _stored_shards(context: dg.OpExecutionContext, warehouse: WarehouseResource, _landing: None,
+                   landing_date: dt.date) -> list[Shard]:
+    """A step after ``ocpp_messages`` runs on the shards its partition of the date has, not on the setting."""
+    return stored_shards(warehouse.partition_parts(OCPP_MESSAGES, landing_date=landing_date))
+
+
+def _report_readings(context: dg.OpExecutionContext, warehouse: WarehouseResource, _landing: None,
+                     landing_date: dt.date, shards: list[Shard], parts: list[_ShardPart]) -> dg.MaterializeResult:
+    counts = _counts(parts)
     return _report(context, warehouse, METER_READINGS, parts, shards, extra_metadata={
         "transactions": counts["transactions"],
         "repaired_readings": counts["repaired_readings"],
@@ -504,17 +499,9 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
                          + Counter({f"rule:{rule}": count for rule, count in repairs.items()}))
 
 
-@dg.asset(partitions_def=daily, group_name="ingest", deps=[ocpp_messages, meter_readings],
-          check_specs=ingest_check_specs("transactions"), kinds={"polars", "parquet"})
-def transactions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """OCPP transactions touched by this day's frames, assembled from all landing days up to this one.
-
-    Start/stop, meter start/stop, energy, id tag, stop reason, charging states and status (open or
-    complete); the current state of a transaction is its row with the greatest landing date. Rules in
-    ``transactions`` (module of the same name). A date that ``ocpp_messages`` split into shards is assembled
-    shard by shard, one process each.
-    """
-    shards, parts, counts = _run_date_shards(context, warehouse, _transactions_shard)
+def _report_transactions(context: dg.OpExecutionContext, warehouse: WarehouseResource, _landing: None,
+                         landing_date: dt.date, shards: list[Shard], parts: list[_ShardPart]) -> dg.MaterializeResult:
+    counts = _counts(parts)
     return _report(context, warehouse, TRANSACTIONS, parts, shards, extra_metadata={
         "transactions_complete": counts["complete"],
         "transactions_open": counts["open"],
@@ -569,6 +556,41 @@ def _transactions_shard(warehouse: WarehouseResource, _landing: None, landing_da
                          schema_result(TRANSACTIONS, result.accepted),
                          Counter({"complete": complete.height, "open": result.accepted.height - complete.height,
                                   "energy_wh": complete.get_column("energy_wh").sum() or 0.0}))
+
+
+_READING_STEPS = ShardedSteps("meter_readings", _stored_shards, _readings_shard, _report_readings,
+                              ingest_check_specs("meter_readings"))
+
+
+@dg.graph_asset(partitions_def=daily, group_name="ingest", check_specs=_READING_STEPS.check_specs,
+                kinds={"polars", "parquet"}, ins={"ocpp_messages": dg.AssetIn(dagster_type=dg.Nothing)})
+def meter_readings(ocpp_messages):
+    """Sampled values of the metering frames that landed on this day, normalised and repaired.
+
+    Values in Wh / W / A / % (1.6 strings, 2.0.1 multipliers, kWh -> Wh), keyed by (timestamp, measurand,
+    phase, location, context); clock repair against the receive time; duplicates, dummy Transaction.Begin
+    registers of 0, session-relative registers, rollbacks and resets by the rules of ``reading_rules``.
+    A date that ``ocpp_messages`` split into shards is read and written shard by shard.
+    """
+    return _READING_STEPS.compose(ocpp_messages)
+
+
+_TRANSACTION_STEPS = ShardedSteps("transactions", _stored_shards, _transactions_shard, _report_transactions,
+                                  ingest_check_specs("transactions"))
+
+
+@dg.graph_asset(partitions_def=daily, group_name="ingest", check_specs=_TRANSACTION_STEPS.check_specs,
+                kinds={"polars", "parquet"}, ins={"ocpp_messages": dg.AssetIn(dagster_type=dg.Nothing),
+                                                  "meter_readings": dg.AssetIn(dagster_type=dg.Nothing)})
+def transactions(ocpp_messages, meter_readings):
+    """OCPP transactions touched by this day's frames, assembled from all landing days up to this one.
+
+    Start/stop, meter start/stop, energy, id tag, stop reason, charging states and status (open or
+    complete); the current state of a transaction is its row with the greatest landing date. Rules in
+    ``transactions`` (module of the same name). A date that ``ocpp_messages`` split into shards is assembled
+    shard by shard.
+    """
+    return _TRANSACTION_STEPS.compose(ocpp_messages, meter_readings)
 
 
 OCPP_ASSETS = [ocpp_messages, meter_readings, transactions]

@@ -3,7 +3,8 @@
 A charge point's frames only ever relate to its own (answers, duplicates, replays, readings, transactions), so
 a landing date can be split by charge point and each part ingested alone. ``ocpp_messages`` splits each date's
 landing lines into N shards by the CRC-32 of the line's ``charge_point_id`` (a line without a readable one goes
-to shard 0) and runs every shard in its own process; shard k writes ``part-k.parquet`` of the date's partition.
+to shard 0) and runs every shard in its own process (a step each, or one step's pool: ``shard_steps``); shard k
+writes ``part-k.parquet`` of the date's partition.
 ``meter_readings`` and ``transactions`` take the shards the date's ``ocpp_messages`` partition has, whatever the
 setting is now: shard k reads part k of the date and writes part k of its own table. Every later step reads all
 parts of a date, so only the files differ from an unsplit run, not the rows (``tests/e2e/test_settlement_placement.py``
