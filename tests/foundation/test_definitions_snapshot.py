@@ -53,7 +53,8 @@ def render() -> str:
             lines.append(f"{key.to_user_string()} | external")
             continue
         assets_def = node.assets_def
-        pool = getattr(assets_def.op, "pool", None) if assets_def.is_executable else None
+        # A graph-backed asset (the OCPP assets) has ops, not one op with a pool.
+        pool = getattr(assets_def.node_def, "pool", None) if assets_def.is_executable else None
         lines.append(" | ".join([key.to_user_string(), node.group_name or "-", _partitions(node.partitions_def),
                                  ",".join(sorted(node.kinds)) or "-", pool or "-", _keys(node.parent_keys)]))
     lines += ["", "## asset checks: asset.check | blocking"]
