@@ -11,7 +11,7 @@ first. They read only the earlier dates that hold frames of the transactions at 
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,10 +91,8 @@ class _ShardPart:
 
 def _report(context: dg.OpExecutionContext, warehouse: WarehouseResource, spec, parts: list[_ShardPart],
             shards: list[Shard], files: int = 0, extra_metadata: dict | None = None) -> dg.MaterializeResult:
-    """The framework's write sequence over the shards' parts (each already in its file): stale shard files of
-    the date removed, one quarantine slice, metadata, conservation and schema checks."""
-    landing_date = _day(context)
-    warehouse.remove_partition(spec, keep=[shard.index for shard in shards], landing_date=landing_date)
+    """The framework's write sequence over the shards' parts (each already in its file): one quarantine slice,
+    metadata, conservation and schema checks."""
     rows = sum(part.rows for part in parts)
     checks = [part.schema for part in parts]
     failed = [check for check in checks if not check.passed]
@@ -111,15 +109,19 @@ def _counts(parts: list[_ShardPart]) -> Counter:
     return sum((part.counts for part in parts), Counter())
 
 
+def _counted(spec, metadata_of: Callable[[Counter], dict]) -> Callable[..., dg.MaterializeResult]:
+    """The report of an OCPP asset whose metadata is ``metadata_of`` its shards' summed counts (``_report``)."""
+    def report(context: dg.OpExecutionContext, warehouse: WarehouseResource, _landing: None, _landing_date: dt.date,
+               shards: list[Shard], parts: list[_ShardPart]) -> dg.MaterializeResult:
+        return _report(context, warehouse, spec, parts, shards, extra_metadata=metadata_of(_counts(parts)))
+    return report
+
+
 def _spill_dir(warehouse: WarehouseResource) -> Path:
     """Where group spills go: the warehouse's spill folder (outside every table, same disk)."""
     path = warehouse.root_path / SPILL_DIR
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _day(context: dg.OpExecutionContext) -> dt.date:
-    return dt.date.fromisoformat(context.partition_key)
 
 
 def _transaction_ids(messages: pl.DataFrame) -> list[str]:
@@ -386,8 +388,7 @@ def _plan_messages(context: dg.OpExecutionContext, warehouse: WarehouseResource,
 
 def _report_messages(context: dg.OpExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource,
                      landing_date: dt.date, shards: list[Shard], parts: list[_ShardPart]) -> dg.MaterializeResult:
-    # Stale shard files go before the index is written from the partition (``_report`` would be too late).
-    warehouse.remove_partition(OCPP_MESSAGES, keep=[shard.index for shard in shards], landing_date=landing_date)
+    # The report step has removed stale shard files: the index is written from the date's shards alone.
     transactions_named = write_index(warehouse, landing_date)
     counts = _counts(parts)
     return _report(context, warehouse, OCPP_MESSAGES, parts, shards,
@@ -399,7 +400,7 @@ def _report_messages(context: dg.OpExecutionContext, warehouse: WarehouseResourc
                    })
 
 
-_MESSAGE_STEPS = ShardedSteps("ocpp_messages", _plan_messages, _messages_shard, _report_messages,
+_MESSAGE_STEPS = ShardedSteps(OCPP_MESSAGES, _plan_messages, _messages_shard, _report_messages,
                               ingest_check_specs("ocpp_messages"), frozenset({"warehouse", "landing"}))
 
 
@@ -424,16 +425,14 @@ def _stored_shards(context: dg.OpExecutionContext, warehouse: WarehouseResource,
     return stored_shards(warehouse.partition_parts(OCPP_MESSAGES, landing_date=landing_date))
 
 
-def _report_readings(context: dg.OpExecutionContext, warehouse: WarehouseResource, _landing: None,
-                     landing_date: dt.date, shards: list[Shard], parts: list[_ShardPart]) -> dg.MaterializeResult:
-    counts = _counts(parts)
-    return _report(context, warehouse, METER_READINGS, parts, shards, extra_metadata={
+def _readings_metadata(counts: Counter) -> dict:
+    return {
         "transactions": counts["transactions"],
         "repaired_readings": counts["repaired_readings"],
         "repairs_by_rule": dg.MetadataValue.md(
             "\n".join(f"- {rule.removeprefix('rule:')}: {count}" for rule, count in sorted(counts.items())
                       if rule.startswith("rule:")) or "none"),
-    })
+    }
 
 
 def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: dt.date,
@@ -499,14 +498,12 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
                          + Counter({f"rule:{rule}": count for rule, count in repairs.items()}))
 
 
-def _report_transactions(context: dg.OpExecutionContext, warehouse: WarehouseResource, _landing: None,
-                         landing_date: dt.date, shards: list[Shard], parts: list[_ShardPart]) -> dg.MaterializeResult:
-    counts = _counts(parts)
-    return _report(context, warehouse, TRANSACTIONS, parts, shards, extra_metadata={
+def _transactions_metadata(counts: Counter) -> dict:
+    return {
         "transactions_complete": counts["complete"],
         "transactions_open": counts["open"],
         "energy_kwh_complete": round(float(counts["energy_wh"]) / 1000, 3),
-    })
+    }
 
 
 def _transactions_shard(warehouse: WarehouseResource, _landing: None, landing_date: dt.date,
@@ -558,7 +555,8 @@ def _transactions_shard(warehouse: WarehouseResource, _landing: None, landing_da
                                   "energy_wh": complete.get_column("energy_wh").sum() or 0.0}))
 
 
-_READING_STEPS = ShardedSteps("meter_readings", _stored_shards, _readings_shard, _report_readings,
+_READING_STEPS = ShardedSteps(METER_READINGS, _stored_shards, _readings_shard,
+                              _counted(METER_READINGS, _readings_metadata),
                               ingest_check_specs("meter_readings"))
 
 
@@ -575,7 +573,8 @@ def meter_readings(ocpp_messages):
     return _READING_STEPS.compose(ocpp_messages)
 
 
-_TRANSACTION_STEPS = ShardedSteps("transactions", _stored_shards, _transactions_shard, _report_transactions,
+_TRANSACTION_STEPS = ShardedSteps(TRANSACTIONS, _stored_shards, _transactions_shard,
+                                  _counted(TRANSACTIONS, _transactions_metadata),
                                   ingest_check_specs("transactions"))
 
 

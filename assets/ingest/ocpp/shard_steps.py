@@ -4,8 +4,8 @@ Each of ``ocpp_messages``, ``meter_readings`` and ``transactions`` is a graph-ba
 
 1. ``<asset>_plan`` decides the date's shards (``shards``) and hands them on as dynamic outputs;
 2. ``<asset>_shards`` (mapped over those outputs) ingests its shards, each into its own part file;
-3. ``<asset>_report`` (after every shard) removes stale shard files, writes the quarantine slice and reports the
-   metadata and checks of the whole date.
+3. ``<asset>_report`` (after every shard) removes the date's files of shards it no longer has, then writes the
+   quarantine slice and reports the metadata and checks of the whole date.
 
 How the shards are handed on follows the executor. When every step runs in the run's own process (the
 ``in_process`` executor, ``dg.materialize``, ``make settle``), the plan hands on all shards as one output and that one
@@ -29,6 +29,7 @@ import dagster as dg
 
 from assets.ingest.ocpp.shards import WHOLE, Shard, ShardMismatch, run_shards
 from resources.landing import LandingZoneResource
+from resources.tables import TableSpec
 from resources.warehouse import WarehouseResource
 
 # Executors that run every step of a run in the run's own process: Dagster's ``in_process`` executor, the one
@@ -69,7 +70,8 @@ class GroupOutcome:
 
 # plan(context, warehouse, landing, landing_date) -> the date's shards
 Plan = Callable[[dg.OpExecutionContext, WarehouseResource, LandingZoneResource | None, dt.date], list[Shard]]
-# report(context, warehouse, landing, landing_date, shards, parts) -> the asset's materialization
+# report(context, warehouse, landing, landing_date, shards, parts) -> the asset's materialization (the parts are
+# in their files, stale shard files already gone)
 Report = Callable[..., dg.MaterializeResult]
 
 
@@ -79,13 +81,14 @@ def _landing(context: dg.OpExecutionContext) -> LandingZoneResource | None:
 
 @dataclass
 class ShardedSteps:
-    """The three ops of one sharded OCPP asset (see the module's docstring); ``compose`` wires them in its graph.
+    """The three ops of the sharded OCPP asset of ``table`` (see the module's docstring); ``compose`` wires them in
+    its graph.
 
     ``step(warehouse, landing, landing_date, shard)`` is a module-level function (sent to pool workers by name)
     that writes one shard's part and returns what ``report`` needs of it.
     """
 
-    asset: str
+    table: TableSpec
     plan: Plan
     step: Callable[..., Any]
     report: Report
@@ -93,7 +96,8 @@ class ShardedSteps:
     resources: frozenset[str] = frozenset({"warehouse"})
 
     def __post_init__(self) -> None:
-        name, step, plan, report, resource_keys = self.asset, self.step, self.plan, self.report, set(self.resources)
+        table, step, plan, report, resource_keys = self.table, self.step, self.plan, self.report, set(self.resources)
+        name = table.name
         # The graph's outputs of the asset's checks, by the names Dagster gives them.
         check_outputs = [spec.get_python_identifier() for spec in self.check_specs]
 
@@ -122,7 +126,8 @@ class ShardedSteps:
         @dg.op(name=f"{name}_report", required_resource_keys=resource_keys,
                out={"result": dg.Out(dg.Nothing), **{output: dg.Out(is_required=False) for output in check_outputs}})
         def report_op(context, outcomes: list[GroupOutcome]):
-            """After every shard: stale shard files removed, the quarantine slice, the date's metadata and checks."""
+            """After every shard: the date's files of other shards removed, the quarantine slice, the date's metadata
+            and checks."""
             day = dt.date.fromisoformat(context.partition_key)
             warehouse, landing = context.resources.warehouse, _landing(context)
             outcomes = sorted(outcomes, key=lambda outcome: outcome.shards[0].index)
@@ -133,6 +138,8 @@ class ShardedSteps:
             else:
                 shards = [shard for outcome in outcomes for shard in outcome.shards]
                 parts = [part for outcome in outcomes for part in outcome.parts]
+            # Files of shards the date no longer has (an earlier shard count, or the fallback to one process).
+            warehouse.remove_partition(table, keep=[shard.index for shard in shards], landing_date=day)
             result = report(context, warehouse, landing, day, shards, parts)
             yield dg.Output(None, output_name="result", metadata=dict(result.metadata or {}))
             yield from result.check_results or []
