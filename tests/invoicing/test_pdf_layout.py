@@ -89,3 +89,21 @@ def test_rows_that_reach_the_bottom_margin_continue_on_a_new_page():
     assert abs((page_height - second_page_top) / MM - 10) < 0.01  # rows continue at the top margin
     lines = [f for f in _fragments(content) if f[4].strip() == "120.00"]
     assert lines and lines[0][0] == 2  # the last line is on the third page
+
+
+def test_text_width_is_fpdf2s_own_string_width():
+    """The renderer measures text from the core font's width table (fpdf2's `get_string_width` shapes the text on
+    every call); the widths, and so the layout and the bytes, must be fpdf2's to the last bit."""
+    from fpdf import FPDF
+
+    from assets.invoicing.pdf import _latin, _text_width
+
+    pdf = FPDF(unit="mm")
+    texts = ["", " ", "12.345 kWh", "GBP 1,234.56", LONG, _latin("Ünïcødé ñ €uro 中文 عربي (a) [b] \\c"), "iiiWWW" * 40]
+    for style in ("", "B"):
+        for size in (4.5, 5, 6.5, 7, 9, 10, 16):
+            pdf.set_font("Helvetica", style, size)
+            for text in texts:
+                assert _text_width(pdf, text) == pdf.get_string_width(text), (style, size, text)
+    pdf.set_char_spacing(1)  # outside what the documents use: fpdf2 measures it
+    assert _text_width(pdf, LONG) == pdf.get_string_width(LONG)
