@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import numpy as np
 import orjson
+from numba import njit
 
 from assets.quarantine import Rejected
 
@@ -39,27 +41,35 @@ def decode_json(data: bytes | str, *, max_bytes: int = MAX_RECORD_BYTES, max_dep
         raise Rejected("MALFORMED_JSON", f"not JSON: {exc}") from exc
     # Each nesting level needs an opening bracket, so a record with fewer brackets than the limit is shallow
     # enough without walking it (the common case).
-    brackets = data.count(b"[") + data.count(b"{") if isinstance(data, bytes) else data.count("[") + data.count("{")
-    if brackets > max_depth and depth_exceeds(value, max_depth):
+    text = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    if text.count(b"[") + text.count(b"{") > max_depth and text_depth(np.frombuffer(text, np.uint8)) > max_depth:
         raise Rejected("NESTING_TOO_DEEP", f"nested deeper than {max_depth} levels")
     return value
 
 
-def depth_exceeds(value: Any, limit: int) -> bool:
-    """True when arrays/objects nest more than `limit` levels (iterative: no recursion to overflow)."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
+@njit(cache=True)
+def text_depth(text) -> int:
+    """How deep the arrays/objects of a valid JSON text (UTF-8 bytes) nest: its deepest bracket outside a
+    string. One pass over the bytes: walking the decoded value instead cost nearly half of reading a page of
+    records (a multi-byte character never contains an ASCII byte, so brackets and quotes are what they seem)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 92:  # backslash
+                escaped = True
+            elif byte == 34:  # quote
+                in_string = False
+        elif byte == 34:
+            in_string = True
+        elif byte == 91 or byte == 123:  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte == 93 or byte == 125:  # ] }
+            depth -= 1
+    return deepest
 
 
 def canonical_bytes(value: Any, *, sort_keys: bool = True) -> bytes:
