@@ -260,13 +260,14 @@ class IngestRun:
                        records: dict[str, RawRecord]) -> set[str]:
         """Keep the batch's child rows as frames; a record with a child row that does not fit is quarantined
         whole (SCHEMA_MISMATCH). Returns the references of such records."""
-        frames: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
+        frames: dict[str, tuple[list[dict[str, Any]], list[str], pl.DataFrame | None]] = {}
         bad_records: set[str] = set()
         for name, child_rows in children.items():
             child_rows = [c for c in child_rows if c[_REF] not in bad]
             refs = [c.pop(_REF) for c in child_rows]
+            built = None
             try:
-                rows_frame(self.children_specs[name], child_rows)
+                built = rows_frame(self.children_specs[name], child_rows)
             except Exception:  # noqa: BLE001 - rare path: find the records whose rows do not fit
                 for index, row in enumerate(child_rows):
                     try:
@@ -278,11 +279,13 @@ class IngestRun:
                                 self.source, refs[index], "SCHEMA_MISMATCH",
                                 f"a {name} row does not fit the table's columns: {type(exc).__name__}: {str(exc)[:200]}",
                                 records[refs[index]].text))
-            frames[name] = (child_rows, refs)
-        for name, (child_rows, refs) in frames.items():
+            frames[name] = (child_rows, refs, built)
+        for name, (child_rows, refs, built) in frames.items():
             keep = [i for i, ref in enumerate(refs) if ref not in bad_records]
             if keep:
-                frame = rows_frame(self.children_specs[name], [child_rows[i] for i in keep])
+                # Every row kept (the common case): the frame built to check them is the frame.
+                frame = built if built is not None and len(keep) == len(child_rows) else \
+                    rows_frame(self.children_specs[name], [child_rows[i] for i in keep])
                 self._child_frames[name].append(frame.with_columns(pl.Series(_REF, [refs[i] for i in keep], pl.String())))
         return bad_records
 
