@@ -40,8 +40,8 @@ def decode_json(data: bytes | str, *, max_bytes: int = MAX_RECORD_BYTES, max_dep
             raise Rejected("NESTING_TOO_DEEP", f"nested deeper than {max_depth} levels") from exc
         raise Rejected("MALFORMED_JSON", f"not JSON: {exc}") from exc
     # Each nesting level needs an opening bracket, so a record with fewer brackets than the limit is shallow
-    # enough without walking it (the common case).
-    text = data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass")
+    # enough without scanning it (the common case). orjson refused lone surrogates, so a str encodes.
+    text = data if isinstance(data, bytes) else data.encode()
     if text.count(b"[") + text.count(b"{") > max_depth and text_depth(np.frombuffer(text, np.uint8)) > max_depth:
         raise Rejected("NESTING_TOO_DEEP", f"nested deeper than {max_depth} levels")
     return value
