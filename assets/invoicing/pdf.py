@@ -163,8 +163,9 @@ class PdfDocument:
 
 
 # Rendering is pure Python (fpdf2, ~2 ms of CPU a document, written and synced): a month of a large operator has
-# tens of thousands of documents, so they are rendered on every core. A worker costs ~2.5 CPU-s to start (it imports the package),
-# so a few documents are rendered in-process. ``CHARGELEDGER_PDF_WORKERS`` sets the workers (1: in-process).
+# tens of thousands of documents, so they are rendered on every core. A worker costs ~2.5 CPU-s to start (it
+# imports the package), so a few documents are rendered in-process. ``CHARGELEDGER_PDF_WORKERS`` sets the workers
+# (1: in-process).
 PDF_WORKERS_ENV = "CHARGELEDGER_PDF_WORKERS"
 POOLED_DOCUMENTS = 2_000
 DOCUMENTS_PER_TASK = 250
