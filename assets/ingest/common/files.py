@@ -162,6 +162,8 @@ class LineBatch:
         return len(self.lines) + len(self.rejected)
 
 
+# wanted(block bytes, line starts, line ends) -> which lines of a block to decode (``RecordReader.line_batches``).
+LineFilter = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 # extract(body, file) -> the records of a document (JSON values); Rejected (or any error) rejects the file.
 Extract = Callable[[Any, LandedFile], list[Any]]
 
@@ -205,13 +207,17 @@ class RecordReader:
         if batch.size:
             yield batch
 
-    def line_batches(self, files: Iterable[LandedFile]) -> Iterator[LineBatch]:
+    def line_batches(self, files: Iterable[LandedFile], wanted: LineFilter | None = None) -> Iterator[LineBatch]:
         """``batches`` as ``LineBatch``es: lines are cut and decoded a block of several MB at a time with
-        vectorised operations (a document's records appear as their JSON text)."""
+        vectorised operations (a document's records appear as their JSON text).
+
+        ``wanted(data, starts, ends)``, given a block's bytes and where each of its lines starts and ends, says
+        which lines to decode and hand on; the others are skipped unread (a reader that keeps only some lines,
+        ``shards.Shard``). File-level rejections and oversized lines are reported whatever it says."""
         batcher = _LineBatcher(self.batch_size)
         for file in files:
             if file.layout == LINES and file.layout in self.layouts:
-                blocks = self._line_blocks(file)
+                blocks = self._line_blocks(file, wanted)
             else:
                 blocks = self._item_blocks(file)
             for numbers, refs, lines, rejections in blocks:
@@ -234,7 +240,8 @@ class RecordReader:
         yield (np.asarray(numbers, dtype=np.int64), pl.Series("record_ref", refs, dtype=pl.String()),
                pl.Series("line", texts, dtype=pl.String()), rejections)
 
-    def _line_blocks(self, file: LandedFile) -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+    def _line_blocks(self, file: LandedFile,
+                     wanted: LineFilter | None = None) -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
         """(line numbers, refs, texts, [(line number, rejection)]) of a lines file, block by block.
 
         The same records as ``_lines`` (``split_lines``): lines cut on b"\\n" only, blank lines numbered
@@ -253,8 +260,9 @@ class RecordReader:
             nonlocal number, block, block_size, rejections
             if block:
                 data = b"\n".join(block)
-                items = self._cut_block(file, number, data, rejections)
-                number += data.count(b"\n") + 1
+                newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+                items = self._cut_block(file, number, data, newlines, rejections, wanted)
+                number += len(newlines) + 1
                 block, block_size = [], 0
                 yield items
             elif rejections:
@@ -304,26 +312,21 @@ class RecordReader:
                 f"{file.compression or 'file'} stream unreadable after line {number}: {type(exc).__name__}: {exc}", b"")))
             yield from flush()
 
-    def _cut_block(self, file: LandedFile, number: int, data: bytes,
-                   rejections: list[tuple[int, Rejection]]) -> tuple[np.ndarray, pl.Series, pl.Series, list]:
-        """Complete lines (``data``: lines joined by b"\\n", the first one numbered ``number + 1``) as columns.
+    def _cut_block(self, file: LandedFile, number: int, data: bytes, newlines: np.ndarray,
+                   rejections: list[tuple[int, Rejection]],
+                   wanted: LineFilter | None = None) -> tuple[np.ndarray, pl.Series, pl.Series, list]:
+        """Complete lines (``data``: lines joined by b"\\n" at ``newlines``, the first one numbered ``number + 1``)
+        as columns.
 
         Each line is taken with its b"\\n" (which the strip removes), decoded as UTF-8 by Arrow (a block
         with undecodable bytes is decoded line by line with replacement instead) and stripped of ASCII
         whitespace; blank lines are dropped and oversized ones rejected, in line order with ``rejections``.
+        Lines that ``wanted`` leaves out are dropped before they are decoded.
         """
         bytes_ = np.frombuffer(data, dtype=np.uint8)
-        starts = np.concatenate(([0], np.flatnonzero(bytes_ == 10) + 1)).astype(np.int64)
+        starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
         ends = np.append(starts[1:] - 1, len(data))
         numbers = number + 1 + np.arange(len(starts), dtype=np.int64)
-        offsets = np.append(starts, len(data))
-        pieces = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts),
-                                                  [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-        try:
-            lines = pl.Series("line", pieces.cast(pa.large_string())).str.strip_chars(ASCII_WHITESPACE)
-        except pa.ArrowInvalid:
-            lines = _strings("line", [data[s:e].strip().decode("utf-8", "replace") for s, e in zip(starts, ends)])
-        keep = lines.str.len_bytes() > 0
         too_long = (ends - starts) > self.max_record_bytes
         if too_long.any():
             for index in np.flatnonzero(too_long):
@@ -331,8 +334,21 @@ class RecordReader:
                     f"{file.ref}:{numbers[index]}", "RECORD_TOO_LARGE",
                     f"line is longer than {self.max_record_bytes} bytes (first bytes kept)",
                     data[starts[index]:min(ends[index], starts[index] + KEPT_PREFIX_BYTES)])))
-            keep &= pl.Series(~too_long)
             rejections.sort(key=lambda item: item[0])
+        chosen = ~too_long
+        if wanted is not None:
+            chosen &= wanted(bytes_, starts, ends)
+        pieces = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts),
+                                                  [None, pa.py_buffer(np.append(starts, len(data))),
+                                                   pa.py_buffer(data)])
+        if not chosen.all():
+            pieces = pieces.filter(pa.array(chosen))
+            starts, ends, numbers = starts[chosen], ends[chosen], numbers[chosen]
+        try:
+            lines = pl.Series("line", pieces.cast(pa.large_string())).str.strip_chars(ASCII_WHITESPACE)
+        except pa.ArrowInvalid:
+            lines = _strings("line", [data[s:e].strip().decode("utf-8", "replace") for s, e in zip(starts, ends)])
+        keep = lines.str.len_bytes() > 0
         numbers = numbers[keep.to_numpy()]
         lines = lines.filter(keep)
         refs = pl.Series("record_ref", numbers).cast(pl.String())

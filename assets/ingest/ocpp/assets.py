@@ -362,7 +362,7 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
     """``ocpp_messages`` of one shard of a landing date (every line when not split), written to its part."""
     files = day_files(landing, LANDING_SOURCE, landing_date)
     # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
-    batches = shard.lines(RecordReader(source="ocpp_frame", layouts=(LINES,)).line_batches(files))
+    batches = shard.read(RecordReader(source="ocpp_frame", layouts=(LINES,)), files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
     # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
     with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN, part=shard.index,

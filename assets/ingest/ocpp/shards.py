@@ -15,6 +15,9 @@ N is ``CHARGELEDGER_OCPP_SHARDS``: a number, or ``auto`` (the default), which sp
 one per ``WORKER_MEMORY_BYTES`` of the machine's memory. A date below ``SHARD_LANDING_BYTES`` (every demo and test
 day) is not split.
 
+Every shard's worker reads the whole date; the lines whose bytes surely name another shard's charge point are
+skipped before they are decoded (``shard_scan``, ``Shard.read``), so a worker decodes only its own lines.
+
 The split is checked, not assumed: each shard checks that every frame it parsed belongs to a charge point of
 its shard (a hostile line can name one charge point in its text and another once parsed); if one does not,
 the date is ingested again in one process (``ShardMismatch``), as unsplit.
@@ -36,10 +39,12 @@ from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
-from assets.ingest.common.files import Batch, LandedFile, LineBatch
+from assets.ingest.common.files import Batch, LandedFile, LineBatch, RecordReader
 from assets.ingest.ocpp.parallel import shared_pool
+from assets.ingest.ocpp.shard_scan import line_shards
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
@@ -111,6 +116,17 @@ class Shard:
     def part(self) -> int | None:
         """The file of the date this shard reads (``scan(part=…)``); None, every file, when not split."""
         return None if self.count == 1 else self.index
+
+    def read(self, reader: RecordReader, files: list[LandedFile]) -> Iterator[Batch | LineBatch]:
+        """The landing lines of ``files`` that belong to this shard, as ``reader`` reads them: the lines whose bytes
+        name another shard's charge point are skipped undecoded (``wanted``), ``lines`` decides the rest."""
+        return self.lines(reader.line_batches(files, wanted=None if self.count == 1 else self.wanted))
+
+    def wanted(self, data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Which lines of a block (its bytes, where each line starts and ends) may be this shard's: all but those
+        that ``shard_scan`` surely places in another shard."""
+        placed = line_shards(data, starts, ends, self.count)
+        return (placed == self.index) | (placed < 0)
 
     def lines(self, batches: Iterable[Batch | LineBatch]) -> Iterator[Batch | LineBatch]:
         """The landing lines of this shard, batch by batch; file-level rejections go to shard 0."""
