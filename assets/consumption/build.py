@@ -17,6 +17,7 @@ from assets.consumption import inputs
 from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
 from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
+from assets.parallel import map_groups, usable_cores
 from assets.quarantine import Rejection
 from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
@@ -57,24 +58,31 @@ def _spans(sessions: pl.DataFrame) -> pl.DataFrame:
 SESSIONS_PER_CHUNK = 1024
 """Sessions whose meter data `meter_curves` holds at a time: its memory follows this, not the size of the day."""
 
+POOLED_CHUNKS = 16
+"""A day with this many chunks or more has its chunks built on every core (`assets.parallel`); a smaller one in
+this process, as starting the workers costs a few CPU-seconds (they are kept, and the OCPP shards of a large
+landing date have usually started them)."""
+
 
 def meter_curves(warehouse: WarehouseResource, day: dt.date, write_part: Callable[[pl.DataFrame], None],
                  sessions_per_chunk: int = SESSIONS_PER_CHUNK) -> BuildResult:
     """Clean the registers of the day's sessions and join power, current and charging states.
 
     The sessions are taken in chunks of consecutive ids (`assets.session_batches`; every step works per
-    session, so a chunk's curve is that of its sessions alone) and each chunk's curve rows, in the table's order, go to `write_part`; the
-    result carries the rejections and the figures of all chunks, and an empty table.
+    session, so a chunk's curve is that of its sessions alone) and each chunk's curve rows, in the table's order,
+    go to `write_part`, in chunk order whichever process built them; the result carries the rejections and the
+    figures of all chunks, and an empty table.
     """
     counts: dict[str, int] = {}
     repairs: dict[str, int] = {}
     rejections: list[Rejection] = []
     usable = unusable = 0
-    for batch in session_batches(warehouse, day, sessions_per_chunk):
-        # Only the columns that place a session on the clock: the raw payloads are most of a session's bytes.
-        sessions, left_out = inputs.load_batch_sessions(warehouse, day, batch, columns=[])
-        usable, unusable = usable + sessions.height, unusable + left_out
-        chunk = _meter_curve_chunk(warehouse, day, sessions)
+    batches = session_batches(warehouse, day, sessions_per_chunk)
+    roots = (warehouse.root, warehouse.local_root)
+    workers = usable_cores() if len(batches) >= POOLED_CHUNKS else 1
+    for chunk, chunk_usable, chunk_unusable in map_groups(
+            _meter_curve_batch, ((roots, day, batch) for batch in batches), len(batches), workers):
+        usable, unusable = usable + chunk_usable, unusable + chunk_unusable
         write_part(chunk.table)
         rejections += chunk.rejections
         for name, value in chunk.metadata.items():
@@ -92,6 +100,15 @@ def meter_curves(warehouse: WarehouseResource, day: dt.date, write_part: Callabl
     }
     return BuildResult(table=METER_CURVES.empty_frame(), metadata=metadata, rejections=rejections,
                        rows_in=counts["rows_in"], rows_accepted=counts["rows_accepted"])
+
+
+def _meter_curve_batch(roots: tuple[str, str], day: dt.date, batch: SessionBatch) -> tuple[BuildResult, int, int]:
+    """The curve of one chunk of the day's sessions (`_meter_curve_chunk`), and its usable and unusable sessions;
+    run by a pool worker too, so the warehouse comes as its roots (a resource is not sent to another process)."""
+    warehouse = WarehouseResource(root=roots[0], local_root=roots[1])
+    # Only the columns that place a session on the clock: the raw payloads are most of a session's bytes.
+    sessions, left_out = inputs.load_batch_sessions(warehouse, day, batch, columns=[])
+    return _meter_curve_chunk(warehouse, day, sessions), sessions.height, left_out
 
 
 def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.DataFrame) -> BuildResult:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from assets import parallel
 from assets.consumption import build
 
 from .test_assets import DAY, seeded  # noqa: F401  (the fixture)
@@ -31,4 +32,22 @@ def test_any_chunk_size_gives_the_same_curve(seeded, sessions_per_chunk):  # noq
         (r.record_ref, r.reason_code) for r in whole_result.rejections]
     assert sorted((r.record_ref, r.reason_code) for r in result.rejections) == [
         ("f.jsonl:begin", "DUPLICATE_TIMESTAMP"), ("f.jsonl:glitch", "DROPOUT")]
+    assert (result.rows_in, result.rows_accepted) == (whole_result.rows_in, whole_result.rows_accepted)
+
+
+def test_chunks_built_by_pool_workers_give_the_same_curve(seeded, monkeypatch):  # noqa: F811
+    whole, whole_result, _ = _curve(seeded, 10_000)
+    # Four chunks of one session, built by two spawned workers (a real day pools from POOLED_CHUNKS chunks).
+    monkeypatch.setattr(build, "POOLED_CHUNKS", 2)
+    monkeypatch.setattr(build, "usable_cores", lambda: 2)
+    monkeypatch.setattr(parallel, "MIN_POOLED_GROUPS", 2)
+    pooled_workers = []
+    real_map = build.map_groups
+    monkeypatch.setattr(build, "map_groups", lambda *args: pooled_workers.append(args[3]) or real_map(*args))
+    pooled, result, chunks = _curve(seeded, 1)
+    assert pooled_workers == [2] and chunks == 4
+    assert pooled.equals(whole)
+    assert result.metadata == whole_result.metadata
+    assert [(r.record_ref, r.reason_code) for r in result.rejections] == [
+        (r.record_ref, r.reason_code) for r in whole_result.rejections]
     assert (result.rows_in, result.rows_accepted) == (whole_result.rows_in, whole_result.rows_accepted)

@@ -17,8 +17,8 @@ import pytest
 
 import assets.ingest.ocpp.assets as ocpp_assets
 from assets.ingest.ocpp.frames import split_lines
-from assets.ingest.ocpp import parallel
-from assets.ingest.ocpp.parallel import WORKERS_ENV, map_groups
+from assets import parallel
+from assets.parallel import WORKERS_ENV, map_groups
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 from tests.ocpp.conftest import materialize_partition

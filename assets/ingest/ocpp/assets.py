@@ -36,7 +36,7 @@ from assets.ingest.ocpp.pipeline import (
 )
 from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
-from assets.ingest.ocpp.parallel import map_groups
+from assets.parallel import map_groups
 from assets.ingest.ocpp.shard_steps import ShardedSteps
 from assets.ingest.ocpp.shards import Shard, shard_count, split, stored_shards
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS

@@ -43,7 +43,7 @@ import numpy as np
 import polars as pl
 
 from assets.ingest.common.files import Batch, LandedFile, LineBatch, RecordReader
-from assets.ingest.ocpp.parallel import shared_pool
+from assets.parallel import shared_pool
 from assets.ingest.ocpp.shard_scan import line_shards
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource

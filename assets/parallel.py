@@ -1,11 +1,17 @@
-"""Charge-point groups on every core: a process pool that maps a step function over the groups of a day.
+"""A process pool shared by the steps of a process, and an ordered map over it.
 
-The rules of ``meter_readings`` and ``transactions`` are Python over one charge-point group at a time and
-groups are independent (readings and transactions only relate frames of the same charge point), so the
-groups run in worker processes. Results come back in group order, so the output is the same as a serial
-run, byte for byte. At most ``workers + 1`` groups are in flight, so memory stays bounded by the group size.
+Two kinds of work use it. The OCPP chain (``assets.ingest.ocpp``): charge-point shards of a landing date
+(``shards``), and, opt-in, the charge-point groups of ``meter_readings`` and ``transactions`` (``map_groups``
+with the default ``workers``). And ``meter_curves`` (``assets.consumption.build``), whose session chunks run on
+every core once a day has enough of them.
 
-``CHARGELEDGER_OCPP_WORKERS`` sets the number of workers; the default, 1, runs serially in-process. Measured on
+Charge-point groups: the rules of ``meter_readings`` and ``transactions`` are Python over one charge-point
+group at a time and groups are independent (readings and transactions only relate frames of the same charge
+point), so the groups can run in worker processes. Results come back in group order, so the output is the same
+as a serial run, byte for byte. At most ``workers + 1`` groups are in flight, so memory stays bounded by the
+group size.
+
+``CHARGELEDGER_OCPP_WORKERS`` sets the number of workers of those groups; the default, 1, runs serially in-process. Measured on
 a whole nightly settlement of a 5,000-session day (bench_settlement, machine idle): two workers cost 106.2 CPU-s,
 88.6 s wall and 2.41 GB peak against 92.6 CPU-s, 84.6 s and 1.16 GB serially (at 25k, ``meter_readings`` alone
 147 against 115 CPU-s). Each spawned worker imports the whole stack and holds its own copy of a group's data, and
@@ -59,13 +65,20 @@ def worker_count() -> int:
     return max(1, int(configured)) if configured else 1
 
 
-def map_groups(function: Callable[..., Result], arguments: Iterable[tuple], groups: int) -> Iterator[Result]:
-    """``function(*args)`` for each tuple of ``arguments`` (one per group), results in order.
+def usable_cores() -> int:
+    """The CPUs this process may run on."""
+    return len(os.sched_getaffinity(0))
+
+
+def map_groups(function: Callable[..., Result], arguments: Iterable[tuple], groups: int,
+               workers: int | None = None) -> Iterator[Result]:
+    """``function(*args)`` for each tuple of ``arguments`` (one per group), results in order, on ``workers``
+    pool workers (default ``worker_count()``; 1: serially, in this process).
 
     ``function`` must be a module-level function (it is pickled by name); ``groups`` is how many tuples
-    ``arguments`` yields, so the pool is only started when there is more than one.
+    ``arguments`` yields, so the pool is only started when there are ``MIN_POOLED_GROUPS`` or more.
     """
-    workers = worker_count()
+    workers = worker_count() if workers is None else workers
     if workers <= 1 or groups < MIN_POOLED_GROUPS:
         for args in arguments:
             yield function(*args)
