@@ -31,6 +31,7 @@ from __future__ import annotations
 import atexit
 import multiprocessing
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,6 +44,25 @@ MIN_POOLED_GROUPS = 4
 
 _pool: ProcessPoolExecutor | None = None
 _pool_workers = 0
+# CPU seconds the pool workers spent on this process's steps (a benchmark adds it to the step that ran them).
+_worker_cpu_s = 0.0
+
+
+def worker_cpu_seconds() -> float:
+    """CPU seconds (all threads) that pool workers have spent on this process's steps so far."""
+    return _worker_cpu_s
+
+
+def count_worker_cpu(seconds: float) -> None:
+    """Add a pool worker's CPU seconds for one task to ``worker_cpu_seconds``."""
+    global _worker_cpu_s
+    _worker_cpu_s += seconds
+
+
+def timed(function: Callable[..., Result], *args) -> tuple[Result, float]:
+    """``function(*args)`` and the CPU seconds it took this (worker) process."""
+    started = time.process_time()
+    return function(*args), time.process_time() - started
 
 
 def shared_pool(workers: int) -> ProcessPoolExecutor:
@@ -85,13 +105,19 @@ def map_groups(function: Callable[..., Result], arguments: Iterable[tuple], grou
         return
     pool = shared_pool(workers)
     in_flight: deque[Future] = deque()
+
+    def done() -> Result:
+        result, cpu = in_flight.popleft().result()
+        count_worker_cpu(cpu)
+        return result
+
     try:
         for args in arguments:
-            in_flight.append(pool.submit(function, *args))
+            in_flight.append(pool.submit(timed, function, *args))
             if len(in_flight) > workers:
-                yield in_flight.popleft().result()
+                yield done()
         while in_flight:
-            yield in_flight.popleft().result()
+            yield done()
     finally:
         for future in in_flight:
             future.cancel()

@@ -77,7 +77,7 @@ class Measurement:
     ocpp_encode_s: float = 0.0  # encoding the OCPP tables as stored (see encode_floor)
     runner_cpu_s: float = 0.0  # the settlement process itself; the rest of cpu_s is its child processes
     step_rss: dict[str, int] = field(default_factory=dict)  # peak RSS of the runner during each step
-    shard_workers_cpu_s: float = 0.0  # CPU of the OCPP shard workers (child processes), counted in step_cpu
+    shard_workers_cpu_s: float = 0.0  # CPU of the pool workers (child processes: OCPP shards, meter_curves chunks), counted in step_cpu
     runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s (runner), wall_s
     ocpp_shards: dict[str, int] = field(default_factory=dict)  # landing date -> shard files of its ocpp_messages
 
@@ -311,7 +311,7 @@ def report(results: list[Measurement]) -> None:
             print(f"  {m.sessions:,}: whole tree {m.cpu_s:.1f}, steps {steps_cpu:.1f}, outside {m.cpu_s - steps_cpu:.1f} "
                   f"({(m.cpu_s - steps_cpu) / m.cpu_s:.0%}) = runner outside its steps {m.runner_cpu_s - in_runner:.1f} "
                   f"+ child processes {m.cpu_s - m.runner_cpu_s - m.shard_workers_cpu_s:.1f} CPU-s"
-                  + (f" (besides {m.shard_workers_cpu_s:.1f} CPU-s of OCPP shard workers, counted in their steps)"
+                  + (f" (besides {m.shard_workers_cpu_s:.1f} CPU-s of pool workers, counted in their steps)"
                      if m.shard_workers_cpu_s else ""))
     steps = sorted({s for m in results for s in m.step_cpu}, key=lambda s: -results[-1].step_cpu.get(s, 0.0))
     print("\nPer asset: CPU seconds (sessions per CPU-second), all runs of the settlement summed")

@@ -2,15 +2,15 @@
 
 Runs exactly what ``python -m pipelines.demo`` runs (same jobs, same order, same executor) with one extra
 Dagster logger, ``step_cpu``: on a step's start event it notes the process CPU time (all threads of the
-process that runs the step, plus what its charge-point shard workers spent, ``shards.worker_cpu_seconds``), on
-its success or failure the difference is added to that step's total. The totals
+process that runs the step, plus what its pool workers spent on it, ``parallel.worker_cpu_seconds``: charge-point
+shards, ``meter_curves`` chunks), on its success or failure the difference is added to that step's total. The totals
 (asset -> CPU seconds of its steps, summed over the runs of the settlement) are written as JSON to
 ``$BENCH_STEP_CPU_FILE`` when the settlement ends. It also notes each step's peak resident memory in the process
 that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
 workers a step starts are not in that figure; the benchmark's whole-tree peak includes them. Each run's job,
-partition, process CPU (with its shard workers') and wall seconds go to the file name with ``_runs`` (a list, in
-run order); the shard workers' CPU over the whole settlement to the file name with ``_workers``.
+partition, process CPU (with its pool workers') and wall seconds go to the file name with ``_runs`` (a list, in
+run order); the pool workers' CPU over the whole settlement to the file name with ``_workers``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import dagster as dg
 
 import pipelines.demo as demo
-from assets.ingest.ocpp.shards import worker_cpu_seconds
+from assets.parallel import worker_cpu_seconds
 
 _started: dict[tuple[str, str], float] = {}
 _totals: dict[str, float] = {}
@@ -57,7 +57,7 @@ def asset_of_step(step_key: str) -> str:
 
 
 def _cpu_now() -> float:
-    """This process's CPU seconds plus its shard workers' (``assets.ingest.ocpp.shards``)."""
+    """This process's CPU seconds plus its pool workers' (``assets.parallel``)."""
     return time.process_time() + worker_cpu_seconds()
 
 

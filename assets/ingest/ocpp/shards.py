@@ -32,7 +32,6 @@ Workers are spawned (polars is multi-threaded and must not be forked) and kept f
 from __future__ import annotations
 
 import os
-import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import wait
@@ -43,8 +42,8 @@ import numpy as np
 import polars as pl
 
 from assets.ingest.common.files import Batch, LandedFile, LineBatch, RecordReader
-from assets.parallel import shared_pool
 from assets.ingest.ocpp.shard_scan import line_shards
+from assets.parallel import count_worker_cpu, shared_pool, timed
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
@@ -53,8 +52,6 @@ SHARDS_ENV = "CHARGELEDGER_OCPP_SHARDS"
 _CHARGE_POINT_TEXT = r'"charge_point_id"\s*:\s*"([^"\\]*)"'
 
 Result = TypeVar("Result")
-# CPU seconds the shard workers spent on this process's steps (a benchmark adds it to the step that ran them).
-_worker_cpu_s = 0.0
 
 
 class ShardMismatch(Exception):
@@ -168,20 +165,13 @@ def stored_shards(parts: list[int]) -> list[Shard]:
 ShardStep = Callable[..., Result]
 
 
-def worker_cpu_seconds() -> float:
-    """CPU seconds (all threads) that shard workers have spent on this process's steps so far."""
-    return _worker_cpu_s
-
-
-def _run_in_worker(step: ShardStep, roots: tuple[str, str, str | None], args: tuple,
-                   shard: Shard) -> tuple[Any, float]:
-    """One shard of a step in a pool worker, and the worker's CPU seconds for it: the resources are rebuilt from
-    their roots (a resource object is not sent to another process)."""
-    started = time.process_time()
+def _run_in_worker(step: ShardStep, roots: tuple[str, str, str | None], args: tuple, shard: Shard) -> Any:
+    """One shard of a step in a pool worker: the resources are rebuilt from their roots (a resource object is not
+    sent to another process)."""
     root, local_root, landing_root = roots
     warehouse = WarehouseResource(root=root, local_root=local_root)
     landing = LandingZoneResource(root=landing_root) if landing_root is not None else None
-    return step(warehouse, landing, *args, shard), time.process_time() - started
+    return step(warehouse, landing, *args, shard)
 
 
 def run_shards(step: ShardStep, shards: list[Shard], warehouse: WarehouseResource,
@@ -193,9 +183,8 @@ def run_shards(step: ShardStep, shards: list[Shard], warehouse: WarehouseResourc
         return [step(warehouse, landing, *args, shards[0])]
     roots = (warehouse.root, warehouse.local_root, landing.root if landing is not None else None)
     pool = shared_pool(max(1, min(len(shards), os.cpu_count() or 1)))
-    futures = [pool.submit(_run_in_worker, step, roots, args, shard) for shard in shards]
+    futures = [pool.submit(timed, _run_in_worker, step, roots, args, shard) for shard in shards]
     # Every shard ends before anything is raised: a shard still writing its part must not race a retry.
     wait(futures)
-    global _worker_cpu_s
-    _worker_cpu_s += sum(future.result()[1] for future in futures if future.exception() is None)
+    count_worker_cpu(sum(future.result()[1] for future in futures if future.exception() is None))
     return [future.result()[0] for future in futures]
