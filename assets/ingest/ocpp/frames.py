@@ -30,7 +30,7 @@ import orjson
 import polars as pl
 
 from assets.ingest.common import RawRecord
-from assets.ingest.common.keyset import KeySet, KeyTable
+from assets.ingest.common.keyset import KeySet, KeyTable, row_hash
 from assets.ingest.ocpp.envelope import parse_lines
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
@@ -185,8 +185,7 @@ KEY = ["_k1", "_k2"]
 def identity_key(columns: list[str]) -> list[pl.Expr]:
     """A compact 128-bit key (two 64-bit hashes under different seeds) of ``columns``, computed vectorised,
     for dedup state that must not hold a day of raw frames (a collision needs both hashes to agree)."""
-    identity = pl.struct(columns)
-    return [identity.hash(seed=0x5EED).alias("_k1"), identity.hash(seed=0xC0FFEE).alias("_k2")]
+    return [row_hash(columns, seed=0x5EED).alias("_k1"), row_hash(columns, seed=0xC0FFEE).alias("_k2")]
 
 
 def record_keys(messages: pl.DataFrame) -> pl.DataFrame:

@@ -35,6 +35,7 @@ from datetime import datetime
 import numpy as np
 import polars as pl
 
+from assets.ingest.common.keyset import row_hash
 from assets.ingest.ocpp.reading_columns import CANDIDATE_SCHEMA
 from assets.ingest.ocpp.readings import ReadingRejection, reading_payload, rule_reason
 from assets.ingest.ocpp.register_walk import RESET, ROLLED_BACK, register_walk
@@ -154,7 +155,7 @@ def drop_duplicates_frame(candidates: pl.DataFrame, history: pl.DataFrame) -> tu
     # Most keys occur once and are not in history. Equal keys have equal hashes, so a key whose hash is
     # neither repeated nor in history is its own first reading; only the other rows go through the exact
     # (and costly) steps below. A hash collision only sends a row there, never decides it.
-    key_hash = pl.struct(KEY_COLUMNS).hash()
+    key_hash = row_hash(KEY_COLUMNS, seed=0)
     ordered = ordered.with_columns(key_hash.alias("_hash"))
     seen_hashes = seen.select(key_hash).to_series().implode()
     subset = ordered.filter(pl.col("_hash").is_duplicated() | pl.col("_hash").is_in(seen_hashes))
