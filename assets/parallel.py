@@ -11,18 +11,18 @@ point), so the groups can run in worker processes. Results come back in group or
 as a serial run, byte for byte. At most ``workers + 1`` groups are in flight, so memory stays bounded by the
 group size.
 
-``CHARGELEDGER_OCPP_WORKERS`` sets the number of workers of those groups; the default, 1, runs serially in-process. Measured on
-a whole nightly settlement of a 5,000-session day (bench_settlement, machine idle): two workers cost 106.2 CPU-s,
-88.6 s wall and 2.41 GB peak against 92.6 CPU-s, 84.6 s and 1.16 GB serially (at 25k, ``meter_readings`` alone
-147 against 115 CPU-s). Each spawned worker imports the whole stack and holds its own copy of a group's data, and
-the columnar rules left too little Python per group to win that back; so the pool is opt-in, for a machine with
-idle cores and memory to spare. At 100k sessions it still does not pay: ``meter_readings`` on the 100k day's busiest
-landing date took 517.4 CPU-s (271.9 in the step's process) and 278.0 s wall with two workers, against 387.3 CPU-s
-and 288.1 s serially; what stays in the step's process (reading, spilling per group, sorting and writing the
-parts) bounds the wall time. A day with fewer than ``MIN_POOLED_GROUPS`` groups runs in-process: starting a worker
-costs about 1.5 CPU-seconds of imports, more than a few groups' work. The pool is started once per process
-and kept for the next asset (the in-process executor runs all of a day's steps in one process).
-Workers are started with ``spawn``: polars is multi-threaded and must not be forked. (As with any spawn
+``CHARGELEDGER_OCPP_WORKERS`` sets the number of workers of those groups; the default, 1, runs serially in-process.
+Measured on a whole nightly settlement of a 5,000-session day (bench_settlement, machine idle): two workers cost
+106.2 CPU-s, 88.6 s wall and 2.41 GB peak against 92.6 CPU-s, 84.6 s and 1.16 GB serially (at 25k,
+``meter_readings`` alone 147 against 115 CPU-s). Each spawned worker imports the whole stack and holds its own copy
+of a group's data, and the columnar rules left too little Python per group to win that back; so the pool is opt-in,
+for a machine with idle cores and memory to spare. At 100k sessions it still does not pay: ``meter_readings`` on
+the 100k day's busiest landing date took 517.4 CPU-s (271.9 in the step's process) and 278.0 s wall with two
+workers, against 387.3 CPU-s and 288.1 s serially; what stays in the step's process (reading, spilling per group,
+sorting and writing the parts) bounds the wall time. A day with fewer than ``MIN_POOLED_GROUPS`` groups runs
+in-process: starting a worker costs about 1.5 CPU-seconds of imports, more than a few groups' work. The pool is
+started once per process and kept for the next asset (the in-process executor runs all of a day's steps in one
+process). Workers are started with ``spawn``: polars is multi-threaded and must not be forked. (As with any spawn
 pool, a script that runs the assets directly needs an ``if __name__ == "__main__":`` guard.)
 """
 

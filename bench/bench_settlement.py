@@ -77,7 +77,8 @@ class Measurement:
     ocpp_encode_s: float = 0.0  # encoding the OCPP tables as stored (see encode_floor)
     runner_cpu_s: float = 0.0  # the settlement process itself; the rest of cpu_s is its child processes
     step_rss: dict[str, int] = field(default_factory=dict)  # peak RSS of the runner during each step
-    shard_workers_cpu_s: float = 0.0  # CPU of the pool workers (child processes: OCPP shards, meter_curves chunks), counted in step_cpu
+    # CPU of the pool workers (child processes: OCPP shards, meter_curves chunks), counted in step_cpu
+    shard_workers_cpu_s: float = 0.0
     runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s (runner), wall_s
     ocpp_shards: dict[str, int] = field(default_factory=dict)  # landing date -> shard files of its ocpp_messages
 

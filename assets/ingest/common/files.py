@@ -212,7 +212,7 @@ class RecordReader:
         vectorised operations (a document's records appear as their JSON text).
 
         ``wanted(data, starts, ends)``, given a block's bytes and where each of its lines starts and ends, says
-        which lines to decode and hand on; the others are skipped unread (a reader that keeps only some lines,
+        which lines to decode and hand on; the others are skipped undecoded (a reader that keeps only some lines,
         ``shards.Shard``). File-level rejections and oversized lines are reported whatever it says."""
         batcher = _LineBatcher(self.batch_size)
         for file in files:
