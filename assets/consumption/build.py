@@ -16,8 +16,8 @@ import polars as pl
 from assets.consumption import inputs
 from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
-from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
 from assets.parallel import map_groups, usable_cores
+from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
 from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
 from resources.warehouse import WarehouseResource
