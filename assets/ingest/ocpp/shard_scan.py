@@ -1,4 +1,4 @@
-"""The shard of each landing line read from its bytes, before the line is decoded (``shards.Shard.line_filter``).
+"""The shard of each landing line read from its bytes, before the line is decoded (``shards.Shard.wanted``).
 
 A split date is read by every shard's worker, and each keeps its own lines. Cutting, decoding and reading the
 charge point of every line of the date (``Shard.lines``) cost each worker as much as the whole date; this scan
@@ -18,8 +18,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-_KEY = np.frombuffer(b'"charge_point_id"', dtype=np.uint8)
-_QUOTE, _BACKSLASH, _COLON = ord('"'), ord("\\"), ord(":")
+from assets.ingest.ocpp.json_bytes import BACKSLASH, COLON, QUOTE, is_word, word
+
+_KEY = word('"charge_point_id"')
 
 
 def _crc_table() -> np.ndarray:
@@ -55,14 +56,8 @@ def _key_at(data, start, stop) -> int:
     """The index of the first ``"charge_point_id"`` in ``data[start:stop]``, -1 when there is none."""
     size = _KEY.shape[0]
     for p in range(start, stop - size + 1):
-        if data[p] == _QUOTE:
-            found = True
-            for i in range(1, size):
-                if data[p + i] != _KEY[i]:
-                    found = False
-                    break
-            if found:
-                return p
+        if data[p] == QUOTE and is_word(data, p, p + size, _KEY):
+            return p
     return -1
 
 
@@ -75,20 +70,20 @@ def _placed(data, start, stop, count) -> int:
     p += _KEY.shape[0]
     while p < stop and _is_ascii_blank(data[p]):
         p += 1
-    if p >= stop or data[p] != _COLON:
+    if p >= stop or data[p] != COLON:
         return -1
     p += 1
     while p < stop and _is_ascii_blank(data[p]):
         p += 1
-    if p >= stop or data[p] != _QUOTE:
+    if p >= stop or data[p] != QUOTE:
         return -1
     value = p + 1
     q = value
     while q < stop:
         byte = data[q]
-        if byte == _QUOTE:
+        if byte == QUOTE:
             return crc32(data, value, q) % count
-        if byte == _BACKSLASH or byte >= 0x80:
+        if byte == BACKSLASH or byte >= 0x80:
             return -1
         q += 1
     return -1
