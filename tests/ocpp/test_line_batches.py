@@ -105,6 +105,21 @@ def test_key_set_holds_exactly_the_added_keys_across_merges():
     assert np.all(np.diff(keys.k1.astype(np.float64)) >= 0)
 
 
+@pytest.mark.parametrize("first_hashes", [50, 1 << 62])
+def test_key_order_is_the_two_key_stable_order(first_hashes):
+    """``_sorted`` sorts on the first hash and falls back to both only when needed: its permutation is always
+    the two-key stable sort's, with repeated keys (first occurrence first) and shared first hashes."""
+    from assets.ingest.common.keyset import _sorted
+
+    rng = np.random.default_rng(11)
+    k1 = rng.integers(0, first_hashes, 2_000, dtype=np.uint64)
+    k2 = rng.integers(0, 1 << 62, 2_000, dtype=np.uint64)
+    k1[1000:1500], k2[1000:1500] = k1[:500], k2[:500]  # a quarter of the keys repeated
+    s1, s2, order = _sorted(k1, k2)
+    assert order.tolist() == np.lexsort((k2, k1)).tolist()
+    assert s1.tolist() == k1[order].tolist() and s2.tolist() == k2[order].tolist()
+
+
 def test_key_table_first_occurrence_wins():
     table = KeyTable(np.array([5, 3, 5, 3], dtype=np.uint64), np.array([1, 9, 1, 2], dtype=np.uint64),
                      np.array([10, 20, 30, 40]))

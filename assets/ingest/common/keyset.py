@@ -28,23 +28,24 @@ def row_hash(columns: list[str], seed: int) -> pl.Expr:
 
 
 def _sorted(k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(k1, k2, order) sorted by (k1, k2), ties kept in input order (so "first occurrence" stays first)."""
-    order = np.lexsort((k2, k1))  # lexsort is stable: equal keys stay in input order
-    return k1[order], k2[order], order
+    """(k1, k2, order) sorted by (k1, k2), ties kept in input order (so "first occurrence" stays first).
+
+    A stable sort on the first hash alone is that order unless two different keys share the first hash with
+    their second hashes out of order (one in ~2^64 pairs; equal keys keep their input order either way): then
+    the sort on both. One stable sort costs less than half of a two-key ``lexsort`` (2.4 against 6.2 CPU-s for
+    12 M keys), and on two sorted runs (``_merged``) numpy's merge sort finds them and costs about one pass.
+    """
+    order = np.argsort(k1, kind="stable")
+    s1, s2 = k1[order], k2[order]
+    if np.any((s1[1:] == s1[:-1]) & (s2[1:] < s2[:-1])):
+        order = np.lexsort((k2, k1))  # lexsort is stable: equal keys stay in input order
+        s1, s2 = k1[order], k2[order]
+    return s1, s2, order
 
 
 def _merged(a1: np.ndarray, a2: np.ndarray, b1: np.ndarray, b2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two runs sorted by (k1, k2) merged into one.
-
-    numpy's stable sort is a merge sort that finds the two runs, so sorting the first hash costs about one
-    pass (a lexsort would sort from scratch). That order is the merged one unless two keys share the first
-    hash with their second hashes out of order (one in ~2^64 pairs): then the sort on both.
-    """
-    k1, k2 = np.concatenate([a1, b1]), np.concatenate([a2, b2])
-    order = np.argsort(k1, kind="stable")
-    m1, m2 = k1[order], k2[order]
-    if np.any((m1[1:] == m1[:-1]) & (m2[1:] < m2[:-1])):
-        m1, m2, _ = _sorted(k1, k2)
+    """Two runs sorted by (k1, k2) merged into one."""
+    m1, m2, _ = _sorted(np.concatenate([a1, b1]), np.concatenate([a2, b2]))
     return m1, m2
 
 
