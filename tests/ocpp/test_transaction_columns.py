@@ -18,8 +18,10 @@ from assets.ingest.ocpp.clock import TimeRejection, repair_timestamp
 from assets.ingest.ocpp.pipeline import build_meter_readings, build_ocpp_messages, build_transactions, text_batches
 from assets.ingest.ocpp.tables import METER_READINGS
 from assets.ingest.ocpp.transaction_columns import (
+    REGISTER_SERIES,
     assemble_columnar,
     odd_charge_points,
+    reading_counts,
     register_summaries,
     repaired_times,
     transaction_aliases,
@@ -314,3 +316,31 @@ def test_transaction_rows_keep_their_charging_states_none_and_empty_apart():
                            schema={c: TRANSACTIONS.schema[c] for c in columns}, strict=False)
     assert frame.drop("landing_date").equals(by_rows)
     assert _frame([], TRANSACTIONS, DAY).schema == frame.schema
+
+
+def test_the_register_series_and_counts_give_what_all_readings_give():
+    """A shard passes only the register series and a count of all readings (``REGISTER_SERIES``,
+    ``reading_counts``): the rows, counts included, are those of all the readings, on both paths."""
+    lines = Lines()
+    power = {"value": "7000", "measurand": "Power.Active.Import", "unit": "W"}
+    phase_register = register(400, phase="L1")
+    for cp, extra in (("CP-COMMON", {}), ("CP-ODD", {"vendor": {"x": 1}})):  # an unknown key: the row path
+        lines.call(cp, "ocpp1.6", f"{cp}-s", "StartTransaction",
+                   {"connectorId": 1, "idTag": "T", "meterStart": 0, "timestamp": _stamp(0)} | extra,
+                   {"idTagInfo": {"status": "Accepted"}, "transactionId": 1})
+        for minute, value in ((1, 1000), (2, 2500), (3, 4000)):
+            lines.call(cp, "ocpp1.6", f"{cp}-m{minute}", "MeterValues",
+                       meter_values_16(1, 1, _stamp(minute), register(value), power, phase_register))
+        lines.call(cp, "ocpp1.6", f"{cp}-e", "StopTransaction",
+                   {"meterStop": 4100, "timestamp": _stamp(4), "transactionId": 1}, {})
+    frames, readings = _ingest(lines.lines)
+    assert odd_charge_points(frames) == ["CP-ODD"]
+    series = readings.filter(REGISTER_SERIES)
+    assert series.height == 6 and readings.height == 18
+    whole = build_transactions(frames, DAY, frames, readings)
+    narrowed = build_transactions(frames, DAY, frames, series, reading_counts=reading_counts(readings))
+    assert narrowed.accepted.equals(whole.accepted)
+    assert [(r.record_ref, r.reason_code) for r in narrowed.rejections] == \
+        [(r.record_ref, r.reason_code) for r in whole.rejections]
+    assert sorted(whole.accepted.select("transaction_id", "reading_count", "energy_wh").rows()) == [
+        ("ocpp:CP-COMMON:1", 9, 4100.0), ("ocpp:CP-ODD:1", 9, 4100.0)]

@@ -36,13 +36,14 @@ from assets.ingest.ocpp.pipeline import (
 )
 from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
+from assets.ingest.ocpp.reading_rules import HISTORY_COLUMNS
 from assets.parallel import map_groups
 from assets.ingest.ocpp.shard_steps import ShardedSteps
 from assets.ingest.ocpp.shards import Shard, shard_count, split, stored_shards
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS
 from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, on_dates, on_reading_dates,
                                                   transaction_days, write_index)
-from assets.ingest.ocpp.transaction_columns import transaction_aliases
+from assets.ingest.ocpp.transaction_columns import REGISTER_SERIES, reading_counts, transaction_aliases
 from assets.partitions import daily
 from assets.quarantine import Rejection, quarantine_frame
 from resources.landing import LandingZoneResource
@@ -234,8 +235,9 @@ def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.Dat
 
 def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, attributed: pl.DataFrame,
                          touched_days: pl.DataFrame, landing_date: dt.date, chunks: list[list[str]],
-                         spill_dir: Path) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """Per charge-point group: (frames, readings) needed to assemble the transactions touched on ``landing_date``.
+                         spill_dir: Path) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+    """Per charge-point group: (frames, readings, reading counts) needed to assemble the transactions touched on
+    ``landing_date``.
 
     Touched: named by a frame of the day (``day_pairs``: the day's distinct charge_point_id, transaction_id),
     or given a reading of the day by ``attributed_to_transaction`` (``attributed``: charge_point_id,
@@ -244,8 +246,10 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
     the StartTransaction and StatusNotification frames of their charge points from the first landing date of
     those frames on (charging states, replayed starts under another id), the frames of such alias ids, and the
     start requests answered among them. Readings: the accepted meter readings of those transactions up to this
-    date. Each input is read once for the whole day and spilled per group (``GroupSpill``), so memory follows
-    a group; only alias ids (replayed starts, rare) cost a second, narrow read for their group.
+    date, as the assembly reads them: their register series whole and the others counted (``reading_counts``;
+    two thirds of the readings of a generated day are power and current). Each input is read once for the whole
+    day and spilled per group (``GroupSpill``), so memory follows a group; only alias ids (replayed starts,
+    rare) cost a second, narrow read for their group.
     """
     up_to_day = pl.col("landing_date") <= landing_date
     touched = _touched(day_pairs, attributed)
@@ -260,19 +264,21 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
                          .select("action", "message_type", "charge_point_id", "message_id", "landing_date")
                          for filters in (named, around)]).collect()
     requests = _start_requests(warehouse, answers, landing_date)
-    readings = [frame.select(READING_COLUMNS) for frame in warehouse.scan_slices(
-        "meter_readings", partitions=up_to_day & on_reading_dates(touched_days),
-        transaction_id=touched)]
+    reading_dates = up_to_day & on_reading_dates(touched_days)
+    readings = [frame.filter(REGISTER_SERIES).select(READING_COLUMNS) for frame in warehouse.scan_slices(
+        "meter_readings", partitions=reading_dates, transaction_id=touched)]
+    # The counts take a second, two-column scan of the same partitions: the slices drop the other rows unread.
+    counts = reading_counts(warehouse.scan("meter_readings", transaction_id=touched).filter(reading_dates)).collect()
     with (GroupSpill(_message_slices(warehouse, **named), chunks, spill_dir) as named_groups,
           GroupSpill(_message_slices(warehouse, **around), chunks, spill_dir) as around_groups,
           GroupSpill(readings, chunks, spill_dir) as reading_groups):
-        for index, (chunk_pairs, chunk_attributed, chunk_first_days, chunk_requests) in enumerate(zip(
-                *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed, first_days, requests)))):
+        for index, (chunk_pairs, chunk_attributed, chunk_first_days, chunk_requests, chunk_counts) in enumerate(zip(
+                *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed, first_days, requests, counts)))):
             chunk_named, chunk_around = named_groups.group(index), around_groups.group(index)
             chunk_readings = reading_groups.group(index)
             chunk_ids = set(_transaction_ids(chunk_pairs)) | set(chunk_attributed.get_column("transaction_id").to_list())
             if chunk_first_days.is_empty():
-                yield chunk_named.clear(), chunk_readings
+                yield chunk_named.clear(), chunk_readings, chunk_counts
                 continue
             first_day = chunk_first_days.get_column("landing_date").min()
             frames = pl.concat([chunk_named, chunk_around.filter(pl.col("landing_date") >= first_day)]).unique(
@@ -286,12 +292,14 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
                 extra = _messages(warehouse, partitions=on_dates(missing_days), transaction_id=missing).collect()
                 frames = pl.concat([frames, extra]).unique(subset=["landing_date", "record_ref"], keep="first")
                 chunk_requests = pl.concat([chunk_requests, _start_requests(warehouse, extra, landing_date)])
-                chunk_readings = pl.concat([chunk_readings, warehouse.scan("meter_readings", transaction_id=missing)
-                                            .filter(up_to_day & on_reading_dates(missing_days))
+                missing_readings = (warehouse.scan("meter_readings", transaction_id=missing)
+                                    .filter(up_to_day & on_reading_dates(missing_days)))
+                chunk_readings = pl.concat([chunk_readings, missing_readings.filter(REGISTER_SERIES)
                                             .select(READING_COLUMNS).collect()])
+                chunk_counts = pl.concat([chunk_counts, reading_counts(missing_readings).collect()])
             frames = _with_start_requests(frames, chunk_requests)
             frames = frames.filter(pl.col("action").is_in(TRANSACTION_ACTIONS)).sort("received_at", "record_ref")
-            yield frames, chunk_readings
+            yield frames, chunk_readings, chunk_counts
 
 
 def _earlier_records(warehouse: WarehouseResource, landing_date: dt.date):
@@ -463,7 +471,8 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
     chunks = chunks_of_counts(_group_sizes(
         day_frames, (warehouse.scan("meter_readings", transaction_id=needed).filter(earlier), READING_WEIGHT)),
         GROUP_FRAMES)
-    history = warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed)
+    history = [frame.select(HISTORY_COLUMNS)
+               for frame in warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed)]
     # Only the frames the rules read of them (not the 2.0.1 events without an EVSE: most of their bytes).
     named = [frames.filter(LOCATING_FRAME) for frames in _message_slices(
         warehouse, partitions=on_dates(needed_days.filter(pl.col("transaction_id").is_in(touched))),
@@ -540,8 +549,8 @@ def _transactions_shard(warehouse: WarehouseResource, _landing: None, landing_da
                     for frames in _message_slices(warehouse, landing_date=landing_date, part=shard.part)]
     with GroupSpill(start_slices, chunks, spill_dir) as start_groups:
         arguments = ((_day_rows(chunk_pairs, start_groups.group(index)), landing_date, context_messages, readings,
-                      chunk_attributed.get_column("transaction_id").to_list())
-                     for index, ((context_messages, readings), chunk_pairs, chunk_attributed) in enumerate(zip(
+                      chunk_attributed.get_column("transaction_id").to_list(), counts)
+                     for index, ((context_messages, readings, counts), chunk_pairs, chunk_attributed) in enumerate(zip(
                          _transaction_context(warehouse, day_pairs, attributed, touched_days, landing_date, chunks,
                                               spill_dir),
                          *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed)))))

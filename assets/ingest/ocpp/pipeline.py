@@ -297,11 +297,13 @@ def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history:
 
 
 def build_transactions(day_messages: pl.DataFrame, landing_date: dt.date, context_messages: pl.DataFrame,
-                       readings: pl.DataFrame, also_touched: Iterable[str] = ()) -> StepResult:
+                       readings: pl.DataFrame, also_touched: Iterable[str] = (),
+                       reading_counts: pl.DataFrame | None = None) -> StepResult:
     """Transactions touched by one date's frames, assembled from ``context_messages`` and ``readings``.
 
     ``context_messages``: transaction-related frames of the touched charge points up to this date;
-    ``readings``: accepted meter readings of the touched transactions up to this date;
+    ``readings``: accepted meter readings of the touched transactions up to this date (or only their
+    ``REGISTER_SERIES`` and, in ``reading_counts``, how many there are in all: ``transaction_columns``);
     ``also_touched``: transactions that got readings this date without being named by a frame
     (``attributed_to_transaction``).
     """
@@ -312,6 +314,6 @@ def build_transactions(day_messages: pl.DataFrame, landing_date: dt.date, contex
     context = (pl.concat([context_messages, day_starts.select(context_messages.columns)])
                .unique(subset=["landing_date", "record_ref"], keep="first", maintain_order=True))
     unanswered_refs = set(day_starts.get_column("record_ref").to_list())
-    rows, rejections = assemble(context, readings, touched, unanswered_refs)
+    rows, rejections = assemble(context, readings, touched, unanswered_refs, reading_counts)
     rows_in = len(rows) + len(rejections)
     return StepResult(_frame(rows, TRANSACTIONS, landing_date), _rejections(rejections, "ocpp_transaction"), rows_in)

@@ -72,7 +72,7 @@ def attribute_to_transactions(candidates: list[dict],
 
 def drop_duplicates(candidates: list[dict], history: list[dict]) -> tuple[list[dict], list[ReadingRejection]]:
     """Rules 1 and 2 on candidate dicts (``drop_duplicates_frame``): (kept in receive order, rejections)."""
-    kept, rejected = drop_duplicates_frame(_as_frame(candidates), _as_frame(history))
+    kept, rejected = drop_duplicates_frame(_as_frame(candidates), _as_frame(history).select(HISTORY_COLUMNS))
     by_ref = {r["record_ref"]: r for r in candidates}
     rejections = [ReadingRejection(ref, code, rule_reason(code, first), reading_payload(by_ref[ref]))
                   for ref, code, first in rejected.select("record_ref", "_code", "_first").iter_rows()]
@@ -83,7 +83,8 @@ def apply_register_rules(candidates: list[dict], history: list[dict],
                          meter_starts: dict[str, tuple[float, datetime]]) -> tuple[list[dict], list[ReadingRejection]]:
     """Rules 3-5 on candidate dicts (``apply_register_rules_frame``): (accepted, with values and repairs
     updated in place, rejections)."""
-    accepted, rejected = apply_register_rules_frame(_as_frame(candidates), _as_frame(history), meter_starts)
+    accepted, rejected = apply_register_rules_frame(_as_frame(candidates), _as_frame(history).select(HISTORY_COLUMNS),
+                                                    meter_starts)
     updates = {ref: (value, repair) for ref, value, repair in accepted.select("record_ref", "value", "repair").iter_rows()}
     for reading in candidates:
         if reading["record_ref"] in updates:
@@ -100,6 +101,11 @@ SESSION_RELATIVE = "session_relative_register"
 REGISTER_RESET = "register_reset"
 ATTRIBUTED = "attributed_to_transaction"
 KEY_COLUMNS = ["charge_point_id", "_owner", "timestamp", "measurand", "phase", "location", "context"]
+# What the rules read of the earlier dates' readings (``history``): the key and its owner's columns, the value,
+# and the register walk's order and repairs. A shard reads only these (not the raw texts, unit or message id), and
+# so do the dict wrappers below, which the tests compare with the scalar rules.
+HISTORY_COLUMNS = ["record_ref", "transaction_id", "charge_point_id", "connector_id", "evse_id", "timestamp",
+                   "received_at", "measurand", "phase", "location", "context", "value", "repair"]
 
 
 def _owner_expr() -> pl.Expr:
@@ -149,16 +155,21 @@ def drop_duplicates_frame(candidates: pl.DataFrame, history: pl.DataFrame) -> tu
     """Rules 1 and 2 (``drop_duplicates``) over frames: (kept candidates, rejected candidates with
     ``_code`` and ``_first``, the value received first)."""
     ordered = candidates.sort("received_at", "record_ref").with_columns(_owner_expr()).with_row_index("_i")
-    seen = (history.with_columns(_owner_expr()).select(*KEY_COLUMNS, pl.col("value").alias("_seen"))
-            .unique(subset=KEY_COLUMNS, keep="last", maintain_order=True)
-            .cast(ordered.select(KEY_COLUMNS).schema))  # the same types: equal keys, equal hashes
+    key_hash = row_hash(KEY_COLUMNS, seed=0)
+    earlier = (history.with_columns(_owner_expr()).select(*KEY_COLUMNS, pl.col("value").alias("_seen"))
+               .cast(ordered.select(KEY_COLUMNS).schema)  # the same types: equal keys, equal hashes
+               .with_columns(key_hash.alias("_hash")))
     # Most keys occur once and are not in history. Equal keys have equal hashes, so a key whose hash is
     # neither repeated nor in history is its own first reading; only the other rows go through the exact
     # (and costly) steps below. A hash collision only sends a row there, never decides it.
-    key_hash = row_hash(KEY_COLUMNS, seed=0)
     ordered = ordered.with_columns(key_hash.alias("_hash"))
-    seen_hashes = seen.select(key_hash).to_series().implode()
-    subset = ordered.filter(pl.col("_hash").is_duplicated() | pl.col("_hash").is_in(seen_hashes))
+    earlier_hashes = earlier.get_column("_hash").implode()
+    subset = ordered.filter(pl.col("_hash").is_duplicated() | pl.col("_hash").is_in(earlier_hashes))
+    # Only the earlier readings whose hash a candidate of the subset has can share its key (every reading of
+    # such a key stays, so the last of each is the one a whole-history ``unique`` keeps). On the day after a
+    # 100,000-session day (9.3 M earlier readings in 57 groups) this part took 1.7-1.8 CPU-s instead of 4.2-4.5.
+    seen = (earlier.filter(pl.col("_hash").is_in(subset.get_column("_hash").implode())).drop("_hash")
+            .unique(subset=KEY_COLUMNS, keep="last", maintain_order=True))
     subset = subset.with_columns(pl.struct(KEY_COLUMNS).is_first_distinct().alias("_leading"))
     repeated = subset.filter(~pl.col("_leading")).select(KEY_COLUMNS).unique()
     leaders = (subset.filter(pl.col("_leading")).join(repeated, on=KEY_COLUMNS, how="semi", nulls_equal=True)

@@ -236,14 +236,30 @@ def _with_aliases(column: pl.Expr, aliases: dict[str, str]) -> pl.Expr:
     return column.replace(list(aliases), list(aliases.values()))
 
 
-def register_summaries(readings: pl.DataFrame, aliases: dict[str, str]) -> dict[str, RegisterSummary]:
-    """``transactions.summarize_readings`` of every transaction's readings (alias ids merged), column-wise."""
+# The readings the assembly reads one by one (``transactions._register_series``); of the others it only counts
+# them, so a caller may pass these and ``reading_counts``.
+REGISTER_SERIES = (pl.col("measurand") == ENERGY_REGISTER) & pl.col("phase").is_null()
+
+
+def reading_counts(readings: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame | pl.LazyFrame:
+    """Accepted readings per (charge point, transaction id): ``charge_point_id``, ``transaction_id``,
+    ``reading_count``."""
+    return readings.group_by(_CP, _TX).agg(pl.len().cast(pl.Int64()).alias("reading_count"))
+
+
+def register_summaries(readings: pl.DataFrame, aliases: dict[str, str],
+                       counts: pl.DataFrame | None = None) -> dict[str, RegisterSummary]:
+    """``transactions.summarize_readings`` of every transaction's readings (alias ids merged), column-wise.
+    ``counts``: ``reading_counts`` of all the readings when ``readings`` holds only the ``REGISTER_SERIES``
+    ones; None when it holds all of them."""
+    counts = reading_counts(readings) if counts is None else counts
     readings = readings.with_columns(_with_aliases(pl.col(_TX), aliases).alias(_TX))
-    counts = dict(readings.group_by(_TX).len().iter_rows())
+    counts = dict(counts.group_by(_with_aliases(pl.col(_TX), aliases).alias(_TX))
+                  .agg(pl.col("reading_count").sum()).iter_rows())
     rank = (pl.when(pl.col("context") == "Transaction.Begin").then(0)
             .when(pl.col("context") == "Transaction.End").then(2).otherwise(1))
     rules = pl.col("repair").str.split(";")
-    series = (readings.filter((pl.col("measurand") == ENERGY_REGISTER) & pl.col("phase").is_null())
+    series = (readings.filter(REGISTER_SERIES)
               .with_columns(rank.alias("_rank"))
               .sort(_TX, "timestamp", "_rank", "received_at", "record_ref", maintain_order=True)
               .with_columns(rules.list.contains("register_reset").fill_null(False).alias("_reset"),
@@ -392,7 +408,8 @@ def assemble_columnar(messages: pl.DataFrame, readings: pl.DataFrame, touched: I
 
 
 def _assemble_arrived(frames: pl.DataFrame, readings: pl.DataFrame, touched: Iterable[str],
-                      unanswered_refs: set[str] | None) -> tuple[list[dict], list[TransactionRejection]]:
+                      unanswered_refs: set[str] | None,
+                      counts: pl.DataFrame | None = None) -> tuple[list[dict], list[TransactionRejection]]:
     """``assemble_columnar`` of frames already classified and in arrival order (``_arrived``)."""
     starts, unanswered = _starts(frames)
     aliases = _aliases(starts)
@@ -433,7 +450,7 @@ def _assemble_arrived(frames: pl.DataFrame, readings: pl.DataFrame, touched: Ite
     drafts = _event_drafts(events, [tx for tx in canonical if tx in event_ids])
     drafts.update(_start_drafts(starts, first_stops, statuses,
                                 [tx for tx in canonical if tx not in event_ids and tx in start_ids]))
-    summaries = register_summaries(readings, aliases)
+    summaries = register_summaries(readings, aliases, counts)
     missing_stops = {row[_TX]: row for row in first_stops.filter(pl.col(_TX).is_in(
         [tx for tx in canonical if tx not in drafts])).select(_TX, "record_ref", "payload_json").iter_rows(named=True)}
     merged: dict[str, list[str]] = {}
@@ -455,23 +472,28 @@ def _assemble_arrived(frames: pl.DataFrame, readings: pl.DataFrame, touched: Ite
 
 
 def assemble(messages: pl.DataFrame, readings: pl.DataFrame, touched: set[str],
-             unanswered_refs: set[str] | None = None) -> tuple[list[dict], list[TransactionRejection]]:
+             unanswered_refs: set[str] | None = None,
+             counts: pl.DataFrame | None = None) -> tuple[list[dict], list[TransactionRejection]]:
     """Rows and rejections of ``transactions.assemble_transactions`` for the ``touched`` ids: column-wise for
     the charge points whose frames are all of the common shape, by the row path for the others.
 
     Transactions only relate frames of their own charge point, so the split is exact; a touched id goes to the
-    path of the charge point that a frame or reading names it with.
+    path of the charge point that a frame or reading names it with. ``counts``: ``reading_counts`` of all the
+    readings when ``readings`` holds only the ``REGISTER_SERIES`` ones; None when it holds all of them.
     """
     frames = _arrived(messages)
     odd = _odd_of(frames)
     if not odd:
-        return _assemble_arrived(frames, readings, touched, unanswered_refs)
+        return _assemble_arrived(frames, readings, touched, unanswered_refs, counts)
     in_odd = pl.col(_CP).is_in(odd)
-    odd_touched = set(pl.concat([messages.select(_CP, _TX), readings.select(_CP, _TX)]).filter(in_odd)
-                      .get_column(_TX).drop_nulls().unique().to_list()) & touched
+    named = [messages.select(_CP, _TX), readings.select(_CP, _TX)]
+    named += [] if counts is None else [counts.select(_CP, _TX)]
+    odd_touched = set(pl.concat(named).filter(in_odd).get_column(_TX).drop_nulls().unique().to_list()) & touched
     rows, rejections = _assemble_arrived(frames.filter(~in_odd), readings.filter(~in_odd), touched - odd_touched,
-                                         unanswered_refs)
+                                         unanswered_refs, None if counts is None else counts.filter(~in_odd))
+    odd_counts = None if counts is None else dict(
+        counts.filter(in_odd).group_by(_TX).agg(pl.col("reading_count").sum()).iter_rows())
     odd_rows, odd_rejections = assemble_transactions(messages.filter(in_odd).to_dicts(),
                                                      readings.filter(in_odd).to_dicts(), odd_touched,
-                                                     unanswered_refs)
+                                                     unanswered_refs, odd_counts)
     return rows + odd_rows, rejections + odd_rejections

@@ -260,17 +260,19 @@ class RegisterSummary:
     session_relative: bool = False
 
 
-def summarize_readings(readings: list[dict]) -> RegisterSummary:
-    """``RegisterSummary`` of one transaction's reading dicts."""
+def summarize_readings(readings: list[dict], reading_count: int | None = None) -> RegisterSummary:
+    """``RegisterSummary`` of one transaction's reading dicts (``reading_count``: how many readings it has
+    when ``readings`` is only its register series; None: all of them are given)."""
     series = _register_series(readings)
+    reading_count = len(readings) if reading_count is None else reading_count
     if not series:
-        return RegisterSummary(reading_count=len(readings))
+        return RegisterSummary(reading_count=reading_count)
     first = series[0]
     second = next((r for r in series[1:] if r["timestamp"] > first["timestamp"]), None)
     begin = [r for r in series if r["context"] == "Transaction.Begin"]
     end = [r for r in series if r["context"] == "Transaction.End"]
     return RegisterSummary(
-        reading_count=len(readings), has_series=True,
+        reading_count=reading_count, has_series=True,
         first_timestamp=first["timestamp"], first_value=first["value"],
         second_timestamp=second["timestamp"] if second else None, second_value=second["value"] if second else None,
         last_value=series[-1]["value"],
@@ -508,12 +510,15 @@ def assemble_transactions(
     readings: list[dict],
     touched: set[str],
     unanswered_refs: set[str] | None = None,
+    reading_counts: dict[str, int] | None = None,
 ) -> tuple[list[dict], list[TransactionRejection]]:
     """Rows of ``transactions`` for the ``touched`` ids, from all their frames and accepted readings.
 
     ``messages`` are the ocpp_messages of the touched charge points up to the partition's date;
     ``unanswered_refs`` are record_refs of 1.6 StartTransaction requests landed in this partition, whose
-    missing answers are reported as ``START_WITHOUT_TRANSACTION_ID``.
+    missing answers are reported as ``START_WITHOUT_TRANSACTION_ID``. ``reading_counts``: accepted readings
+    per transaction id when ``readings`` holds only the register series (the rest is only counted); None when
+    ``readings`` are all of them.
     """
     starts, unanswered = starts_16([m for m in messages if m["protocol"] == "ocpp1.6"])
     aliases = alias_map(starts)
@@ -541,6 +546,11 @@ def assemble_transactions(
     for reading in readings:
         tx = aliases.get(reading["transaction_id"], reading["transaction_id"])
         readings_by_tx[tx].append(reading)
+    counts_by_tx: dict[str, int] | None = None
+    if reading_counts is not None:
+        counts_by_tx = defaultdict(int)
+        for tx, count in reading_counts.items():
+            counts_by_tx[aliases.get(tx, tx)] += count
 
     rows: list[dict] = []
     rejections: list[TransactionRejection] = []
@@ -564,7 +574,8 @@ def assemble_transactions(
                                             reference["payload_json"] if reference else None))
             continue
         outcome = finish_transaction(
-            draft, summarize_readings(readings_by_tx.get(transaction_id, [])),
+            draft, summarize_readings(readings_by_tx.get(transaction_id, []),
+                                      None if counts_by_tx is None else counts_by_tx.get(transaction_id, 0)),
             sorted(alias for alias, target in aliases.items() if target == transaction_id),
             transaction_id in replayed_stops)
         (rejections if isinstance(outcome, TransactionRejection) else rows).append(outcome)
