@@ -45,7 +45,7 @@ def reconciliation(context: dg.AssetExecutionContext, config: ReconciliationConf
     time, parking/idle, fixed, tax, totals) against the session's own record, and energy, duration and cost
     against each linked record of another source (`session_links`). Every comparison carries a reason code
     (AGREES within the tolerance; else TARIFF_DIFFERS, ENERGY_DIFFERS, DURATION_DIFFERS, IDLE_NOT_REPORTED,
-    ROUNDING, CURRENCY, NOT_PRICED, ... as chosen by `assets.reconciliation.reasons.reason_for`)."""
+    ROUNDING, CURRENCY, NOT_PRICED, ... as chosen by `assets.reconciliation.reasons.reason_expr`)."""
     day = dt.date.fromisoformat(context.partition_key)
     tolerances = Tolerances(money=money_tolerance(config.tolerance), energy_wh=Decimal(config.energy_tolerance_wh),
                             duration_s=Decimal(config.duration_tolerance_s))

@@ -2,7 +2,8 @@
 
 A *comparison* is one figure of one session (an amount per dimension, or the energy or duration) as we
 computed it and as one source reported it (the session's own record, or a linked record of another source).
-`reason_for` gives every comparison exactly one reason code, checked in this order (first match wins):
+`reason_expr` gives every comparison of a frame exactly one reason code (`reason_for`: of one comparison),
+checked in this order (first match wins):
 
 | # | when | reason code | what finance does |
 |---|---|---|---|
@@ -25,8 +26,10 @@ Quantities of linked records (energy_wh, duration_s) go through the same rule wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from decimal import Decimal
+
+import polars as pl
 
 REASONS: dict[str, str] = {
     "AGREES": "Within the tolerance.",
@@ -70,29 +73,37 @@ class Comparison:
     priced_lines: int = 1
 
 
+AMOUNT = pl.Decimal(38, 8)
+"""The type of a comparison's figures and tolerance: every amount (4 places) and quantity of the tables, exactly
+enough (a float quantity to 8 places, up to 10**30)."""
+
+
+def reason_expr() -> pl.Expr:
+    """The reason code of every comparison of a frame (module docstring, first matching row). Its columns are
+    the fields of `Comparison`: ``ours``, ``theirs`` and ``tolerance`` as `AMOUNT`, the facts as booleans (a
+    null one is false), ``error_code`` and ``priced_lines``."""
+    ours, theirs = pl.col("ours"), pl.col("theirs")
+    difference = ours - theirs
+    error = pl.col("error_code")
+    cents = pl.lit(CENT, AMOUNT) * pl.max_horizontal(pl.col("priced_lines"), 1).cast(AMOUNT)
+    return (pl.when(error == "NO_TARIFF").then(pl.lit("SOURCE_HAS_NO_TARIFF"))
+            .when(error == "CREDIT_CDR").then(pl.lit("CREDIT_REVERSAL"))
+            .when(error.is_not_null() | ours.is_null()).then(pl.lit("NOT_PRICED"))
+            .when(theirs.is_null()).then(pl.lit("NOT_REPORTED"))
+            .when(~pl.col("same_currency")).then(pl.lit("CURRENCY"))
+            .when(difference.abs() <= pl.col("tolerance")).then(pl.lit("AGREES"))
+            .when(pl.col("tariff_differs")).then(pl.lit("TARIFF_DIFFERS"))
+            .when(pl.col("energy_differs")).then(pl.lit("ENERGY_DIFFERS"))
+            .when(pl.col("duration_differs")).then(pl.lit("DURATION_DIFFERS"))
+            .when(pl.col("idle_unknown") & (difference < 0)).then(pl.lit("IDLE_NOT_REPORTED"))
+            .when(difference.abs() <= cents).then(pl.lit("ROUNDING"))
+            .otherwise(pl.lit("CALCULATION_DIFFERS")))
+
+
 def reason_for(c: Comparison) -> str:
-    """The reason code of one comparison (module docstring, first matching row)."""
-    if c.error_code == "NO_TARIFF":
-        return "SOURCE_HAS_NO_TARIFF"
-    if c.error_code == "CREDIT_CDR":
-        return "CREDIT_REVERSAL"
-    if c.error_code is not None or c.ours is None:
-        return "NOT_PRICED"
-    if c.theirs is None:
-        return "NOT_REPORTED"
-    if not c.same_currency:
-        return "CURRENCY"
-    difference = c.ours - c.theirs
-    if abs(difference) <= c.tolerance:
-        return "AGREES"
-    if c.tariff_differs:
-        return "TARIFF_DIFFERS"
-    if c.energy_differs:
-        return "ENERGY_DIFFERS"
-    if c.duration_differs:
-        return "DURATION_DIFFERS"
-    if c.idle_unknown and difference < 0:
-        return "IDLE_NOT_REPORTED"
-    if abs(difference) <= CENT * max(c.priced_lines, 1):
-        return "ROUNDING"
-    return "CALCULATION_DIFFERS"
+    """The reason code of one comparison: `reason_expr` on a frame of one row."""
+    schema = {"ours": AMOUNT, "theirs": AMOUNT, "tolerance": AMOUNT, "error_code": pl.String,
+              "same_currency": pl.Boolean, "tariff_differs": pl.Boolean, "energy_differs": pl.Boolean,
+              "duration_differs": pl.Boolean, "idle_unknown": pl.Boolean, "priced_lines": pl.Int64}
+    row = pl.DataFrame({name: [value] for name, value in asdict(c).items()}, schema=schema)
+    return row.select(reason_expr()).item()
