@@ -57,7 +57,8 @@ def test_record_rows_reasons_and_explanations():
     s1 = rows[("s1", "s1", "total_incl")]
     assert (s1["ours"], s1["theirs"], s1["difference"], s1["reason_code"]) == (
         D("3.5700"), D("3.5900"), D("-0.0200"), "ROUNDING")
-    assert s1["explanation"] == "same tariff T1 and quantities; 2 amount(s) the source rounds to the cent; difference -0.02"
+    assert s1["explanation"] == ("same tariff T1 and quantities; 2 amount(s) the source rounds to the cent; "
+                                 "difference -0.02")
     assert rows[("s1", "s1", "total_excl")]["reason_code"] == "AGREES"
     assert rows[("s1", "s1", "total_excl")]["explanation"] is None
     assert rows[("s1", "s1", "tax")]["ours"] == D("0.5700") and rows[("s1", "s1", "tax")]["theirs"] == D("0.5900")
