@@ -109,15 +109,17 @@ def _plain(expr: pl.Expr) -> pl.Expr:
 
 def _explained(facts: pl.Expr) -> pl.Expr:
     """The explanation of each comparison row (columns of `reason_expr` with ``reason_code``, the session's
-    ``error_code``/``error``/``pricing_warnings``): the reason's figures (``facts``, with the difference) or
-    the engine's error; a glitch the engine repaired to price the session (priced_sessions.pricing_warnings)
-    is named on every row of the session."""
+    ``error_code``/``error``/``pricing_warnings``): the reason's figures (``facts``, with the difference), or
+    the engine's error (or, priced without one, that a figure of ours is missing: a linked record's energy or
+    duration when the session has none); a glitch the engine repaired to price the session
+    (priced_sessions.pricing_warnings) is named on every row of the session."""
     reason, difference = pl.col("reason_code"), pl.col("ours") - pl.col("theirs")
     warnings = pl.col("pricing_warnings")
     warned = pl.when(warnings.is_not_null() & (warnings != "")).then(
         pl.concat_str(pl.lit("priced with engine warnings "), warnings))
     text = (pl.when(reason.is_in(["NOT_PRICED", "SOURCE_HAS_NO_TARIFF", "CREDIT_REVERSAL"]))
-            .then(pl.concat_str(_text(pl.col("session_error_code")), pl.lit(": "), _text(pl.col("session_error"))))
+            .then(pl.when(pl.col("session_error_code").is_null()).then(pl.lit("we have no such figure of the session"))
+                  .otherwise(pl.concat_str(pl.col("session_error_code"), pl.lit(": "), _text(pl.col("session_error")))))
             .when(reason == "AGREES").then(None)
             .when(reason == "NOT_REPORTED").then(pl.lit("the counterpart reports no such figure"))
             .when(difference.is_null()).then(facts)

@@ -129,3 +129,30 @@ def test_linked_records_of_another_source():
                                    "difference 120")
     assert rows[("s1", "ocpp:CP-1:7", "energy_wh")]["reason_code"] == "AGREES"  # 0.6 Wh apart
     assert rows[("s1", "ocpp:CP-1:7", "total_incl")]["unit"] == "EUR"
+
+
+def test_hostile_figures_get_a_reason_and_fail_nothing():
+    """Non-finite and huge figures, missing times, tariffs and currencies, an unknown linked source: every row
+    still gets a reason and an explanation, and nothing raises."""
+    link = {"session_id": "h2", "linked_session_id": "x-1", "linked_source": "unknown_source", "session_ref": None,
+            "start_utc": None, "end_utc": START, "energy_wh": float("nan"), "currency": "EUR",
+            "reported_cost_excl_vat": None, "reported_cost_incl_vat": D("1")}
+    rows = _rows([
+        _session("h1", total_energy_wh=float("nan"), energy_wh=float("inf"), reported_cost_incl_vat=D("3.00"),
+                 **PRICED),
+        _session("h2", total_energy_wh=1e300, energy_wh=None, tariff_ids=None, tariff_id=None, currency=None,
+                 reported_currency=None, start_utc=None, **PRICED),
+        _session("h3", total_energy_wh=5.0, energy_wh=1e-20, tariff_ids=[None, ""],
+                 reported_cost_incl_vat=D("99999999999999.9999"), **PRICED),
+    ], [link])
+    assert len(rows) == 3 * 7 + 4
+    energy = rows[("h2", "x-1", "energy_wh")]
+    assert (energy["ours"], energy["theirs"], energy["reason_code"], energy["explanation"]) == (
+        None, None, "NOT_PRICED", "we have no such figure of the session")
+    cost = rows[("h2", "x-1", "total_incl")]
+    assert (cost["reason_code"], cost["unit"], cost["difference"]) == ("CURRENCY", "EUR", D("2.5700"))
+    assert cost["explanation"] == ("unknown_source bills it under its own None tariff, we under None; "
+                                   "difference 2.57")
+    huge = rows[("h3", "h3", "total_incl")]
+    assert (huge["theirs"], huge["reason_code"]) == (D("99999999999999.9999"), "ENERGY_DIFFERS")
+    assert huge["difference"] == D("-99999999999996.4299")
