@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow.parquet as pq
 
@@ -56,3 +58,32 @@ def test_keytable_first_occurrence_wins_and_shared_first_hashes_are_told_apart()
     found = table.lookup(np.array([7, 7, 7, 3, 9, 8], dtype=np.uint64), np.array([1, 2, 3, 5, 4, 0], dtype=np.uint64))
     assert found.tolist() == [10, 20, -1, 30, 50, -1]
     assert len(table) == 4
+
+
+def test_received_span_grows_as_a_shard_shrinks_and_divides_the_hour():
+    from assets.ingest.ocpp.pipeline import SPAN_MINUTES, SPILL_BUCKET_BYTES, received_span
+    import polars as pl
+
+    def minutes(landed_bytes: int) -> int:
+        # 09:59:59 truncates to the start of the hour's last span
+        stamps = pl.DataFrame({"received_at": [dt.datetime(2026, 10, 24, 9, 59, 59, tzinfo=dt.timezone.utc)]})
+        start = stamps.select(received_span(landed_bytes).alias("t"))["t"][0]
+        return 60 - start.minute
+
+    day = 24 * 60
+    assert all(60 % m == 0 for m in SPAN_MINUTES)
+    assert minutes(1 << 20) == 60  # a small date: an hour at once
+    assert minutes(SPILL_BUCKET_BYTES * day // 15) == 15  # exactly 15 minutes' worth
+    assert minutes(SPILL_BUCKET_BYTES * day // 15 + day) == 12  # a little more: the next shorter span
+    assert minutes(int(3.8 * 2**30)) == 3  # a shard of the 100,000-session day's first date
+    assert minutes(SPILL_BUCKET_BYTES * day * 10) == 1  # never below a minute
+
+
+def test_every_span_writes_the_same_bytes(tmp_path, monkeypatch):
+    import polars as pl
+
+    monkeypatch.setattr(PartitionWriter, "ROW_GROUP_ROWS", 70)
+    frame = _messages(3_000, seed=5)
+    written = {span: _write(WarehouseResource(root=str(tmp_path / span)), frame,
+                            pl.col("received_at").dt.truncate(span))[0] for span in ("1m", "12m", "60m")}
+    assert written["1m"] == written["12m"] == written["60m"]

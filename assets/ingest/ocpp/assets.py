@@ -25,13 +25,13 @@ from assets.ingest.ocpp.pipeline import (
     LOCATING_FRAME,
     StepResult,
     RECEIVED_HOUR,
-    RECEIVED_SPAN,
     StreamedMessages,
     build_meter_readings,
     build_transactions,
     chunks_of_counts,
     combine,
     landed_keys,
+    received_span,
     stream_ocpp_messages,
 )
 from assets.ingest.ocpp.frames import ANSWER_KEY
@@ -39,7 +39,7 @@ from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.reading_rules import HISTORY_COLUMNS
 from assets.parallel import map_groups
 from assets.ingest.ocpp.shard_steps import ShardedSteps
-from assets.ingest.ocpp.shards import Shard, shard_count, split, stored_shards
+from assets.ingest.ocpp.shards import Shard, landed_bytes, shard_count, split, stored_shards
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS
 from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, on_dates, on_reading_dates,
                                                   transaction_days, write_index)
@@ -373,7 +373,9 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
     batches = shard.read(RecordReader(source="ocpp_frame", layouts=(LINES,)), files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
     # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
-    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=RECEIVED_SPAN, part=shard.index,
+    # The shard's share of the date's bytes sets how many minutes received are resolved at once.
+    span = received_span(landed_bytes(files) // shard.count)
+    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=span, part=shard.index,
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
                                         _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),

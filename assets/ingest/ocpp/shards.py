@@ -81,10 +81,15 @@ def shard_count(files: list[LandedFile]) -> int:
     return count
 
 
+def landed_bytes(files: list[LandedFile]) -> int:
+    """The bytes of landing lines in ``files``: a compressed file counts ``COMPRESSION_RATIO`` times its size."""
+    return sum(file.path.stat().st_size * (COMPRESSION_RATIO if file.compression else 1) for file in files)
+
+
 def auto_shard_count(files: list[LandedFile], cores: int | None = None, memory_bytes: int | None = None) -> int:
     """One shard per ``SHARD_LANDING_BYTES`` of the files, at most one per core and per ``WORKER_MEMORY_BYTES`` of
     memory (defaults: this process's usable cores, the machine's physical memory), at least one."""
-    landed = sum(file.path.stat().st_size * (COMPRESSION_RATIO if file.compression else 1) for file in files)
+    landed = landed_bytes(files)
     cores = cores if cores is not None else len(os.sched_getaffinity(0))
     memory_bytes = memory_bytes if memory_bytes is not None else os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return max(1, min(landed // SHARD_LANDING_BYTES, cores, memory_bytes // WORKER_MEMORY_BYTES))
