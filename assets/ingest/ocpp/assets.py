@@ -372,7 +372,7 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
     # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
     batches = shard.read(RecordReader(source="ocpp_frame", layouts=(LINES,)), files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
-    # Rows go to disk batch by batch and are sorted a minute at a time: memory does not follow the day.
+    # Rows go to disk batch by batch and are sorted a span of minutes at a time: memory does not follow the day.
     # The shard's share of the date's bytes sets how many minutes received are resolved at once.
     span = received_span(landed_bytes(files) // shard.count)
     with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=span, part=shard.index,
