@@ -231,17 +231,17 @@ def _link_rows(sessions: pl.DataFrame, links: pl.DataFrame, tol: Tolerances) -> 
     common = ["session_id", "source", pl.col("linked_source").alias("counterpart"),
               pl.col("linked_session_id").alias("counterpart_id")]
     errors = [pl.col("error_code").alias("session_error_code"), pl.col("error").alias("session_error")]
-    quantity = [(dimension, unit, pl.col(f"ours_{unit.lower()}"), pl.col(f"theirs_{unit.lower()}"),
-                 pl.lit(tolerance, AMOUNT), flag) for dimension, unit, tolerance, flag in (
-        ("energy_wh", "Wh", tol.energy_wh, "energy_differs"), ("duration_s", "s", tol.duration_s, "duration_differs"))]
+    # A quantity beyond its tolerance is a difference of that quantity (ENERGY_DIFFERS / DURATION_DIFFERS).
+    quantities = (("energy_wh", "Wh", "ours_wh", "theirs_wh", tol.energy_wh),
+                  ("duration_s", "s", "ours_s", "theirs_s", tol.duration_s))
     frames = [linked.select(
-        *common, pl.lit(dimension).alias("dimension"), pl.lit(unit).alias("unit"), _amount(ours).alias("ours"),
-        _amount(theirs).alias("theirs"), tolerance.alias("tolerance"), pl.lit(None, pl.String).alias("error_code"),
-        pl.lit(True).alias("same_currency"), pl.lit(None, pl.Boolean).alias("tariff_differs"),
-        pl.lit(flag == "energy_differs").alias("energy_differs"),
-        pl.lit(flag == "duration_differs").alias("duration_differs"), pl.lit(False).alias("idle_unknown"),
+        *common, pl.lit(dimension).alias("dimension"), pl.lit(unit).alias("unit"), _amount(pl.col(ours)).alias("ours"),
+        _amount(pl.col(theirs)).alias("theirs"), pl.lit(tolerance, AMOUNT).alias("tolerance"),
+        pl.lit(None, pl.String).alias("error_code"), pl.lit(True).alias("same_currency"),
+        pl.lit(None, pl.Boolean).alias("tariff_differs"), pl.lit(dimension == "energy_wh").alias("energy_differs"),
+        pl.lit(dimension == "duration_s").alias("duration_differs"), pl.lit(False).alias("idle_unknown"),
         pl.lit(1, pl.Int64).alias("priced_lines"), pl.col("quantity_facts").alias("facts"), "pricing_warnings",
-        *errors) for dimension, unit, ours, theirs, tolerance, flag in quantity]
+        *errors) for dimension, unit, ours, theirs, tolerance in quantities]
     frames += [linked.select(
         *common, pl.lit(dimension).alias("dimension"), pl.coalesce("currency", "linked_currency").alias("unit"),
         _amount(pl.col(ours)).alias("ours"), _amount(pl.col(theirs)).alias("theirs"),

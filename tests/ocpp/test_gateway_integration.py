@@ -124,3 +124,23 @@ def test_processing_charge_points_in_groups_gives_the_same_bytes(gateway, tmp_la
     assert charge_point_chunks(tmp_warehouse.read("ocpp_messages"), max_frames=1) == [["CP-16"], ["CS-201"]]
     materialize_partition(tmp_warehouse, tmp_landing, DAY)
     assert all(p.read_bytes() == whole[p] for p in files)
+
+
+def test_the_spill_span_does_not_change_the_bytes(gateway, tmp_landing, tmp_warehouse, monkeypatch):
+    import assets.ingest.ocpp.assets as ocpp_assets
+
+    _run_both(gateway)
+    materialize_partition(tmp_warehouse, tmp_landing, DAY)  # a small date: one spill bucket per hour
+    files = sorted(tmp_warehouse.root_path.rglob("ocpp_messages/**/*.parquet"))
+    hourly = {p: p.read_bytes() for p in files}
+    spans = []
+
+    def one_millisecond(landed_bytes: int) -> pl.Expr:  # finer than any real span: a CALL and its answer apart
+        spans.append(landed_bytes)
+        return pl.col("received_at").dt.truncate("1ms")
+
+    monkeypatch.setattr(ocpp_assets, "received_span", one_millisecond)
+    materialize_partition(tmp_warehouse, tmp_landing, DAY)
+    assert spans and files and all(p.read_bytes() == hourly[p] for p in files)
+    buckets = tmp_warehouse.read("ocpp_messages").select(pl.col("received_at").dt.truncate("1ms").n_unique()).item()
+    assert buckets > 1  # the fine run really resolved several buckets

@@ -209,7 +209,7 @@ def received_span(landed_bytes: int) -> pl.Expr:
     ``SPAN_MINUTES`` that holds ``SPILL_BUCKET_BYTES`` or less of a day spread evenly, at least a minute.
 
     Memory follows a spill bucket (its frames are copied about four times by the resolve, sort and write); the
-    work per bucket has a fixed part (some 35 polars queries), which at one minute was a quarter of the step's
+    work per bucket has a fixed part (some 35 polars queries), which at one minute was a third of the step's
     CPU on a 25,000-session day. The bytes written do not depend on the span (the resolve uses day-wide
     indexes): a shard of a 25,000-session day's first date (0.9 GB) gets 15 minutes, of a 100,000-session
     day's (3.8 GB) 3, a small date an hour."""
