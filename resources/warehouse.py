@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable
@@ -167,10 +167,11 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.tables.parts(self.partition_dir(spec.name, spec, partition))
 
     def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, spill_bucket: pl.Expr | None = None, *,
-                         part: int = 0, **partition: Any) -> PartitionWriter:
+                         part: int = 0, finer: Sequence[pl.Expr] = (), split_rows: int | None = None,
+                         **partition: Any) -> PartitionWriter:
         """A writer that builds one partition (its part `part`) from batches in bounded memory (see
         ``PartitionWriter``)."""
-        return PartitionWriter(self, _spec_to_write(table), bucket, partition, spill_bucket, part)
+        return PartitionWriter(self, _spec_to_write(table), bucket, partition, spill_bucket, part, finer, split_rows)
 
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
@@ -347,7 +348,10 @@ class PartitionWriter:
     ``bucket`` ends, so a finer ``spill_bucket`` (e.g. the minute within ``bucket``'s hour) bounds memory by
     the spill bucket and still writes the bytes a write per ``bucket`` would. Both must order rows the way
     the sort key does (every row of a lower bucket sorts before every row of a higher one, and a spill
-    bucket lies within one bucket); ``commit`` checks this on the first sort column. The new file replaces
+    bucket lies within one bucket); ``commit`` checks this on the first sort column. A spill bucket of more
+    than ``split_rows`` rows (rows that all arrived in a short time) is spilled again by the first of the
+    ``finer`` expressions (each finer than the one before, ordered the same way) before it is read whole,
+    and so on, so memory stays bounded however the rows are spread; the bytes do not change. The new file replaces
     the partition atomically (write, fsync, rename), and the same batches in the same order give the same
     bytes. ``abort`` (or an exception inside ``with``) removes the spill and keeps the old partition.
     """
@@ -355,14 +359,17 @@ class PartitionWriter:
     ROW_GROUP_ROWS = 128 * 1024
 
     def __init__(self, warehouse: WarehouseResource, spec: TableSpec, bucket: pl.Expr, partition: dict[str, Any],
-                 spill_bucket: pl.Expr | None = None, part: int = 0):
+                 spill_bucket: pl.Expr | None = None, part: int = 0, finer: Sequence[pl.Expr] = (),
+                 split_rows: int | None = None):
         self.warehouse, self.spec, self.bucket, self.partition = warehouse, spec, bucket, partition
         self.spill_bucket, self.part = spill_bucket, part
+        self.finer, self.split_rows = tuple(finer), split_rows
+        self.splits = 0  # spill buckets spilled again by a finer expression
         self.relative = warehouse.partition_dir(spec.name, spec, partition)
         # Outside the table's folder: readers glob `<table>/**/*.parquet` and must never see a spill.
         self.spill_dir = warehouse.spill_root / f"{self.relative.replace('/', '__')}-{os.getpid()}"
-        # (bucket, spill bucket) -> spilled files, in write order
-        self._spills: dict[tuple[Any, Any], list[Path]] = {}
+        # (bucket, spill bucket) -> spilled files and their rows, in write order
+        self._spills: dict[tuple[Any, Any], list[tuple[Path, int]]] = {}
         self._count = 0
         self.rows = 0
 
@@ -381,20 +388,47 @@ class PartitionWriter:
         keyed = batch.with_columns(self.bucket.alias("__bucket"), finer.alias("__spill"))
         for (key, spill), part in keyed.partition_by("__bucket", "__spill", as_dict=True,
                                                      maintain_order=True).items():
-            path = self.spill_dir / f"{self._count:08d}.arrow"
-            self._count += 1
-            # Arrow IPC, LZ4: a spill is read back once, whole; Parquet's encoding would cost twice the CPU.
-            part.drop("__bucket", "__spill").write_ipc(path, compression="lz4")
-            self._spills.setdefault((key, spill), []).append(path)
+            self._spills.setdefault((key, spill), []).append(self._spill(part.drop("__bucket", "__spill")))
+
+    def _spill(self, part: pl.DataFrame) -> tuple[Path, int]:
+        path = self.spill_dir / f"{self._count:08d}.arrow"
+        self._count += 1
+        # Arrow IPC, LZ4: a spill is read back once, whole; Parquet's encoding would cost twice the CPU.
+        part.write_ipc(path, compression="lz4")
+        return path, part.height
 
     def _ordered_keys(self) -> list[tuple[Any, Any]]:
-        def order(key: Any) -> tuple[bool, Any]:
-            return key is None, key
-        return sorted(self._spills, key=lambda k: (order(k[0]), order(k[1])))
+        return sorted(self._spills, key=lambda k: (_none_last(k[0]), _none_last(k[1])))
+
+    def _pieces(self, spills: list[tuple[Path, int]], finer: tuple[pl.Expr, ...]) -> Iterator[list[Path]]:
+        """The files of one spill bucket, as pieces of at most ``split_rows`` rows where ``finer`` can split
+        it (runs of consecutive finer keys), in the order of the sort key."""
+        if not finer or self.split_rows is None or sum(rows for _, rows in spills) <= self.split_rows:
+            yield [path for path, _ in spills]
+            return
+        self.splits += 1
+        split: dict[Any, list[tuple[Path, int]]] = {}
+        for path, _ in spills:  # one file at a time: never the whole bucket in memory
+            keyed = pl.read_ipc(path).with_columns(finer[0].alias("__finer"))
+            for (key,), part in keyed.partition_by("__finer", as_dict=True, maintain_order=True).items():
+                split.setdefault(key, []).append(self._spill(part.drop("__finer")))
+            path.unlink()
+        piece: list[tuple[Path, int]] = []
+        for key in sorted(split, key=_none_last):  # consecutive finer keys together, up to split_rows
+            spills = split.pop(key)
+            if piece and sum(rows for _, rows in piece + spills) > self.split_rows:
+                yield [path for path, _ in piece]
+                piece = []
+            piece += spills
+            if sum(rows for _, rows in piece) > self.split_rows:  # one finer key alone is too many
+                yield from self._pieces(piece, finer[1:])
+                piece = []
+        if piece:
+            yield [path for path, _ in piece]
 
     def scan(self) -> pl.LazyFrame:
         """Every row written so far (spilled, not yet sorted), in write order within each spill bucket."""
-        paths = [p for key in self._ordered_keys() for p in self._spills[key]]
+        paths = [p for key in self._ordered_keys() for p, _ in self._spills[key]]
         if not paths:
             return self.spec.empty_frame().lazy()
         return pl.scan_ipc(paths)
@@ -408,8 +442,11 @@ class PartitionWriter:
             with (self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root, self.part) as tmp,
                   open(tmp, "wb") as handle):
                 try:
-                    for key, spill in self._ordered_keys():
-                        frame = pl.concat([pl.read_ipc(p) for p in self._spills[(key, spill)]], how="vertical")
+                    for key, paths in ((key, paths) for key, spill in self._ordered_keys()
+                                       for paths in self._pieces(self._spills.pop((key, spill)), self.finer)):
+                        frame = pl.concat([pl.read_ipc(p) for p in paths], how="vertical")
+                        for path in paths:  # read: the spill's disk is freed as the partition is written
+                            path.unlink()
                         if transform is not None:
                             frame = transform(frame)
                         data = _sorted_for_write(self.spec, frame, self.partition)
@@ -432,14 +469,18 @@ class PartitionWriter:
 
     def abort(self) -> None:
         """Remove the spilled batches."""
-        for paths in self._spills.values():
-            for path in paths:
+        for spills in self._spills.values():
+            for path, _ in spills:
                 path.unlink(missing_ok=True)
         self._spills = {}
         if self.spill_dir.exists():
             for leftover in self.spill_dir.iterdir():
                 leftover.unlink()
             self.spill_dir.rmdir()
+
+
+def _none_last(key: Any) -> tuple[bool, Any]:
+    return key is None, key
 
 
 class _RowGroups:

@@ -144,3 +144,17 @@ def test_the_spill_span_does_not_change_the_bytes(gateway, tmp_landing, tmp_ware
     assert spans and files and all(p.read_bytes() == hourly[p] for p in files)
     buckets = tmp_warehouse.read("ocpp_messages").select(pl.col("received_at").dt.truncate("1ms").n_unique()).item()
     assert buckets > 1  # the fine run really resolved several buckets
+
+
+def test_splitting_bunched_spill_buckets_does_not_change_the_bytes(gateway, tmp_landing, tmp_warehouse, monkeypatch):
+    import assets.ingest.ocpp.assets as ocpp_assets
+
+    _run_both(gateway)
+    first = materialize_partition(tmp_warehouse, tmp_landing, DAY)
+    assert first.asset_materializations_for_node("ocpp_messages")[0].metadata["spill_buckets_split"].value == 0
+    files = sorted(tmp_warehouse.root_path.rglob("ocpp_messages/**/*.parquet"))
+    unsplit = {p: p.read_bytes() for p in files}
+    monkeypatch.setattr(ocpp_assets, "SPILL_SPLIT_ROWS", 1)  # every bucket of more than one frame is split
+    result = materialize_partition(tmp_warehouse, tmp_landing, DAY)
+    assert result.asset_materializations_for_node("ocpp_messages")[0].metadata["spill_buckets_split"].value > 0
+    assert files and all(p.read_bytes() == unsplit[p] for p in files)

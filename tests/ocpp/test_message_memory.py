@@ -14,11 +14,12 @@ from tests.ocpp.test_partition_writer import DAY, HOUR, _messages
 
 
 
-def _write(warehouse: WarehouseResource, frame, spill_bucket=None):
-    with warehouse.partition_writer(OCPP_MESSAGES, HOUR, spill_bucket=spill_bucket, landing_date=DAY) as writer:
+def _write(warehouse: WarehouseResource, frame, spill_bucket=None, transform=None, **split):
+    with warehouse.partition_writer(OCPP_MESSAGES, HOUR, spill_bucket=spill_bucket, landing_date=DAY,
+                                    **split) as writer:
         for offset in range(0, frame.height, 900):
             writer.write(frame.slice(offset, 900))
-        return writer.commit().read_bytes(), writer.rows
+        return writer.commit(transform).read_bytes(), writer.rows
 
 
 def test_minute_spills_write_the_bytes_of_hour_spills(tmp_path, monkeypatch):
@@ -87,3 +88,38 @@ def test_every_span_writes_the_same_bytes(tmp_path, monkeypatch):
     written = {span: _write(WarehouseResource(root=str(tmp_path / span)), frame,
                             pl.col("received_at").dt.truncate(span))[0] for span in ("1m", "12m", "60m")}
     assert written["1m"] == written["12m"] == written["60m"]
+
+
+def test_a_bunched_spill_bucket_is_split_finer_and_writes_the_same_bytes(tmp_path, monkeypatch):
+    """A backlog landing in one minute: the bucket is read in pieces of at most ``split_rows`` frames, except
+    frames of one and the same millisecond, which cannot be split; the bytes are those of hourly buckets."""
+    import polars as pl
+
+    from assets.ingest.ocpp.pipeline import FINER_SPANS
+
+    monkeypatch.setattr(PartitionWriter, "ROW_GROUP_ROWS", 70)
+    frame = _messages(4_000, seed=13)
+    nine = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
+    received = [nine + dt.timedelta(milliseconds=(i * 7_919) % 60_000) for i in range(3_700)]
+    received += [nine + dt.timedelta(seconds=42, microseconds=123_456)] * 300  # one millisecond: 300 frames
+    frame = frame.with_columns(pl.Series("received_at", received, dtype=frame.schema["received_at"]))
+    hourly, rows = _write(WarehouseResource(root=str(tmp_path / "hour")), frame)
+    read_at_once: list[int] = []
+
+    def seen(bucket: pl.DataFrame) -> pl.DataFrame:
+        read_at_once.append(bucket.height)
+        return bucket
+
+    warehouse = WarehouseResource(root=str(tmp_path / "split"))
+    with warehouse.partition_writer(OCPP_MESSAGES, HOUR, spill_bucket=pl.col("received_at").dt.truncate("15m"),
+                                    finer=FINER_SPANS, split_rows=250, landing_date=DAY) as writer:
+        for offset in range(0, frame.height, 900):
+            writer.write(frame.slice(offset, 900))
+        split = writer.commit(seen).read_bytes()
+        splits = writer.splits
+    assert split == hourly and rows == sum(read_at_once) == 4_000
+    # 15 minutes -> one minute (4,000 frames) -> runs of seconds (about 62 each, second 42 has 362) -> the
+    # milliseconds of second 42; two neighbouring pieces of a run hold more than 250 frames together
+    assert splits == 3 and len(read_at_once) <= 2 * 4_000 // 250 + 3
+    assert max(read_at_once) == 300 and sorted(read_at_once)[-2] <= 250
+    assert not any(p for p in warehouse.spill_root.rglob("*") if p.is_file())  # no spill left behind

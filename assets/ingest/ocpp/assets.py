@@ -31,6 +31,8 @@ from assets.ingest.ocpp.pipeline import (
     chunks_of_counts,
     combine,
     landed_keys,
+    FINER_SPANS,
+    SPILL_SPLIT_ROWS,
     received_span,
     stream_ocpp_messages,
 )
@@ -376,6 +378,7 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
     # The shard's share of the date's bytes sets how many minutes received are resolved at once.
     span = received_span(landed_bytes(files) // shard.count)
     with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=span, part=shard.index,
+                                    finer=FINER_SPANS, split_rows=SPILL_SPLIT_ROWS,
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
                                         _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
@@ -385,7 +388,8 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
     return _ShardPart.of(streamed.rows_in, streamed.accepted, streamed.rejections, schema_check.checks.result(),
                          Counter({"frames_ocpp16": streamed.by_protocol.get("ocpp1.6", 0),
                                   "frames_ocpp201": streamed.by_protocol.get("ocpp2.0.1", 0),
-                                  "replayed_calls": streamed.replayed}))
+                                  "replayed_calls": streamed.replayed,
+                                  "spill_buckets_split": writer.splits}))
 
 
 def _plan_messages(context: dg.OpExecutionContext, warehouse: WarehouseResource, landing: LandingZoneResource,
@@ -406,6 +410,8 @@ def _report_messages(context: dg.OpExecutionContext, warehouse: WarehouseResourc
                        "frames_ocpp16": counts["frames_ocpp16"],
                        "frames_ocpp201": counts["frames_ocpp201"],
                        "replayed_calls": counts["replayed_calls"],
+                       # Spill buckets over SPILL_SPLIT_ROWS frames (frames bunched in time), split finer.
+                       "spill_buckets_split": counts["spill_buckets_split"],
                        "transactions_named": transactions_named,
                    })
 

@@ -202,6 +202,11 @@ SPILL_BUCKET_BYTES = 10 * 2**20
 """Landing bytes a spill bucket of ``ocpp_messages`` holds on average (``received_span``)."""
 # Spans that divide an hour, so that a spill bucket never crosses a row-group bucket (``RECEIVED_HOUR``).
 SPAN_MINUTES = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)
+SPILL_SPLIT_ROWS = 100_000
+"""Frames above which a spill bucket is split by ``FINER_SPANS`` (about five times an evenly spread bucket's):
+``received_span`` assumes a day spread evenly, and a backlog or a replayed archive can land hours of frames
+within minutes."""
+FINER_SPANS = tuple(pl.col("received_at").dt.truncate(every) for every in ("1m", "1s", "1ms"))
 
 
 def received_span(landed_bytes: int) -> pl.Expr:
