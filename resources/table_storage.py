@@ -3,7 +3,9 @@
 Both keep one file per partition, ``<table>/<col>=<value>/…/part-0.parquet``, and both replace a partition
 whole, so a reader sees the old partition or the new one, never half of one. A partition the OCPP ingest splits
 into charge-point shards has one file per shard, ``part-<shard>.parquet``, each replaced whole the same way
-(``assets.ingest.ocpp.shards``):
+(``assets.ingest.ocpp.shards``). Shard files are written staged (``staged_file``, a name no reader lists) and
+switched in together by ``publish`` once every shard of the date has been written, so a shard that fails leaves
+the date's previous set of files whole:
 
 - **local folder**: the new file is written beside the old one under a hidden name, fsynced, renamed over it,
   and the rename is made durable (fsync of the folder); a crash mid-write leaves the previous partition.
@@ -37,12 +39,19 @@ from fsspec.implementations.arrow import ArrowFSWrapper
 
 PART_FILE = "part-0.parquet"
 _PART_NAME = re.compile(r"part-(\d+)\.parquet")
+_STAGED_NAME = re.compile(r"\.part-(\d+)\.parquet\.staged")
 
 
 def part_file(part: int = 0) -> str:
     """The file name of part ``part`` of a partition: ``part-0.parquet`` holds a whole partition unless the
     partition is split into shards."""
     return f"part-{part}.parquet"
+
+
+def staged_file(part: int) -> str:
+    """The name part ``part`` is written under until ``publish`` switches it in: beside the partition's files,
+    hidden, and not a ``.parquet`` name, so no reader (glob ``**/*.parquet``, ``part_files``) sees it."""
+    return f".{part_file(part)}.staged"
 
 
 def part_of(name: str) -> int | None:
@@ -101,13 +110,13 @@ class LocalTables:
         """Nothing to do: DuckDB reads local files itself."""
 
     @contextmanager
-    def replacing(self, relative_dir: str, scratch: Path, part: int = 0) -> Iterator[Path]:
+    def replacing(self, relative_dir: str, scratch: Path, part: int = 0, staged: bool = False) -> Iterator[Path]:
         """A temporary path to write a partition's new file (its part ``part``) to; on a normal exit it is
-        fsynced and renamed over that file, and the rename made durable. The temporary file never outlives the
-        block."""
+        fsynced and renamed over that file (``staged``: over its staged file, see ``publish``), and the rename
+        made durable. The temporary file never outlives the block."""
         target_dir = self.root / relative_dir
         target_dir.mkdir(parents=True, exist_ok=True)
-        name = part_file(part)
+        name = staged_file(part) if staged else part_file(part)
         tmp = target_dir / f".{name}.tmp-{os.getpid()}"
         try:
             yield tmp
@@ -119,13 +128,27 @@ class LocalTables:
             if tmp.exists():
                 tmp.unlink()
 
-    def remove(self, relative_dir: str, keep: frozenset[int] = frozenset()) -> None:
-        """Remove a partition's files (those of the parts not in ``keep``), durably; nothing to do when there
-        are none."""
+    def publish(self, relative_dir: str, parts: list[int]) -> None:
+        """Switch the staged files of ``parts`` in over the partition's files (renames, then one durable fsync
+        of the folder); every one must be there, or nothing is switched."""
         target_dir = self.root / relative_dir
-        stale = [part for part in self.parts(relative_dir) if part not in keep]
-        for part in stale:
-            (target_dir / part_file(part)).unlink()
+        missing = [part for part in parts if not (target_dir / staged_file(part)).exists()]
+        if missing:
+            raise FileNotFoundError(f"{relative_dir}: no staged file of part(s) {missing} to publish")
+        for part in parts:
+            os.replace(target_dir / staged_file(part), target_dir / part_file(part))
+        if parts:
+            fsync_dir(target_dir)
+
+    def remove(self, relative_dir: str, keep: frozenset[int] = frozenset()) -> None:
+        """Remove a partition's files (those of the parts not in ``keep``, and staged files of failed runs),
+        durably; nothing to do when there are none."""
+        target_dir = self.root / relative_dir
+        stale = [target_dir / part_file(part) for part in self.parts(relative_dir) if part not in keep]
+        stale += [path for path in target_dir.glob(".part-*.parquet.staged") if _STAGED_NAME.fullmatch(path.name)] \
+            if target_dir.exists() else []
+        for path in stale:
+            path.unlink()
         if stale:
             fsync_dir(target_dir)
 
@@ -167,10 +190,10 @@ class ObjectStoreTables:
         con.register_filesystem(ArrowFSWrapper(self.filesystem))
 
     @contextmanager
-    def replacing(self, relative_dir: str, scratch: Path, part: int = 0) -> Iterator[Path]:
+    def replacing(self, relative_dir: str, scratch: Path, part: int = 0, staged: bool = False) -> Iterator[Path]:
         """A local scratch path to write a partition's new file (its part ``part``) to; on a normal exit it is
-        uploaded to a staging object and copied over that object (visible whole). Scratch never outlives the
-        block."""
+        uploaded to a staging object and copied over that object (``staged``: over the part's staged object, see
+        ``publish``), visible whole. Scratch never outlives the block."""
         scratch.mkdir(parents=True, exist_ok=True)
         tmp = scratch / f"upload-{relative_dir.replace('/', '__')}-{part}-{os.getpid()}.parquet"
         try:
@@ -180,17 +203,36 @@ class ObjectStoreTables:
                 with open(tmp, "rb") as source, self.filesystem.open_output_stream(staging) as target:
                     shutil.copyfileobj(source, target, length=8 * 1024 * 1024)
                 # Only a complete upload is switched in.
-                self.filesystem.copy_file(staging, f"{self.base}/{relative_dir}/{part_file(part)}")
+                name = staged_file(part) if staged else part_file(part)
+                self.filesystem.copy_file(staging, f"{self.base}/{relative_dir}/{name}")
             finally:
                 self._delete_if_present(staging)
         finally:
             tmp.unlink(missing_ok=True)
 
+    def publish(self, relative_dir: str, parts: list[int]) -> None:
+        """Copy the staged objects of ``parts`` over the partition's objects (each copy creates its object
+        whole), then delete them; every one must be there, or nothing is switched."""
+        staged = {part: f"{self.base}/{relative_dir}/{staged_file(part)}" for part in parts}
+        missing = [part for part, path in staged.items()
+                   if self.filesystem.get_file_info(path).type == pafs.FileType.NotFound]
+        if missing:
+            raise FileNotFoundError(f"{relative_dir}: no staged object of part(s) {missing} to publish")
+        for part, path in staged.items():
+            self.filesystem.copy_file(path, f"{self.base}/{relative_dir}/{part_file(part)}")
+        for path in staged.values():
+            self.filesystem.delete_file(path)
+
     def remove(self, relative_dir: str, keep: frozenset[int] = frozenset()) -> None:
-        """Remove a partition's objects (those of the parts not in ``keep``); nothing to do when there are none."""
+        """Remove a partition's objects (those of the parts not in ``keep``, and staged objects of failed runs);
+        nothing to do when there are none."""
         for part in self.parts(relative_dir):
             if part not in keep:
                 self._delete_if_present(f"{self.base}/{relative_dir}/{part_file(part)}")
+        selector = pafs.FileSelector(f"{self.base}/{relative_dir}", recursive=False, allow_not_found=True)
+        for info in self.filesystem.get_file_info(selector):
+            if info.type == pafs.FileType.File and _STAGED_NAME.fullmatch(info.base_name):
+                self.filesystem.delete_file(info.path)
 
     def _delete_if_present(self, path: str) -> None:
         if self.filesystem.get_file_info(path).type != pafs.FileType.NotFound:

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from pydantic import Field
 
 from resources.table_storage import (PART_FILE, LocalTables, ObjectStoreTables, is_object_store, part_file, part_of,
-                                     table_storage)
+                                     staged_file, table_storage)
 from resources.tables import TableSpec, get_spec, registered_specs
 
 CATALOG_FILE = "chargeledger.duckdb"
@@ -120,17 +120,18 @@ class WarehouseResource(dg.ConfigurableResource):
         """The folder of one partition (a local root)."""
         return self.root_path / self.partition_dir(table, spec, partition)
 
-    def _written(self, relative_dir: str, part: int = 0) -> Path | str:
+    def _written(self, relative_dir: str, part: int = 0, staged: bool = False) -> Path | str:
         """The partition file just written: a local path, or the object's URL."""
-        location = self.tables.location(f"{relative_dir}/{part_file(part)}")
+        location = self.tables.location(f"{relative_dir}/{staged_file(part) if staged else part_file(part)}")
         return location if self.is_object_store else Path(location)
 
     # -- writing ---------------------------------------------------------------------------------
-    def write_partition(self, table: str | TableSpec, df: pl.DataFrame, *, part: int = 0,
+    def write_partition(self, table: str | TableSpec, df: pl.DataFrame, *, part: int = 0, staged: bool = False,
                         **partition: Any) -> Path | str:
         """Replace one partition of `table` with `df`, atomically; returns the file written (a local path or
         the object's URL). `part`: the shard file of a partition split into shards (`part-<part>.parquet`);
-        the other parts are left as they are.
+        the other parts are left as they are. `staged`: written under the part's staged name, read by no one
+        until `publish_parts` switches it in with the date's other shards.
 
         Rows are sorted by the table's sort key (all columns when none is declared) so the same input
         always produces the same bytes. Partition columns, if present in `df`, must hold the partition's
@@ -150,13 +151,20 @@ class WarehouseResource(dg.ConfigurableResource):
             data = data.sort(sortable, nulls_last=True, maintain_order=True)
 
         relative = self.partition_dir(name, spec, partition)
-        with self.tables.replacing(relative, self.spill_root, part) as tmp, open(tmp, "wb") as handle:
+        with self.tables.replacing(relative, self.spill_root, part, staged) as tmp, open(tmp, "wb") as handle:
             write_parquet(data, handle)
-        return self._written(relative, part)
+        return self._written(relative, part, staged)
+
+    def publish_parts(self, table: str | TableSpec, parts: Iterable[int], **partition: Any) -> None:
+        """Switch the staged files of `parts` of one partition in (those written with `staged=True`), after all
+        of them were written: a shard that failed before leaves the partition's previous files as they were."""
+        spec = _spec_to_write(table)
+        self.tables.publish(self.partition_dir(spec.name, spec, partition), sorted(set(parts)))
 
     def remove_partition(self, table: str | TableSpec, *, keep: Iterable[int] = (), **partition: Any) -> None:
         """Remove one partition of `table` (its files), if it exists: readers then see no such partition.
-        `keep`: parts to leave (the shards just written; the others are stale)."""
+        `keep`: parts to leave (the shards just written; the others are stale). Staged files left by a failed
+        run go too."""
         spec = _spec_to_write(table)
         self.tables.remove(self.partition_dir(spec.name, spec, partition), frozenset(keep))
 
@@ -167,11 +175,12 @@ class WarehouseResource(dg.ConfigurableResource):
         return self.tables.parts(self.partition_dir(spec.name, spec, partition))
 
     def partition_writer(self, table: str | TableSpec, bucket: pl.Expr, spill_bucket: pl.Expr | None = None, *,
-                         part: int = 0, finer: Sequence[pl.Expr] = (), split_rows: int | None = None,
-                         **partition: Any) -> PartitionWriter:
-        """A writer that builds one partition (its part `part`) from batches in bounded memory (see
-        ``PartitionWriter``)."""
-        return PartitionWriter(self, _spec_to_write(table), bucket, partition, spill_bucket, part, finer, split_rows)
+                         part: int = 0, staged: bool = False, finer: Sequence[pl.Expr] = (),
+                         split_rows: int | None = None, **partition: Any) -> PartitionWriter:
+        """A writer that builds one partition (its part `part`, ``staged`` as ``write_partition``) from batches
+        in bounded memory (see ``PartitionWriter``)."""
+        return PartitionWriter(self, _spec_to_write(table), bucket, partition, spill_bucket, part, finer, split_rows,
+                               staged)
 
     # -- reading ---------------------------------------------------------------------------------
     def has_data(self, table: str) -> bool:
@@ -360,9 +369,9 @@ class PartitionWriter:
 
     def __init__(self, warehouse: WarehouseResource, spec: TableSpec, bucket: pl.Expr, partition: dict[str, Any],
                  spill_bucket: pl.Expr | None = None, part: int = 0, finer: Sequence[pl.Expr] = (),
-                 split_rows: int | None = None):
+                 split_rows: int | None = None, staged: bool = False):
         self.warehouse, self.spec, self.bucket, self.partition = warehouse, spec, bucket, partition
-        self.spill_bucket, self.part = spill_bucket, part
+        self.spill_bucket, self.part, self.staged = spill_bucket, part, staged
         self.finer, self.split_rows = tuple(finer), split_rows
         self.splits = 0  # spill buckets spilled again by a finer expression
         self.relative = warehouse.partition_dir(spec.name, spec, partition)
@@ -439,7 +448,8 @@ class PartitionWriter:
         rows = _RowGroups(self.ROW_GROUP_ROWS)
         previous_last = None
         try:
-            with (self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root, self.part) as tmp,
+            with (self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root, self.part,
+                                                  self.staged) as tmp,
                   open(tmp, "wb") as handle):
                 try:
                     for key, paths in ((key, paths) for key, spill in self._ordered_keys()
@@ -465,7 +475,7 @@ class PartitionWriter:
                     raise
         finally:
             self.abort()
-        return self.warehouse._written(self.relative, self.part)
+        return self.warehouse._written(self.relative, self.part, self.staged)
 
     def abort(self) -> None:
         """Remove the spilled batches."""
@@ -591,8 +601,9 @@ class SortedPartsWriter:
 
     ROW_GROUP_ROWS = 128 * 1024
 
-    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any], part: int = 0):
-        self.warehouse, self.spec, self.partition, self.part = warehouse, spec, partition, part
+    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any], part: int = 0,
+                 staged: bool = False):
+        self.warehouse, self.spec, self.partition, self.part, self.staged = warehouse, spec, partition, part, staged
         self.relative = warehouse.partition_dir(spec.name, spec, partition)
         self.spill_dir = warehouse.spill_root / f"{self.relative.replace('/', '__')}-parts-{os.getpid()}"
         self._parts: list[Path] = []
@@ -633,11 +644,12 @@ class SortedPartsWriter:
         try:
             if not self._parts:
                 return self.warehouse.write_partition(self.spec, self.spec.empty_frame(), part=self.part,
-                                                      **self.partition)
-            with self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root, self.part) as tmp:
+                                                      staged=self.staged, **self.partition)
+            with self.warehouse.tables.replacing(self.relative, self.warehouse.spill_root, self.part,
+                                                 self.staged) as tmp:
                 pl.scan_parquet(self._parts).sink_parquet(tmp, compression="zstd", statistics=True,
                                                           row_group_size=self.ROW_GROUP_ROWS)
-            return self.warehouse._written(self.relative, self.part)
+            return self.warehouse._written(self.relative, self.part, self.staged)
         finally:
             self.abort()
 

@@ -161,3 +161,29 @@ def test_the_catalog_reads_tables_on_the_object_store(store):
         assert con.execute("select distinct settlement_date from test_readings").fetchone() == (DAY,)
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("where", ["object store", "local folder"])
+def test_staged_shard_files_switch_in_together_or_not_at_all(s3, store, where):
+    remote, bucket, local = store
+    warehouse = remote if where == "object store" else local
+    for part, ids in enumerate((["a"], ["b"])):
+        warehouse.write_partition(READINGS, _frame(ids), part=part, settlement_date=DAY)
+    warehouse.write_partition(READINGS, _frame(["a2", "a3"]), part=0, staged=True, settlement_date=DAY)
+    # Written but not published: readers see the previous parts only, and a missing staged part stops the switch.
+    assert sorted(warehouse.read(READINGS.name)["session_id"]) == ["a", "b"]
+    with pytest.raises(FileNotFoundError, match=r"part\(s\) \[1\]"):
+        warehouse.publish_parts(READINGS, [0, 1], settlement_date=DAY)
+    assert sorted(warehouse.read(READINGS.name)["session_id"]) == ["a", "b"]
+    warehouse.write_partition(READINGS, _frame(["b2"]), part=1, staged=True, settlement_date=DAY)
+    warehouse.publish_parts(READINGS, [0, 1], settlement_date=DAY)
+    assert sorted(warehouse.read(READINGS.name)["session_id"]) == ["a2", "a3", "b2"]
+    # A staged file a failed run left behind goes with the stale parts.
+    warehouse.write_partition(READINGS, _frame(["c"]), part=2, staged=True, settlement_date=DAY)
+    warehouse.remove_partition(READINGS, keep=[0, 1], settlement_date=DAY)
+    assert warehouse.partition_parts(READINGS, settlement_date=DAY) == [0, 1]
+    if where == "object store":
+        assert s3.keys(bucket) == [f"tables/test_readings/settlement_date={DAY}/part-{part}.parquet" for part in (0, 1)]
+    else:
+        assert sorted(p.name for p in (local.root_path / "test_readings").rglob("*") if p.is_file()) == \
+            ["part-0.parquet", "part-1.parquet"]

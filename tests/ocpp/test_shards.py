@@ -179,3 +179,35 @@ def test_shards_give_the_rows_of_one_process_and_a_stray_line_the_date_back_to_o
     assert "shards" not in meta["ocpp_messages"]
     assert meta["shard steps"] == _shard_steps("shard_0_1", "whole")  # the report step ingested the date whole
     assert _rows(fallen_back, "ocpp_messages").equals(_rows(whole, "ocpp_messages"))
+
+
+def test_a_failed_shard_leaves_the_dates_previous_files_whole(tmp_path, monkeypatch):
+    """Shards write staged files that the report step switches in together: when one shard fails, readers keep
+    every previous file of the date (not shard 0's new file beside shard 1's old one)."""
+    one, two = _charge_point_in(0), _charge_point_in(1)
+    lines = [_line(one if n % 2 else two, n) for n in range(20)]
+    warehouse, _ = _ingest(tmp_path, "staged", lines, monkeypatch, shards=2)
+    folder = warehouse.root_path / "ocpp_messages" / f"landing_date={DAY.isoformat()}"
+    before = {path.name: path.read_bytes() for path in folder.glob("*.parquet")}
+    assert sorted(before) == ["part-0.parquet", "part-1.parquet"]
+    assert not list(warehouse.root_path.rglob("*.staged"))
+    rows_before = _rows(warehouse, "ocpp_messages")
+
+    # More frames of both shards land; shard 1 cannot put its staged file in place (a folder is in the way).
+    (tmp_path / "landing-staged" / "ocpp" / DAY.isoformat() / "10" / "late.jsonl").write_text(
+        "\n".join(_line(one if n % 2 else two, n) for n in range(40, 50)) + "\n")
+    (folder / ".part-1.parquet.staged").mkdir()
+    landing = LandingZoneResource(root=str(tmp_path / "landing-staged"))
+    failed = dg.materialize([ocpp_messages, meter_readings, transactions], partition_key=DAY.isoformat(),
+                            resources={"warehouse": warehouse, "landing": landing}, raise_on_error=False)
+    assert not failed.success
+    assert {path.name: path.read_bytes() for path in folder.glob("*.parquet")} == before
+    assert (folder / ".part-0.parquet.staged").is_file()  # shard 0 finished, and waits unseen
+    assert _rows(warehouse, "ocpp_messages").equals(rows_before)
+
+    (folder / ".part-1.parquet.staged").rmdir()
+    again = dg.materialize([ocpp_messages, meter_readings, transactions], partition_key=DAY.isoformat(),
+                           resources={"warehouse": warehouse, "landing": landing})
+    assert again.success and _rows(warehouse, "ocpp_messages").height == rows_before.height + 10
+    assert warehouse.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0, 1]
+    assert not list(warehouse.root_path.rglob("*.staged"))  # published or removed, none left

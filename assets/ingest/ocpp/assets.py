@@ -377,7 +377,7 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
     # Rows go to disk batch by batch and are sorted a span of minutes at a time: memory does not follow the day.
     # The shard's share of the date's bytes sets how many minutes received are resolved at once.
     span = received_span(landed_bytes(files) // shard.count)
-    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=span, part=shard.index,
+    with warehouse.partition_writer(OCPP_MESSAGES, RECEIVED_HOUR, spill_bucket=span, part=shard.index, staged=True,
                                     finer=FINER_SPANS, split_rows=SPILL_SPLIT_ROWS,
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
@@ -497,7 +497,8 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
     with (GroupSpill(day_slices, chunks, spill_dir) as frame_groups,
           GroupSpill(history, chunks, spill_dir) as history_groups,
           GroupSpill(named + recent, chunks, spill_dir) as start_groups,
-          SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": landing_date}, shard.index) as writer):
+          SortedPartsWriter(warehouse, METER_READINGS, {"landing_date": landing_date}, shard.index,
+                            staged=True) as writer):
         arguments = ((frame_groups.group(index), landing_date, history_groups.group(index),
                       _with_start_requests(_first_of_each_record(start_groups.group(index)), chunk_requests))
                      for index, chunk_requests in enumerate(_split_by_chunk(requests, chunks)))
@@ -564,7 +565,8 @@ def _transactions_shard(warehouse: WarehouseResource, _landing: None, landing_da
                          *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed)))))
         parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)
-    warehouse.write_partition(TRANSACTIONS, result.accepted, part=shard.index, landing_date=landing_date)
+    warehouse.write_partition(TRANSACTIONS, result.accepted, part=shard.index, staged=True,
+                              landing_date=landing_date)
     complete = result.accepted.filter(pl.col("status") == "complete")
     return _ShardPart.of(result.rows_in, result.accepted.height, result.rejections,
                          schema_result(TRANSACTIONS, result.accepted),

@@ -3,9 +3,12 @@
 Each of ``ocpp_messages``, ``meter_readings`` and ``transactions`` is a graph-backed asset of three ops:
 
 1. ``<asset>_plan`` decides the date's shards (``shards``) and hands them on as dynamic outputs;
-2. ``<asset>_shards`` (mapped over those outputs) ingests its shards, each into its own part file;
-3. ``<asset>_report`` (after every shard) removes the date's files of shards it no longer has, then writes the
-   quarantine slice and reports the metadata and checks of the whole date.
+2. ``<asset>_shards`` (mapped over those outputs) ingests its shards, each into its own part file, written staged
+   (``staged=True``: under a name no reader lists);
+3. ``<asset>_report`` (after every shard) switches the date's staged files in together (``publish_parts``) and
+   removes its files of shards it no longer has, then writes the quarantine slice and reports the metadata and
+   checks of the whole date. A shard that fails stops the run before the report: readers keep the date's previous
+   files, all of them.
 
 How the shards are handed on follows the executor. When every step runs in the run's own process (the
 ``in_process`` executor, ``dg.materialize``, ``make settle``), the plan hands on all shards as one output and that one
@@ -85,7 +88,7 @@ class ShardedSteps:
     its graph.
 
     ``step(warehouse, landing, landing_date, shard)`` is a module-level function (sent to pool workers by name)
-    that writes one shard's part and returns what ``report`` needs of it.
+    that writes one shard's part staged and returns what ``report`` needs of it.
     """
 
     table: TableSpec
@@ -138,7 +141,9 @@ class ShardedSteps:
             else:
                 shards = [shard for outcome in outcomes for shard in outcome.shards]
                 parts = [part for outcome in outcomes for part in outcome.parts]
-            # Files of shards the date no longer has (an earlier shard count, or the fallback to one process).
+            # Every shard is written: the new set goes in, then files of shards the date no longer has (an earlier
+            # shard count, or the fallback to one process) go.
+            warehouse.publish_parts(table, [shard.index for shard in shards], landing_date=day)
             warehouse.remove_partition(table, keep=[shard.index for shard in shards], landing_date=day)
             result = report(context, warehouse, landing, day, shards, parts)
             yield dg.Output(None, output_name="result", metadata=dict(result.metadata or {}))
