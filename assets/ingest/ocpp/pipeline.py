@@ -217,7 +217,8 @@ def received_span(landed_bytes: int) -> pl.Expr:
     work per bucket has a fixed part (some 35 polars queries), which at one minute was a third of the step's
     CPU on a 25,000-session day. The bytes written do not depend on the span (the resolve uses day-wide
     indexes): a shard of a 25,000-session day's first date (0.9 GB) gets 15 minutes, of a 100,000-session
-    day's (3.8 GB) 3, a small date an hour."""
+    day's (3.8 GB) 3, a small date an hour. Frames that arrive bunched in a few minutes instead are split finer
+    before they are read (``SPILL_SPLIT_ROWS``, ``PartitionWriter``)."""
     per_minute = landed_bytes / (24 * 60)
     minutes = max((m for m in SPAN_MINUTES if m * per_minute <= SPILL_BUCKET_BYTES), default=1)
     return pl.col("received_at").dt.truncate(f"{minutes}m")
