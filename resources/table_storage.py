@@ -145,8 +145,7 @@ class LocalTables:
         durably; nothing to do when there are none."""
         target_dir = self.root / relative_dir
         stale = [target_dir / part_file(part) for part in self.parts(relative_dir) if part not in keep]
-        stale += [path for path in target_dir.glob(".part-*.parquet.staged") if _STAGED_NAME.fullmatch(path.name)] \
-            if target_dir.exists() else []
+        stale += [path for path in target_dir.glob(".part-*.parquet.staged") if _STAGED_NAME.fullmatch(path.name)]
         for path in stale:
             path.unlink()
         if stale:

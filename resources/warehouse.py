@@ -360,9 +360,9 @@ class PartitionWriter:
     bucket lies within one bucket); ``commit`` checks this on the first sort column. A spill bucket of more
     than ``split_rows`` rows (rows that all arrived in a short time) is spilled again by the first of the
     ``finer`` expressions (each finer than the one before, ordered the same way) before it is read whole,
-    and so on, so memory stays bounded however the rows are spread; the bytes do not change. The new file replaces
-    the partition atomically (write, fsync, rename), and the same batches in the same order give the same
-    bytes. ``abort`` (or an exception inside ``with``) removes the spill and keeps the old partition.
+    and so on, so memory stays bounded however the rows are spread; the bytes do not change. The new file
+    replaces the partition atomically (write, fsync, rename), and the same batches in the same order give the
+    same bytes. ``abort`` (or an exception inside ``with``) removes the spill and keeps the old partition.
     """
 
     ROW_GROUP_ROWS = 128 * 1024

@@ -22,6 +22,8 @@ from assets.checks import BucketSchemaCheck, ingest_check_specs, schema_result
 from assets.ingest.common import LINES, RecordReader, day_files
 from assets.ingest.common.run import IngestResult, StreamedRows, write_ingest
 from assets.ingest.ocpp.pipeline import (
+    FINER_SPANS,
+    SPILL_SPLIT_ROWS,
     LOCATING_FRAME,
     StepResult,
     RECEIVED_HOUR,
@@ -31,8 +33,6 @@ from assets.ingest.ocpp.pipeline import (
     chunks_of_counts,
     combine,
     landed_keys,
-    FINER_SPANS,
-    SPILL_SPLIT_ROWS,
     received_span,
     stream_ocpp_messages,
 )

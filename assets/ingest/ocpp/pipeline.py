@@ -230,10 +230,10 @@ def stream_ocpp_messages(batches: Iterable[Batch | LineBatch], landing_date: dt.
                          on_bucket: Callable[[pl.DataFrame], None] | None = None,
                          check_charge_points: Callable[[pl.Series], None] | None = None) -> StreamedMessages:
     """``build_ocpp_messages`` in bounded memory: each batch's rows go to ``writer`` (spilled by the span of
-    minutes received the writer was given, ``received_span``) as soon as they are parsed; answers are resolved spill bucket by spill bucket at commit with
-    two day-wide compact indexes (a 128-bit key and an action code per CALL, ``CallIndex``; the transaction
-    ids issued by StartTransaction answers, one row per 1.6 start, collected while parsing), so the rows are
-    those of ``build_ocpp_messages``. ``earlier_calls``: the previous date's CALLs, as one frame or as
+    minutes received the writer was given, ``received_span``) as soon as they are parsed; answers are resolved
+    spill bucket by spill bucket at commit with two day-wide compact indexes (a 128-bit key and an action code
+    per CALL, ``CallIndex``; the transaction ids issued by StartTransaction answers, one row per 1.6 start,
+    collected while parsing), so the rows are those of ``build_ocpp_messages``. ``earlier_calls``: the previous date's CALLs, as one frame or as
     slices. ``on_bucket`` sees each spill bucket as written (checks); ``check_charge_points`` the charge point of
     every frame parsed (a shard's check, ``shards``)."""
     parser = FrameParser(check_charge_points)
