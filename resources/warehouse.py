@@ -412,7 +412,7 @@ class PartitionWriter:
     def _pieces(self, spills: list[tuple[Path, int]], finer: tuple[pl.Expr, ...]) -> Iterator[list[Path]]:
         """The files of one spill bucket, as pieces of at most ``split_rows`` rows where ``finer`` can split
         it (runs of consecutive finer keys), in the order of the sort key."""
-        if not finer or self.split_rows is None or sum(rows for _, rows in spills) <= self.split_rows:
+        if not finer or self.split_rows is None or _rows(spills) <= self.split_rows:
             yield [path for path, _ in spills]
             return
         self.splits += 1
@@ -425,11 +425,11 @@ class PartitionWriter:
         piece: list[tuple[Path, int]] = []
         for key in sorted(split, key=_none_last):  # consecutive finer keys together, up to split_rows
             spills = split.pop(key)
-            if piece and sum(rows for _, rows in piece + spills) > self.split_rows:
+            if piece and _rows(piece) + _rows(spills) > self.split_rows:
                 yield [path for path, _ in piece]
                 piece = []
             piece += spills
-            if sum(rows for _, rows in piece) > self.split_rows:  # one finer key alone is too many
+            if _rows(piece) > self.split_rows:  # one finer key alone is too many: split it finer still
                 yield from self._pieces(piece, finer[1:])
                 piece = []
         if piece:
@@ -491,6 +491,10 @@ class PartitionWriter:
 
 def _none_last(key: Any) -> tuple[bool, Any]:
     return key is None, key
+
+
+def _rows(spills: list[tuple[Path, int]]) -> int:
+    return sum(rows for _, rows in spills)
 
 
 class _RowGroups:

@@ -14,12 +14,11 @@ from tests.ocpp.test_partition_writer import DAY, HOUR, _messages
 
 
 
-def _write(warehouse: WarehouseResource, frame, spill_bucket=None, transform=None, **split):
-    with warehouse.partition_writer(OCPP_MESSAGES, HOUR, spill_bucket=spill_bucket, landing_date=DAY,
-                                    **split) as writer:
+def _write(warehouse: WarehouseResource, frame, spill_bucket=None):
+    with warehouse.partition_writer(OCPP_MESSAGES, HOUR, spill_bucket=spill_bucket, landing_date=DAY) as writer:
         for offset in range(0, frame.height, 900):
             writer.write(frame.slice(offset, 900))
-        return writer.commit(transform).read_bytes(), writer.rows
+        return writer.commit().read_bytes(), writer.rows
 
 
 def test_minute_spills_write_the_bytes_of_hour_spills(tmp_path, monkeypatch):
