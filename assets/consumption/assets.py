@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import conservation_result, schema_result
-from assets.consumption import build
+from assets.consumption import build, curve_cache
 from assets.consumption.tables import (CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION,
                                        SESSION_ELECTRICITY_COST)
 from assets.partitions import daily
@@ -53,15 +53,23 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     resets bridged, spurious zeros and glitches quarantined with a reason code), power (W), current (A,
     phases summed) and OCPP charging states, one row per instant."""
     day = _day(context)
+    # A re-settlement rebuilds only the sessions whose meter data changed since the date's last run.
+    started = curve_cache.plan(warehouse, day)
     # The meter readings are held one chunk of sessions at a time and each chunk's curve is spilled in the
     # table's order; the curve is then written in one piece, so the file's bytes are those of one write.
     with SortedBatchWriter(warehouse, METER_CURVES, **{PARTITION: day}) as writer:
-        result = build.meter_curves(warehouse, day, writer.append)
+        result = build.meter_curves(warehouse, day, writer.append, reused=started.reused)
         table = writer.write()  # as stored: without the partition column
     warehouse.write_partition(QUARANTINE, quarantine_frame(result.rejections), source_asset="meter_curves",
                               partition_key=context.partition_key)
+    curve_cache.save(warehouse, day, started, result.session_figures)
     return dg.MaterializeResult(
-        metadata=result.metadata | {"dagster/row_count": table.height},
+        metadata=result.metadata | {
+            "dagster/row_count": table.height,
+            "sessions_reused": started.reused.height,
+            "sessions_built": result.session_figures.height - started.reused.height,
+            "reuse": started.why,
+        },
         check_results=[
             conservation_result(result.rows_in, result.rows_accepted, len(result.rejections),
                                 asset_key=dg.AssetKey("meter_curves")),

@@ -13,13 +13,13 @@ from decimal import Decimal
 
 import polars as pl
 
-from assets.consumption import inputs
+from assets.consumption import curve_cache, inputs
 from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
 from assets.parallel import map_groups, usable_cores
 from assets.pricing.session_tariffs import TariffBook, choose_tariffs, load_tariff_book
 from assets.quarantine import Rejection
-from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SESSIONS_PER_BATCH, SessionBatch, SpilledParts, read_batch, session_batches
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SESSIONS_PER_BATCH, SessionBatch, SpilledParts, batches_of, read_batch, session_batches
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.aligned import align_sessions, register_delta
 from tariff_engine.consumption.electricity import RateError, electricity_cost as price_intervals, parse_electricity_rate
@@ -49,6 +49,7 @@ class BuildResult:
     rows_accepted: int = 0
     mismatches: pl.DataFrame = field(default_factory=pl.DataFrame)
     checked: int = 0
+    session_figures: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 def _spans(sessions: pl.DataFrame) -> pl.DataFrame:
@@ -65,65 +66,93 @@ landing date have usually started them)."""
 
 
 def meter_curves(warehouse: WarehouseResource, day: dt.date, write_part: Callable[[pl.DataFrame], None],
-                 sessions_per_chunk: int = SESSIONS_PER_CHUNK) -> BuildResult:
+                 sessions_per_chunk: int = SESSIONS_PER_CHUNK,
+                 reused: pl.DataFrame | None = None) -> BuildResult:
     """Clean the registers of the day's sessions and join power, current and charging states.
 
     The sessions are taken in chunks of consecutive ids (`assets.session_batches`; every step works per
     session, so a chunk's curve is that of its sessions alone) and each chunk's curve rows, in the table's order,
     go to `write_part`, in chunk order whichever process built them; the result carries the rejections and the
-    figures of all chunks, and an empty table.
+    figures of all chunks, an empty table, and `session_figures` (`curve_cache.SESSION_FIGURES`) of every
+    session. `reused`: figures of sessions whose rows are taken from the date's `meter_curves` partition as it is
+    instead of being built again (`curve_cache.plan`).
     """
-    counts: dict[str, int] = {}
-    repairs: dict[str, int] = {}
-    rejections: list[Rejection] = []
-    usable = unusable = 0
-    batches = session_batches(warehouse, day, sessions_per_chunk)
+    reused = curve_cache.empty_figures() if reused is None else reused
+    day_ids = warehouse.scan("sessions", settlement_date=day).select("session_id").collect().get_column("session_id")
+    batches = batches_of(day_ids, sessions_per_chunk)
     roots = (warehouse.root, warehouse.local_root)
-    workers = usable_cores() if len(batches) >= POOLED_CHUNKS else 1
-    for chunk, chunk_usable, chunk_unusable in map_groups(
-            _meter_curve_batch, ((roots, day, batch) for batch in batches), len(batches), workers):
+    # A batch whose sessions are all reused costs a read, not a build: only the others count towards the pool.
+    to_build = day_ids.filter(~day_ids.is_in(reused.get_column("session_id").implode())).to_frame()
+    built_batches = sum(1 for batch in batches if not to_build.filter(batch.where()).is_empty())
+    workers = usable_cores() if built_batches >= POOLED_CHUNKS else 1
+    usable = unusable = 0
+    figures: list[pl.DataFrame] = []
+    arguments = ((roots, day, batch, _ids_in(reused, batch)) for batch in batches)
+    for table, built, taken, chunk_usable, chunk_unusable in map_groups(
+            _meter_curve_batch, arguments, len(batches), workers):
         usable, unusable = usable + chunk_usable, unusable + chunk_unusable
-        write_part(chunk.table)
-        rejections += chunk.rejections
-        for name, value in chunk.metadata.items():
-            target = repairs if name.startswith("repair_") else counts
-            target[name] = target.get(name, 0) + value
+        write_part(table)
+        figures += [built, reused.filter(pl.col("session_id").is_in(taken.implode()))]
+    session_figures = pl.concat(figures).sort("session_id") if figures else curve_cache.empty_figures()
+    result = _curve_summary(session_figures, usable, unusable)
+    result.session_figures = session_figures
+    return result
+
+
+def _ids_in(figures: pl.DataFrame, batch: SessionBatch) -> pl.Series:
+    return figures.filter(batch.where()).get_column("session_id")
+
+
+def _curve_summary(figures: pl.DataFrame, usable: int, unusable: int) -> BuildResult:
+    """The figures and rejections `meter_curves` reports, from its sessions' figures (in session order)."""
+    totals = figures.select(pl.col(c).sum() for c in curve_cache.COUNT_COLUMNS).row(0, named=True)
+    dropped = figures.select(pl.col("rejections").explode()).drop_nulls().unnest("rejections")
+    rejections = [Rejection(source=source, record_ref=ref, reason_code=code, reason=REASONS[code], raw_payload=raw)
+                  for source, ref, code, raw in dropped.select("source", "record_ref", "reason_code",
+                                                               "raw_payload").iter_rows()]
+    with_curve = figures.filter(pl.col("rows_accepted") > 0).height
     metadata = {
         "sessions": usable,
         "sessions_unusable": unusable,
-        "sessions_with_curve": counts["sessions_with_curve"],
-        "sessions_without_meter_data": usable - counts["sessions_with_curve"],
-        **{name: counts[name] for name in ("rows_in", "rows_accepted", "rows_quarantined", "resets_bridged",
-                                            "anchors_refused", "power_points", "current_points",
-                                            "charging_state_changes")},
-        **dict(sorted(repairs.items())),
+        "sessions_with_curve": with_curve,
+        "sessions_without_meter_data": usable - with_curve,
+        **{name: int(totals[name] or 0) for name in ("rows_in", "rows_accepted")},
+        "rows_quarantined": len(rejections),
+        **{name: int(totals[name] or 0) for name in ("resets_bridged", "anchors_refused", "power_points",
+                                                    "current_points", "charging_state_changes")},
+        **{f"repair_{code.lower()}": count for code, count in
+           dropped.group_by("reason_code").len().sort("reason_code").iter_rows()},
     }
     return BuildResult(table=METER_CURVES.empty_frame(), metadata=metadata, rejections=rejections,
-                       rows_in=counts["rows_in"], rows_accepted=counts["rows_accepted"])
+                       rows_in=metadata["rows_in"], rows_accepted=metadata["rows_accepted"])
 
 
-def _meter_curve_batch(roots: tuple[str, str], day: dt.date, batch: SessionBatch) -> tuple[BuildResult, int, int]:
-    """The curve of one chunk of the day's sessions (`_meter_curve_chunk`), and its usable and unusable sessions;
-    run by a pool worker too, so the warehouse comes as its roots (a resource is not sent to another process)."""
+def _meter_curve_batch(roots: tuple[str, str], day: dt.date, batch: SessionBatch,
+                       reused_ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame, pl.Series, int, int]:
+    """One chunk of the day's sessions: (its curve rows, the figures of the sessions built, the ids of the sessions
+    whose rows were taken from the partition in place, usable and unusable sessions). Run by a pool worker too, so
+    the warehouse comes as its roots (a resource is not sent to another process)."""
     warehouse = WarehouseResource(root=roots[0], local_root=roots[1])
     # Only the columns that place a session on the clock: the raw payloads are most of a session's bytes.
     sessions, left_out = inputs.load_batch_sessions(warehouse, day, batch, columns=[])
-    return _meter_curve_chunk(warehouse, day, sessions), sessions.height, left_out
+    taken = sessions.filter(pl.col("session_id").is_in(reused_ids.implode())).get_column("session_id")
+    table, figures = _meter_curve_chunk(warehouse, day, sessions.filter(~pl.col("session_id").is_in(taken.implode())))
+    if taken.len():
+        kept = (warehouse.scan(METER_CURVES, **{PARTITION: day})
+                .filter(batch.where() & pl.col("session_id").is_in(taken.implode())).collect())
+        table = pl.concat([table, kept.select(table.columns)])
+    return table, figures, taken, sessions.height, left_out
 
 
-def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.DataFrame) -> BuildResult:
-    """The curve of some of the day's sessions, with their rejections and counts."""
+def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date,
+                       sessions: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The curve of some of the day's sessions, and each session's figures (`curve_cache.SESSION_FIGURES`)."""
     # The inputs are keyed by the session's position among the chunk's ids (`inputs.session_ids`).
     ids = inputs.session_ids(sessions)
     readings = inputs.outlet_readings(warehouse, ids)
     points, anchors_refused = inputs.register_points(warehouse, ids, readings)
     curve, repairs = clean_register(points.rename({"value": "energy_wh"}))
     dropped = repairs.filter(pl.col("reason_code").is_in(DROPPED_REASONS))
-    rejections = [
-        Rejection(source=row["source"], record_ref=row["record_ref"], reason_code=row["reason_code"],
-                  reason=REASONS[row["reason_code"]], raw_payload=row["raw_payload"])
-        for row in dropped.iter_rows(named=True)
-    ]
     power = inputs.power_points(warehouse, ids, readings)
     current = inputs.current_points(warehouse, ids, readings)
     states = inputs.charging_states(warehouse, ids)
@@ -142,20 +171,27 @@ def _meter_curve_chunk(warehouse: WarehouseResource, day: dt.date, sessions: pl.
         pl.col("current_a").first(ignore_nulls=True), pl.col("charging_state").first(ignore_nulls=True),
         pl.col("reset_bridged").fill_null(False).any(), pl.col("source").min(),
     ), ids).with_columns(pl.lit(day).alias(PARTITION)).select(list(METER_CURVES.schema))
-    metadata = {
-        "sessions_with_curve": curve["session_id"].n_unique(),
-        "rows_in": points.height,
-        "rows_accepted": curve.height,
-        "rows_quarantined": len(rejections),
-        "resets_bridged": int(curve["reset_bridged"].sum()),
+    per_session = {
+        "rows_in": points.get_column("session_id"),
+        "rows_accepted": curve.get_column("session_id"),
+        "resets_bridged": curve.filter(pl.col("reset_bridged")).get_column("session_id"),
         "anchors_refused": anchors_refused,
-        "power_points": power.height,
-        "current_points": current.height,
-        "charging_state_changes": states.height,
+        "power_points": power.get_column("session_id"),
+        "current_points": current.get_column("session_id"),
+        "charging_state_changes": states.get_column("session_id"),
     }
-    for code, count in dropped.group_by("reason_code").len().sort("reason_code").iter_rows():
-        metadata[f"repair_{code.lower()}"] = count
-    return BuildResult(table=table, metadata=metadata, rejections=rejections)
+    figures = pl.DataFrame({"session_id": pl.Series(range(ids.len()), dtype=inputs.SESSION_KEY)})
+    for name, keys in per_session.items():
+        figures = figures.join(keys.cast(inputs.SESSION_KEY).rename("session_id").value_counts(name=name),
+                               on="session_id", how="left", maintain_order="left")
+    # A session's rejections keep the order `clean_register` gives (session, time, value): concatenated in session
+    # order they are the order of a whole-day run.
+    rejections = dropped.group_by("session_id", maintain_order=True).agg(
+        pl.struct("source", "record_ref", "reason_code", "raw_payload").alias("rejections"))
+    figures = inputs.with_session_ids(
+        figures.join(rejections, on="session_id", how="left", maintain_order="left"), ids)
+    return table, figures.with_columns(pl.col(c).fill_null(0) for c in curve_cache.COUNT_COLUMNS).cast(
+        curve_cache.SESSION_FIGURES).select(list(curve_cache.SESSION_FIGURES))
 
 
 def _energy_curve(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch,

@@ -179,10 +179,10 @@ def _phase_combined(rows: pl.DataFrame, prefer_overall: bool, keep_raw: bool = T
 
 
 def register_points(warehouse: WarehouseResource, ids: pl.Series,
-                    readings: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, int]:
+                    readings: dict[str, pl.DataFrame] | None = None) -> tuple[pl.DataFrame, pl.Series]:
     """Register readings (Wh) of the sessions `ids` (see `session_ids`), keyed, with meterStart/meterStop
-    anchors; and the number of anchors refused because they contradict the readings (e.g. a lifetime meterStart
-    with session-relative readings)."""
+    anchors; and the key of the session of each anchor refused because it contradicts the readings (e.g. a
+    lifetime meterStart with session-relative readings)."""
     ocpp = _phase_combined(_readings(warehouse, ids, REGISTER, readings), prefer_overall=True).select(
         "session_id", "timestamp", "value", "record_ref", pl.col("value_raw").alias("raw_payload"),
         pl.lit("meter_readings").alias("source"))
@@ -219,7 +219,7 @@ def _hours_between(a: str, b: str) -> pl.Expr:
     return ((pl.col(b) - pl.col(a)).dt.total_microseconds().abs() / 3.6e9).clip(lower_bound=1 / 3600)
 
 
-def _anchors(warehouse: WarehouseResource, ids: pl.Series, points: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+def _anchors(warehouse: WarehouseResource, ids: pl.Series, points: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     """meterStart/meterStop as register points, only where they agree with the readings: start at or
     below the first reading, stop at or above the last, each reachable at a plausible power."""
     tx = latest_transactions(warehouse, ids)
@@ -233,7 +233,7 @@ def _anchors(warehouse: WarehouseResource, ids: pl.Series, points: pl.DataFrame)
     candidates = candidates.join(points.select("session_id", "timestamp").unique(), on=["session_id", "timestamp"],
                                  how="anti")
     if candidates.height == 0:
-        return pl.DataFrame(schema=POINT_SCHEMA), 0
+        return pl.DataFrame(schema=POINT_SCHEMA), pl.Series("session_id", [], dtype=SESSION_KEY)
     bounds = points.sort(["session_id", "timestamp"]).group_by("session_id").agg(
         pl.col("timestamp").first().alias("t_first"), pl.col("value").first().alias("v_first"),
         pl.col("timestamp").last().alias("t_last"), pl.col("value").last().alias("v_last"))
@@ -249,7 +249,7 @@ def _anchors(warehouse: WarehouseResource, ids: pl.Series, points: pl.DataFrame)
         pl.format("transaction:{}:meter_{}", pl.col("id"), pl.col("end")).alias("record_ref"),
         pl.col("value").cast(pl.String).alias("raw_payload"), pl.lit("transaction").alias("source"),
     ).cast(POINT_SCHEMA)
-    return anchors, joined.height - accepted.height
+    return anchors, joined.filter(~ok.fill_null(False)).get_column("session_id")
 
 
 def power_points(warehouse: WarehouseResource, ids: pl.Series,

@@ -82,7 +82,12 @@ def on_reading_dates(days: pl.DataFrame) -> pl.Expr:
 def reading_dates(warehouse: WarehouseResource, transaction_ids: Iterable[str]) -> pl.Expr:
     """``on_reading_dates`` of ``transaction_ids`` over all landing dates, for readers downstream of the ingest;
     a ``meter_readings`` partition without the frames it came from (written by other means) is always read."""
-    orphans = pl.Series(sorted(_partition_dates(warehouse, METER_READINGS.name, None)
-                               - _partition_dates(warehouse, OCPP_MESSAGES.name, None)), dtype=pl.Date())
+    orphans = pl.Series(orphan_reading_dates(warehouse), dtype=pl.Date())
     return (on_reading_dates(transaction_days(warehouse, transaction_ids))
             | pl.col("landing_date").is_in(orphans.implode()))
+
+
+def orphan_reading_dates(warehouse: WarehouseResource) -> list[dt.date]:
+    """Landing dates with a ``meter_readings`` partition but no ``ocpp_messages`` one (written by other means),
+    which ``reading_dates`` always reads."""
+    return sorted(_partition_dates(warehouse, METER_READINGS.name, None) - _partition_dates(warehouse, OCPP_MESSAGES.name, None))
