@@ -92,14 +92,14 @@ class LocalTables:
         return sorted(p.relative_to(path).as_posix() for p in path.rglob("part-*.parquet")
                       if part_of(p.name) is not None) if path.exists() else []
 
-    def part_file_versions(self, table: str) -> dict[str, tuple[int, int]]:
-        """``part_files`` of ``table`` with what identifies each one's current version: (size, modified ns).
-        Every write replaces a file by a new one, so a rewrite changes the modification time even when the
-        bytes are the same."""
+    def part_file_versions(self, table: str) -> dict[str, tuple[int, int, int]]:
+        """``part_files`` of ``table`` with what identifies each one's current version: (size, modified ns,
+        inode). Every write renames a new file over the old one, so a rewrite changes the inode and the
+        modification time even when the bytes are the same."""
         out = {}
         for relative in self.part_files(table):
             stat = (self.root / table / relative).stat()
-            out[relative] = (stat.st_size, stat.st_mtime_ns)
+            out[relative] = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         return out
 
     def parts(self, relative_dir: str) -> list[int]:
@@ -179,13 +179,6 @@ class ObjectStoreTables:
     def part_files(self, table: str) -> list[str]:
         prefix = f"{self.base}/{table}/"
         return sorted(info.path[len(prefix):] for info in self._files(table) if part_of(info.base_name) is not None)
-
-    def part_file_versions(self, table: str) -> dict[str, tuple[int, int]]:
-        """``part_files`` of ``table`` with (size, modified ns) of each object's current version (a copy over
-        an object creates a new version with a new modification time)."""
-        prefix = f"{self.base}/{table}/"
-        return {info.path[len(prefix):]: (info.size, info.mtime_ns) for info in self._files(table)
-                if part_of(info.base_name) is not None}
 
     def parts(self, relative_dir: str) -> list[int]:
         """The parts a partition holds, in order."""

@@ -6,9 +6,9 @@ sessions more, while the meter data of the date's other sessions is what it was.
 quarantined readings and its counts depend only on its id and on the rows of `meter_readings`, `transactions`,
 `consumption_stats` and the OCPP transaction-days index that name it (`assets.consumption.inputs`; the span
 columns only decide whether it can be placed on a clock at all). After each run the asset saves, per session, its
-span and its figures (counts and quarantined readings), with the version (size, modification time) of every file
-of those four tables as it was when the run began and of the `meter_curves` file it wrote. The next run of the
-date reuses the stored curve of a session when all of this holds:
+span and its figures (counts and quarantined readings), with the version (size, modification time, inode) of
+every file of those four tables as it was when the run began and of the `meter_curves` file it wrote. The next run
+of the date reuses the stored curve of a session when all of this holds:
 
 - the saved state describes the `meter_curves` file now in place (a run that failed after writing, or any other
   writer, makes it describe nothing) and was made by the same code (`CODE_VERSION`);
@@ -19,9 +19,11 @@ date reuses the stored curve of a session when all of this holds:
   the readers always read) are the same.
 
 Every other session is rebuilt, so the partition's bytes, its quarantine rows and its figures are those of a
-full rebuild (`tests/consumption/test_curve_cache.py`). The saved state is a cache: it lives under the
-warehouse's registers and losing it only costs a full rebuild. ``CHARGELEDGER_CURVE_CACHE=off`` always
-rebuilds every session.
+full rebuild (`tests/consumption/test_curve_cache.py`). The saved state is a cache, not a table: one Arrow IPC
+file per date under the warehouse's registers (local state, like the invoice register), and losing it only costs a
+full rebuild. ``CHARGELEDGER_CURVE_CACHE=off`` always rebuilds every session. On an object-store warehouse every
+session is rebuilt: an object's listing gives its size and a modification time in whole seconds, too little to
+tell a rewrite from the version saved.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from assets.consumption.tables import METER_CURVES, PARTITION
 from assets.ingest.ocpp.transaction_days import orphan_reading_dates
@@ -92,7 +95,7 @@ def enabled() -> bool:
 
 
 def cache_path(warehouse: WarehouseResource, day: dt.date) -> Path:
-    return warehouse.registers_dir / CACHE_FOLDER / f"{day.isoformat()}.parquet"
+    return warehouse.registers_dir / CACHE_FOLDER / f"{day.isoformat()}.arrow"
 
 
 def input_versions(warehouse: WarehouseResource) -> dict[str, dict[str, list[int]]]:
@@ -110,10 +113,11 @@ def _output_versions(warehouse: WarehouseResource, day: dt.date) -> dict[str, li
 
 def plan(warehouse: WarehouseResource, day: dt.date) -> Plan:
     """The sessions of ``day`` whose saved curve and figures still hold (see the module's rules)."""
-    start = Plan(inputs=input_versions(warehouse), orphans=sorted(d.isoformat() for d in orphan_reading_dates(warehouse)))
     if not enabled():
-        start.why = f"{CACHE_ENV}=off"
-        return start
+        return Plan(inputs={}, orphans=[], why=f"{CACHE_ENV}=off")
+    if warehouse.is_object_store:
+        return Plan(inputs={}, orphans=[], why="object-store warehouse: no file versions to compare")
+    start = Plan(inputs=input_versions(warehouse), orphans=sorted(d.isoformat() for d in orphan_reading_dates(warehouse)))
     saved = _load(warehouse, day)
     if saved is None:
         start.why = "no saved state for this date"
@@ -164,7 +168,10 @@ def _named_in_added_files(warehouse: WarehouseResource, before: dict[str, dict[s
 
 def save(warehouse: WarehouseResource, day: dt.date, started: Plan, figures: pl.DataFrame) -> None:
     """Save the state of the run that ``started`` began, once its ``meter_curves`` partition is written:
-    ``figures`` of every session it holds (``SESSION_FIGURES``)."""
+    ``figures`` of every session it holds (``SESSION_FIGURES``). Nothing is saved when the run reused nothing
+    by rule (cache off, object store)."""
+    if not started.inputs:
+        return
     spans = warehouse.scan("sessions", settlement_date=day).select(SPAN_COLUMNS).collect()
     table = figures.select(list(SESSION_FIGURES)).join(spans, on="session_id", how="left").to_arrow()
     state = {"code": CODE_VERSION, "inputs": started.inputs, "orphans": started.orphans,
@@ -173,7 +180,8 @@ def save(warehouse: WarehouseResource, day: dt.date, started: Plan, figures: pl.
     path = cache_path(warehouse, day)
     path.parent.mkdir(parents=True, exist_ok=True)
     scratch = path.with_name(f".{path.name}.{os.getpid()}")
-    pq.write_table(table, scratch)
+    with pa.OSFile(str(scratch), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
     os.replace(scratch, path)
 
 
@@ -183,11 +191,12 @@ def _load(warehouse: WarehouseResource, day: dt.date) -> tuple[dict, pl.DataFram
     if not path.exists():
         return None
     try:
-        table = pq.read_table(path)
+        with pa.OSFile(str(path), "rb") as source:
+            table = ipc.open_file(source).read_all()
         state = json.loads((table.schema.metadata or {})[METADATA_KEY])
         figures = pl.from_arrow(table)
         if not isinstance(figures, pl.DataFrame) or not set(SESSION_FIGURES) | set(SPAN_COLUMNS) <= set(figures.columns):
             return None
         return state, figures
-    except (OSError, KeyError, ValueError, pl.exceptions.PolarsError):
+    except (OSError, KeyError, ValueError, pa.ArrowException, pl.exceptions.PolarsError):
         return None  # a cache: what cannot be read is rebuilt
