@@ -136,7 +136,11 @@ def _meter_curve_batch(roots: tuple[str, str], day: dt.date, batch: SessionBatch
     # Only the columns that place a session on the clock: the raw payloads are most of a session's bytes.
     sessions, left_out = inputs.load_batch_sessions(warehouse, day, batch, columns=[])
     taken = sessions.filter(pl.col("session_id").is_in(reused_ids.implode())).get_column("session_id")
-    table, figures = _meter_curve_chunk(warehouse, day, sessions.filter(~pl.col("session_id").is_in(taken.implode())))
+    to_build = sessions.filter(~pl.col("session_id").is_in(taken.implode()))
+    if to_build.is_empty() and taken.len():
+        table, figures = METER_CURVES.empty_frame(), curve_cache.empty_figures()
+    else:
+        table, figures = _meter_curve_chunk(warehouse, day, to_build)
     if taken.len():
         kept = (warehouse.scan(METER_CURVES, **{PARTITION: day})
                 .filter(batch.where() & pl.col("session_id").is_in(taken.implode())).collect())
