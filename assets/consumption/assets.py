@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import conservation_result, schema_result
-from assets.consumption import build, curve_cache
+from assets.consumption import build, curve_cache, period_cache
 from assets.consumption.tables import (CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION,
                                        SESSION_ELECTRICITY_COST)
 from assets.partitions import daily
@@ -93,10 +93,18 @@ def charging_periods(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     charging/parking switches: metered sessions from their meter curve, sessions known only by totals from
     the curve the totals imply (charging at constant power, then parking); CDRs keep their own periods."""
     day = _day(context)
-    result = build.charging_periods(warehouse, day)
+    # A re-settlement cuts again only the sessions whose row or curve changed since the date's last run.
+    started = period_cache.plan(warehouse, day)
+    result = build.charging_periods(warehouse, day, started=started)
     warehouse.write_partition(CHARGING_PERIODS, result.table, **{PARTITION: day})
+    period_cache.save(warehouse, day, result.reuse_key, result.session_figures)
+    reused = started.figures.height and result.reuse_key == started.book
     return dg.MaterializeResult(
-        metadata=result.metadata | {"dagster/row_count": result.table.height},
+        metadata=result.metadata | {
+            "dagster/row_count": result.table.height,
+            "sessions_reused": result.reused,
+            "reuse": started.why if not started.figures.height or reused else "the tariff book changed",
+        },
         check_results=[
             _conservation_check("charging_periods", result.mismatches, result.checked),
             schema_result(CHARGING_PERIODS, result.table, asset_key=dg.AssetKey("charging_periods")),

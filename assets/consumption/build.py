@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from assets.consumption import curve_cache, inputs
+from assets.consumption import curve_cache, inputs, period_cache
 from assets.consumption.cdr_periods import cdr_periods, periods_frame
 from assets.consumption.tables import CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION
 from assets.parallel import map_groups, usable_cores
@@ -50,6 +50,8 @@ class BuildResult:
     mismatches: pl.DataFrame = field(default_factory=pl.DataFrame)
     checked: int = 0
     session_figures: pl.DataFrame = field(default_factory=pl.DataFrame)
+    reuse_key: str | None = None
+    reused: int = 0
 
 
 def _spans(sessions: pl.DataFrame) -> pl.DataFrame:
@@ -283,39 +285,84 @@ def _summed(figures: list[dict]) -> dict:
     return total
 
 
-def charging_periods(warehouse: WarehouseResource, day: dt.date,
-                     sessions_per_batch: int = SESSIONS_PER_BATCH) -> BuildResult:
+def charging_periods(warehouse: WarehouseResource, day: dt.date, sessions_per_batch: int = SESSIONS_PER_BATCH,
+                     started: period_cache.Plan | None = None) -> BuildResult:
     """Periods of the day's sessions: cut from curves where metered, the CDR's own where delivered, else
     cut from the curve the session's totals imply (`totals_curves`); all cut at their tariff's price changes.
 
     Batch by batch of sessions (`assets.session_batches`): only the periods, the narrow result, are held for
-    the whole day, and written in one piece so the file's bytes are those of one write."""
+    the whole day, and written in one piece so the file's bytes are those of one write. `started`: the saved
+    figures of the date's previous run (`period_cache.plan`); a session whose row and curve are unchanged under
+    the same tariff book keeps the periods the partition in place holds. The result carries every session's
+    figures (`period_cache.SESSION_FIGURES`) and the book's key, to be saved once the partition is written."""
     book = load_tariff_book(warehouse)
-    return _batch_by_batch(warehouse, day, "charging_periods", sessions_per_batch, CHARGING_PERIODS.empty_frame(),
-                           lambda batch: _charging_periods_batch(warehouse, day, batch, book))
+    key = period_cache.book_key(book.fingerprint)
+    saved = started.figures if started is not None and key is not None and started.book == key \
+        else period_cache.empty_figures()
+    result = _batch_by_batch(warehouse, day, "charging_periods", sessions_per_batch, CHARGING_PERIODS.empty_frame(),
+                             lambda batch: _charging_periods_batch(warehouse, day, batch, book, saved))
+    result.reuse_key = key
+    return result
 
 
 def _batch_by_batch(warehouse: WarehouseResource, day: dt.date, name: str, sessions_per_batch: int,
                     empty: pl.DataFrame, build: Callable[[SessionBatch], BuildResult]) -> BuildResult:
     """``build`` over the day's session batches: their tables spilled and read back as one (``empty`` when
     there are none), their figures summed, their mismatches and checked counts gathered."""
-    figures, mismatches, checked = [], [], 0
+    figures, mismatches, checked, per_session, reused = [], [], 0, [], 0
     with SpilledParts(warehouse, f"{name}-{day}") as tables:
         for batch in session_batches(warehouse, day, sessions_per_batch):
             part = build(batch)
             tables.append(part.table)
             figures.append(part.metadata)
             mismatches.append(part.mismatches)
-            checked += part.checked
+            per_session.append(part.session_figures)
+            checked, reused = checked + part.checked, reused + part.reused
         table = tables.read(empty)
-    return BuildResult(table=table, metadata=_summed(figures), mismatches=pl.concat(mismatches), checked=checked)
+    return BuildResult(table=table, metadata=_summed(figures), mismatches=pl.concat(mismatches), checked=checked,
+                       session_figures=pl.concat(per_session, how="diagonal_relaxed"), reused=reused)
 
 
-def _charging_periods_batch(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch,
-                            book: TariffBook) -> BuildResult:
-    """`charging_periods` of one batch of the day's sessions."""
+def _charging_periods_batch(warehouse: WarehouseResource, day: dt.date, batch: SessionBatch, book: TariffBook,
+                            saved: pl.DataFrame) -> BuildResult:
+    """`charging_periods` of one batch of the day's sessions; a session whose digest (`period_cache.digests`) is in
+    `saved` keeps its periods from the partition in place, the others are cut (`_cut_periods`)."""
     sessions, unusable = inputs.load_batch_sessions(warehouse, day, batch)
     curves = _energy_curve(warehouse, day, batch)
+    digests = period_cache.digests(sessions, curves)
+    kept_ids = digests.join(saved, on=period_cache.DIGEST, how="semi").get_column("session_id")
+    kept = pl.col("session_id").is_in(kept_ids.implode())
+    to_cut = sessions.filter(~kept)
+    table, figures = (_cut_periods(warehouse, day, to_cut, curves.filter(~kept), book) if to_cut.height or not kept_ids.len()
+                      else (CHARGING_PERIODS.empty_frame(), period_cache.empty_figures().drop("digest_1", "digest_2")))
+    figures = pl.concat([
+        figures.join(digests, on="session_id", how="left").select(list(period_cache.SESSION_FIGURES)),
+        saved.join(kept_ids.to_frame(), on="session_id", how="semi"),
+    ]).sort("session_id")
+    if kept_ids.len():
+        previous = read_batch(warehouse, CHARGING_PERIODS.name, batch, **{PARTITION: day}).filter(kept)
+        table = pl.concat([table, previous.select(table.columns)]).sort(["session_id", "period_index"])
+    metered = figures.filter(pl.col("metered") == 1)
+    mismatches = metered.filter(pl.col("period_wh").fill_null(0) != pl.col("expected_wh")).select(
+        "session_id", "expected_wh", "period_wh")
+    metadata = {
+        "sessions": sessions.height, "periods": table.height,
+        "sessions_unusable": unusable,
+        "sessions_metered": metered.height,
+        "sessions_with_tariff_rules": int(figures["with_tariff_rules"].sum()),
+        "sessions_cdr_periods": int(figures["cdr_periods"].sum()),
+        "sessions_totals_only": int(figures["totals_only"].sum()),
+        "unknown_charging_states": int(figures["unknown_charging_states"].sum()),
+        "parking_periods": int((table["state"] == "PARKING").sum()),
+    }
+    return BuildResult(table=table, metadata=metadata, mismatches=mismatches, checked=metered.height,
+                       session_figures=figures, reused=kept_ids.len())
+
+
+def _cut_periods(warehouse: WarehouseResource, day: dt.date, sessions: pl.DataFrame, curves: pl.DataFrame,
+                 book: TariffBook) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the periods of `sessions` from their `curves`, each session's figures: how it was cut, its unknown charging
+    states and, when metered, its register delta and period energy)."""
     energy = curves.filter(pl.col("energy_wh").is_not_null()).select("session_id", "timestamp", "energy_wh")
     metered_ids = set(energy["session_id"].unique().to_list())
     metered = sessions.filter(pl.col("session_id").is_in(list(metered_ids)))
@@ -325,10 +372,10 @@ def _charging_periods_batch(warehouse: WarehouseResource, day: dt.date, batch: S
     tariff_of = pl.col("session_id").replace_strict({s: t for s, (_, t) in chosen.items()}, default=None,
                                                     return_dtype=pl.String).alias("tariff_id")
     known_states = PARKING_STATES | CHARGING_STATES
-    states = curves.filter(pl.col("charging_state").is_not_null()).select("session_id", "timestamp", "charging_state")
+    states_all = curves.filter(pl.col("charging_state").is_not_null()).select("session_id", "timestamp",
+                                                                              "charging_state")
     normalised = pl.col("charging_state").str.to_lowercase().str.replace_all(r"[\s_]", "")
-    unknown_states = states.filter(~normalised.is_in(list(known_states))).height
-    states = states.filter(normalised.is_in(list(known_states)))
+    states = states_all.filter(normalised.is_in(list(known_states)))
     metered_periods = split_charging_periods(
         energy, _spans(metered).with_columns(rule_key),
         power=curves.filter(pl.col("power_w").is_not_null()).select("session_id", "timestamp", "power_w"),
@@ -356,19 +403,20 @@ def _charging_periods_batch(warehouse: WarehouseResource, day: dt.date, batch: S
         .sort(["session_id", "period_index"])
     expected = register_delta(energy, _spans(metered))
     got = metered_periods.group_by("session_id").agg(pl.col("energy_wh").sum().alias("period_wh"))
-    mismatches = expected.join(got, on="session_id", how="left").filter(
-        pl.col("period_wh").fill_null(0) != pl.col("expected_wh"))
-    metadata = {
-        "sessions": sessions.height, "periods": table.height,
-        "sessions_unusable": unusable,
-        "sessions_metered": metered.height,
-        "sessions_with_tariff_rules": len(chosen),
-        "sessions_cdr_periods": from_cdrs["session_id"].n_unique(),
-        "sessions_totals_only": totals.height,
-        "unknown_charging_states": unknown_states,
-        "parking_periods": int((table["state"] == "PARKING").sum()),
-    }
-    return BuildResult(table=table, metadata=metadata, mismatches=mismatches, checked=metered.height)
+    unknown = states_all.filter(~normalised.is_in(list(known_states))).group_by("session_id").len("unknown")
+
+    def flag(ids) -> pl.Expr:
+        return pl.col("session_id").is_in(pl.Series(list(ids), dtype=pl.String).implode()).cast(pl.Int64)
+
+    figures = sessions.select("session_id").with_columns(
+        flag(metered_ids).alias("metered"), flag(chosen).alias("with_tariff_rules"),
+        flag(from_cdrs["session_id"].unique().to_list()).alias("cdr_periods"), flag(totals_ids).alias("totals_only"),
+    ).join(unknown, on="session_id", how="left", maintain_order="left").join(
+        expected, on="session_id", how="left", maintain_order="left").join(
+        got, on="session_id", how="left", maintain_order="left").with_columns(
+        pl.col("unknown").fill_null(0).alias("unknown_charging_states"))
+    return table, figures.select("session_id", *period_cache.COUNT_COLUMNS, "expected_wh", "period_wh").cast(
+        {name: pl.Int64 for name in (*period_cache.COUNT_COLUMNS, "expected_wh")} | {"period_wh": pl.Float64})
 
 
 def _interval_data(warehouse: WarehouseResource, sessions: pl.DataFrame) -> pl.DataFrame:

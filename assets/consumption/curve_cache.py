@@ -11,7 +11,7 @@ every file of those four tables as it was when the run began and of the `meter_c
 of the date reuses the stored curve of a session when all of this holds:
 
 - the saved state describes the `meter_curves` file now in place (a run that failed after writing, or any other
-  writer, makes it describe nothing) and was made by the same code (`CODE_VERSION`);
+  writer, makes it describe nothing) and was made by the same code (`saved_state.CODE_VERSION`);
 - no input file the saved run saw has been rewritten or removed since (a landing day ingested again makes every
   session of the date rebuild);
 - no input file added since names the session (their id columns are read, nothing else);
@@ -19,33 +19,22 @@ of the date reuses the stored curve of a session when all of this holds:
   the readers always read) are the same.
 
 Every other session is rebuilt, so the partition's bytes, its quarantine rows and its figures are those of a
-full rebuild (`tests/consumption/test_curve_cache.py`). The saved state is a cache, not a table: one Arrow IPC
-file per date under the warehouse's registers (local state, like the invoice register), and losing it only costs a
-full rebuild. ``CHARGELEDGER_CURVE_CACHE=off`` always rebuilds every session. On an object-store warehouse every
-session is rebuilt: an object's listing gives its size and a modification time in whole seconds, too little to
-tell a rewrite from the version saved.
+full rebuild (`tests/consumption/test_curve_cache.py`). The state is saved as `saved_state` keeps it. On an
+object-store warehouse every session is rebuilt: an object's listing gives its size and a modification time in
+whole seconds, too little to tell a rewrite from the version saved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.ipc as ipc
 
+from assets.consumption import saved_state
 from assets.consumption.tables import METER_CURVES, PARTITION
 from assets.ingest.ocpp.transaction_days import orphan_reading_dates
 from resources.warehouse import WarehouseResource
-
-CACHE_ENV = "CHARGELEDGER_CURVE_CACHE"
-CACHE_FOLDER = "meter_curve_cache"
-METADATA_KEY = b"chargeledger.meter_curve_cache"
 
 INPUT_ID_COLUMNS = {"meter_readings": "transaction_id", "transactions": "transaction_id",
                     "consumption_stats": "session_id", "ocpp_transaction_days": "transaction_id"}
@@ -59,20 +48,6 @@ REJECTION = pl.Struct({"source": pl.String(), "record_ref": pl.String(), "reason
 SESSION_FIGURES = {"session_id": pl.String(), **{name: pl.Int64() for name in COUNT_COLUMNS},
                    "rejections": pl.List(REJECTION)}
 """One row per session a run built: its counts and its quarantined readings, in the order they are reported."""
-
-
-def _code_version() -> str:
-    """A digest of the code that builds curves: any change to it makes every saved state describe nothing."""
-    root = Path(__file__).resolve().parents[2]
-    files = sorted([*(root / "assets" / "consumption").glob("*.py"), *(root / "tariff_engine" / "consumption").glob("*.py"),
-                    root / "assets" / "ingest" / "ocpp" / "transaction_days.py", root / "assets" / "session_batches.py"])
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-CODE_VERSION = _code_version()
 
 
 @dataclass
@@ -90,12 +65,8 @@ def empty_figures() -> pl.DataFrame:
     return pl.DataFrame(schema=SESSION_FIGURES)
 
 
-def enabled() -> bool:
-    return os.environ.get(CACHE_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
-
-
-def cache_path(warehouse: WarehouseResource, day: dt.date) -> Path:
-    return warehouse.registers_dir / CACHE_FOLDER / f"{day.isoformat()}.arrow"
+def cache_path(warehouse: WarehouseResource, day: dt.date):
+    return saved_state.state_path(warehouse, METER_CURVES.name, day)
 
 
 def input_versions(warehouse: WarehouseResource) -> dict[str, dict[str, list[int]]]:
@@ -105,16 +76,13 @@ def input_versions(warehouse: WarehouseResource) -> dict[str, dict[str, list[int
 
 
 def _output_versions(warehouse: WarehouseResource, day: dt.date) -> dict[str, list[int]]:
-    folder = warehouse.partition_dir(METER_CURVES.name, METER_CURVES, {PARTITION: day}) + "/"
-    prefix = folder[len(METER_CURVES.name) + 1:]
-    return {path: list(version) for path, version in warehouse.tables.part_file_versions(METER_CURVES.name).items()
-            if path.startswith(prefix)}
+    return saved_state.partition_version(warehouse, METER_CURVES, {PARTITION: day})
 
 
 def plan(warehouse: WarehouseResource, day: dt.date) -> Plan:
     """The sessions of ``day`` whose saved curve and figures still hold (see the module's rules)."""
-    if not enabled():
-        return Plan(inputs={}, orphans=[], why=f"{CACHE_ENV}=off")
+    if not saved_state.enabled():
+        return Plan(inputs={}, orphans=[], why=f"{saved_state.CACHE_ENV}=off")
     if warehouse.is_object_store:
         return Plan(inputs={}, orphans=[], why="object-store warehouse: no file versions to compare")
     start = Plan(inputs=input_versions(warehouse), orphans=sorted(d.isoformat() for d in orphan_reading_dates(warehouse)))
@@ -123,7 +91,7 @@ def plan(warehouse: WarehouseResource, day: dt.date) -> Plan:
         start.why = "no saved state for this date"
         return start
     state, figures = saved
-    if state.get("code") != CODE_VERSION:
+    if state.get("code") != saved_state.CODE_VERSION:
         start.why = "the curve code changed"
     elif state.get("output") != _output_versions(warehouse, day):
         start.why = "the meter_curves partition is not the one the saved state describes"
@@ -173,30 +141,12 @@ def save(warehouse: WarehouseResource, day: dt.date, started: Plan, figures: pl.
     if not started.inputs:
         return
     spans = warehouse.scan("sessions", settlement_date=day).select(SPAN_COLUMNS).collect()
-    table = figures.select(list(SESSION_FIGURES)).join(spans, on="session_id", how="left").to_arrow()
-    state = {"code": CODE_VERSION, "inputs": started.inputs, "orphans": started.orphans,
+    frame = figures.select(list(SESSION_FIGURES)).join(spans, on="session_id", how="left")
+    state = {"code": saved_state.CODE_VERSION, "inputs": started.inputs, "orphans": started.orphans,
              "output": _output_versions(warehouse, day)}
-    table = table.replace_schema_metadata({METADATA_KEY: json.dumps(state, sort_keys=True).encode()})
-    path = cache_path(warehouse, day)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}")
-    with pa.OSFile(str(scratch), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
-    os.replace(scratch, path)
+    saved_state.write(cache_path(warehouse, day), state, frame)
 
 
 def _load(warehouse: WarehouseResource, day: dt.date) -> tuple[dict, pl.DataFrame] | None:
     """(saved state, figures with span columns) of ``day``, or None when there is none or it cannot be read."""
-    path = cache_path(warehouse, day)
-    if not path.exists():
-        return None
-    try:
-        with pa.OSFile(str(path), "rb") as source:
-            table = ipc.open_file(source).read_all()
-        state = json.loads((table.schema.metadata or {})[METADATA_KEY])
-        figures = pl.from_arrow(table)
-        if not isinstance(figures, pl.DataFrame) or not set(SESSION_FIGURES) | set(SPAN_COLUMNS) <= set(figures.columns):
-            return None
-        return state, figures
-    except (OSError, KeyError, ValueError, pa.ArrowException, pl.exceptions.PolarsError):
-        return None  # a cache: what cannot be read is rebuilt
+    return saved_state.read(cache_path(warehouse, day), set(SESSION_FIGURES) | set(SPAN_COLUMNS))

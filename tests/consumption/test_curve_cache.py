@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.consumption import curve_cache
+from assets.consumption import curve_cache, saved_state
 from assets.consumption.assets import meter_curves
 from assets.ingest.ocpp.tables import METER_READINGS, TRANSACTIONS
 from assets.sessions.tables import SESSIONS
@@ -53,9 +53,9 @@ def _figures(metadata: dict) -> dict:
 
 def _same_as_full_rebuild(wh, monkeypatch, cached: tuple[dict, bytes, bytes]) -> None:
     with monkeypatch.context() as patch:
-        patch.setenv(curve_cache.CACHE_ENV, "off")
+        patch.setenv(saved_state.CACHE_ENV, "off")
         full = _run(wh)
-    assert full[0]["sessions_reused"] == 0 and full[0]["reuse"] == f"{curve_cache.CACHE_ENV}=off"
+    assert full[0]["sessions_reused"] == 0 and full[0]["reuse"] == f"{saved_state.CACHE_ENV}=off"
     assert _figures(cached[0]) == _figures(full[0])
     assert cached[1:] == full[1:]
 
@@ -128,7 +128,7 @@ def test_anything_the_saved_state_cannot_vouch_for_rebuilds_every_session(seeded
     elif change == "corrupt_cache":
         curve_cache.cache_path(seeded, DAY).write_bytes(b"not parquet")
     else:
-        monkeypatch.setattr(curve_cache, "CODE_VERSION", "another")
+        monkeypatch.setattr(saved_state, "CODE_VERSION", "another")
     rebuilt = _run(seeded)
     assert rebuilt[0]["reuse"].startswith(why)
     assert (rebuilt[0]["sessions_reused"], rebuilt[0]["sessions_built"]) == (0, 3)
