@@ -98,12 +98,11 @@ def charging_periods(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     result = build.charging_periods(warehouse, day, started=started)
     warehouse.write_partition(CHARGING_PERIODS, result.table, **{PARTITION: day})
     period_cache.save(warehouse, day, result.reuse_key, result.session_figures)
-    reused = started.figures.height and result.reuse_key == started.book
     return dg.MaterializeResult(
         metadata=result.metadata | {
             "dagster/row_count": result.table.height,
             "sessions_reused": result.reused,
-            "reuse": started.why if not started.figures.height or reused else "the tariff book changed",
+            "reuse": started.why,
         },
         check_results=[
             _conservation_check("charging_periods", result.mismatches, result.checked),

@@ -297,8 +297,7 @@ def charging_periods(warehouse: WarehouseResource, day: dt.date, sessions_per_ba
     figures (`period_cache.SESSION_FIGURES`) and the book's key, to be saved once the partition is written."""
     book = load_tariff_book(warehouse)
     key = period_cache.book_key(book.fingerprint)
-    saved = started.figures if started is not None and key is not None and started.book == key \
-        else period_cache.empty_figures()
+    saved = period_cache.empty_figures() if started is None else started.under(key)
     result = _batch_by_batch(warehouse, day, "charging_periods", sessions_per_batch, CHARGING_PERIODS.empty_frame(),
                              lambda batch: _charging_periods_batch(warehouse, day, batch, book, saved))
     result.reuse_key = key

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from assets.consumption import saved_state
-from assets.consumption.tables import METER_CURVES, PARTITION
+from assets.consumption.tables import METER_CURVES
 from assets.ingest.ocpp.transaction_days import orphan_reading_dates
 from resources.warehouse import WarehouseResource
 
@@ -53,7 +53,7 @@ SESSION_FIGURES = {"session_id": pl.String(), **{name: pl.Int64() for name in CO
 @dataclass
 class Plan:
     """What a run of `meter_curves` for one date starts from: the input files' versions it will save, and the
-    sessions it reuses (span columns and figures of each; empty: rebuild every session) with why."""
+    sessions it reuses (their figures; empty: rebuild every session) with why."""
 
     inputs: dict[str, dict[str, list[int]]]
     orphans: list[str]
@@ -65,37 +65,24 @@ def empty_figures() -> pl.DataFrame:
     return pl.DataFrame(schema=SESSION_FIGURES)
 
 
-def cache_path(warehouse: WarehouseResource, day: dt.date):
-    return saved_state.state_path(warehouse, METER_CURVES.name, day)
-
-
 def input_versions(warehouse: WarehouseResource) -> dict[str, dict[str, list[int]]]:
-    """Every file of the input tables with its (size, modified ns)."""
+    """Every file of the input tables with its version (size, modified ns, inode)."""
     return {table: {path: list(version) for path, version in warehouse.tables.part_file_versions(table).items()}
             for table in INPUT_ID_COLUMNS}
 
 
-def _output_versions(warehouse: WarehouseResource, day: dt.date) -> dict[str, list[int]]:
-    return saved_state.partition_version(warehouse, METER_CURVES, {PARTITION: day})
-
-
 def plan(warehouse: WarehouseResource, day: dt.date) -> Plan:
     """The sessions of ``day`` whose saved curve and figures still hold (see the module's rules)."""
-    if not saved_state.enabled():
-        return Plan(inputs={}, orphans=[], why=f"{saved_state.CACHE_ENV}=off")
-    if warehouse.is_object_store:
-        return Plan(inputs={}, orphans=[], why="object-store warehouse: no file versions to compare")
+    why = saved_state.unusable(warehouse)
+    if why:
+        return Plan(inputs={}, orphans=[], why=why)
     start = Plan(inputs=input_versions(warehouse), orphans=sorted(d.isoformat() for d in orphan_reading_dates(warehouse)))
-    saved = _load(warehouse, day)
-    if saved is None:
-        start.why = "no saved state for this date"
+    saved = saved_state.previous(warehouse, METER_CURVES, day, set(SESSION_FIGURES) | set(SPAN_COLUMNS))
+    if isinstance(saved, str):
+        start.why = saved
         return start
     state, figures = saved
-    if state.get("code") != saved_state.CODE_VERSION:
-        start.why = "the curve code changed"
-    elif state.get("output") != _output_versions(warehouse, day):
-        start.why = "the meter_curves partition is not the one the saved state describes"
-    elif not _orphans_only_added(state, start):
+    if not _orphans_only_added(state, start):
         start.why = "the meter_readings dates without OCPP frames changed"
     else:
         changed = [f"{table}/{path}" for table, files in state.get("inputs", {}).items()
@@ -136,17 +123,9 @@ def _named_in_added_files(warehouse: WarehouseResource, before: dict[str, dict[s
 
 def save(warehouse: WarehouseResource, day: dt.date, started: Plan, figures: pl.DataFrame) -> None:
     """Save the state of the run that ``started`` began, once its ``meter_curves`` partition is written:
-    ``figures`` of every session it holds (``SESSION_FIGURES``). Nothing is saved when the run reused nothing
-    by rule (cache off, object store)."""
+    ``figures`` of every session it holds (``SESSION_FIGURES``) with their spans."""
     if not started.inputs:
-        return
+        return  # no state can be used here (`saved_state.unusable`)
     spans = warehouse.scan("sessions", settlement_date=day).select(SPAN_COLUMNS).collect()
     frame = figures.select(list(SESSION_FIGURES)).join(spans, on="session_id", how="left")
-    state = {"code": saved_state.CODE_VERSION, "inputs": started.inputs, "orphans": started.orphans,
-             "output": _output_versions(warehouse, day)}
-    saved_state.write(cache_path(warehouse, day), state, frame)
-
-
-def _load(warehouse: WarehouseResource, day: dt.date) -> tuple[dict, pl.DataFrame] | None:
-    """(saved state, figures with span columns) of ``day``, or None when there is none or it cannot be read."""
-    return saved_state.read(cache_path(warehouse, day), set(SESSION_FIGURES) | set(SPAN_COLUMNS))
+    saved_state.save(warehouse, METER_CURVES, day, {"inputs": started.inputs, "orphans": started.orphans}, frame)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from assets.consumption import saved_state
-from assets.consumption.tables import CHARGING_PERIODS, PARTITION
+from assets.consumption.tables import CHARGING_PERIODS
 from resources.warehouse import WarehouseResource
 
 DIGEST = ["session_id", "digest_1", "digest_2"]
@@ -38,35 +38,25 @@ def empty_figures() -> pl.DataFrame:
 @dataclass
 class Plan:
     """What a run starts from: the saved figures it may reuse (empty: none), the tariff book fingerprint they were
-    made under, and why when nothing can be reused."""
+    made under, and why (nothing reused, or reuse)."""
 
     figures: pl.DataFrame = field(default_factory=empty_figures)
     book: str | None = None
     why: str = ""
 
-
-def _path(warehouse: WarehouseResource, day: dt.date):
-    return saved_state.state_path(warehouse, CHARGING_PERIODS.name, day)
-
-
-def _output_version(warehouse: WarehouseResource, day: dt.date) -> dict[str, list[int]]:
-    return saved_state.partition_version(warehouse, CHARGING_PERIODS, {PARTITION: day})
+    def under(self, book: str | None) -> pl.DataFrame:
+        """The saved figures that hold under tariff book ``book`` (none when it is not the saved run's)."""
+        if self.figures.height and (book is None or book != self.book):
+            self.figures, self.why = empty_figures(), "the tariff book changed"
+        return self.figures
 
 
 def plan(warehouse: WarehouseResource, day: dt.date) -> Plan:
     """The saved figures of ``day`` that may be reused (each session's digest is compared by the build)."""
-    if not saved_state.enabled():
-        return Plan(why=f"{saved_state.CACHE_ENV}=off")
-    if warehouse.is_object_store:
-        return Plan(why="object-store warehouse: no file versions to compare")
-    saved = saved_state.read(_path(warehouse, day), set(SESSION_FIGURES))
-    if saved is None:
-        return Plan(why="no saved state for this date")
+    saved = saved_state.previous(warehouse, CHARGING_PERIODS, day, set(SESSION_FIGURES))
+    if isinstance(saved, str):
+        return Plan(why=saved)
     state, figures = saved
-    if state.get("code") != saved_state.CODE_VERSION:
-        return Plan(why="the period code changed")
-    if state.get("output") != _output_version(warehouse, day):
-        return Plan(why="the charging_periods partition is not the one the saved state describes")
     return Plan(figures=figures.select(list(SESSION_FIGURES)), book=state.get("book"),
                 why="reused the saved periods of unchanged sessions")
 
@@ -93,8 +83,7 @@ def digests(sessions: pl.DataFrame, curves: pl.DataFrame) -> pl.DataFrame:
 
 
 def save(warehouse: WarehouseResource, day: dt.date, book: str | None, figures: pl.DataFrame) -> None:
-    """Save the figures of the run that just wrote ``day``'s partition (made under tariff book ``book``)."""
-    if not saved_state.enabled() or warehouse.is_object_store or book is None:
-        return
-    state = {"code": saved_state.CODE_VERSION, "book": book, "output": _output_version(warehouse, day)}
-    saved_state.write(_path(warehouse, day), state, figures.select(list(SESSION_FIGURES)))
+    """Save the figures of the run that just wrote ``day``'s partition (made under tariff book ``book``; a book
+    without a fingerprint saves nothing)."""
+    if book is not None:
+        saved_state.save(warehouse, CHARGING_PERIODS, day, {"book": book}, figures.select(list(SESSION_FIGURES)))

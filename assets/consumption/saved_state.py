@@ -19,6 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from assets.consumption.tables import PARTITION
 from resources.tables import TableSpec
 from resources.warehouse import WarehouseResource
 
@@ -45,6 +46,45 @@ CODE_VERSION = _code_version()
 
 def enabled() -> bool:
     return os.environ.get(CACHE_ENV, "on").strip().lower() not in ("off", "0", "false", "no")
+
+
+def unusable(warehouse: WarehouseResource) -> str | None:
+    """Why no state can be saved or used for this warehouse, or None when it can: reuse turned off, or an object
+    store, whose listing gives a size and a modification time in whole seconds, too little to tell a rewritten file
+    from the version saved."""
+    if not enabled():
+        return f"{CACHE_ENV}=off"
+    if warehouse.is_object_store:
+        return "object-store warehouse: no file versions to compare"
+    return None
+
+
+def previous(warehouse: WarehouseResource, spec: TableSpec, day: dt.date,
+             columns: set[str]) -> tuple[dict, pl.DataFrame] | str:
+    """(state, frame) saved after the last run of ``spec``'s asset for ``day``, or why there is none to use: none
+    saved or unreadable, made by other code, or describing another ``spec`` partition than the one in place (a
+    run that failed after writing, another writer)."""
+    why = unusable(warehouse)
+    if why:
+        return why
+    saved = read(state_path(warehouse, spec.name, day), columns)
+    if saved is None:
+        return "no saved state for this date"
+    state, frame = saved
+    if state.get("code") != CODE_VERSION:
+        return "the code changed"
+    if state.get("output") != partition_version(warehouse, spec, {PARTITION: day}):
+        return f"the {spec.name} partition is not the one the saved state describes"
+    return state, frame
+
+
+def save(warehouse: WarehouseResource, spec: TableSpec, day: dt.date, state: dict, frame: pl.DataFrame) -> None:
+    """Save ``state`` and ``frame`` for ``spec``'s asset and ``day``, once its partition is written (with the code
+    version and that partition's version); nothing where no state can be used (`unusable`)."""
+    if unusable(warehouse):
+        return
+    state = state | {"code": CODE_VERSION, "output": partition_version(warehouse, spec, {PARTITION: day})}
+    write(state_path(warehouse, spec.name, day), state, frame)
 
 
 def state_path(warehouse: WarehouseResource, asset: str, day: dt.date) -> Path:

@@ -115,7 +115,7 @@ def test_a_changed_span_rebuilds_the_session(seeded):  # noqa: F811
     ("rewrite_input", "input file rewritten or removed: transactions/"),
     ("rewrite_output", "the meter_curves partition is not the one the saved state describes"),
     ("corrupt_cache", "no saved state for this date"),
-    ("new_code", "the curve code changed"),
+    ("new_code", "the code changed"),
 ])
 def test_anything_the_saved_state_cannot_vouch_for_rebuilds_every_session(seeded, monkeypatch, change, why):  # noqa: F811
     first = _run(seeded)
@@ -126,7 +126,7 @@ def test_anything_the_saved_state_cannot_vouch_for_rebuilds_every_session(seeded
         curve = seeded.read("meter_curves", session_settlement_date=DAY)
         seeded.write_partition("meter_curves", curve.drop("session_settlement_date"), session_settlement_date=DAY)
     elif change == "corrupt_cache":
-        curve_cache.cache_path(seeded, DAY).write_bytes(b"not parquet")
+        saved_state.state_path(seeded, "meter_curves", DAY).write_bytes(b"not parquet")
     else:
         monkeypatch.setattr(saved_state, "CODE_VERSION", "another")
     rebuilt = _run(seeded)
