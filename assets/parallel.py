@@ -29,12 +29,13 @@ pool, a script that runs the assets directly needs an ``if __name__ == "__main__
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import TypeVar
 
 Result = TypeVar("Result")
@@ -65,16 +66,49 @@ def timed(function: Callable[..., Result], *args) -> tuple[Result, float]:
     return function(*args), time.process_time() - started
 
 
+POLARS_THREADS_ENV = "POLARS_MAX_THREADS"
+# The polars threads of the workers the pool starts next, and a lock over the parent's environment while one starts.
+_worker_polars_threads = 1
+_spawn_lock = threading.Lock()
+
+
+def worker_polars_threads(workers: int, cores: int | None = None) -> int:
+    """Polars threads for each of ``workers`` pool workers: the usable cores shared among them, at least one."""
+    cores = usable_cores() if cores is None else cores
+    return max(1, cores // max(1, workers))
+
+
+class _WorkerProcess(SpawnProcess):
+    """A spawned pool worker whose polars starts with ``_worker_polars_threads`` threads: polars reads
+    ``POLARS_MAX_THREADS`` once, at import, so it is in the environment the worker is started with."""
+
+    @staticmethod
+    def _Popen(process_obj):
+        with _spawn_lock:
+            if POLARS_THREADS_ENV in os.environ:  # the user's setting applies to every process
+                return SpawnProcess._Popen(process_obj)
+            os.environ[POLARS_THREADS_ENV] = str(_worker_polars_threads)
+            try:
+                return SpawnProcess._Popen(process_obj)
+            finally:
+                del os.environ[POLARS_THREADS_ENV]
+
+
+class _WorkerContext(SpawnContext):
+    Process = _WorkerProcess
+
+
 def shared_pool(workers: int) -> ProcessPoolExecutor:
     """The process's pool of ``workers`` workers, started on first use and shut down at exit (shared with the
     charge-point shards of ``shards``)."""
-    global _pool, _pool_workers
+    global _pool, _pool_workers, _worker_polars_threads
     if _pool is None or _pool_workers != workers:
         if _pool is not None:
             _pool.shutdown()
         else:
             atexit.register(lambda: _pool.shutdown() if _pool is not None else None)
-        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        _worker_polars_threads = worker_polars_threads(workers)
+        _pool = ProcessPoolExecutor(max_workers=workers, mp_context=_WorkerContext())
         _pool_workers = workers
     return _pool
 

@@ -8,6 +8,7 @@ quarantine must be byte-identical, and the conservation checks must pass in both
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,28 @@ def test_map_groups_keeps_order_with_bounded_in_flight(monkeypatch):
 def test_landing_lines_split_on_newline_only():
     text = '{"a": "x\u2028y"}\r\n{"b": 1}\n\n{"c": "\x1c"}\n'
     assert split_lines(text) == ['{"a": "x\u2028y"}', '{"b": 1}', "", '{"c": "\x1c"}']
+
+
+def _polars_threads() -> tuple[int, str | None]:
+    return pl.thread_pool_size(), os.environ.get("POLARS_MAX_THREADS")
+
+
+@pytest.mark.parametrize(("user_setting", "expected"), [(None, 1), ("3", 3)])
+def test_pool_workers_share_the_cores_among_their_polars_threads(user_setting, expected, monkeypatch):
+    # Two workers on two cores get one polars thread each (the parent keeps its own); a user's setting wins.
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
+    if user_setting is None:
+        monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("POLARS_MAX_THREADS", user_setting)
+    monkeypatch.setattr(parallel, "_pool", None)
+    pool = parallel.shared_pool(2)
+    try:
+        answers = {future.result() for future in [pool.submit(_polars_threads) for _ in range(4)]}
+    finally:
+        pool.shutdown()
+        monkeypatch.setattr(parallel, "_pool", None)
+    assert answers == {(expected, str(expected))}
+    assert parallel.worker_polars_threads(2, cores=8) == 4
+    assert parallel.worker_polars_threads(3, cores=2) == 1
+    assert os.environ.get("POLARS_MAX_THREADS") == user_setting  # the parent's environment is as it was
