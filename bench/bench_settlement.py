@@ -304,7 +304,8 @@ def report(results: list[Measurement]) -> None:
         print(f"| {m.sessions:,} | {m.cpu_s:.1f} | {m.wall_s:.1f} | {m.cpu_s / m.wall_s:.2f} | {_gb(m.peak_rss)} "
               f"| {m.sessions / m.cpu_s:.0f} | {ocpp_cpu:.1f} | {share:.0%} |")
     print("\nCPU outside the steps (whole tree - sum of step CPU): the runner process's own (Dagster per run and step, "
-          "imports, the demo's reads) and its child processes' (OCPP pool workers, compute-log tails)")
+          "imports, the demo's reads) and its child processes' (the pool workers' start-up, their work being counted "
+          "in the steps; compute-log tails)")
     for m in results:
         steps_cpu = sum(m.step_cpu.values())
         in_runner = steps_cpu - m.shard_workers_cpu_s  # the steps' CPU in the runner itself

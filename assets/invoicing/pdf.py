@@ -11,9 +11,12 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 
 from fpdf import FPDF
+
+from assets.parallel import count_worker_cpu, timed
 
 TITLES = {"invoice": "INVOICE", "credit_note": "CREDIT NOTE", "pro_forma": "PRO FORMA INVOICE"}
 TREATMENT_NOTES = {"reverse_charge": "VAT reverse charge: the customer accounts for the VAT (0 % charged).",
@@ -196,4 +199,7 @@ def write_missing_pdfs(documents: list[PdfDocument]) -> int:
     tasks = [missing[start:start + DOCUMENTS_PER_TASK] for start in range(0, len(missing), DOCUMENTS_PER_TASK)]
     # spawn, not fork: the parent runs polars' thread pool, which must not be forked.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return sum(pool.map(_write_documents, tasks))
+        done = list(pool.map(timed, repeat(_write_documents), tasks))
+    # The workers' CPU belongs to the step that issued the documents (``parallel.worker_cpu_seconds``).
+    count_worker_cpu(sum(cpu for _, cpu in done))
+    return sum(written for written, _ in done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assets import parallel
 from assets.invoicing import pdf
 from assets.invoicing.pdf import PdfDocument, render_pdf, write_missing_pdfs
 
@@ -39,7 +40,9 @@ def test_pooled_rendering_writes_the_same_bytes_and_skips_existing(tmp_path, mon
     kept = documents[0].path
     kept.parent.mkdir(parents=True)
     kept.write_bytes(b"issued earlier")  # an issued document's PDF is never replaced
+    cpu_before = parallel.worker_cpu_seconds()
     assert write_missing_pdfs(documents) == 7
+    assert parallel.worker_cpu_seconds() > cpu_before  # the workers' CPU is counted for the step (benchmarks)
     assert pools == [2]  # rendered by two worker processes, not in-process
     assert kept.read_bytes() == b"issued earlier"
     for doc in documents[1:]:
