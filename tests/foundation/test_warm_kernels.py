@@ -19,6 +19,13 @@ def _warm_folders() -> set[Path]:
     return set(Path(tempfile.gettempdir()).glob("chargeledger-warm-*"))
 
 
+@pytest.fixture(autouse=True)
+def private_temp(monkeypatch, tmp_path_factory):
+    """A temporary folder of this test's own: another run on the machine (a second checkout's tests, `make warm`)
+    makes and removes its own warm-up folders in the shared one meanwhile."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path_factory.mktemp("temp")))
+
+
 def test_a_cold_cache_is_filled_with_every_stage_and_nothing_else_is_touched(monkeypatch, tmp_path):
     cache = tmp_path / "numba_cache"
     monkeypatch.setenv("NUMBA_CACHE_DIR", str(cache))
