@@ -3,8 +3,8 @@
 Runs exactly what ``python -m pipelines.demo`` runs (same jobs, same order, same executor) with one extra
 Dagster logger, ``step_cpu``: on a step's start event it notes the process CPU time (all threads of the
 process that runs the step, plus what its pool workers spent on it, ``parallel.worker_cpu_seconds``: charge-point
-shards, ``meter_curves`` chunks, invoice PDFs), on its success or failure the difference is added to that step's total. The totals
-(asset -> CPU seconds of its steps, summed over the runs of the settlement) are written as JSON to
+shards, ``meter_curves`` chunks, invoice PDFs), on its success or failure the difference is added to that step's
+total. The totals (asset -> CPU seconds of its steps, summed over the runs of the settlement) are written as JSON to
 ``$BENCH_STEP_CPU_FILE`` when the settlement ends. It also notes each step's peak resident memory in the process
 that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
