@@ -38,6 +38,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import TypeVar
 
+from assets.memory import release_memory
+
 Result = TypeVar("Result")
 
 WORKERS_ENV = "CHARGELEDGER_OCPP_WORKERS"
@@ -61,9 +63,13 @@ def count_worker_cpu(seconds: float) -> None:
 
 
 def timed(function: Callable[..., Result], *args) -> tuple[Result, float]:
-    """``function(*args)`` and the CPU seconds it took this (worker) process."""
+    """``function(*args)`` and the CPU seconds it took this (worker) process; the worker then returns what the task
+    freed to the system (``release_memory``), so an idle worker does not keep a shard's memory."""
     started = time.process_time()
-    return function(*args), time.process_time() - started
+    try:
+        return function(*args), time.process_time() - started
+    finally:
+        release_memory()
 
 
 POLARS_THREADS_ENV = "POLARS_MAX_THREADS"

@@ -10,7 +10,9 @@ that runs it (the kernel's high-water mark, reset at the step's start through ``
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
 workers a step starts are not in that figure; the benchmark's whole-tree peak includes them. Each run's job,
 partition, process CPU (with its pool workers') and wall seconds go to the file name with ``_runs`` (a list, in
-run order); the pool workers' CPU over the whole settlement to the file name with ``_workers``.
+run order); the pool workers' CPU over the whole settlement to the file name with ``_workers``; and each step's resident
+memory at its start, its peak and at its end, in run order, to the file name with ``_rss_steps`` (what a step starts
+from is what the process kept of the steps before it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ _started: dict[tuple[str, str], float] = {}
 _totals: dict[str, float] = {}
 _peak_rss: dict[str, int] = {}
 _runs: list[dict] = []  # one per run: job, partition, CPU of this process and wall seconds
+_rss_steps: list[dict] = []  # one per step, in order: resident memory at its start, its peak, at its end
 END_EVENTS = {"STEP_SUCCESS", "STEP_FAILURE"}
 
 
@@ -44,10 +47,15 @@ class _StepCpuHandler(logging.Handler):
         if event.event_type_value == "STEP_START":
             _reset_peak_rss()
             _started[key] = _cpu_now()
+            _rss_steps.append({"step": event.step_key, "start": _proc_status("VmRSS")})
         elif event.event_type_value in END_EVENTS and key in _started:
             asset = asset_of_step(event.step_key)
             _totals[asset] = _totals.get(asset, 0.0) + _cpu_now() - _started.pop(key)
             _peak_rss[asset] = max(_peak_rss.get(asset, 0), _peak_rss_now())
+            for row in reversed(_rss_steps):
+                if row["step"] == event.step_key and "end" not in row:
+                    row.update(peak=_peak_rss_now(), end=_proc_status("VmRSS"))
+                    break
 
 
 def asset_of_step(step_key: str) -> str:
@@ -71,8 +79,13 @@ def _reset_peak_rss() -> None:
 
 def _peak_rss_now() -> int:
     """This process's resident high-water mark in bytes (0 where /proc is not available)."""
+    return _proc_status("VmHWM")
+
+
+def _proc_status(field: str) -> int:
+    """One memory field of this process's /proc status (VmRSS, VmHWM), in bytes; 0 where /proc is not available."""
     try:
-        found = re.search(r"VmHWM:\s+(\d+) kB", Path("/proc/self/status").read_text())
+        found = re.search(rf"{field}:\s+(\d+) kB", Path("/proc/self/status").read_text())
     except OSError:
         return 0
     return int(found.group(1)) * 1024 if found else 0
@@ -124,6 +137,7 @@ def main() -> None:
             path = Path(target)
             path.with_name(f"{path.stem}_rss{path.suffix}").write_text(json.dumps(_peak_rss, indent=1, sort_keys=True))
             path.with_name(f"{path.stem}_runs{path.suffix}").write_text(json.dumps(_runs, indent=1))
+            path.with_name(f"{path.stem}_rss_steps{path.suffix}").write_text(json.dumps(_rss_steps, indent=1))
             path.with_name(f"{path.stem}_workers{path.suffix}").write_text(
                 json.dumps({"shard_workers_cpu_s": worker_cpu_seconds()}))
 

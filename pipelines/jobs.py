@@ -5,6 +5,7 @@ assets/settlement), and the schedules and sensors that start jobs are in sensors
 
 import dagster as dg
 
+from assets.memory import release_after_step
 from assets.settlement.assets import MONTHLY_GROUP
 from assets.settlement.resettle import resettle_days
 
@@ -14,18 +15,21 @@ SETTLEMENT_GROUPS = ("sessions", "consumption", "pricing", "reconciliation", "se
 
 nightly_settlement = dg.define_asset_job(
     name="nightly_settlement",
+    hooks=release_after_step,
     selection=dg.AssetSelection.groups("ingest", *SETTLEMENT_GROUPS),
     description="Ingest what landed on day D, then settle the sessions whose settlement date is D.",
 )
 
 resettlement = dg.define_asset_job(
     name="resettlement",
+    hooks=release_after_step,
     selection=dg.AssetSelection.groups(*SETTLEMENT_GROUPS),
     description="Re-settle day D after late data for it landed (requested by the late-data sensor).",
 )
 
 monthly_invoicing = dg.define_asset_job(
     name="monthly_invoicing",
+    hooks=release_after_step,
     selection=dg.AssetSelection.groups(MONTHLY_GROUP)
     | dg.AssetSelection.assets("partner_contracts", "partner_settlements", "invoices"),
     description="Close month M: the month's settlement statement and station report, contracts from the landing "

@@ -11,10 +11,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
+import assets.ingest.ocpp.shards as shards_module
 from assets.ingest.common.files import LandedFile, LineBatch, classify
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
-from assets.ingest.ocpp.shards import (COMPRESSION_RATIO, SHARD_LANDING_BYTES, SHARDS_ENV, WORKER_MEMORY_BYTES, Shard,
-                                       ShardMismatch, auto_shard_count, shard_count, shard_of, stored_shards)
+from assets.ingest.ocpp.shards import (COMPRESSION_RATIO, SHARD_LANDING_BYTES, SHARD_MAX_LANDING_BYTES, SHARDS_ENV,
+                                       WORKER_MEMORY_BYTES, Shard, ShardMismatch, auto_shard_count, shard_count,
+                                       shard_of, stored_shards)
 from assets.ingest.ocpp.tables import OCPP_MESSAGES, OCPP_TRANSACTION_DAYS
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
@@ -104,6 +106,18 @@ def test_auto_splits_a_large_date_within_the_cores_and_memory(tmp_path):
     assert auto_shard_count([], cores=8, memory_bytes=64 * gib) == 1
 
 
+def test_auto_cuts_a_date_too_large_for_the_cores_finer_than_the_cores(tmp_path):
+    """A shard never takes more than SHARD_MAX_LANDING_BYTES (its key state grows with its lines): a date of more
+    than cores x that gets more shards than cores, which take turns on the pool."""
+    gib = 2**30
+    huge = [_landed(tmp_path, "e.jsonl", 3 * SHARD_MAX_LANDING_BYTES + 1)]
+    assert auto_shard_count(huge, cores=2, memory_bytes=64 * gib) == 4
+    assert auto_shard_count(huge, cores=8, memory_bytes=64 * gib) == 8  # within the cores: one per core
+    assert auto_shard_count(huge, cores=1, memory_bytes=gib) == 4  # even where one runs at a time
+    two_cores = [_landed(tmp_path, "f.jsonl", 2 * SHARD_MAX_LANDING_BYTES)]
+    assert auto_shard_count(two_cores, cores=2, memory_bytes=64 * gib) == 2  # exactly two shards' worth: two
+
+
 def test_a_partition_in_shard_files_reads_whole_and_loses_stale_shards(tmp_path):
     warehouse = WarehouseResource(root=str(tmp_path))
     rows = pl.DataFrame({"transaction_id": ["a", "b", "c"], "charge_point_id": ["x", "y", "z"]})
@@ -179,6 +193,24 @@ def test_shards_give_the_rows_of_one_process_and_a_stray_line_the_date_back_to_o
     assert "shards" not in meta["ocpp_messages"]
     assert meta["shard steps"] == _shard_steps("shard_0_1", "whole")  # the report step ingested the date whole
     assert _rows(fallen_back, "ocpp_messages").equals(_rows(whole, "ocpp_messages"))
+
+
+def test_more_shards_than_workers_take_turns_and_give_the_rows_of_one_process(tmp_path, monkeypatch):
+    """A date cut finer than the workers (auto does so past SHARD_MAX_LANDING_BYTES a shard): five shards on a pool
+    of two give the rows, quarantine and counts of one process, each shard in its own part."""
+    monkeypatch.setattr(shards_module, "concurrent_shards", lambda *_: 2)
+    lines = [_line(f"CP-{n % 13:03d}", n) for n in range(60)] + ["{broken", _line("CP-004", 4)]  # a duplicate
+    whole, whole_meta = _ingest(tmp_path, "whole5", lines, monkeypatch, shards=1)
+    split, split_meta = _ingest(tmp_path, "split5", lines, monkeypatch, shards=5)
+    assert split.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0, 1, 2, 3, 4]
+    assert split.partition_parts("meter_readings", landing_date=DAY) == [0, 1, 2, 3, 4]
+    for table, key in (("ocpp_messages", "record_ref"), ("meter_readings", "record_ref"),
+                       ("transactions", "transaction_id")):
+        assert split.read(table).sort(key).equals(whole.read(table).sort(key)), table
+    assert _rows(split, "quarantine").drop("partition_key").equals(_rows(whole, "quarantine").drop("partition_key"))
+    assert split_meta["ocpp_messages"]["rows_in"].value == whole_meta["ocpp_messages"]["rows_in"].value == 62
+    assert split_meta["ocpp_messages"]["rows_quarantined"].value == 2
+    assert split_meta["shard steps"] == _shard_steps("shard_0_1_2_3_4")
 
 
 def test_a_failed_shard_leaves_the_dates_previous_files_whole(tmp_path, monkeypatch):

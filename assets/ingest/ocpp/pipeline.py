@@ -29,6 +29,7 @@ from assets.ingest.ocpp.transactions import (
     transaction_intervals_16,
     transaction_places,
 )
+from assets.memory import TRIM_EVERY_BATCHES, release_memory
 from assets.quarantine import Rejection
 from resources.warehouse import PartitionWriter
 
@@ -240,7 +241,9 @@ def stream_ocpp_messages(batches: Iterable[Batch | LineBatch], landing_date: dt.
     rejections: list[Rejection] = []
     calls = CallIndex()
     may_issue: list[pl.DataFrame] = []
-    for batch in batches:
+    for number, batch in enumerate(batches, start=1):
+        if number % TRIM_EVERY_BATCHES == 0:  # the batches' freed buffers back to the system, not kept by malloc
+            release_memory(collect=False)
         frame = _parse_batch(parser, batch, landing_date, earlier_records, rejections)
         calls.add(frame.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action"))
         # Copied row by row (a few per batch): a filtered frame would keep the whole batch's text buffers alive.

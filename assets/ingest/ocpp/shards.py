@@ -11,9 +11,11 @@ parts of a date, so only the files differ from an unsplit run, not the rows (``t
 settles a day both ways and compares every table).
 
 N is ``CHARGELEDGER_OCPP_SHARDS``: a number, or ``auto`` (the default), which splits a date only when it is large
-(``auto_shard_count``): one shard per ``SHARD_LANDING_BYTES`` of landing lines, at most one per usable core and
-one per ``WORKER_MEMORY_BYTES`` of the machine's memory. A date below ``SHARD_LANDING_BYTES`` (every demo and test
-day) is not split.
+(``auto_shard_count``): one shard per ``SHARD_LANDING_BYTES`` of landing lines, at most as many as can run at once
+(one per usable core and per ``WORKER_MEMORY_BYTES`` of the machine's memory), except that no shard gets more than
+``SHARD_MAX_LANDING_BYTES``: a shard's state (the day-wide compact keys of its frames, ``frames``) grows with its
+share of the date, so a larger date gets more shards than cores and they take turns on the pool. A date below
+``SHARD_LANDING_BYTES`` (every demo and test day) is not split.
 
 Every shard's worker reads the whole date; the lines whose bytes surely name another shard's charge point are
 skipped before they are decoded (``shard_scan``, ``Shard.read``), so a worker decodes only its own lines.
@@ -64,6 +66,12 @@ SHARD_LANDING_BYTES = 512 * 2**20
 COMPRESSION_RATIO = 8
 # ``auto``: memory to leave per worker (a worker peaked at about 1.2 GB on the 100,000-session day).
 WORKER_MEMORY_BYTES = 4 * 2**30
+# ``auto``: the most landing bytes one shard takes. A shard of the 100,000-session day's busiest date (3.9 GB of
+# lines, 7.3 M frames) holds 235 MB of compact keys at the end of its parse and peaks near 1.1 GB; twice the lines
+# would be twice the keys. So a date of more than (usable cores) x this is cut finer than the cores: every shard then
+# reads the whole date (skipping other shards' lines undecoded, about 1 CPU-s a GB), the price of bounded memory.
+SHARD_MAX_LANDING_BYTES = 4 * 2**30
+MAX_SHARDS = 64
 
 
 def shard_count(files: list[LandedFile]) -> int:
@@ -76,8 +84,8 @@ def shard_count(files: list[LandedFile]) -> int:
         count = int(configured)
     except ValueError:
         raise ValueError(f"{SHARDS_ENV}={configured!r} is neither a whole number nor 'auto'") from None
-    if not 1 <= count <= 64:
-        raise ValueError(f"{SHARDS_ENV}={count} must be between 1 and 64")
+    if not 1 <= count <= MAX_SHARDS:
+        raise ValueError(f"{SHARDS_ENV}={count} must be between 1 and {MAX_SHARDS}")
     return count
 
 
@@ -87,12 +95,19 @@ def landed_bytes(files: list[LandedFile]) -> int:
 
 
 def auto_shard_count(files: list[LandedFile], cores: int | None = None, memory_bytes: int | None = None) -> int:
-    """One shard per ``SHARD_LANDING_BYTES`` of the files, at most one per core and per ``WORKER_MEMORY_BYTES`` of
-    memory (defaults: this process's usable cores, the machine's physical memory), at least one."""
+    """One shard per ``SHARD_LANDING_BYTES`` of the files, at most ``concurrent_shards`` of them (defaults: this
+    process's usable cores, the machine's physical memory) unless that leaves a shard more than
+    ``SHARD_MAX_LANDING_BYTES``: then as many as keep every shard within it (``MAX_SHARDS`` at most); at least one."""
     landed = landed_bytes(files)
+    bounded = -(-landed // SHARD_MAX_LANDING_BYTES)
+    return max(1, min(landed // SHARD_LANDING_BYTES, max(concurrent_shards(cores, memory_bytes), bounded), MAX_SHARDS))
+
+
+def concurrent_shards(cores: int | None = None, memory_bytes: int | None = None) -> int:
+    """Shards that can run at once: one per core and per ``WORKER_MEMORY_BYTES`` of memory, at least one."""
     cores = cores if cores is not None else len(os.sched_getaffinity(0))
     memory_bytes = memory_bytes if memory_bytes is not None else os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return max(1, min(landed // SHARD_LANDING_BYTES, cores, memory_bytes // WORKER_MEMORY_BYTES))
+    return max(1, min(cores, memory_bytes // WORKER_MEMORY_BYTES))
 
 
 def shard_of(charge_point_id: str, count: int) -> int:
@@ -182,12 +197,12 @@ def _run_in_worker(step: ShardStep, roots: tuple[str, str, str | None], args: tu
 def run_shards(step: ShardStep, shards: list[Shard], warehouse: WarehouseResource,
                landing: LandingZoneResource | None, *args: Any) -> list[Result]:
     """``step(warehouse, landing, *args, shard)`` for each shard, results in shard order: in this process for
-    one shard, else each in a worker process (at most one per CPU at a time). ``step`` is a module-level
+    one shard, else each in a worker process (at most ``concurrent_shards`` at a time). ``step`` is a module-level
     function (sent to the worker by name)."""
     if len(shards) == 1:
         return [step(warehouse, landing, *args, shards[0])]
     roots = (warehouse.root, warehouse.local_root, landing.root if landing is not None else None)
-    pool = shared_pool(max(1, min(len(shards), os.cpu_count() or 1)))
+    pool = shared_pool(min(len(shards), concurrent_shards()))
     futures = [pool.submit(timed, _run_in_worker, step, roots, args, shard) for shard in shards]
     # Every shard ends before anything is raised: a shard still writing its part must not race a retry.
     wait(futures)
