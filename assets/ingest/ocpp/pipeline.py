@@ -243,7 +243,7 @@ def stream_ocpp_messages(batches: Iterable[Batch | LineBatch], landing_date: dt.
     may_issue: list[pl.DataFrame] = []
     for number, batch in enumerate(batches, start=1):
         if number % TRIM_EVERY_BATCHES == 0:  # the batches' freed buffers back to the system, not kept by malloc
-            release_memory(collect=False)
+            release_memory()
         frame = _parse_batch(parser, batch, landing_date, earlier_records, rejections)
         calls.add(frame.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action"))
         # Copied row by row (a few per batch): a filtered frame would keep the whole batch's text buffers alive.
