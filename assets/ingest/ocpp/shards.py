@@ -45,7 +45,7 @@ import polars as pl
 
 from assets.ingest.common.files import Batch, LandedFile, LineBatch, RecordReader
 from assets.ingest.ocpp.shard_scan import line_shards
-from assets.parallel import count_worker_cpu, shared_pool, timed
+from assets.parallel import count_worker_cpu, shared_pool, timed, usable_cores
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
@@ -105,7 +105,7 @@ def auto_shard_count(files: list[LandedFile], cores: int | None = None, memory_b
 
 def concurrent_shards(cores: int | None = None, memory_bytes: int | None = None) -> int:
     """Shards that can run at once: one per core and per ``WORKER_MEMORY_BYTES`` of memory, at least one."""
-    cores = cores if cores is not None else len(os.sched_getaffinity(0))
+    cores = cores if cores is not None else usable_cores()
     memory_bytes = memory_bytes if memory_bytes is not None else os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     return max(1, min(cores, memory_bytes // WORKER_MEMORY_BYTES))
 
