@@ -12,9 +12,9 @@ it would in the whole-day computation; no session is ever split across two batch
 into reading only the row groups that hold the batch; within a row group only the batch's rows are kept (a
 batch of a one-row-group file still decompresses its pages: a batch has a fixed cost, see the batch sizes).
 
-A batch's result is spilled (``SpilledParts``) and the day's result read back once for the one write that gives
-a partition file its bytes (polars' row groups depend on the whole frame, so a file written part by part would
-differ); ``SortedBatchWriter`` also spares the whole-day sort of that write when the batches come in order.
+A batch's result is either streamed into the partition as the batches come in session order
+(``resources.warehouse.SortedPartsWriter`` with ``distinct_groups``: memory follows a batch and a row group, the
+bytes depend only on the rows), or spilled (``SpilledParts``) and read back once for one ``write_partition``.
 """
 
 from __future__ import annotations
@@ -27,10 +27,7 @@ from typing import Any
 
 import polars as pl
 
-from resources.tables import TableSpec
 from resources.warehouse import WarehouseResource
-from resources.warehouse import _sorted_for_write as sorted_for_write  # the stored shape and order of a partition
-from resources.warehouse import write_parquet
 
 SESSIONS_PER_BATCH = 2048
 """Sessions a settlement-side asset holds at a time: its memory follows this, not the size of the day. Sized
@@ -126,47 +123,3 @@ class SpilledParts:
             for leftover in self.folder.iterdir():
                 leftover.unlink()
             self.folder.rmdir()
-
-
-class SortedBatchWriter:
-    """One partition written from batches of consecutive session ids, with the bytes of ``write_partition`` of
-    all its rows, without sorting the whole day again.
-
-    ``append(frame)`` puts one batch in the table's stored shape and order (``write_partition``'s rule) and
-    spills it; the batches must come in session order (each one's first sort value above the previous one's
-    last: a session is never split). ``write()`` reads them back into one contiguous frame, which is the
-    sorted day, and writes it as the partition (atomically, as ``write_partition`` does). A multi-column sort
-    of a day's rows would cost about twice their memory at the moment of writing; this costs a copy at most.
-    """
-
-    def __init__(self, warehouse: WarehouseResource, spec: TableSpec, **partition: Any):
-        self.warehouse, self.spec, self.partition = warehouse, spec, partition
-        self.parts = SpilledParts(warehouse, f"{spec.name}-{'-'.join(map(str, partition.values()))}")
-        self._first_col = next((c for c in spec.sort_by if c not in partition), None)
-        self._previous_last = None
-
-    def __enter__(self) -> SortedBatchWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        self.parts.remove()
-
-    def append(self, frame: pl.DataFrame) -> None:
-        """Spill one batch (any row order within it)."""
-        data = sorted_for_write(self.spec, frame, self.partition)
-        if data.height and self._first_col is not None:
-            first = data.get_column(self._first_col)
-            if first.null_count() or (self._previous_last is not None and first.min() <= self._previous_last):
-                raise ValueError(f"table {self.spec.name}: a batch does not follow the previous one on {self._first_col}")
-            self._previous_last = first.max()
-        self.parts.append(data)
-
-    def write(self) -> pl.DataFrame:
-        """Write the partition; returns its rows as stored (partition columns left out)."""
-        empty = sorted_for_write(self.spec, self.spec.empty_frame(), self.partition)
-        data = self.parts.read(empty).rechunk()
-        self.parts.remove()
-        relative = self.warehouse.partition_dir(self.spec.name, self.spec, self.partition)
-        with self.warehouse.tables.replacing(relative, self.warehouse.spill_root) as tmp, open(tmp, "wb") as handle:
-            write_parquet(data, handle)
-        return data

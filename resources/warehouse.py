@@ -598,7 +598,9 @@ class SortedPartsWriter:
     file with polars' streaming Parquet sink, without holding them, in row groups of ``ROW_GROUP_ROWS`` rows:
     left to itself the sink cuts row groups where the parts happen to end, so the bytes would depend on how
     the rows were grouped (a partition of fewer rows is the one row group ``write_partition`` writes, byte
-    for byte). ``append`` checks the group order on the first sort column.
+    for byte). ``append`` checks the group order on the first sort column; with ``distinct_groups`` a part
+    must start above the previous part's last value (parts are batches of whole sessions: one split over two
+    parts is refused), otherwise it may start at it.
     The file replaces the partition atomically (write, fsync, rename); ``abort`` (or an exception inside
     ``with``) removes the spill and keeps the old partition.
     """
@@ -606,8 +608,9 @@ class SortedPartsWriter:
     ROW_GROUP_ROWS = 128 * 1024
 
     def __init__(self, warehouse: WarehouseResource, spec: TableSpec, partition: dict[str, Any], part: int = 0,
-                 staged: bool = False):
+                 staged: bool = False, distinct_groups: bool = False):
         self.warehouse, self.spec, self.partition, self.part, self.staged = warehouse, spec, partition, part, staged
+        self.distinct_groups = distinct_groups
         self.relative = warehouse.partition_dir(spec.name, spec, partition)
         self.spill_dir = warehouse.spill_root / f"{self.relative.replace('/', '__')}-parts-{os.getpid()}"
         self._parts: list[Path] = []
@@ -633,8 +636,10 @@ class SortedPartsWriter:
             return data
         if self._first_col is not None:
             first = data.get_column(self._first_col)
-            if first.null_count() or (self._previous_last is not None and first.min() < self._previous_last):
-                raise ValueError(f"table {self.spec.name}: a part sorts before the previous one on {self._first_col}")
+            previous = self._previous_last
+            if first.null_count() or (previous is not None and (first.min() <= previous if self.distinct_groups
+                                                                 else first.min() < previous)):
+                raise ValueError(f"table {self.spec.name}: a part does not follow the previous one on {self._first_col}")
             self._previous_last = first.max()
         self.spill_dir.mkdir(parents=True, exist_ok=True)
         path = self.spill_dir / f"{len(self._parts):08d}.parquet"

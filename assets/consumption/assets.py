@@ -10,14 +10,13 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from assets.checks import conservation_result, schema_result
+from assets.checks import BucketSchemaCheck, conservation_result, schema_result
 from assets.consumption import build, curve_cache, period_cache
 from assets.consumption.tables import (CHARGING_PERIODS, CLOCK_ALIGNED, ELECTRICITY_COST, METER_CURVES, PARTITION,
                                        SESSION_ELECTRICITY_COST)
 from assets.partitions import daily
 from assets.quarantine import QUARANTINE, quarantine_frame
-from assets.session_batches import SortedBatchWriter
-from resources.warehouse import WarehouseResource
+from resources.warehouse import SortedPartsWriter, WarehouseResource
 
 GROUP = "consumption"
 ENERGY_CONSERVATION = "energy_conservation"
@@ -55,17 +54,21 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
     day = _day(context)
     # A re-settlement rebuilds only the sessions whose meter data changed since the date's last run.
     started = curve_cache.plan(warehouse, day)
-    # The meter readings are held one chunk of sessions at a time and each chunk's curve is spilled in the
-    # table's order; the curve is then written in one piece, so the file's bytes are those of one write.
-    with SortedBatchWriter(warehouse, METER_CURVES, **{PARTITION: day}) as writer:
-        result = build.meter_curves(warehouse, day, writer.append, reused=started.reused)
-        table = writer.write()  # as stored: without the partition column
+    # The meter readings are held one chunk of sessions at a time, and each chunk's curve is checked, spilled
+    # and streamed into the partition in the table's order: the day's curve is never held whole.
+    schema = BucketSchemaCheck(METER_CURVES)
+    with SortedPartsWriter(warehouse, METER_CURVES, {PARTITION: day}, distinct_groups=True) as writer:
+        def write_chunk(chunk: pl.DataFrame) -> None:
+            schema.add(writer.append(chunk).with_columns(pl.lit(day).alias(PARTITION)))
+
+        result = build.meter_curves(warehouse, day, write_chunk, reused=started.reused)
+        writer.commit()
     warehouse.write_partition(QUARANTINE, quarantine_frame(result.rejections), source_asset="meter_curves",
                               partition_key=context.partition_key)
     curve_cache.save(warehouse, day, started, result.session_figures)
     return dg.MaterializeResult(
         metadata=result.metadata | {
-            "dagster/row_count": table.height,
+            "dagster/row_count": writer.rows,
             "sessions_reused": started.reused.height,
             "sessions_built": result.session_figures.height - started.reused.height,
             "reuse": started.why,
@@ -73,8 +76,7 @@ def meter_curves(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         check_results=[
             conservation_result(result.rows_in, result.rows_accepted, len(result.rejections),
                                 asset_key=dg.AssetKey("meter_curves")),
-            schema_result(METER_CURVES, table.with_columns(pl.lit(day).alias(PARTITION)),
-                          asset_key=dg.AssetKey("meter_curves")),
+            schema.result(),
         ],
     )
 

@@ -65,6 +65,9 @@ class Uninvoiced:
 
 NET, GROSS = "net", "gross"
 
+# The session fields a document's lines and payload are drafted from (besides its energy and its amounts per rate).
+LINE_FIELDS = ("session_id", "start_utc", "time_zone", "location_id", "evse_uid", "settlement_date")
+
 
 class RateUndetermined(VatRateUnknown):
     """A net-priced amount whose VAT rate the one rule (`assets.settlement.vat.assign_rates`) cannot tell."""
@@ -219,8 +222,9 @@ def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.Data
             contract = contract_for(contracts, operator, partner, month_first) if partner else None
             docs[key] = {"issuer": operator, "kind": kind, "customer": customer, "currency": currency,
                          "contract": contract, "sessions": []}
-        docs[key]["sessions"].append({**row, "energy_wh": Decimal(str(round(row["energy_wh"] or 0.0, 3))),
-                                      "rates": rates})
+        # Only what the lines and the payload print: a month's sessions are held until every document is drafted.
+        docs[key]["sessions"].append({name: row[name] for name in LINE_FIELDS}
+                                     | {"energy_wh": Decimal(str(round(row["energy_wh"] or 0.0, 3))), "rates": rates})
     drafts = []
     for key, doc in sorted(docs.items()):
         contract = doc["contract"]

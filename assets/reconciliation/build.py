@@ -23,8 +23,8 @@ from assets.pricing.session_tariffs import FAMILY_OF_SOURCE, TariffBook, choose_
 from assets.reconciliation.reasons import AMOUNT, NOT_A_DIFFERENCE, reason_expr
 from assets.reconciliation.tables import PARTITION, RECONCILIATION
 from assets.checks import BucketSchemaCheck
-from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SessionBatch, SortedBatchWriter, read_batch, session_batches
-from resources.warehouse import WarehouseResource
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, SessionBatch, read_batch, session_batches
+from resources.warehouse import SortedPartsWriter, WarehouseResource
 from tariff_engine import Tariff
 
 TOLERANCE_ENV = "CHARGELEDGER_RECONCILIATION_TOLERANCE"
@@ -269,12 +269,13 @@ def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances,
                   sessions_per_batch: int = LIGHT_SESSIONS_PER_BATCH) -> ReconciliationBuild:
     """Every comparison of the sessions settling on `day` (module docstring), written as the date's partition,
     batch by batch of sessions (`assets.session_batches`): the raw payloads and the Python objects held follow
-    a batch; only the comparison rows, the result, are read back whole, to be written in one piece."""
+    a batch, and each batch's comparison rows are streamed into the partition; the day's comparison rows are
+    then read back (without the partition column) for the figures."""
     book = load_tariff_book(warehouse)
     known_ids = frozenset(book.known)
     sessions_in = 0
     schema_check = BucketSchemaCheck(RECONCILIATION)
-    with SortedBatchWriter(warehouse, RECONCILIATION, **{PARTITION: day}) as writer:
+    with SortedPartsWriter(warehouse, RECONCILIATION, {PARTITION: day}, distinct_groups=True) as writer:
         for batch in session_batches(warehouse, day, sessions_per_batch):
             sessions, links = _inputs(warehouse, day, batch)
             sessions_in += sessions.height
@@ -283,7 +284,8 @@ def reconcile_day(warehouse: WarehouseResource, day: dt.date, tol: Tolerances,
                 frame = rows.with_columns(pl.lit(day).alias(PARTITION)).select(list(RECONCILIATION.schema))
                 schema_check.add(frame)
                 writer.append(frame)
-        table = writer.write()
+        writer.commit()
+    table = warehouse.scan(RECONCILIATION, **{PARTITION: day}).drop(PARTITION).collect()
     return ReconciliationBuild(table=table, sessions_in=sessions_in, metadata=summarise(table, tol),
                                schema=schema_check.result())
 

@@ -13,7 +13,8 @@ from assets.partitions import daily
 from assets.ingest.interval_charges import interval_charges
 from assets.sessions.sources import rows_settling_on
 from assets.sessions.tables import SESSION_LINKS, SESSIONS
-from resources.warehouse import WarehouseResource
+from assets.session_batches import LIGHT_SESSIONS_PER_BATCH, batches_of
+from resources.warehouse import PartitionWriter, WarehouseResource
 
 # When several sources report the same physical session, the row kept is the one of the source listed
 # first: the CDR is the billing document; metered and interval data are kept beside it for reconciliation.
@@ -73,12 +74,22 @@ MATCH_COLUMNS = [*VERSION_KEY, "source", "session_ref", "is_credit", "start_utc"
                  "reported_cost_excl_vat", "reported_cost_incl_vat"]
 
 
-def whole_rows(warehouse: WarehouseResource, settlement_date: dt.date, kept: pl.DataFrame) -> pl.DataFrame:
-    """The source rows (every column) of the versions in `kept`, streamed so that only those rows are held."""
-    return (rows_settling_on(warehouse, settlement_date)
-            .join(kept.lazy().select(VERSION_KEY), on=VERSION_KEY, how="semi", nulls_equal=True)
-            .unique(VERSION_KEY, keep="first")
-            .collect(engine="streaming"))
+def write_whole_rows(warehouse: WarehouseResource, settlement_date: dt.date, kept: pl.DataFrame) -> int:
+    """Write the source rows (every column) of the versions in `kept` as the date's partition; returns its rows.
+
+    The rows are streamed from the sources and spilled by batch of consecutive session ids (the batches of
+    `LIGHT_SESSIONS_PER_BATCH` the settlement assets read), each batch sorted and appended on its own, so only
+    one batch's raw payloads are held, whatever the size of the day. Each batch ends its row group, so a
+    downstream read of a batch decodes only its own rows.
+    """
+    starts = [batch.lo for batch in batches_of(kept.get_column("session_id"), LIGHT_SESSIONS_PER_BATCH)[1:]]
+    batch_of = pl.lit(pl.Series(starts, dtype=pl.String())).search_sorted(pl.col("session_id"), side="right")
+    rows = (rows_settling_on(warehouse, settlement_date)
+            .join(kept.lazy().select(VERSION_KEY), on=VERSION_KEY, how="semi", nulls_equal=True))
+    with PartitionWriter(warehouse, SESSIONS, batch_of, {"settlement_date": settlement_date}) as writer:
+        rows.sink_batches(writer.write, chunk_size=2 * LIGHT_SESSIONS_PER_BATCH, maintain_order=True)
+        writer.commit(lambda batch: batch.unique(VERSION_KEY, keep="first", maintain_order=True))
+    return writer.rows
 
 
 @dg.asset(
@@ -101,17 +112,18 @@ def sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     """
     settlement_date = dt.date.fromisoformat(context.partition_key)
     # The versions and the matching are decided on the few columns they read; only the rows kept are then read
-    # whole (raw payloads are most of a session's bytes), so the day's rows are held once, not once per step.
+    # whole (raw payloads are most of a session's bytes), a batch of sessions at a time.
     candidates = rows_settling_on(warehouse, settlement_date).select(MATCH_COLUMNS).collect()
     chosen = latest_versions(candidates.lazy()).collect()
     superseded = candidates.height - chosen.height
     del candidates
     kept, links = match_across_sources(chosen)
     del chosen
-    table = whole_rows(warehouse, settlement_date, kept).select(list(SESSIONS.schema))
+    write_whole_rows(warehouse, settlement_date, kept)
     del kept
-    warehouse.write_partition(SESSIONS, table, settlement_date=settlement_date)
     warehouse.write_partition(SESSION_LINKS, links, settlement_date=settlement_date)
+    # What the figures and checks read, without the raw payloads.
+    table = warehouse.scan(SESSIONS, settlement_date=settlement_date).drop("raw_payload").collect()
 
     revenue = (
         table.filter(~pl.col("is_credit"))

@@ -1,5 +1,6 @@
-"""`SortedBatchWriter` writes a partition from batches of consecutive sessions with the bytes of one
-`write_partition` of all rows (row groups included), and refuses batches out of session order."""
+"""Batches of consecutive sessions streamed into one partition (`SortedPartsWriter` with `distinct_groups`, as
+`meter_curves` and `reconciliation` write): the rows and order of one `write_partition`, bytes that depend on
+the rows only (never on the batch size), and batches out of session order refused."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import polars as pl
 import pytest
 
 from assets.consumption.tables import METER_CURVES, PARTITION
-from assets.session_batches import SortedBatchWriter, SpilledParts, batches_of
+from assets.session_batches import SpilledParts, batches_of
 from resources.table_storage import PART_FILE
-from resources.warehouse import WarehouseResource
+from resources.warehouse import SortedPartsWriter, WarehouseResource
 
 DAY = dt.date(2026, 10, 25)
 START = dt.datetime(2026, 10, 25, tzinfo=dt.timezone.utc)
@@ -36,20 +37,31 @@ def _bytes(warehouse: WarehouseResource) -> bytes:
     return (warehouse.root_path / relative / PART_FILE).read_bytes()
 
 
-@pytest.mark.parametrize("size", [1, 7, 1000])
-def test_batches_give_the_bytes_of_one_write(tmp_path, size):
-    curve = _curve(sessions=300, rows_per_session=600)  # 180,000 rows: more than one row group
-    one = WarehouseResource(root=str(tmp_path / "one"))
-    one.write_partition(METER_CURVES, curve, **{PARTITION: DAY})
-
-    batched = WarehouseResource(root=str(tmp_path / "batched"))
-    with SortedBatchWriter(batched, METER_CURVES, **{PARTITION: DAY}) as writer:
+def _streamed(warehouse: WarehouseResource, curve: pl.DataFrame, size: int) -> int:
+    with SortedPartsWriter(warehouse, METER_CURVES, {PARTITION: DAY}, distinct_groups=True) as writer:
         for batch in batches_of(curve["session_id"], size):
             writer.append(curve.filter(batch.where()))
-        written = writer.write()
-    assert written.height == 180_000 and PARTITION not in written.columns
+        writer.commit()
+    return writer.rows
+
+
+def test_any_batch_size_gives_the_rows_of_one_write_and_the_same_bytes(tmp_path):
+    curve = _curve(sessions=300, rows_per_session=600)  # 180,000 rows: more than one row group of 131,072
+    one = WarehouseResource(root=str(tmp_path / "one"))
+    one.write_partition(METER_CURVES, curve, **{PARTITION: DAY})
+    written = {}
+    for size in (1, 7, 1000):
+        batched = WarehouseResource(root=str(tmp_path / f"batched-{size}"))
+        assert _streamed(batched, curve, size) == 180_000
+        assert batched.read(METER_CURVES).equals(one.read(METER_CURVES))  # rows and order
+        assert not (batched.spill_root.exists() and any(batched.spill_root.iterdir()))  # spill removed
+        written[size] = _bytes(batched)
+    assert written[1] == written[7] == written[1000]
+    # A partition of at most one row group is the file of one write, byte for byte.
+    small = _curve(sessions=30, rows_per_session=60)
+    one.write_partition(METER_CURVES, small, **{PARTITION: DAY})
+    _streamed(batched, small, 7)
     assert _bytes(batched) == _bytes(one)
-    assert not (batched.spill_root.exists() and any(batched.spill_root.iterdir()))  # spill removed
 
 
 def test_a_batch_out_of_session_order_is_refused_and_the_old_partition_kept(tmp_path):
@@ -60,12 +72,12 @@ def test_a_batch_out_of_session_order_is_refused_and_the_old_partition_kept(tmp_
     later, earlier = curve.filter(pl.col("session_id") == "ocpp:CP-00002:tx"), curve.filter(
         pl.col("session_id") == "ocpp:CP-00001:tx")
     with pytest.raises(ValueError, match="does not follow the previous one"):
-        with SortedBatchWriter(warehouse, METER_CURVES, **{PARTITION: DAY}) as writer:
+        with SortedPartsWriter(warehouse, METER_CURVES, {PARTITION: DAY}, distinct_groups=True) as writer:
             writer.append(later)
             writer.append(earlier)
     # A session split over two batches is refused too (its rows would not be in the table's order).
     with pytest.raises(ValueError, match="does not follow the previous one"):
-        with SortedBatchWriter(warehouse, METER_CURVES, **{PARTITION: DAY}) as writer:
+        with SortedPartsWriter(warehouse, METER_CURVES, {PARTITION: DAY}, distinct_groups=True) as writer:
             writer.append(later.head(2))
             writer.append(later.tail(2))
     assert _bytes(warehouse) == before

@@ -20,6 +20,7 @@ from assets.ingest.ocpp.shards import (COMPRESSION_RATIO, SHARD_LANDING_BYTES, S
 from assets.ingest.ocpp.tables import OCPP_MESSAGES, OCPP_TRANSACTION_DAYS
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
+from tests.ocpp.factory import FrameScript, meter_values_16, register
 
 DAY = dt.date(2026, 11, 20)
 
@@ -195,11 +196,30 @@ def test_shards_give_the_rows_of_one_process_and_a_stray_line_the_date_back_to_o
     assert _rows(fallen_back, "ocpp_messages").equals(_rows(whole, "ocpp_messages"))
 
 
+def _charging_lines(charge_points: int) -> list[str]:
+    """Each charge point starts a transaction, meters it three times and stops it (1.6J, answers included)."""
+    lines: list[str] = []
+    for n in range(charge_points):
+        script = FrameScript(f"CP-{n:03d}", "ocpp1.6", dt.datetime(2026, 11, 20, 10, n, tzinfo=dt.UTC))
+        script.call("StartTransaction", {"connectorId": 1, "idTag": f"TAG-{n}", "meterStart": 1_000 * n,
+                                         "timestamp": f"2026-11-20T10:{n:02d}:00Z"},
+                    {"transactionId": 100 + n, "idTagInfo": {"status": "Accepted"}})
+        for k in (1, 2, 3):
+            script.call("MeterValues", meter_values_16(1, 100 + n, f"2026-11-20T10:{n:02d}:{10 * k:02d}Z",
+                                                       register(1_000 * n + 500 * k)), {})
+        script.call("StopTransaction", {"transactionId": 100 + n, "meterStop": 1_000 * n + 2_000,
+                                        "timestamp": f"2026-11-20T10:{n:02d}:40Z", "reason": "Local"},
+                    {"idTagInfo": {"status": "Accepted"}})
+        lines += [text for _, text in script.lines]
+    return lines
+
+
 def test_more_shards_than_workers_take_turns_and_give_the_rows_of_one_process(tmp_path, monkeypatch):
     """A date cut finer than the workers (auto does so past SHARD_MAX_LANDING_BYTES a shard): five shards on a pool
     of two give the rows, quarantine and counts of one process, each shard in its own part."""
     monkeypatch.setattr(shards_module, "concurrent_shards", lambda *_: 2)
-    lines = [_line(f"CP-{n % 13:03d}", n) for n in range(60)] + ["{broken", _line("CP-004", 4)]  # a duplicate
+    lines = _charging_lines(13)  # 13 charge points x 5 CALLs and their 5 answers
+    lines += ["{broken", lines[7]]  # a line that is not JSON, and a frame landed twice
     whole, whole_meta = _ingest(tmp_path, "whole5", lines, monkeypatch, shards=1)
     split, split_meta = _ingest(tmp_path, "split5", lines, monkeypatch, shards=5)
     assert split.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0, 1, 2, 3, 4]
@@ -208,8 +228,12 @@ def test_more_shards_than_workers_take_turns_and_give_the_rows_of_one_process(tm
                        ("transactions", "transaction_id")):
         assert split.read(table).sort(key).equals(whole.read(table).sort(key)), table
     assert _rows(split, "quarantine").drop("partition_key").equals(_rows(whole, "quarantine").drop("partition_key"))
-    assert split_meta["ocpp_messages"]["rows_in"].value == whole_meta["ocpp_messages"]["rows_in"].value == 62
+    assert split_meta["ocpp_messages"]["rows_in"].value == whole_meta["ocpp_messages"]["rows_in"].value == 132
     assert split_meta["ocpp_messages"]["rows_quarantined"].value == 2
+    # Every charge point's transaction, complete, with its three register readings, whichever shard it fell in.
+    assert split.read("meter_readings").height == 13 * 3
+    done = split.read("transactions").filter(pl.col("status") == "complete").sort("transaction_id")
+    assert done.height == 13 and done["energy_wh"].to_list() == [2_000.0] * 13
     assert split_meta["shard steps"] == _shard_steps("shard_0_1_2_3_4")
 
 
