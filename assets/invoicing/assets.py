@@ -9,7 +9,7 @@ import polars as pl
 
 from assets.catalog.incremental import refresh_catalog_if_changed
 from assets.checks import schema_result
-from assets.invoicing.issue import billed_session_ids, invoice_month
+from assets.invoicing.issue import invoice_month
 from assets.partner_settlement.inputs import month_sessions
 from assets.invoicing.tables import INVOICES
 from assets.partner_settlement.months import month_bounds, monthly
@@ -32,9 +32,9 @@ class InvoicingConfig(dg.Config):
     """Issue date of new documents (YYYY-MM-DD); empty = today (UTC)."""
 
 
-def _totals_check(frames: dict[str, pl.DataFrame]) -> dg.AssetCheckResult:
-    docs, lines = frames["invoices"], frames["invoice_lines"]
-    sums = lines.group_by("number").agg(pl.col("net").sum().alias("n"), pl.col("vat").sum().alias("v"))
+def _totals_check(docs: pl.DataFrame, line_sums: pl.DataFrame) -> dg.AssetCheckResult:
+    """Each document's totals against the sums of its lines (``line_sums``: number, net, vat)."""
+    sums = line_sums.rename({"net": "n", "vat": "v"})
     joined = docs.join(sums, on="number", how="left")
     bad = joined.filter((pl.col("n").fill_null(0) != pl.col("net_total")) | (pl.col("v").fill_null(0) != pl.col("vat_total"))
                         | (pl.col("net_total") + pl.col("vat_total") != pl.col("gross_total")))
@@ -65,13 +65,13 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
     catalog."""
     first, last = month_bounds(context.partition_key)
     issued_on = dt.date.fromisoformat(config.issued_on) if config.issued_on else dt.datetime.now(dt.timezone.utc).date()
-    outcome, frames = invoice_month(warehouse, first, last, issued_on, config.document_type, config.direct_line_mode)
-    docs = frames["invoices"]
+    outcome, export = invoice_month(warehouse, first, last, issued_on, config.document_type, config.direct_line_mode)
+    docs = export.documents
     live = docs.filter(pl.col("status") == "issued")
     metadata: dict[str, object] = {
         "documents": docs.height, "dagster/row_count": docs.height,
         "issued_this_run": len(outcome.issued), "credit_notes_this_run": len(outcome.credit_notes),
-        "unchanged": len(outcome.unchanged), "sessions_not_invoiced": frames["uninvoiced_sessions"].height,
+        "unchanged": len(outcome.unchanged), "sessions_not_invoiced": export.uninvoiced.height,
         "new_numbers": dg.MetadataValue.md(", ".join(outcome.issued + outcome.credit_notes) or "none"),
     }
     for kind, currency, gross in (live.filter(pl.col("document_type") == "invoice")
@@ -80,20 +80,19 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
         metadata[f"invoiced_{kind}_{currency}_incl_vat"] = float(gross)
     context.log.info(f"{context.partition_key}: issued {len(outcome.issued)}, credited {len(outcome.credit_notes)}, "
                      f"unchanged {len(outcome.unchanged)}")
-    sessions = set(month_sessions(warehouse, first, last)["session_id"].to_list())
-    billed = billed_session_ids(warehouse, first, config.document_type)
-    skipped = frames["uninvoiced_sessions"]["session_id"].to_list()
+    sessions = month_sessions(warehouse, first, last, ("session_id",)).get_column("session_id").unique().sort()
+    billed, skipped = export.billed, export.uninvoiced.get_column("session_id")
     accounted = dg.AssetCheckResult(
         check_name=EVERY_SESSION, severity=dg.AssetCheckSeverity.ERROR,
-        passed=len(billed) == len(set(billed)) and set(billed) | set(skipped) == sessions
-        and len(billed) + len(skipped) == len(sessions),
+        passed=billed.n_unique() == billed.len() and len(billed) + len(skipped) == len(sessions)
+        and pl.concat([billed, skipped]).unique().sort().equals(sessions),
         metadata={"sessions_in": len(sessions), "sessions_billed": len(billed), "sessions_not_invoiced": len(skipped)})
     metadata["summary"] = dg.MetadataValue.md(_summary_markdown(live))
     # The nightly catalog rebuild runs before a month is invoiced; rebuild it here so analysts see the month's
     # settlements and invoices now (same swap-in-place rebuild as the catalog asset, skipped when unchanged).
     refresh_catalog_if_changed(warehouse)
-    return dg.MaterializeResult(metadata=metadata, check_results=[_totals_check(frames), schema_result(INVOICES, docs),
-                                                                  accounted])
+    return dg.MaterializeResult(metadata=metadata, check_results=[
+        _totals_check(docs, export.line_sums), schema_result(INVOICES, docs), accounted])
 
 
 def _summary_markdown(live: pl.DataFrame) -> str:

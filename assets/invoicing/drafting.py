@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -170,78 +171,156 @@ def content_hash(payload: dict) -> str:
     return hashlib.sha256(json.dumps(billed | parties, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.DataFrame, contracts: list[Contract],
-                issuers: dict[str, str], partner_names: dict[str, str], direct_line_mode: str = "session",
-                tax_included: dict[str, str] | None = None, issuer_vat: dict[str, Decimal] | None = None,
-                tariff_vat: dict[tuple[str, str], Decimal] | None = None) -> tuple[list[Draft], list[Uninvoiced]]:
-    """The drafts of one month and the sessions that cannot be invoiced (with a reason).
+# The columns drafting reads of the month's sessions and priced sessions.
+SESSION_FIELDS = tuple(dict.fromkeys(("session_id", "operator_id", "emsp_id", "customer_id", "is_credit", "energy_wh",
+                                      *LINE_FIELDS)))
+PRICED_FIELDS = ("session_id", "currency", "error_code", "tariff_id", "total_cost_excl", "total_cost_incl",
+                 *(f"total_{n}_cost_{side}" for n in DIMENSIONS for side in ("excl", "incl")))
+
+
+def _text(column: str) -> pl.Expr:
+    """A column as an f-string prints it (a null as ``None``)."""
+    return pl.col(column).cast(pl.String()).fill_null("None")
+
+
+def _document_key() -> pl.Expr:
+    """The customer key ``draft_month`` gives a session (``issuer|kind|customer|currency``), as an expression, to
+    sort a month's sessions customer by customer; the Python rule in ``MonthDrafts`` stays the one that decides
+    (a session it does not bill may get any key here)."""
+    emsp = pl.col("emsp_id")
+    partner = pl.when(emsp.is_not_null() & (emsp != "") & emsp.ne_missing(pl.col("operator_id"))).then(emsp)
+    customer = pl.coalesce(partner, pl.col("customer_id"))
+    kind = pl.when(partner.is_not_null()).then(pl.lit("emsp")).otherwise(pl.lit("direct"))
+    return pl.concat_str([_text("operator_id"), kind, customer.fill_null("None"), _text("price_currency")],
+                         separator="|")
+
+
+class MonthDrafts:
+    """The drafts of one month, one customer at a time, and the sessions that cannot be invoiced (with a reason).
+
+    Iterating yields each document's `Draft` in customer key order (`register.issue_month` takes them as they
+    come), so only one customer's sessions are held as Python objects at a time, not the month's. `uninvoiced`
+    is complete (in session id order) once the iteration has ended.
 
     `tax_included`: tariff id → the tariff's tax_included (YES / NO / N/A); `issuer_vat`: operator → VAT %;
     `tariff_vat`: (tariff id, dimension) → the tariff's own rate (`assets.settlement.vat.tariff_rates`).
     """
-    cost_cols = [f"total_{n}_cost_{side}" for n in DIMENSIONS for side in ("excl", "incl")]
-    taxes = pl.DataFrame({"tariff_id": list((tax_included or {}).keys()),
-                          "tax_included": list((tax_included or {}).values())}, schema={"tariff_id": pl.String(),
-                                                                                       "tax_included": pl.String()})
-    joined = (sessions.join(priced.select("session_id", pl.col("currency").alias("price_currency"), "error_code",
-                                          "tariff_id", "total_cost_excl", "total_cost_incl", *cost_cols),
-                            on="session_id", how="left")
-              .join(taxes, on="tariff_id", how="left").sort("session_id"))
-    docs: dict[str, dict] = {}
-    skipped: list[Uninvoiced] = []
-    for row in joined.iter_rows(named=True):
+
+    def __init__(self, month_first, month_last, sessions: pl.DataFrame | pl.LazyFrame,
+                 priced: pl.DataFrame | pl.LazyFrame,
+                 contracts: list[Contract], issuers: dict[str, str], partner_names: dict[str, str],
+                 direct_line_mode: str = "session", tax_included: dict[str, str] | None = None,
+                 issuer_vat: dict[str, Decimal] | None = None,
+                 tariff_vat: dict[tuple[str, str], Decimal] | None = None):
+        self.month_first, self.month_last = month_first, month_last
+        self.contracts, self.issuers, self.partner_names = contracts, issuers, partner_names
+        self.direct_line_mode, self.issuer_vat, self.tariff_vat = direct_line_mode, issuer_vat or {}, tariff_vat
+        taxes = pl.DataFrame({"tariff_id": list((tax_included or {}).keys()),
+                              "tax_included": list((tax_included or {}).values())},
+                             schema={"tariff_id": pl.String(), "tax_included": pl.String()})
+        # One query from the scans (when given scans): only the columns drafting reads, joined once, run when the
+        # drafts are iterated, so the month's rows are held only while drafting.
+        self.query = (sessions.lazy().select(*SESSION_FIELDS)
+                       .join(priced.lazy().select(*PRICED_FIELDS).rename({"currency": "price_currency"}),
+                             on="session_id", how="left")
+                       .join(taxes.lazy(), on="tariff_id", how="left")
+                       .with_columns(_document_key().alias("_key")))
+        self.uninvoiced: list[Uninvoiced] = []
+
+    def _billed(self, row: dict) -> tuple[str, str, str, dict] | None:
+        """(customer key, kind, customer, session as the lines print it) of a session billed, else None with the
+        reason appended to `uninvoiced`."""
         sid, operator = row["session_id"], row["operator_id"]
+        skip = self.uninvoiced.append
         if row["is_credit"]:
-            skipped.append(Uninvoiced(sid, operator, "CREDIT_CDR", "a credit CDR reverses a session; it is not billed again"))
-            continue
+            skip(Uninvoiced(sid, operator, "CREDIT_CDR", "a credit CDR reverses a session; it is not billed again"))
+            return None
         if row["error_code"] is not None or row["price_currency"] is None:
-            skipped.append(Uninvoiced(sid, operator, "NOT_PRICED", f"not priced: {row['error_code'] or 'no priced row'}"))
-            continue
+            skip(Uninvoiced(sid, operator, "NOT_PRICED", f"not priced: {row['error_code'] or 'no priced row'}"))
+            return None
         partner = row["emsp_id"] if row["emsp_id"] and row["emsp_id"] != operator else None
         customer = partner or row["customer_id"]
         if not customer:
-            skipped.append(Uninvoiced(sid, operator, "NO_CUSTOMER", "the session names neither an eMSP nor a customer"))
-            continue
+            skip(Uninvoiced(sid, operator, "NO_CUSTOMER", "the session names neither an eMSP nor a customer"))
+            return None
         try:
-            rates = session_rates(row, (issuer_vat or {}).get(operator), tariff_vat)
+            rates = session_rates(row, self.issuer_vat.get(operator), self.tariff_vat)
         except RateUndetermined as error:
-            skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN", str(error)))
-            continue
+            skip(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN", str(error)))
+            return None
         except VatRateUnknown:
-            skipped.append(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN",
-                                      f"tariff {row['tariff_id']} prices include tax at an unnamed rate and "
-                                      f"{operator} has no vat_percent"))
-            continue
+            skip(Uninvoiced(sid, operator, "VAT_RATE_UNKNOWN", f"tariff {row['tariff_id']} prices include tax at an "
+                                                               f"unnamed rate and {operator} has no vat_percent"))
+            return None
         if not rates:  # priced at exactly 0.00 (a failed start, a free tariff): no line, and no empty invoice
-            skipped.append(Uninvoiced(sid, operator, "NOTHING_TO_BILL", "priced at 0.00: nothing to bill"))
-            continue
+            skip(Uninvoiced(sid, operator, "NOTHING_TO_BILL", "priced at 0.00: nothing to bill"))
+            return None
         kind = "emsp" if partner else "direct"
-        currency = row["price_currency"]
-        key = f"{operator}|{kind}|{customer}|{currency}"
-        if key not in docs:
-            contract = contract_for(contracts, operator, partner, month_first) if partner else None
-            docs[key] = {"issuer": operator, "kind": kind, "customer": customer, "currency": currency,
-                         "contract": contract, "sessions": []}
-        # Only what the lines and the payload print: a month's sessions are held until every document is drafted.
-        docs[key]["sessions"].append({name: row[name] for name in LINE_FIELDS}
-                                     | {"energy_wh": Decimal(str(round(row["energy_wh"] or 0.0, 3))), "rates": rates})
-    drafts = []
-    for key, doc in sorted(docs.items()):
+        key = f"{operator}|{kind}|{customer}|{row['price_currency']}"
+        # Only what the lines and the payload print.
+        session = ({name: row[name] for name in LINE_FIELDS}
+                   | {"energy_wh": Decimal(str(round(row["energy_wh"] or 0.0, 3))), "rates": rates})
+        return key, kind, customer, session
+
+    def __iter__(self) -> Iterator[Draft]:
+        self.uninvoiced.clear()  # drafted again from the start
+        key, doc, done = None, None, set()
+        for row in self._rows_by_customer():
+            billed = self._billed(row)
+            if billed is None:
+                continue
+            if billed[0] != key:
+                if doc is not None:
+                    yield self._draft(key, doc)
+                key, kind, customer, _ = billed
+                if key in done:  # the sort key and the rule disagree: never draft one customer twice
+                    raise AssertionError(f"sessions of {key} are not contiguous in the drafting order")
+                done.add(key)
+                operator, currency = row["operator_id"], row["price_currency"]
+                partner = customer if kind == "emsp" else None
+                contract = contract_for(self.contracts, operator, partner, self.month_first) if partner else None
+                doc = {"issuer": operator, "kind": kind, "customer": customer, "currency": currency,
+                       "contract": contract, "sessions": []}
+            doc["sessions"].append(billed[3])
+        if doc is not None:
+            yield self._draft(key, doc)
+        self.uninvoiced.sort(key=lambda u: u.session_id)
+
+    def _rows_by_customer(self, slice_rows: int = 16_384) -> Iterator[dict]:
+        """The month's rows by customer key, then session id: gathered a slice at a time through the sort order
+        rather than sorted whole (a sorted copy of the month would double what drafting holds)."""
+        month = self.query.collect()
+        order = month.select(pl.arg_sort_by("_key", "session_id", maintain_order=True)).to_series()
+        for start in range(0, len(order), slice_rows):
+            yield from month[order[start:start + slice_rows]].iter_rows(named=True)
+
+    def _draft(self, key: str, doc: dict) -> Draft:
         contract = doc["contract"]
-        mode = contract.invoice_lines if contract else direct_line_mode
+        mode = contract.invoice_lines if contract else self.direct_line_mode
         treatment = contract.vat_treatment if contract else "standard"
         lines = _lines(doc["sessions"], mode, treatment, doc["currency"])
         vat_summary, totals = _summary(lines)
-        customer_name = partner_names.get(doc["customer"], doc["customer"]) if doc["kind"] == "emsp" else doc["customer"]
+        customer_name = (self.partner_names.get(doc["customer"], doc["customer"]) if doc["kind"] == "emsp"
+                         else doc["customer"])
         payload = {
-            "issuer": {"id": doc["issuer"], "name": issuers.get(doc["issuer"], doc["issuer"])},
+            "issuer": {"id": doc["issuer"], "name": self.issuers.get(doc["issuer"], doc["issuer"])},
             "customer": {"kind": doc["kind"], "id": doc["customer"], "name": customer_name},
-            "currency": doc["currency"], "period_start": month_first.isoformat(), "period_end": month_last.isoformat(),
-            "vat_treatment": treatment, "line_mode": mode,
+            "currency": doc["currency"], "period_start": self.month_first.isoformat(),
+            "period_end": self.month_last.isoformat(), "vat_treatment": treatment, "line_mode": mode,
             "contract": f"{contract.contract_id} v{contract.version}" if contract else None,
             "session_ids": sorted(s["session_id"] for s in doc["sessions"]),
             "settlement_dates": sorted({s["settlement_date"].isoformat() for s in doc["sessions"]}),
             "lines": lines, "vat_summary": vat_summary, "totals": totals,
         }
-        drafts.append(Draft(doc["issuer"], key, content_hash(payload), payload))
-    return drafts, skipped
+        return Draft(doc["issuer"], key, content_hash(payload), payload)
+
+
+def draft_month(month_first, month_last, sessions: pl.DataFrame, priced: pl.DataFrame, contracts: list[Contract],
+                issuers: dict[str, str], partner_names: dict[str, str], direct_line_mode: str = "session",
+                tax_included: dict[str, str] | None = None, issuer_vat: dict[str, Decimal] | None = None,
+                tariff_vat: dict[tuple[str, str], Decimal] | None = None) -> tuple[list[Draft], list[Uninvoiced]]:
+    """The drafts of one month (all held: `MonthDrafts` yields them one at a time) and the sessions that cannot be
+    invoiced (with a reason)."""
+    month = MonthDrafts(month_first, month_last, sessions, priced, contracts, issuers, partner_names,
+                        direct_line_mode, tax_included, issuer_vat, tariff_vat)
+    return list(month), month.uninvoiced

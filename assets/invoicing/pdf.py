@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 
 from fpdf import FPDF
@@ -188,18 +189,74 @@ def _write_documents(documents: list[PdfDocument]) -> int:
                for doc in documents)
 
 
-def write_missing_pdfs(documents: list[PdfDocument]) -> int:
-    """Write the PDF of every document that has none yet (an issued document's PDF is written once and never
-    replaced); many documents are rendered in worker processes (the bytes do not depend on where). Returns how
-    many were written."""
-    missing = [doc for doc in documents if not doc.path.exists()]
-    workers = pdf_workers()
-    if workers <= 1 or len(missing) < POOLED_DOCUMENTS:
-        return _write_documents(missing)
-    tasks = [missing[start:start + DOCUMENTS_PER_TASK] for start in range(0, len(missing), DOCUMENTS_PER_TASK)]
-    # spawn, not fork: the parent runs polars' thread pool, which must not be forked.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        done = list(pool.map(timed, repeat(_write_documents), tasks))
-    # The workers' CPU belongs to the step that issued the documents (``parallel.worker_cpu_seconds``).
-    count_worker_cpu(sum(cpu for _, cpu in done))
-    return sum(written for written, _ in done)
+class PdfWriter:
+    """Writes the PDF of each document it is given that has none yet (an issued document's PDF is written once and
+    never replaced), as they come: a few in this process; past ``POOLED_DOCUMENTS`` missing ones, in worker
+    processes (the bytes do not depend on where), tasks of ``DOCUMENTS_PER_TASK`` documents with at most two per
+    worker in flight, so a month's documents are never all held. ``expected``: how many documents will be given,
+    when known; fewer than ``POOLED_DOCUMENTS`` are rendered as they come instead of being held to decide.
+    ``written``: how many were written, once closed."""
+
+    def __init__(self, expected: int | None = None) -> None:
+        self.workers = pdf_workers()
+        self.in_process = self.workers <= 1 or (expected is not None and expected < POOLED_DOCUMENTS)
+        self.written = 0
+        self._waiting: list[PdfDocument] = []
+        self._pool: ProcessPoolExecutor | None = None
+        self._running: deque[Future] = deque()
+
+    def __enter__(self) -> PdfWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        elif self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def add(self, document: PdfDocument) -> None:
+        if document.path.exists():
+            return
+        if self.in_process:
+            self.written += _write_documents([document])
+            return
+        self._waiting.append(document)
+        if self._pool is not None or len(self._waiting) >= POOLED_DOCUMENTS:
+            while len(self._waiting) >= DOCUMENTS_PER_TASK:
+                self._submit(self._waiting[:DOCUMENTS_PER_TASK])
+                del self._waiting[:DOCUMENTS_PER_TASK]
+
+    def _submit(self, task: list[PdfDocument]) -> None:
+        if self._pool is None:
+            # spawn, not fork: the parent runs polars' thread pool, which must not be forked.
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        while len(self._running) >= 2 * self.workers:
+            self._collect(self._running.popleft())
+        self._running.append(self._pool.submit(timed, _write_documents, task))
+
+    def _collect(self, future: Future) -> None:
+        written, cpu = future.result()
+        self.written += written
+        # The workers' CPU belongs to the step that issued the documents (``parallel.worker_cpu_seconds``).
+        count_worker_cpu(cpu)
+
+    def close(self) -> None:
+        """Write what is left and wait for the workers."""
+        if self._pool is None:
+            self.written += _write_documents(self._waiting)
+        else:
+            if self._waiting:
+                self._submit(self._waiting)
+            while self._running:
+                self._collect(self._running.popleft())
+            self._pool.shutdown()
+            self._pool = None
+        self._waiting = []
+
+
+def write_missing_pdfs(documents: Iterable[PdfDocument]) -> int:
+    """``PdfWriter`` over ``documents``; how many PDFs were written."""
+    with PdfWriter() as writer:
+        for document in documents:
+            writer.add(document)
+    return writer.written

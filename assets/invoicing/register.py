@@ -27,7 +27,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 REGISTER_FILE = "invoice_register.sqlite"
 SERIES = {"invoice": "INV", "credit_note": "CN", "pro_forma": "PF"}
@@ -137,36 +137,68 @@ class MonthOutcome:
     unchanged: list[str]
 
 
-def issue_month(registers_dir: Path, month: str, drafts: list[Draft], issued_on: dt.date,
+def _in_key_order(drafts: Iterable[Draft]) -> Iterator[Draft]:
+    """``drafts`` by customer key: a list is sorted here, any other iterable (drafted one customer at a time) must
+    come in strictly increasing key order. Two drafts for one key are refused either way."""
+    if isinstance(drafts, (list, tuple)):
+        drafts = sorted(drafts, key=lambda d: d.customer_key)
+    previous = None
+    for draft in drafts:
+        if previous is not None and draft.customer_key <= previous:
+            raise ValueError("two drafts for the same customer key" if draft.customer_key == previous
+                             else "drafts out of customer key order")
+        previous = draft.customer_key
+        yield draft
+
+
+def issue_month(registers_dir: Path, month: str, drafts: Iterable[Draft], issued_on: dt.date,
                 document_type: str = "invoice") -> MonthOutcome:
-    """Bring the register in line with `drafts` for `month` (see the module docstring); one transaction."""
+    """Bring the register in line with `drafts` for `month` (see the module docstring); one transaction.
+
+    `drafts` may be a generator in customer key order (`_in_key_order`): it is consumed inside the transaction,
+    one draft at a time, so a month is issued without holding all its drafts; the register's live documents are
+    read without their payloads (a credited one's payload is read when its credit note is made)."""
     if document_type not in ("invoice", "pro_forma"):
         raise ValueError(f"document_type must be invoice or pro_forma, got {document_type!r}")
-    by_key = {d.customer_key: d for d in drafts}
-    if len(by_key) != len(drafts):
-        raise ValueError("two drafts for the same customer key")
     issued, credits, unchanged = [], [], []
     day = issued_on.isoformat()
+
+    def retire(con: sqlite3.Connection, key: str, current: tuple[str, str, str]) -> None:
+        """The live document of `key` no longer stands: credited (invoice) or superseded (pro forma)."""
+        number, _, issuer = current
+        if document_type == "invoice":
+            payload = con.execute("SELECT payload FROM documents WHERE number = ?", (number,)).fetchone()[0]
+            note = _insert(con, month, "credit_note", issuer, key, "credit:" + number,
+                           _credit_payload(json.loads(payload)), day, credits_number=number)
+            credits.append(note)
+            con.execute("UPDATE documents SET status = 'credited', credited_by = ? WHERE number = ?", (note, number))
+        else:
+            con.execute("UPDATE documents SET status = 'superseded' WHERE number = ?", (number,))
+
     with _transaction(register_path(registers_dir)) as con:
-        live = {row[1]: row for row in con.execute(
-            "SELECT number, customer_key, content_hash, payload, issuer FROM documents "
+        live = {key: (number, content_hash, issuer) for number, key, content_hash, issuer in con.execute(
+            "SELECT number, customer_key, content_hash, issuer FROM documents "
             "WHERE billing_month = ? AND document_type = ? AND status = 'issued' ORDER BY number", (month, document_type))}
-        for key in sorted(set(by_key) | set(live)):
-            draft, current = by_key.get(key), live.get(key)
-            if current is not None and draft is not None and current[2] == draft.content_hash:
+        live_keys = iter(sorted(live))
+        pending = next(live_keys, None)  # the next live key not yet walked past
+        # One walk over both key orders: every key of either side, in order, as `sorted(drafts | live)` would.
+        for draft in _in_key_order(drafts):
+            while pending is not None and pending < draft.customer_key:
+                retire(con, pending, live[pending])  # a customer with nothing to bill any more
+                pending = next(live_keys, None)
+            current = None
+            if pending == draft.customer_key:
+                current, pending = live[pending], next(live_keys, None)
+            if current is not None and current[1] == draft.content_hash:
                 unchanged.append(current[0])
                 continue
             if current is not None:
-                number, _, _, payload, issuer = current
-                if document_type == "invoice":
-                    note = _insert(con, month, "credit_note", issuer, key, "credit:" + number,
-                                   _credit_payload(json.loads(payload)), day, credits_number=number)
-                    credits.append(note)
-                    con.execute("UPDATE documents SET status = 'credited', credited_by = ? WHERE number = ?", (note, number))
-                else:
-                    con.execute("UPDATE documents SET status = 'superseded' WHERE number = ?", (number,))
-            if draft is not None:
-                issued.append(_insert(con, month, document_type, draft.issuer, key, draft.content_hash, draft.payload, day))
+                retire(con, draft.customer_key, current)
+            issued.append(_insert(con, month, document_type, draft.issuer, draft.customer_key, draft.content_hash,
+                                  draft.payload, day))
+        while pending is not None:
+            retire(con, pending, live[pending])
+            pending = next(live_keys, None)
         if document_type == "invoice":  # the month is invoiced for real: its previews are superseded
             con.execute("UPDATE documents SET status = 'superseded' WHERE billing_month = ? "
                         "AND document_type = 'pro_forma' AND status = 'issued'", (month,))
@@ -175,15 +207,38 @@ def issue_month(registers_dir: Path, month: str, drafts: list[Draft], issued_on:
     return MonthOutcome(issued, credits, unchanged)
 
 
-def month_documents(registers_dir: Path, month: str) -> list[Issued]:
-    """Every document of `month`, in number order (a pure read; no lock taken)."""
+_DOCUMENT_COLUMNS = "number, document_type, customer_key, status, credits_number, credited_by, issued_on, content_hash, payload"
+
+
+def iter_month_documents(registers_dir: Path, month: str, by_number: bool = False,
+                         fetch: int = 500) -> Iterator[Issued]:
+    """Every document of `month`, one at a time (read `fetch` rows at a time): in number order per issuer and
+    series, or with `by_number` in the order of the number's text (the order of the exported tables). A pure
+    read; no lock taken."""
     path = register_path(registers_dir)
     if not path.exists():
-        return []
+        return
+    order = "number" if by_number else "issuer, series, seq"
     with _connect(path) as con:
-        rows = con.execute("SELECT number, document_type, customer_key, status, credits_number, credited_by, issued_on, "
-                           "content_hash, payload FROM documents WHERE billing_month = ? ORDER BY issuer, series, seq", (month,)).fetchall()
-    return [Issued(*row[:8], payload=json.loads(row[8])) for row in rows]
+        cursor = con.execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE billing_month = ? ORDER BY {order}",
+                             (month,))
+        while rows := cursor.fetchmany(fetch):
+            for row in rows:
+                yield Issued(*row[:8], payload=json.loads(row[8]))
+
+
+def month_document_count(registers_dir: Path, month: str) -> int:
+    """How many documents `month` has (a pure read)."""
+    path = register_path(registers_dir)
+    if not path.exists():
+        return 0
+    with _connect(path) as con:
+        return con.execute("SELECT COUNT(*) FROM documents WHERE billing_month = ?", (month,)).fetchone()[0]
+
+
+def month_documents(registers_dir: Path, month: str) -> list[Issued]:
+    """Every document of `month`, in number order (a pure read; no lock taken)."""
+    return list(iter_month_documents(registers_dir, month))
 
 
 def live_hashes(registers_dir: Path, month: str) -> dict[str, tuple[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable
 
 import polars as pl
 
@@ -14,24 +15,27 @@ SESSION_COLUMNS = ("session_id", "source", "source_id", "operator_id", "location
                    "is_credit")
 
 
-def _month(warehouse: WarehouseResource, table: str, first: dt.date, last: dt.date,
-           column: str = "settlement_date") -> pl.LazyFrame:
+def scan_month(warehouse: WarehouseResource, table: str, first: dt.date, last: dt.date,
+               column: str = "settlement_date") -> pl.LazyFrame:
+    """The rows of `table` settling in [first, last], not yet read."""
     return warehouse.scan(table).filter(pl.col(column).is_between(first, last))
 
 
-def month_sessions(warehouse: WarehouseResource, first: dt.date, last: dt.date) -> pl.DataFrame:
-    """Sessions settling in [first, last]."""
-    return _month(warehouse, "sessions", first, last).select(SESSION_COLUMNS).collect()
+def month_sessions(warehouse: WarehouseResource, first: dt.date, last: dt.date,
+                   columns: Iterable[str] = SESSION_COLUMNS) -> pl.DataFrame:
+    """Sessions settling in [first, last]: `columns` of them (a month of a large operator is millions of rows, so
+    a reader takes only what it uses)."""
+    return scan_month(warehouse, "sessions", first, last).select(*columns).collect()
 
 
 def month_priced(warehouse: WarehouseResource, first: dt.date, last: dt.date) -> pl.DataFrame:
     """priced_sessions rows settling in [first, last]."""
-    return _month(warehouse, "priced_sessions", first, last).collect()
+    return scan_month(warehouse, "priced_sessions", first, last).collect()
 
 
 def month_electricity(warehouse: WarehouseResource, first: dt.date, last: dt.date) -> pl.DataFrame:
     """Electricity cost per session settling in [first, last]."""
-    return _month(warehouse, "session_electricity_cost", first, last, "session_settlement_date").select(
+    return scan_month(warehouse, "session_electricity_cost", first, last, "session_settlement_date").select(
         "session_id", "electricity_cost", "currency").collect()
 
 

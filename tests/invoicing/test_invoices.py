@@ -15,13 +15,14 @@ VAT summary: 5 %: 2.00 + 0.10 = 2.10; 20 %: 13.33 + 2.67 = 16.00. Totals 15.33 +
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 from pypdf import PdfReader
 
-from assets.invoicing import invoice_lines, invoices
+from assets.invoicing import invoice_lines, invoices, issue
 from assets.invoicing.issue import flag_stale_invoices
 from assets.partner_settlement import partner_contracts, partner_settlements
 from assets.partner_settlement.months import month_bounds
@@ -124,6 +125,28 @@ def test_rerun_reproduces_numbers_parquet_and_pdfs(tmp_warehouse, tmp_landing):
     assert {f: f.read_bytes() for f in files} == before
     meta = result.asset_materializations_for_node("invoices")[0].metadata
     assert (meta["issued_this_run"].value, meta["credit_notes_this_run"].value, meta["unchanged"].value) == (0, 0, 3)
+
+
+def test_tables_exported_a_document_at_a_time_are_the_same_files(tmp_warehouse, tmp_landing, monkeypatch):
+    """The register is exported in batches (of documents and of lines), each spilled as one part: batches of one
+    document give the files of one batch of the whole month, byte for byte."""
+    build(tmp_warehouse, tmp_landing)
+    run(tmp_warehouse, tmp_landing)
+    root = Path(tmp_warehouse.root)
+    tables = sorted(root.rglob("invoice*/**/*.parquet"))
+    whole = {f: f.read_bytes() for f in tables}
+    for table in ("invoices", "invoice_lines", "invoice_vat"):
+        shutil.rmtree(root / table)
+    monkeypatch.setattr(issue, "EXPORT_BATCH_DOCUMENTS", 1)
+    monkeypatch.setattr(issue, "EXPORT_BATCH_LINES", 1)
+    parts = []
+    monkeypatch.setattr(issue.SortedPartsWriter, "append",
+                        lambda writer, frame, append=issue.SortedPartsWriter.append: parts.append(writer.spec.name)
+                        or append(writer, frame))
+    run(tmp_warehouse, tmp_landing)
+    assert parts.count("invoices") == 3 and parts.count("invoice_lines") == 3  # one part per document
+    assert sorted(root.rglob("invoice*/**/*.parquet")) == tables
+    assert {f: f.read_bytes() for f in tables} == whole
 
 
 def test_late_cdr_after_issue_gives_credit_note_and_new_invoice(tmp_warehouse, tmp_landing):

@@ -57,3 +57,16 @@ def test_few_documents_render_in_process(tmp_path, monkeypatch):
     documents = _documents(tmp_path, 3)
     assert write_missing_pdfs(documents) == 3
     assert all(doc.path.exists() for doc in documents)
+
+
+def test_a_writer_told_of_few_documents_renders_each_as_it_comes(tmp_path, monkeypatch):
+    """The export streams the register's documents into a ``PdfWriter``: told how many there are, a month below
+    the pool's threshold is rendered document by document, none held until the end."""
+    monkeypatch.setenv(pdf.PDF_WORKERS_ENV, "2")
+    monkeypatch.setattr(pdf, "ProcessPoolExecutor", None)
+    documents = _documents(tmp_path, 3)
+    with pdf.PdfWriter(expected=len(documents)) as writer:
+        for n, doc in enumerate(documents, start=1):
+            writer.add(doc)
+            assert doc.path.exists() and writer.written == n
+    assert writer.written == 3
