@@ -173,6 +173,7 @@ class PdfDocument:
 PDF_WORKERS_ENV = "CHARGELEDGER_PDF_WORKERS"
 POOLED_DOCUMENTS = 2_000
 DOCUMENTS_PER_TASK = 250
+LINES_PER_TASK = 5_000
 
 
 def pdf_workers() -> int:
@@ -192,14 +193,17 @@ def _write_documents(documents: list[PdfDocument]) -> int:
 class PdfWriter:
     """Writes the PDF of each document it is given that has none yet (an issued document's PDF is written once and
     never replaced), as they come: a few in this process; past ``POOLED_DOCUMENTS`` missing ones, in worker
-    processes (the bytes do not depend on where), tasks of ``DOCUMENTS_PER_TASK`` documents with at most two per
-    worker in flight, so a month's documents are never all held. ``expected``: how many documents will be given,
-    when known; fewer than ``POOLED_DOCUMENTS`` are rendered as they come instead of being held to decide.
-    ``written``: how many were written, once closed."""
+    processes (the bytes do not depend on where), in tasks of at most ``DOCUMENTS_PER_TASK`` documents and, unless
+    one document alone has more, ``LINES_PER_TASK`` lines, with at most two tasks per worker in flight, so the
+    documents held at a time are bounded (a partner's document can have a line per session of the month).
+    ``expected``: how many documents will be given, when known: then the choice is made at once (fewer than
+    ``POOLED_DOCUMENTS`` are rendered as they come, more go to the pool from the first), instead of holding the
+    first ``POOLED_DOCUMENTS`` to decide. ``written``: how many were written, once closed."""
 
     def __init__(self, expected: int | None = None) -> None:
         self.workers = pdf_workers()
         self.in_process = self.workers <= 1 or (expected is not None and expected < POOLED_DOCUMENTS)
+        self._pooled = not self.in_process and expected is not None
         self.written = 0
         self._waiting: list[PdfDocument] = []
         self._pool: ProcessPoolExecutor | None = None
@@ -221,10 +225,26 @@ class PdfWriter:
             self.written += _write_documents([document])
             return
         self._waiting.append(document)
-        if self._pool is not None or len(self._waiting) >= POOLED_DOCUMENTS:
-            while len(self._waiting) >= DOCUMENTS_PER_TASK:
-                self._submit(self._waiting[:DOCUMENTS_PER_TASK])
-                del self._waiting[:DOCUMENTS_PER_TASK]
+        if self._pooled or len(self._waiting) >= POOLED_DOCUMENTS:
+            self._pooled = True
+            self._submit_full_tasks()
+
+    def _submit_full_tasks(self, everything: bool = False) -> None:
+        """Cut the waiting documents into tasks and submit them; the rest of a task not yet full waits, unless
+        ``everything``."""
+        task, lines = [], 0
+        for document in self._waiting:
+            count = len(document.payload.get("lines") or ())
+            if task and (len(task) >= DOCUMENTS_PER_TASK or lines + count > LINES_PER_TASK):
+                self._submit(task)
+                task, lines = [], 0
+            task.append(document)
+            lines += count
+        full = len(task) >= DOCUMENTS_PER_TASK or lines >= LINES_PER_TASK
+        if task and (everything or full):
+            self._submit(task)
+            task = []
+        self._waiting = task
 
     def _submit(self, task: list[PdfDocument]) -> None:
         if self._pool is None:
@@ -242,16 +262,16 @@ class PdfWriter:
 
     def close(self) -> None:
         """Write what is left and wait for the workers."""
-        if self._pool is None:
-            self.written += _write_documents(self._waiting)
+        if self._pooled:
+            self._submit_full_tasks(everything=True)
         else:
-            if self._waiting:
-                self._submit(self._waiting)
-            while self._running:
-                self._collect(self._running.popleft())
+            self.written += _write_documents(self._waiting)
+            self._waiting = []
+        while self._running:
+            self._collect(self._running.popleft())
+        if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
-        self._waiting = []
 
 
 def write_missing_pdfs(documents: Iterable[PdfDocument]) -> int:

@@ -70,3 +70,23 @@ def test_a_writer_told_of_few_documents_renders_each_as_it_comes(tmp_path, monke
             writer.add(doc)
             assert doc.path.exists() and writer.written == n
     assert writer.written == 3
+
+
+def test_pool_tasks_are_cut_by_documents_and_by_lines(tmp_path, monkeypatch):
+    """A task ends at DOCUMENTS_PER_TASK documents or LINES_PER_TASK lines (a partner's document can have a line
+    per session of the month), so the documents in flight are bounded; a document is never split."""
+    monkeypatch.setenv(pdf.PDF_WORKERS_ENV, "2")
+    monkeypatch.setattr(pdf, "POOLED_DOCUMENTS", 2)
+    monkeypatch.setattr(pdf, "DOCUMENTS_PER_TASK", 3)
+    monkeypatch.setattr(pdf, "LINES_PER_TASK", 4)
+    tasks = []
+    monkeypatch.setattr(pdf.PdfWriter, "_submit", lambda writer, task: tasks.append(
+        [(doc.number[-2:], len(doc.payload["lines"])) for doc in task]))
+    documents = _documents(tmp_path, 7) + [PdfDocument(tmp_path / "big.pdf", "GB-VLT-INV-000099", "invoice",
+                                                       "2026-11-01", _payload("big", 9))]
+    with pdf.PdfWriter(expected=len(documents)) as writer:
+        for doc in documents:
+            writer.add(doc)
+    # Lines per document: 2, 3, 1, 2, 3, 1, 2, then 9.
+    assert tasks == [[("01", 2)], [("02", 3), ("03", 1)], [("04", 2)], [("05", 3), ("06", 1)], [("07", 2)],
+                     [("99", 9)]]
