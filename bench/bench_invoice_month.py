@@ -71,7 +71,6 @@ def write_month(root: Path, sessions_count: int) -> None:
     sessions = sessions.with_columns(pl.format("cust-{}", row % customers).alias("customer_id"),
                                      pl.when(pl.col("emsp_id").is_not_null())
                                      .then(pl.format("XX-E{}", row % partners)).alias("emsp_id"))
-    priced = priced.join(sessions.select("session_id", "settlement_date"), on="session_id")
     warehouse = WarehouseResource(root=str(root))
     for (day,), rows in sessions.partition_by("settlement_date", as_dict=True).items():
         warehouse.write_partition("sessions", _table("sessions", rows), settlement_date=day)

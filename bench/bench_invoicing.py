@@ -52,7 +52,8 @@ def synthetic_month(n: int, seed: int = 7):
     cents = rng.integers(100, 5_000, n)
     energy_excl = [Decimal(int(c)).scaleb(-2) for c in cents]
     priced = pl.DataFrame({
-        "session_id": ids, "currency": "GBP", "error_code": None, "tariff_id": "T1",
+        "session_id": ids, "settlement_date": sessions.get_column("settlement_date"), "currency": "GBP",
+        "error_code": None, "tariff_id": "T1",
         "total_energy_cost_excl": energy_excl, "total_energy_cost_incl": [x * Decimal("1.2") for x in energy_excl],
         **{f"total_{d}_cost_{s}": [Decimal("0.50")] * n for d in ("fixed",) for s in ("excl", "incl")},
         **{f"total_{d}_cost_{s}": [Decimal(0)] * n for d in ("time", "parking", "reservation") for s in ("excl", "incl")},

@@ -22,12 +22,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -195,6 +198,19 @@ def _document_key() -> pl.Expr:
                          separator="|")
 
 
+DRAFT_RANGE_SESSIONS = 250_000
+"""Sessions drafted from one read of the month; a larger month is drafted by ranges of customer keys of about this
+many sessions (``MonthDrafts._rows_by_customer``)."""
+
+
+def _in_key_order(rows: pl.DataFrame, slice_rows: int = 16_384) -> Iterator[dict]:
+    """``rows`` by customer key, then session id: gathered a slice at a time through the sort order rather than
+    sorted whole (a sorted copy would double what drafting holds)."""
+    order = rows.select(pl.arg_sort_by("_key", "session_id", maintain_order=True)).to_series()
+    for start in range(0, len(order), slice_rows):
+        yield from rows[order[start:start + slice_rows]].iter_rows(named=True)
+
+
 class MonthDrafts:
     """The drafts of one month, one customer at a time, and the sessions that cannot be invoiced (with a reason).
 
@@ -211,21 +227,26 @@ class MonthDrafts:
                  contracts: list[Contract], issuers: dict[str, str], partner_names: dict[str, str],
                  direct_line_mode: str = "session", tax_included: dict[str, str] | None = None,
                  issuer_vat: dict[str, Decimal] | None = None,
-                 tariff_vat: dict[tuple[str, str], Decimal] | None = None):
-        self.month_first, self.month_last = month_first, month_last
+                 tariff_vat: dict[tuple[str, str], Decimal] | None = None, spill_root: Path | None = None):
+        self.month_first, self.month_last, self.spill_root = month_first, month_last, spill_root
         self.contracts, self.issuers, self.partner_names = contracts, issuers, partner_names
         self.direct_line_mode, self.issuer_vat, self.tariff_vat = direct_line_mode, issuer_vat or {}, tariff_vat
-        taxes = pl.DataFrame({"tariff_id": list((tax_included or {}).keys()),
-                              "tax_included": list((tax_included or {}).values())},
-                             schema={"tariff_id": pl.String(), "tax_included": pl.String()})
-        # One query from the scans (when given scans): only the columns drafting reads, joined once, run when the
-        # drafts are iterated, so the month's rows are held only while drafting.
-        self.query = (sessions.lazy().select(*SESSION_FIELDS)
-                       .join(priced.lazy().select(*PRICED_FIELDS).rename({"currency": "price_currency"}),
-                             on="session_id", how="left")
-                       .join(taxes.lazy(), on="tariff_id", how="left")
-                       .with_columns(_document_key().alias("_key")))
+        self.taxes = pl.DataFrame({"tariff_id": list((tax_included or {}).keys()),
+                                   "tax_included": list((tax_included or {}).values())},
+                                  schema={"tariff_id": pl.String(), "tax_included": pl.String()})
+        # Queries, run when the drafts are iterated: the month's rows are held only while drafting.
+        self.sessions, self.priced = sessions.lazy().select(*SESSION_FIELDS), priced.lazy()
         self.uninvoiced: list[Uninvoiced] = []
+
+    def query(self, day: dt.date | None = None) -> pl.LazyFrame:
+        """The rows drafting reads (of one settlement date, or of the month), each with its customer key."""
+        sessions, priced = self.sessions, self.priced
+        if day is not None:  # both sides: a priced row settles on its session's date
+            sessions, priced = (frame.filter(pl.col("settlement_date") == day) for frame in (sessions, priced))
+        return (sessions.join(priced.select(*PRICED_FIELDS).rename({"currency": "price_currency"}), on="session_id",
+                              how="left")
+                .join(self.taxes.lazy(), on="tariff_id", how="left")
+                .with_columns(_document_key().alias("_key")))
 
     def _billed(self, row: dict) -> tuple[str, str, str, dict] | None:
         """(customer key, kind, customer, session as the lines print it) of a session billed, else None with the
@@ -286,13 +307,38 @@ class MonthDrafts:
             yield self._draft(key, doc)
         self.uninvoiced.sort(key=lambda u: u.session_id)
 
-    def _rows_by_customer(self, slice_rows: int = 16_384) -> Iterator[dict]:
-        """The month's rows by customer key, then session id: gathered a slice at a time through the sort order
-        rather than sorted whole (a sorted copy of the month would double what drafting holds)."""
-        month = self.query.collect()
-        order = month.select(pl.arg_sort_by("_key", "session_id", maintain_order=True)).to_series()
-        for start in range(0, len(order), slice_rows):
-            yield from month[order[start:start + slice_rows]].iter_rows(named=True)
+    def _rows_by_customer(self) -> Iterator[dict]:
+        """The month's rows by customer key, then session id. A month of more than ``DRAFT_RANGE_SESSIONS``
+        sessions is read a settlement date at a time and spilled by ranges of customer keys of about that many
+        sessions (a customer is never split), then drafted range by range: what is held is one date, one range and
+        each customer's key, not the month."""
+        sessions = self.sessions.select(pl.len()).collect().item()
+        if sessions <= DRAFT_RANGE_SESSIONS:
+            yield from _in_key_order(self.query().collect())
+            return
+        days = self.sessions.select(pl.col("settlement_date").unique().sort()).collect().to_series().to_list()
+        counts = (pl.concat([self.query(day).group_by("_key").len().collect() for day in days])
+                  .group_by("_key").agg(pl.col("len").sum()).sort("_key"))
+        ranges = counts.select("_key", ((pl.col("len").cum_sum() - pl.col("len")) // DRAFT_RANGE_SESSIONS)
+                               .alias("_range"))
+        spill_root = self.spill_root
+        if spill_root is not None:
+            spill_root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="drafts-", dir=spill_root) as folder:
+            spilled: dict[int, list[Path]] = defaultdict(list)
+            for number, day in enumerate(days):
+                rows = self.query(day).join(ranges.lazy(), on="_key", how="left").collect()
+                if rows.get_column("_range").null_count():
+                    raise RuntimeError(f"the sessions of {day} changed while the month was drafted: run it again")
+                for (index,), part in rows.partition_by("_range", as_dict=True).items():
+                    path = Path(folder) / f"{index:08d}-{number:04d}.arrow"
+                    part.drop("_range").write_ipc(path, compression="lz4")
+                    spilled[index].append(path)
+                del rows
+            for index in sorted(spilled):
+                yield from _in_key_order(pl.concat([pl.read_ipc(path) for path in spilled[index]]))
+                for path in spilled.pop(index):
+                    path.unlink()
 
     def _draft(self, key: str, doc: dict) -> Draft:
         contract = doc["contract"]

@@ -33,7 +33,8 @@ def drafts_for(warehouse: WarehouseResource, first: dt.date, last: dt.date,
                        inputs.scan_month(warehouse, "priced_sessions", first, last), read_contracts(warehouse), issuers,
                        inputs.partner_names(warehouse), direct_line_mode,
                        dict(tariffs.select("tariff_id", "tax_included").iter_rows()), issuer_vat_rates(operators),
-                       tariff_rates(dict(tariffs.select("tariff_id", "tariff_json").iter_rows())))
+                       tariff_rates(dict(tariffs.select("tariff_id", "tariff_json").iter_rows())),
+                       spill_root=warehouse.spill_root)
 
 
 def pdf_relative_path(doc: register.Issued, month: dt.date) -> str:

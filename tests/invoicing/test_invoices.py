@@ -22,7 +22,7 @@ import dagster as dg
 import polars as pl
 from pypdf import PdfReader
 
-from assets.invoicing import invoice_lines, invoices, issue
+from assets.invoicing import drafting, invoice_lines, invoices, issue
 from assets.invoicing.issue import flag_stale_invoices
 from assets.partner_settlement import partner_contracts, partner_settlements
 from assets.partner_settlement.months import month_bounds
@@ -147,6 +147,28 @@ def test_tables_exported_a_document_at_a_time_are_the_same_files(tmp_warehouse, 
     assert parts.count("invoices") == 3 and parts.count("invoice_lines") == 3  # one part per document
     assert sorted(root.rglob("invoice*/**/*.parquet")) == tables
     assert {f: f.read_bytes() for f in tables} == whole
+
+
+def test_a_month_drafted_by_ranges_of_customers_gives_the_same_drafts(tmp_warehouse, tmp_landing, monkeypatch):
+    """A month above DRAFT_RANGE_SESSIONS is read a settlement date at a time and drafted by ranges of customer
+    keys spilled to disk: the drafts, their order and the sessions not invoiced are those of one read."""
+    build(tmp_warehouse, tmp_landing)
+    run(tmp_warehouse, tmp_landing)  # the contracts
+    first, last = month_bounds(MONTH)
+
+    def drafted():
+        month = issue.drafts_for(tmp_warehouse, first, last)
+        return [(d.customer_key, d.content_hash, d.payload) for d in month], month.uninvoiced
+
+    whole = drafted()
+    ranges = []
+    monkeypatch.setattr(drafting, "DRAFT_RANGE_SESSIONS", 1)
+    monkeypatch.setattr(drafting, "_in_key_order",
+                        lambda rows, order=drafting._in_key_order: ranges.append(rows.height) or order(rows))
+    assert drafted() == whole
+    assert len(whole[0]) == 3 and [u.session_id for u in whole[1]] == ["ocpi:U"]
+    assert sum(ranges) == 6 and len(ranges) == 4  # cust-1 (2 sessions), cust-2, cust-3 (not priced), NL-TNM (2)
+    assert not list((Path(tmp_warehouse.root) / "_spill").glob("drafts-*"))  # the spill is removed
 
 
 def test_late_cdr_after_issue_gives_credit_note_and_new_invoice(tmp_warehouse, tmp_landing):
