@@ -72,7 +72,7 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
         "documents": docs.height, "dagster/row_count": docs.height,
         "issued_this_run": len(outcome.issued), "credit_notes_this_run": len(outcome.credit_notes),
         "unchanged": len(outcome.unchanged), "sessions_not_invoiced": export.uninvoiced.height,
-        "new_numbers": dg.MetadataValue.md(", ".join(outcome.issued + outcome.credit_notes) or "none"),
+        "new_numbers": dg.MetadataValue.md(_listed(outcome.issued + outcome.credit_notes)),
     }
     for kind, currency, gross in (live.filter(pl.col("document_type") == "invoice")
                                     .group_by("customer_kind", "currency").agg(pl.col("gross_total").sum())
@@ -93,6 +93,20 @@ def invoices(context: dg.AssetExecutionContext, config: InvoicingConfig, warehou
     refresh_catalog_if_changed(warehouse)
     return dg.MaterializeResult(metadata=metadata, check_results=[
         _totals_check(docs, export.line_sums), schema_result(INVOICES, docs), accounted])
+
+
+# Numbers named in the run's metadata: a large operator's month issues hundreds of thousands of documents, which
+# belong in the `invoices` table, not in every run's event log.
+LISTED_NUMBERS = 100
+
+
+def _listed(numbers: list[str]) -> str:
+    """The new numbers, the first ``LISTED_NUMBERS`` of them and how many more."""
+    if not numbers:
+        return "none"
+    shown = ", ".join(numbers[:LISTED_NUMBERS])
+    more = len(numbers) - LISTED_NUMBERS
+    return shown if more <= 0 else f"{shown} and {more:,} more (the `invoices` table lists every one)"
 
 
 def _summary_markdown(live: pl.DataFrame) -> str:

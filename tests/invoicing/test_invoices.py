@@ -295,3 +295,12 @@ def test_aggregated_direct_invoices_are_not_flagged_without_a_change(tmp_warehou
     assert lines.select("description", "vat_rate", "net", "vat").rows() == [
         ("1 charging session(s) at LOC-1", D("5.0"), D("2.00"), D("0.10")),  # only A has parking at 5 %
         ("2 charging session(s) at LOC-1", D("20.0"), D("13.33"), D("2.67"))]
+
+
+def test_a_run_names_at_most_a_hundred_new_numbers():
+    """The run's metadata lists the first hundred new numbers and counts the rest (the table has every one)."""
+    from assets.invoicing.assets import _listed
+    numbers = [f"GB-VLT-INV-{n:06d}" for n in range(1, 103)]
+    assert _listed([]) == "none" and _listed(numbers[:2]) == "GB-VLT-INV-000001, GB-VLT-INV-000002"
+    listed = _listed(numbers)
+    assert listed.count("GB-VLT-INV-") == 100 and listed.endswith("GB-VLT-INV-000100 and 2 more (the `invoices` table lists every one)")
