@@ -177,7 +177,8 @@ def flag_stale_invoices(warehouse: WarehouseResource, first: dt.date, last: dt.d
     if not live:
         return []
     # Draft the way the month was invoiced: the direct customers' line mode is on their documents.
-    mode = next((d.payload["line_mode"] for d in register.iter_month_documents(warehouse.registers_dir, first.isoformat())
+    mode = next((d.payload["line_mode"] for d in register.iter_month_documents(warehouse.registers_dir, first.isoformat(),
+                                                                                by_number=True)
                  if d.document_type == "invoice" and d.status == "issued" and d.payload["customer"]["kind"] == "direct"),
                 "session")
     current = {d.customer_key: d.content_hash for d in drafts_for(warehouse, first, last, mode)}
