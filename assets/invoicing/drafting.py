@@ -203,7 +203,7 @@ DRAFT_RANGE_SESSIONS = 250_000
 many sessions (``MonthDrafts._rows_by_customer``)."""
 
 
-def _in_key_order(rows: pl.DataFrame, slice_rows: int = 16_384) -> Iterator[dict]:
+def _rows_in_key_order(rows: pl.DataFrame, slice_rows: int = 16_384) -> Iterator[dict]:
     """``rows`` by customer key, then session id: gathered a slice at a time through the sort order rather than
     sorted whole (a sorted copy would double what drafting holds)."""
     order = rows.select(pl.arg_sort_by("_key", "session_id", maintain_order=True)).to_series()
@@ -314,7 +314,7 @@ class MonthDrafts:
         each customer's key, not the month."""
         sessions = self.sessions.select(pl.len()).collect().item()
         if sessions <= DRAFT_RANGE_SESSIONS:
-            yield from _in_key_order(self.query().collect())
+            yield from _rows_in_key_order(self.query().collect())
             return
         days = self.sessions.select(pl.col("settlement_date").unique().sort()).collect().to_series().to_list()
         counts = (pl.concat([self.query(day).group_by("_key").len().collect() for day in days])
@@ -336,7 +336,7 @@ class MonthDrafts:
                     spilled[index].append(path)
                 del rows
             for index in sorted(spilled):
-                yield from _in_key_order(pl.concat([pl.read_ipc(path) for path in spilled[index]]))
+                yield from _rows_in_key_order(pl.concat([pl.read_ipc(path) for path in spilled[index]]))
                 for path in spilled.pop(index):
                     path.unlink()
 

@@ -139,7 +139,7 @@ class MonthOutcome:
     unchanged: list[str]
 
 
-def _in_key_order(drafts: Iterable[Draft]) -> Iterator[Draft]:
+def _checked_key_order(drafts: Iterable[Draft]) -> Iterator[Draft]:
     """``drafts`` by customer key: a list is sorted here, any other iterable (drafted one customer at a time) must
     come in strictly increasing key order. Two drafts for one key are refused either way."""
     if isinstance(drafts, (list, tuple)):
@@ -157,7 +157,7 @@ def issue_month(registers_dir: Path, month: str, drafts: Iterable[Draft], issued
                 document_type: str = "invoice") -> MonthOutcome:
     """Bring the register in line with `drafts` for `month` (see the module docstring); one transaction.
 
-    `drafts` may be a generator in customer key order (`_in_key_order`): it is consumed inside the transaction,
+    `drafts` may be a generator in customer key order (`_checked_key_order`): it is consumed inside the transaction,
     one draft at a time, so a month is issued without holding all its drafts; the register's live documents are
     read without their payloads (a credited one's payload is read when its credit note is made)."""
     if document_type not in ("invoice", "pro_forma"):
@@ -184,7 +184,7 @@ def issue_month(registers_dir: Path, month: str, drafts: Iterable[Draft], issued
         live_keys = iter(sorted(live))
         pending = next(live_keys, None)  # the next live key not yet walked past
         # One walk over both key orders: every key of either side, in order, as `sorted(drafts | live)` would.
-        for draft in _in_key_order(drafts):
+        for draft in _checked_key_order(drafts):
             while pending is not None and pending < draft.customer_key:
                 retire(con, pending, live[pending])  # a customer with nothing to bill any more
                 pending = next(live_keys, None)

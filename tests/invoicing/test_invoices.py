@@ -163,8 +163,8 @@ def test_a_month_drafted_by_ranges_of_customers_gives_the_same_drafts(tmp_wareho
     whole = drafted()
     ranges = []
     monkeypatch.setattr(drafting, "DRAFT_RANGE_SESSIONS", 1)
-    monkeypatch.setattr(drafting, "_in_key_order",
-                        lambda rows, order=drafting._in_key_order: ranges.append(rows.height) or order(rows))
+    monkeypatch.setattr(drafting, "_rows_in_key_order",
+                        lambda rows, order=drafting._rows_in_key_order: ranges.append(rows.height) or order(rows))
     assert drafted() == whole
     assert len(whole[0]) == 3 and [u.session_id for u in whole[1]] == ["ocpi:U"]
     assert sum(ranges) == 6 and len(ranges) == 4  # cust-1 (2 sessions), cust-2, cust-3 (not priced), NL-TNM (2)
