@@ -69,7 +69,6 @@ def bunched_copy(landing: Path, day: str, target: Path) -> int:
 
 def child(warehouse: str, landing: str, day: str, split: bool) -> None:
     """One shard of ``ocpp_messages`` (this process's whole work), printed as JSON."""
-    import resource
     import time
 
     import assets.ingest.ocpp.assets as ocpp_assets
@@ -77,6 +76,7 @@ def child(warehouse: str, landing: str, day: str, split: bool) -> None:
     from assets.ingest.ocpp.shards import WHOLE, shard_count, split as split_shards
     from resources.landing import LandingZoneResource
     from resources.warehouse import WarehouseResource
+    from bench.peak_memory import status_bytes
 
     if not split:
         ocpp_assets.SPILL_SPLIT_ROWS = None
@@ -88,7 +88,7 @@ def child(warehouse: str, landing: str, day: str, split: bool) -> None:
     part = ocpp_assets._messages_shard(WarehouseResource(root=warehouse), landing_zone, date, shard)
     files = sorted(Path(warehouse, "ocpp_messages").rglob("*.staged"))
     print(json.dumps({"cpu_s": time.process_time() - started, "shards": count,
-                      "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      "peak_rss": status_bytes("VmHWM"),
                       "split": part.counts.get("spill_buckets_split", 0),
                       "rows": part.rows, "rows_in": part.rows_in, "quarantined": len(part.rejections),
                       "sha256": hashlib.sha256(files[0].read_bytes()).hexdigest() if files else None}))

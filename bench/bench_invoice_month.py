@@ -34,17 +34,14 @@ SESSIONS_PER_CUSTOMER = 30
 SESSIONS_PER_PARTNER = 5_000
 
 _CHILD = r"""
-import json, re, resource, sys, time
+import json, resource, sys, time
 import dagster as dg
 import assets.invoicing.assets as invoicing
+from bench.peak_memory import status_bytes
 from resources.warehouse import WarehouseResource
 invoicing.refresh_catalog_if_changed = lambda warehouse: None  # the analyst catalog is not what is measured
-def status_mb(field):
-    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec, so it would start at the parent's peak
-    # (the bench process that built the month).
-    with open("/proc/self/status") as status:
-        return int(re.search(field + r":\s+(\d+) kB", status.read()).group(1)) / 1024
-base, cpu, wall = status_mb("VmRSS"), time.process_time(), time.perf_counter()
+# VmHWM, not ru_maxrss, which would start at the peak of the bench process that built the month (bench.peak_memory).
+base, cpu, wall = status_bytes("VmRSS") / 2**20, time.process_time(), time.perf_counter()
 result = dg.materialize([invoicing.invoices], partition_key="2026-10-01",
                         resources={"warehouse": WarehouseResource(root=sys.argv[1])},
                         run_config={"ops": {"invoices": {"config": {"issued_on": "2026-11-01"}}}})
@@ -53,7 +50,7 @@ metadata = result.asset_materializations_for_node("invoices")[0].metadata
 print(json.dumps({"ok": result.success and all(c.passed for c in result.get_asset_check_evaluations()),
                   "documents": metadata["documents"].value, "not_invoiced": metadata["sessions_not_invoiced"].value,
                   "cpu": time.process_time() - cpu + children.ru_utime + children.ru_stime,
-                  "wall": time.perf_counter() - wall, "added_mb": status_mb("VmHWM") - base}))
+                  "wall": time.perf_counter() - wall, "added_mb": status_bytes("VmHWM") / 2**20 - base}))
 """
 
 

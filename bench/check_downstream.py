@@ -30,18 +30,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import dagster as dg
+from bench.peak_memory import peak_rss_mb
 from pipelines.definitions import defs
 job_name, key, partition, config = sys.argv[1:5]
 job = defs.resolve_job_def(job_name)
 instance = dg.DagsterInstance.get()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+base = peak_rss_mb()
 start = time.process_time()
 result = job.execute_in_process(instance=instance, partition_key=partition, asset_selection=[dg.AssetKey(key)],
                                 run_config=json.loads(config), raise_on_error=False)
 print(json.dumps({"ok": result.success, "cpu": time.process_time() - start, "base_mb": base,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_rss_mb()}))
 """
 
 _PLAN = """

@@ -38,17 +38,18 @@ from pathlib import Path
 ASSETS = ["ocpp_messages", "meter_readings", "transactions"]
 REPO = Path(__file__).resolve().parent.parent
 
-# The peak RSS of the step's own process. (That of its pool workers cannot be read from rusage: a spawned
-# worker is forked before it execs, so RUSAGE_CHILDREN reports the parent's size at that moment.)
+# The peak RSS of the step's own process (``bench.peak_memory``). (That of its pool workers cannot be read from
+# rusage: a spawned worker is forked before it execs, so RUSAGE_CHILDREN reports the parent's size at that moment.)
 _CHILD = """
-import atexit, json, resource, sys
+import atexit, json, sys
 import dagster as dg
+from bench.peak_memory import peak_rss_mb
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 outcome = {}
 atexit.register(lambda: print(json.dumps({**outcome,
-    "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}), flush=True))
+    "rss_mb": peak_rss_mb()}), flush=True))
 asset = {"ocpp_messages": ocpp_messages, "meter_readings": meter_readings, "transactions": transactions}[sys.argv[1]]
 result = dg.materialize([asset], partition_key=sys.argv[2], resources={
     "warehouse": WarehouseResource(root=sys.argv[3]), "landing": LandingZoneResource(root=sys.argv[4])})

@@ -25,16 +25,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 _CHILD = """
-import json, resource, sys, time
+import json, sys, time
 import dagster as dg
 from assets.ingest.ocpp import ocpp_messages
+from bench.peak_memory import peak_rss_mb
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 start = time.process_time()
 result = dg.materialize([ocpp_messages], partition_key=sys.argv[1], resources={
     "warehouse": WarehouseResource(root=sys.argv[2]), "landing": LandingZoneResource(root=sys.argv[3])})
 print(json.dumps({"ok": result.success, "cpu": time.process_time() - start,
-                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "rss_mb": peak_rss_mb()}))
 """
 
 
