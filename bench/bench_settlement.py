@@ -24,10 +24,17 @@ It then prints the ratios of the Done-when of issue 9: CPU largest/middle size (
 peak RSS largest/smallest (goal <= 1.5 for 100k/25k, and 100k under 4 GB), the 1M-session projection from
 the largest size, and the parallel speed-up (CPU / wall).
 
+``--days N`` generates N consecutive days instead of one (N times the sessions in all). The first date of a
+warehouse is not what an operator settles every night: nothing came before it, while every later date also reads
+the earlier dates' frames and readings of the sessions that cross its midnight, and re-settles the day before
+for data that landed late. The table per nightly run then shows that steady-state date (the second) beside
+the first, asset by asset.
+
     .venv/bin/python -m bench.bench_settlement                  # 25k, 50k, 100k (long: minutes per size)
     .venv/bin/python -m bench.bench_settlement --quick          # 1k, 2k, 4k smoke run
     .venv/bin/python -m bench.bench_settlement --sizes 2000,5000 --keep /tmp/bench
     .venv/bin/python -m bench.bench_settlement --landing-cache /var/tmp/chargeledger-days   # generate once
+    .venv/bin/python -m bench.bench_settlement --sizes 100000 --days 2 --landing-cache /var/tmp/chargeledger-days
 """
 
 from __future__ import annotations
@@ -79,8 +86,14 @@ class Measurement:
     step_rss: dict[str, int] = field(default_factory=dict)  # peak RSS of the runner during each step
     # CPU of the pool workers (child processes: OCPP shards, meter_curves chunks), counted in step_cpu
     shard_workers_cpu_s: float = 0.0
-    runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s (runner), wall_s
+    runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s, wall_s, steps
     ocpp_shards: dict[str, int] = field(default_factory=dict)  # landing date -> shard files of its ocpp_messages
+    days: int = 1  # consecutive days generated (``--days``)
+
+    @property
+    def settled(self) -> int:
+        """Sessions settled in all: per day times the days."""
+        return self.sessions * self.days
 
 
 def _children(pid_parents: dict[int, int], root: int) -> list[int]:
@@ -240,32 +253,34 @@ def generator_digest() -> str:
     return digest.hexdigest()[:12]
 
 
-def cached_landing(cache: Path, sessions: int, seed: int) -> Path:
+def cached_landing(cache: Path, sessions: int, seed: int, days: int = 1) -> Path:
     """The generated day for (sessions, seed, generator version) under ``cache``, generated on first use.
 
     Generating a 100,000-session day takes minutes and is not what the benchmark measures; the generator is
     deterministic, so a day generated once serves every later run. It is written to a temporary name and renamed
     when complete, so an interrupted generation is never reused.
     """
-    landing = cache / f"landing-{sessions}-seed{seed}-{generator_digest()}"
+    size = f"{sessions}" if days == 1 else f"{sessions}x{days}"
+    landing = cache / f"landing-{size}-seed{seed}-{generator_digest()}"
     if not landing.exists():
         partial = cache / f"{landing.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
-        warm_kernels.generate_day(partial, sessions, seed)
+        warm_kernels.generate_day(partial, sessions, seed, days)
         partial.rename(landing)
     return landing
 
 
 def run_size(sessions: int, seed: int, keep: Path | None, cache: Path | None = None,
-             executor: str = "in_process") -> Measurement:
+             executor: str = "in_process", days: int = 1) -> Measurement:
     work = Path(tempfile.mkdtemp(prefix=f"bench-settle-{sessions}-", dir=keep))
     try:
         if cache is None:
-            warm_kernels.generate_day(work / "landing", sessions, seed)
+            warm_kernels.generate_day(work / "landing", sessions, seed, days)
         else:
             # the settlement only reads the landing zone, so the cached day is linked, not copied
-            (work / "landing").symlink_to(cached_landing(cache, sessions, seed), target_is_directory=True)
+            (work / "landing").symlink_to(cached_landing(cache, sessions, seed, days), target_is_directory=True)
         measurement = settle(work, sessions, executor)
+        measurement.days = days
         measurement.ocpp_shards = ocpp_shards(work / "warehouse")
         parse_limit(work / "landing", measurement)
         encode_floor(work / "warehouse", measurement)
@@ -295,6 +310,23 @@ def job_runs(runs: list[dict]) -> dict[str, list[dict]]:
     return by_job
 
 
+def nightly_runs(large: Measurement) -> None:
+    """Each nightly run of the largest size, asset by asset (the first date against the later ones)."""
+    nightly = [run for run in large.runs if run["job"] == "nightly_settlement" and run.get("steps")]
+    if len(nightly) < 2:
+        return
+    print(f"\nPer nightly run at {large.sessions:,} sessions a day: CPU seconds by asset (assets of at least 1 "
+          "CPU-s in a run), then the run's process CPU and wall seconds")
+    print("| asset | " + " | ".join(run["partition"] for run in nightly) + " |")
+    print("|---|" + "---|" * len(nightly))
+    assets = sorted({a for run in nightly for a, cpu in run["steps"].items() if cpu >= 1.0},
+                    key=lambda a: -max(run["steps"].get(a, 0.0) for run in nightly))
+    for asset in assets:
+        print(f"| {asset} | " + " | ".join(f"{run['steps'].get(asset, 0.0):.1f}" for run in nightly) + " |")
+    print("| **run CPU** | " + " | ".join(f"{run['cpu_s']:.1f}" for run in nightly) + " |")
+    print("| **run wall** | " + " | ".join(f"{run['wall_s']:.1f}" for run in nightly) + " |")
+
+
 def report(results: list[Measurement]) -> None:
     print("\n| sessions | CPU s | wall s | CPU/wall | peak RSS | sessions/CPU-s | OCPP ingest CPU s | OCPP vs read_ndjson |")
     print("|---|---|---|---|---|---|---|---|")
@@ -302,7 +334,7 @@ def report(results: list[Measurement]) -> None:
         ocpp_cpu = sum(m.step_cpu.get(s, 0.0) for s in OCPP_STEPS)
         share = m.ocpp_read_ndjson_s / ocpp_cpu if ocpp_cpu else float("nan")
         print(f"| {m.sessions:,} | {m.cpu_s:.1f} | {m.wall_s:.1f} | {m.cpu_s / m.wall_s:.2f} | {_gb(m.peak_rss)} "
-              f"| {m.sessions / m.cpu_s:.0f} | {ocpp_cpu:.1f} | {share:.0%} |")
+              f"| {m.settled / m.cpu_s:.0f} | {ocpp_cpu:.1f} | {share:.0%} |")
     print("\nCPU outside the steps (whole tree - sum of step CPU): the runner process's own (Dagster per run and step, "
           "imports, the demo's reads) and its child processes' (the pool workers' start-up, their work being counted "
           "in the steps; compute-log tails)")
@@ -323,7 +355,7 @@ def report(results: list[Measurement]) -> None:
         cells = []
         for m in results:
             cpu = m.step_cpu.get(step)
-            cells.append("-" if cpu is None else f"{cpu:.2f} ({m.sessions / cpu:,.0f})" if cpu > 0 else "0.00")
+            cells.append("-" if cpu is None else f"{cpu:.2f} ({m.settled / cpu:,.0f})" if cpu > 0 else "0.00")
         print(f"| {step} | " + " | ".join(cells) + " |")
     if any(m.step_rss for m in results):
         print("\nPer asset: peak RSS of the settlement process during the step (largest over its runs; pool workers "
@@ -342,6 +374,7 @@ def report(results: list[Measurement]) -> None:
             partitions = ", ".join(sorted({r["partition"] or "-" for r in runs}))
             print(f"| {job} | {len(runs)} | {partitions} | {sum(r['cpu_s'] for r in runs):.1f} "
                   f"| {sum(r['wall_s'] for r in runs):.1f} |")
+        nightly_runs(results[-1])
     small, large = results[0], results[-1]
     print()
     if len(results) >= 2:
@@ -353,9 +386,9 @@ def report(results: list[Measurement]) -> None:
         rss_ratio = large.peak_rss / small.peak_rss
         print(f"Peak RSS ratio {large.sessions:,}/{small.sessions:,} sessions: {rss_ratio:.2f} "
               f"(goal <= {GOAL_RSS_RATIO}); largest {_gb(large.peak_rss)} (goal < {_gb(GOAL_RSS_BYTES)} at 100k)")
-    per_session_cpu = large.cpu_s / large.sessions
+    per_session_cpu = large.cpu_s / large.settled
     speedup = large.cpu_s / large.wall_s
-    projected_wall = 1_000_000 * large.wall_s / large.sessions
+    projected_wall = 1_000_000 * large.wall_s / large.settled
     print(f"1,000,000-session day projected from {large.sessions:,}: {1_000_000 * per_session_cpu / 60:.1f} CPU-min, "
           f"{projected_wall / 60:.1f} min wall at the measured parallel speed-up {speedup:.2f} (goal <= 15 min)")
     ocpp_cpu = sum(large.step_cpu.get(s, 0.0) for s in OCPP_STEPS)
@@ -365,7 +398,7 @@ def report(results: list[Measurement]) -> None:
               f"(goal >= {GOAL_PARSE_SHARE:.0%})")
         floor = large.ocpp_read_ndjson_s + large.ocpp_encode_s
         allowed = large.ocpp_read_ndjson_s / GOAL_PARSE_SHARE
-        goal_cpu = GOAL_WALL_S_100K * large.sessions / 100_000 * CORES
+        goal_cpu = GOAL_WALL_S_100K * large.settled / 100_000 * CORES
         print(f"OCPP floor at {large.sessions:,}: the bare parse {large.ocpp_read_ndjson_s:.1f} + encoding the three tables "
               f"as stored {large.ocpp_encode_s:.1f} = {floor:.1f} CPU-s; the {GOAL_PARSE_SHARE:.0%} goal allows the "
               f"ingest {allowed:.1f} CPU-s, the floor takes {floor / allowed:.0%} of it; the "
@@ -389,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ocpp-shards", default=None,
                         help=f"split each landing date's OCPP chain into this many charge-point shards, or 'auto' "
                              f"({SHARDS_ENV}; default: the environment's, else auto: a large date is split)")
+    parser.add_argument("--days", type=int, default=1,
+                        help="consecutive days generated per size (default 1); with 2 or more, the later dates are the "
+                             "steady state a nightly run meets (sessions crossing midnight, re-settlements)")
     arguments = parser.parse_args(argv)
     if arguments.ocpp_shards is not None:
         os.environ[SHARDS_ENV] = str(arguments.ocpp_shards)
@@ -402,8 +438,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"warming the numba cache (untimed) ... {warm_kernels.warm():.1f} s", flush=True)
     results = []
     for sessions in sizes:
-        print(f"settling one day of {sessions:,} sessions ({arguments.executor}, OCPP shards: {shards}) ...", flush=True)
-        measurement = run_size(sessions, arguments.seed, arguments.keep, arguments.landing_cache, arguments.executor)
+        days = "one day" if arguments.days == 1 else f"{arguments.days} days"
+        print(f"settling {days} of {sessions:,} sessions ({arguments.executor}, OCPP shards: {shards}) ...", flush=True)
+        measurement = run_size(sessions, arguments.seed, arguments.keep, arguments.landing_cache, arguments.executor,
+                               arguments.days)
         print(f"  {measurement.cpu_s:.1f} CPU-s, {measurement.wall_s:.1f} s wall, peak {_gb(measurement.peak_rss)}; "
               "OCPP shards per landing date: "
               + ", ".join(f"{date} {count}" for date, count in sorted(measurement.ocpp_shards.items())), flush=True)

@@ -9,8 +9,8 @@ total. The totals (asset -> CPU seconds of its steps, summed over the runs of th
 that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
 workers a step starts are not in that figure; the benchmark's whole-tree peak includes them. Each run's job,
-partition, process CPU (with its pool workers') and wall seconds go to the file name with ``_runs`` (a list, in
-run order); the pool workers' CPU over the whole settlement to the file name with ``_workers``; and each step's resident
+partition, process CPU (with its pool workers'), wall seconds and CPU per asset go to the file name with ``_runs``
+(a list, in run order); the pool workers' CPU over the whole settlement to the file name with ``_workers``; and each step's resident
 memory at its start, its peak and at its end, in run order, to the file name with ``_rss_steps`` (what a step starts
 from is what the process kept of the steps before it).
 """
@@ -32,7 +32,8 @@ from assets.parallel import worker_cpu_seconds
 _started: dict[tuple[str, str], float] = {}
 _totals: dict[str, float] = {}
 _peak_rss: dict[str, int] = {}
-_runs: list[dict] = []  # one per run: job, partition, CPU of this process and wall seconds
+_runs: list[dict] = []  # one per run: job, partition, CPU of this process and wall seconds, CPU per asset
+_run_steps: dict[str, dict[str, float]] = {}  # run id -> asset -> CPU seconds of its steps in that run
 _rss_steps: list[dict] = []  # one per step, in order: resident memory at its start, its peak, at its end
 END_EVENTS = {"STEP_SUCCESS", "STEP_FAILURE"}
 
@@ -50,7 +51,10 @@ class _StepCpuHandler(logging.Handler):
             _rss_steps.append({"step": event.step_key, "start": _proc_status("VmRSS")})
         elif event.event_type_value in END_EVENTS and key in _started:
             asset = asset_of_step(event.step_key)
-            _totals[asset] = _totals.get(asset, 0.0) + _cpu_now() - _started.pop(key)
+            spent = _cpu_now() - _started.pop(key)
+            _totals[asset] = _totals.get(asset, 0.0) + spent
+            in_run = _run_steps.setdefault(key[0], {})
+            in_run[asset] = in_run.get(asset, 0.0) + spent
             _peak_rss[asset] = max(_peak_rss.get(asset, 0), _peak_rss_now())
             for row in reversed(_rss_steps):
                 if row["step"] == event.step_key and "end" not in row:
@@ -111,11 +115,14 @@ class _JobWithStepCpu:
         config = dict(run_config or {})
         config["loggers"] = {**config.get("loggers", {}), "step_cpu": {}}
         cpu, wall = _cpu_now(), time.perf_counter()
+        result = None
         try:
-            return self._job.execute_in_process(run_config=config, **kwargs)
+            result = self._job.execute_in_process(run_config=config, **kwargs)
+            return result
         finally:
+            steps = _run_steps.pop(result.run_id, {}) if result is not None else {}
             _runs.append({"job": self._job.name, "partition": kwargs.get("partition_key"),
-                          "cpu_s": _cpu_now() - cpu, "wall_s": time.perf_counter() - wall})
+                          "cpu_s": _cpu_now() - cpu, "wall_s": time.perf_counter() - wall, "steps": steps})
 
 
 def _resolve_with_step_cpu(name: str, resolve=demo.defs.resolve_job_def) -> _JobWithStepCpu:

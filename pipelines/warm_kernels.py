@@ -33,10 +33,11 @@ WARM_SESSIONS = 1000
 WARM_SEED = 7
 
 
-def generate_day(landing: Path, sessions: int, seed: int) -> None:
-    """One generated day of every source at ``sessions`` sessions with 60-s meter values: the day
-    ``bench_settlement`` times, so the warm-up compiles the kernels with the types the timed runs give them."""
-    _run_module(["data.generate", "--out", str(landing), "--seed", str(seed), "--days", "1",
+def generate_day(landing: Path, sessions: int, seed: int, days: int = 1) -> None:
+    """One generated day (or ``days`` consecutive days) of every source at ``sessions`` sessions a day with 60-s
+    meter values: what ``bench_settlement`` times, so the warm-up compiles the kernels with the types the timed runs
+    give them."""
+    _run_module(["data.generate", "--out", str(landing), "--seed", str(seed), "--days", str(days),
                  "--sessions-per-day", str(sessions), "--meter-interval", "60"], dict(os.environ))
 
 
