@@ -30,6 +30,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from pydantic import Field
 
+from resources.row_order import sorted_rows
 from resources.table_storage import (PART_FILE, LocalTables, ObjectStoreTables, is_object_store, part_file, part_of,
                                      staged_file, table_storage)
 from resources.tables import TableSpec, get_spec, registered_specs
@@ -144,12 +145,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 distinct = df.get_column(col).unique().to_list()
                 if len(distinct) != 1 or _format_partition_value(distinct[0]) != _format_partition_value(value):
                     raise ValueError(f"table {name}: column {col} holds {distinct[:5]}, not only partition {value}")
-        data = spec.conform(df.drop([c for c in partition if c in df.columns]))
-        sort_cols = [c for c in spec.sort_by if c not in partition] or data.columns
-        sortable = [c for c in sort_cols if not isinstance(data.schema[c], (pl.List, pl.Struct, pl.Object))]
-        if sortable and data.height:
-            data = data.sort(sortable, nulls_last=True, maintain_order=True)
-
+        data = _sorted_for_write(spec, df, partition)
         relative = self.partition_dir(name, spec, partition)
         with self.tables.replacing(relative, self.spill_root, part, staged) as tmp, open(tmp, "wb") as handle:
             write_parquet(data, handle)
@@ -342,9 +338,7 @@ def _sorted_for_write(spec: TableSpec, df: pl.DataFrame, partition: dict[str, An
     data = spec.conform(df.drop([c for c in partition if c in df.columns]))
     sort_cols = [c for c in spec.sort_by if c not in partition] or data.columns
     sortable = [c for c in sort_cols if not isinstance(data.schema[c], (pl.List, pl.Struct, pl.Object))]
-    if sortable and data.height:
-        data = data.sort(sortable, nulls_last=True, maintain_order=True)
-    return data
+    return sorted_rows(data, sortable) if sortable else data
 
 
 class PartitionWriter:

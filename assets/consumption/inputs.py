@@ -20,6 +20,7 @@ import polars as pl
 from assets.columns import UTC
 from assets.ingest.ocpp.transaction_days import reading_dates
 from assets.session_batches import SessionBatch, read_batch
+from resources.row_order import sorted_rows
 from resources.warehouse import WarehouseResource
 from tariff_engine.consumption.meter_curve import MAX_PLAUSIBLE_POWER_W
 from tariff_engine.consumption.timezones import UnknownTimeZoneError, load_zone
@@ -134,7 +135,7 @@ def outlet_readings(warehouse: WarehouseResource, ids: pl.Series,
 
 def _first_landing(rows: pl.DataFrame) -> pl.DataFrame:
     """The same reading can land twice (replays across days): keep its first landing."""
-    return (rows.sort(["session_id", "timestamp", "phase", "context", "landing_date", "record_ref"], nulls_last=False)
+    return (sorted_rows(rows, ["session_id", "timestamp", "phase", "context", "landing_date", "record_ref"], nulls_last=False)
             .unique(["session_id", "timestamp", "phase", "context", "value"], keep="first", maintain_order=True)
             .drop("landing_date"))
 

@@ -39,6 +39,7 @@ from assets.ingest.common.keyset import row_hash
 from assets.ingest.ocpp.reading_columns import CANDIDATE_SCHEMA
 from assets.ingest.ocpp.readings import ReadingRejection, reading_payload, rule_reason
 from assets.ingest.ocpp.register_walk import RESET, ROLLED_BACK, register_walk
+from resources.row_order import sorted_rows
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 MAX_PLAUSIBLE_POWER_W = 400_000
@@ -154,7 +155,8 @@ def attribute_frame(candidates: pl.DataFrame,
 def drop_duplicates_frame(candidates: pl.DataFrame, history: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rules 1 and 2 (``drop_duplicates``) over frames: (kept candidates, rejected candidates with
     ``_code`` and ``_first``, the value received first)."""
-    ordered = candidates.sort("received_at", "record_ref").with_columns(_owner_expr()).with_row_index("_i")
+    ordered = (sorted_rows(candidates, ["received_at", "record_ref"], nulls_last=False)
+               .with_columns(_owner_expr()).with_row_index("_i"))
     key_hash = row_hash(KEY_COLUMNS, seed=0)
     earlier = (history.with_columns(_owner_expr()).select(*KEY_COLUMNS, pl.col("value").alias("_seen"))
                .cast(ordered.select(KEY_COLUMNS).schema)  # the same types: equal keys, equal hashes
@@ -249,7 +251,8 @@ def apply_register_rules_frame(candidates: pl.DataFrame, history: pl.DataFrame,
                                   pl.lit(False).alias("_new"), "_reset", pl.lit(None, pl.UInt32()).alias("_i")),
                        remaining.select("transaction_id", "timestamp", "received_at", "record_ref", "context", "value",
                                         pl.lit(True).alias("_new"), pl.lit(False).alias("_reset"), "_i")])
-            .with_columns(rank).sort("transaction_id", "timestamp", "_rank", "received_at", "record_ref"))
+            .with_columns(rank))
+    walk = sorted_rows(walk, ["transaction_id", "timestamp", "_rank", "received_at", "record_ref"], nulls_last=False)
     boundaries = walk.select(pl.arg_where(pl.col("transaction_id") != pl.col("transaction_id").shift(1).fill_null("\x00")))
     starts_at = np.append(boundaries.to_series().to_numpy().astype(np.int64), walk.height)
     outcome = register_walk(starts_at, walk.get_column("value").to_numpy().astype(np.float64),

@@ -40,6 +40,7 @@ from assets.ingest.ocpp.transactions import (
     start_without_id,
     starts_16,
 )
+from resources.row_order import sorted_rows
 
 # JSON values whose text is their value: an integer that a float holds exactly, a string without escapes.
 _INT = r"(?:0|-?[1-9][0-9]{0,14})"
@@ -128,7 +129,7 @@ def _arrived(frames: pl.DataFrame) -> pl.DataFrame:
     """Frames classified (``_classified``), in arrival order (receive time, record_ref, then their order in
     ``frames``) with their position ``_arrival``."""
     frames = _classified(frames.with_row_index("_given"))
-    return (frames.sort("received_at", "record_ref", "_given").drop("_given")
+    return (sorted_rows(frames, ["received_at", "record_ref", "_given"], nulls_last=False).drop("_given")
             .with_row_index("_arrival").with_columns(pl.col("_arrival").cast(pl.Int64())))
 
 
