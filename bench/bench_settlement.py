@@ -89,6 +89,9 @@ class Measurement:
     runs: list[dict] = field(default_factory=list)  # per Dagster run: job, partition, cpu_s, wall_s, steps
     ocpp_shards: dict[str, int] = field(default_factory=dict)  # landing date -> shard files of its ocpp_messages
     days: int = 1  # consecutive days generated (``--days``)
+    # Where the whole-tree peak was: the runner's step then (``None``: between steps) and each process's share
+    peak_step: str | None = None
+    peak_parts: list[int] = field(default_factory=list)  # the settlement process's RSS, then its children's
 
     @property
     def settled(self) -> int:
@@ -106,8 +109,9 @@ def _children(pid_parents: dict[int, int], root: int) -> list[int]:
     return tree
 
 
-def _tree_sample(root: int) -> tuple[int, dict[int, float]]:
-    """(resident bytes, {pid: CPU seconds so far}) of ``root`` and all its descendants (from /proc/<pid>/stat)."""
+def _tree_sample(root: int) -> tuple[int, dict[int, float], dict[int, int]]:
+    """(resident bytes, {pid: CPU seconds so far}, {pid: resident bytes}) of ``root`` and all its descendants (from
+    /proc/<pid>/stat)."""
     parents, rss, cpu = {}, {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -123,7 +127,8 @@ def _tree_sample(root: int) -> tuple[int, dict[int, float]]:
         rss[int(entry)] = int(fields[21]) * PAGE_SIZE
         cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime of the process itself
     tree = _children(parents, root)
-    return sum(rss.get(pid, 0) for pid in tree), {pid: cpu[pid] for pid in tree if pid in cpu}
+    resident = {pid: rss[pid] for pid in tree if pid in rss}
+    return sum(resident.values()), {pid: cpu[pid] for pid in tree if pid in cpu}, resident
 
 
 class PeakRss(threading.Thread):
@@ -134,13 +139,18 @@ class PeakRss(threading.Thread):
     def __init__(self, pid: int, interval: float = 0.05):
         super().__init__(daemon=True)
         self.pid, self.interval, self.peak = pid, interval, 0
+        # When the peak was sampled (epoch seconds) and each process's share of it: the root's, then the others'.
+        self.peak_at, self.peak_parts = 0.0, []
         self._cpu: dict[int, float] = {}
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.is_set():
-            rss, cpu = _tree_sample(self.pid)
-            self.peak = max(self.peak, rss)
+            rss, cpu, resident = _tree_sample(self.pid)
+            if rss > self.peak:
+                self.peak, self.peak_at = rss, time.time()
+                self.peak_parts = [resident.get(self.pid, 0)] + sorted(
+                    (size for pid, size in resident.items() if pid != self.pid), reverse=True)
             self._cpu.update(cpu)
             self._stop_event.wait(self.interval)
 
@@ -194,9 +204,20 @@ def settle(work: Path, sessions: int, executor: str = "in_process") -> Measureme
     runs = json.loads(runs_file.read_text()) if runs_file.exists() else []
     workers_file = step_file.with_name("step_cpu_workers.json")
     workers = json.loads(workers_file.read_text())["shard_workers_cpu_s"] if workers_file.exists() else 0.0
+    steps_file = step_file.with_name("step_cpu_rss_steps.json")
+    steps = json.loads(steps_file.read_text()) if steps_file.exists() else []
     return Measurement(sessions, cpu, wall, peak, step_cpu, runner_cpu_s=sampler.root_cpu, step_rss=step_rss,
-                       shard_workers_cpu_s=workers,
-                       runs=runs)
+                       shard_workers_cpu_s=workers, runs=runs, peak_step=step_at(steps, sampler.peak_at),
+                       peak_parts=sampler.peak_parts)
+
+
+def step_at(steps: list[dict], moment: float) -> str | None:
+    """The step (``run partition: step key``) the settlement process was running at ``moment`` (epoch seconds),
+    from ``settle_run``'s step records; None between steps."""
+    for step in steps:
+        if step.get("started_at", float("inf")) <= moment <= step.get("ended_at", float("-inf")):
+            return f"{step.get('partition') or '-'}: {step['step']}"
+    return None
 
 
 def parse_limit(landing: Path, measurement: Measurement) -> None:
@@ -445,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {measurement.cpu_s:.1f} CPU-s, {measurement.wall_s:.1f} s wall, peak {_gb(measurement.peak_rss)}; "
               "OCPP shards per landing date: "
               + ", ".join(f"{date} {count}" for date, count in sorted(measurement.ocpp_shards.items())), flush=True)
+        if measurement.peak_parts:
+            others = ", ".join(_gb(size) for size in measurement.peak_parts[1:]) or "none"
+            print(f"  the peak: during {measurement.peak_step or 'no step'}; settlement process "
+                  f"{_gb(measurement.peak_parts[0])}, its child processes {others}", flush=True)
         results.append(measurement)
     report(results)
     return 0

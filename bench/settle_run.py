@@ -11,16 +11,19 @@ largest over the runs), written as ``{step: bytes}`` to the same file name with 
 workers a step starts are not in that figure; the benchmark's whole-tree peak includes them. Each run's job,
 partition, process CPU (with its pool workers'), wall seconds and CPU per asset go to the file name with ``_runs``
 (a list, in run order); the pool workers' CPU over the whole settlement to the file name with ``_workers``; and each step's resident
-memory at its start, its peak and at its end, in run order, to the file name with ``_rss_steps`` (what a step starts
-from is what the process kept of the steps before it).
+memory at its start, its peak and at its end, in run order, with its run's partition and its start and end times
+(epoch seconds: the benchmark finds the step its whole-tree peak fell in), to the file name with ``_rss_steps`` (what
+a step starts from is what the process kept of the steps before it).
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -35,6 +38,7 @@ _peak_rss: dict[str, int] = {}
 _runs: list[dict] = []  # one per run: job, partition, CPU of this process and wall seconds, CPU per asset
 _run_steps: dict[str, dict[str, float]] = {}  # run id -> asset -> CPU seconds of its steps in that run
 _rss_steps: list[dict] = []  # one per step, in order: resident memory at its start, its peak, at its end
+_current_partition: str | None = None  # the partition of the run executing now
 END_EVENTS = {"STEP_SUCCESS", "STEP_FAILURE"}
 
 
@@ -48,7 +52,9 @@ class _StepCpuHandler(logging.Handler):
         if event.event_type_value == "STEP_START":
             _reset_peak_rss()
             _started[key] = _cpu_now()
-            _rss_steps.append({"step": event.step_key, "start": _proc_status("VmRSS")})
+            _rss_steps.append({"step": event.step_key, "partition": _current_partition,
+                               "start": _proc_status("VmRSS"), "started_at": time.time(),
+                               "glibc_heap": _glibc_heap(), "python_blocks": sys.getallocatedblocks()})
         elif event.event_type_value in END_EVENTS and key in _started:
             asset = asset_of_step(event.step_key)
             spent = _cpu_now() - _started.pop(key)
@@ -58,7 +64,7 @@ class _StepCpuHandler(logging.Handler):
             _peak_rss[asset] = max(_peak_rss.get(asset, 0), _peak_rss_now())
             for row in reversed(_rss_steps):
                 if row["step"] == event.step_key and "end" not in row:
-                    row.update(peak=_peak_rss_now(), end=_proc_status("VmRSS"))
+                    row.update(peak=_peak_rss_now(), end=_proc_status("VmRSS"), ended_at=time.time())
                     break
 
 
@@ -79,6 +85,24 @@ def _reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
     except OSError:  # not Linux, or not allowed: the figure is then the process's peak so far
         pass
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                     "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def _glibc_heap() -> int:
+    """Bytes glibc's malloc has handed out and not had back (``mallinfo2``: in-use heap chunks plus mmapped
+    blocks): Python objects, numpy, the C libraries that use malloc. The rest of a step's resident memory is
+    other allocators' (polars' jemalloc, pyarrow's mimalloc, DuckDB) and the mapped code. 0 without glibc."""
+    try:
+        mallinfo2 = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return 0
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return info.uordblks + info.hblkhd
 
 
 def _peak_rss_now() -> int:
@@ -114,6 +138,8 @@ class _JobWithStepCpu:
     def execute_in_process(self, run_config=None, **kwargs):
         config = dict(run_config or {})
         config["loggers"] = {**config.get("loggers", {}), "step_cpu": {}}
+        global _current_partition
+        _current_partition = kwargs.get("partition_key")
         cpu, wall = _cpu_now(), time.perf_counter()
         result = None
         try:

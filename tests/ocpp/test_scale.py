@@ -108,3 +108,32 @@ def test_pool_workers_share_the_cores_among_their_polars_threads(user_setting, e
     assert parallel.worker_polars_threads(2, cores=8) == 4
     assert parallel.worker_polars_threads(3, cores=2) == 1
     assert os.environ.get("POLARS_MAX_THREADS") == user_setting  # the parent's environment is as it was
+
+
+def _shard_step(warehouse, landing, label, shard):
+    """A step of one shard: where it ran and how many pool workers were alive then."""
+    return label, shard.index, os.getpid(), parallel._pool is not None
+
+
+def test_a_date_run_whole_stops_the_idle_pool_first(tmp_path, monkeypatch):
+    # A date split in shards runs them on the pool; the next date, run whole in this process, first stops the pool
+    # so workers idle since the shards give their memory back; a later split date starts a new pool.
+    from assets.ingest.ocpp.shards import WHOLE, run_shards, split
+
+    monkeypatch.setattr(parallel, "_pool", None)
+    warehouse = WarehouseResource(root=str(tmp_path / "warehouse"))
+    try:
+        split_run = run_shards(_shard_step, split(2), warehouse, None, "split")
+        assert [index for _, index, _, _ in split_run] == [0, 1]
+        assert all(pid != os.getpid() for _, _, pid, _ in split_run)
+        workers = list(parallel._pool._processes.values())
+        assert workers and all(worker.is_alive() for worker in workers)
+
+        (whole,) = run_shards(_shard_step, [WHOLE], warehouse, None, "whole")
+        assert whole == ("whole", 0, os.getpid(), False)
+        assert parallel._pool is None and not any(worker.is_alive() for worker in workers)
+
+        again = run_shards(_shard_step, split(2), warehouse, None, "again")
+        assert [label for label, *_ in again] == ["again", "again"] and parallel._pool is not None
+    finally:
+        parallel.close_shared_pool()

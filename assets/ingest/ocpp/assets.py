@@ -38,7 +38,7 @@ from assets.ingest.ocpp.pipeline import (
 )
 from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
-from assets.ingest.ocpp.reading_rules import HISTORY_COLUMNS
+from assets.ingest.ocpp.reading_rules import history_columns
 from assets.parallel import map_groups
 from assets.ingest.ocpp.shard_steps import ShardedSteps
 from assets.ingest.ocpp.shards import Shard, landed_bytes, shard_count, split, stored_shards
@@ -479,7 +479,7 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
     chunks = chunks_of_counts(_group_sizes(
         day_frames, (warehouse.scan("meter_readings", transaction_id=needed).filter(earlier), READING_WEIGHT)),
         GROUP_FRAMES)
-    history = [frame.select(HISTORY_COLUMNS)
+    history = [frame.select(history_columns())
                for frame in warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed)]
     # Only the frames the rules read of them (not the 2.0.1 events without an EVSE: most of their bytes).
     named = [frames.filter(LOCATING_FRAME) for frames in _message_slices(

@@ -73,7 +73,7 @@ def attribute_to_transactions(candidates: list[dict],
 
 def drop_duplicates(candidates: list[dict], history: list[dict]) -> tuple[list[dict], list[ReadingRejection]]:
     """Rules 1 and 2 on candidate dicts (``drop_duplicates_frame``): (kept in receive order, rejections)."""
-    kept, rejected = drop_duplicates_frame(_as_frame(candidates), _as_frame(history).select(HISTORY_COLUMNS))
+    kept, rejected = drop_duplicates_frame(_as_frame(candidates), _as_frame(history).select(history_columns()))
     by_ref = {r["record_ref"]: r for r in candidates}
     rejections = [ReadingRejection(ref, code, rule_reason(code, first), reading_payload(by_ref[ref]))
                   for ref, code, first in rejected.select("record_ref", "_code", "_first").iter_rows()]
@@ -84,7 +84,7 @@ def apply_register_rules(candidates: list[dict], history: list[dict],
                          meter_starts: dict[str, tuple[float, datetime]]) -> tuple[list[dict], list[ReadingRejection]]:
     """Rules 3-5 on candidate dicts (``apply_register_rules_frame``): (accepted, with values and repairs
     updated in place, rejections)."""
-    accepted, rejected = apply_register_rules_frame(_as_frame(candidates), _as_frame(history).select(HISTORY_COLUMNS),
+    accepted, rejected = apply_register_rules_frame(_as_frame(candidates), _as_frame(history).select(history_columns()),
                                                     meter_starts)
     updates = {ref: (value, repair) for ref, value, repair in accepted.select("record_ref", "value", "repair").iter_rows()}
     for reading in candidates:
@@ -107,6 +107,18 @@ KEY_COLUMNS = ["charge_point_id", "_owner", "timestamp", "measurand", "phase", "
 # so do the dict wrappers below, which the tests compare with the scalar rules.
 HISTORY_COLUMNS = ["record_ref", "transaction_id", "charge_point_id", "connector_id", "evse_id", "timestamp",
                    "received_at", "measurand", "phase", "location", "context", "value", "repair"]
+# Of those, what only the register walk reads (rules 3-5, the overall register's rows): rules 1-2 read the key and
+# the value of every row.
+REGISTER_ONLY_COLUMNS = ("record_ref", "received_at", "repair")
+
+
+def history_columns() -> list[pl.Expr]:
+    """``HISTORY_COLUMNS`` as a shard reads them: ``REGISTER_ONLY_COLUMNS`` null outside the overall register's
+    rows. Two thirds of a day's readings are power, current and per-phase values, and their record references
+    (file and line, the widest column) were most of the bytes of the history spilled per group."""
+    register = _overall_register()
+    return [pl.when(register).then(pl.col(name)).alias(name) if name in REGISTER_ONLY_COLUMNS else pl.col(name)
+            for name in HISTORY_COLUMNS]
 
 
 def _owner_expr() -> pl.Expr:

@@ -45,7 +45,7 @@ import polars as pl
 
 from assets.ingest.common.files import Batch, LandedFile, LineBatch, RecordReader
 from assets.ingest.ocpp.shard_scan import line_shards
-from assets.parallel import count_worker_cpu, shared_pool, timed, usable_cores
+from assets.parallel import close_shared_pool, count_worker_cpu, shared_pool, timed, usable_cores
 from resources.landing import LandingZoneResource
 from resources.warehouse import WarehouseResource
 
@@ -200,6 +200,8 @@ def run_shards(step: ShardStep, shards: list[Shard], warehouse: WarehouseResourc
     one shard, else each in a worker process (at most ``concurrent_shards`` at a time). ``step`` is a module-level
     function (sent to the worker by name)."""
     if len(shards) == 1:
+        # The whole date runs here: workers idle since an earlier date's shards must not keep their memory meanwhile.
+        close_shared_pool()
         return [step(warehouse, landing, *args, shards[0])]
     roots = (warehouse.root, warehouse.local_root, landing.root if landing is not None else None)
     pool = shared_pool(min(len(shards), concurrent_shards()))
