@@ -245,14 +245,14 @@ class WarehouseResource(dg.ConfigurableResource):
         kept = _filtered(values.lazy(), partition_filters)
         if partitions is not None:
             kept = kept.filter(partitions)
-        slices = []
+        slices, conditions = [], _conditions(row_filters)
         for row in kept.collect().iter_rows(named=True):
             relative = f"{name}/{files[row.pop('_file')]}"
             literals = [pl.lit(value, dtype=spec.schema[col]).alias(col) for col, value in row.items()]
             for offset, length in _row_group_spans(self.tables.row_group_rows(relative), rows):
                 frame = (pl.scan_parquet(self.tables.location(relative)).slice(offset, length)
                          .with_columns(literals).select(list(spec.schema)))
-                slices.append(_filtered(frame, row_filters))
+                slices.append(_filtered(frame, conditions))
         return slices or [_filtered(spec.empty_frame().lazy(), filters)]
 
     def read(self, table: str | TableSpec, **filters: Any) -> pl.DataFrame:
@@ -300,14 +300,20 @@ def write_parquet(data: pl.DataFrame, handle) -> None:
     data.write_parquet(handle, compression="zstd", statistics=True)
 
 
-def _filtered(frame: pl.LazyFrame, filters: dict[str, Any]) -> pl.LazyFrame:
-    """``frame`` filtered by equality (a list, tuple or set value: membership), as ``scan`` takes filters."""
-    for col, value in filters.items():
-        if isinstance(value, (list, tuple, set, frozenset)):
-            frame = frame.filter(pl.col(col).is_in(list(value)))
-        else:
-            frame = frame.filter(pl.col(col) == value)
+def _filtered(frame: pl.LazyFrame, filters: dict[str, Any] | list[pl.Expr]) -> pl.LazyFrame:
+    """``frame`` filtered by equality (a list, tuple or set value: membership), as ``scan`` takes filters, or by
+    the conditions ``_conditions`` made of them."""
+    for condition in _conditions(filters) if isinstance(filters, dict) else filters:
+        frame = frame.filter(condition)
     return frame
+
+
+def _conditions(filters: dict[str, Any]) -> list[pl.Expr]:
+    """The conditions of ``filters``. Made once for all slices of a scan: each ``is_in`` of a Python list makes its
+    own copy of the values, so 98 slices filtered on the 50,000 transaction ids of a 100,000-session day held 190 MB
+    of copies (one expression shares its values with every frame it filters)."""
+    return [pl.col(col).is_in(list(value)) if isinstance(value, (list, tuple, set, frozenset)) else pl.col(col) == value
+            for col, value in filters.items()]
 
 
 def _from_path_text(col: str, dtype: pl.DataType) -> pl.Expr:
