@@ -166,6 +166,12 @@ def test_scan_slices_are_the_scan_cut_at_row_groups(tmp_path):
     assert len(later) == 2 * 6
     expected = whole.filter((pl.col("landing_date") > DAY) & (pl.col("transaction_id") == "T3-1"))
     assert expected.height and pl.concat([s.collect() for s in later]).equals(expected)
+    # A membership filter (one condition, shared by every slice) keeps the same rows as the scan's.
+    ids = ["T3-1", "T1-2", "no-such-id"]
+    members = warehouse.scan_slices("meter_readings", rows=600, transaction_id=ids)
+    expected = whole.filter(pl.col("transaction_id").is_in(ids))
+    assert expected.height and pl.concat([s.collect() for s in members]).equals(expected)
+    assert warehouse.scan("meter_readings", transaction_id=set(ids)).collect().equals(expected)
     assert len(warehouse.scan_slices("meter_readings", landing_date=days[2], rows=600)) == 6
     never = warehouse.scan_slices("transactions")
     assert len(never) == 1 and never[0].collect().height == 0

@@ -111,7 +111,7 @@ def test_pool_workers_share_the_cores_among_their_polars_threads(user_setting, e
 
 
 def _shard_step(warehouse, landing, label, shard):
-    """A step of one shard: where it ran and how many pool workers were alive then."""
+    """A step of one shard: its label and index, the process it ran in, and whether that process had a pool then."""
     return label, shard.index, os.getpid(), parallel._pool is not None
 
 
