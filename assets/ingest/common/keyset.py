@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from numba import njit
 
 
 def row_hash(columns: list[str], seed: int) -> pl.Expr:
@@ -57,27 +58,41 @@ def _queries_sorted(k1: np.ndarray, k2: np.ndarray) -> tuple[np.ndarray, np.ndar
     return order, k1[order], k2[order]
 
 
+@njit(cache=True)
 def _find(k1: np.ndarray, k2: np.ndarray, q1: np.ndarray, q2: np.ndarray) -> np.ndarray:
-    """For each query key, the index of an equal key in the run sorted by (k1, k2), else -1.
+    """For each query key, the index of the first equal key in the run sorted by (k1, k2), else -1.
 
-    Callers pass the queries sorted by ``q1``: numpy's binary search then starts each query where the last
-    one ended and walks memory in order. On random hashes into a day-sized run (15 M keys) that is 4x faster
-    than queries in batch order, whose every probe misses the cache (and more so the larger the day).
+    Callers pass the queries sorted by ``q1``, so where each query's first hash belongs in the run only moves
+    forward: each search gallops from where the last one ended (1, 2, 4... keys on, then halves back), a few
+    probes in memory order instead of a binary search over the whole run per query (numpy's ``searchsorted``:
+    ~7 % of a shard's ``ocpp_messages`` step on the 100,000-session day). Keys sharing the first hash with
+    another key (one in ~2^64 pairs) are told apart by the second, which the run has sorted within equal k1.
     """
-    at = np.searchsorted(k1, q1, side="left")
-    inside = at < len(k1)
-    hit = np.full(len(q1), -1, dtype=np.int64)
-    candidate = np.flatnonzero(inside)
-    equal = (k1[at[candidate]] == q1[candidate]) & (k2[at[candidate]] == q2[candidate])
-    hit[candidate[equal]] = at[candidate[equal]]
-    # Keys sharing the first hash with another key (one in ~2^64 pairs): the run is sorted by k2 within
-    # equal k1, so a second binary search over that short stretch decides.
-    for index in candidate[~equal & (k1[at[candidate]] == q1[candidate])]:
-        right = np.searchsorted(k1, q1[index], side="right")
-        stretch = k2[at[index]:right]
-        position = np.searchsorted(stretch, q2[index])
-        if position < len(stretch) and stretch[position] == q2[index]:
-            hit[index] = at[index] + position
+    hit = np.full(q1.shape[0], -1, dtype=np.int64)
+    size = k1.shape[0]
+    low = 0  # every key before ``low`` has a first hash below the current query's
+    for i in range(q1.shape[0]):
+        key = q1[i]
+        step = 1
+        high = low  # gallop: find an index whose first hash is >= key
+        while high < size and k1[high] < key:
+            low = high + 1
+            high = low + step
+            step *= 2
+        if high > size:
+            high = size
+        while low < high:  # first index in [low, high) whose first hash is >= key
+            middle = (low + high) // 2
+            if k1[middle] < key:
+                low = middle + 1
+            else:
+                high = middle
+        j = low
+        while j < size and k1[j] == key and k2[j] <= q2[i]:
+            if k2[j] == q2[i]:
+                hit[i] = j
+                break
+            j += 1
     return hit
 
 
