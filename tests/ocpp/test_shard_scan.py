@@ -7,11 +7,13 @@ import os
 import zlib
 
 import numpy as np
+import polars as pl
 import pytest
 
 from assets.ingest.common.files import LINES, RecordReader, classify
-from assets.ingest.ocpp.shard_scan import crc32, line_shards
-from assets.ingest.ocpp.shards import Shard, shard_of
+from assets.ingest.ocpp.json_bytes import column_buffer
+from assets.ingest.ocpp.shard_scan import crc32, line_shards, string_crcs
+from assets.ingest.ocpp.shards import _CHARGE_POINT_TEXT, Shard, _shards_of, line_owners, shard_of
 
 
 def _envelope(charge_point: bytes, before: bytes = b"", colon: bytes = b":") -> bytes:
@@ -100,3 +102,24 @@ def test_the_scan_places_plain_lines_and_leaves_the_rest():
     assert placed[14] == shard_of("CP-010", 3)  # not JSON, but the text rule reads it too
     assert placed[15:19] == [-1] * 4
     assert placed[20:] == [shard_of(f"CP-{n:03d}", 3) for n in range(11, 60)]
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_line_owners_are_the_text_rule(tmp_path, count):
+    """``Shard.lines`` reads the placeable lines from their bytes and only the rest by the regex: every decoded
+    line still gets the shard of the regex's first match (shard 0 without one)."""
+    path = tmp_path / "day.jsonl"
+    path.write_bytes(b"\n".join(HOSTILE) + b"\n")
+    lines = pl.concat([batch.lines for batch in _reader().line_batches([classify(path, tmp_path)])])
+    by_rule = [0 if value is None else shard_of(value, count)
+               for value in lines.str.extract(_CHARGE_POINT_TEXT, 1).to_list()]
+    assert len(lines) == len(HOSTILE) - 3  # two blank lines and the oversized one are not lines
+    assert line_owners(lines, count).tolist() == by_rule
+    assert line_owners(pl.Series("line", [], dtype=pl.String()), count).tolist() == []
+
+
+def test_string_crcs_are_zlibs_on_utf8():
+    values = ["", "CP-001", "CP-é", "ステーション", "a\x00b", "x" * 300]
+    assert string_crcs(*column_buffer(pl.Series(values))).tolist() == [zlib.crc32(v.encode()) for v in values]
+    charge_points = pl.Series(["CP-é", None, "CP-001", "CP-é"])
+    assert _shards_of(charge_points, 5).to_list() == [shard_of("CP-é", 5), 0, shard_of("CP-001", 5), shard_of("CP-é", 5)]

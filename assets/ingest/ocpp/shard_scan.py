@@ -96,3 +96,12 @@ def line_shards(data, starts, ends, count):
     for i in range(starts.shape[0]):
         shards[i] = _placed(data, starts[i], ends[i], count)
     return shards
+
+
+@njit(cache=True)
+def string_crcs(data, offsets):
+    """``zlib.crc32`` of each string of an Arrow string column (its bytes and offsets)."""
+    crcs = np.empty(offsets.shape[0] - 1, dtype=np.int64)
+    for i in range(crcs.shape[0]):
+        crcs[i] = crc32(data, offsets[i], offsets[i + 1])
+    return crcs
