@@ -38,7 +38,7 @@ from assets.ingest.ocpp.pipeline import (
 )
 from assets.ingest.ocpp.frames import ANSWER_KEY
 from assets.ingest.ocpp.groups import GroupSpill
-from assets.ingest.ocpp.reading_rules import history_columns
+from assets.ingest.ocpp.reading_rules import history_columns, may_be_attributed
 from assets.parallel import map_groups
 from assets.ingest.ocpp.shard_steps import ShardedSteps
 from assets.ingest.ocpp.shards import Shard, landed_bytes, shard_count, split, stored_shards
@@ -462,17 +462,20 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
     reading_frame = (pl.col("message_type") == "CALL") | (pl.col("action") == "StartTransaction")
     day_frames = _messages(warehouse, landing_date=landing_date, part=shard.part,
                            action=READING_ACTIONS).filter(reading_frame)
-    charge_points = sorted(day_frames.select(pl.col("charge_point_id").unique()).collect()
-                           .get_column("charge_point_id").to_list())
     touched = sorted(day_frames.select(pl.col("transaction_id").drop_nulls().unique()).collect()
                      .get_column("transaction_id").to_list())
-    # Recent 1.6 sessions of these charge points: a reading without transaction id may belong to one.
+    # Recent 1.6 sessions of the charge points that sent readings without a transaction id today: such a reading
+    # may belong to one of its own charge point's (rule 0). The other charge points' recent sessions, and their
+    # earlier readings, cannot change a reading of this date: a steady-state 100,000-session date read the whole
+    # previous day's readings for them.
+    orphan_points = sorted(day_frames.filter(may_be_attributed()).select(pl.col("charge_point_id").unique())
+                           .collect().get_column("charge_point_id").to_list())
     recent = _message_slices(
         warehouse, partitions=pl.col("landing_date").is_between(
             landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date),
-        charge_point_id=charge_points, action=["StartTransaction", "StopTransaction"])
-    needed = sorted(set(touched) | set(_transaction_ids(_collect_sliced([frames.select("transaction_id")
-                                                                         for frames in recent]))))
+        charge_point_id=orphan_points, action=["StartTransaction", "StopTransaction"]) if orphan_points else []
+    recent_ids = _transaction_ids(_collect_sliced([frames.select("transaction_id") for frames in recent])) if recent else []
+    needed = sorted(set(touched) | set(recent_ids))
     # Only the landing dates that can hold these transactions' frames and readings are read, not the history.
     needed_days = transaction_days(warehouse, needed, landing_date)
     earlier = (pl.col("landing_date") < landing_date) & on_reading_dates(needed_days)

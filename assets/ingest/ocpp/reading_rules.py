@@ -37,7 +37,7 @@ import polars as pl
 
 from assets.ingest.common.keyset import row_hash
 from assets.ingest.ocpp.reading_columns import CANDIDATE_SCHEMA
-from assets.ingest.ocpp.readings import ReadingRejection, reading_payload, rule_reason
+from assets.ingest.ocpp.readings import METERING_ACTIONS, ReadingRejection, reading_payload, rule_reason
 from assets.ingest.ocpp.register_walk import RESET, ROLLED_BACK, register_walk
 from resources.row_order import sorted_rows
 
@@ -137,6 +137,14 @@ def _with_repair(condition: pl.Expr, rule: str) -> pl.Expr:
 
 def _has_repair_expr(rule: str) -> pl.Expr:
     return pl.col("repair").str.split(";").list.contains(rule).fill_null(False)
+
+
+def may_be_attributed() -> pl.Expr:
+    """The ``ocpp_messages`` rows whose readings rule 0 (``attribute_frame``) may give a transaction: 1.6 metering
+    CALLs without one (the frame's ``transaction_id`` is what their readings carry). Only the charge points that
+    sent such a frame need the recent transactions that rule 0 looks for."""
+    return ((pl.col("protocol") == "ocpp1.6") & (pl.col("message_type") == "CALL") & (pl.col("direction") == "in")
+            & pl.col("action").is_in(list(METERING_ACTIONS)) & pl.col("transaction_id").is_null())
 
 
 def attribute_frame(candidates: pl.DataFrame,
