@@ -37,7 +37,8 @@ def test_key_table_codes_are_the_first_occurrence():
     for a, b, code in zip(k1.tolist(), k2.tolist(), codes.tolist()):
         first.setdefault((a, b), code)
     q1, q2 = _keys(rng, 5000, 30)
-    assert table.lookup(q1, q2, missing=-9).tolist() == [first.get((a, b), -9) for a, b in zip(q1.tolist(), q2.tolist())]
+    expected = [first.get((a, b), -9) for a, b in zip(q1.tolist(), q2.tolist())]
+    assert table.lookup(q1, q2, missing=-9).tolist() == expected
     assert len(table) == len(first)
 
 

@@ -14,6 +14,7 @@ import pytest
 import assets.ingest.ocpp.shards as shards_module
 from assets.ingest.common.files import LandedFile, LineBatch, classify
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
+from assets.ingest.ocpp.assets import _previous_calls
 from assets.ingest.ocpp.shards import (COMPRESSION_RATIO, SHARD_LANDING_BYTES, SHARD_MAX_LANDING_BYTES, SHARDS_ENV,
                                        WORKER_MEMORY_BYTES, Shard, ShardMismatch, auto_shard_count, shard_count,
                                        shard_of, stored_shards)
@@ -269,3 +270,32 @@ def test_a_failed_shard_leaves_the_dates_previous_files_whole(tmp_path, monkeypa
     assert again.success and _rows(warehouse, "ocpp_messages").height == rows_before.height + 10
     assert warehouse.partition_parts(OCPP_MESSAGES, landing_date=DAY) == [0, 1]
     assert not list(warehouse.root_path.rglob("*.staged"))  # published or removed, none left
+
+
+def _calls(charge_points: list[str]) -> pl.DataFrame:
+    """One CALL and one answer of each charge point, as ``ocpp_messages`` rows (the columns the index reads set)."""
+    rows = [{"received_at": dt.datetime(2026, 11, 19, 23, 59, tzinfo=dt.timezone.utc), "charge_point_id": cp,
+             "direction": direction, "message_id": f"m-{cp}", "message_type": kind, "action": "Heartbeat",
+             "record_ref": f"f:{n}:{kind}", "protocol": "ocpp1.6"}
+            for n, cp in enumerate(charge_points) for kind, direction in (("CALL", "in"), ("CALLRESULT", "out"))]
+    schema = {c: t for c, t in OCPP_MESSAGES.schema.items() if c != "landing_date"}
+    return pl.DataFrame(rows).with_columns(pl.lit(None).alias(c) for c in schema if c not in rows[0]).cast(schema)
+
+
+@pytest.mark.parametrize("stored_parts", [1, 2, 3])
+def test_a_shard_indexes_only_its_own_charge_points_calls_of_the_day_before(tmp_path, stored_parts):
+    """An answer only answers its own charge point's CALL: whatever files the previous date has, a shard's index
+    gets exactly its charge points' CALLs of it (reading only its part when the date was split alike)."""
+    warehouse = WarehouseResource(root=str(tmp_path))
+    before = DAY - dt.timedelta(days=1)
+    charge_points = [f"CP-{n:03d}" for n in range(12)]
+    for part in range(stored_parts):
+        mine = [cp for cp in charge_points if shard_of(cp, stored_parts) == part]
+        warehouse.write_partition(OCPP_MESSAGES, _calls(mine), part=part, landing_date=before)
+    assert warehouse.partition_parts(OCPP_MESSAGES, landing_date=before) == list(range(stored_parts))
+    for shard in [Shard(), Shard(0, 2), Shard(1, 2)]:
+        calls = pl.concat(list(_previous_calls(warehouse, before, shard)))
+        expected = sorted(cp for cp in charge_points if shard.count == 1 or shard_of(cp, 2) == shard.index)
+        assert sorted(calls.get_column("charge_point_id").to_list()) == expected
+        assert calls.columns == ["charge_point_id", "direction", "message_id", "action"]
+        assert set(calls.get_column("direction").to_list()) == {"in"}

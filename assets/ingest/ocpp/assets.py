@@ -336,11 +336,16 @@ def _landing_date_of(relative: str) -> dt.date | None:
     return dt.date.fromisoformat(folder.split("=", 1)[1]) if folder.startswith("landing_date=") else None
 
 
-def _previous_calls(warehouse: WarehouseResource, day: dt.date) -> Iterator[pl.DataFrame]:
-    """The CALLs (charge_point_id, direction, message_id, action) of ``day``'s partition (every shard's file)
-    in stored order, slice by slice: the answer index keeps compact keys of them, never a day of text."""
-    for frames in warehouse.scan_slices(OCPP_MESSAGES, rows=PREVIOUS_CALLS_SLICE, landing_date=day):
-        yield frames.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action").collect()
+def _previous_calls(warehouse: WarehouseResource, day: dt.date, shard: Shard) -> Iterator[pl.DataFrame]:
+    """The CALLs (charge_point_id, direction, message_id, action) of ``day``'s partition that ``shard``'s charge
+    points sent or received, in stored order, slice by slice: the answer index keeps compact keys of them, never a
+    day of text. An answer only ever answers a CALL of its own charge point, so a shard indexes its own CALLs of
+    the day before (half of them on two shards), and reads only its part when that day was split the same way."""
+    stored = warehouse.partition_parts(OCPP_MESSAGES, landing_date=day)
+    part = shard.part if shard.count > 1 and stored == list(range(shard.count)) else None
+    for frames in warehouse.scan_slices(OCPP_MESSAGES, rows=PREVIOUS_CALLS_SLICE, part=part, landing_date=day):
+        calls = frames.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action").collect()
+        yield calls if shard.count == 1 else calls.filter(shard.owns(calls.get_column("charge_point_id")))
 
 
 class _ChunkedSchemaCheck:
@@ -381,7 +386,7 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
                                     finer=FINER_SPANS, split_rows=SPILL_SPLIT_ROWS,
                                     landing_date=landing_date) as writer:
         streamed = stream_ocpp_messages(batches, landing_date, writer,
-                                        _previous_calls(warehouse, landing_date - dt.timedelta(days=1)),
+                                        _previous_calls(warehouse, landing_date - dt.timedelta(days=1), shard),
                                         _earlier_records(warehouse, landing_date), on_bucket=schema_check.add,
                                         check_charge_points=shard.check_charge_points)
     schema_check.flush()
@@ -474,7 +479,8 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
         warehouse, partitions=pl.col("landing_date").is_between(
             landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date),
         charge_point_id=orphan_points, action=["StartTransaction", "StopTransaction"]) if orphan_points else []
-    recent_ids = _transaction_ids(_collect_sliced([frames.select("transaction_id") for frames in recent])) if recent else []
+    recent_ids = (_transaction_ids(_collect_sliced([frames.select("transaction_id") for frames in recent]))
+                  if recent else [])
     needed = sorted(set(touched) | set(recent_ids))
     # Only the landing dates that can hold these transactions' frames and readings are read, not the history.
     needed_days = transaction_days(warehouse, needed, landing_date)

@@ -171,11 +171,17 @@ class Shard:
             yield LineBatch(refs=batch.refs.filter(mine), lines=batch.lines.filter(mine),
                             rejected=batch.rejected if self.index == 0 else [])
 
+    def owns(self, charge_points: pl.Series) -> pl.Series:
+        """Whether each charge point is this shard's (all are when the date is not split; a null is shard 0's)."""
+        if self.count == 1:
+            return pl.Series(np.ones(len(charge_points), dtype=np.bool_))
+        return _shards_of(charge_points, self.count) == self.index
+
     def check_charge_points(self, charge_points: pl.Series) -> None:
         """Raise ``ShardMismatch`` unless every (parsed) charge point belongs to this shard."""
         if self.count == 1 or charge_points.is_empty():
             return
-        strays = charge_points.filter(_shards_of(charge_points, self.count) != self.index)
+        strays = charge_points.filter(~self.owns(charge_points))
         if strays.len():
             raise ShardMismatch(f"shard {self.index} of {self.count} parsed frames of charge point "
                                 f"{strays[0]!r}, which belongs to another shard")
