@@ -181,7 +181,8 @@ class Shard:
         """Raise ``ShardMismatch`` unless every (parsed) charge point belongs to this shard."""
         if self.count == 1 or charge_points.is_empty():
             return
-        strays = charge_points.filter(~self.owns(charge_points))
+        distinct = charge_points.unique(maintain_order=True)  # each charge point placed once, not each frame
+        strays = distinct.filter(~self.owns(distinct))
         if strays.len():
             raise ShardMismatch(f"shard {self.index} of {self.count} parsed frames of charge point "
                                 f"{strays[0]!r}, which belongs to another shard")
