@@ -287,8 +287,9 @@ def build_meter_readings(messages: pl.DataFrame, landing_date: dt.date, history:
     ``history``: accepted readings of the same transactions from earlier landing dates (including the
     transactions that readings without a transaction id may be attributed to).
     ``start_messages``: 1.6 StartTransaction / StopTransaction and 2.0.1 TransactionEvent frames up to this
-    date (only those of ``LOCATING_FRAME`` are read) of those transactions and of the recent transactions of the same charge points (meterStart,
-    connector, EVSE, and the running transaction of a reading without transaction id).
+    date (only those of ``LOCATING_FRAME`` are read) of those transactions (meterStart, connector, EVSE) and, for a
+    charge point that sent readings without a transaction id (``reading_rules.may_be_attributed``), of its recent
+    transactions (the one running when such a reading was taken).
 
     Frames of the common payload shapes are read as columns (``reading_columns``), the others by
     ``readings.extract_readings``; the rules run over frames (``reading_rules``, ``*_frame``).
