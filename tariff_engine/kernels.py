@@ -494,6 +494,13 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
                         billed[last, d] += extra
                         totals[d] += extra
                     i = last + 1
+            # An increment can bring a period to 0 (a negative energy glitch rounded up to nothing): the step then
+            # goes to the last period still billing the dimension, as in the reference.
+            for d in range(4):
+                totals[4 + d] = -1
+                for i in range(n):
+                    if billed[i, d] != 0:
+                        totals[4 + d] = i
         if apply_step:
             for d in range(4):
                 if d == 1 and not (totals[1] > 0 and totals[2] == 0):

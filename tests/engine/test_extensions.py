@@ -104,3 +104,21 @@ def test_idle_fee_breakdown_shows_increment_and_cap():
     assert len(parking) == 1 and parking[0].period_index == 2
     assert parking[0].raw_volume == D("2.5") and parking[0].billed_volume == D("2.5")
     assert parking[0].excl_vat == D("10")  # 15.00 capped by max_amount
+
+
+def test_the_step_goes_to_the_last_period_still_billing_after_the_increments():
+    """A period's negative energy (a feed-in) rounded up by its billing increment to nothing bills nothing, so the
+    step_size remainder goes to the last period still billing energy (found by the property test: the kernel gave
+    it to the emptied period, with the same total but another breakdown)."""
+    tariff = _tariff(([PC("ENERGY", D("2.80"), step_size=900, billing_increment=300)], None))
+    session = s("2024-06-03T10:00", BERLIN, [(0, dict(kwh=0.0622, time_min=10)), (10, dict(time_min=10)),
+                                            (20, dict(kwh=-0.0681, time_min=10))], 30)
+    # 62.2 Wh -> 300 Wh (increment); -68.1 Wh -> 0 Wh; total 300 Wh -> 900 Wh (step), all on the first period.
+    reference = price_session(tariff, session, OCPI)
+    kernel = price_sessions([tariff], [session], policy=OCPI)[0]
+    assert reference.error_code is None, reference.error
+    assert str(reference.total_cost.excl_vat) == "2.5200"
+    energy = [r for r in reference.breakdown if r.dimension == "ENERGY"]
+    assert [(r.period_index, r.raw_volume, r.billed_volume) for r in energy] == [(0, D("0.0622"), D("0.9"))]
+    assert energy[0].step_volume == D("0.8378") and energy[0].excl_vat == D("2.52")
+    assert kernel == reference
