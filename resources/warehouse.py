@@ -308,9 +308,10 @@ def _filtered(frame: pl.LazyFrame, conditions: list[pl.Expr]) -> pl.LazyFrame:
 
 
 def _conditions(filters: dict[str, Any]) -> list[pl.Expr]:
-    """``scan``'s filters as conditions: equality, or membership for a list, tuple or set value. Made once for all slices of a scan: each ``is_in`` of a Python list makes its
-    own copy of the values, so 98 slices filtered on the 50,000 transaction ids of a 100,000-session day held 190 MB
-    of copies (one expression shares its values with every frame it filters)."""
+    """``scan``'s filters as conditions: equality, or membership for a list, tuple or set value. Made once for all
+    slices of a scan: each ``is_in`` of a Python list makes its own copy of the values, so 98 slices filtered on the
+    50,000 transaction ids of a 100,000-session day held 190 MB of copies (one expression shares its values with
+    every frame it filters)."""
     return [pl.col(col).is_in(list(value)) if isinstance(value, (list, tuple, set, frozenset)) else pl.col(col) == value
             for col, value in filters.items()]
 

@@ -463,16 +463,13 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
         # totals[4:8]: last period billing each dimension)
         for d in range(4):
             totals[d] = 0
-            totals[4 + d] = -1
         for i in range(n):
             billed[i, 0] = period_int[p0 + i, P_ENERGY] if sel[i, 0] >= 0 else 0
             billed[i, 1] = period_int[p0 + i, P_TIME] if sel[i, 1] >= 0 else 0
             billed[i, 2] = period_int[p0 + i, P_PARKING] if sel[i, 2] >= 0 else 0
             billed[i, 3] = period_int[p0 + i, P_RESERVATION] if sel[i, 4] >= 0 else 0
             for d in range(4):
-                if billed[i, d] != 0:
-                    totals[d] += billed[i, d]
-                    totals[4 + d] = i
+                totals[d] += billed[i, d]
         if tariff_int[t, T_HAS_INCR] == 1:
             for d in range(4):
                 column = d if d < 3 else 4
@@ -494,13 +491,13 @@ def price_kernel(tariff_int, tariff_tax_rates, element_offsets, element_int, ele
                         billed[last, d] += extra
                         totals[d] += extra
                     i = last + 1
-            # An increment can bring a period to 0 (a negative energy glitch rounded up to nothing): the step then
-            # goes to the last period still billing the dimension, as in the reference.
-            for d in range(4):
-                totals[4 + d] = -1
-                for i in range(n):
-                    if billed[i, d] != 0:
-                        totals[4 + d] = i
+        # The last period billing each dimension, once the increments are in: an increment can bring a period to 0
+        # (a negative energy glitch rounded up to nothing), and the step then goes to the last one still billing.
+        for d in range(4):
+            totals[4 + d] = -1
+            for i in range(n):
+                if billed[i, d] != 0:
+                    totals[4 + d] = i
         if apply_step:
             for d in range(4):
                 if d == 1 and not (totals[1] > 0 and totals[2] == 0):

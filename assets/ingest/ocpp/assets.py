@@ -345,7 +345,7 @@ def _previous_calls(warehouse: WarehouseResource, day: dt.date, shard: Shard) ->
     part = shard.part if shard.count > 1 and stored == list(range(shard.count)) else None
     for frames in warehouse.scan_slices(OCPP_MESSAGES, rows=PREVIOUS_CALLS_SLICE, part=part, landing_date=day):
         calls = frames.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action").collect()
-        yield calls if shard.count == 1 else calls.filter(shard.owns(calls.get_column("charge_point_id")))
+        yield calls.filter(shard.owns(calls.get_column("charge_point_id")))
 
 
 class _ChunkedSchemaCheck:
