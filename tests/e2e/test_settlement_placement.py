@@ -7,7 +7,8 @@ monthly invoicing and export of one small day, run in-process on a local warehou
 write exactly the same Parquet bytes, and finance reads the same summary line for line. Split into charge-point
 shards (``CHARGELEDGER_OCPP_SHARDS``), the OCPP tables hold the same rows in one file per shard and every other
 table is the same bytes; on the multiprocess executor each shard is a step of its own and the bytes are the same;
-settled again unsplit, the warehouse is the unsplit one, byte for byte."""
+settled again unsplit, the warehouse is the unsplit one, byte for byte. Generated with its JSON-lines files
+compressed (``--compress zstd|gzip``), the same day settles to the same rows in every table and the same summary."""
 
 from __future__ import annotations
 
@@ -74,6 +75,34 @@ def test_settlement_on_an_object_store_writes_the_local_bytes(baseline, tmp_path
     assert [line for line in finance if "Parquet tables under" not in line] == \
         [line for line in lines if "Parquet tables under" not in line]
     assert any(f"Parquet tables under {url}/warehouse/<table>/" in line for line in finance)
+
+
+def _rows_without_file_suffix(warehouse, table: str) -> pl.DataFrame:
+    """A table's rows, with a compressed landing file's suffix taken out of every text (record references name
+    the file they came from: ``ocpp/.../csms-vlt.jsonl.zst:12``)."""
+    rows = pl.read_parquet(warehouse / table / "**" / "*.parquet", hive_partitioning=True)
+    return rows.with_columns(pl.col(pl.String).str.replace_all(r"\.jsonl\.(zst|gz)", ".jsonl"))
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("codec", ["zstd", "gzip"])
+def test_compressed_landing_files_settle_to_the_same_results(baseline, tmp_path, codec):
+    _, digests, lines, whole = baseline
+    landing = tmp_path / "landing"
+    subprocess.run([sys.executable, "-m", "data.generate", "--out", str(landing), "--seed", "5", "--start", DAY,
+                    "--days", "1", "--sessions-per-day", "40", "--compress", codec], cwd=ROOT, check=True,
+                   capture_output=True, timeout=300)
+    suffix = {"zstd": ".zst", "gzip": ".gz"}[codec]
+    packed = {path.relative_to(landing).parts[0] for path in landing.rglob(f"*.jsonl{suffix}")}
+    plain = [path for path in landing.rglob("*.jsonl") if not path.name.startswith("_")]  # _: the generator's own
+    assert {"ocpp", "ocpi_cdrs"} <= packed and not plain
+    summary = _settle(_env(tmp_path, landing))
+    tables = {path.split("/")[0] for path in digests}
+    assert {path.split("/")[0] for path in _parquet_digests(tmp_path / "warehouse")} == tables
+    for table in sorted(tables):
+        assert _rows_without_file_suffix(tmp_path / "warehouse", table).equals(_rows_without_file_suffix(whole, table)), table
+    assert _rows_without_file_suffix(whole, "ocpp_messages").height > 1000
+    assert _finance_lines(summary, tmp_path / "warehouse") == lines
 
 
 OCPP_TABLES = ("ocpp_messages", "meter_readings", "transactions")
