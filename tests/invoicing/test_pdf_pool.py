@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from assets import parallel
 from assets.invoicing import pdf
 from assets.invoicing.pdf import PdfDocument, render_pdf, write_missing_pdfs
@@ -59,17 +61,46 @@ def test_few_documents_render_in_process(tmp_path, monkeypatch):
     assert all(doc.path.exists() for doc in documents)
 
 
-def test_a_writer_told_of_few_documents_renders_each_as_it_comes(tmp_path, monkeypatch):
+def test_a_writer_told_of_few_documents_renders_them_a_task_at_a_time(tmp_path, monkeypatch):
     """The export streams the register's documents into a ``PdfWriter``: told how many there are, a month below
-    the pool's threshold is rendered document by document, none held until the end."""
+    the pool's threshold is rendered in this process a task at a time (one sync a task), never held until the
+    end."""
     monkeypatch.setenv(pdf.PDF_WORKERS_ENV, "2")
     monkeypatch.setattr(pdf, "ProcessPoolExecutor", None)
+    monkeypatch.setattr(pdf, "DOCUMENTS_PER_TASK", 2)
     documents = _documents(tmp_path, 3)
     with pdf.PdfWriter(expected=len(documents)) as writer:
-        for n, doc in enumerate(documents, start=1):
-            writer.add(doc)
-            assert doc.path.exists() and writer.written == n
-    assert writer.written == 3
+        writer.add(documents[0])
+        assert writer.written == 0 and not documents[0].path.exists()
+        writer.add(documents[1])
+        assert writer.written == 2 and documents[0].path.exists() and documents[1].path.exists()
+        writer.add(documents[2])
+        assert writer.written == 2
+    assert writer.written == 3 and documents[2].path.exists()
+
+
+def test_a_batch_of_pdfs_is_synced_once_before_any_is_in_place(tmp_path, monkeypatch):
+    """``write_pdfs_once`` writes every new PDF to a hidden temporary file, syncs once, then renames them: a PDF
+    is never seen half-written; an existing one is left as it is, and a failed batch leaves no file behind."""
+    kept = tmp_path / "kept.pdf"
+    kept.write_bytes(b"issued earlier")
+    pdfs = [(tmp_path / f"{n}.pdf", f"pdf {n}".encode()) for n in range(3)] + [(kept, b"other")]
+    seen_at_sync = []
+    monkeypatch.setattr(pdf.os, "sync", lambda: seen_at_sync.append(sorted(p.name for p in tmp_path.iterdir())))
+    assert pdf.write_pdfs_once(pdfs) == 3
+    tmp = [f".{n}.pdf.tmp-{pdf.os.getpid()}" for n in range(3)]
+    assert seen_at_sync == [sorted(tmp + ["kept.pdf"])]  # one sync, before any new PDF had its name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.pdf", "1.pdf", "2.pdf", "kept.pdf"]
+    assert (tmp_path / "1.pdf").read_bytes() == b"pdf 1" and kept.read_bytes() == b"issued earlier"
+    assert pdf.write_pdfs_once(pdfs) == 0 and len(seen_at_sync) == 1  # nothing new: no sync
+
+    def failing():
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pdf.os, "sync", failing)
+    with pytest.raises(OSError, match="disk full"):
+        pdf.write_pdfs_once([(tmp_path / "new" / "a.pdf", b"a"), (tmp_path / "new" / "b.pdf", b"b")])
+    assert list((tmp_path / "new").iterdir()) == []
 
 
 def test_pool_tasks_are_cut_by_documents_and_by_lines(tmp_path, monkeypatch):
