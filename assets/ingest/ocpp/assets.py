@@ -67,6 +67,10 @@ READING_WEIGHT = 0.25
 TRANSACTION_GROUP_FRAMES = 2 * GROUP_FRAMES
 # Rows of the previous date's partition read at once for its CALL keys.
 PREVIOUS_CALLS_SLICE = 64 * 1024
+# Landing lines parsed at once by ``ocpp_messages``. A batch costs some forty polars and numpy calls whatever its
+# size: a shard of the 100,000-session day's busiest date (7.3 M lines) took 16-17 % less CPU and wall in batches
+# of 50,000 than of 10,000 (the other sources' default), for 150 MB more memory, with the same bytes written.
+OCPP_BATCH_LINES = 50_000
 
 
 @dataclass
@@ -377,7 +381,7 @@ def _messages_shard(warehouse: WarehouseResource, landing: LandingZoneResource, 
     """``ocpp_messages`` of one shard of a landing date (every line when not split), written to its part."""
     files = day_files(landing, LANDING_SOURCE, landing_date)
     # Bounded batches of landing lines as columns (any suffix, .gz/.zst included), never the whole day's text.
-    batches = shard.read(RecordReader(source="ocpp_frame", layouts=(LINES,)), files)
+    batches = shard.read(RecordReader(source="ocpp_frame", layouts=(LINES,), batch_size=OCPP_BATCH_LINES), files)
     schema_check = _ChunkedSchemaCheck(OCPP_MESSAGES)
     # Rows go to disk batch by batch and are sorted a span of minutes at a time: memory does not follow the day.
     # The shard's share of the date's bytes sets how many minutes received are resolved at once.
