@@ -206,13 +206,14 @@ def _write_documents(documents: list[PdfDocument]) -> int:
 
 class PdfWriter:
     """Writes the PDF of each document it is given that has none yet (an issued document's PDF is written once and
-    never replaced), as they come, in tasks (``write_pdfs_once``: one sync a task): a few in this process; past
-    ``POOLED_DOCUMENTS`` missing ones, in worker processes (the bytes do not depend on where); tasks of at most ``DOCUMENTS_PER_TASK`` documents and, unless
-    one document alone has more, ``LINES_PER_TASK`` lines, with at most two tasks per worker in flight, so the
-    documents held at a time are bounded (a partner's document can have a line per session of the month).
-    ``expected``: how many documents will be given, when known: then the choice is made at once (fewer than
-    ``POOLED_DOCUMENTS`` are rendered as they come, more go to the pool from the first), instead of holding the
-    first ``POOLED_DOCUMENTS`` to decide. ``written``: how many were written, once closed."""
+    never replaced), as they come, in tasks of at most ``DOCUMENTS_PER_TASK`` documents and, unless one document
+    alone has more, ``LINES_PER_TASK`` lines, each task synced once (``write_pdfs_once``): a few in this process;
+    past ``POOLED_DOCUMENTS`` missing ones, in worker processes (the bytes do not depend on where), with at most two
+    tasks per worker in flight. So the documents held at a time are bounded (a partner's document can have a line
+    per session of the month). ``expected``: how many documents will be given, when known: then the choice is made
+    at once (fewer than ``POOLED_DOCUMENTS`` are rendered here as their tasks fill, more go to the pool from the
+    first), instead of holding the first ``POOLED_DOCUMENTS`` to decide. ``written``: how many were written, once
+    closed."""
 
     def __init__(self, expected: int | None = None) -> None:
         self.workers = pdf_workers()

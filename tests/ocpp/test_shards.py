@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+import assets.ingest.ocpp.assets as ocpp_assets
 import assets.ingest.ocpp.shards as shards_module
 from assets.ingest.common.files import LandedFile, LineBatch, classify
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
@@ -238,6 +239,25 @@ def test_more_shards_than_workers_take_turns_and_give_the_rows_of_one_process(tm
     done = split.read("transactions").filter(pl.col("status") == "complete").sort("transaction_id")
     assert done.height == 13 and done["energy_wh"].to_list() == [2_000.0] * 13
     assert split_meta["shard steps"] == _shard_steps("shard_0_1_2_3_4")
+
+
+def test_the_files_do_not_depend_on_where_the_landing_batches_end(tmp_path, monkeypatch):
+    """``ocpp_messages`` reads ``OCPP_BATCH_LINES`` landing lines at a time; in batches of 7 (answers a batch after
+    their CALL, a duplicate many batches after its first landing) the three tables and the quarantine are the
+    bytes of one batch."""
+    lines = _charging_lines(13)
+    lines += ["{broken", lines[7]]  # a line that is not JSON, and a frame landed twice
+    whole, _ = _ingest(tmp_path, "one-batch", lines, monkeypatch, shards=1)
+    monkeypatch.setattr(ocpp_assets, "OCPP_BATCH_LINES", 7)
+    cut, meta = _ingest(tmp_path, "batches-of-7", lines, monkeypatch, shards=1)
+    assert meta["ocpp_messages"]["rows_in"].value == 132 and meta["ocpp_messages"]["rows_quarantined"].value == 2
+    def files(warehouse: WarehouseResource, table: str) -> dict:
+        return {path.relative_to(warehouse.root_path): path.read_bytes()
+                for path in (warehouse.root_path / table).rglob("*.parquet")}
+
+    for table in ("ocpp_messages", "meter_readings", "transactions", "quarantine"):
+        assert files(whole, table) and files(cut, table) == files(whole, table), table
+    assert cut.read("transactions").filter(pl.col("status") == "complete").height == 13
 
 
 def test_a_failed_shard_leaves_the_dates_previous_files_whole(tmp_path, monkeypatch):

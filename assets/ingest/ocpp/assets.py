@@ -68,8 +68,9 @@ TRANSACTION_GROUP_FRAMES = 2 * GROUP_FRAMES
 # Rows of the previous date's partition read at once for its CALL keys.
 PREVIOUS_CALLS_SLICE = 64 * 1024
 # Landing lines parsed at once by ``ocpp_messages``. A batch costs some forty polars and numpy calls whatever its
-# size: a shard of the 100,000-session day's busiest date (7.3 M lines) took 16-17 % less CPU and wall in batches
-# of 50,000 than of 10,000 (the other sources' default), for 150 MB more memory, with the same bytes written.
+# size: a shard of the 100,000-session day's busiest date (7.3 M lines) took 16-22 % less CPU and wall in batches
+# of 50,000 than of 10,000 (the other sources' default), for 107-154 MB more memory, with the same bytes written
+# (where batches end changes no byte: tests/ocpp/test_shards.py).
 OCPP_BATCH_LINES = 50_000
 
 
