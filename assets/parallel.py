@@ -38,7 +38,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import TypeVar
 
-from assets.memory import release_memory
+from assets.memory import WORKER_ALLOCATOR_ENV, release_memory
 
 Result = TypeVar("Result")
 
@@ -85,19 +85,22 @@ def worker_polars_threads(workers: int, cores: int | None = None) -> int:
 
 
 class _WorkerProcess(SpawnProcess):
-    """A spawned pool worker whose polars starts with ``_worker_polars_threads`` threads: polars reads
-    ``POLARS_MAX_THREADS`` once, at import, so it is in the environment the worker is started with."""
+    """A spawned pool worker whose polars starts with ``_worker_polars_threads`` threads and the allocator settings
+    of ``memory.WORKER_ALLOCATOR_ENV``: polars reads both once, at import, so they are in the environment the
+    worker is started with. A variable the user set applies to every process and is left as it is."""
 
     @staticmethod
     def _Popen(process_obj):
         with _spawn_lock:
-            if POLARS_THREADS_ENV in os.environ:  # the user's setting applies to every process
-                return SpawnProcess._Popen(process_obj)
-            os.environ[POLARS_THREADS_ENV] = str(_worker_polars_threads)
+            settings = {POLARS_THREADS_ENV: str(_worker_polars_threads), **WORKER_ALLOCATOR_ENV}
+            added = [name for name in settings if name not in os.environ]
+            for name in added:
+                os.environ[name] = settings[name]
             try:
                 return SpawnProcess._Popen(process_obj)
             finally:
-                del os.environ[POLARS_THREADS_ENV]
+                for name in added:
+                    del os.environ[name]
 
 
 class _WorkerContext(SpawnContext):

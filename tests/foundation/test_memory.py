@@ -4,14 +4,17 @@ pool worker after its task, and after every step of the settlement jobs."""
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
+import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from assets.memory import release_memory
+from assets import parallel
+from assets.memory import WORKER_ALLOCATOR_ENV, release_memory
 from assets.parallel import timed
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim and /proc")
@@ -55,3 +58,35 @@ def test_the_settlement_jobs_release_memory_after_every_step():
     for job in ("nightly_settlement", "resettlement", "monthly_invoicing"):
         hooks = {hook.name for hook in defs.resolve_job_def(job).hook_defs}
         assert {"release_memory_after_step", "release_memory_after_failure"} <= hooks, job
+
+
+def _allocator_conf() -> str | None:
+    return os.environ.get("_RJEM_MALLOC_CONF")
+
+
+@pytest.mark.parametrize("user_setting", [None, "dirty_decay_ms:1000"])
+def test_pool_workers_start_with_the_allocator_settings(user_setting, monkeypatch):
+    """The OCPP shards' workers keep freed pages for reuse (``WORKER_ALLOCATOR_ENV``) unless the user chose
+    otherwise; the parent's environment is left as it was."""
+    if user_setting is None:
+        monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
+    else:
+        monkeypatch.setenv("_RJEM_MALLOC_CONF", user_setting)
+    monkeypatch.setattr(parallel, "_pool", None)
+    pool = parallel.shared_pool(1)
+    try:
+        seen = pool.submit(_allocator_conf).result()
+    finally:
+        pool.shutdown()
+        monkeypatch.setattr(parallel, "_pool", None)
+    assert seen == (user_setting or "dirty_decay_ms:10000")
+    assert os.environ.get("_RJEM_MALLOC_CONF") == user_setting
+
+
+def test_polars_allocator_accepts_the_worker_settings():
+    """jemalloc ignores a setting it does not know and only says so on stderr: a misspelt one would silently
+    give the workers the default again."""
+    done = subprocess.run([sys.executable, "-c", "import polars as pl; print(pl.Series([1, 2]).sum())"],
+                          env={**os.environ, **WORKER_ALLOCATOR_ENV}, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "3"
+    assert "jemalloc" not in done.stderr
