@@ -28,25 +28,38 @@ import dagster as dg
 TRIM_EVERY_BATCHES = 16
 """Landing batches between two releases inside the OCPP parse loop (``pipeline.stream_ocpp_messages``)."""
 
-WORKER_ALLOCATOR_ENV = {"_RJEM_MALLOC_CONF": "dirty_decay_ms:10000"}
-"""The settings of polars' allocator (its own jemalloc, configured through ``_RJEM_MALLOC_CONF``) in the pool
-workers that run the OCPP shards and ``meter_curves`` chunks (``parallel``): freed pages are kept for reuse for
-jemalloc's own default of 10 s, not the 0.5 s polars sets (``opt.dirty_decay_ms: 500``, then 1 s as lazily freed
-pages).
+ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
+"""The settings of polars' allocator, its own jemalloc. ``import polars`` writes its defaults into it (below), then
+the value it found, if any: jemalloc takes the last value of each key, so what follows polars' defaults wins."""
+POLARS_DIRTY_DECAY = "dirty_decay_ms:500"
+WORKER_DIRTY_DECAY = "dirty_decay_ms:10000"
 
-Those workers allocate and free buffers of every size all the time (a batch's columns, a group's frames, a part's
-sort keys), so with polars' setting most buffers were fresh pages the kernel had to fault in and zero. Alternating
-runs of one shard alone (2026-12-05, the 100,000-session two-day warehouse):
 
-- ``ocpp_messages``, steady-state date (7.3 M frames): 115.2 / 120.1 CPU-s (18-22 of them in the kernel, 3.3-3.6 M
-  page faults) against 104.7 / 96.9 (kernel 10.6-11.4, 1.55 M faults); peak 1.22-1.24 GB against 1.25-1.30;
-- ``meter_readings``, first date (12.7 M readings): 93.3 / 96.0 CPU-s (16.0 in the kernel, 3.9 M faults) against
-  79.5 (kernel 6.7, 1.27 M faults); peak 1.12-1.16 GB against 1.19 GB;
-- the same files byte for byte. Keeping pages 30 s saved about as much more CPU and cost 150-350 MB of peak.
+def worker_allocator_conf(current: str | None) -> str:
+    """The ``ALLOCATOR_ENV`` a pool worker starts with: this process's (``current``) with ``WORKER_DIRTY_DECAY``
+    last, unless it holds a ``dirty_decay_ms`` of the user's own (one other than polars' default), which is left
+    to win.
 
-A worker that goes idle still gives the pages back within about 10 s (jemalloc's background thread), and
-``release_memory`` at the end of each task still returns the C heap's. A user's own ``_RJEM_MALLOC_CONF`` is left
-as it is."""
+    The workers that run the OCPP shards and ``meter_curves`` chunks (``parallel``) keep freed pages for reuse for
+    jemalloc's own default of 10 s, not the 0.5 s ``import polars`` sets (``dirty_decay_ms:500``, then 1 s as
+    lazily freed pages). They allocate and free buffers of every size all the time (a batch's columns, a group's
+    frames, a part's sort keys), so with polars' setting most buffers were fresh pages the kernel had to fault in
+    and zero. Alternating runs of one shard alone (2026-12-05, the 100,000-session two-day warehouse):
+
+    - ``ocpp_messages``, steady-state date (7.3 M frames): 115.2 / 120.1 CPU-s (18-22 of them in the kernel,
+      3.3-3.6 M page faults) against 104.7 / 96.9 (kernel 10.6-11.4, 1.55 M faults); peak 1.22-1.24 GB against
+      1.25-1.30;
+    - ``meter_readings``, first date (12.7 M readings): 93.3 / 96.0 CPU-s (16.0 in the kernel, 3.9 M faults)
+      against 79.5 (kernel 6.7, 1.27 M faults); peak 1.12-1.16 GB against 1.19 GB;
+    - the same files byte for byte. Keeping pages 30 s saved about as much more CPU and cost 150-350 MB of peak.
+
+    A worker that goes idle still gives the pages back within about 10 s (jemalloc's background thread), and
+    ``release_memory`` at the end of each task still returns the C heap's.
+    """
+    pairs = [pair for pair in (current or "").split(",") if pair]
+    if any(pair.startswith("dirty_decay_ms:") and pair != POLARS_DIRTY_DECAY for pair in pairs):
+        return current
+    return ",".join([*pairs, WORKER_DIRTY_DECAY])
 
 
 def _malloc_trim():

@@ -38,7 +38,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import TypeVar
 
-from assets.memory import WORKER_ALLOCATOR_ENV, release_memory
+from assets.memory import ALLOCATOR_ENV, release_memory, worker_allocator_conf
 
 Result = TypeVar("Result")
 
@@ -86,21 +86,24 @@ def worker_polars_threads(workers: int, cores: int | None = None) -> int:
 
 class _WorkerProcess(SpawnProcess):
     """A spawned pool worker whose polars starts with ``_worker_polars_threads`` threads and the allocator settings
-    of ``memory.WORKER_ALLOCATOR_ENV``: polars reads both once, at import, so they are in the environment the
-    worker is started with. A variable the user set applies to every process and is left as it is."""
+    of ``memory.worker_allocator_conf``: polars reads both once, at import, so they are in the environment the
+    worker is started with. A ``POLARS_MAX_THREADS`` the user set applies to every process and is left as it is."""
 
     @staticmethod
     def _Popen(process_obj):
         with _spawn_lock:
-            settings = {POLARS_THREADS_ENV: str(_worker_polars_threads), **WORKER_ALLOCATOR_ENV}
-            added = [name for name in settings if name not in os.environ]
-            for name in added:
-                os.environ[name] = settings[name]
+            saved = {name: os.environ.get(name) for name in (POLARS_THREADS_ENV, ALLOCATOR_ENV)}
+            if saved[POLARS_THREADS_ENV] is None:
+                os.environ[POLARS_THREADS_ENV] = str(_worker_polars_threads)
+            os.environ[ALLOCATOR_ENV] = worker_allocator_conf(saved[ALLOCATOR_ENV])
             try:
                 return SpawnProcess._Popen(process_obj)
             finally:
-                for name in added:
-                    del os.environ[name]
+                for name, value in saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 class _WorkerContext(SpawnContext):

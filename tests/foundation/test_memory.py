@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from assets import parallel
-from assets.memory import WORKER_ALLOCATOR_ENV, release_memory
+from assets.memory import release_memory, worker_allocator_conf
 from assets.parallel import timed
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim and /proc")
@@ -61,17 +61,27 @@ def test_the_settlement_jobs_release_memory_after_every_step():
 
 
 def _allocator_conf() -> str | None:
+    import polars  # noqa: F401  (as every task does: polars' import reads the setting and writes its own first)
+
     return os.environ.get("_RJEM_MALLOC_CONF")
 
 
-@pytest.mark.parametrize("user_setting", [None, "dirty_decay_ms:1000"])
-def test_pool_workers_start_with_the_allocator_settings(user_setting, monkeypatch):
-    """The OCPP shards' workers keep freed pages for reuse (``WORKER_ALLOCATOR_ENV``) unless the user chose
-    otherwise; the parent's environment is left as it was."""
-    if user_setting is None:
+POLARS_DEFAULTS = "dirty_decay_ms:500,muzzy_decay_ms:1000"  # what ``import polars`` writes before a user's value
+
+
+@pytest.mark.parametrize(("parent", "worker"), [
+    (POLARS_DEFAULTS, f"{POLARS_DEFAULTS},dirty_decay_ms:10000"),
+    (f"{POLARS_DEFAULTS},narenas:4", f"{POLARS_DEFAULTS},narenas:4,dirty_decay_ms:10000"),
+    (f"{POLARS_DEFAULTS},dirty_decay_ms:2000", f"{POLARS_DEFAULTS},dirty_decay_ms:2000"),  # the user's wins
+    (None, "dirty_decay_ms:10000"),
+])
+def test_pool_workers_start_with_the_allocator_settings(parent, worker, monkeypatch):
+    """The OCPP shards' workers keep freed pages for reuse (``worker_allocator_conf``) unless the user chose a
+    decay of their own; the parent's environment is left as it was."""
+    if parent is None:
         monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
     else:
-        monkeypatch.setenv("_RJEM_MALLOC_CONF", user_setting)
+        monkeypatch.setenv("_RJEM_MALLOC_CONF", parent)
     monkeypatch.setattr(parallel, "_pool", None)
     pool = parallel.shared_pool(1)
     try:
@@ -79,14 +89,19 @@ def test_pool_workers_start_with_the_allocator_settings(user_setting, monkeypatc
     finally:
         pool.shutdown()
         monkeypatch.setattr(parallel, "_pool", None)
-    assert seen == (user_setting or "dirty_decay_ms:10000")
-    assert os.environ.get("_RJEM_MALLOC_CONF") == user_setting
+    # The worker's own ``import polars`` put its defaults first again: the value it was started with follows.
+    assert seen == f"{POLARS_DEFAULTS},{worker}"
+    assert os.environ.get("_RJEM_MALLOC_CONF") == parent
 
 
-def test_polars_allocator_accepts_the_worker_settings():
-    """jemalloc ignores a setting it does not know and only says so on stderr: a misspelt one would silently
-    give the workers the default again."""
+def test_polars_allocator_runs_the_workers_with_ten_seconds_of_dirty_pages():
+    """What jemalloc itself reports (its statistics at exit) in a process started the way a worker is, from this
+    process's environment after ``import polars``: the worker's decay wins over polars' default, and no setting is
+    refused (jemalloc ignores one it does not know and only says so on stderr)."""
+    conf = worker_allocator_conf(os.environ.get("_RJEM_MALLOC_CONF"))
     done = subprocess.run([sys.executable, "-c", "import polars as pl; print(pl.Series([1, 2]).sum())"],
-                          env={**os.environ, **WORKER_ALLOCATOR_ENV}, capture_output=True, text=True, check=True)
+                          env={**os.environ, "_RJEM_MALLOC_CONF": f"{conf},stats_print:true"},
+                          capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "3"
-    assert "jemalloc" not in done.stderr
+    assert "opt.dirty_decay_ms: 10000 " in done.stderr
+    assert "Invalid conf" not in done.stderr
