@@ -29,7 +29,7 @@ TRIM_EVERY_BATCHES = 16
 """Landing batches between two releases inside the OCPP parse loop (``pipeline.stream_ocpp_messages``)."""
 
 ALLOCATOR_ENV = "_RJEM_MALLOC_CONF"
-"""The settings of polars' allocator, its own jemalloc. ``import polars`` writes its defaults into it (below), then
+"""The settings of polars' allocator, its own jemalloc. ``import polars`` writes its defaults into it, then
 the value it found, if any: jemalloc takes the last value of each key, so what follows polars' defaults wins."""
 POLARS_DIRTY_DECAY = "dirty_decay_ms:500"
 WORKER_DIRTY_DECAY = "dirty_decay_ms:10000"

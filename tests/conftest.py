@@ -24,3 +24,22 @@ def tmp_warehouse(tmp_path: Path) -> WarehouseResource:
 def tmp_landing(tmp_path: Path) -> LandingZoneResource:
     """An empty landing zone under the test's temporary folder."""
     return LandingZoneResource(root=str(tmp_path / "landing"))
+
+
+@pytest.fixture
+def fresh_pool(monkeypatch):
+    """``start(workers)``: ``assets.parallel``'s shared pool started anew, so its workers get the environment as the
+    test has set it; shut down when the test ends."""
+    from assets import parallel
+
+    started = []
+
+    def start(workers: int):
+        monkeypatch.setattr(parallel, "_pool", None)
+        started.append(parallel.shared_pool(workers))
+        return started[-1]
+
+    yield start
+    for pool in started:
+        pool.shutdown()
+    monkeypatch.setattr(parallel, "_pool", None)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assets import parallel
-from assets.memory import release_memory, worker_allocator_conf
+from assets.memory import release_memory
 from assets.parallel import timed
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim and /proc")
@@ -75,33 +74,34 @@ POLARS_DEFAULTS = "dirty_decay_ms:500,muzzy_decay_ms:1000"  # what ``import pola
     (f"{POLARS_DEFAULTS},dirty_decay_ms:2000", f"{POLARS_DEFAULTS},dirty_decay_ms:2000"),  # the user's wins
     (None, "dirty_decay_ms:10000"),
 ])
-def test_pool_workers_start_with_the_allocator_settings(parent, worker, monkeypatch):
+def test_pool_workers_start_with_the_allocator_settings(parent, worker, monkeypatch, fresh_pool):
     """The OCPP shards' workers keep freed pages for reuse (``worker_allocator_conf``) unless the user chose a
     decay of their own; the parent's environment is left as it was."""
     if parent is None:
         monkeypatch.delenv("_RJEM_MALLOC_CONF", raising=False)
     else:
         monkeypatch.setenv("_RJEM_MALLOC_CONF", parent)
-    monkeypatch.setattr(parallel, "_pool", None)
-    pool = parallel.shared_pool(1)
-    try:
-        seen = pool.submit(_allocator_conf).result()
-    finally:
-        pool.shutdown()
-        monkeypatch.setattr(parallel, "_pool", None)
+    seen = fresh_pool(1).submit(_allocator_conf).result()
     # The worker's own ``import polars`` put its defaults first again: the value it was started with follows.
     assert seen == f"{POLARS_DEFAULTS},{worker}"
     assert os.environ.get("_RJEM_MALLOC_CONF") == parent
 
 
-def test_polars_allocator_runs_the_workers_with_ten_seconds_of_dirty_pages():
-    """What jemalloc itself reports (its statistics at exit) in a process started the way a worker is, from this
-    process's environment after ``import polars``: the worker's decay wins over polars' default, and no setting is
-    refused (jemalloc ignores one it does not know and only says so on stderr)."""
-    conf = worker_allocator_conf(os.environ.get("_RJEM_MALLOC_CONF"))
-    done = subprocess.run([sys.executable, "-c", "import polars as pl; print(pl.Series([1, 2]).sum())"],
+def _jemalloc_report() -> subprocess.CompletedProcess:
+    """jemalloc's statistics at exit of a process that reads the allocator settings this worker read (what its own
+    jemalloc was configured with; ``import polars`` puts its defaults first again, as it did here)."""
+    import polars  # noqa: F401
+
+    conf = os.environ["_RJEM_MALLOC_CONF"]
+    return subprocess.run([sys.executable, "-c", "import polars as pl; print(pl.Series([1, 2]).sum())"],
                           env={**os.environ, "_RJEM_MALLOC_CONF": f"{conf},stats_print:true"},
                           capture_output=True, text=True, check=True)
+
+
+def test_polars_allocator_runs_the_workers_with_ten_seconds_of_dirty_pages(fresh_pool):
+    """What jemalloc itself reports for a pool worker's settings: the worker's decay wins over polars' default, and
+    no setting is refused (jemalloc ignores one it does not know and only says so on stderr)."""
+    done = fresh_pool(1).submit(_jemalloc_report).result()
     assert done.stdout.strip() == "3"
     assert "opt.dirty_decay_ms: 10000 " in done.stderr
     assert "Invalid conf" not in done.stderr

@@ -90,20 +90,15 @@ def _polars_threads() -> tuple[int, str | None]:
 
 
 @pytest.mark.parametrize(("user_setting", "expected"), [(None, 1), ("3", 3)])
-def test_pool_workers_share_the_cores_among_their_polars_threads(user_setting, expected, monkeypatch):
+def test_pool_workers_share_the_cores_among_their_polars_threads(user_setting, expected, monkeypatch, fresh_pool):
     # Two workers on two cores get one polars thread each (the parent keeps its own); a user's setting wins.
     monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     if user_setting is None:
         monkeypatch.delenv("POLARS_MAX_THREADS", raising=False)
     else:
         monkeypatch.setenv("POLARS_MAX_THREADS", user_setting)
-    monkeypatch.setattr(parallel, "_pool", None)
-    pool = parallel.shared_pool(2)
-    try:
-        answers = {future.result() for future in [pool.submit(_polars_threads) for _ in range(4)]}
-    finally:
-        pool.shutdown()
-        monkeypatch.setattr(parallel, "_pool", None)
+    pool = fresh_pool(2)
+    answers = {future.result() for future in [pool.submit(_polars_threads) for _ in range(4)]}
     assert answers == {(expected, str(expected))}
     assert parallel.worker_polars_threads(2, cores=8) == 4
     assert parallel.worker_polars_threads(3, cores=2) == 1
