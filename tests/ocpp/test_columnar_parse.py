@@ -8,6 +8,8 @@ the reason it rejects the line) must be exactly what the row parser gives for th
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
+from random import Random
 
 import numpy as np
 import polars as pl
@@ -16,6 +18,7 @@ from assets.ingest.common import RawRecord
 from assets.ingest.common.keyset import KeySet
 from assets.ingest.ocpp.envelope import _scanned, parse_lines
 from assets.ingest.ocpp.frames import FrameParser, FrameRejection, parse_landing_line
+from assets.ingest.ocpp.line_scan import instants
 
 
 def _line(raw: str, *, received_at: str = "2026-11-20T12:00:00.123456Z", cp: str = "CP-1",
@@ -55,6 +58,12 @@ LINES = [
     _line(json.dumps([2, "c2", "Heartbeat", {}]), received_at="2026-11-20T14:00:00+02:00"),
     _line(json.dumps([2, "c3", "Heartbeat", {}]), received_at="2026-11-20T12:00:00.5Z"),
     _line(json.dumps([2, "c4", "Heartbeat", {}]), received_at="2026-13-20T12:00:00Z"),
+    # instants the scan reads itself (line_scan.instants), and those it leaves to the row parser, which rejects them
+    *(_line(json.dumps([2, f"i{n}", "Heartbeat", {}]), received_at=instant) for n, instant in enumerate([
+        "2024-02-29T23:59:59.999999Z", "9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00Z", "1969-12-31T23:59:59.5Z",
+        "2026-11-20T12:00:00.000001Z", "1600-02-29T00:00:00Z", "2026-11-20T12:00:60Z", "2026-11-20T23:59:60.5Z",
+        "2026-02-29T12:00:00Z", "1900-02-29T12:00:00Z", "2026-04-31T00:00:00Z", "2026-11-20T24:00:00Z",
+        "2026-11-20T12:60:00Z", "0000-01-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-11-00T00:00:00Z"])),
     _line(json.dumps([2, "c5", "Heartbeat", {}]), protocol="ocpp2.1"),
     _line(json.dumps([2, "c6", "Heartbeat", {}]), direction="sideways"),
     _line(json.dumps([2, "c7", "Heartbeat", {}]), cp=""),
@@ -120,6 +129,31 @@ def test_fast_path_rows_equal_row_parser_rows():
             got = dict(rows[record.ref])
             assert got.pop("is_replay") is False
             assert got == expected[1], record.text
+
+
+def test_the_scan_reads_exactly_the_instants_the_row_parser_reads():
+    """``line_scan.instants`` against ``datetime.fromisoformat`` (what ``frames.parse_instant`` uses) on every
+    kind of date, time and fraction: the same microseconds where the scan reads one, a rejection where it does not."""
+    random = Random(7)
+    texts = []
+    for _ in range(20000):
+        year = random.choice([random.randint(0, 9999), random.randint(1890, 2110)])
+        fraction = random.choice(["", "." + "".join(random.choice("0123456789") for _ in range(random.randint(1, 6)))])
+        texts.append(f"{year:04d}-{random.randint(0, 13):02d}-{random.randint(0, 32):02d}T{random.randint(0, 25):02d}:"
+                     f"{random.randint(0, 61):02d}:{random.randint(0, 61):02d}{fraction}")
+    data = np.frombuffer("".join(texts).encode(), np.uint8)
+    ends = np.cumsum([len(text) for text in texts])
+    spans = np.stack([ends - [len(text) for text in texts], ends], axis=1).astype(np.int64)
+    micros, exact = np.zeros(len(texts), np.int64), np.zeros(len(texts), np.bool_)
+    instants(data, spans, micros, exact)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    for text, value, read in zip(texts, micros.tolist(), exact.tolist()):
+        try:
+            expected = (datetime.fromisoformat(text + "Z") - epoch) // timedelta(microseconds=1)
+        except ValueError:
+            expected = None
+        assert (value if read else None) == expected, text
+    assert 0.5 < exact.mean() < 0.9  # both kinds were drawn
 
 
 def test_most_common_shapes_take_the_fast_path():

@@ -54,7 +54,8 @@ def _payloads(texts: list[str]) -> pl.DataFrame:
 
 def _scanned(lines: pl.Series) -> pl.DataFrame:
     """The lines ``line_scan`` reads, as columns, with their position ``_pos``; ``payload_json`` is null where
-    the scan declined the payload, ``_payload_text`` is its text there."""
+    the scan declined the payload, ``_payload_text`` is its text there; ``received_at`` is null where
+    ``line_scan.instants`` does not read the instant (the row parser then decides the line)."""
     data, offsets = column_buffer(lines.fill_null(""))
     rows = len(lines)
     raw, canonical = np.empty(data.shape[0], np.uint8), np.empty(data.shape[0], np.uint8)  # each <= its line
@@ -74,12 +75,15 @@ def _scanned(lines: pl.Series) -> pl.DataFrame:
         # A declined line's code may be -1; its row is filtered out below.
         return pl.Series(name, values, dtype=pl.String()).gather(np.where(read, codes[:, column], 0))
 
-    received_text, charge_point_id = text_columns(data, spans[:, :line_scan.MESSAGE_ID],
-                                                  ("received_text", "charge_point_id"))
+    micros, exact = np.zeros(rows, np.int64), np.zeros(rows, np.bool_)
+    line_scan.instants(data, spans[:, line_scan.RECEIVED], micros, exact)
+    received_at = (pl.select(pl.when(pl.Series(exact)).then(pl.Series(micros))).to_series()
+                   .cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("received_at"))
+    charge_point_id, = text_columns(data, spans[:, line_scan.CHARGE_POINT:line_scan.MESSAGE_ID], ("charge_point_id",))
     message_id, action, tx_named, tx_info = text_columns(raw, spans[:, line_scan.MESSAGE_ID:],
                                                          ("message_id", "action", "_tx_named", "_tx_info"))
     frame = pl.DataFrame([
-        received_text, charge_point_id, named(line_scan.PROTOCOLS, 0, "protocol"),
+        received_at, charge_point_id, named(line_scan.PROTOCOLS, 0, "protocol"),
         named(line_scan.DIRECTIONS, 1, "direction"), named(line_scan.MESSAGE_TYPES, 2, "message_type"),
         message_id, action, string_column("raw", raw_offsets, raw, read),
         string_column("payload_json", canonical_offsets, canonical[:canonical_offsets[rows]],
@@ -101,9 +105,7 @@ def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
         # The scan left these payloads and their ids null; orjson fills what it can (null: row parser).
         written = _payloads(declined.get_column("_payload_text").to_list()).with_columns(declined.get_column("_pos"))
         taken = taken.update(written.drop("_payload_text"), on="_pos").filter(pl.col("payload_json").is_not_null())
-    taken = taken.with_columns(
-        pl.col("received_text").str.strptime(pl.Datetime("us"), "%Y-%m-%dT%H:%M:%S%.f", strict=False)
-        .dt.replace_time_zone("UTC").alias("received_at")).filter(pl.col("received_at").is_not_null())
+    taken = taken.filter(pl.col("received_at").is_not_null())
     action = pl.col("action")
     taken = taken.with_columns(
         pl.when((pl.col("message_type") == "CALL") & action.is_in(["MeterValues", "StopTransaction"]))
