@@ -13,7 +13,7 @@ import pytest
 
 import assets.ingest.ocpp.assets as ocpp_assets
 import assets.ingest.ocpp.shards as shards_module
-from assets.ingest.common.files import LandedFile, LineBatch, classify
+from assets.ingest.common.files import LINES, LandedFile, RecordReader, classify
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
 from assets.ingest.ocpp.assets import _previous_calls
 from assets.ingest.ocpp.shards import (COMPRESSION_RATIO, SHARD_LANDING_BYTES, SHARD_MAX_LANDING_BYTES, SHARDS_ENV,
@@ -43,21 +43,24 @@ def _charge_point_in(shard: int, count: int = 2, skip: int = 0) -> str:
     return found[skip]
 
 
-def test_every_line_goes_to_exactly_one_shard():
+def test_every_line_goes_to_exactly_one_shard(tmp_path):
     lines = [_line(f"CP-{n % 9:03d}", n) for n in range(40)] + ["not json", '{"charge_point_id":12}',
-                                                                 _line("CP-007", 99, escaped=True)]
-    batch = LineBatch(refs=pl.Series([f"f:{i}" for i in range(len(lines))]), lines=pl.Series(lines), rejected=["r"])
-    split = [list(Shard(index, 3).lines([batch])) for index in range(3)]
+                                                                 _line("CP-007", 99, escaped=True), "x" * 900]
+    path = tmp_path / "f.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    reader = RecordReader(source="ocpp_frame", layouts=(LINES,), batch_size=7, max_record_bytes=800)
+    split = [list(Shard(index, 3).read(reader, [classify(path, tmp_path)])) for index in range(3)]
     refs = [ref for shard in split for part in shard for ref in part.refs.to_list()]
-    assert sorted(refs) == sorted(batch.refs.to_list())  # nothing lost, nothing twice
+    assert sorted(refs) == sorted(f"f.jsonl:{n}" for n in range(1, len(lines)))  # nothing lost, nothing twice
     for index, shard in enumerate(split):
         for part in shard:
             for line in part.lines.to_list():
                 charge_point = json.loads(line)["charge_point_id"] if line.startswith("{") else None
                 readable = isinstance(charge_point, str) and "\\u" not in line
                 assert index == (shard_of(charge_point, 3) if readable else 0)
-    # a file-level rejection is counted once, by shard 0
-    assert [part.rejected for part in split[0]] == [["r"]] and [part.rejected for part in split[1]] == [[]]
+    # the oversized line is rejected once, by shard 0
+    rejected = [[(r.record_ref, r.reason_code) for part in shard for r in part.rejected] for shard in split]
+    assert rejected == [[(f"f.jsonl:{len(lines)}", "RECORD_TOO_LARGE")], [], []]
 
 
 def test_a_shard_refuses_frames_of_another_shards_charge_point():

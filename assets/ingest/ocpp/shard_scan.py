@@ -1,11 +1,11 @@
 """The shard of each landing line read from its bytes, before the line is decoded (``shards.Shard.mine``).
 
 A split date is read by every shard's worker, and each keeps its own lines. Cutting, decoding and reading the
-charge point of every line of the date (``Shard.lines``) cost each worker as much as the whole date; this scan
+charge point of every line of the date (``shards.line_owners``) cost each worker as much as the whole date; this scan
 places nearly every line from its bytes, so a worker decodes only its own lines (and, to place them, the few
 the scan cannot).
 
-It is a conservative fast path of ``Shard.lines``' rule (the first match of ``_CHARGE_POINT_TEXT``, CRC-32 of
+It is a conservative fast path of ``line_owners``' rule (the first match of ``_CHARGE_POINT_TEXT``, CRC-32 of
 the value): a line is placed only when the first ``"charge_point_id"`` in it is followed by ASCII blanks, a
 colon, ASCII blanks and a plain ASCII string (no backslash). Anything else (a Unicode blank or a non-ASCII
 byte where the regex would look, an escape, no closing quote, no key) is left unplaced (-1), and ``Shard.mine``

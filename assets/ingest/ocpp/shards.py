@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
-from assets.ingest.common.files import LINES, Batch, LandedFile, LineBatch, RecordReader
+from assets.ingest.common.files import LINES, LandedFile, LineBatch, RecordReader
 from assets.ingest.ocpp.json_bytes import column_buffer
 from assets.ingest.ocpp.shard_scan import line_shards, string_crcs
 from assets.parallel import close_shared_pool, count_worker_cpu, shared_pool, timed, usable_cores
@@ -148,9 +148,9 @@ class Shard:
         """The file of the date this shard reads (``scan(part=…)``); None, every file, when not split."""
         return None if self.count == 1 else self.index
 
-    def read(self, reader: RecordReader, files: list[LandedFile]) -> Iterator[Batch | LineBatch]:
-        """The landing lines of ``files`` that belong to this shard, as ``reader`` reads them (the lines ``lines``
-        keeps, decided before they are decoded: ``mine``); file-level rejections go to shard 0."""
+    def read(self, reader: RecordReader, files: list[LandedFile]) -> Iterator[LineBatch]:
+        """The landing lines of ``files`` that belong to this shard (``line_owners``' rule, decided before they are
+        decoded: ``mine``), as ``reader`` reads them; file-level rejections and oversized lines go to shard 0."""
         if self.count == 1:
             yield from reader.line_batches(files)
             return
@@ -172,19 +172,6 @@ class Shard:
                      for start, end in zip(starts[unplaced], ends[unplaced])]
             owners[unplaced] = line_owners(pl.Series("line", texts, dtype=pl.String()), self.count)
         return owners == self.index
-
-    def lines(self, batches: Iterable[Batch | LineBatch]) -> Iterator[Batch | LineBatch]:
-        """The landing lines of this shard, batch by batch, decided on the decoded lines (``line_owners``; ``read``
-        applies the same rule before decoding); file-level rejections go to shard 0."""
-        for batch in batches:
-            if self.count == 1:
-                yield batch
-                continue
-            if not isinstance(batch, LineBatch):
-                raise TypeError("a split date is read as line batches")
-            mine = pl.Series(line_owners(batch.lines, self.count) == self.index)
-            yield LineBatch(refs=batch.refs.filter(mine), lines=batch.lines.filter(mine),
-                            rejected=batch.rejected if self.index == 0 else [])
 
     def owns(self, charge_points: pl.Series) -> pl.Series:
         """Whether each charge point is this shard's (all are when the date is not split; a null is shard 0's)."""
