@@ -57,7 +57,7 @@ def test_lines_are_cut_decoded_and_rejected_like_records(tmp_path):
 
 
 @pytest.mark.parametrize(("batch_size", "read_chunk", "block_bytes"),
-                         [(1, 7, 16), (2, 64, 1), (3, 5, 1000), (10_000, 1 << 20, 8 << 20)])
+                         [(1, 7, 16), (2, 64, 1), (3, 5, 1000), (10_000, 7, 16), (10_000, 1 << 20, 8 << 20)])
 def test_same_records_and_batch_cuts_as_the_row_reader(tmp_path, monkeypatch, batch_size, read_chunk, block_bytes):
     monkeypatch.setattr(files_module, "READ_CHUNK", read_chunk)
     monkeypatch.setattr(files_module, "LINE_BLOCK_BYTES", block_bytes)
