@@ -46,12 +46,29 @@ def sort_order(frame: pl.DataFrame, columns: Sequence[str], nulls_last: bool = T
         if column.dtype != pl.String:
             keys += _number_keys(column, nulls_last)
         elif index == last:
-            tied = pl.DataFrame([pl.Series(str(i), key) for i, key in enumerate(keys)]).is_duplicated().to_numpy()
-            if tied.any():  # else every row is placed by the keys before, and the last decides nothing
-                keys += _string_keys(column, np.flatnonzero(tied), nulls_last)
+            order = np.lexsort(keys[::-1])
+            tied = _tied(keys, order)
+            if not tied.any():  # every row is placed by the keys before, and the last decides nothing
+                return pl.Series("order", order, dtype=pl.Int64())
+            keys += _string_keys(column, np.flatnonzero(tied), nulls_last)
         else:
             keys += _string_keys(column, None, nulls_last)
     return pl.Series("order", np.lexsort(keys[::-1]), dtype=pl.Int64())
+
+
+def _tied(keys: list[np.ndarray], order: np.ndarray) -> np.ndarray:
+    """Which rows share all ``keys`` with another row, given the rows' ``order`` by those keys (equal rows are
+    neighbours there). Comparing neighbours is a fraction of hashing every row's keys (``is_duplicated``)."""
+    same = np.ones(max(len(order) - 1, 0), dtype=np.bool_)
+    for key in keys:
+        in_order = key[order]
+        same &= in_order[1:] == in_order[:-1]
+    tied_in_order = np.zeros(len(order), dtype=np.bool_)
+    tied_in_order[1:] |= same
+    tied_in_order[:-1] |= same
+    tied = np.empty(len(order), dtype=np.bool_)
+    tied[order] = tied_in_order
+    return tied
 
 
 _INTEGERS = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.UInt64)
