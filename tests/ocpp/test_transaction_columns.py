@@ -230,6 +230,19 @@ def test_timestamps_are_repaired_as_the_clock_rules_say(text):
         assert (moment, rules, rejected) == (expected.timestamp, expected.repair, False)
 
 
+def test_aliases_read_only_the_starts_whatever_the_other_frames():
+    # An uncommon StopTransaction sends CP-16's frames to the assembly's row path; its aliases come from its
+    # start frames, which are common, so the column-wise aliases still equal the row rule's.
+    lines = Lines()
+    _tricky_16(lines)
+    lines.call("CP-16", "ocpp1.6", "odd", "StopTransaction",
+               {"meterStop": "many", "timestamp": _stamp(30), "transactionId": "T-2"}, {})
+    frames, _ = _ingest(lines.lines)
+    assert odd_charge_points(frames) == ["CP-16"]
+    assert transaction_aliases(frames) == alias_map(starts_16(frames.filter(
+        pl.col("protocol") == "ocpp1.6").to_dicts())[0]) == {"ocpp:CP-16:12": "ocpp:CP-16:11"}
+
+
 @pytest.mark.parametrize("payload", [
     {"connectorId": 1, "idTag": "T", "meterStart": "abc", "timestamp": "2026-11-20T08:00:00Z"},
     {"connectorId": 1.5, "idTag": "T", "meterStart": 0, "timestamp": "2026-11-20T08:00:00Z"},
