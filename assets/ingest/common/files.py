@@ -296,8 +296,8 @@ class RecordReader:
             if filled - line_start > self.max_record_bytes:
                 yield from cut()
                 head, filled = buffer[:min(filled, KEPT_PREFIX_BYTES)].tobytes(), 0
-            elif line_start >= LINE_BLOCK_BYTES:
-                yield from cut()
+            elif line_start >= LINE_BLOCK_BYTES or (line_start and filled + READ_CHUNK > buffer.size):
+                yield from cut()  # a full block, or complete lines and no room for the next read
 
         def oversized(line_number: int, kept: bytes) -> None:
             rejections.append((line_number, self._reject(
@@ -309,7 +309,7 @@ class RecordReader:
                 # readinto1: one underlying read at a time, as read1 (what was decompressed before damage is kept)
                 read_into = getattr(stream, "readinto1", stream.readinto)
                 while True:
-                    if filled + READ_CHUNK > buffer.size:  # a long unfinished line after a nearly full block
+                    if filled + READ_CHUNK > buffer.size:  # an unfinished line longer than a block
                         buffer = np.concatenate((buffer[:filled], np.empty(filled + READ_CHUNK, dtype=np.uint8)))
                     size = read_into(memoryview(buffer)[filled:filled + READ_CHUNK])
                     if not size:
