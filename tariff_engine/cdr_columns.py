@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .instant_bytes import civil_seconds, digits
+
 OK, UNUSUAL = 0, 1
 
 _QUOTE, _BACKSLASH, _COLON, _COMMA = 34, 92, 58, 44
@@ -302,32 +304,6 @@ def named_tariffs(period_row, tariff_code, n_rows):
 
 
 @njit(cache=True)
-def _digits(data, start, count):
-    """The decimal value of `count` ASCII digits at `start`, or -1 when one is not a digit."""
-    value = 0
-    for k in range(start, start + count):
-        digit = data[k] - 48
-        if digit < 0 or digit > 9:
-            return -1
-        value = value * 10 + digit
-    return value
-
-
-@njit(cache=True)
-def _days_from_civil(year, month, day):
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    year -= month <= 2
-    era = (year if year >= 0 else year - 399) // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
-
-
-_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-
-
-@njit(cache=True)
 def parse_instants(offsets, data, valid):
     """(epoch ms, parsed) of Arrow strings of the plain RFC 3339 shape `YYYY-MM-DDTHH:MM:SS[.f+]` then `Z`,
     `z`, `+HH:MM`, `-HH:MM` or nothing (UTC), fractions truncated to the millisecond. `parsed` is False for
@@ -339,30 +315,22 @@ def parse_instants(offsets, data, valid):
         if not valid[i]:
             continue
         start, end = offsets[i], offsets[i + 1]
-        if end - start < 19 or data[start + 4] != 45 or data[start + 7] != 45 or data[start + 10] != 84 \
-                or data[start + 13] != 58 or data[start + 16] != 58:
-            continue
-        year, month, day = _digits(data, start, 4), _digits(data, start + 5, 2), _digits(data, start + 8, 2)
-        hour, minute, second = _digits(data, start + 11, 2), _digits(data, start + 14, 2), _digits(data, start + 17, 2)
-        if year < 1 or month < 1 or month > 12 or day < 1 or hour < 0 or hour > 23 or minute < 0 or minute > 59 \
-                or second < 0 or second > 59:
-            continue
-        leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
-        if day > _MONTH_DAYS[month - 1] + (1 if leap and month == 2 else 0):
+        seconds, real = civil_seconds(data, start, end)
+        if not real:
             continue
         j = start + 19
         millis = 0
         if j < end and data[j] == 46:  # a fraction: at least one digit, truncated to ms
             j += 1
-            digits = 0
+            fraction_digits = 0
             while j < end and 48 <= data[j] <= 57:
-                if digits < 3:
+                if fraction_digits < 3:
                     millis = millis * 10 + (data[j] - 48)
-                digits += 1
+                fraction_digits += 1
                 j += 1
-            if digits == 0 or digits > 9:
+            if fraction_digits == 0 or fraction_digits > 9:
                 continue
-            for _ in range(digits, 3):
+            for _ in range(fraction_digits, 3):
                 millis *= 10
         offset_ms = 0
         if j == end:
@@ -370,7 +338,7 @@ def parse_instants(offsets, data, valid):
         elif end - j == 1 and (data[j] == 90 or data[j] == 122):
             pass
         elif end - j == 6 and (data[j] == 43 or data[j] == 45) and data[j + 3] == 58:
-            offset_hours, offset_minutes = _digits(data, j + 1, 2), _digits(data, j + 4, 2)
+            offset_hours, offset_minutes = digits(data, j + 1, 2), digits(data, j + 4, 2)
             if offset_hours < 0 or offset_hours > 23 or offset_minutes < 0 or offset_minutes > 59:
                 continue
             offset_ms = (offset_hours * 60 + offset_minutes) * 60_000
@@ -378,7 +346,6 @@ def parse_instants(offsets, data, valid):
                 offset_ms = -offset_ms
         else:
             continue
-        days = _days_from_civil(year, month, day)
-        result[i] = ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis - offset_ms
+        result[i] = seconds * 1000 + millis - offset_ms
         parsed[i] = True
     return result, parsed

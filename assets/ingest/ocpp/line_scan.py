@@ -26,6 +26,7 @@ from numba import njit
 from assets.ingest.ocpp.json_bytes import (BACKSLASH, CLOSE_LIST, CLOSE_OBJECT, COLON, COMMA, DOT, NINE, OPEN_LIST,
                                            OPEN_OBJECT, QUOTE, ZERO, blank_end, is_word, string_end, word)
 from assets.ingest.ocpp.payload_scan import canonical_into, workspace
+from tariff_engine.instant_bytes import civil_seconds, digits
 
 PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 DIRECTIONS = ("in", "out")
@@ -98,31 +99,6 @@ def _instant_end(data, p, end) -> int:
     return p + 2
 
 
-@njit(cache=True, inline="always")
-def _number(data, start, stop) -> int:
-    """The decimal digits ``data[start:stop]`` as a number, -1 when one is not a digit."""
-    value = 0
-    for i in range(start, stop):
-        c = data[i]
-        if c < ZERO or c > NINE:
-            return -1
-        value = value * 10 + (c - ZERO)
-    return value
-
-
-@njit(cache=True)
-def _days_from_civil(year, month, day) -> int:
-    """Days from 1970-01-01 to a proleptic Gregorian date (year >= 1)."""
-    year -= 1 if month <= 2 else 0
-    era = year // 400
-    of_era = year - era * 400
-    of_year = (153 * (month - 3 if month > 2 else month + 9) + 2) // 5 + day - 1
-    return era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
-
-
-_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-
-
 @njit(cache=True)
 def instants(data, spans, micros, exact) -> None:
     """For each ``"YYYY-MM-DDTHH:MM:SS[.f{1,6}]"`` span (start -1: none) of a ``Z`` instant: its microseconds since
@@ -133,29 +109,21 @@ def instants(data, spans, micros, exact) -> None:
     for row in range(spans.shape[0]):
         exact[row] = False
         p, stop = spans[row, 0], spans[row, 1]
-        if p < 0 or stop - p < 19:
+        if p < 0:
             continue
-        year, month, day = _number(data, p, p + 4), _number(data, p + 5, p + 7), _number(data, p + 8, p + 10)
-        hour, minute = _number(data, p + 11, p + 13), _number(data, p + 14, p + 16)
-        second = _number(data, p + 17, p + 19)
-        if year < 1 or not 1 <= month <= 12 or day < 1 or not 0 <= hour <= 23 or not 0 <= minute <= 59:
-            continue
-        if not 0 <= second <= 59:
-            continue
-        leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-        if day > _MONTH_DAYS[month - 1] + (1 if month == 2 and leap else 0):
+        seconds, real = civil_seconds(data, p, stop)
+        if not real:
             continue
         fraction = 0
         if stop > p + 19:
-            digits = stop - p - 20
-            if data[p + 19] != DOT or digits < 1 or digits > 6:
+            digits_count = stop - p - 20
+            if data[p + 19] != DOT or digits_count < 1 or digits_count > 6:
                 continue
-            fraction = _number(data, p + 20, stop)
+            fraction = digits(data, p + 20, digits_count)
             if fraction < 0:
                 continue
-            for _ in range(6 - digits):
+            for _ in range(6 - digits_count):
                 fraction *= 10
-        seconds = ((_days_from_civil(year, month, day) * 24 + hour) * 60 + minute) * 60 + second
         micros[row] = seconds * 1_000_000 + fraction
         exact[row] = True
 
