@@ -346,6 +346,27 @@ def nightly_runs(large: Measurement) -> None:
         print(f"| {asset} | " + " | ".join(f"{run['steps'].get(asset, 0.0):.1f}" for run in nightly) + " |")
     print("| **run CPU** | " + " | ".join(f"{run['cpu_s']:.1f}" for run in nightly) + " |")
     print("| **run wall** | " + " | ".join(f"{run['wall_s']:.1f}" for run in nightly) + " |")
+    cores_used(nightly[1])
+
+
+def cores_used(run: dict) -> None:
+    """Where a nightly run's wall time goes: per asset its wall seconds and the cores its CPU kept busy (CPU / wall;
+    2.0 is this machine's two cores). The wall of a step that uses one core is what the parallel speed-up loses."""
+    walls = run.get("step_walls") or {}
+    if not walls:
+        return
+    print(f"\nThe nightly run of {run['partition']} (the steady-state date): wall seconds by asset and the cores "
+          "its CPU used (CPU / wall; assets of at least 1 s wall)")
+    print("| asset | wall s | CPU s | cores |")
+    print("|---|---|---|---|")
+    for asset, wall in sorted(walls.items(), key=lambda item: -item[1]):
+        if wall >= 1.0:
+            cpu = run["steps"].get(asset, 0.0)
+            print(f"| {asset} | {wall:.1f} | {cpu:.1f} | {cpu / wall:.2f} |")
+    one_core = sum(wall for asset, wall in walls.items() if run["steps"].get(asset, 0.0) < 1.5 * wall)
+    outside = run["wall_s"] - sum(walls.values())
+    print(f"Steps using under 1.5 cores: {one_core:.1f} s of the run's {run['wall_s']:.1f} s wall; outside any "
+          f"step (Dagster's run start and end): {outside:.1f} s")
 
 
 def report(results: list[Measurement]) -> None:

@@ -9,7 +9,7 @@ total. The totals (asset -> CPU seconds of its steps, summed over the runs of th
 that runs it (the kernel's high-water mark, reset at the step's start through ``/proc/self/clear_refs``; the
 largest over the runs), written as ``{step: bytes}`` to the same file name with ``_rss`` before the suffix. Pool
 workers a step starts are not in that figure; the benchmark's whole-tree peak includes them. Each run's job,
-partition, process CPU (with its pool workers'), wall seconds and CPU per asset go to the file name with ``_runs``
+partition, process CPU (with its pool workers'), wall seconds, and CPU and wall seconds per asset go to the file name with ``_runs``
 (a list, in run order); the pool workers' CPU over the whole settlement to the file name with ``_workers``; and each step's resident
 memory at its start, its peak and at its end, in run order, with its run's partition and its start and end times
 (epoch seconds: the benchmark finds the step its whole-tree peak fell in), to the file name with ``_rss_steps`` (what
@@ -32,11 +32,12 @@ import dagster as dg
 import pipelines.demo as demo
 from assets.parallel import worker_cpu_seconds
 
-_started: dict[tuple[str, str], float] = {}
+_started: dict[tuple[str, str], tuple[float, float]] = {}  # step -> (CPU, wall clock) at its start
 _totals: dict[str, float] = {}
 _peak_rss: dict[str, int] = {}
 _runs: list[dict] = []  # one per run: job, partition, CPU of this process and wall seconds, CPU per asset
 _run_steps: dict[str, dict[str, float]] = {}  # run id -> asset -> CPU seconds of its steps in that run
+_run_walls: dict[str, dict[str, float]] = {}  # run id -> asset -> wall seconds of its steps in that run
 _rss_steps: list[dict] = []  # one per step, in order: resident memory at its start, its peak, at its end
 _current_partition: str | None = None  # the partition of the run executing now
 END_EVENTS = {"STEP_SUCCESS", "STEP_FAILURE"}
@@ -51,16 +52,19 @@ class _StepCpuHandler(logging.Handler):
         key = (meta.get("run_id") or "", event.step_key)
         if event.event_type_value == "STEP_START":
             _reset_peak_rss()
-            _started[key] = _cpu_now()
+            _started[key] = (_cpu_now(), time.perf_counter())
             _rss_steps.append({"step": event.step_key, "partition": _current_partition,
                                "start": _proc_status("VmRSS"), "started_at": time.time(),
                                "glibc_heap": _glibc_heap(), "python_blocks": sys.getallocatedblocks()})
         elif event.event_type_value in END_EVENTS and key in _started:
             asset = asset_of_step(event.step_key)
-            spent = _cpu_now() - _started.pop(key)
+            cpu_at_start, wall_at_start = _started.pop(key)
+            spent = _cpu_now() - cpu_at_start
             _totals[asset] = _totals.get(asset, 0.0) + spent
             in_run = _run_steps.setdefault(key[0], {})
             in_run[asset] = in_run.get(asset, 0.0) + spent
+            walls = _run_walls.setdefault(key[0], {})
+            walls[asset] = walls.get(asset, 0.0) + time.perf_counter() - wall_at_start
             _peak_rss[asset] = max(_peak_rss.get(asset, 0), _peak_rss_now())
             for row in reversed(_rss_steps):
                 if row["step"] == event.step_key and "end" not in row:
@@ -147,8 +151,10 @@ class _JobWithStepCpu:
             return result
         finally:
             steps = _run_steps.pop(result.run_id, {}) if result is not None else {}
+            walls = _run_walls.pop(result.run_id, {}) if result is not None else {}
             _runs.append({"job": self._job.name, "partition": kwargs.get("partition_key"),
-                          "cpu_s": _cpu_now() - cpu, "wall_s": time.perf_counter() - wall, "steps": steps})
+                          "cpu_s": _cpu_now() - cpu, "wall_s": time.perf_counter() - wall, "steps": steps,
+                          "step_walls": walls})
 
 
 def _resolve_with_step_cpu(name: str, resolve=demo.defs.resolve_job_def) -> _JobWithStepCpu:

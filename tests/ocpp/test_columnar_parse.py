@@ -202,3 +202,14 @@ def test_byte_scan_takes_the_lines_it_can_read_and_leaves_the_rest():
     by_scan = scanned.filter(pl.col("payload_json").is_not_null()).get_column("message_id").to_list()
     assert by_scan == ["f8", "f9", "g2", "g3", "g5", "g6", "h1", "h2"]
     assert taken.filter(pl.col("message_id") == "g5").get_column("transaction_id").to_list() == ["ocpp:CP-1:45"]
+
+
+def test_the_scan_reads_a_batch_text_in_place_as_it_reads_the_series():
+    """``LineBatch.text`` (one Arrow array, here a slice of a larger one: its offsets do not start at 0) gives the
+    scan the bytes in place: the same rows and the same lines left to the row parser as the String series."""
+    padded = pl.Series(["{}", *LINES]).to_arrow(compat_level=pl.CompatLevel.oldest())
+    lines = pl.Series(LINES)
+    taken, rest = parse_lines(lines)
+    taken_in_place, rest_in_place = parse_lines(lines, padded.slice(1))
+    assert taken_in_place.equals(taken) and rest_in_place.equals(rest)
+    assert taken.height > 10 and rest.len() > 3

@@ -16,16 +16,17 @@ import assets.ingest.common.files as files_module
 from assets.ingest.common.files import LINES, RecordReader, classify
 from assets.ingest.common.keyset import KeySet, KeyTable
 
-# 1: plain; 2: blank; 3: CRLF; 4: whitespace only; 5: not UTF-8; 6: 40 bytes (over the limit of 30);
-# 7: U+2028 and a no-break space inside (not line ends, not stripped); 8: last line, no newline.
+# 1: plain; 2: blank; 3: CRLF; 4: ASCII whitespace only; 5: not UTF-8; 6: 40 bytes (over the limit of 30);
+# 7: U+2028 and a no-break space inside (not line ends, not stripped); 8: last line, no newline, between a form
+# feed and a vertical tab (both stripped, as bytes.strip() strips them).
 LINES_BYTES = (b'{"a":1}\n'
                b"\n"
                b'{"b":2}\r\n'
-               b" \t \r\n"
+               b" \t\x0b\x0c \r\n"
                b'{"c":"\xff\xfe"}\n'
                + b"x" * 40 + b"\n"
                + ' {"d":"\u2028\u00a0"} '.encode() + b"\n"
-               b'{"e":5}')
+               b'\x0c{"e":5}\x0b')
 
 
 def _reader(batch_size: int = 10_000) -> RecordReader:

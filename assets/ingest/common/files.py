@@ -23,6 +23,7 @@ import io
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,6 +33,7 @@ import pyarrow as pa
 import zstandard
 
 from assets.ingest.common.jsonvalue import MAX_DOCUMENT_BYTES, MAX_RECORD_BYTES, canonical_bytes, decode_json
+from assets.ingest.common.line_text import kept_lines
 from assets.quarantine import Rejected, Rejection
 
 LINES = "lines"
@@ -41,8 +43,6 @@ COMPRESSIONS = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd"}
 READ_CHUNK = 1 << 20
 # Complete lines gathered before they are cut into columns at once (``RecordReader.line_batches``).
 LINE_BLOCK_BYTES = 8 << 20
-# What bytes.strip() strips: ASCII whitespace only (a Unicode space is part of the record).
-ASCII_WHITESPACE = " \t\n\r\x0b\x0c"
 NEWLINE = ord("\n")
 # How much of an oversized or undecodable record is kept as its raw payload in quarantine.
 KEPT_PREFIX_BYTES = 64 * 1024
@@ -148,19 +148,25 @@ class Batch:
 class LineBatch:
     """``Batch`` as columns, for line-oriented readers: no Python object per record.
 
-    ``refs`` (``file:line``) and ``lines`` (each record's text exactly as ``RawRecord.text`` gives it: stripped,
-    undecodable bytes replaced) are String series of equal length, in file order; ``rejected`` as in ``Batch``.
-    The batches hold the same records and rejections, cut at the same places, as ``RecordReader.batches``.
+    ``refs`` (``file:line``, a String series) and ``text`` (each record's text exactly as ``RawRecord.text`` gives
+    it: stripped, undecodable bytes replaced; one Arrow ``large_string`` array, its bytes contiguous for a byte
+    scan) have equal lengths, in file order; ``lines`` is ``text`` as a String series; ``rejected`` as in
+    ``Batch``. The batches hold the same records and rejections, cut at the same places, as
+    ``RecordReader.batches``.
     """
 
     refs: pl.Series
-    lines: pl.Series
+    text: pa.LargeStringArray
     rejected: list[Rejection] = field(default_factory=list)
+
+    @cached_property
+    def lines(self) -> pl.Series:
+        return pl.Series("line", self.text)
 
     @property
     def size(self) -> int:
         """Records read: each record and each file-level rejection counts once in `rows in`."""
-        return len(self.lines) + len(self.rejected)
+        return len(self.text) + len(self.rejected)
 
 
 # wanted(block bytes, line starts, line ends) -> which lines of a block to decode (``RecordReader.line_batches``).
@@ -225,7 +231,7 @@ class RecordReader:
                 yield from batcher.add(numbers, refs, lines, rejections)
         yield from batcher.rest()
 
-    def _item_blocks(self, file: LandedFile) -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+    def _item_blocks(self, file: LandedFile) -> Iterator[tuple[np.ndarray, pl.Series, pa.LargeStringArray, list]]:
         """The items of a file that is not read as lines, as one block (numbered in item order)."""
         refs: list[str] = []
         texts: list[str] = []
@@ -239,10 +245,10 @@ class RecordReader:
                 refs.append(item.ref)
                 texts.append(item.text)
         yield (np.asarray(numbers, dtype=np.int64), pl.Series("record_ref", refs, dtype=pl.String()),
-               pl.Series("line", texts, dtype=pl.String()), rejections)
+               _texts(texts), rejections)
 
     def _line_blocks(self, file: LandedFile,
-                     wanted: LineFilter | None = None) -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+                     wanted: LineFilter | None = None) -> Iterator[tuple[np.ndarray, pl.Series, pa.LargeStringArray, list]]:
         """(line numbers, refs, texts, [(line number, rejection)]) of a lines file, block by block.
 
         The same records as ``_lines`` (``split_lines``): lines cut on b"\\n" only, blank lines numbered
@@ -270,7 +276,7 @@ class RecordReader:
             mask = np.equal(buffer[start:stop], NEWLINE, out=is_newline[:stop - start])
             return np.flatnonzero(mask) + start
 
-        def cut() -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+        def cut() -> Iterator[tuple[np.ndarray, pl.Series, pa.LargeStringArray, list]]:
             """Hand on every complete line read and the pending rejections; keep the unfinished line."""
             nonlocal number, filled, newlines, line_start, rejections
             if newlines:
@@ -282,10 +288,10 @@ class RecordReader:
                 buffer[:filled] = buffer[last + 1:last + 1 + filled].copy()
                 newlines, line_start, rejections = [], 0, []
             elif rejections:
-                yield np.empty(0, dtype=np.int64), _strings("record_ref", []), _strings("line", []), rejections
+                yield np.empty(0, dtype=np.int64), _strings("record_ref", []), _texts([]), rejections
                 rejections = []
 
-        def take(start: int) -> Iterator[tuple[np.ndarray, pl.Series, pl.Series, list]]:
+        def take(start: int) -> Iterator[tuple[np.ndarray, pl.Series, pa.LargeStringArray, list]]:
             """Take buffer[start:filled], just read: cut when a block is full; skip an unfinished line that is
             already too long (its first bytes kept)."""
             nonlocal head, filled, line_start
@@ -346,13 +352,13 @@ class RecordReader:
 
     def _cut_block(self, file: LandedFile, number: int, data: np.ndarray, newlines: np.ndarray,
                    rejections: list[tuple[int, Rejection]],
-                   wanted: LineFilter | None = None) -> tuple[np.ndarray, pl.Series, pl.Series, list]:
+                   wanted: LineFilter | None = None) -> tuple[np.ndarray, pl.Series, pa.LargeStringArray, list]:
         """Complete lines (``data``: lines joined by b"\\n" at ``newlines``, the first one numbered ``number + 1``)
         as columns.
 
-        Each line is taken with its b"\\n" (which the strip removes), decoded as UTF-8 by Arrow (a block
-        with undecodable bytes is decoded line by line with replacement instead) and stripped of ASCII
-        whitespace; blank lines are dropped and oversized ones rejected, in line order with ``rejections``.
+        Each line is stripped of ASCII whitespace and copied once out of ``data`` (``line_text.kept_lines``),
+        then decoded as UTF-8 by Arrow (a block with undecodable bytes is decoded line by line with replacement
+        instead); blank lines are dropped and oversized ones rejected, in line order with ``rejections``.
         Lines that ``wanted`` leaves out are dropped before they are decoded.
         """
         starts = np.concatenate(([0], newlines + 1)).astype(np.int64)
@@ -369,20 +375,14 @@ class RecordReader:
         chosen = ~too_long
         if wanted is not None:
             chosen &= wanted(data, starts, ends)
-        pieces = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(starts),
-                                                  [None, pa.py_buffer(np.append(starts, len(data))),
-                                                   pa.py_buffer(data)])
-        if not chosen.all():
-            pieces = pieces.filter(pa.array(chosen))
-            starts, ends, numbers = starts[chosen], ends[chosen], numbers[chosen]
+        text, offsets, kept = kept_lines(data, starts, ends, chosen)
         try:
-            lines = pl.Series("line", pieces.cast(pa.large_string())).str.strip_chars(ASCII_WHITESPACE)
+            lines = pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(kept), [
+                None, pa.py_buffer(offsets), pa.py_buffer(text)]).cast(pa.large_string())
         except pa.ArrowInvalid:
-            lines = _strings("line", [data[s:e].tobytes().strip().decode("utf-8", "replace")
-                                      for s, e in zip(starts, ends)])
-        keep = lines.str.len_bytes() > 0
-        numbers = numbers[keep.to_numpy()]
-        lines = lines.filter(keep)
+            lines = pa.array([text[start:stop].tobytes().decode("utf-8", "replace")
+                              for start, stop in zip(offsets[:-1], offsets[1:])], type=pa.large_string())
+        numbers = numbers[kept]
         refs = pl.Series("record_ref", numbers).cast(pl.String())
         refs = pl.select(pl.concat_str(pl.lit(f"{file.ref}:"), refs).alias("record_ref")).to_series()
         return numbers, refs, lines, rejections
@@ -447,6 +447,11 @@ def _strings(name: str, values: list[str]) -> pl.Series:
     return pl.Series(name, values, dtype=pl.String())
 
 
+def _texts(values: list[str]) -> pa.LargeStringArray:
+    """Texts as a ``LineBatch.text`` array (polars writes them, as it wrote them into the batch's series before)."""
+    return _strings("line", values).to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
 class _LineBatcher:
     """Gathers blocks of (line numbers, refs, texts, numbered rejections) into ``LineBatch``es of exactly
     ``size`` items (records and rejections, in line order), as ``RecordReader.batches`` cuts them."""
@@ -454,11 +459,11 @@ class _LineBatcher:
     def __init__(self, size: int) -> None:
         self.size = size
         self._refs: list[pl.Series] = []
-        self._lines: list[pl.Series] = []
+        self._lines: list[pa.LargeStringArray] = []
         self._rejected: list[Rejection] = []
         self._count = 0
 
-    def add(self, numbers: np.ndarray, refs: pl.Series, lines: pl.Series,
+    def add(self, numbers: np.ndarray, refs: pl.Series, lines: pa.LargeStringArray,
             rejections: list[tuple[int, Rejection]]) -> Iterator[LineBatch]:
         """Take a block's items; yield every batch they fill."""
         rejected_numbers = np.asarray([n for n, _ in rejections], dtype=np.int64)
@@ -481,7 +486,7 @@ class _LineBatcher:
         if self._count:
             yield self._batch()
 
-    def _keep(self, refs: pl.Series, lines: pl.Series, rejected: list[Rejection]) -> None:
+    def _keep(self, refs: pl.Series, lines: pa.LargeStringArray, rejected: list[Rejection]) -> None:
         if len(refs):
             self._refs.append(refs)
             self._lines.append(lines)
@@ -489,8 +494,9 @@ class _LineBatcher:
         self._count += len(refs) + len(rejected)
 
     def _batch(self) -> LineBatch:
+        # The texts are joined into one buffer (the only copy after ``_cut_block``'s), which a byte scan reads.
         batch = LineBatch(pl.concat(self._refs, rechunk=True) if self._refs else _strings("record_ref", []),
-                          pl.concat(self._lines, rechunk=True) if self._lines else _strings("line", []),
+                          pa.concat_arrays(self._lines) if self._lines else _texts([]),
                           self._rejected)
         self._refs, self._lines, self._rejected, self._count = [], [], [], 0
         return batch

@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from assets.ingest.ocpp import line_scan
-from assets.ingest.ocpp.json_bytes import column_buffer, string_column, text_columns
+from assets.ingest.ocpp.json_bytes import array_buffer, column_buffer, string_column, text_columns
 
 _PAYLOAD_SCHEMA = {"_payload_text": pl.String(), "payload_json": pl.String(), "_tx_named": pl.String(),
                    "_tx_info": pl.String()}
@@ -52,11 +53,11 @@ def _payloads(texts: list[str]) -> pl.DataFrame:
     return pl.DataFrame([texts, canonical, named, info_named], schema=_PAYLOAD_SCHEMA)
 
 
-def _scanned(lines: pl.Series) -> pl.DataFrame:
+def _scanned(lines: pl.Series, text: pa.LargeStringArray | None = None) -> pl.DataFrame:
     """The lines ``line_scan`` reads, as columns, with their position ``_pos``; ``payload_json`` is null where
     the scan declined the payload, ``_payload_text`` is its text there; ``received_at`` is null where
     ``line_scan.instants`` does not read the instant (the row parser then decides the line)."""
-    data, offsets = column_buffer(lines.fill_null(""))
+    data, offsets = array_buffer(text) if text is not None else column_buffer(lines.fill_null(""))
     rows = len(lines)
     raw, canonical = np.empty(data.shape[0], np.uint8), np.empty(data.shape[0], np.uint8)  # each <= its line
     raw_offsets, canonical_offsets = np.zeros(rows + 1, np.int64), np.zeros(rows + 1, np.int64)
@@ -93,13 +94,14 @@ def _scanned(lines: pl.Series) -> pl.DataFrame:
     return frame.filter(pl.Series(read))
 
 
-def parse_lines(lines: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+def parse_lines(lines: pl.Series, text: pa.LargeStringArray | None = None) -> tuple[pl.DataFrame, pl.Series]:
     """(message columns of the lines the fast path takes, with their position ``_pos``; positions of the
     lines it leaves to the row parser).
 
-    ``lines``: the batch's landing lines (String; null for a line that is not UTF-8).
+    ``lines``: the batch's landing lines (String; null for a line that is not UTF-8); ``text``: the same lines as
+    one Arrow array without nulls (``LineBatch.text``), whose bytes the scan then reads in place.
     """
-    taken = _scanned(lines)
+    taken = _scanned(lines, text)
     declined = taken.filter(pl.col("payload_json").is_null())
     if declined.height:
         # The scan left these payloads and their ids null; orjson fills what it can (null: row parser).

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from assets.ingest.common import RawRecord
 from assets.ingest.common.keyset import KeySet, KeyTable, row_hash
@@ -240,12 +241,13 @@ class FrameParser:
                                 pl.Series("line", [record.raw.decode("utf-8", "replace") for record in records],
                                           dtype=pl.String()))
 
-    def parse_lines(self, refs: pl.Series, lines: pl.Series) -> tuple[pl.DataFrame, list[FrameRejection]]:
+    def parse_lines(self, refs: pl.Series, lines: pl.Series,
+                    text: pa.LargeStringArray | None = None) -> tuple[pl.DataFrame, list[FrameRejection]]:
         """(message rows in delivery order, with the record key ``_k1``/``_k2``; rejections) of landing
-        lines (``refs``: their ``file:line``; ``lines``: their text as ``RawRecord.text`` gives it); counts
-        them into ``rows_in``."""
+        lines (``refs``: their ``file:line``; ``lines``: their text as ``RawRecord.text`` gives it; ``text``: the
+        same as one Arrow array, ``LineBatch.text``, when there is one); counts them into ``rows_in``."""
         self.rows_in += len(lines)
-        taken, rest = parse_lines(lines)
+        taken, rest = parse_lines(lines, text)
         rows, rejections = [], []
         for position, ref, line in zip(rest.to_list(), refs.gather(rest).to_list(), lines.gather(rest).to_list()):
             parsed = parse_landing_line(line, ref)

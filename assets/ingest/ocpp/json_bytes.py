@@ -134,6 +134,11 @@ def column_buffer(column: pl.Series) -> tuple[np.ndarray, np.ndarray]:
     array = column.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    return array_buffer(array)
+
+
+def array_buffer(array: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+    """(bytes, offsets) of a ``large_string`` array without nulls, its own buffers (nothing copied)."""
     _validity, offsets, data = array.buffers()
     offsets = np.frombuffer(offsets, dtype=np.int64)[array.offset:array.offset + len(array) + 1]
     return np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8), offsets

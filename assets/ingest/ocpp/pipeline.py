@@ -159,11 +159,12 @@ def _parse_batch(parser: "FrameParser", batch: Batch | LineBatch, landing_date: 
     parser.rows_in += len(batch.rejected)
     rejections += batch.rejected
     if isinstance(batch, LineBatch):
-        refs, lines = batch.refs, batch.lines
+        refs, lines, text = batch.refs, batch.lines, batch.text
     else:
         refs = pl.Series("record_ref", [record.ref for record in batch.records], dtype=pl.String())
         lines = pl.Series("line", [record.text for record in batch.records], dtype=pl.String())
-    rows, rejected = parser.parse_lines(refs, lines)
+        text = None
+    rows, rejected = parser.parse_lines(refs, lines, text)
     rejections += _rejections(rejected, "ocpp_frame")
     if rows.height and earlier_records is not None:
         already_landed = earlier_records(rows.get_column("received_at").min(), rows.get_column("received_at").max(),

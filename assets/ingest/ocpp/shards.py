@@ -157,7 +157,7 @@ class Shard:
         if tuple(reader.layouts) != (LINES,):
             raise TypeError("a split date is read as lines files only")
         for batch in reader.line_batches(files, wanted=self.mine):
-            yield batch if self.index == 0 else LineBatch(refs=batch.refs, lines=batch.lines, rejected=[])
+            yield batch if self.index == 0 else LineBatch(refs=batch.refs, text=batch.text, rejected=[])
 
     def mine(self, data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Which lines of a block (its bytes, where each line starts and ends) are this shard's, by ``line_owners``'
