@@ -40,8 +40,9 @@ exception of one record the same way the guard does. A partition too large for o
 batch by batch with `warehouse.partition_writer(...)`; its `IngestResult.accepted` is then
 `StreamedRows(rows, schema_check)` (`checks.BucketSchemaCheck` validates each bucket as it is written)
 and `write_ingest` runs the same sequence without writing the rows again (see `ocpp_messages`).
-`RecordReader.line_batches` gives a lines source the same batches as columns (`LineBatch`: refs and
-texts as polars String series, cut from blocks of several MB; no Python object per line).
+`RecordReader.line_batches` gives a lines source the same batches as columns (`LineBatch`: refs as a polars
+String series and texts as one Arrow array, also given as a String series, cut from blocks of several MB; no
+Python object per line).
 """
 
 from __future__ import annotations
