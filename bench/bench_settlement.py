@@ -28,7 +28,9 @@ the largest size, and the parallel speed-up (CPU / wall).
 warehouse is not what an operator settles every night: nothing came before it, while every later date also reads
 the earlier dates' frames and readings of the sessions that cross its midnight, and re-settles the day before
 for data that landed late. The table per nightly run then shows that steady-state date (the second) beside
-the first, asset by asset.
+the first, asset by asset; a second table gives that date's wall seconds per asset and the cores its CPU used
+(CPU / wall), and how much of the run's wall time went to steps using under 1.5 cores: what the parallel
+speed-up loses.
 
     .venv/bin/python -m bench.bench_settlement                  # 25k, 50k, 100k (long: minutes per size)
     .venv/bin/python -m bench.bench_settlement --quick          # 1k, 2k, 4k smoke run
