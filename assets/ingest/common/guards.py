@@ -90,17 +90,21 @@ def duration_s(value: Decimal, field: str) -> int:
     return int(bounded(value, DURATION_S, field).to_integral_value())
 
 
+# The first value a DECIMAL(18, scale) column cannot hold, per scale: a Decimal power per amount read was a tenth
+# of `platform_sessions`' parse.
+_DECIMAL_LIMITS = tuple(Decimal(10) ** (18 - scale) for scale in range(19))
+
+
 def exact(value: Any, field: str, scale: int) -> Decimal | None:
     """A number for a DECIMAL(18, scale) column, exactly (None stays None): more decimals is PRECISION_LOSS,
     more integer digits than the column holds VALUE_OUT_OF_RANGE."""
     if value is None:
         return None
-    limit = Decimal(10) ** (18 - scale)
     result = number(value, field)
     if result.as_tuple().exponent < -scale:
         # the DECIMAL column would round it: refuse instead of changing money
         raise Rejected("PRECISION_LOSS", f"{field} {_show(value)} has more than {scale} decimal places")
-    if abs(result) >= limit:
+    if abs(result) >= _DECIMAL_LIMITS[scale]:
         raise Rejected("VALUE_OUT_OF_RANGE", f"{field} {_show(value)} does not fit DECIMAL(18,{scale})")
     return result
 
