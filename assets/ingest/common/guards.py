@@ -90,8 +90,8 @@ def duration_s(value: Decimal, field: str) -> int:
     return int(bounded(value, DURATION_S, field).to_integral_value())
 
 
-# The first value a DECIMAL(18, scale) column cannot hold, per scale: a Decimal power per amount read was a tenth
-# of `platform_sessions`' parse.
+# The first value a DECIMAL(18, scale) column cannot hold, per scale: a Decimal power per amount read was about
+# 5 % of `platform_sessions`.
 _DECIMAL_LIMITS = tuple(Decimal(10) ** (18 - scale) for scale in range(19))
 
 
