@@ -13,11 +13,13 @@ from random import Random
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from assets.ingest.common import RawRecord
 from assets.ingest.common.keyset import KeySet
 from assets.ingest.ocpp.envelope import _scanned, parse_lines
 from assets.ingest.ocpp.frames import FrameParser, FrameRejection, parse_landing_line
+from assets.ingest.ocpp.json_bytes import array_buffer
 from assets.ingest.ocpp.line_scan import instants
 
 
@@ -213,3 +215,13 @@ def test_the_scan_reads_a_batch_text_in_place_as_it_reads_the_series():
     taken_in_place, rest_in_place = parse_lines(lines, padded.slice(1))
     assert taken_in_place.equals(taken) and rest_in_place.equals(rest)
     assert taken.height > 10 and rest.len() > 3
+
+
+def test_a_batch_text_is_read_without_a_copy():
+    """``array_buffer`` hands the scan the array's own bytes (the copy ``column_buffer`` makes is what the reader's
+    single copy replaced) and the offsets of its slice, which need not start at 0."""
+    whole = pa.array(["{}", "ab", "cde"], type=pa.large_string())
+    data, offsets = array_buffer(whole.slice(1))
+    assert data.ctypes.data == whole.buffers()[2].address
+    assert offsets.tolist() == [2, 4, 7]
+    assert [data[a:b].tobytes() for a, b in zip(offsets[:-1], offsets[1:])] == [b"ab", b"cde"]

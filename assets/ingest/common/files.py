@@ -161,6 +161,7 @@ class LineBatch:
 
     @cached_property
     def lines(self) -> pl.Series:
+        """``text`` as a String series (its views point into the array's buffer)."""
         return pl.Series("line", self.text)
 
     @property
@@ -448,7 +449,7 @@ def _strings(name: str, values: list[str]) -> pl.Series:
 
 
 def _texts(values: list[str]) -> pa.LargeStringArray:
-    """Texts as a ``LineBatch.text`` array (polars writes them, as it wrote them into the batch's series before)."""
+    """Python texts (a document's records) as a ``LineBatch.text`` array, converted by polars as before."""
     return _strings("line", values).to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
