@@ -1,9 +1,11 @@
 """A process pool shared by the steps of a process, and an ordered map over it.
 
-Two kinds of work use it. The OCPP chain (``assets.ingest.ocpp``): charge-point shards of a landing date
+Three kinds of work use it. The OCPP chain (``assets.ingest.ocpp``): charge-point shards of a landing date
 (``shards``), and, opt-in, the charge-point groups of ``meter_readings`` and ``transactions`` (``map_groups``
-with the default ``workers``). And ``meter_curves`` (``assets.consumption.build``), whose session chunks run on
-every core once a day has enough of them.
+with the default ``workers``). ``meter_curves`` (``assets.consumption.build``), whose session chunks run on
+every core once a day has enough of them. And the record-by-record ingests (platform, Eevion, OCPI CDRs, interval
+charges: ``IngestRun.read``), whose batches of records are parsed on every core once a day's files are large
+(``map_with_shared``: the parser, with its reference tables, goes to each worker once).
 
 Charge-point groups: the rules of ``meter_readings`` and ``transactions`` are Python over one charge-point
 group at a time and groups are independent (readings and transactions only relate frames of the same charge
@@ -29,7 +31,9 @@ pool, a script that runs the assets directly needs an ``if __name__ == "__main__
 from __future__ import annotations
 
 import atexit
+import hashlib
 import os
+import pickle
 import threading
 import time
 from collections import deque
@@ -162,6 +166,41 @@ def map_groups(function: Callable[..., Result], arguments: Iterable[tuple], grou
         for args in arguments:
             yield function(*args)
         return
+    yield from _in_order(workers, ((function, *args) for args in arguments))
+
+
+def map_with_shared(function: Callable[..., Result], shared: object, arguments: Iterable[tuple],
+                    workers: int) -> Iterator[Result]:
+    """``function(shared, *args)`` for each tuple of ``arguments``, results in order, on ``workers`` pool workers
+    (1: serially, in this process), however many tuples ``arguments`` yields.
+
+    ``shared`` is what every call needs and is the same for all (e.g. a parser holding the reference tables): it
+    is pickled once here and unpickled once per worker, instead of with every task. ``function`` must be a
+    module-level function.
+    """
+    if workers <= 1:
+        for args in arguments:
+            yield function(shared, *args)
+        return
+    payload = pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL)
+    key = hashlib.blake2b(payload, digest_size=16).digest()
+    yield from _in_order(workers, ((_call_with_shared, key, payload, function, *args) for args in arguments))
+
+
+# The ``shared`` value a worker last unpickled, by the digest of its pickle (one at a time: a step's tasks share one).
+_shared: tuple[bytes, object] | None = None
+
+
+def _call_with_shared(key: bytes, payload: bytes, function: Callable[..., Result], *args) -> Result:
+    global _shared
+    if _shared is None or _shared[0] != key:
+        _shared = (key, pickle.loads(payload))
+    return function(_shared[1], *args)
+
+
+def _in_order(workers: int, calls: Iterable[tuple]) -> Iterator[Result]:
+    """Each ``(function, *args)`` of ``calls`` run on the shared pool, results in the order of ``calls``; at most
+    ``workers + 1`` in flight, so memory stays bounded by a task's size."""
     pool = shared_pool(workers)
     in_flight: deque[Future] = deque()
 
@@ -171,8 +210,8 @@ def map_groups(function: Callable[..., Result], arguments: Iterable[tuple], grou
         return result
 
     try:
-        for args in arguments:
-            in_flight.append(pool.submit(timed, function, *args))
+        for call in calls:
+            in_flight.append(pool.submit(timed, *call))
             if len(in_flight) > workers:
                 yield done()
         while in_flight:

@@ -11,10 +11,9 @@ or quarantined with a reason code and its raw text: `rows in = accepted + quaran
     files = day_files(landing, "ocpi_cdrs", context.partition_key)          # every suffix, sorted
     window = guards.window_for(context.partition_key)                       # timestamps allowed this day
     run = IngestRun(source="ocpi_cdr_file", spec=OCPI_CDRS,
-                    parse=lambda value, record: parse_cdr(value, ..., window=window),
-                    versions=VersionRule(key=lambda row: row["session_id"], describe="CDR id"))
-    for batch in reader.batches(files):       # bounded: `batch_size` records at a time
-        run.add(batch)                        # guarded parse; rows become a frame per batch
+                    parse=partial(parse_one_cdr, locations=..., window=window),     # picklable: see below
+                    versions=VersionRule(key=itemgetter("session_id"), describe="CDR id"))
+    run.read(reader, files)                   # bounded batches; guarded parse; rows become a frame per batch
     result = run.finish()                     # duplicates / conflicting versions across the day
     return write_ingest(context, warehouse, result, files=len(files), extra_metadata={...})
 
@@ -32,6 +31,11 @@ Modules:
 
 Parsers are pure functions `parse(value, record) -> row dict | Accepted` that raise `Rejected(code, reason)`
 (assets/quarantine.py) for a rule they enforce; anything else they raise is caught and coded by the guard.
+`IngestRun.read` parses a day of `run.POOLED_INGEST_BYTES` or more on a pool of worker processes (the step's
+process reads the files and sends batches of records; results come back in order, so the partition is the same
+byte for byte), so a parser and the `VersionRule` functions are module-level functions, `functools.partial` of
+them or `operator.itemgetter`s, never lambdas or closures. `run.add(batch)` / `run.add_all(batches)` parse in
+the step's process.
 
 A columnar source (OCPP frames) may parse each `Batch` its own way (e.g. a whole batch with polars) and
 build the `IngestResult` itself — accepted frame, child frames, `quarantine_frame(rejections)`, `rows_in`

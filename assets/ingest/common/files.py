@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+import orjson
 import polars as pl
 import pyarrow as pa
 import zstandard
@@ -129,6 +130,16 @@ class RawRecord:
     def json(self, max_bytes: int = MAX_RECORD_BYTES) -> Any:
         """The decoded record (decoding a line here; Rejected when it is not acceptable JSON)."""
         return self.value if self.decoded else decode_json(self.raw, max_bytes=max_bytes)
+
+    def __reduce__(self):
+        # A record crosses to a pool worker (`IngestRun.read`) as its bytes, and a decoded one is decoded there
+        # again: the reading process, which the workers wait for, then pickles no JSON value. The value is the same:
+        # `raw` is the document itself or the compact JSON of a value read from JSON.
+        return _record_of_bytes, (self.ref, self.raw, self.decoded)
+
+
+def _record_of_bytes(ref: str, raw: bytes, decoded: bool) -> RawRecord:
+    return RawRecord(ref, raw, orjson.loads(raw), True) if decoded else RawRecord(ref, raw)
 
 
 @dataclass

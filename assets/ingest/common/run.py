@@ -4,7 +4,9 @@
 `parse(value, record)` inside a guard, turns each batch's rows into a frame at once (so no more than a
 batch of Python dicts is alive), resolves duplicates across the day with the source's `VersionRule`, and
 `write_ingest` writes the partition, the child tables and the quarantine slice and returns the
-materialization with the conservation, schema and quarantine-schema checks.
+materialization with the conservation, schema and quarantine-schema checks. `IngestRun.read` parses the
+batches of a large day on every core (`parse_batch` in pool workers, results kept in batch order), with the
+same result as parsing them in the step's process.
 
 Guard: whatever one record raises becomes one quarantine row, never a failed asset:
 
@@ -27,16 +29,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from assets.checks import QUARANTINE_SCHEMA_CHECK, conservation_result, schema_result
-from assets.ingest.common.files import Batch, RawRecord
+from assets.ingest.common.files import Batch, LandedFile, RawRecord, RecordReader
 from assets.ingest.common.jsonvalue import content_digest, decode_json
+from assets.parallel import map_with_shared, usable_cores
 from assets.quarantine import QUARANTINE, Rejected, Rejection, quarantine_frame
 from resources.tables import TableSpec
 from resources.warehouse import WarehouseResource
@@ -145,6 +148,171 @@ class IngestResult:
         return dict(Counter(self.quarantine.get_column("reason_code").to_list()))
 
 
+@dataclass(frozen=True)
+class RecordParser:
+    """How one source's records become rows: all that parsing a batch needs, and nothing of the run's state.
+
+    It is pickled to pool workers when a day's batches are parsed on every core (``IngestRun.read``), so its
+    ``parse`` and ``VersionRule`` functions are module-level functions or ``functools.partial`` of them (a lambda
+    or a closure cannot be pickled).
+    """
+
+    source: str
+    spec: TableSpec
+    parse: Parse
+    versions: VersionRule | None
+    children_specs: dict[str, TableSpec]
+    # fill `record_ref` / `raw_payload` from the record when the table has them and the parser did not
+    fill_ref: bool
+    fill_raw: bool
+
+
+@dataclass
+class ParsedBatch:
+    """One batch parsed: its rows as frames (each with the record reference in ``_REF``), its identities for the
+    ``VersionRule``, its rejections (the batch's file-level ones first) and the records that gave only child rows."""
+
+    rows_in: int
+    records: int
+    frame: pl.DataFrame | None
+    child_frames: dict[str, pl.DataFrame]
+    identities: pl.DataFrame | None
+    rejected: list[Rejection]
+    rowless_refs: list[str]
+
+
+def parse_batch(parser: RecordParser, batch: Batch, last_seq: int) -> ParsedBatch:
+    """Parse each record of ``batch`` inside the guard; records are numbered (delivery order, for the
+    ``VersionRule``) from ``last_seq + 1``. Runs in the step's process or in a pool worker."""
+    rejected = list(batch.rejected)
+    rows: list[dict[str, Any]] = []
+    row_refs: list[str] = []
+    row_raw: list[str] = []
+    identities: list[tuple] = []
+    rowless_refs: list[str] = []
+    children: dict[str, list[dict[str, Any]]] = {name: [] for name in parser.children_specs}
+    seq = last_seq
+    for record in batch.records:
+        seq += 1
+        value, accepted, rejection = guarded_parse(parser.parse, record, parser.source)
+        if rejection is None and parser.versions is not None:
+            try:
+                identities.append(_identity(parser.versions, accepted, value, record, seq))
+            except Exception as exc:  # noqa: BLE001 - an id that cannot be read is the record's fault
+                rejection = rejection_of(exc, parser.source, record.ref, record.text)
+        if rejection is not None:
+            rejected.append(rejection)
+            continue
+        for name, child_rows in accepted.children.items():
+            children[name] += [{**child, _REF: record.ref} for child in child_rows]
+        row = accepted.row
+        if row is None:
+            rowless_refs.append(record.ref)
+            continue
+        if parser.fill_ref:
+            row.setdefault("record_ref", record.ref)
+        if parser.fill_raw:
+            row.setdefault("raw_payload", record.text)
+        rows.append(row)
+        row_refs.append(record.ref)
+        row_raw.append(record.text)
+    frame, bad = _rows_kept(parser, rows, row_refs, row_raw, rejected)
+    child_frames, bad_children = _children_kept(parser, children, bad, {r.ref: r for r in batch.records}, rejected)
+    if bad_children and frame is not None:
+        frame = frame.filter(~pl.col(_REF).is_in(list(bad_children)))
+    bad |= bad_children
+    if bad:
+        rowless_refs = [ref for ref in rowless_refs if ref not in bad]
+    identity_frame = None
+    if identities:
+        identity_frame = pl.DataFrame(identities, schema=_IDENTITY_SCHEMA, orient="row")
+        if bad:
+            identity_frame = identity_frame.filter(~pl.col(_REF).is_in(list(bad)))
+    return ParsedBatch(batch.size, len(batch.records), frame, child_frames, identity_frame, rejected, rowless_refs)
+
+
+def _identity(versions: VersionRule, accepted: Accepted, value: Any, record: RawRecord, seq: int) -> tuple:
+    key, version = accepted.key, accepted.version
+    if key is None and accepted.row is not None:
+        key = versions.key(accepted.row)
+        if version is None and versions.version is not None:
+            version = versions.version(accepted.row)
+    digest = content_digest(value) if key is not None else None
+    return (record.ref, None if key is None else str(key), None if version is None else str(version), digest,
+            seq, record.text)
+
+
+def _rows_kept(parser: RecordParser, rows: list[dict[str, Any]], refs: list[str], raws: list[str],
+               rejected: list[Rejection]) -> tuple[pl.DataFrame | None, set[str]]:
+    """The batch's rows as a frame; a row that does not fit the column types is quarantined (SCHEMA_MISMATCH).
+    Returns the frame and the references of such rows."""
+    if not rows:
+        return None, set()
+    bad: set[str] = set()
+    try:
+        frame = rows_frame(parser.spec, rows)
+    except Exception:  # noqa: BLE001 - find the offending rows one by one (rare path)
+        keep = []
+        for index, row in enumerate(rows):
+            try:
+                rows_frame(parser.spec, [row])
+                keep.append(index)
+            except Exception as exc:  # noqa: BLE001
+                bad.add(refs[index])
+                rejected.append(Rejection(parser.source, refs[index], "SCHEMA_MISMATCH",
+                                          f"row does not fit the table's columns: {type(exc).__name__}: "
+                                          f"{str(exc)[:200]}", raws[index]))
+        frame = rows_frame(parser.spec, [rows[i] for i in keep])
+        refs = [refs[i] for i in keep]
+    return frame.with_columns(pl.Series(_REF, refs, pl.String())), bad
+
+
+def _children_kept(parser: RecordParser, children: dict[str, list[dict[str, Any]]], bad: set[str],
+                   records: dict[str, RawRecord], rejected: list[Rejection]) -> tuple[dict[str, pl.DataFrame], set[str]]:
+    """The batch's child rows as frames; a record with a child row that does not fit is quarantined whole
+    (SCHEMA_MISMATCH). Returns the frames and the references of such records."""
+    built_rows: dict[str, tuple[list[dict[str, Any]], list[str], pl.DataFrame | None]] = {}
+    bad_records: set[str] = set()
+    for name, child_rows in children.items():
+        child_rows = [c for c in child_rows if c[_REF] not in bad]
+        refs = [c.pop(_REF) for c in child_rows]
+        built = None
+        try:
+            built = rows_frame(parser.children_specs[name], child_rows)
+        except Exception:  # noqa: BLE001 - rare path: find the records whose rows do not fit
+            for index, row in enumerate(child_rows):
+                try:
+                    rows_frame(parser.children_specs[name], [row])
+                except Exception as exc:  # noqa: BLE001
+                    if refs[index] not in bad_records:
+                        bad_records.add(refs[index])
+                        rejected.append(Rejection(
+                            parser.source, refs[index], "SCHEMA_MISMATCH",
+                            f"a {name} row does not fit the table's columns: {type(exc).__name__}: {str(exc)[:200]}",
+                            records[refs[index]].text))
+        built_rows[name] = (child_rows, refs, built)
+    frames: dict[str, pl.DataFrame] = {}
+    for name, (child_rows, refs, built) in built_rows.items():
+        keep = [i for i, ref in enumerate(refs) if ref not in bad_records]
+        if keep:
+            # Every row kept (the common case): the frame built to check them is the frame.
+            frame = built if built is not None and len(keep) == len(child_rows) else \
+                rows_frame(parser.children_specs[name], [child_rows[i] for i in keep])
+            frames[name] = frame.with_columns(pl.Series(_REF, [refs[i] for i in keep], pl.String()))
+    return frames, bad_records
+
+
+POOLED_INGEST_BYTES = 16 * 1024 * 1024
+"""A day whose files hold this many bytes or more is parsed on every core (``IngestRun.read``); a smaller one in
+the step's process, where starting the pool's workers (about 1.5 CPU-s each, unless an earlier step started them)
+would cost more than it saves."""
+
+POOLED_BATCH_SIZE = 2_000
+"""Records per batch when a day is parsed on every core: small enough that the workers' last batches end close
+together (a 100,000-session day's platform sessions are 30,000 records, about 0.4 ms each), large enough that the
+cost of a task (its records and rows crossing between processes) stays small."""
+
+
 class IngestRun:
     """Accumulates one partition of one ingest asset, batch by batch."""
 
@@ -152,12 +320,10 @@ class IngestRun:
                  children: dict[str, TableSpec] | None = None, keep_raw_payload: bool = True):
         self.source = source
         self.spec = spec
-        self.parse = parse
-        self.versions = versions
         self.children_specs = children or {}
-        # fill `record_ref` / `raw_payload` from the record when the table has them and the parser did not
-        self._fill_ref = "record_ref" in spec.data_columns
-        self._fill_raw = keep_raw_payload and "raw_payload" in spec.data_columns
+        self.parser = RecordParser(source, spec, parse, versions, self.children_specs,
+                                   fill_ref="record_ref" in spec.data_columns,
+                                   fill_raw=keep_raw_payload and "raw_payload" in spec.data_columns)
         self.rows_in = 0
         self._rowless_refs: list[str] = []  # accepted records without a main-table row (only child rows)
         self._frames: list[pl.DataFrame] = []
@@ -166,11 +332,34 @@ class IngestRun:
         self._rejected: list[Rejection] = []
         self._seq = 0
 
-    def add_all(self, batches: Iterable[Batch]) -> IngestRun:
-        """Add every batch; returns self."""
-        for batch in batches:
-            self.add(batch)
+    @property
+    def versions(self) -> VersionRule | None:
+        return self.parser.versions
+
+    def read(self, reader: RecordReader, files: list[LandedFile], workers: int | None = None) -> IngestRun:
+        """Add every record of ``files``; returns self. A day of ``POOLED_INGEST_BYTES`` or more is parsed on every
+        core (``workers``, when given, decides instead), in smaller batches; the result is the same either way."""
+        if workers is None:
+            workers = usable_cores() if sum(file.path.stat().st_size for file in files) >= POOLED_INGEST_BYTES else 1
+        if workers > 1:
+            reader = replace(reader, batch_size=min(reader.batch_size, POOLED_BATCH_SIZE))
+        return self.add_all(reader.batches(files), workers)
+
+    def add_all(self, batches: Iterable[Batch], workers: int = 1) -> IngestRun:
+        """Add every batch, parsed on ``workers`` pool workers (1: in this process); returns self."""
+        def numbered() -> Iterator[tuple[Batch, int]]:
+            seq = self._seq
+            for batch in batches:
+                yield batch, seq
+                seq += len(batch.records)
+
+        for parsed in map_with_shared(parse_batch, self.parser, numbered(), workers):
+            self._keep(parsed)
         return self
+
+    def add(self, batch: Batch) -> None:
+        """Parse one batch and keep its rows as frames."""
+        self._keep(parse_batch(self.parser, batch, self._seq))
 
     def reject(self, rejections: Iterable[Rejection]) -> None:
         """Records rejected before parsing (they count in `rows in`)."""
@@ -178,116 +367,17 @@ class IngestRun:
             self.rows_in += 1
             self._rejected.append(rejection)
 
-    def add(self, batch: Batch) -> None:
-        """Parse one batch and keep its rows as frames."""
-        self.reject(batch.rejected)
-        rows: list[dict[str, Any]] = []
-        row_refs: list[str] = []
-        row_raw: list[str] = []
-        identities: list[tuple] = []
-        children: dict[str, list[dict[str, Any]]] = {name: [] for name in self.children_specs}
-        for record in batch.records:
-            self.rows_in += 1
-            self._seq += 1
-            value, accepted, rejection = guarded_parse(self.parse, record, self.source)
-            if rejection is None and self.versions is not None:
-                try:
-                    identities.append(self._identity(accepted, value, record))
-                except Exception as exc:  # noqa: BLE001 - an id that cannot be read is the record's fault
-                    rejection = rejection_of(exc, self.source, record.ref, record.text)
-            if rejection is not None:
-                self._rejected.append(rejection)
-                continue
-            for name, child_rows in accepted.children.items():
-                children[name] += [{**child, _REF: record.ref} for child in child_rows]
-            row = accepted.row
-            if row is None:
-                self._rowless_refs.append(record.ref)
-                continue
-            if self._fill_ref:
-                row.setdefault("record_ref", record.ref)
-            if self._fill_raw:
-                row.setdefault("raw_payload", record.text)
-            rows.append(row)
-            row_refs.append(record.ref)
-            row_raw.append(record.text)
-        bad = self._keep_rows(rows, row_refs, row_raw)
-        bad_children = self._keep_children(children, bad, {r.ref: r for r in batch.records})
-        if bad_children and self._frames:
-            self._frames[-1] = self._frames[-1].filter(~pl.col(_REF).is_in(list(bad_children)))
-        bad |= bad_children
-        if bad:
-            self._rowless_refs = [ref for ref in self._rowless_refs if ref not in bad]
-        if identities:
-            frame = pl.DataFrame(identities, schema=_IDENTITY_SCHEMA, orient="row")
-            self._identities.append(frame.filter(~pl.col(_REF).is_in(list(bad))) if bad else frame)
-
-    def _identity(self, accepted: Accepted, value: Any, record: RawRecord) -> tuple:
-        key, version = accepted.key, accepted.version
-        if key is None and accepted.row is not None:
-            key = self.versions.key(accepted.row)
-            if version is None and self.versions.version is not None:
-                version = self.versions.version(accepted.row)
-        digest = content_digest(value) if key is not None else None
-        return (record.ref, None if key is None else str(key), None if version is None else str(version), digest,
-                self._seq, record.text)
-
-    def _keep_rows(self, rows: list[dict[str, Any]], refs: list[str], raws: list[str]) -> set[str]:
-        """Keep the batch's rows as a frame; a row that does not fit the column types is quarantined
-        (SCHEMA_MISMATCH). Returns the references of such rows."""
-        if not rows:
-            return set()
-        bad: set[str] = set()
-        try:
-            frame = rows_frame(self.spec, rows)
-        except Exception:  # noqa: BLE001 - find the offending rows one by one (rare path)
-            keep = []
-            for index, row in enumerate(rows):
-                try:
-                    rows_frame(self.spec, [row])
-                    keep.append(index)
-                except Exception as exc:  # noqa: BLE001
-                    bad.add(refs[index])
-                    self._rejected.append(Rejection(self.source, refs[index], "SCHEMA_MISMATCH",
-                                                    f"row does not fit the table's columns: {type(exc).__name__}: "
-                                                    f"{str(exc)[:200]}", raws[index]))
-            frame = rows_frame(self.spec, [rows[i] for i in keep])
-            refs = [refs[i] for i in keep]
-        self._frames.append(frame.with_columns(pl.Series(_REF, refs, pl.String())))
-        return bad
-
-    def _keep_children(self, children: dict[str, list[dict[str, Any]]], bad: set[str],
-                       records: dict[str, RawRecord]) -> set[str]:
-        """Keep the batch's child rows as frames; a record with a child row that does not fit is quarantined
-        whole (SCHEMA_MISMATCH). Returns the references of such records."""
-        frames: dict[str, tuple[list[dict[str, Any]], list[str], pl.DataFrame | None]] = {}
-        bad_records: set[str] = set()
-        for name, child_rows in children.items():
-            child_rows = [c for c in child_rows if c[_REF] not in bad]
-            refs = [c.pop(_REF) for c in child_rows]
-            built = None
-            try:
-                built = rows_frame(self.children_specs[name], child_rows)
-            except Exception:  # noqa: BLE001 - rare path: find the records whose rows do not fit
-                for index, row in enumerate(child_rows):
-                    try:
-                        rows_frame(self.children_specs[name], [row])
-                    except Exception as exc:  # noqa: BLE001
-                        if refs[index] not in bad_records:
-                            bad_records.add(refs[index])
-                            self._rejected.append(Rejection(
-                                self.source, refs[index], "SCHEMA_MISMATCH",
-                                f"a {name} row does not fit the table's columns: {type(exc).__name__}: {str(exc)[:200]}",
-                                records[refs[index]].text))
-            frames[name] = (child_rows, refs, built)
-        for name, (child_rows, refs, built) in frames.items():
-            keep = [i for i, ref in enumerate(refs) if ref not in bad_records]
-            if keep:
-                # Every row kept (the common case): the frame built to check them is the frame.
-                frame = built if built is not None and len(keep) == len(child_rows) else \
-                    rows_frame(self.children_specs[name], [child_rows[i] for i in keep])
-                self._child_frames[name].append(frame.with_columns(pl.Series(_REF, [refs[i] for i in keep], pl.String())))
-        return bad_records
+    def _keep(self, parsed: ParsedBatch) -> None:
+        self.rows_in += parsed.rows_in
+        self._seq += parsed.records
+        self._rejected += parsed.rejected
+        self._rowless_refs += parsed.rowless_refs
+        if parsed.frame is not None:
+            self._frames.append(parsed.frame)
+        for name, frame in parsed.child_frames.items():
+            self._child_frames[name].append(frame)
+        if parsed.identities is not None:
+            self._identities.append(parsed.identities)
 
     def keys(self) -> list[str]:
         """The identities (VersionRule keys) of the records accepted so far, for looking up earlier days."""

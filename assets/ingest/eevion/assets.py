@@ -12,6 +12,8 @@
 
 import datetime as dt
 import json
+from functools import partial
+from operator import itemgetter
 
 import dagster as dg
 
@@ -91,14 +93,16 @@ WEBHOOK_READER = RecordReader(source=SESSION_SOURCE, layouts=(DOCUMENT,), docume
 WEBHOOK_FOLDER = "eevion/webhooks"
 
 
+def _parse_session(value, record, *, stations: dict, window: guards.TimeWindow) -> dict:
+    origin = "webhook" if record.ref.startswith(WEBHOOK_FOLDER + "/") else "listing"
+    return parse_session(value, origin, stations, window)
+
+
 def session_run(stations: dict, window: guards.TimeWindow) -> IngestRun:
     """The `eevion_sessions` ingest of one day (listing pages first, then webhook bodies)."""
-    def parse_one(value, record):
-        origin = "webhook" if record.ref.startswith(WEBHOOK_FOLDER + "/") else "listing"
-        return parse_session(value, origin, stations, window)
-
-    return IngestRun(source=SESSION_SOURCE, spec=EEVION_SESSIONS, parse=parse_one,
-                     versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
+    return IngestRun(source=SESSION_SOURCE, spec=EEVION_SESSIONS,
+                     parse=partial(_parse_session, stations=stations, window=window),
+                     versions=VersionRule(key=itemgetter("session_id"), version=itemgetter("last_updated"),
                                           describe="sessionId and updatedAt"))
 
 
@@ -116,7 +120,7 @@ def eevion_sessions(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     listing_files = day_files(landing, "eevion/sessions", day)
     webhook_files = day_files(landing, WEBHOOK_FOLDER, day)
     run = session_run(external_evse_index(warehouse, "eevion", "station_id"), guards.window_for(day))
-    run.add_all(LISTING_READER.batches(listing_files)).add_all(WEBHOOK_READER.batches(webhook_files))
+    run.read(LISTING_READER, listing_files).read(WEBHOOK_READER, webhook_files)
     result = run.finish()
     return write_ingest(context, warehouse, result, files=len(listing_files) + len(webhook_files),
                         extra_metadata={"webhook_files": len(webhook_files),
@@ -141,15 +145,17 @@ def _parse_report(value, record) -> dict:
     return {**row, "raw_payload": json.dumps(value["row"])}
 
 
+def _report_key(row: dict) -> tuple:
+    return row["period_start"].isoformat(), row["period_end"].isoformat(), row["group_by"], row["group_key"]
+
+
 REPORT_READER = RecordReader(source="eevion_report", layouts=(DOCUMENT,), extract=_report_rows)
 
 
 def report_run() -> IngestRun:
     """The `eevion_reports` ingest of one day."""
     return IngestRun(source="eevion_report", spec=EEVION_REPORTS, parse=_parse_report,
-                     versions=VersionRule(key=lambda row: (row["period_start"].isoformat(), row["period_end"].isoformat(),
-                                                           row["group_by"], row["group_key"]),
-                                          describe="report period, grouping and group"))
+                     versions=VersionRule(key=_report_key, describe="report period, grouping and group"))
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[eevion_report_pages],
@@ -163,7 +169,7 @@ def eevion_reports(context: dg.AssetExecutionContext, warehouse: WarehouseResour
     """
     files = day_files(landing, "eevion/reports", context.partition_key)
     run = report_run()
-    result = run.add_all(REPORT_READER.batches(files)).finish()
+    result = run.read(REPORT_READER, files).finish()
     return write_ingest(context, warehouse, result, files=len(files))
 
 

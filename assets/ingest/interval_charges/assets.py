@@ -8,6 +8,8 @@ content is CONFLICTING_VERSION (every copy).
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
+from operator import itemgetter
 from pathlib import PurePosixPath
 
 import dagster as dg
@@ -41,7 +43,7 @@ def _charges(body, file: LandedFile) -> list:
 
 
 READER = RecordReader(source=SOURCE, layouts=(DOCUMENT,), extract=_charges)
-VERSIONS = VersionRule(key=lambda row: (row["_point"], row["source_id"]), describe="chargePointExternalId and chargeExternalId")
+VERSIONS = VersionRule(key=itemgetter("_point", "source_id"), describe="chargePointExternalId and chargeExternalId")
 
 
 def _charge_row(parsed: dict, provider: str, raw: str, point: dict | None) -> dict:
@@ -65,23 +67,25 @@ def _charge_row(parsed: dict, provider: str, raw: str, point: dict | None) -> di
     }
 
 
+def _parse_charge(value, record, *, zone_of: dict[str, str], operator_zones: dict[str, str],
+                  points: dict[str, dict], window: guards.TimeWindow) -> Accepted:
+    provider = _provider(record.ref)
+    parsed = parse_charge(value, zone_of, operator_zones.get(provider), window)
+    row = _charge_row(parsed, provider, canonical_bytes(value).decode(), points.get(parsed["charge_point_id"]))
+    intervals = [{"session_id": row["session_id"], "settlement_date": parsed["settlement_date"],
+                  "interval_start_utc": start, "interval_end_utc": end, "energy_wh": float(kwh * 1000),
+                  "energy_kwh": kwh} for start, end, kwh in parsed["intervals"]]
+    return Accepted(row, {"intervals": intervals})
+
+
 def ingest_interval_files(files: list[LandedFile], landing_date: dt.date, zone_of: dict[str, str],
                           operator_zones: dict[str, str], points: dict[str, dict] | None = None) -> IngestResult:
     """Every charge of the day's files → the partition's `IngestResult` (charges, intervals, quarantine)."""
-    window = guards.window_for(landing_date)
-
-    def parse_one(value, record) -> Accepted:
-        provider = _provider(record.ref)
-        parsed = parse_charge(value, zone_of, operator_zones.get(provider), window)
-        row = _charge_row(parsed, provider, canonical_bytes(value).decode(), (points or {}).get(parsed["charge_point_id"]))
-        intervals = [{"session_id": row["session_id"], "settlement_date": parsed["settlement_date"],
-                      "interval_start_utc": start, "interval_end_utc": end, "energy_wh": float(kwh * 1000),
-                      "energy_kwh": kwh} for start, end, kwh in parsed["intervals"]]
-        return Accepted(row, {"intervals": intervals})
-
-    run = IngestRun(source=SOURCE, spec=INTERVAL_CHARGES, parse=parse_one, versions=VERSIONS,
+    parse = partial(_parse_charge, zone_of=zone_of, operator_zones=operator_zones, points=points or {},
+                    window=guards.window_for(landing_date))
+    run = IngestRun(source=SOURCE, spec=INTERVAL_CHARGES, parse=parse, versions=VERSIONS,
                     children={"intervals": INTERVAL_CHARGE_INTERVALS})
-    return run.add_all(READER.batches(files)).finish()
+    return run.read(READER, files).finish()
 
 
 @dg.asset(partitions_def=daily, group_name="ingest", deps=[locations],

@@ -14,6 +14,8 @@ copy stays accepted in its own partition, so `sessions` never silently picks bet
 
 
 import datetime as dt
+from functools import partial
+from operator import itemgetter
 
 import dagster as dg
 import polars as pl
@@ -46,8 +48,7 @@ def cdr_records(body, file: LandedFile) -> list:
 
 
 READER = RecordReader(source=SOURCE, extract=cdr_records)
-VERSIONS = VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
-                       describe="CDR id and last_updated")
+VERSIONS = VersionRule(key=itemgetter("session_id"), version=itemgetter("last_updated"), describe="CDR id and last_updated")
 
 
 def known_ocpi_tariffs(landing: LandingZoneResource) -> dict[str, str]:
@@ -78,14 +79,19 @@ def earlier_cdrs(warehouse: WarehouseResource | None, landing_date: dt.date, ses
                               earlier["last_updated"].to_list(), earlier["raw_payload"].to_list())
 
 
+def _parse_cdr(value, record, *, location_info: dict[str, LocationInfo], tariffs: dict[str, str],
+               window: guards.TimeWindow) -> dict:
+    return parse_cdr(value, location_info, tariffs, window)
+
+
 def ingest_cdr_files(files: list[LandedFile], location_info: dict[str, LocationInfo], tariffs: dict[str, str],
                      landing_date: dt.date, warehouse: WarehouseResource | None = None):
     """Every CDR of the files, read in batches, parsed and versioned against this day and the earlier landing
     days in `warehouse` (when given): the partition's `IngestResult`."""
     window = guards.window_for(landing_date)
     run = IngestRun(source=SOURCE, spec=OCPI_CDRS, versions=VERSIONS,
-                    parse=lambda value, record: parse_cdr(value, location_info, tariffs, window))
-    run.add_all(READER.batches(files))
+                    parse=partial(_parse_cdr, location_info=location_info, tariffs=tariffs, window=window))
+    run.read(READER, files)
     return run.finish(earlier=earlier_cdrs(warehouse, landing_date, run.keys()))
 
 

@@ -18,7 +18,8 @@ same identity, a newer stamp is a new version):
 | electricity_rates | rate id; price-period group: rate id and weekday/date | – (rates carry no stamp) |
 """
 
-
+from functools import partial
+from operator import itemgetter
 
 import dagster as dg
 
@@ -64,7 +65,7 @@ def page_reader(source: str, extract=lambda body, file: listing_data(body)) -> R
 def _ingest(context: dg.AssetExecutionContext, landing: LandingZoneResource, folder: str, reader: RecordReader,
             run: IngestRun) -> tuple[IngestResult, int]:
     files = day_files(landing, folder, context.partition_key)
-    return run.add_all(reader.batches(files)).finish(), len(files)
+    return run.read(reader, files).finish(), len(files)
 
 
 def _window(context: dg.AssetExecutionContext) -> guards.TimeWindow:
@@ -107,47 +108,73 @@ def _parse_rate_record(value, record):
                     key=("price_periods", rate_id, group.get("weekDay") or group.get("date")))
 
 
+# Parsers and identities are module-level functions (or partials of them), so a day can be parsed on a pool.
+def _parse_cdr(value, record, *, locations: dict[str, LocationInfo], operators: dict[str, str],
+               window: guards.TimeWindow) -> dict:
+    return parse.parse_cdr(value, locations, operators, window)
+
+
+def _parse_session(value, record, *, operators: dict[str, str], evses: dict[str, parse.EvseSite],
+                   window: guards.TimeWindow) -> Accepted:
+    row, periods, lines = parse.parse_session(value, operators, evses, window)
+    return Accepted(row, {"charging_periods": [{**p, "record_ref": record.ref} for p in periods],
+                          "price_lines": [{**line, "record_ref": record.ref} for line in lines]})
+
+
+def _parse_stats_point(value, record, *, window: guards.TimeWindow) -> dict:
+    return parse.parse_consumption_point(value["point"], value["session"], value["point_no"], window)
+
+
+def _stats_point_key(row: dict) -> tuple:
+    return row["session_id"], row["point_no"], row["timestamp"].isoformat()
+
+
+def _tariff_key(row: dict) -> tuple:
+    return row["kind"], row["snapshot_id"] or row["tariff_id"]
+
+
+def _rate_key(row: dict) -> tuple:
+    return "rate", row["rate_id"]
+
+
+_LAST_UPDATED = itemgetter("last_updated")
+
+
 def cdr_run(locations: dict[str, LocationInfo], operators: dict[str, str], window: guards.TimeWindow) -> IngestRun:
     """The `platform_cdrs` ingest of one day (reference zones and time window given)."""
     return IngestRun(source="platform_cdr_page", spec=PLATFORM_CDRS,
-                     parse=lambda value, record: parse.parse_cdr(value, locations, operators, window),
-                     versions=VersionRule(key=lambda row: row["cdr_id"], version=lambda row: row["last_updated"],
+                     parse=partial(_parse_cdr, locations=locations, operators=operators, window=window),
+                     versions=VersionRule(key=itemgetter("cdr_id"), version=_LAST_UPDATED,
                                           describe="CDR id and lastUpdatedAt"))
 
 
 def session_run(operators: dict[str, str], evses: dict[str, parse.EvseSite], window: guards.TimeWindow) -> IngestRun:
     """The `platform_sessions` ingest of one day, with its charging-period and price-line child tables."""
-    def parse_one(value, record) -> Accepted:
-        row, periods, lines = parse.parse_session(value, operators, evses, window)
-        return Accepted(row, {"charging_periods": [{**p, "record_ref": record.ref} for p in periods],
-                              "price_lines": [{**line, "record_ref": record.ref} for line in lines]})
-
-    return IngestRun(source="platform_session_page", spec=PLATFORM_SESSIONS, parse=parse_one,
+    return IngestRun(source="platform_session_page", spec=PLATFORM_SESSIONS,
+                     parse=partial(_parse_session, operators=operators, evses=evses, window=window),
                      children={"charging_periods": PLATFORM_CHARGING_PERIODS, "price_lines": PLATFORM_PRICE_LINES},
-                     versions=VersionRule(key=lambda row: row["session_id"], version=lambda row: row["last_updated"],
+                     versions=VersionRule(key=itemgetter("session_id"), version=_LAST_UPDATED,
                                           describe="session id and lastUpdatedAt"))
 
 
 def stats_run(window: guards.TimeWindow) -> IngestRun:
     """The `consumption_stats` ingest of one day."""
     return IngestRun(source="platform_consumption_stats_page", spec=CONSUMPTION_STATS,
-                     parse=lambda v, record: parse.parse_consumption_point(v["point"], v["session"], v["point_no"], window),
-                     versions=VersionRule(key=lambda row: (row["session_id"], row["point_no"], row["timestamp"].isoformat()),
-                                          describe="session, point number and timestamp"))
+                     parse=partial(_parse_stats_point, window=window),
+                     versions=VersionRule(key=_stats_point_key, describe="session, point number and timestamp"))
 
 
 def tariff_run() -> IngestRun:
     """The `platform_tariffs` ingest of one day."""
     return IngestRun(source="platform_tariff_page", spec=PLATFORM_TARIFFS, parse=_parse_tariff,
-                     versions=VersionRule(key=lambda row: (row["kind"], row["snapshot_id"] or row["tariff_id"]),
-                                          version=lambda row: row["last_updated"], describe="tariff id and lastUpdatedAt"))
+                     versions=VersionRule(key=_tariff_key, version=_LAST_UPDATED, describe="tariff id and lastUpdatedAt"))
 
 
 def rate_run() -> IngestRun:
     """The `electricity_rates` ingest of one day, with the price periods as a child table."""
     return IngestRun(source="platform_electricity_rate_page", spec=ELECTRICITY_RATES, parse=_parse_rate_record,
                      children={"price_periods": ELECTRICITY_RATE_PERIODS},
-                     versions=VersionRule(key=lambda row: ("rate", row["rate_id"]), describe="rate id (or rate and day)"))
+                     versions=VersionRule(key=_rate_key, describe="rate id (or rate and day)"))
 
 
 @dg.asset(partitions_def=daily, group_name=GROUP,
