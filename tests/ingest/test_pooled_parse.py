@@ -78,3 +78,17 @@ def test_a_record_crosses_to_a_worker_as_its_bytes_and_comes_out_equal(record):
     crossed = pickle.loads(pickle.dumps(record))
     assert crossed == record
     assert record.raw in pickle.dumps(record)  # its bytes, not a pickled value
+
+
+def test_every_ingest_parser_can_go_to_a_worker():
+    # A parser that cannot be pickled would fail its asset only on a day large enough to be pooled.
+    from assets.ingest.common import guards
+    from assets.ingest.eevion import assets as eevion
+    from assets.ingest.platform import ingest as platform
+
+    window = guards.window_for("2026-10-25")
+    runs = [platform.cdr_run({}, {}, window), platform.session_run({}, {}, window), platform.stats_run(window),
+            platform.tariff_run(), platform.rate_run(), eevion.session_run({}, window), eevion.report_run()]
+    for run in runs:
+        crossed = pickle.loads(pickle.dumps(run.parser))
+        assert crossed.source == run.parser.source and crossed.spec == run.parser.spec

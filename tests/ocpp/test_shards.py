@@ -13,10 +13,10 @@ import pytest
 
 import assets.ingest.ocpp.assets as ocpp_assets
 import assets.ingest.ocpp.shards as shards_module
-from assets.ingest.common.files import LINES, LandedFile, RecordReader, classify
+from assets.ingest.common.files import COMPRESSION_RATIO, LINES, LandedFile, RecordReader, classify
 from assets.ingest.ocpp import meter_readings, ocpp_messages, transactions
 from assets.ingest.ocpp.assets import _previous_calls
-from assets.ingest.ocpp.shards import (COMPRESSION_RATIO, SHARD_LANDING_BYTES, SHARD_MAX_LANDING_BYTES, SHARDS_ENV,
+from assets.ingest.ocpp.shards import (SHARD_LANDING_BYTES, SHARD_MAX_LANDING_BYTES, SHARDS_ENV,
                                        WORKER_MEMORY_BYTES, Shard, ShardMismatch, auto_shard_count, shard_count,
                                        shard_of, stored_shards)
 from assets.ingest.ocpp.tables import OCPP_MESSAGES, OCPP_TRANSACTION_DAYS

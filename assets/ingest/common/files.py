@@ -87,6 +87,17 @@ def landed_files(root: Path, folder: Path) -> list[LandedFile]:
     return [classify(p, root) for p in sorted(found)]
 
 
+COMPRESSION_RATIO = 8
+"""How many times its size on disk a compressed landed file counts in ``landed_bytes`` (JSON compresses about that
+well)."""
+
+
+def landed_bytes(files: list[LandedFile]) -> int:
+    """About how many bytes of records ``files`` hold: a compressed file counts ``COMPRESSION_RATIO`` times its size.
+    What an ingest decides its parallel work by (pool or not, shards)."""
+    return sum(file.path.stat().st_size * (COMPRESSION_RATIO if file.compression else 1) for file in files)
+
+
 def open_landed(file: LandedFile) -> BinaryIO:
     """The file's bytes as delivered, decompressed transparently."""
     if file.compression == "gzip":

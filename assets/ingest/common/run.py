@@ -37,7 +37,7 @@ import dagster as dg
 import polars as pl
 
 from assets.checks import QUARANTINE_SCHEMA_CHECK, conservation_result, schema_result
-from assets.ingest.common.files import Batch, LandedFile, RawRecord, RecordReader
+from assets.ingest.common.files import Batch, LandedFile, RawRecord, RecordReader, landed_bytes
 from assets.ingest.common.jsonvalue import content_digest, decode_json
 from assets.parallel import map_with_shared, usable_cores
 from assets.quarantine import QUARANTINE, Rejected, Rejection, quarantine_frame
@@ -303,7 +303,7 @@ def _children_kept(parser: RecordParser, children: dict[str, list[dict[str, Any]
 
 
 POOLED_INGEST_BYTES = 16 * 1024 * 1024
-"""A day whose files hold this many bytes or more is parsed on every core (``IngestRun.read``); a smaller one in
+"""A day whose files hold this many bytes (``files.landed_bytes``) or more is parsed on every core (``IngestRun.read``); a smaller one in
 the step's process, where starting the pool's workers (about 1.5 CPU-s each, unless an earlier step started them)
 would cost more than it saves."""
 
@@ -340,7 +340,7 @@ class IngestRun:
         """Add every record of ``files``; returns self. A day of ``POOLED_INGEST_BYTES`` or more is parsed on every
         core (``workers``, when given, decides instead), in smaller batches; the result is the same either way."""
         if workers is None:
-            workers = usable_cores() if sum(file.path.stat().st_size for file in files) >= POOLED_INGEST_BYTES else 1
+            workers = usable_cores() if landed_bytes(files) >= POOLED_INGEST_BYTES else 1
         if workers > 1:
             reader = replace(reader, batch_size=min(reader.batch_size, POOLED_BATCH_SIZE))
         return self.add_all(reader.batches(files), workers)

@@ -21,6 +21,7 @@ import polars as pl
 from assets.checks import BucketSchemaCheck, ingest_check_specs, schema_result
 from assets.ingest.common import LINES, RecordReader, day_files
 from assets.ingest.common.run import IngestResult, StreamedRows, write_ingest
+from assets.ingest.common.files import landed_bytes
 from assets.ingest.ocpp.pipeline import (
     FINER_SPANS,
     SPILL_SPLIT_ROWS,
@@ -41,7 +42,7 @@ from assets.ingest.ocpp.groups import GroupSpill
 from assets.ingest.ocpp.reading_rules import history_columns, may_be_attributed
 from assets.parallel import map_groups
 from assets.ingest.ocpp.shard_steps import ShardedSteps
-from assets.ingest.ocpp.shards import Shard, landed_bytes, shard_count, split, stored_shards
+from assets.ingest.ocpp.shards import Shard, shard_count, split, stored_shards
 from assets.ingest.ocpp.tables import METER_READINGS, OCPP_MESSAGES, OCPP_TRANSACTION_DAYS, TRANSACTIONS
 from assets.ingest.ocpp.transaction_days import (ATTRIBUTION_LOOKBACK_DAYS, on_dates, on_reading_dates,
                                                   transaction_days, write_index)

@@ -43,7 +43,7 @@ from typing import Any, TypeVar
 import numpy as np
 import polars as pl
 
-from assets.ingest.common.files import LINES, LandedFile, LineBatch, RecordReader
+from assets.ingest.common.files import LINES, LandedFile, LineBatch, RecordReader, landed_bytes
 from assets.ingest.ocpp.json_bytes import column_buffer
 from assets.ingest.ocpp.shard_scan import line_shards, string_crcs
 from assets.parallel import close_shared_pool, count_worker_cpu, shared_pool, timed, usable_cores
@@ -61,10 +61,9 @@ class ShardMismatch(Exception):
     """A frame parsed in one shard belongs to a charge point of another: the date is ingested unsplit."""
 
 
-# ``auto``: a shard per this many bytes of a date's landing lines (a compressed file counts COMPRESSION_RATIO times
-# its size, JSON lines compress about that well). Below it a worker's start-up (~3 CPU-s) outweighs the gain.
+# ``auto``: a shard per this many bytes of a date's landing lines (``landed_bytes``: a compressed file counts
+# COMPRESSION_RATIO times its size). Below it a worker's start-up (~3 CPU-s) outweighs the gain.
 SHARD_LANDING_BYTES = 512 * 2**20
-COMPRESSION_RATIO = 8
 # ``auto``: memory to leave per worker (a worker peaked at about 1.2 GB on the 100,000-session day).
 WORKER_MEMORY_BYTES = 4 * 2**30
 # ``auto``: the most landing bytes one shard takes. A shard of the 100,000-session day's busiest date (3.9 GB of
@@ -88,11 +87,6 @@ def shard_count(files: list[LandedFile]) -> int:
     if not 1 <= count <= MAX_SHARDS:
         raise ValueError(f"{SHARDS_ENV}={count} must be between 1 and {MAX_SHARDS}")
     return count
-
-
-def landed_bytes(files: list[LandedFile]) -> int:
-    """The bytes of landing lines in ``files``: a compressed file counts ``COMPRESSION_RATIO`` times its size."""
-    return sum(file.path.stat().st_size * (COMPRESSION_RATIO if file.compression else 1) for file in files)
 
 
 def auto_shard_count(files: list[LandedFile], cores: int | None = None, memory_bytes: int | None = None) -> int:
