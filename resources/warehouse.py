@@ -61,6 +61,21 @@ def _spec_to_write(table: str | TableSpec) -> TableSpec:
     return spec
 
 
+def files_of_shard(files: list[str], index: int, count: int) -> list[str]:
+    """Of ``files`` (partition files, relative to their table), those that can hold rows of shard ``index`` of
+    ``count``: a partition written in ``count`` parts holds that shard's rows in part ``index`` alone (a date split
+    into shards writes shard i's rows to part i, and the same split puts the same rows in the same shard); a
+    partition written whole, or in another number of parts, may hold them in any of its files."""
+    def folder(file: str) -> str:
+        return file.rsplit("/", 1)[0] if "/" in file else ""
+
+    parts: dict[str, set[int | None]] = {}
+    for file in files:
+        parts.setdefault(folder(file), set()).add(part_of(file.rsplit("/", 1)[-1]))
+    split_alike = {name for name, held in parts.items() if held == set(range(count))}
+    return [file for file in files if folder(file) not in split_alike or part_of(file.rsplit("/", 1)[-1]) == index]
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """Parquet tables under `root`, partitioned Hive style, plus the DuckDB analyst catalog."""
 
@@ -220,7 +235,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return _filtered(frame, _conditions(filters))
 
     def scan_slices(self, table: str | TableSpec, partitions: pl.Expr | None = None, rows: int = SLICE_ROWS, *,
-                    part: int | None = None, **filters: Any) -> list[pl.LazyFrame]:
+                    part: int | None = None, shard: tuple[int, int] | None = None, **filters: Any) -> list[pl.LazyFrame]:
         """``scan(table, **filters)`` cut into lazy slices, to be collected one at a time in bounded memory.
 
         Each slice is a span of whole row groups of one partition file (about ``rows`` stored rows, at least
@@ -230,6 +245,8 @@ class WarehouseResource(dg.ConfigurableResource):
         piece at a time collects slices itself because polars' ``collect_batches`` does not wait for its
         consumer: a consumer slower than the scan makes it buffer up to the whole result. A table never
         written gives one empty slice with the spec's schema. `part`: only that part's files (see ``scan``).
+        `shard` (index, count): only the files that can hold that shard's rows (``files_of_shard``), for a reader
+        whose filters already keep only its own shard's rows: it then decodes none of the other shards' files.
         """
         spec = table if isinstance(table, TableSpec) else get_spec(table)
         name = spec.name if spec is not None else table
@@ -239,6 +256,8 @@ class WarehouseResource(dg.ConfigurableResource):
         row_filters = {c: v for c, v in filters.items() if c not in spec.partition_by}
         files = [f for f in self.tables.part_files(name)
                  if part is None or part_of(f.rsplit("/", 1)[-1]) == part]
+        if shard is not None:
+            files = files_of_shard(files, *shard)
         values = pl.DataFrame([{k: urllib.parse.unquote(v) for k, v in (p.split("=", 1) for p in f.split("/")[:-1])}
                                for f in files], schema={c: pl.String() for c in spec.partition_by})
         values = values.with_columns(_from_path_text(c, spec.schema[c]) for c in spec.partition_by).with_row_index("_file")

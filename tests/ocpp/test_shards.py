@@ -21,7 +21,7 @@ from assets.ingest.ocpp.shards import (SHARD_LANDING_BYTES, SHARD_MAX_LANDING_BY
                                        shard_of, stored_shards)
 from assets.ingest.ocpp.tables import OCPP_MESSAGES, OCPP_TRANSACTION_DAYS
 from resources.landing import LandingZoneResource
-from resources.warehouse import WarehouseResource
+from resources.warehouse import WarehouseResource, files_of_shard
 from tests.ocpp.factory import FrameScript, meter_values_16, register
 
 DAY = dt.date(2026, 11, 20)
@@ -322,3 +322,58 @@ def test_a_shard_indexes_only_its_own_charge_points_calls_of_the_day_before(tmp_
         assert sorted(calls.get_column("charge_point_id").to_list()) == expected
         assert calls.columns == ["charge_point_id", "direction", "message_id", "action"]
         assert set(calls.get_column("direction").to_list()) == {"in"}
+
+
+def test_a_shard_reads_only_its_own_part_of_a_date_split_alike():
+    files = ["landing_date=2026-11-19/part-0.parquet", "landing_date=2026-11-19/part-1.parquet",
+             "landing_date=2026-11-20/part-0.parquet", "landing_date=2026-11-20/part-1.parquet",
+             "landing_date=2026-11-20/part-2.parquet", "landing_date=2026-11-21/part-0.parquet"]
+    # the date split in two: only shard 1's part; the dates split otherwise or written whole: every file
+    assert files_of_shard(files, 1, 2) == [files[1], *files[2:]]
+    assert files_of_shard(files, 2, 3) == [*files[:2], files[4], files[5]]
+    assert files_of_shard(files, 0, 1) == [*files[:5], files[5]]
+
+
+def _sessions_across_midnight(landing_root, charge_points: int) -> None:
+    """Each charge point starts a transaction and meters it twice on the 19th, meters it once more and stops it on
+    the 20th (1.6J, answers included), so the 20th's readings and transactions need the 19th's."""
+    for n in range(charge_points):
+        script = FrameScript(f"CP-{n:03d}", "ocpp1.6", dt.datetime(2026, 11, 19, 23, 0, n, tzinfo=dt.UTC))
+        script.call("StartTransaction", {"connectorId": 1, "idTag": f"TAG-{n}", "meterStart": 1_000 * n,
+                                         "timestamp": "2026-11-19T23:00:00Z"},
+                    {"transactionId": 100 + n, "idTagInfo": {"status": "Accepted"}})
+        for k in (1, 2):
+            script.call("MeterValues", meter_values_16(1, 100 + n, f"2026-11-19T23:{20 * k}:00Z",
+                                                       register(1_000 * n + 500 * k)), {})
+        script.call("MeterValues", meter_values_16(1, 100 + n, "2026-11-20T00:20:00Z", register(1_000 * n + 1_500)), {},
+                    at=dt.datetime(2026, 11, 20, 0, 20, n, tzinfo=dt.UTC))
+        script.call("StopTransaction", {"transactionId": 100 + n, "meterStop": 1_000 * n + 2_000,
+                                        "timestamp": "2026-11-20T00:30:00Z", "reason": "Local"},
+                    {"idTagInfo": {"status": "Accepted"}})
+        script.write(landing_root)
+
+
+@pytest.mark.parametrize("shards_before, shards_after", [(2, 2), (3, 2)])
+def test_a_date_split_like_the_day_before_or_not_gives_the_rows_of_one_process(tmp_path, monkeypatch,
+                                                                              shards_before, shards_after):
+    """A shard of the 20th reads the 19th's readings and frames of its own transactions: only its own part when the
+    19th was split alike (``files_of_shard``), every part when not; the rows are those of one process either way."""
+    landing = LandingZoneResource(root=str(tmp_path / "landing"))
+    _sessions_across_midnight(landing.root_path, 13)
+
+    def settle(name: str, counts: tuple[int, int]) -> WarehouseResource:
+        warehouse = WarehouseResource(root=str(tmp_path / f"warehouse-{name}"))
+        for day, count in zip((DAY - dt.timedelta(days=1), DAY), counts):
+            monkeypatch.setenv(SHARDS_ENV, str(count))
+            assert dg.materialize([ocpp_messages, meter_readings, transactions], partition_key=day.isoformat(),
+                                  resources={"warehouse": warehouse, "landing": landing}).success
+        return warehouse
+
+    whole, split = settle("whole", (1, 1)), settle("split", (shards_before, shards_after))
+    assert split.partition_parts("meter_readings", landing_date=DAY) == list(range(shards_after))
+    assert split.partition_parts("meter_readings", landing_date=DAY - dt.timedelta(days=1)) == list(range(shards_before))
+    for table, key in (("meter_readings", "record_ref"), ("transactions", "transaction_id")):
+        assert split.read(table, landing_date=DAY).sort(key).equals(whole.read(table, landing_date=DAY).sort(key)), table
+    done = split.read("transactions", landing_date=DAY).filter(pl.col("status") == "complete").sort("transaction_id")
+    assert done.height == 13 and done["energy_wh"].to_list() == [2_000.0] * 13
+    assert split.read("meter_readings", landing_date=DAY).height == 13

@@ -154,10 +154,11 @@ def _messages(warehouse: WarehouseResource, partitions: pl.Expr | None = None, p
 
 
 def _message_slices(warehouse: WarehouseResource, partitions: pl.Expr | None = None, part: int | None = None,
-                    **filters) -> list[pl.LazyFrame]:
+                    shard: tuple[int, int] | None = None, **filters) -> list[pl.LazyFrame]:
     """``_messages`` as slices to collect one at a time (``scan_slices``: what a ``GroupSpill`` takes)."""
     return [frame.select(RULE_COLUMNS)
-            for frame in warehouse.scan_slices("ocpp_messages", partitions=partitions, part=part, **filters)]
+            for frame in warehouse.scan_slices("ocpp_messages", partitions=partitions, part=part, shard=shard,
+                                               **filters)]
 
 
 def _collect_sliced(slices: list[pl.LazyFrame]) -> pl.DataFrame:
@@ -243,7 +244,7 @@ def _with_start_requests(frames: pl.DataFrame, requests: pl.DataFrame) -> pl.Dat
 
 def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, attributed: pl.DataFrame,
                          touched_days: pl.DataFrame, landing_date: dt.date, chunks: list[list[str]],
-                         spill_dir: Path) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+                         spill_dir: Path, shard: Shard) -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
     """Per charge-point group: (frames, readings, reading counts) needed to assemble the transactions touched on
     ``landing_date``.
 
@@ -273,12 +274,13 @@ def _transaction_context(warehouse: WarehouseResource, day_pairs: pl.DataFrame, 
                          for filters in (named, around)]).collect()
     requests = _start_requests(warehouse, answers, landing_date)
     reading_dates = up_to_day & on_reading_dates(touched_days)
+    # The slices keep only this shard's charge points (by id), so only the files that can hold them are read.
     readings = [frame.filter(REGISTER_SERIES).select(READING_COLUMNS) for frame in warehouse.scan_slices(
-        "meter_readings", partitions=reading_dates, transaction_id=touched)]
+        "meter_readings", partitions=reading_dates, transaction_id=touched, shard=shard.split)]
     # The counts take a second, two-column scan of the same partitions: the slices drop the other rows unread.
     counts = reading_counts(warehouse.scan("meter_readings", transaction_id=touched).filter(reading_dates)).collect()
-    with (GroupSpill(_message_slices(warehouse, **named), chunks, spill_dir) as named_groups,
-          GroupSpill(_message_slices(warehouse, **around), chunks, spill_dir) as around_groups,
+    with (GroupSpill(_message_slices(warehouse, shard=shard.split, **named), chunks, spill_dir) as named_groups,
+          GroupSpill(_message_slices(warehouse, shard=shard.split, **around), chunks, spill_dir) as around_groups,
           GroupSpill(readings, chunks, spill_dir) as reading_groups):
         for index, (chunk_pairs, chunk_attributed, chunk_first_days, chunk_requests, chunk_counts) in enumerate(zip(
                 *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed, first_days, requests, counts)))):
@@ -347,9 +349,7 @@ def _previous_calls(warehouse: WarehouseResource, day: dt.date, shard: Shard) ->
     points sent or received, in stored order, slice by slice: the answer index keeps compact keys of them, never a
     day of text. An answer only ever answers a CALL of its own charge point, so a shard indexes its own CALLs of
     the day before (half of them on two shards), and reads only its part when that day was split the same way."""
-    stored = warehouse.partition_parts(OCPP_MESSAGES, landing_date=day)
-    part = shard.part if shard.count > 1 and stored == list(range(shard.count)) else None
-    for frames in warehouse.scan_slices(OCPP_MESSAGES, rows=PREVIOUS_CALLS_SLICE, part=part, landing_date=day):
+    for frames in warehouse.scan_slices(OCPP_MESSAGES, rows=PREVIOUS_CALLS_SLICE, shard=shard.split, landing_date=day):
         calls = frames.filter(pl.col("message_type") == "CALL").select(*ANSWER_KEY, "action").collect()
         yield calls.filter(shard.owns(calls.get_column("charge_point_id")))
 
@@ -484,7 +484,8 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
     recent = _message_slices(
         warehouse, partitions=pl.col("landing_date").is_between(
             landing_date - dt.timedelta(days=ATTRIBUTION_LOOKBACK_DAYS), landing_date),
-        charge_point_id=orphan_points, action=["StartTransaction", "StopTransaction"]) if orphan_points else []
+        charge_point_id=orphan_points, action=["StartTransaction", "StopTransaction"],
+        shard=shard.split) if orphan_points else []
     recent_ids = (_transaction_ids(_collect_sliced([frames.select("transaction_id") for frames in recent]))
                   if recent else [])
     needed = sorted(set(touched) | set(recent_ids))
@@ -494,12 +495,15 @@ def _readings_shard(warehouse: WarehouseResource, _landing: None, landing_date: 
     chunks = chunks_of_counts(_group_sizes(
         day_frames, (warehouse.scan("meter_readings", transaction_id=needed).filter(earlier), READING_WEIGHT)),
         GROUP_FRAMES)
+    # Every slice read here keeps only this shard's charge points (by id), so only the files that can hold them are
+    # read (``files_of_shard``): the other shards' parts of each date were most of the bytes decoded.
     history = [frame.select(history_columns())
-               for frame in warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed)]
+               for frame in warehouse.scan_slices("meter_readings", partitions=earlier, transaction_id=needed,
+                                                  shard=shard.split)]
     # Only the frames the rules read of them (not the 2.0.1 events without an EVSE: most of their bytes).
     named = [frames.filter(LOCATING_FRAME) for frames in _message_slices(
         warehouse, partitions=on_dates(needed_days.filter(pl.col("transaction_id").is_in(touched))),
-        transaction_id=touched, action=["StartTransaction", "StopTransaction", "TransactionEvent"])]
+        transaction_id=touched, action=["StartTransaction", "StopTransaction", "TransactionEvent"], shard=shard.split)]
     # The start/stop frames grow with the day: they are spilled per group like the frames, and only the start
     # answers (which name the requests to read) are collected here.
     requests = _start_requests(warehouse, _collect_sliced([frames.filter(START_ANSWER).select(ANSWER_PAIR)
@@ -576,7 +580,7 @@ def _transactions_shard(warehouse: WarehouseResource, _landing: None, landing_da
                       chunk_attributed.get_column("transaction_id").to_list(), counts)
                      for index, ((context_messages, readings, counts), chunk_pairs, chunk_attributed) in enumerate(zip(
                          _transaction_context(warehouse, day_pairs, attributed, touched_days, landing_date, chunks,
-                                              spill_dir),
+                                              spill_dir, shard),
                          *(_split_by_chunk(frame, chunks) for frame in (day_pairs, attributed)))))
         parts = list(map_groups(build_transactions, arguments, len(chunks)))
     result = combine(parts, TRANSACTIONS, landing_date)

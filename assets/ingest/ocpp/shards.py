@@ -142,6 +142,11 @@ class Shard:
         """The file of the date this shard reads (``scan(part=…)``); None, every file, when not split."""
         return None if self.count == 1 else self.index
 
+    @property
+    def split(self) -> tuple[int, int]:
+        """(index, count): which files of a stored partition can hold this shard's rows (``warehouse.files_of_shard``)."""
+        return self.index, self.count
+
     def read(self, reader: RecordReader, files: list[LandedFile]) -> Iterator[LineBatch]:
         """The landing lines of ``files`` that belong to this shard (``line_owners``' rule, decided before they are
         decoded: ``mine``), as ``reader`` reads them; file-level rejections and oversized lines go to shard 0."""
